@@ -1,0 +1,29 @@
+// Bundles src/ into dist/ with esbuild. Code splitting keeps the warm `get` path small:
+// zod, chalk, open, the HTTP client and the login listener live in chunks loaded on demand.
+import { build } from 'esbuild';
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+await rm(`${root}dist`, { recursive: true, force: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: { main: 'src/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  metafile: true,
+  legalComments: 'none',
+  chunkNames: 'chunks/[name]-[hash]',
+  // keytar is an optional native addon: resolved at run time, never bundled.
+  external: ['keytar'],
+  // Some dependencies are CommonJS and call require(); give the ESM bundle one.
+  banner: { js: "import { createRequire as __tokensCreateRequire } from 'node:module'; const require = __tokensCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+}).then(async (result) => {
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(`${root}dist/meta.json`, JSON.stringify(result.metafile));
+});

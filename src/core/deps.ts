@@ -1,0 +1,29 @@
+import type { Env, Paths } from './paths.js';
+import type { SecretStore } from '../store/store.js';
+
+/** The streams a command talks through; stdout carries data only, stderr everything for people. */
+export interface IO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  stdinIsTTY: boolean;
+  stderrIsTTY: boolean;
+  stdoutIsTTY: boolean;
+}
+
+/** Everything a run function touches outside itself, injected so tests can replace any part. */
+export interface Deps {
+  io: IO;
+  env: Env;
+  paths: Paths;
+  fetch: typeof globalThis.fetch;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** [0, 1), for jitter. */
+  random: () => number;
+  /** Opens the store named by TOKENS_STORE; loaded lazily so the warm path never touches it. */
+  openStore: () => Promise<SecretStore>;
+  /** Debug lines (--verbose / TOKENS_DEBUG); never given a secret. */
+  debug: (message: string) => void;
+}

@@ -1,0 +1,70 @@
+// Typed errors. Each carries the exit code of the contract; src/main.ts is the one place that
+// turns them into a message and a process exit code.
+
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  notConfigured: 3,
+  rejected: 4,
+  unavailable: 5,
+  store: 6,
+  login: 7,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export abstract class TokensError extends Error {
+  abstract readonly exitCode: ExitCodeValue;
+  /** What the user can do next, printed after the message. */
+  readonly hint?: string;
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options?.hint;
+  }
+}
+
+export class UsageError extends TokensError {
+  readonly exitCode = ExitCode.usage;
+}
+
+export class NotConfiguredError extends TokensError {
+  readonly exitCode = ExitCode.notConfigured;
+}
+
+/** The provider answered, and said no: 400/401/403, invalid_grant, invalid_client. */
+export class CredentialsRejectedError extends TokensError {
+  readonly exitCode = ExitCode.rejected;
+  constructor(
+    message: string,
+    readonly details: OAuthErrorDetails = {},
+    options?: { hint?: string },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The provider or network cannot answer usefully now: retries spent, rate limit, bad response. */
+export class UnavailableError extends TokensError {
+  readonly exitCode = ExitCode.unavailable;
+}
+
+export class StoreError extends TokensError {
+  readonly exitCode = ExitCode.store;
+}
+
+export class LoginError extends TokensError {
+  readonly exitCode = ExitCode.login;
+}
+
+/** The fields of an OAuth error response we surface; never the raw body. */
+export interface OAuthErrorDetails {
+  status?: number;
+  error?: string;
+  error_description?: string;
+}
+
+/** A usage error from Commander or our own checks, raised before anything is looked at. */
+export function isTokensError(e: unknown): e is TokensError {
+  return e instanceof TokensError;
+}
