@@ -1,1 +1,73 @@
-export async function main(): Promise<number> { return 0; }
+// Entry point: build the real dependencies, parse, run, and turn every error into one line on
+// stderr and the contract's exit code. This is the only place errors become exit codes.
+import { CommanderError } from 'commander';
+import { buildProgram, type ParsedCommand } from './cli/program.js';
+import { ExitCode, isTokensError } from './core/errors.js';
+import { resolvePaths } from './core/paths.js';
+import type { Deps, IO } from './core/deps.js';
+import pkg from '../package.json' with { type: 'json' };
+
+export function exitCodeFor(error: unknown): number {
+  if (isTokensError(error)) return error.exitCode;
+  if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  return ExitCode.internal;
+}
+
+export function describeError(error: unknown, verbose: boolean): string {
+  if (isTokensError(error)) {
+    const message = error.message.replace(/[.\s]+$/, '');
+    return `tokens: ${message}${error.hint ? `. ${error.hint}` : ''}\n`;
+  }
+  const detail = verbose && error instanceof Error ? `\n${error.stack ?? error.message}` : ' (run with --verbose for details)';
+  return `tokens: internal error${detail}\n`;
+}
+
+export function processIO(): IO {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+  };
+}
+
+export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
+  const paths = resolvePaths(env);
+  return {
+    io,
+    env,
+    paths,
+    fetch: (...args) => globalThis.fetch(...args),
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+    openStore: async () => (await import('./store/open.js')).openStore(env, paths),
+    debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
+  };
+}
+
+export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = process.env): Promise<number> {
+  let parsed: ParsedCommand | undefined;
+  let verbose = Boolean(env.TOKENS_DEBUG);
+  try {
+    const program = buildProgram(
+      { writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t), env },
+      (p) => (parsed = p),
+      pkg.version,
+    );
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      return ExitCode.usage;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    if (!parsed) return ExitCode.usage;
+    verbose = parsed.verbose;
+    return await parsed.invocation(realDeps(io, env, verbose));
+  } catch (error) {
+    if (error instanceof CommanderError) return exitCodeFor(error);
+    io.stderr.write(describeError(error, verbose));
+    return exitCodeFor(error);
+  }
+}

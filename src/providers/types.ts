@@ -29,7 +29,7 @@ export interface ProviderSettings {
   store?: string;
 }
 
-/** What a mint or refresh produced. `secrets` is set when the provider rotated a secret. */
+/** What a mint or refresh produced. `secrets`, when set, is the whole new bundle to store (a rotation). */
 export interface MintResult {
   token: AccessToken;
   secrets?: Secrets;
@@ -51,4 +51,76 @@ export interface StaticHeaders {
   env: Array<[string, string]>;
   /** Extra fields for --format json. */
   json: Record<string, string>;
+}
+
+/**
+ * The flags of `tokens login`, all providers together; each adapter refuses the ones it does not
+ * take. A field is undefined unless the flag was given, so defaults are the adapter's.
+ */
+export interface LoginFlags {
+  clientId?: string;
+  teamId?: string;
+  appId?: string;
+  legacy?: boolean;
+  clientCredentials?: boolean;
+  redirectUri?: string;
+  scope?: string;
+  /** False with --no-browser. */
+  browser?: boolean;
+  timeoutSeconds?: number;
+}
+
+/** A secret `login` must obtain: from `env` when set, else a hidden prompt, else a stdin line. */
+export interface SecretRequest {
+  name: string;
+  env: string;
+  label: string;
+}
+
+export interface LoginPlan {
+  settings: ProviderSettings;
+  secrets: SecretRequest[];
+  /** Printed on stderr before anything is asked (e.g. a deprecation warning). */
+  warnings?: string[];
+}
+
+export interface LoginContext extends ProviderContext {
+  /** The next line of stdin (after the secrets), for a pasted redirect URL; undefined at EOF. */
+  readLine: () => Promise<string | undefined>;
+  flags: LoginFlags;
+}
+
+export interface LoginOutcome {
+  secrets: Secrets;
+  /** The access token obtained while logging in, cached at once. */
+  token?: AccessToken;
+}
+
+/** The code of a provider, loaded only when a token must be minted or a login run. */
+export interface ProviderAdapter {
+  /** Validates the flags against this provider (usage errors) and says what to store and ask. */
+  planLogin(flags: LoginFlags, previous: ProviderSettings | undefined): LoginPlan;
+  completeLogin(ctx: LoginContext, secrets: Secrets): Promise<LoginOutcome>;
+  /** Mints or refreshes an access token from the stored secrets. */
+  mint(ctx: ProviderContext, secrets: Secrets): Promise<MintResult>;
+  /** For modes with no access token (Soundcharts legacy): the headers to send. */
+  staticCredentials?(settings: ProviderSettings, secrets: Secrets): StaticHeaders | undefined;
+  /** Ends the session at the provider (SoundCloud sign-out); errors are reported, not fatal. */
+  signOut?(ctx: ProviderContext, token: AccessToken): Promise<void>;
+  /** Whether this mode holds a session worth signing out of. */
+  hasSession?(settings: ProviderSettings): boolean;
+}
+
+/** A provider as data: what the warm path and the CLI need without loading any provider code. */
+export interface ProviderDescriptor {
+  id: ProviderId;
+  title: string;
+  /** Prefix of the variables exec sets: SOUNDCLOUD_ACCESS_TOKEN, SOUNDCLOUD_AUTHORIZATION. */
+  envPrefix: string;
+  /** The Authorization scheme: "OAuth" for SoundCloud, "Bearer" for the others. */
+  authScheme: string;
+  endpoints: Record<string, { env: string; default: string }>;
+  /** Variables that carry this provider's secrets into `login`; withheld from exec's child. */
+  secretEnv: string[];
+  loadAdapter: () => Promise<ProviderAdapter>;
 }

@@ -1,0 +1,51 @@
+// `tokens login PROVIDER`: check the flags, check the store, read the secrets, let the provider
+// verify them (mint once, or the browser flow), then persist: secrets first, then settings, then cache.
+import { secretKey } from '../core/broker.js';
+import { deleteCache, writeCache } from '../core/cache.js';
+import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
+import { providerContext } from '../core/context.js';
+import { InputReader } from '../core/input.js';
+import { lockPath, withLock } from '../core/lock.js';
+import type { Deps } from '../core/deps.js';
+import type { LoginFlags, ProviderDescriptor } from '../providers/types.js';
+
+export interface LoginOptions {
+  provider: ProviderDescriptor;
+  profile: string;
+  flags: LoginFlags;
+}
+
+export async function runLogin(options: LoginOptions, deps: Deps): Promise<number> {
+  const { provider, profile } = options;
+  const adapter = await provider.loadAdapter();
+  const previous = settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  const plan = adapter.planLogin(options.flags, previous);
+  // Resolving the context checks the endpoint overrides: still a usage error, still before anything else.
+  const planned = providerContext(deps, provider, profile, plan.settings);
+
+  const store = await deps.openStore();
+  await store.check();
+  for (const warning of plan.warnings ?? []) deps.io.stderr.write(`warning: ${warning}\n`);
+
+  const input = new InputReader(deps.io);
+  try {
+    const secrets: Record<string, string> = {};
+    for (const request of plan.secrets) secrets[request.name] = await input.readSecret(request, deps.env);
+    const settings = { ...plan.settings, store: store.kind };
+    const ctx = { ...planned, settings, flags: options.flags, readLine: () => input.readLine() };
+    const outcome = await adapter.completeLogin(ctx, secrets);
+
+    await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+      await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
+      await updateSettings(deps, profile, provider.id, settings);
+      if (outcome.token) await writeCache(deps.paths, profile, provider.id, outcome.token);
+      else await deleteCache(deps.paths, profile, provider.id);
+    });
+  } finally {
+    input.close();
+  }
+  const where = store.kind === 'file' ? 'the encrypted file store' : 'the OS keychain';
+  const profileNote = profile === 'default' ? '' : ` (profile ${profile})`;
+  deps.io.stderr.write(`Logged in to ${provider.title}${profileNote}; secrets kept in ${where}.\n`);
+  return 0;
+}

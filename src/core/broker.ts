@@ -1,0 +1,134 @@
+// The heart of `tokens get` and `exec`: a valid access token from the cache when it will do, else
+// one refresh per provider and profile however many callers ask: single flight inside the process,
+// a file lock across processes, and the cache and store re-read once the lock is held.
+import { readCache, isFresh, writeCache, type CacheRead } from './cache.js';
+import { lockPath, withLock } from './lock.js';
+import { NotConfiguredError, StoreError } from './errors.js';
+import type { Deps } from './deps.js';
+import type { AccessToken, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
+
+export interface GetOptions {
+  minTtlSeconds: number;
+  forceRefresh: boolean;
+}
+
+export type Credential = { kind: 'token'; token: AccessToken } | { kind: 'static'; credentials: StaticHeaders };
+
+export function secretKey(profile: string, provider: string): string {
+  return `${profile}/${provider}`;
+}
+
+export class TokenBroker {
+  readonly #deps: Deps;
+  readonly #inflight = new Map<string, Promise<Credential>>();
+
+  constructor(deps: Deps) {
+    this.#deps = deps;
+  }
+
+  async get(provider: ProviderDescriptor, profile: string, options: GetOptions): Promise<Credential> {
+    const seen = await readCache(this.#deps.paths, profile, provider.id);
+    this.#reportDamage(seen, provider);
+    if (!options.forceRefresh && seen.kind === 'hit' && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds)) {
+      return { kind: 'token', token: seen.token };
+    }
+    const key = secretKey(profile, provider.id);
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      pending = this.#refresh(provider, profile, options, seen).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #refresh(provider: ProviderDescriptor, profile: string, options: GetOptions, seen: CacheRead): Promise<Credential> {
+    const deps = this.#deps;
+    const { loadProviderContext } = await import('./context.js');
+    const ctx = await loadProviderContext(deps, provider, profile);
+    const adapter = await provider.loadAdapter();
+    const store = await deps.openStore();
+    const key = secretKey(profile, provider.id);
+    if (adapter.staticCredentials?.(ctx.settings, {})) {
+      const secrets = await readSecrets(store, key, provider, profile);
+      return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
+    }
+
+    return withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+      // Another process may have refreshed while we waited for the lock: use its token.
+      const now = await readCache(deps.paths, profile, provider.id);
+      if (now.kind === 'hit' && isFresh(now.token, deps.now(), options.minTtlSeconds)) {
+        const changed = seen.kind !== 'hit' || seen.token.access_token !== now.token.access_token;
+        if (!options.forceRefresh || changed) return { kind: 'token', token: now.token };
+      }
+      let secrets = await readSecrets(store, key, provider, profile);
+      let result;
+      try {
+        result = await adapter.mint(ctx, secrets);
+      } catch (error) {
+        // A rejected refresh token that changed in the store meanwhile means we lost a race with a
+        // process outside our lock (an older tokens, a login): try once more with the new one.
+        const { isInvalidGrant } = await import('./oauth.js');
+        if (!isInvalidGrant(error)) throw error;
+        const latest = await readSecrets(store, key, provider, profile);
+        if (latest.refresh_token === secrets.refresh_token) throw error;
+        deps.debug(`${provider.id}: refresh token changed meanwhile; retrying with the new one`);
+        secrets = latest;
+        result = await adapter.mint(ctx, secrets);
+      }
+      // Persistence order: a rotated secret reaches the store before the token is cached or printed.
+      if (result.secrets && !sameSecrets(result.secrets, secrets)) {
+        await persistRotated(store, key, result.secrets, provider, profile);
+      }
+      await writeCache(deps.paths, profile, provider.id, result.token).catch((error: NodeJS.ErrnoException) =>
+        deps.debug(`could not write the token cache (${error.code ?? 'error'}); continuing without it`),
+      );
+      return { kind: 'token', token: result.token };
+    });
+  }
+
+  #reportDamage(read: CacheRead, provider: ProviderDescriptor): void {
+    if (read.kind === 'damaged') this.#deps.debug(`ignoring damaged ${provider.id} token cache: ${read.reason}; it will be rebuilt`);
+  }
+}
+
+export async function readSecrets(store: { get(key: string): Promise<string> }, key: string, provider: ProviderDescriptor, profile: string): Promise<Secrets> {
+  const { isNotFound } = await import('../store/store.js');
+  let text: string;
+  try {
+    text = await store.get(key);
+  } catch (error) {
+    if (isNotFound(error)) throw notLoggedIn(provider, profile);
+    throw error;
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string')) return value as Secrets;
+  } catch {
+    // fall through
+  }
+  throw new StoreError(`the stored ${provider.title} credentials for profile ${profile} are damaged`, { hint: `Run \`tokens login ${provider.id}\` again.` });
+}
+
+async function persistRotated(store: { set(key: string, value: string): Promise<void> }, key: string, secrets: Secrets, provider: ProviderDescriptor, profile: string) {
+  try {
+    await store.set(key, JSON.stringify(secrets));
+  } catch (error) {
+    const why = error instanceof Error ? error.message : 'unknown error';
+    throw new StoreError(
+      `${provider.title} issued a new refresh token, but it could not be saved (${why}); the old one is spent, so this login is lost`,
+      { hint: `Fix the secret store, then run \`tokens login ${provider.id}${profile === 'default' ? '' : ` --profile ${profile}`}\`.` },
+    );
+  }
+}
+
+function sameSecrets(a: Secrets, b: Secrets): boolean {
+  return Object.entries(a).every(([k, v]) => b[k] === v);
+}
+
+export function notLoggedIn(provider: ProviderDescriptor, profile: string): NotConfiguredError {
+  const suffix = profile === 'default' ? '' : ` --profile ${profile}`;
+  return new NotConfiguredError(`${provider.id} is not logged in for profile "${profile}"`, {
+    hint: `Run \`tokens login ${provider.id}${suffix}\`.`,
+  });
+}
+

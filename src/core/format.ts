@@ -1,0 +1,59 @@
+// What `get --format` prints and what `exec` puts in the environment, from one credential.
+// On the warm path: plain string work only.
+import { UsageError } from './errors.js';
+import type { Credential } from './broker.js';
+import type { ProviderDescriptor } from '../providers/types.js';
+
+export const FORMATS = ['token', 'header', 'json', 'env'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export function parseFormat(value: string): Format {
+  if ((FORMATS as readonly string[]).includes(value)) return value as Format;
+  throw new UsageError(`unknown format "${value}"; use one of: ${FORMATS.join(', ')}`);
+}
+
+/** The variables exec sets and --format env prints, in order. */
+export function credentialEnv(provider: ProviderDescriptor, credential: Credential): Array<[string, string]> {
+  if (credential.kind === 'static') return credential.credentials.env;
+  const token = credential.token.access_token;
+  return [
+    [`${provider.envPrefix}_ACCESS_TOKEN`, token],
+    [`${provider.envPrefix}_AUTHORIZATION`, `${provider.authScheme} ${token}`],
+  ];
+}
+
+/** POSIX shell single quoting: safe to eval. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatCredential(format: Format, provider: ProviderDescriptor, profile: string, credential: Credential): string {
+  if (format === 'env') {
+    return credentialEnv(provider, credential)
+      .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)
+      .join('');
+  }
+  if (credential.kind === 'static') {
+    const { credentials } = credential;
+    if (format === 'header') return credentials.headers.map(([name, value]) => `${name}: ${value}\n`).join('');
+    if (format === 'json') return `${JSON.stringify({ provider: provider.id, profile, ...credentials.json })}\n`;
+    throw new UsageError(`${provider.id} (profile "${profile}") uses legacy API keys, which have no access token`, {
+      hint: 'Use --format header or --format env.',
+    });
+  }
+  const { token } = credential;
+  switch (format) {
+    case 'token':
+      return `${token.access_token}\n`;
+    case 'header':
+      return `Authorization: ${provider.authScheme} ${token.access_token}\n`;
+    case 'json':
+      return `${JSON.stringify({
+        provider: provider.id,
+        profile,
+        access_token: token.access_token,
+        token_type: provider.authScheme,
+        expires_at: new Date(token.expires_at).toISOString(),
+      })}\n`;
+  }
+}

@@ -1,0 +1,44 @@
+// Chartmetric: a long-lived refresh token, exchanged at POST /api/token with a JSON
+// {"refreshtoken"} body. The answer may carry a new refresh token, which replaces the old one.
+import { z } from 'zod';
+import { sendTokenRequest } from '../../core/http.js';
+import { ExpiresIn, processTokenResponse } from '../../core/oauth.js';
+import { accessToken, loginHint, refuseFlags } from '../common.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+
+const TokenAnswer = z.object({
+  token: z.string().min(1),
+  expires_in: ExpiresIn,
+  refresh_token: z.string().min(1).nullish(),
+  scope: z.string().nullish(),
+});
+
+async function mint(ctx: ProviderContext, secrets: Secrets) {
+  const refreshToken = secrets.refresh_token;
+  if (!refreshToken) throw new Error('chartmetric secrets without a refresh_token');
+  const response = await sendTokenRequest(ctx.deps, {
+    providerTitle: 'Chartmetric',
+    url: ctx.endpoint('token'),
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refreshtoken: refreshToken }),
+  });
+  const answer = processTokenResponse(response, { providerTitle: 'Chartmetric', schema: TokenAnswer, loginHint: loginHint('chartmetric') });
+  const token = accessToken({ access_token: answer.token, token_type: 'bearer', expires_in: answer.expires_in, scope: answer.scope }, ctx.deps.now());
+  const rotated = answer.refresh_token && answer.refresh_token !== refreshToken;
+  return rotated ? { token, secrets: { refresh_token: answer.refresh_token! } } : { token };
+}
+
+export const chartmetricAdapter: ProviderAdapter = {
+  planLogin(flags) {
+    refuseFlags(flags, [], 'chartmetric');
+    return {
+      settings: { mode: 'refresh_token' },
+      secrets: [{ name: 'refresh_token', env: 'TOKENS_CHARTMETRIC_REFRESH_TOKEN', label: 'Chartmetric refresh token' }],
+    };
+  },
+  async completeLogin(ctx, secrets) {
+    const result = await mint(ctx, secrets);
+    return { secrets: result.secrets ?? secrets, token: result.token };
+  },
+  mint,
+};

@@ -1,0 +1,13 @@
+import type { ProviderDescriptor } from '../types.js';
+
+export const chartmetric: ProviderDescriptor = {
+  id: 'chartmetric',
+  title: 'Chartmetric',
+  envPrefix: 'CHARTMETRIC',
+  authScheme: 'Bearer',
+  endpoints: {
+    token: { env: 'TOKENS_CHARTMETRIC_TOKEN_URL', default: 'https://api.chartmetric.com/api/token' },
+  },
+  secretEnv: ['TOKENS_CHARTMETRIC_REFRESH_TOKEN'],
+  loadAdapter: async () => (await import('./adapter.js')).chartmetricAdapter,
+};

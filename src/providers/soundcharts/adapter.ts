@@ -1,0 +1,76 @@
+// Soundcharts: client credentials over HTTP Basic with an optional team_id in the form body;
+// or the deprecated x-app-id / x-api-key header pair, which has no access token at all.
+import { z } from 'zod';
+import { sendTokenRequest } from '../../core/http.js';
+import { ExpiresIn, basicAuth, formBody, processTokenResponse } from '../../core/oauth.js';
+import { accessToken, loginHint, refuseFlags, requireFlag } from '../common.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+
+const TokenAnswer = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string().min(1),
+  expires_in: ExpiresIn,
+});
+
+export const LEGACY_WARNING =
+  'Soundcharts API keys (x-app-id / x-api-key) are deprecated; prefer `tokens login soundcharts --client-id ID` with API client credentials.';
+
+async function mint(ctx: ProviderContext, secrets: Secrets) {
+  const clientId = ctx.settings.client_id;
+  const clientSecret = secrets.client_secret;
+  if (ctx.settings.mode !== 'client_credentials' || !clientId || !clientSecret) {
+    throw new Error('soundcharts mint called without client credentials');
+  }
+  const response = await sendTokenRequest(ctx.deps, {
+    providerTitle: 'Soundcharts',
+    url: ctx.endpoint('token'),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, clientSecret) },
+    body: formBody({ grant_type: 'client_credentials', team_id: ctx.settings.team_id }),
+  });
+  const answer = processTokenResponse(response, { providerTitle: 'Soundcharts', schema: TokenAnswer, loginHint: loginHint('soundcharts') });
+  return { token: accessToken(answer, ctx.deps.now()) };
+}
+
+export const soundchartsAdapter: ProviderAdapter = {
+  planLogin(flags, previous) {
+    if (flags.legacy) {
+      refuseFlags(flags, ['legacy', 'appId'], 'soundcharts --legacy');
+      const appId = requireFlag(flags.appId ?? (previous?.mode === 'legacy' ? previous.app_id : undefined), '--app-id ID', 'tokens login soundcharts --legacy');
+      return {
+        settings: { mode: 'legacy', app_id: appId },
+        secrets: [{ name: 'api_key', env: 'TOKENS_SOUNDCHARTS_API_KEY', label: 'Soundcharts API key' }],
+        warnings: [LEGACY_WARNING],
+      };
+    }
+    refuseFlags(flags, ['clientId', 'teamId'], 'soundcharts (--app-id needs --legacy)');
+    const reuse = previous?.mode === 'client_credentials' ? previous : undefined;
+    const clientId = requireFlag(flags.clientId ?? reuse?.client_id, '--client-id ID', 'tokens login soundcharts');
+    const teamId = flags.teamId ?? (flags.clientId ? undefined : reuse?.team_id);
+    return {
+      settings: { mode: 'client_credentials', client_id: clientId, ...(teamId ? { team_id: teamId } : {}) },
+      secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCHARTS_CLIENT_SECRET', label: 'Soundcharts client secret' }],
+    };
+  },
+  async completeLogin(ctx, secrets) {
+    if (ctx.settings.mode === 'legacy') return { secrets };
+    const result = await mint(ctx, secrets);
+    return { secrets, token: result.token };
+  },
+  mint,
+  staticCredentials(settings, secrets) {
+    if (settings.mode !== 'legacy') return undefined;
+    const appId = settings.app_id ?? '';
+    const apiKey = secrets.api_key ?? '';
+    return {
+      headers: [
+        ['x-app-id', appId],
+        ['x-api-key', apiKey],
+      ],
+      env: [
+        ['SOUNDCHARTS_APP_ID', appId],
+        ['SOUNDCHARTS_API_KEY', apiKey],
+      ],
+      json: { mode: 'legacy', app_id: appId, api_key: apiKey },
+    };
+  },
+};

@@ -1,0 +1,13 @@
+import type { ProviderDescriptor } from '../types.js';
+
+export const soundcharts: ProviderDescriptor = {
+  id: 'soundcharts',
+  title: 'Soundcharts',
+  envPrefix: 'SOUNDCHARTS',
+  authScheme: 'Bearer',
+  endpoints: {
+    token: { env: 'TOKENS_SOUNDCHARTS_TOKEN_URL', default: 'https://account.soundcharts.com/oauth/token' },
+  },
+  secretEnv: ['TOKENS_SOUNDCHARTS_CLIENT_SECRET', 'TOKENS_SOUNDCHARTS_API_KEY'],
+  loadAdapter: async () => (await import('./adapter.js')).soundchartsAdapter,
+};

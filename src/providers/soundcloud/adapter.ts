@@ -1,0 +1,172 @@
+// SoundCloud (OAuth 2.1): Authorization Code + PKCE in the browser, finished by a loopback
+// listener, with single-use refresh tokens; or app-only client credentials, minted with HTTP Basic
+// only and renewed with the issued refresh token (an app may mint just 50 tokens per 12 h).
+import { z } from 'zod';
+import { openInBrowser } from '../../core/browser.js';
+import { CredentialsRejectedError, UnavailableError } from '../../core/errors.js';
+import { sendTokenRequest } from '../../core/http.js';
+import { ExpiresIn, basicAuth, describeOAuthError, formBody, oauthErrorDetails, processTokenResponse } from '../../core/oauth.js';
+import { accessToken, loginHint, refuseFlags, requireFlag } from '../common.js';
+import { startCallbackListener } from './listener.js';
+import { createPkce, createState } from './pkce.js';
+import { DEFAULT_REDIRECT_URI, parseRedirectUri } from './redirect-uri.js';
+import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+
+const TITLE = 'SoundCloud';
+const DEFAULT_TIMEOUT_SECONDS = 300;
+
+/** A user grant always rotates: the answer must carry the next refresh token. */
+const UserTokenAnswer = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string().nullish(),
+  expires_in: ExpiresIn,
+  refresh_token: z.string().min(1),
+  scope: z.string().nullish(),
+});
+
+const AppTokenAnswer = UserTokenAnswer.extend({ refresh_token: z.string().min(1).nullish() });
+
+function post(ctx: ProviderContext, headers: Record<string, string>, fields: Record<string, string | undefined>) {
+  return sendTokenRequest(ctx.deps, {
+    providerTitle: TITLE,
+    url: ctx.endpoint('token'),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: formBody(fields),
+  });
+}
+
+function clientOf(ctx: ProviderContext, secrets: Secrets): { clientId: string; clientSecret: string } {
+  const clientId = ctx.settings.client_id;
+  const clientSecret = secrets.client_secret;
+  if (!clientId || !clientSecret) throw new Error('soundcloud credentials incomplete');
+  return { clientId, clientSecret };
+}
+
+/** The refresh grant as SoundCloud documents it: client credentials in the form body. */
+async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: typeof UserTokenAnswer | typeof AppTokenAnswer) {
+  const { clientId, clientSecret } = clientOf(ctx, secrets);
+  const response = await post(ctx, {}, { grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken });
+  return processTokenResponse(response, { providerTitle: TITLE, schema, loginHint: loginHint('soundcloud') });
+}
+
+/** Client credentials: HTTP Basic only; SoundCloud refuses credentials in the body for this grant. */
+async function clientCredentialsGrant(ctx: ProviderContext, secrets: Secrets) {
+  const { clientId, clientSecret } = clientOf(ctx, secrets);
+  const response = await post(ctx, { authorization: basicAuth(clientId, clientSecret) }, { grant_type: 'client_credentials' });
+  return processTokenResponse(response, { providerTitle: TITLE, schema: AppTokenAnswer, loginHint: loginHint('soundcloud --client-credentials') });
+}
+
+function bundle(clientSecret: string, refreshToken: string | null | undefined): Secrets {
+  return refreshToken ? { client_secret: clientSecret, refresh_token: refreshToken } : { client_secret: clientSecret };
+}
+
+async function mint(ctx: ProviderContext, secrets: Secrets) {
+  const now = () => ctx.deps.now();
+  const { clientSecret } = clientOf(ctx, secrets);
+  if (ctx.settings.mode === 'client_credentials') {
+    if (secrets.refresh_token) {
+      try {
+        const answer = await refreshGrant(ctx, secrets, secrets.refresh_token, AppTokenAnswer);
+        return { token: accessToken(answer, now()), secrets: bundle(clientSecret, answer.refresh_token ?? secrets.refresh_token) };
+      } catch (error) {
+        if (!(error instanceof CredentialsRejectedError)) throw error;
+        // The app's credentials are still good: mint afresh (this one counts against the 50 per 12 h).
+        ctx.deps.debug('soundcloud: the app refresh token was rejected; minting with client credentials');
+      }
+    }
+    const answer = await clientCredentialsGrant(ctx, secrets);
+    return { token: accessToken(answer, now()), secrets: bundle(clientSecret, answer.refresh_token) };
+  }
+  const refreshToken = secrets.refresh_token;
+  if (!refreshToken) throw new Error('soundcloud user login without a refresh token');
+  const answer = await refreshGrant(ctx, secrets, refreshToken, UserTokenAnswer);
+  return { token: accessToken(answer, now()), secrets: bundle(clientSecret, answer.refresh_token) };
+}
+
+async function browserLogin(ctx: LoginContext, secrets: Secrets) {
+  const { deps, settings, flags } = ctx;
+  const redirect = parseRedirectUri(settings.redirect_uri ?? DEFAULT_REDIRECT_URI);
+  const { clientId, clientSecret } = clientOf(ctx, secrets);
+  const pkce = createPkce();
+  const state = createState();
+  const timeoutSeconds = flags.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const listener = await startCallbackListener({ redirect, state, timeoutMs: timeoutSeconds * 1000 });
+  let code: string;
+  try {
+    const url = new URL(ctx.endpoint('authorize'));
+    const params: Record<string, string | undefined> = {
+      client_id: clientId,
+      redirect_uri: redirect.uri,
+      response_type: 'code',
+      code_challenge: pkce.challenge,
+      code_challenge_method: 'S256',
+      state,
+      scope: settings.scope,
+    };
+    for (const [key, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(key, value);
+    const { stderr } = deps.io;
+    if (flags.browser === false) {
+      stderr.write(`Open this URL in a browser to log in to SoundCloud:\n\n  ${url}\n\n`);
+      stderr.write(`Waiting on ${redirect.uri} for the redirect; or paste the full address the browser ends up on here and press Enter.\n`);
+      void ctx.readLine().then((line) => line !== undefined && listener.completeFromPastedUrl(line), () => undefined);
+    } else {
+      const opened = await openInBrowser(url.toString(), deps.env, { debug: deps.debug });
+      stderr.write(opened ? `Opened your browser to log in to SoundCloud. If it did not open, visit:\n\n  ${url}\n\n` : `Could not start a browser. Open this URL to log in to SoundCloud:\n\n  ${url}\n\n`);
+      stderr.write(`Waiting up to ${timeoutSeconds} s for the login to finish…\n`);
+    }
+    code = (await listener.result).code;
+  } finally {
+    await listener.close();
+  }
+
+  const response = await post(ctx, {}, {
+    grant_type: 'authorization_code',
+    client_id: clientId,
+    client_secret: clientSecret,
+    redirect_uri: redirect.uri,
+    code_verifier: pkce.verifier,
+    code,
+  });
+  const answer = processTokenResponse(response, { providerTitle: TITLE, schema: UserTokenAnswer, loginHint: 'Check the client id, client secret and redirect URI registered with your SoundCloud app, then log in again.' });
+  return { secrets: bundle(clientSecret, answer.refresh_token), token: accessToken(answer, deps.now()) };
+}
+
+async function signOut(ctx: ProviderContext, token: AccessToken): Promise<void> {
+  const response = await sendTokenRequest(ctx.deps, {
+    providerTitle: TITLE,
+    url: ctx.endpoint('signout'),
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ access_token: token.access_token }),
+  });
+  if (response.status >= 200 && response.status < 300) return;
+  throw new UnavailableError(`SoundCloud sign-out answered ${describeOAuthError(oauthErrorDetails(response))}`);
+}
+
+export const soundcloudAdapter: ProviderAdapter = {
+  planLogin(flags, previous) {
+    if (flags.clientCredentials) {
+      refuseFlags(flags, ['clientCredentials', 'clientId'], 'soundcloud --client-credentials');
+      const reuse = previous?.mode === 'client_credentials' ? previous.client_id : undefined;
+      return {
+        settings: { mode: 'client_credentials', client_id: requireFlag(flags.clientId ?? reuse, '--client-id ID', 'tokens login soundcloud --client-credentials') },
+        secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', label: 'SoundCloud client secret' }],
+      };
+    }
+    refuseFlags(flags, ['clientId', 'redirectUri', 'scope', 'browser', 'timeoutSeconds'], 'soundcloud');
+    const reuse = previous?.mode === 'authorization_code' ? previous : undefined;
+    const clientId = requireFlag(flags.clientId ?? reuse?.client_id, '--client-id ID', 'tokens login soundcloud');
+    const redirectUri = parseRedirectUri(flags.redirectUri ?? reuse?.redirect_uri ?? DEFAULT_REDIRECT_URI).uri;
+    return {
+      settings: { mode: 'authorization_code', client_id: clientId, redirect_uri: redirectUri, ...(flags.scope ? { scope: flags.scope } : {}) },
+      secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', label: 'SoundCloud client secret' }],
+    };
+  },
+  async completeLogin(ctx, secrets) {
+    // App-only credentials mint nothing until asked: every mint counts against the app's limit.
+    if (ctx.settings.mode === 'client_credentials') return { secrets };
+    return browserLogin(ctx, secrets);
+  },
+  mint,
+  signOut,
+  hasSession: (settings) => settings.mode === 'authorization_code',
+};

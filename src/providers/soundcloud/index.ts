@@ -1,0 +1,15 @@
+import type { ProviderDescriptor } from '../types.js';
+
+export const soundcloud: ProviderDescriptor = {
+  id: 'soundcloud',
+  title: 'SoundCloud',
+  envPrefix: 'SOUNDCLOUD',
+  authScheme: 'OAuth',
+  endpoints: {
+    authorize: { env: 'TOKENS_SOUNDCLOUD_AUTHORIZE_URL', default: 'https://secure.soundcloud.com/authorize' },
+    token: { env: 'TOKENS_SOUNDCLOUD_TOKEN_URL', default: 'https://secure.soundcloud.com/oauth/token' },
+    signout: { env: 'TOKENS_SOUNDCLOUD_SIGNOUT_URL', default: 'https://secure.soundcloud.com/sign-out' },
+  },
+  secretEnv: ['TOKENS_SOUNDCLOUD_CLIENT_SECRET'],
+  loadAdapter: async () => (await import('./adapter.js')).soundcloudAdapter,
+};

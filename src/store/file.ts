@@ -1,0 +1,349 @@
+// The `file` store: one encrypted file holding a JSON map key → value, for machines with no keychain.
+//
+// File format (JSON, all binary fields base64):
+//   {"v":1,"kdf":{"name":"scrypt","N":32768,"r":8,"p":1,"salt":"…"},"iv":"…","tag":"…","ct":"…"}
+// The key is scrypt(TOKENS_PASSPHRASE, salt); the map is sealed with AES-256-GCM under a fresh 12-byte IV
+// on every write, with the header ({v, kdf}) bound as additional authenticated data, so any change to
+// the header, IV, tag or ciphertext makes the file undecryptable. Plaintext never touches the disk.
+
+import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import lockfile from 'proper-lockfile';
+import writeFileAtomic from 'write-file-atomic';
+import { StoreError } from '../core/errors.js';
+import { SecretNotFoundError, type SecretStore } from './store.js';
+
+const VERSION = 1;
+const DEFAULT_KDF = { N: 2 ** 15, r: 8, p: 1 } as const;
+const SALT_BYTES = 16;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_BYTES = 32;
+/** How long a lock may go without being refreshed before another process may take it over. */
+const LOCK_STALE_MS = 10_000;
+/** How long set()/delete() wait for another process's lock before giving up. */
+const LOCK_WAIT_MS = 20_000;
+
+interface KdfParams {
+  N: number;
+  r: number;
+  p: number;
+  /** base64 */
+  salt: string;
+}
+
+interface Envelope {
+  kdf: KdfParams;
+  iv: Buffer;
+  tag: Buffer;
+  ct: Buffer;
+}
+
+export interface FileStoreOptions {
+  path: string;
+  passphrase: string | undefined;
+}
+
+export class FileStore implements SecretStore {
+  readonly kind = 'file' as const;
+  readonly path: string;
+  readonly #passphrase: string | undefined;
+  /** The derived key for one (salt, params); normally the only one this instance ever derives. */
+  #key: { id: string; key: Promise<Buffer> } | undefined;
+
+  constructor({ path, passphrase }: FileStoreOptions) {
+    this.path = resolve(path);
+    this.#passphrase = passphrase === '' ? undefined : passphrase;
+  }
+
+  async check(): Promise<void> {
+    await this.#readAll();
+  }
+
+  async get(key: string): Promise<string> {
+    const value = (await this.#readAll()).get(key);
+    if (value === undefined) throw new SecretNotFoundError(key);
+    return value;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.#update((items) => {
+      items.set(key, value);
+      return true;
+    });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    let deleted = false;
+    await this.#update((items) => {
+      deleted = items.delete(key);
+      return deleted;
+    });
+    return deleted;
+  }
+
+  async list(): Promise<string[]> {
+    return [...(await this.#readAll()).keys()].sort();
+  }
+
+  // --- reading -------------------------------------------------------------------------------------
+
+  #requirePassphrase(): string {
+    if (this.#passphrase === undefined) {
+      throw new StoreError('TOKENS_STORE=file needs a passphrase, and TOKENS_PASSPHRASE is not set', {
+        hint: 'Set TOKENS_PASSPHRASE to the passphrase of the encrypted secrets file, or use the OS keychain (unset TOKENS_STORE).',
+      });
+    }
+    return this.#passphrase;
+  }
+
+  async #readAll(): Promise<Map<string, string>> {
+    this.#requirePassphrase();
+    const file = await this.#readFile();
+    return file === undefined ? new Map() : (await this.#open(file)).items;
+  }
+
+  /** The raw file, or undefined when there is none (an empty store). */
+  async #readFile(): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.path);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return undefined;
+      throw new StoreError(`cannot read ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+    }
+  }
+
+  async #open(raw: Buffer): Promise<{ kdf: KdfParams; items: Map<string, string> }> {
+    const env = parseEnvelope(raw);
+    if (env === undefined) throw this.#undecryptable();
+    const key = await this.#keyFor(env.kdf);
+    let plain: Buffer;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, env.iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(headerAad(env.kdf));
+      decipher.setAuthTag(env.tag);
+      plain = Buffer.concat([decipher.update(env.ct), decipher.final()]);
+    } catch {
+      throw this.#undecryptable();
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(plain.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    } finally {
+      plain.fill(0);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw this.#undecryptable();
+    const items = new Map<string, string>();
+    for (const [k, v] of Object.entries(parsed)) {
+      if (typeof v !== 'string') throw this.#undecryptable();
+      items.set(k, v);
+    }
+    return { kdf: env.kdf, items };
+  }
+
+  #undecryptable(): StoreError {
+    return new StoreError(`cannot decrypt ${this.path}: wrong TOKENS_PASSPHRASE, or the file was changed`, {
+      hint: 'Check TOKENS_PASSPHRASE. If the passphrase is lost, delete the file and log in again.',
+    });
+  }
+
+  /** Derives (once) the key for these KDF parameters, asynchronously so the event loop keeps running. */
+  #keyFor(kdf: KdfParams): Promise<Buffer> {
+    const id = `${kdf.N}:${kdf.r}:${kdf.p}:${kdf.salt}`;
+    if (this.#key?.id !== id) {
+      const passphrase = Buffer.from(this.#requirePassphrase().normalize('NFC'), 'utf8');
+      const options: ScryptOptions = { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + 16 * 1024 * 1024 };
+      const key = new Promise<Buffer>((resolvePromise, reject) => {
+        scrypt(passphrase, Buffer.from(kdf.salt, 'base64'), KEY_BYTES, options, (err, derived) => {
+          passphrase.fill(0);
+          if (err) reject(new StoreError(`cannot derive the key for ${this.path}: ${err.message}`));
+          else resolvePromise(derived);
+        });
+      });
+      // A failed derivation is not cached.
+      key.catch(() => {
+        if (this.#key?.key === key) this.#key = undefined;
+      });
+      this.#key = { id, key };
+    }
+    return this.#key.key;
+  }
+
+  // --- writing -------------------------------------------------------------------------------------
+
+  /** Read-modify-write under a cross-process lock; `change` returns false when there is nothing to write. */
+  async #update(change: (items: Map<string, string>) => boolean): Promise<void> {
+    this.#requirePassphrase();
+    await this.#ensureDir();
+    const lock = await this.#lock();
+    try {
+      // Re-read inside the lock: another process may have written since we last looked.
+      const raw = await this.#readFile();
+      let kdf: KdfParams;
+      let items: Map<string, string>;
+      if (raw === undefined) {
+        kdf = { ...DEFAULT_KDF, salt: randomBytes(SALT_BYTES).toString('base64') };
+        items = new Map();
+      } else {
+        ({ kdf, items } = await this.#open(raw));
+      }
+      if (!change(items)) return;
+      const sealed = await this.#seal(kdf, items);
+      lock.assertHeld();
+      try {
+        await writeFileAtomic(this.path, sealed, { mode: 0o600, fsync: true });
+      } catch (e) {
+        throw new StoreError(`cannot write ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async #seal(kdf: KdfParams, items: Map<string, string>): Promise<string> {
+    const key = await this.#keyFor(kdf);
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(headerAad(kdf));
+    const plain = Buffer.from(JSON.stringify(Object.fromEntries(items)), 'utf8');
+    let ct: Buffer;
+    try {
+      ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+    } finally {
+      plain.fill(0);
+    }
+    const tag = cipher.getAuthTag();
+    const envelope = {
+      v: VERSION,
+      kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: kdf.salt },
+      iv: iv.toString('base64'),
+      tag: tag.toString('base64'),
+      ct: ct.toString('base64'),
+    };
+    return `${JSON.stringify(envelope)}\n`;
+  }
+
+  /** Creates the parent directory 0700, and tightens it when it is ours and looser than that. */
+  async #ensureDir(): Promise<void> {
+    const dir = dirname(this.path);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const st = await stat(dir);
+      const ours = typeof process.getuid !== 'function' || st.uid === process.getuid();
+      // Never touch shared directories (/tmp: sticky bit) or the home directory itself.
+      const shared = (st.mode & 0o1000) !== 0 || resolve(dir) === resolve(process.env.HOME || homedir());
+      if (ours && !shared && (st.mode & 0o077) !== 0) await chmod(dir, 0o700);
+    } catch (e) {
+      throw new StoreError(`cannot create ${dir}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+    }
+  }
+
+  async #lock(): Promise<{ release(): Promise<void>; assertHeld(): void }> {
+    let compromised: Error | undefined;
+    const options: lockfile.LockOptions = {
+      realpath: false,
+      lockfilePath: `${this.path}.lock`,
+      stale: LOCK_STALE_MS,
+      retries: 0,
+      onCompromised: (err) => {
+        compromised = err;
+      },
+    };
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    let delay = 20;
+    for (;;) {
+      try {
+        const release = await lockfile.lock(this.path, options);
+        return {
+          release: async () => {
+            if (compromised) return;
+            await release().catch(() => {});
+          },
+          assertHeld: () => {
+            if (compromised) {
+              throw new StoreError(`lost the lock on ${this.path} while updating it; nothing was written`, {
+                hint: 'Another tokens process may have taken it over. Try again.',
+              });
+            }
+          },
+        };
+      } catch (e) {
+        if (errnoCode(e) !== 'ELOCKED') {
+          throw new StoreError(`cannot lock ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new StoreError(`${this.path} is locked by another tokens process`, {
+            hint: `Waited ${LOCK_WAIT_MS / 1000} s. If no other tokens process is running, remove ${this.path}.lock.`,
+          });
+        }
+        const wait = Math.min(left, delay / 2 + Math.random() * delay);
+        await new Promise((r) => setTimeout(r, wait));
+        delay = Math.min(delay * 1.6, 1000);
+      }
+    }
+  }
+}
+
+// --- envelope ------------------------------------------------------------------------------------
+
+/** The authenticated header: rebuilt from validated fields in a fixed order. */
+function headerAad(kdf: KdfParams): Buffer {
+  return Buffer.from(
+    JSON.stringify({ v: VERSION, kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: kdf.salt } }),
+    'utf8',
+  );
+}
+
+/** Parses and validates the envelope; undefined when it is not one we wrote (truncated, edited). */
+function parseEnvelope(raw: Buffer): Envelope | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(json) || !hasExactKeys(json, ['v', 'kdf', 'iv', 'tag', 'ct']) || json.v !== VERSION) return undefined;
+  const kdf = json.kdf;
+  if (!isRecord(kdf) || !hasExactKeys(kdf, ['name', 'N', 'r', 'p', 'salt']) || kdf.name !== 'scrypt') return undefined;
+  const { N, r, p } = kdf;
+  // Bounded so that an edited header cannot make us allocate gigabytes.
+  if (!isInt(N, 2 ** 14, 2 ** 20) || (N & (N - 1)) !== 0) return undefined;
+  if (!isInt(r, 1, 32) || !isInt(p, 1, 16)) return undefined;
+  const salt = strictBase64(kdf.salt, SALT_BYTES);
+  const iv = strictBase64(json.iv, IV_BYTES);
+  const tag = strictBase64(json.tag, TAG_BYTES);
+  const ct = strictBase64(json.ct);
+  if (!salt || !iv || !tag || !ct) return undefined;
+  return { kdf: { N, r, p, salt: kdf.salt as string }, iv, tag, ct };
+}
+
+/** Decodes canonical base64 only (Node's decoder is lenient; a changed padding bit must not pass). */
+function strictBase64(value: unknown, length?: number): Buffer | undefined {
+  if (typeof value !== 'string') return undefined;
+  const buf = Buffer.from(value, 'base64');
+  if (buf.toString('base64') !== value) return undefined;
+  if (length !== undefined && buf.length !== length) return undefined;
+  return buf;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function hasExactKeys(obj: Record<string, unknown>, keys: string[]): boolean {
+  const actual = Object.keys(obj);
+  return actual.length === keys.length && keys.every((k) => Object.hasOwn(obj, k));
+}
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+function errnoCode(e: unknown): string | undefined {
+  return e !== null && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
