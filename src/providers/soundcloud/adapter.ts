@@ -90,7 +90,8 @@ async function browserLogin(ctx: LoginContext, secrets: Secrets) {
   const pkce = createPkce();
   const state = createState();
   const timeoutSeconds = flags.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  const listener = await startCallbackListener({ redirect, state, timeoutMs: timeoutSeconds * 1000 });
+  const retryCommand = `tokens login soundcloud${ctx.profile === 'default' ? '' : ` --profile ${ctx.profile}`}`;
+  const listener = await startCallbackListener({ redirect, state, timeoutMs: timeoutSeconds * 1000, retryCommand });
   let code: string;
   try {
     const url = new URL(ctx.endpoint('authorize'));
