@@ -1,0 +1,110 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TokenBroker, secretKey } from '../../src/core/broker.js';
+import { cacheFile, readCache, writeCache } from '../../src/core/cache.js';
+import { updateSettings } from '../../src/core/config.js';
+import { chartmetric } from '../../src/providers/chartmetric/index.js';
+import { soundcharts } from '../../src/providers/soundcharts/index.js';
+import { json, scriptedFetch, testDeps } from '../support/deps.js';
+
+const get = { minTtlSeconds: 60, forceRefresh: false };
+
+async function chartmetricDeps(answers: Parameters<typeof scriptedFetch>[0]) {
+  const { fetch, calls } = scriptedFetch(answers);
+  const deps = testDeps({ fetch });
+  await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token', store: 'keychain' });
+  await deps.store.set(secretKey('default', 'chartmetric'), JSON.stringify({ refresh_token: 'rt-1' }));
+  return { deps, calls };
+}
+
+describe('TokenBroker', () => {
+  it('answers from a fresh cache without a request, and refreshes within min-ttl', async () => {
+    const { deps, calls } = await chartmetricDeps([json(200, { token: 'new', expires_in: 3600 })]);
+    await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'cached', token_type: 'bearer', expires_at: deps.clock.now + 120_000 });
+    const broker = new TokenBroker(deps);
+    expect(await broker.get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'cached' } });
+    expect(calls).toHaveLength(0);
+    expect(await broker.get(chartmetric, 'default', { ...get, minTtlSeconds: 300 })).toMatchObject({ token: { access_token: 'new' } });
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse(calls[0]!.init.body as string)).toEqual({ refreshtoken: 'rt-1' });
+  });
+
+  it('persists a rotated refresh token before caching', async () => {
+    const { deps } = await chartmetricDeps([json(200, { token: 'a1', expires_in: 3600, refresh_token: 'rt-2' })]);
+    await new TokenBroker(deps).get(chartmetric, 'default', get);
+    expect(JSON.parse(await deps.store.get('default/chartmetric'))).toEqual({ refresh_token: 'rt-2' });
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit', token: { access_token: 'a1' } });
+  });
+
+  it('a store that fails after the exchange: exit 6 saying what was lost, and nothing cached', async () => {
+    const { deps } = await chartmetricDeps([json(200, { token: 'a1', expires_in: 3600, refresh_token: 'rt-2' })]);
+    deps.store.set = async () => {
+      throw new Error('keychain locked');
+    };
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('new refresh token'),
+      hint: expect.stringContaining('tokens login chartmetric'),
+    });
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({ kind: 'absent' });
+  });
+
+  it('single flight: concurrent gets in one process make one request', async () => {
+    const { deps, calls } = await chartmetricDeps([json(200, { token: 'one', expires_in: 3600 })]);
+    const broker = new TokenBroker(deps);
+    const results = await Promise.all([1, 2, 3, 4].map(() => broker.get(chartmetric, 'default', get)));
+    expect(new Set(results.map((r) => (r.kind === 'token' ? r.token.access_token : '')))).toEqual(new Set(['one']));
+    expect(calls).toHaveLength(1);
+  });
+
+  it('invalid_grant with a refresh token changed meanwhile retries with the new one', async () => {
+    const { deps, calls } = await chartmetricDeps([
+      () => {
+        void deps.store.set('default/chartmetric', JSON.stringify({ refresh_token: 'rt-other' }));
+        return json(400, { error: 'invalid_grant' });
+      },
+      json(200, { token: 'ok', expires_in: 3600 }),
+    ]);
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'ok' } });
+    expect(calls.map((c) => JSON.parse(c.init.body as string).refreshtoken)).toEqual(['rt-1', 'rt-other']);
+  });
+
+  it('invalid_grant with the same refresh token is exit 4', async () => {
+    const { deps } = await chartmetricDeps([json(400, { error: 'invalid_grant' })]);
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 4 });
+  });
+
+  it.each(['{"access_token":', '[]', '{"access_token":"x","token_type":"b","expires_at":"soon"}', ''])('ignores a damaged cache %j and rebuilds it', async (text) => {
+    const { deps, calls } = await chartmetricDeps([json(200, { token: 'rebuilt', expires_in: 3600 })]);
+    const file = cacheFile(deps.paths, 'default', 'chartmetric');
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, text);
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'rebuilt' } });
+    expect(calls).toHaveLength(1);
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit' });
+  });
+
+  it('not configured → exit 3 naming the login command', async () => {
+    await expect(new TokenBroker(testDeps()).get(chartmetric, 'staging', get)).rejects.toMatchObject({ exitCode: 3, hint: 'Run `tokens login chartmetric --profile staging`.' });
+  });
+
+  it('configured but no secret in the store → exit 3', async () => {
+    const deps = testDeps();
+    await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token', store: 'keychain' });
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 3 });
+  });
+
+  it('soundcharts legacy returns static headers and makes no request', async () => {
+    const deps = testDeps();
+    await updateSettings(deps, 'default', 'soundcharts', { mode: 'legacy', app_id: 'APP', store: 'keychain' });
+    await deps.store.set('default/soundcharts', JSON.stringify({ api_key: 'KEY' }));
+    expect(await new TokenBroker(deps).get(soundcharts, 'default', get)).toMatchObject({ kind: 'static', credentials: { json: { app_id: 'APP', api_key: 'KEY' } } });
+  });
+
+  it('logged in with the file store but run with the keychain → exit 3 naming TOKENS_STORE=file', async () => {
+    const deps = testDeps();
+    await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token', store: 'file' });
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 3, hint: expect.stringContaining('TOKENS_STORE=file') });
+  });
+});
