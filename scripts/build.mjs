@@ -20,8 +20,15 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   // keytar is an optional native addon: resolved at run time, never bundled.
   external: ['keytar'],
-  // Some dependencies are CommonJS and call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __tokensCreateRequire } from 'node:module'; const require = __tokensCreateRequire(import.meta.url);" },
+  // Some dependencies are CommonJS and use require() and __filename; give every ESM chunk both.
+  banner: {
+    js: [
+      "import { createRequire as __tokensCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __tokensFileURLToPath } from 'node:url';",
+      'const require = __tokensCreateRequire(import.meta.url);',
+      'const __filename = __tokensFileURLToPath(import.meta.url);',
+    ].join(' '),
+  },
   logLevel: 'warning',
 }).then(async (result) => {
   const { writeFile } = await import('node:fs/promises');
