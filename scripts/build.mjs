@@ -5,11 +5,15 @@ import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-await rm(`${root}dist`, { recursive: true, force: true });
+// `--outdir DIR` builds elsewhere (the tests build a private copy, so parallel runs never see a
+// half-written dist/); DIR is relative to the repository root.
+const outFlag = process.argv.indexOf('--outdir');
+const outdir = outFlag > 0 ? process.argv[outFlag + 1] : 'dist';
+await rm(`${root}${outdir}`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: { main: 'src/main.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -32,5 +36,5 @@ await build({
   logLevel: 'warning',
 }).then(async (result) => {
   const { writeFile } = await import('node:fs/promises');
-  await writeFile(`${root}dist/meta.json`, JSON.stringify(result.metafile));
+  await writeFile(`${root}${outdir}/meta.json`, JSON.stringify(result.metafile));
 });

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { TokenBroker } from '../core/broker.js';
 import { NotConfiguredError } from '../core/errors.js';
+import { resolveEndpoints } from '../core/endpoints.js';
 import { credentialEnv } from '../core/format.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { Deps } from '../core/deps.js';
@@ -21,6 +22,7 @@ const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export const WITHHELD_ENV = ['TOKENS_PASSPHRASE', ...PROVIDERS.flatMap((p) => p.secretEnv)];
 
 export async function runExec(options: ExecOptions, deps: Deps): Promise<number> {
+  for (const provider of options.providers) resolveEndpoints(provider, deps.env);
   const providers = options.providers.length > 0 ? options.providers : await configuredProviders(deps, options.profile);
   const broker = new TokenBroker(deps);
   const credentials = await Promise.all(providers.map((p) => broker.get(p, options.profile, { minTtlSeconds: 60, forceRefresh: false })));

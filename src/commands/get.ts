@@ -1,4 +1,5 @@
 import { TokenBroker } from '../core/broker.js';
+import { resolveEndpoints } from '../core/endpoints.js';
 import { formatCredential, type Format } from '../core/format.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../providers/types.js';
@@ -12,6 +13,8 @@ export interface GetOptions {
 }
 
 export async function runGet(options: GetOptions, deps: Deps): Promise<number> {
+  // A bad endpoint override is a usage error, reported before the cache is looked at.
+  resolveEndpoints(options.provider, deps.env);
   const broker = new TokenBroker(deps);
   const credential = await broker.get(options.provider, options.profile, options);
   deps.io.stdout.write(formatCredential(options.format, options.provider, options.profile, credential));

@@ -2,6 +2,7 @@
 // logins), then remove the secrets, the cached token and the settings, whatever the sign-out said.
 import { secretKey, TokenBroker } from '../core/broker.js';
 import { deleteCache } from '../core/cache.js';
+import { resolveEndpoints } from '../core/endpoints.js';
 import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
 import { providerContext } from '../core/context.js';
 import { NotConfiguredError, isTokensError } from '../core/errors.js';
@@ -16,6 +17,7 @@ export interface LogoutOptions {
 
 export async function runLogout(options: LogoutOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
+  resolveEndpoints(provider, deps.env);
   const settings = settingsFor(await loadConfig(deps.paths), profile, provider.id);
   if (!settings) throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"; nothing to log out`);
   const adapter = await provider.loadAdapter();

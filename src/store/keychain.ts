@@ -1,6 +1,15 @@
 // The `keychain` store: the OS keychain through keytar (macOS Keychain, Windows Credential Manager,
-// Secret Service on Linux). keytar is an optional native addon, loaded on first use and never bundled.
+// Secret Service on Linux). keytar is an optional native addon, resolved on first use and never bundled.
+//
+// keytar runs in a small helper child process (started on the first call, reused by this instance,
+// never keeping the CLI alive). Why not in-process: a keytar call that hangs (a Secret Service that never
+// answers, an unlock prompt nobody can see) occupies a libuv thread-pool thread, and Node joins that pool
+// on process.exit(), so an in-process timeout could print its error but the CLI could then never exit.
+// A helper can be killed, so a timeout really ends with exit 6.
+//
+// Secrets travel to and from the helper over its stdin/stdout pipes only, never argv or the environment.
 
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { StoreError } from '../core/errors.js';
 import { SecretNotFoundError, type SecretStore } from './store.js';
@@ -10,7 +19,8 @@ export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 10_000;
 /** An account that is never written: looking it up proves the keychain answers, without reading a secret. */
 const PROBE_ACCOUNT = '.tokens-keychain-check';
 
-type Keytar = typeof import('keytar');
+/** Appended to every message: the way out when there is no usable keychain. */
+const FALLBACK = 'or use the encrypted file store: TOKENS_STORE=file with TOKENS_PASSPHRASE set';
 
 export interface KeychainStoreOptions {
   /** How long one keychain call may take (TOKENS_KEYCHAIN_TIMEOUT). */
@@ -18,14 +28,37 @@ export interface KeychainStoreOptions {
   service?: string;
 }
 
-/** Appended to every message: the way out when there is no usable keychain. */
-const FALLBACK = 'or use the encrypted file store: TOKENS_STORE=file with TOKENS_PASSPHRASE set';
+type KeytarOp = 'getPassword' | 'setPassword' | 'deletePassword' | 'findCredentials';
+type HelperReply = { id: number; result?: unknown; error?: { kind: 'load' | 'call'; message: string } };
+
+// The helper: CommonJS, run with `node -e HELPER -- <path of keytar>`. One JSON request per stdin line,
+// one JSON reply per stdout line. It exits when its stdin closes (the CLI is gone).
+const HELPER = `
+'use strict';
+let keytar, loadError;
+try { keytar = require(process.argv[1]); } catch (e) { loadError = String((e && e.message) || e); }
+const send = (reply) => process.stdout.write(JSON.stringify(reply) + '\\n');
+const rl = require('node:readline').createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  let req;
+  try { req = JSON.parse(line); } catch { return; }
+  if (loadError !== undefined) return send({ id: req.id, error: { kind: 'load', message: loadError } });
+  Promise.resolve()
+    .then(() => keytar[req.op](...req.args))
+    .then(
+      (result) => send({ id: req.id, result: req.op === 'findCredentials' ? result.map((c) => c.account) : result }),
+      (e) => send({ id: req.id, error: { kind: 'call', message: String((e && e.message) || e) } }),
+    );
+});
+rl.on('close', () => process.exit(0));
+`;
 
 export class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const;
   readonly #timeoutMs: number;
   readonly #service: string;
-  #keytar: Keytar | undefined;
+  #keytarPath: string | undefined;
+  #helper: Helper | undefined;
 
   constructor({ timeoutMs = DEFAULT_KEYCHAIN_TIMEOUT_MS, service = KEYCHAIN_SERVICE }: KeychainStoreOptions = {}) {
     this.#timeoutMs = timeoutMs;
@@ -33,57 +66,49 @@ export class KeychainStore implements SecretStore {
   }
 
   async check(): Promise<void> {
-    await this.#call('check', (k) => k.getPassword(this.#service, PROBE_ACCOUNT));
+    await this.#call('check', 'getPassword', [this.#service, PROBE_ACCOUNT]);
   }
 
   async get(key: string): Promise<string> {
-    const value = await this.#call('read', (k) => k.getPassword(this.#service, key));
-    if (value === null) throw new SecretNotFoundError(key);
+    const value = await this.#call('read', 'getPassword', [this.#service, key]);
+    if (value === null || value === undefined) throw new SecretNotFoundError(key);
+    if (typeof value !== 'string') throw this.#unreachable('unexpected answer from keytar');
     return value;
   }
 
   async set(key: string, value: string): Promise<void> {
-    await this.#call('write', (k) => k.setPassword(this.#service, key, value));
+    await this.#call('write', 'setPassword', [this.#service, key, value]);
   }
 
   async delete(key: string): Promise<boolean> {
-    return await this.#call('delete', (k) => k.deletePassword(this.#service, key));
+    return (await this.#call('delete', 'deletePassword', [this.#service, key])) === true;
   }
 
   async list(): Promise<string[]> {
-    const found = await this.#call('list', (k) => k.findCredentials(this.#service));
-    return found
-      .map((c) => c.account)
-      .filter((a) => a !== PROBE_ACCOUNT)
-      .sort();
+    const accounts = await this.#call('list', 'findCredentials', [this.#service]);
+    if (!Array.isArray(accounts)) throw this.#unreachable('unexpected answer from keytar');
+    return accounts.filter((a): a is string => typeof a === 'string' && a !== PROBE_ACCOUNT).sort();
   }
 
-  #load(): Keytar {
-    if (this.#keytar) return this.#keytar;
+  /** Where keytar is, resolved from this module's location (the package root's node_modules). */
+  #resolveKeytar(): string {
+    if (this.#keytarPath) return this.#keytarPath;
     try {
-      const mod = createRequire(import.meta.url)('keytar') as Keytar & { default?: Keytar };
-      this.#keytar = typeof mod.getPassword === 'function' ? mod : (mod.default as Keytar);
-      if (typeof this.#keytar?.getPassword !== 'function') throw new Error('keytar has no getPassword');
-      return this.#keytar;
+      this.#keytarPath = createRequire(import.meta.url).resolve('keytar');
+      return this.#keytarPath;
     } catch (e) {
-      const reason = firstLine(e);
-      const fix =
-        process.platform === 'linux'
-          ? 'on Linux install libsecret-1-dev, then run `npm rebuild keytar` (or reinstall tokens)'
-          : 'reinstall tokens, or run `npm rebuild keytar`';
-      throw new StoreError(
-        `the keychain module (keytar) is missing or failed to load${reason ? ` (${reason})` : ''}: ${fix}; ${FALLBACK}`,
-        { cause: e },
-      );
+      throw missingKeytar(firstLine(e), e);
     }
   }
 
-  /** One keytar call, raced against the timeout; every failure becomes a StoreError (exit 6). */
-  async #call<T>(what: string, fn: (k: Keytar) => Promise<T>): Promise<T> {
-    const keytar = this.#load();
+  async #call(what: string, op: KeytarOp, args: string[]): Promise<unknown> {
+    const keytarPath = this.#resolveKeytar();
+    if (!this.#helper || this.#helper.dead) this.#helper = new Helper(keytarPath);
+    const helper = this.#helper;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        helper.kill();
         reject(
           new StoreError(
             `the keychain could not be reached: no answer within ${formatSeconds(this.#timeoutMs)} (${what}); ${FALLBACK}`,
@@ -93,25 +118,123 @@ export class KeychainStore implements SecretStore {
           ),
         );
       }, this.#timeoutMs);
-      timer.unref();
     });
+    let reply: HelperReply;
     try {
-      return await Promise.race([Promise.resolve().then(() => fn(keytar)), timeout]);
-    } catch (e) {
-      if (e instanceof StoreError) throw e;
-      // keytar's errors describe D-Bus / Security framework failures, never the secret.
-      const reason = firstLine(e);
-      throw new StoreError(`the keychain could not be reached${reason ? ` (${reason})` : ''}; ${FALLBACK}`, {
-        cause: e,
-        hint:
-          process.platform === 'linux'
-            ? 'The keychain needs a D-Bus session bus with a running, unlocked Secret Service (e.g. gnome-keyring).'
-            : 'Unlock the keychain and allow tokens to use it.',
-      });
+      reply = await Promise.race([helper.request(op, args), timeout]);
     } finally {
       clearTimeout(timer);
     }
+    if (reply.error?.kind === 'load') throw missingKeytar(firstLine(reply.error.message));
+    // keytar's errors describe D-Bus / Security framework failures, never the secret.
+    if (reply.error) throw this.#unreachable(firstLine(reply.error.message));
+    return reply.result;
   }
+
+  #unreachable(reason: string, cause?: unknown): StoreError {
+    return new StoreError(`the keychain could not be reached${reason ? ` (${reason})` : ''}; ${FALLBACK}`, {
+      cause,
+      hint:
+        process.platform === 'linux'
+          ? 'The keychain needs a D-Bus session bus with a running, unlocked Secret Service (e.g. gnome-keyring).'
+          : 'Unlock the keychain and allow tokens to use it.',
+    });
+  }
+}
+
+/** The keytar helper process: started lazily, never keeps the parent alive, killed on timeout. */
+class Helper {
+  dead = false;
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #pending = new Map<number, { resolve(r: HelperReply): void; reject(e: unknown): void }>();
+  #nextId = 1;
+  #stdout = '';
+  #stderr = '';
+
+  constructor(keytarPath: string) {
+    this.#child = spawn(process.execPath, ['-e', HELPER, '--', keytarPath], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: helperEnv(),
+      windowsHide: true,
+    });
+    // Only pending requests (through their timeout timers) keep the event loop alive, not the helper.
+    this.#child.unref();
+    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr]) {
+      (stream as unknown as { unref?: () => void }).unref?.();
+    }
+    this.#child.stdout.setEncoding('utf8').on('data', (chunk: string) => this.#onData(chunk));
+    this.#child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      if (this.#stderr.length < 4096) this.#stderr += chunk;
+    });
+    this.#child.stdin.on('error', () => {});
+    this.#child.on('error', (e) => this.#fail(firstLine(e), e));
+    this.#child.on('exit', (code, signal) => this.#fail(`keychain helper exited (${signal ?? code})`));
+  }
+
+  request(op: KeytarOp, args: string[]): Promise<HelperReply> {
+    if (this.dead) return Promise.reject(new Error('keychain helper is gone'));
+    const id = this.#nextId++;
+    return new Promise<HelperReply>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#child.stdin.write(`${JSON.stringify({ id, op, args })}\n`);
+    });
+  }
+
+  kill(): void {
+    this.dead = true;
+    this.#child.kill('SIGKILL');
+  }
+
+  #onData(chunk: string): void {
+    this.#stdout += chunk;
+    let nl: number;
+    while ((nl = this.#stdout.indexOf('\n')) >= 0) {
+      const line = this.#stdout.slice(0, nl);
+      this.#stdout = this.#stdout.slice(nl + 1);
+      let reply: HelperReply;
+      try {
+        reply = JSON.parse(line) as HelperReply;
+      } catch {
+        continue;
+      }
+      const waiter = this.#pending.get(reply.id);
+      if (waiter) {
+        this.#pending.delete(reply.id);
+        waiter.resolve(reply);
+      }
+    }
+  }
+
+  #fail(reason: string, cause?: unknown): void {
+    this.dead = true;
+    const detail = firstLine(this.#stderr) || reason;
+    for (const [id, waiter] of this.#pending) {
+      this.#pending.delete(id);
+      waiter.reject(
+        new StoreError(`the keychain could not be reached (${detail}); ${FALLBACK}`, { cause }),
+      );
+    }
+  }
+}
+
+/** The helper needs the session (D-Bus, HOME, …), never tokens' own variables (passphrase, secrets). */
+function helperEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('TOKENS_') && name !== 'NODE_OPTIONS') env[name] = value;
+  }
+  return env;
+}
+
+function missingKeytar(reason: string, cause?: unknown): StoreError {
+  const fix =
+    process.platform === 'linux'
+      ? 'on Linux install libsecret-1-dev, then run `npm rebuild keytar` (or reinstall tokens)'
+      : 'reinstall tokens, or run `npm rebuild keytar`';
+  return new StoreError(
+    `the keychain module (keytar) is missing or failed to load${reason ? ` (${reason})` : ''}: ${fix}; ${FALLBACK}`,
+    { cause },
+  );
 }
 
 function firstLine(e: unknown): string {

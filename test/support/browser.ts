@@ -1,0 +1,67 @@
+// A real headless Chromium for the SoundCloud login tests, and a stand-in `BROWSER` command that
+// only records the URL the CLI asked it to open (the test then opens it in Chromium itself).
+import { existsSync } from 'node:fs';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.TOKENS_TEST_CHROMIUM ?? '/usr/bin/chromium';
+export const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
+
+/**
+ * Headless Chromium. --no-sandbox because tests may run as root; the rest keeps Chromium from
+ * opening connections of its own (updates, sync, field trials), which a closed network refuses.
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export interface BrowserShim {
+  /** The value for the BROWSER variable. */
+  command: string;
+  /** Where the shim appends every URL it is given, one per line. */
+  urlFile: string;
+  /** Every URL received so far. */
+  urls(): Promise<string[]>;
+  /** The next URL not yet returned by nextUrl (waits for it, polling the file). */
+  nextUrl(timeoutMs?: number): Promise<string>;
+}
+
+/** Writes the shim (a POSIX sh script) into `dir`, which must be a path without blanks. */
+export async function browserShim(dir: string): Promise<BrowserShim> {
+  const urlFile = join(dir, 'opened-urls.txt');
+  const command = join(dir, 'fake-browser.sh');
+  if (/\s/.test(command)) throw new Error(`the shim path must not contain blanks: ${command}`);
+  await writeFile(urlFile, '');
+  // The URL is the last argument (the CLI appends it to the words of BROWSER).
+  await writeFile(command, `#!/bin/sh\nfor arg do last=$arg; done\nprintf '%s\\n' "$last" >> '${urlFile}'\n`);
+  await chmod(command, 0o755);
+  const urls = async () => (await readFile(urlFile, 'utf8')).split('\n').filter(Boolean);
+  let taken = 0;
+  return {
+    command,
+    urlFile,
+    urls,
+    async nextUrl(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const all = await urls();
+        if (all.length > taken) return all[taken++]!;
+        if (Date.now() > deadline) throw new Error('the CLI did not open a browser in time');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+  };
+}
