@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -173,8 +173,9 @@ function cpuModel() {
 }
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-console.log(`tokens ${pkg.version} bench — ${RUNS} runs each (+${WARMUP} warm-up), alternating; medians`);
+console.log(`tokens ${pkg.version} bench — ${RUNS} runs each (+${WARMUP} warm-up), alternating; medians; stdio → /dev/null`);
 console.log(`machine: ${cpuModel()}, ${cpus().length} cores, node ${process.version}, ${process.platform}/${process.arch}`);
+const loadAtStart = loadavg()[0];
 console.log('');
 
 // ───────────────────────────── start-up: get, exec, --version ─────────────────────────────
@@ -321,6 +322,8 @@ for (const p of parallel) {
   const detail = p.failed > 0 ? `${p.failed} failed (first: ${p.firstError})` : `all exited 0, ${p.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
   console.log(`${p.n} parallel gets: ${p.requests} token request(s), ${p.mints} mint(s), ${detail}, ${p.seconds.toFixed(2)} s (server delay 300 ms)`);
 }
+const loadAtEnd = loadavg()[0];
+console.log(`load average (1 min): ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end${Math.max(loadAtStart, loadAtEnd) > cpus().length ? ' — a busy machine: the wall-time ratios are noisy' : ''}`);
 console.log('');
 if (missed > 0) {
   console.log(`${missed} target(s) missed${STRICT ? '' : ' (BENCH_STRICT=1 makes that a failure)'}`);

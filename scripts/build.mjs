@@ -1,8 +1,26 @@
 // Bundles src/ into dist/ with esbuild. Code splitting keeps the warm `get` path small:
 // zod, chalk, open, the HTTP client and the login listener live in chunks loaded on demand.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+
+// Commander requires node:child_process at load time, for executable subcommands we never use;
+// that one require also loads net, dgram and more on every start (about 2 ms). Defer it to first use.
+// test/unit/warm-path.test.ts fails if child_process is loaded by a warm `get` again.
+const COMMANDER_EAGER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+const lazyCommanderChildProcess = {
+  name: 'lazy-commander-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes(COMMANDER_EAGER_CHILD_PROCESS)) {
+        return { contents: source, loader: 'js', warnings: [{ text: 'commander no longer has the eager child_process require; lazy-commander-child-process did nothing' }] };
+      }
+      const lazy = "const childProcess = new Proxy({}, { get: (_, name) => require('node:child_process')[name] });";
+      return { contents: source.replace(COMMANDER_EAGER_CHILD_PROCESS, lazy), loader: 'js' };
+    });
+  },
+};
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // `--outdir DIR` builds elsewhere (the tests build a private copy, so parallel runs never see a
@@ -24,6 +42,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   // keytar is an optional native addon: resolved at run time, never bundled.
   external: ['keytar'],
+  plugins: [lazyCommanderChildProcess],
   // Some dependencies are CommonJS and use require() and __filename; give every ESM chunk both.
   banner: {
     js: [

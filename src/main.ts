@@ -22,14 +22,31 @@ export function describeError(error: unknown, verbose: boolean): string {
   return `tokens: internal error${detail}\n`;
 }
 
+/**
+ * The process's streams, each set up on first use: Node creates process.stdin (and the others) lazily,
+ * and setting up stdin costs a few milliseconds (loading `net` when it is a pipe or a terminal),
+ * which a warm `get` never needs.
+ */
 export function processIO(): IO {
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
-    stdinIsTTY: Boolean(process.stdin.isTTY),
-    stderrIsTTY: Boolean(process.stderr.isTTY),
-    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    get stdin() {
+      return process.stdin;
+    },
+    get stdinIsTTY() {
+      return Boolean(process.stdin.isTTY);
+    },
+    get stderrIsTTY() {
+      return Boolean(process.stderr.isTTY);
+    },
+    get stdoutIsTTY() {
+      return Boolean(process.stdout.isTTY);
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 // The Commander program: each command parses its flags into an options object and hands the
 // matching run function to `onAction`; running it is main's business. No I/O happens here.
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { parseFormat, FORMATS } from '../core/format.js';
 import { UsageError } from '../core/errors.js';
 import { PROVIDER_IDS } from '../providers/registry.js';
@@ -22,6 +22,39 @@ export interface ParsedCommand {
 }
 
 const providerList = PROVIDER_IDS.join('|');
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+
+/**
+ * What the value of an option or argument completes to in the generated shell completions
+ * (src/cli/completion-scripts.ts; options made with `.choices()` need no hint).
+ */
+export type CompletionHint =
+  | { kind: 'values'; values: readonly string[] }
+  /** Profile names from config.json, printed by the hidden `tokens __complete profiles`. */
+  | { kind: 'profiles' }
+  /** The names of tokens' own commands (for `help`). */
+  | { kind: 'commands' }
+  /** Another program and its arguments (for `exec`): the rest of the line completes as a command line. */
+  | { kind: 'command-line' };
+
+/**
+ * The hint rides on the Option or Argument object under a registered symbol, so the completion
+ * generator (loaded lazily) reads it without importing this module at run time.
+ */
+export const COMPLETION_HINT = Symbol.for('tokens.completion-hint');
+
+export function completes<T extends Option | Argument>(target: T, hint: CompletionHint): T {
+  Object.defineProperty(target, COMPLETION_HINT, { value: hint, enumerable: false });
+  return target;
+}
+
+/** The hidden command the completion scripts call for dynamic values; never shown in help. */
+export const COMPLETE_COMMAND = '__complete';
+
+const providerArgument = (name: string) => completes(new Argument(name, providerList), { kind: 'values', values: PROVIDER_IDS });
+
+const examples = (lines: string[], notes = '') =>
+  `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n${notes ? `\n${notes.replace(/^\n+|\n+$/g, '')}\n` : ''}`;
 
 export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) => void, version: string): Command {
   const program = new Command('tokens')
@@ -31,11 +64,39 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) });
+    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) })
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'tokens login chartmetric                    # store a refresh token (prompted, or piped on stdin)',
+          'tokens get chartmetric --format header      # Authorization: Bearer …',
+          'tokens exec --provider soundcloud -- ./fetch.sh',
+          'tokens status chartmetric >/dev/null || tokens login chartmetric',
+          'tokens <command> --help                     # examples for each command',
+        ],
+        `
+Environment:
+  TOKENS_PROFILE     profile used when --profile is not given (default "default")
+  TOKENS_STORE       where secrets live: keychain (default) or file (encrypted, headless machines)
+  TOKENS_PASSPHRASE  passphrase of the file store (required with TOKENS_STORE=file)
+
+Exit codes:
+  0 success                      4 credentials rejected: log in again
+  1 internal error (a bug)       5 provider or network unavailable, or rate limited
+  2 usage error or bad config    6 secret store unavailable (keychain, passphrase)
+  3 not configured/logged in     7 login not completed (denied, timed out)
+  exec exits with its command's code (128 + N when killed by signal N).`,
+      ),
+    );
 
   const common = (command: Command) =>
     command
-      .addOption(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env('TOKENS_PROFILE').default('default'))
+      .addOption(
+        completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env('TOKENS_PROFILE').default('default'), {
+          kind: 'profiles',
+        }),
+      )
       .option('-v, --verbose', 'explain what happens on stderr (never secrets)')
       .helpOption('-h, --help', 'show help')
       .exitOverride()
@@ -43,10 +104,11 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
   const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env.TOKENS_DEBUG);
   const given = (command: Command, name: string) => command.getOptionValueSource(name) === 'cli';
 
+  program.commandsGroup('Credentials:');
   common(program.command('login'))
     .summary('store credentials for a provider (browser login for SoundCloud)')
     .description('Store the credentials of a provider in the secret store and verify them.')
-    .argument('<provider>', providerList)
+    .addArgument(providerArgument('<provider>'))
     .option('--client-id <id>', 'OAuth client id (SoundCloud, Soundcharts)')
     .option('--team-id <team>', 'Soundcharts team name or id')
     .option('--legacy', 'Soundcharts: store the deprecated x-app-id / x-api-key pair')
@@ -56,6 +118,24 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
     .option('--scope <scope>', 'SoundCloud: scope to request (none is sent unless given)')
     .option('--no-browser', 'SoundCloud: print the URL instead of opening a browser; accept the redirected URL on stdin')
     .option('--timeout <seconds>', 'SoundCloud: how long to wait for the browser (default 300)')
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'tokens login soundcloud --client-id ID                  # browser login (Authorization Code + PKCE)',
+          'tokens login soundcloud --client-id ID --no-browser     # print the URL; paste the redirected URL on stdin',
+          'tokens login soundcloud --client-credentials --client-id ID   # app-only, no user',
+          'echo "$REFRESH" | tokens login chartmetric              # secret from stdin, no prompt',
+          'tokens login soundcharts --client-id ID --team-id TEAM',
+          'tokens login chartmetric --profile staging              # separate credentials per profile',
+        ],
+        `
+Secrets are never flags. Each is read from its environment variable when set
+(TOKENS_SOUNDCLOUD_CLIENT_SECRET, TOKENS_CHARTMETRIC_REFRESH_TOKEN,
+TOKENS_SOUNDCHARTS_CLIENT_SECRET, TOKENS_SOUNDCHARTS_API_KEY), else from a hidden
+prompt on a terminal, else from the first line of stdin.`,
+      ),
+    )
     .action((name: string, _opts, command: Command) => {
       const provider = parseProvider(name);
       const profile = parseProfile(command.opts().profile);
@@ -76,13 +156,25 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
       });
     });
 
+  program.commandsGroup('Tokens:');
   common(program.command('get'))
     .summary('print a valid access token')
     .description('Print a valid access token, from the cache while it has --min-ttl seconds left, else minted or refreshed.')
-    .argument('<provider>', providerList)
+    .addArgument(providerArgument('<provider>'))
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('token'))
     .option('--min-ttl <seconds>', 'minimum seconds of validity a cached token must have', '60')
     .option('--force-refresh', 'ignore the cache and mint or refresh now')
+    .addHelpText(
+      'after',
+      examples([
+        'tokens get chartmetric --format header',
+        'curl -H @<(tokens get soundcloud --format header) https://api.soundcloud.com/me',
+        'curl -H "Authorization: Bearer $(tokens get chartmetric)" https://api.chartmetric.com/api/…',
+        'eval "$(tokens get soundcharts --format env)"           # export SOUNDCHARTS_ACCESS_TOKEN=…',
+        'tokens get soundcloud --format json | jq -r .expires_at',
+        'tokens get chartmetric --min-ttl 600 --profile staging  # valid for 10 more minutes at least',
+      ]),
+    )
     .action((name: string, _opts, command: Command) => {
       const provider = parseProvider(name);
       const o = command.opts();
@@ -99,9 +191,31 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
   common(program.command('exec'))
     .summary('run a command with fresh tokens in its environment')
     .description('Run a command (no shell) with P_ACCESS_TOKEN and P_AUTHORIZATION set for each provider.')
-    .argument('<command...>', 'the command and its arguments, after --')
-    .option('--provider <provider>', 'provider to include (repeatable; default: all configured)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addArgument(completes(new Argument('<command...>', 'the command and its arguments, after --'), { kind: 'command-line' }))
+    .addOption(
+      completes(
+        new Option('--provider <provider>', 'provider to include (repeatable)')
+          .argParser((v: string, acc: string[]) => [...acc, v])
+          .default([] as string[], 'all configured'),
+        { kind: 'values', values: PROVIDER_IDS },
+      ),
+    )
     .passThroughOptions()
+    .addHelpText(
+      'after',
+      examples(
+        [
+          `tokens exec --provider soundcloud -- sh -c 'curl -H "Authorization: $SOUNDCLOUD_AUTHORIZATION" https://api.soundcloud.com/me'`,
+          'tokens exec --provider chartmetric --provider soundcharts -- python3 report.py',
+          'tokens exec --profile staging -- npm test        # every provider configured in "staging"',
+        ],
+        `
+For each provider P (SOUNDCLOUD, CHARTMETRIC, SOUNDCHARTS) the command gets P_ACCESS_TOKEN
+and P_AUTHORIZATION (the whole header value, e.g. "OAuth TOKEN"); Soundcharts legacy mode
+sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set too.
+No shell is run: use sh -c for variables. tokens exits with the command's exit code.`,
+      ),
+    )
     .action((command: string[], _opts, cmd: Command) => {
       const o = cmd.opts();
       const providers = (o.provider as string[]).map(parseProvider);
@@ -109,11 +223,23 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
       onAction({ verbose: verbose(cmd), invocation: async (deps) => (await import('../commands/exec.js')).runExec(options, deps) });
     });
 
+  program.commandsGroup('Credentials:');
   common(program.command('status'))
     .summary('show what is configured and when tokens expire')
     .description('Show what is configured, in which store and mode, and when cached tokens expire. Never prints a secret.')
-    .argument('[provider]', providerList)
+    .addArgument(providerArgument('[provider]'))
     .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'tokens status',
+          'tokens status --json --profile staging',
+          'tokens status chartmetric >/dev/null || tokens login chartmetric',
+        ],
+        'With PROVIDER, exits 3 when that provider is not configured; without, exits 0.',
+      ),
+    )
     .action((name: string | undefined, _opts, command: Command) => {
       const o = command.opts();
       const options = { profile: parseProfile(o.profile), json: Boolean(o.json), ...(name ? { provider: parseProvider(name) } : {}) };
@@ -123,21 +249,64 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
   common(program.command('logout'))
     .summary("remove a provider's credentials (SoundCloud: sign out first)")
     .description('Remove the secrets, cached token and settings of a provider for the profile.')
-    .argument('<provider>', providerList)
+    .addArgument(providerArgument('<provider>'))
+    .addHelpText(
+      'after',
+      examples([
+        'tokens logout soundcloud                     # signs out at SoundCloud first, then removes locally',
+        'tokens logout chartmetric --profile staging',
+      ]),
+    )
     .action((name: string, _opts, command: Command) => {
       const options = { provider: parseProvider(name), profile: parseProfile(command.opts().profile) };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/logout.js')).runLogout(options, deps) });
     });
 
+  program.commandsGroup('Shell:');
   common(program.command('completion'))
     .summary('print a shell completion script')
-    .description('Print the completion script for bash, zsh or fish.')
-    .argument('<shell>', 'bash|zsh|fish')
+    .description('Print the completion script for bash, zsh or fish (the same files ship in completions/).')
+    .addArgument(completes(new Argument('<shell>', SHELLS.join('|')), { kind: 'values', values: SHELLS }))
+    .addHelpText(
+      'after',
+      examples([
+        'tokens completion bash > ~/.local/share/bash-completion/completions/tokens',
+        'tokens completion zsh > ~/.zfunc/_tokens     # with fpath=(~/.zfunc $fpath) before compinit in ~/.zshrc',
+        'tokens completion fish > ~/.config/fish/completions/tokens.fish',
+        'source <(tokens completion bash)             # this shell only',
+      ]),
+    )
     .action((shell: string, _opts, command: Command) => {
-      if (!['bash', 'zsh', 'fish'].includes(shell)) throw new UsageError(`unknown shell "${shell}"; use bash, zsh or fish`);
+      if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`unknown shell "${shell}"; use bash, zsh or fish`);
       onAction({
         verbose: verbose(command),
-        invocation: async (deps) => (await import('../commands/completion.js')).runCompletion({ shell: shell as 'bash' | 'zsh' | 'fish' }, deps),
+        invocation: async (deps) =>
+          (await import('../commands/completion.js')).runCompletion({ shell: shell as (typeof SHELLS)[number], program }, deps),
+      });
+    });
+
+  // `help [command]`, made here so that it sits in the Shell group and completes command names.
+  program.addHelpCommand(
+    new Command('help')
+      .addArgument(completes(new Argument('[command]', 'the command to explain'), { kind: 'commands' }))
+      .description('show help for a command')
+      .helpOption(false),
+  );
+
+  // Hidden: values for the completion scripts (`tokens __complete profiles`). Fast, store-free, and
+  // silent: whatever goes wrong, it prints nothing and exits 0.
+  program
+    .command(COMPLETE_COMMAND, { hidden: true })
+    .argument('[what]')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption(false)
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined })
+    .action((what: string | undefined) => {
+      onAction({
+        verbose: false,
+        invocation: async (deps) => (await import('../commands/completion.js')).runComplete({ what: what ?? '' }, deps),
       });
     });
 

@@ -49,13 +49,18 @@ async function configuredProviders(deps: Deps, profile: string): Promise<Provide
 function spawnChild(command: string[], env: Record<string, string>, deps: Deps): Promise<number> {
   const [file, ...args] = command;
   return new Promise((resolve) => {
-    const child = spawn(file!, args, { stdio: 'inherit', env });
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    // Handlers go in before the child exists: a signal sent the moment the child starts must be
+    // passed on, not kill us with the child left running.
+    let child: ReturnType<typeof spawn> | undefined;
+    const early: NodeJS.Signals[] = [];
+    const forward = (signal: NodeJS.Signals) => (child ? child.kill(signal) : early.push(signal));
     for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
     const done = (code: number) => {
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
       resolve(code);
     };
+    child = spawn(file!, args, { stdio: 'inherit', env });
+    for (const signal of early) child.kill(signal);
     child.on('error', (error: NodeJS.ErrnoException) => {
       const notFound = error.code === 'ENOENT';
       deps.io.stderr.write(`tokens: ${notFound ? 'command not found' : `cannot run (${error.code ?? 'error'})`}: ${file}\n`);

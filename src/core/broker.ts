@@ -2,8 +2,8 @@
 // one refresh per provider and profile however many callers ask: single flight inside the process,
 // a file lock across processes, and the cache and store re-read once the lock is held.
 import { readCache, isFresh, writeCache, type CacheRead } from './cache.js';
-import { lockPath, withLock } from './lock.js';
-import { NotConfiguredError, StoreError } from './errors.js';
+import { lockPath, withLock, type FailureSharing } from './lock.js';
+import { ExitCode, NotConfiguredError, StoreError, type TokensError } from './errors.js';
 import type { Deps } from './deps.js';
 import type { AccessToken, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
 
@@ -53,13 +53,17 @@ export class TokenBroker {
       return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
     }
 
-    return withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+    const what = `${provider.id} (profile ${profile})`;
+    return withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), what, async (held) => {
       // Another process may have refreshed while we waited for the lock: use its token.
       const now = await readCache(deps.paths, profile, provider.id);
       if (now.kind === 'hit' && isFresh(now.token, deps.now(), options.minTtlSeconds)) {
         const changed = seen.kind !== 'hit' || seen.token.access_token !== now.token.access_token;
         if (!options.forceRefresh || changed) return { kind: 'token', token: now.token };
       }
+      // Or tried while we waited, and failed: the same request now would fail the same way (or,
+      // after a lost rotation, send a spent refresh token). Give up with its answer.
+      if (held.recentFailure) throw held.recentFailure;
       let secrets = await readSecrets(store, key, provider, profile);
       let result;
       try {
@@ -77,13 +81,13 @@ export class TokenBroker {
       }
       // Persistence order: a rotated secret reaches the store before the token is cached or printed.
       if (result.secrets && !sameSecrets(result.secrets, secrets)) {
-        await persistRotated(store, key, result.secrets, provider, profile);
+        await persistRotated(store, key, result.secrets, provider, profile, ctx.settings);
       }
       await writeCache(deps.paths, profile, provider.id, result.token).catch((error: NodeJS.ErrnoException) =>
         deps.debug(`could not write the token cache (${error.code ?? 'error'}); continuing without it`),
       );
       return { kind: 'token', token: result.token };
-    });
+    }, { shareFailure });
   }
 
   #reportDamage(read: CacheRead, provider: ProviderDescriptor): void {
@@ -106,23 +110,70 @@ export async function readSecrets(store: { get(key: string): Promise<string> }, 
   } catch {
     // fall through
   }
-  throw new StoreError(`the stored ${provider.title} credentials for profile ${profile} are damaged`, { hint: `Run \`tokens login ${provider.id}\` again.` });
+  throw new StoreError(`the stored ${provider.title} credentials for profile ${profile} are damaged`, { hint: `Run \`tokens login ${provider.id}${profileFlag(profile)}\` again.` });
 }
 
-async function persistRotated(store: { set(key: string, value: string): Promise<void> }, key: string, secrets: Secrets, provider: ProviderDescriptor, profile: string) {
+async function persistRotated(
+  store: { set(key: string, value: string): Promise<void> },
+  key: string,
+  secrets: Secrets,
+  provider: ProviderDescriptor,
+  profile: string,
+  settings: { mode: string },
+) {
   try {
     await store.set(key, JSON.stringify(secrets));
   } catch (error) {
     const why = error instanceof Error ? error.message : 'unknown error';
-    throw new StoreError(
-      `${provider.title} issued a new refresh token, but it could not be saved (${why}); the old one is spent, so this login is lost`,
-      { hint: `Fix the secret store, then run \`tokens login ${provider.id}${profile === 'default' ? '' : ` --profile ${profile}`}\`.` },
+    const issued = `${provider.title} issued a new refresh token, but it could not be saved (${why})`;
+    // App-only credentials still hold the client secret, which mints afresh when the spent refresh
+    // token is refused; for anything else the spent refresh token was the whole login.
+    if (settings.mode === 'client_credentials') {
+      throw new RotationNotSavedError(`${issued}; the stored client credentials still work, so the next get mints a new token with them`, {
+        hint: 'Fix the secret store.',
+      });
+    }
+    throw new RotationNotSavedError(
+      `${issued}; the old one is spent, so this login is lost`,
+      { hint: `Fix the secret store, then run \`tokens login ${provider.id}${profileFlag(profile)}\`.` },
+      true,
     );
   }
 }
 
+function profileFlag(profile: string): string {
+  return profile === 'default' ? '' : ` --profile ${profile}`;
+}
+
+/** Exit 6 after a successful exchange: the provider spent the old refresh token, the new one is gone. */
+class RotationNotSavedError extends StoreError {
+  constructor(
+    message: string,
+    options: { hint: string },
+    /** The store holds nothing that can mint any more: only a login helps. */
+    readonly loginLost = false,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Which failures other processes share rather than repeat. The provider's answer (rejected: 4,
+ * unavailable or rate limited: 5) goes to the processes that were waiting for it, and so does a
+ * rotation that could not be saved. When that rotation was the whole login, it goes to every later
+ * process too, until a login: the store still holds the refresh token that exchange spent, and
+ * sending a spent single-use token again is what a provider following RFC 9700 takes for theft. A store that cannot be read is not shared: that depends
+ * on each process's own TOKENS_PASSPHRASE, and costs no request.
+ */
+function shareFailure(error: TokensError): FailureSharing {
+  if (error instanceof RotationNotSavedError) return error.loginLost ? 'until-success' : 'waiting';
+  return error.exitCode === ExitCode.rejected || error.exitCode === ExitCode.unavailable ? 'waiting' : 'none';
+}
+
+/** Same keys, same values: a bundle that drops a key (a refresh token no longer issued) is a change. */
 function sameSecrets(a: Secrets, b: Secrets): boolean {
-  return Object.entries(a).every(([k, v]) => b[k] === v);
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
 }
 
 export function notLoggedIn(provider: ProviderDescriptor, profile: string): NotConfiguredError {

@@ -1,8 +1,22 @@
 // Cross-process mutual exclusion per provider + profile, with proper-lockfile: an mkdir lock whose
 // holder touches it every second, so a lock left by a killed process goes stale within seconds while
 // a live holder's lock is never broken.
-import { join } from 'node:path';
-import { UnavailableError } from './errors.js';
+//
+// Two things proper-lockfile does not do for us:
+// - Taking over a stale lock safely. Its own takeover is stat → rmdir → mkdir, so two waiters that
+//   both saw the dead lock can both remove it, the second removing the first one's fresh lock, and
+//   both go on as holders (or one fails with ENOENT). Here proper-lockfile never judges a lock stale;
+//   a waiter that finds one stale breaks it under a second, short-lived lock (`…lock.breaking`) and
+//   only after checking again that it is still the same stale lock.
+// - Sharing a failure. When the holder gives up (the provider is down, rate limiting, rejected the
+//   credentials), the processes that were already waiting would each repeat the same doomed request
+//   one after the other, N times the time and N times the load. With `shareFailure` the failure is
+//   recorded next to the lock, and those waiters get it (`held.recentFailure`) instead; a process
+//   that asks later tries again. A failure that leaves the store holding a spent refresh token is
+//   shared with every later process too, until something under the lock succeeds (a login).
+import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CredentialsRejectedError, StoreError, TokensError, UnavailableError } from './errors.js';
 import { ensurePrivateDir } from './private-files.js';
 import type { Deps } from './deps.js';
 
@@ -10,16 +24,35 @@ const STALE_MS = 5_000;
 const UPDATE_MS = 1_000;
 /** A holder gives up within about 60 s (the HTTP budget); waiting longer than this means trouble. */
 const DEFAULT_WAIT_MS = 90_000;
+/** What proper-lockfile is told: never take a lock over by itself (see above). */
+const NEVER_STALE_MS = 2 ** 31;
+
+/**
+ * Who else gets a failure of `fn` (a TokensError with exit code 4, 5 or 6): nobody; the processes
+ * that asked for the lock before it happened ('waiting'); or also every later one until `fn` next
+ * succeeds under this lock ('until-success').
+ */
+export type FailureSharing = 'none' | 'waiting' | 'until-success';
+
+export interface LockOptions {
+  shareFailure?: (error: TokensError) => FailureSharing;
+}
+
+export interface HeldLock {
+  /** A failure shared with this process (see FailureSharing): throw it rather than try again. */
+  readonly recentFailure?: TokensError;
+}
 
 export function lockPath(stateDir: string, profile: string, name: string): string {
   return join(stateDir, profile, `${name}.lock`);
 }
 
-export async function withLock<T>(deps: Deps, path: string, what: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(deps: Deps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
-  await ensurePrivateDir(join(path, '..'));
+  await ensurePrivateDir(dirname(path));
   const waitMs = lockWaitMs(deps.env);
-  const deadline = deps.now() + waitMs;
+  const asked = deps.now();
+  const deadline = asked + waitMs;
   let waited = false;
   for (;;) {
     let release: () => Promise<void>;
@@ -27,7 +60,7 @@ export async function withLock<T>(deps: Deps, path: string, what: string, fn: ()
       release = await lockfile.lock(path, {
         realpath: false,
         lockfilePath: path,
-        stale: STALE_MS,
+        stale: NEVER_STALE_MS,
         update: UPDATE_MS,
         retries: 0,
         // Losing the lock (the machine slept for longer than STALE_MS) must not crash the process;
@@ -35,21 +68,126 @@ export async function withLock<T>(deps: Deps, path: string, what: string, fn: ()
         onCompromised: () => deps.debug(`lock ${what} was taken over while held`),
       });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      // ENOENT: the lock vanished between proper-lockfile's mkdir and its first touch; try again.
+      if (code !== 'ELOCKED' && code !== 'ENOENT') throw error;
+      if (code === 'ELOCKED' && (await breakIfStale(path, deps, what))) continue;
       if (!waited) deps.debug(`waiting for another tokens process (${what})`);
       waited = true;
       if (deps.now() >= deadline) {
-        throw new UnavailableError(`gave up after ${Math.round(waitMs / 1000)} s waiting for another tokens process to finish with ${what}`);
+        throw new UnavailableError(`gave up after ${Math.round(waitMs / 1000)} s waiting for another tokens process to finish with ${what}`, {
+          hint: `If no other tokens process is running, remove ${path}.`,
+        });
       }
       // Sleep 100–300 ms: waiters poll gently rather than spin.
       await deps.sleep(100 + Math.round(deps.random() * 200));
       continue;
     }
+    const recentFailure = options.shareFailure ? await readFailure(path, asked) : undefined;
     try {
-      return await fn();
+      const result = await fn(recentFailure ? { recentFailure } : {});
+      await rm(failurePath(path), { force: true }).catch(() => undefined);
+      return result;
+    } catch (error) {
+      // A shared failure thrown again stays recorded as it was (its time, its sharing).
+      if (options.shareFailure && error !== recentFailure) await recordFailure(path, error, options.shareFailure, deps);
+      throw error;
     } finally {
       await release().catch(() => undefined);
     }
+  }
+}
+
+function isStale(mtimeMs: number, nowMs: number): boolean {
+  return mtimeMs < nowMs - STALE_MS;
+}
+
+/**
+ * Removes the lock at `path` when its holder stopped touching it more than STALE_MS ago (it died),
+ * one waiter at a time. True when the caller should try to lock again at once.
+ */
+async function breakIfStale(path: string, deps: Deps, what: string): Promise<boolean> {
+  const seen = await stat(path).catch(() => undefined);
+  if (!seen) return true;
+  if (!isStale(seen.mtimeMs, Date.now())) return false;
+  const breaker = `${path}.breaking`;
+  try {
+    await mkdir(breaker, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another waiter is breaking it right now (it takes milliseconds), or died doing so long ago.
+    const other = await stat(breaker).catch(() => undefined);
+    if (other && isStale(other.mtimeMs, Date.now())) await rmdir(breaker).catch(() => undefined);
+    return false;
+  }
+  try {
+    // Still the lock we judged stale, and not one that a faster waiter has taken since?
+    const now = await stat(path).catch(() => undefined);
+    if (!now) return true;
+    if (now.ino !== seen.ino || !isStale(now.mtimeMs, Date.now())) return false;
+    await rmdir(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    deps.debug(`took over the lock for ${what} from a tokens process that stopped without releasing it`);
+    return true;
+  } finally {
+    await rmdir(breaker).catch(() => undefined);
+  }
+}
+
+// --- shared failures -----------------------------------------------------------------------------
+
+interface RecordedFailure {
+  at: number;
+  sharing: FailureSharing;
+  exitCode: number;
+  message: string;
+  hint?: string;
+}
+
+function failurePath(path: string): string {
+  return `${path}.failure.json`;
+}
+
+async function recordFailure(path: string, error: unknown, share: (error: TokensError) => FailureSharing, deps: Deps): Promise<void> {
+  const sharing = error instanceof TokensError && [4, 5, 6].includes(error.exitCode) ? share(error) : 'none';
+  if (sharing === 'none' || !(error instanceof TokensError)) {
+    await rm(failurePath(path), { force: true }).catch(() => undefined);
+    return;
+  }
+  const record: RecordedFailure = { at: deps.now(), sharing, exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  try {
+    const { writePrivateFile } = await import('./private-files.js');
+    await writePrivateFile(failurePath(path), `${JSON.stringify(record)}\n`);
+  } catch (e) {
+    deps.debug(`could not record the failure for other tokens processes (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** The recorded failure shared with a process that asked for the lock at `asked`, as an error to throw. */
+async function readFailure(path: string, asked: number): Promise<TokensError | undefined> {
+  let record: Partial<RecordedFailure>;
+  try {
+    record = JSON.parse(await readFile(failurePath(path), 'utf8')) as Partial<RecordedFailure>;
+  } catch {
+    return undefined;
+  }
+  if (typeof record !== 'object' || record === null) return undefined;
+  const { at, sharing, exitCode, message, hint } = record;
+  if (typeof at !== 'number' || !Number.isFinite(at) || typeof message !== 'string') return undefined;
+  if (!(sharing === 'until-success' || (sharing === 'waiting' && at >= asked))) return undefined;
+  const when = new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+  const text = `${message.replace(/[.\s]+$/, '').slice(0, 500)} (as another tokens process found at ${when})`;
+  const options = typeof hint === 'string' ? { hint: hint.slice(0, 500) } : {};
+  switch (exitCode) {
+    case 4:
+      return new CredentialsRejectedError(text, {}, options);
+    case 5:
+      return new UnavailableError(text, options);
+    case 6:
+      return new StoreError(text, options);
+    default:
+      return undefined;
   }
 }
 

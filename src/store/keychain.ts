@@ -12,6 +12,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { StoreError } from '../core/errors.js';
+import type { Env } from '../core/paths.js';
 import { SecretNotFoundError, type SecretStore } from './store.js';
 
 export const KEYCHAIN_SERVICE = 'tokens';
@@ -26,6 +27,8 @@ export interface KeychainStoreOptions {
   /** How long one keychain call may take (TOKENS_KEYCHAIN_TIMEOUT). */
   timeoutMs?: number;
   service?: string;
+  /** The environment the keychain helper runs in (D-Bus session, HOME, …); default process.env. */
+  env?: Env;
 }
 
 type KeytarOp = 'getPassword' | 'setPassword' | 'deletePassword' | 'findCredentials';
@@ -57,12 +60,14 @@ export class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const;
   readonly #timeoutMs: number;
   readonly #service: string;
+  readonly #env: Env;
   #keytarPath: string | undefined;
   #helper: Helper | undefined;
 
-  constructor({ timeoutMs = DEFAULT_KEYCHAIN_TIMEOUT_MS, service = KEYCHAIN_SERVICE }: KeychainStoreOptions = {}) {
+  constructor({ timeoutMs = DEFAULT_KEYCHAIN_TIMEOUT_MS, service = KEYCHAIN_SERVICE, env = process.env }: KeychainStoreOptions = {}) {
     this.#timeoutMs = timeoutMs;
     this.#service = service;
+    this.#env = env;
   }
 
   async check(): Promise<void> {
@@ -103,7 +108,7 @@ export class KeychainStore implements SecretStore {
 
   async #call(what: string, op: KeytarOp, args: string[]): Promise<unknown> {
     const keytarPath = this.#resolveKeytar();
-    if (!this.#helper || this.#helper.dead) this.#helper = new Helper(keytarPath);
+    if (!this.#helper || this.#helper.dead) this.#helper = new Helper(keytarPath, this.#env);
     const helper = this.#helper;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -151,10 +156,10 @@ class Helper {
   #stdout = '';
   #stderr = '';
 
-  constructor(keytarPath: string) {
+  constructor(keytarPath: string, env: Env) {
     this.#child = spawn(process.execPath, ['-e', HELPER, '--', keytarPath], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: helperEnv(),
+      env: helperEnv(env),
       windowsHide: true,
     });
     // Only pending requests (through their timeout timers) keep the event loop alive, not the helper.
@@ -218,12 +223,12 @@ class Helper {
 }
 
 /** The helper needs the session (D-Bus, HOME, …), never tokens' own variables (passphrase, secrets). */
-function helperEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('TOKENS_') && name !== 'NODE_OPTIONS') env[name] = value;
+function helperEnv(env: Env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && !name.startsWith('TOKENS_') && name !== 'NODE_OPTIONS') out[name] = value;
   }
-  return env;
+  return out;
 }
 
 function missingKeytar(reason: string, cause?: unknown): StoreError {

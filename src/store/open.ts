@@ -26,7 +26,7 @@ export async function openStore(env: Env, paths: Paths): Promise<SecretStore> {
   }
   const timeoutMs = keychainTimeoutMs(env);
   const { KeychainStore } = await import('./keychain.js');
-  return new KeychainStore(timeoutMs === undefined ? {} : { timeoutMs });
+  return new KeychainStore(timeoutMs === undefined ? { env } : { env, timeoutMs });
 }
 
 function keychainTimeoutMs(env: Env): number | undefined {

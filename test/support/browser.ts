@@ -35,6 +35,8 @@ export interface BrowserShim {
   urlFile: string;
   /** Every URL received so far. */
   urls(): Promise<string[]>;
+  /** The names of the environment variables the shim saw, over all its runs. */
+  envNames(): Promise<string[]>;
   /** The next URL not yet returned by nextUrl (waits for it, polling the file). */
   nextUrl(timeoutMs?: number): Promise<string>;
 }
@@ -42,11 +44,18 @@ export interface BrowserShim {
 /** Writes the shim (a POSIX sh script) into `dir`, which must be a path without blanks. */
 export async function browserShim(dir: string): Promise<BrowserShim> {
   const urlFile = join(dir, 'opened-urls.txt');
+  const envFile = join(dir, 'browser-env-names.txt');
   const command = join(dir, 'fake-browser.sh');
   if (/\s/.test(command)) throw new Error(`the shim path must not contain blanks: ${command}`);
   await writeFile(urlFile, '');
-  // The URL is the last argument (the CLI appends it to the words of BROWSER).
-  await writeFile(command, `#!/bin/sh\nfor arg do last=$arg; done\nprintf '%s\\n' "$last" >> '${urlFile}'\n`);
+  await writeFile(envFile, '');
+  // The URL is the last argument (the CLI appends it to the words of BROWSER). Only the names of
+  // the variables are kept, never values.
+  await writeFile(
+    command,
+    `#!/bin/sh\nenv | sed -n 's/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p' >> '${envFile}'\n` +
+      `for arg do last=$arg; done\nprintf '%s\\n' "$last" >> '${urlFile}'\n`,
+  );
   await chmod(command, 0o755);
   const urls = async () => (await readFile(urlFile, 'utf8')).split('\n').filter(Boolean);
   let taken = 0;
@@ -54,6 +63,7 @@ export async function browserShim(dir: string): Promise<BrowserShim> {
     command,
     urlFile,
     urls,
+    envNames: async () => [...new Set((await readFile(envFile, 'utf8')).split('\n').filter(Boolean))],
     async nextUrl(timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

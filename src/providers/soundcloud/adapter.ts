@@ -35,6 +35,11 @@ function post(ctx: ProviderContext, headers: Record<string, string>, fields: Rec
   });
 }
 
+/** `soundcloud`, plus `--profile NAME` off the default profile: what to run to log in again. */
+function loginCommand(ctx: ProviderContext, extra = ''): string {
+  return `soundcloud${extra}${ctx.profile === 'default' ? '' : ` --profile ${ctx.profile}`}`;
+}
+
 function clientOf(ctx: ProviderContext, secrets: Secrets): { clientId: string; clientSecret: string } {
   const clientId = ctx.settings.client_id;
   const clientSecret = secrets.client_secret;
@@ -46,14 +51,14 @@ function clientOf(ctx: ProviderContext, secrets: Secrets): { clientId: string; c
 async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: typeof UserTokenAnswer | typeof AppTokenAnswer) {
   const { clientId, clientSecret } = clientOf(ctx, secrets);
   const response = await post(ctx, {}, { grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken });
-  return processTokenResponse(response, { providerTitle: TITLE, schema, loginHint: loginHint('soundcloud') });
+  return processTokenResponse(response, { providerTitle: TITLE, schema, loginHint: loginHint(loginCommand(ctx)) });
 }
 
 /** Client credentials: HTTP Basic only; SoundCloud refuses credentials in the body for this grant. */
 async function clientCredentialsGrant(ctx: ProviderContext, secrets: Secrets) {
   const { clientId, clientSecret } = clientOf(ctx, secrets);
   const response = await post(ctx, { authorization: basicAuth(clientId, clientSecret) }, { grant_type: 'client_credentials' });
-  return processTokenResponse(response, { providerTitle: TITLE, schema: AppTokenAnswer, loginHint: loginHint('soundcloud --client-credentials') });
+  return processTokenResponse(response, { providerTitle: TITLE, schema: AppTokenAnswer, loginHint: loginHint(loginCommand(ctx, ' --client-credentials')) });
 }
 
 function bundle(clientSecret: string, refreshToken: string | null | undefined): Secrets {

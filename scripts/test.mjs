@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// `npm test`: checks the system prerequisites of the test suite, installs the missing ones when it can
+// (root + apt-get), then runs `vitest run` with any extra arguments. Nothing is ever skipped silently:
+// a prerequisite that is still missing is an error naming the Debian package to install.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const BUILD_PACKAGES = ['python3', 'make', 'g++', 'pkg-config']; // node-gyp, when keytar builds from source
+
+/** Each prerequisite: what is checked, how, and the Debian package that provides it. */
+const prerequisites = [
+  { what: 'dbus-daemon', pkg: 'dbus', ok: () => hasCommand('dbus-daemon') },
+  { what: 'dbus-run-session', pkg: 'dbus-bin', ok: () => hasCommand('dbus-run-session') },
+  { what: 'dbus-send', pkg: 'dbus-bin', ok: () => hasCommand('dbus-send') },
+  { what: 'gnome-keyring-daemon', pkg: 'gnome-keyring', ok: () => hasCommand('gnome-keyring-daemon') },
+  { what: 'chromium', pkg: 'chromium', ok: () => hasCommand('chromium') },
+  { what: 'zsh', pkg: 'zsh', ok: () => hasCommand('zsh') },
+  { what: 'fish', pkg: 'fish', ok: () => hasCommand('fish') },
+  { what: 'bash-completion', pkg: 'bash-completion', ok: () => existsSync('/usr/share/bash-completion/bash_completion') },
+  { what: 'libsecret (libsecret-1.pc)', pkg: 'libsecret-1-dev', ok: hasLibsecret },
+];
+
+function hasCommand(name) {
+  for (const dir of (process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      // next
+    }
+  }
+  return false;
+}
+
+function hasLibsecret() {
+  if (hasCommand('pkg-config') && spawnSync('pkg-config', ['--exists', 'libsecret-1']).status === 0) return true;
+  const arch = spawnSync('dpkg-architecture', ['-qDEB_HOST_MULTIARCH'], { encoding: 'utf8' }).stdout?.trim();
+  const dirs = ['/usr/lib/pkgconfig', '/usr/share/pkgconfig', '/usr/local/lib/pkgconfig', '/usr/lib64/pkgconfig'];
+  for (const a of [arch, 'x86_64-linux-gnu', 'aarch64-linux-gnu']) if (a) dirs.push(`/usr/lib/${a}/pkgconfig`);
+  return dirs.some((d) => existsSync(join(d, 'libsecret-1.pc')));
+}
+
+/** keytar must load from the repository root (it is an optional native dependency). */
+function keytarLoads() {
+  const r = spawnSync(process.execPath, ['-e', "require('keytar')"], { cwd: root, encoding: 'utf8' });
+  return { ok: r.status === 0, error: (r.stderr || '').split('\n').find((l) => /Error/.test(l)) ?? '' };
+}
+
+function missingNow() {
+  return prerequisites.filter((p) => !p.ok());
+}
+
+function run(cmd, args, env = {}) {
+  console.error(`[test] $ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+  return r.status === 0;
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const canApt = isRoot && hasCommand('apt-get');
+
+let missing = missingNow();
+let keytar = keytarLoads();
+
+if ((missing.length > 0 || !keytar.ok) && canApt) {
+  const packages = new Set(missing.map((p) => p.pkg));
+  if (!keytar.ok) {
+    packages.add('libsecret-1-dev');
+    for (const p of BUILD_PACKAGES) packages.add(p);
+  }
+  console.error(`[test] installing missing prerequisites: ${[...packages].join(' ')}`);
+  const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
+  if (!run('apt-get', ['update'], aptEnv) || !run('apt-get', ['install', '-y', '--no-install-recommends', ...packages], aptEnv)) {
+    console.error('[test] apt-get failed');
+  }
+  missing = missingNow();
+  keytar = keytarLoads();
+}
+
+if (!keytar.ok && missing.every((p) => p.pkg !== 'libsecret-1-dev') && hasCommand('npm')) {
+  console.error(`[test] keytar does not load (${keytar.error || 'unknown error'}); rebuilding it`);
+  run('npm', ['rebuild', 'keytar']);
+  keytar = keytarLoads();
+  if (!keytar.ok) {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const version = pkg.optionalDependencies?.keytar ?? pkg.dependencies?.keytar ?? 'latest';
+    run('npm', ['install', '--no-save', `keytar@${version}`]);
+    keytar = keytarLoads();
+  }
+}
+
+if (missing.length > 0 || !keytar.ok) {
+  console.error('[test] missing test prerequisites:');
+  for (const p of missing) console.error(`[test]   ${p.what}: install the Debian package ${p.pkg}`);
+  if (!keytar.ok) {
+    console.error(
+      `[test]   keytar does not load${keytar.error ? ` (${keytar.error})` : ''}: install libsecret-1-dev ${BUILD_PACKAGES.join(' ')}, then run npm rebuild keytar`,
+    );
+  }
+  if (!canApt) console.error('[test] (run `npm test` as root on Debian/Ubuntu to install them automatically)');
+  process.exit(1);
+}
+
+// All there: run vitest.
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+if (!existsSync(vitest)) {
+  console.error('[test] vitest is not installed: run npm ci (or npm install) first');
+  process.exit(1);
+}
+const child = spawn(process.execPath, [vitest, 'run', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
+for (const sig of Object.keys(SIGNALS)) process.on(sig, () => child.kill(sig));
+child.on('error', (e) => {
+  console.error(`[test] cannot run vitest: ${e.message}`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  process.exit(code ?? 128 + (SIGNALS[signal] ?? 9));
+});
