@@ -21,6 +21,7 @@ const prerequisites = [
   { what: 'fish', pkg: 'fish', ok: () => hasCommand('fish') },
   { what: 'bash-completion', pkg: 'bash-completion', ok: () => existsSync('/usr/share/bash-completion/bash_completion') },
   { what: 'libsecret (libsecret-1.pc)', pkg: 'libsecret-1-dev', ok: hasLibsecret },
+  { what: 'secret-tool', pkg: 'libsecret-tools', ok: () => hasCommand('secret-tool') },
 ];
 
 function hasCommand(name) {

@@ -3,6 +3,7 @@
 import { loadConfig, settingsFor } from './config.js';
 import { resolveEndpoints } from './endpoints.js';
 import { NotConfiguredError } from './errors.js';
+import { loginCommand } from './hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import type { Deps } from './deps.js';
 import type { ProviderContext, ProviderDescriptor, ProviderSettings } from '../providers/types.js';
@@ -15,16 +16,15 @@ export function providerContext(deps: Deps, provider: ProviderDescriptor, profil
 export async function loadProviderContext(deps: Deps, provider: ProviderDescriptor, profile: string): Promise<ProviderContext> {
   const config = await loadConfig(deps.paths);
   const settings = settingsFor(config, profile, provider.id);
-  const suffix = profile === 'default' ? '' : ` --profile ${profile}`;
   if (!settings) {
     throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"`, {
-      hint: `Run \`tokens login ${provider.id}${suffix}\`.`,
+      hint: `Run \`${loginCommand(provider.id, profile)}\`.`,
     });
   }
   const current = storeKind(deps.env);
   if (settings.store && settings.store !== current) {
     throw new NotConfiguredError(`${provider.id} (profile "${profile}") was logged in with the ${settings.store} store, but TOKENS_STORE selects ${current}`, {
-      hint: settings.store === 'file' ? 'Set TOKENS_STORE=file (and TOKENS_PASSPHRASE).' : `Unset TOKENS_STORE, or run \`tokens login ${provider.id}${suffix}\` with this store.`,
+      hint: settings.store === 'file' ? 'Set TOKENS_STORE=file (and TOKENS_PASSPHRASE).' : `Unset TOKENS_STORE, or run \`${loginCommand(provider.id, profile)}\` with this store.`,
     });
   }
   return providerContext(deps, provider, profile, settings);

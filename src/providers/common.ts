@@ -37,7 +37,3 @@ export function accessToken(fields: { access_token: string; token_type?: string 
     ...(fields.scope ? { scope: fields.scope } : {}),
   };
 }
-
-export function loginHint(provider: string): string {
-  return `Run \`tokens login ${provider}\` to store new credentials.`;
-}

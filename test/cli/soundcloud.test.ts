@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HAVE_CHROMIUM, browserShim, launchChromium, type BrowserShim } from '../support/browser.js';
+import { browserShim, launchChromium, type BrowserShim } from '../support/browser.js';
 import { ROOT, Sandbox, type CliResult, type RunOptions, type StartOptions, type StartedCli } from '../support/cli.js';
 import { basicAuth, followAuthorization, s256, startProviderServer, type ProviderServer, type RecordedRequest } from '../support/servers.js';
 
@@ -119,7 +119,7 @@ async function exitedWithin(cli: StartedCli, ms: number): Promise<boolean> {
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 beforeAll(async () => {
-  if (HAVE_CHROMIUM) chromiumBrowser = await launchChromium();
+  chromiumBrowser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -171,7 +171,7 @@ afterEach(async () => {
   }
 });
 
-describe.skipIf(!HAVE_CHROMIUM)('tokens login soundcloud in a real browser (headless Chromium)', () => {
+describe('tokens login soundcloud in a real browser (headless Chromium)', () => {
   it('logs in through the consent page, lands on the callback page, and get/refresh work from new processes', async () => {
     server.soundcloud.authorizeMode = 'page';
     const cli = startLogin([], { secretFromEnv: true });

@@ -6,13 +6,16 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.TOKENS_TEST_CHROMIUM ?? '/usr/bin/chromium';
-export const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
 
 /**
  * Headless Chromium. --no-sandbox because tests may run as root; the rest keeps Chromium from
  * opening connections of its own (updates, sync, field trials), which a closed network refuses.
+ * A missing browser fails the tests, naming the package: the login flow is never left untested.
  */
 export function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`${CHROMIUM_PATH} not found: install the Debian package \`chromium\` (npm test installs it when run as root)`);
+  }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, basicAuth, formBody, processTokenResponse } from '../../core/oauth.js';
-import { accessToken, loginHint, refuseFlags, requireFlag } from '../common.js';
+import { loginHint } from '../../core/hints.js';
+import { accessToken, refuseFlags, requireFlag } from '../common.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../types.js';
 
 const TokenAnswer = z.object({
@@ -27,7 +28,7 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, clientSecret) },
     body: formBody({ grant_type: 'client_credentials', team_id: ctx.settings.team_id }),
   });
-  const answer = processTokenResponse(response, { providerTitle: 'Soundcharts', schema: TokenAnswer, loginHint: loginHint('soundcharts') });
+  const answer = processTokenResponse(response, { providerTitle: 'Soundcharts', schema: TokenAnswer, loginHint: loginHint('soundcharts', ctx.profile) });
   return { token: accessToken(answer, ctx.deps.now()) };
 }
 

@@ -6,7 +6,8 @@ import { openInBrowser } from '../../core/browser.js';
 import { CredentialsRejectedError, UnavailableError } from '../../core/errors.js';
 import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, basicAuth, describeOAuthError, formBody, oauthErrorDetails, processTokenResponse } from '../../core/oauth.js';
-import { accessToken, loginHint, refuseFlags, requireFlag } from '../common.js';
+import { loginCommand, loginHint } from '../../core/hints.js';
+import { accessToken, refuseFlags, requireFlag } from '../common.js';
 import { startCallbackListener } from './listener.js';
 import { createPkce, createState } from './pkce.js';
 import { DEFAULT_REDIRECT_URI, parseRedirectUri } from './redirect-uri.js';
@@ -35,11 +36,6 @@ function post(ctx: ProviderContext, headers: Record<string, string>, fields: Rec
   });
 }
 
-/** `soundcloud`, plus `--profile NAME` off the default profile: what to run to log in again. */
-function loginCommand(ctx: ProviderContext, extra = ''): string {
-  return `soundcloud${extra}${ctx.profile === 'default' ? '' : ` --profile ${ctx.profile}`}`;
-}
-
 function clientOf(ctx: ProviderContext, secrets: Secrets): { clientId: string; clientSecret: string } {
   const clientId = ctx.settings.client_id;
   const clientSecret = secrets.client_secret;
@@ -51,14 +47,14 @@ function clientOf(ctx: ProviderContext, secrets: Secrets): { clientId: string; c
 async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: typeof UserTokenAnswer | typeof AppTokenAnswer) {
   const { clientId, clientSecret } = clientOf(ctx, secrets);
   const response = await post(ctx, {}, { grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken });
-  return processTokenResponse(response, { providerTitle: TITLE, schema, loginHint: loginHint(loginCommand(ctx)) });
+  return processTokenResponse(response, { providerTitle: TITLE, schema, loginHint: loginHint('soundcloud', ctx.profile) });
 }
 
 /** Client credentials: HTTP Basic only; SoundCloud refuses credentials in the body for this grant. */
 async function clientCredentialsGrant(ctx: ProviderContext, secrets: Secrets) {
   const { clientId, clientSecret } = clientOf(ctx, secrets);
   const response = await post(ctx, { authorization: basicAuth(clientId, clientSecret) }, { grant_type: 'client_credentials' });
-  return processTokenResponse(response, { providerTitle: TITLE, schema: AppTokenAnswer, loginHint: loginHint(loginCommand(ctx, ' --client-credentials')) });
+  return processTokenResponse(response, { providerTitle: TITLE, schema: AppTokenAnswer, loginHint: loginHint('soundcloud', ctx.profile, ' --client-credentials') });
 }
 
 function bundle(clientSecret: string, refreshToken: string | null | undefined): Secrets {
@@ -95,7 +91,7 @@ async function browserLogin(ctx: LoginContext, secrets: Secrets) {
   const pkce = createPkce();
   const state = createState();
   const timeoutSeconds = flags.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  const retryCommand = `tokens login soundcloud${ctx.profile === 'default' ? '' : ` --profile ${ctx.profile}`}`;
+  const retryCommand = loginCommand('soundcloud', ctx.profile);
   const listener = await startCallbackListener({ redirect, state, timeoutMs: timeoutSeconds * 1000, retryCommand });
   let code: string;
   try {
