@@ -48,6 +48,8 @@ export class InputReader {
   #hiddenPrompt(prompt: string): Promise<string> {
     const stdin = this.#io.stdin as NodeJS.ReadStream;
     const { stderr } = this.#io;
+    // Echo goes off before the prompt shows, so even a paste that follows at once is not echoed.
+    stdin.setRawMode?.(true);
     stderr.write(prompt);
     return new Promise((resolve, reject) => {
       let value = '';
@@ -67,7 +69,6 @@ export class InputReader {
           else if (char >= ' ') value += char;
         }
       };
-      stdin.setRawMode?.(true);
       stdin.resume();
       stdin.on('data', onData);
     });
