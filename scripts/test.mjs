@@ -22,6 +22,7 @@ const prerequisites = [
   { what: 'bash-completion', pkg: 'bash-completion', ok: () => existsSync('/usr/share/bash-completion/bash_completion') },
   { what: 'libsecret (libsecret-1.pc)', pkg: 'libsecret-1-dev', ok: hasLibsecret },
   { what: 'secret-tool', pkg: 'libsecret-tools', ok: () => hasCommand('secret-tool') },
+  { what: 'python3 (the pseudo-terminal test)', pkg: 'python3', ok: () => hasCommand('python3') },
 ];
 
 function hasCommand(name) {
