@@ -166,7 +166,7 @@ class RotationNotSavedError extends StoreError {
  * on each process's own TOKENS_PASSPHRASE, and costs no request.
  */
 function shareFailure(error: TokensError): FailureSharing {
-  if (error instanceof RotationNotSavedError) return error.loginLost ? 'until-success' : 'waiting';
+  if (error instanceof RotationNotSavedError) return error.loginLost ? 'sticky' : 'waiting';
   return error.exitCode === ExitCode.rejected || error.exitCode === ExitCode.unavailable ? 'waiting' : 'none';
 }
 

@@ -13,7 +13,7 @@
 //   one after the other, N times the time and N times the load. With `shareFailure` the failure is
 //   recorded next to the lock, and those waiters get it (`held.recentFailure`) instead; a process
 //   that asks later tries again. A failure that leaves the store holding a spent refresh token is
-//   shared with every later process too, until something under the lock succeeds (a login).
+//   shared with every later process too, until a login replaces it.
 import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CredentialsRejectedError, StoreError, TokensError, UnavailableError } from './errors.js';
@@ -28,11 +28,12 @@ const DEFAULT_WAIT_MS = 90_000;
 const NEVER_STALE_MS = 2 ** 31;
 
 /**
- * Who else gets a failure of `fn` (a TokensError with exit code 4, 5 or 6): nobody; the processes
- * that asked for the lock before it happened ('waiting'); or also every later one until `fn` next
- * succeeds under this lock ('until-success').
+ * Who else gets a failure of `fn` (a TokensError with exit code 4, 5 or 6), among the callers that
+ * share failures: nobody; those that asked for the lock before it happened ('waiting'); or also every
+ * later one ('sticky'), until a caller that does not share failures completes under the lock (a login
+ * or a logout: what replaces the credentials that failed).
  */
-export type FailureSharing = 'none' | 'waiting' | 'until-success';
+export type FailureSharing = 'none' | 'waiting' | 'sticky';
 
 export interface LockOptions {
   shareFailure?: (error: TokensError) => FailureSharing;
@@ -83,10 +84,11 @@ export async function withLock<T>(deps: Deps, path: string, what: string, fn: (h
       await deps.sleep(100 + Math.round(deps.random() * 200));
       continue;
     }
-    const recentFailure = options.shareFailure ? await readFailure(path, asked) : undefined;
+    const recorded = await readRecord(path);
+    const recentFailure = options.shareFailure && recorded ? sharedWith(recorded, asked) : undefined;
     try {
       const result = await fn(recentFailure ? { recentFailure } : {});
-      await rm(failurePath(path), { force: true }).catch(() => undefined);
+      if (recorded && !(options.shareFailure && recorded.sharing === 'sticky')) await rm(failurePath(path), { force: true }).catch(() => undefined);
       return result;
     } catch (error) {
       // A shared failure thrown again stays recorded as it was (its time, its sharing).
@@ -150,11 +152,9 @@ function failurePath(path: string): string {
 }
 
 async function recordFailure(path: string, error: unknown, share: (error: TokensError) => FailureSharing, deps: Deps): Promise<void> {
-  const sharing = error instanceof TokensError && [4, 5, 6].includes(error.exitCode) ? share(error) : 'none';
-  if (sharing === 'none' || !(error instanceof TokensError)) {
-    await rm(failurePath(path), { force: true }).catch(() => undefined);
-    return;
-  }
+  if (!(error instanceof TokensError) || ![4, 5, 6].includes(error.exitCode)) return;
+  const sharing = share(error);
+  if (sharing === 'none') return;
   const record: RecordedFailure = { at: deps.now(), sharing, exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
   try {
     const { writePrivateFile } = await import('./private-files.js');
@@ -164,22 +164,28 @@ async function recordFailure(path: string, error: unknown, share: (error: Tokens
   }
 }
 
-/** The recorded failure shared with a process that asked for the lock at `asked`, as an error to throw. */
-async function readFailure(path: string, asked: number): Promise<TokensError | undefined> {
-  let record: Partial<RecordedFailure>;
+/** The recorded failure, if there is one and it is well-formed. */
+async function readRecord(path: string): Promise<RecordedFailure | undefined> {
+  let record: Partial<RecordedFailure> | null;
   try {
-    record = JSON.parse(await readFile(failurePath(path), 'utf8')) as Partial<RecordedFailure>;
+    record = JSON.parse(await readFile(failurePath(path), 'utf8')) as Partial<RecordedFailure> | null;
   } catch {
     return undefined;
   }
   if (typeof record !== 'object' || record === null) return undefined;
   const { at, sharing, exitCode, message, hint } = record;
-  if (typeof at !== 'number' || !Number.isFinite(at) || typeof message !== 'string') return undefined;
-  if (!(sharing === 'until-success' || (sharing === 'waiting' && at >= asked))) return undefined;
-  const when = new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
-  const text = `${message.replace(/[.\s]+$/, '').slice(0, 500)} (as another tokens process found at ${when})`;
-  const options = typeof hint === 'string' ? { hint: hint.slice(0, 500) } : {};
-  switch (exitCode) {
+  if (typeof at !== 'number' || !Number.isFinite(at) || typeof message !== 'string' || typeof exitCode !== 'number') return undefined;
+  if (sharing !== 'waiting' && sharing !== 'sticky') return undefined;
+  return { at, sharing, exitCode, message, ...(typeof hint === 'string' ? { hint } : {}) };
+}
+
+/** The recorded failure as an error to throw, when it is shared with a process that asked at `asked`. */
+function sharedWith(record: RecordedFailure, asked: number): TokensError | undefined {
+  if (record.sharing === 'waiting' && record.at < asked) return undefined;
+  const when = new Date(record.at).toISOString().replace(/\.\d+Z$/, 'Z');
+  const text = `${record.message.replace(/[.\s]+$/, '').slice(0, 500)} (as another tokens process found at ${when})`;
+  const options = record.hint === undefined ? {} : { hint: record.hint.slice(0, 500) };
+  switch (record.exitCode) {
     case 4:
       return new CredentialsRejectedError(text, {}, options);
     case 5:

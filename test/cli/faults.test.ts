@@ -1,0 +1,529 @@
+// The token endpoint misbehaving while several `tokens get` processes wait on one refresh: every
+// process ends with the contract's exit code in bounded time, and nothing in the store is lost or
+// half-written (the next `get` after the fault clears needs no new login). Plus single faults, a
+// lock holder killed mid-exchange, a store that cannot be written after an exchange, a damaged cache.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FileStore } from '../../src/store/file.js';
+import { BIN, Sandbox, type CliResult, type RunOptions } from '../support/cli.js';
+import {
+  MALFORMED_MARKER,
+  startProviderServer,
+  type Fault,
+  type ProviderName,
+  type ProviderServer,
+  type RecordedRequest,
+} from '../support/servers.js';
+
+const PASSPHRASE = 'correct horse battery staple (faults)';
+const TITLE: Record<ProviderName, string> = { chartmetric: 'Chartmetric', soundcharts: 'Soundcharts', soundcloud: 'SoundCloud' };
+
+type Setup = 'chartmetric' | 'soundcharts' | 'soundcloud-user';
+
+interface World {
+  server: ProviderServer;
+  sandbox: Sandbox;
+  setup: Setup;
+  provider: ProviderName;
+  env: Record<string, string>;
+  secrets: string[];
+  redirectUri: string;
+  run(args: string[], options?: RunOptions): Promise<CliResult>;
+}
+
+const worlds: World[] = [];
+
+afterEach(async () => {
+  for (const w of worlds.splice(0)) {
+    try {
+      // Secret scan: no refresh token, client secret, PKCE verifier or passphrase in any output or
+      // file (the secrets file is encrypted), and never the body of a malformed answer.
+      expect(await w.sandbox.findSecrets([...secretsSeen(w), MALFORMED_MARKER])).toEqual([]);
+    } finally {
+      await w.server.close();
+      await w.sandbox.dispose();
+    }
+  }
+});
+
+function random(prefix: string): string {
+  return `${prefix}${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const address = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** A "browser" for BROWSER: GETs the authorization URL, then the loopback callback it redirects to. */
+function scriptedBrowser(): string {
+  const script =
+    'const u=process.argv[1];' +
+    'fetch(u,{redirect:"manual"}).then(r=>fetch(r.headers.get("location"),{redirect:"manual"})).then(r=>r.text()).catch(()=>process.exit(1))';
+  return `'${process.execPath}' -e '${script}'`;
+}
+
+async function world(setup: Setup, teams?: string[]): Promise<World> {
+  const cmRefresh = random('cm_rt_seed_');
+  const scSecret = random('sc_secret_');
+  const sclSecret = random('scl_secret_');
+  const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
+  const server = await startProviderServer({
+    rotate: true,
+    revokeOnReuse: true,
+    chartmetric: { refreshTokens: [cmRefresh] },
+    soundcharts: { clients: [{ clientId: 'sc-client', clientSecret: scSecret, ...(teams ? { teams } : {}) }] },
+    soundcloud: { clients: [{ clientId: 'scl-client', clientSecret: sclSecret, redirectUris: [redirectUri] }] },
+    authorizeMode: 'approve',
+  });
+  const sandbox = await Sandbox.create();
+  const env = { ...server.env(), TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASSPHRASE };
+  const w: World = {
+    server,
+    sandbox,
+    setup,
+    provider: setup === 'soundcloud-user' ? 'soundcloud' : setup,
+    env,
+    secrets: [cmRefresh, scSecret, sclSecret, PASSPHRASE],
+    redirectUri,
+    run: (args, options = {}) => sandbox.run(args, { timeoutMs: 100_000, ...options, env: { ...env, ...options.env } }),
+  };
+  worlds.push(w);
+  return w;
+}
+
+/** Logs in (chartmetric: with `refreshToken`, default the seeded one) and checks it worked. */
+async function login(w: World, options: { refreshToken?: string; teamId?: string } = {}): Promise<void> {
+  let result: CliResult;
+  switch (w.setup) {
+    case 'chartmetric':
+      result = await w.run(['login', 'chartmetric'], { env: { TOKENS_CHARTMETRIC_REFRESH_TOKEN: options.refreshToken ?? w.secrets[0]! } });
+      break;
+    case 'soundcharts':
+      result = await w.run(['login', 'soundcharts', '--client-id', 'sc-client', ...(options.teamId ? ['--team-id', options.teamId] : [])], {
+        env: { TOKENS_SOUNDCHARTS_CLIENT_SECRET: w.secrets[1]! },
+      });
+      break;
+    case 'soundcloud-user':
+      result = await w.run(['login', 'soundcloud', '--client-id', 'scl-client', '--redirect-uri', w.redirectUri, '--timeout', '30'], {
+        env: { TOKENS_SOUNDCLOUD_CLIENT_SECRET: w.secrets[2]!, BROWSER: scriptedBrowser() },
+      });
+      break;
+  }
+  expect(result.code, result.stderr).toBe(0);
+}
+
+async function loggedIn(setup: Setup): Promise<World> {
+  const w = await world(setup);
+  await login(w);
+  await expireCache(w);
+  expect(w.server.violations).toEqual([]);
+  return w;
+}
+
+function cachePath(w: World): string {
+  return join(w.sandbox.home, '.cache', 'tokens', 'default', `${w.provider}.json`);
+}
+
+function secretsFile(w: World): string {
+  return join(w.sandbox.home, '.local', 'share', 'tokens', 'secrets.enc');
+}
+
+/** Turns the cached token into one that expired a minute ago. */
+async function expireCache(w: World): Promise<void> {
+  const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as Record<string, unknown>;
+  await writeFile(cachePath(w), JSON.stringify({ ...cached, expires_at: Date.now() - 60_000 }), { mode: 0o600 });
+}
+
+function tokenRequests(w: World, since = 0): RecordedRequest[] {
+  return w.server.requests.filter((r) => r.provider === w.provider && r.endpoint === 'token' && r.time >= since);
+}
+
+/** Every refresh token and client secret the CLI sent or was given. */
+function secretsSeen(w: World): string[] {
+  const found = new Set(w.secrets);
+  for (const r of w.server.requests) {
+    const json = r.json as Record<string, unknown> | undefined;
+    if (typeof json?.refreshtoken === 'string') found.add(json.refreshtoken);
+    for (const k of ['refresh_token', 'client_secret', 'code_verifier'] as const) if (r.form?.[k]) found.add(r.form[k]);
+  }
+  for (const p of ['chartmetric', 'soundcloud'] as const) for (const t of w.server.liveRefreshTokens(p)) found.add(t);
+  return [...found];
+}
+
+/** The refresh tokens the server would accept now (none for Soundcharts: client credentials). */
+function liveRefreshTokens(w: World): string[] {
+  return w.provider === 'soundcharts' ? [] : w.server.liveRefreshTokens(w.provider);
+}
+
+async function parallel(w: World, n: number, args: string[], env: Record<string, string> = {}): Promise<{ results: CliResult[]; ms: number }> {
+  const started = Date.now();
+  const results = await Promise.all(Array.from({ length: n }, () => w.run(args, { env })));
+  return { results, ms: Date.now() - started };
+}
+
+/** After the fault: the stored credentials still work, with no new login. */
+async function expectStoreIntact(w: World, liveBefore: string[]): Promise<void> {
+  w.server.clearFaults();
+  w.server.delayMs = 0;
+  // Nothing was spent: every refresh token the server accepted before the fault still works.
+  expect(liveRefreshTokens(w)).toEqual(liveBefore);
+  const since = Date.now();
+  const next = await w.run(['get', w.provider]);
+  expect(next.code, next.stderr).toBe(0);
+  expect(next.stdout).toMatch(/^\S+\n$/);
+  expect(tokenRequests(w, since).map((r) => r.status)).toEqual([200]);
+  expect(w.server.violations).toEqual([]);
+  expect(JSON.parse(await readFile(cachePath(w), 'utf8'))).toMatchObject({ access_token: next.stdout.trim() });
+}
+
+/** Holds the provider's lock the way a tokens process does (a directory, touched every second). */
+async function holdLock(w: World): Promise<() => Promise<void>> {
+  const dir = join(w.sandbox.home, '.local', 'state', 'tokens', 'default', `${w.provider}.lock`);
+  await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+  await mkdir(dir);
+  const timer = setInterval(() => {
+    const now = new Date();
+    utimes(dir, now, now).catch(() => undefined);
+  }, 1000);
+  return async () => {
+    clearInterval(timer);
+    await rm(dir, { recursive: true, force: true });
+  };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const N = 10;
+
+const PERSISTENT_FAULTS: Array<{ name: string; fault: Fault; env?: Record<string, string>; attempts: number; withinMs: number; says: RegExp }> = [
+  { name: '500 on every attempt', fault: { status: 500 }, attempts: 3, withinMs: 15_000, says: /unavailable after 3 attempts \(HTTP 500\)/ },
+  { name: '503 on every attempt', fault: { status: 503 }, attempts: 3, withinMs: 15_000, says: /unavailable after 3 attempts \(HTTP 503\)/ },
+  { name: '429 with Retry-After 120 (past the 30 s cap)', fault: { status: 429, retryAfter: 120 }, attempts: 1, withinMs: 10_000, says: /rate limiting token requests for 120 s/ },
+  {
+    name: 'no answer at all (TOKENS_HTTP_TIMEOUT=2)',
+    fault: { kind: 'hang' },
+    env: { TOKENS_HTTP_TIMEOUT: '2' },
+    attempts: 3,
+    withinMs: 20_000,
+    says: /no answer within 2 s/,
+  },
+  { name: '200 with malformed JSON', fault: { kind: 'malformed' }, attempts: 1, withinMs: 10_000, says: /answered 200 with a body that is not JSON/ },
+];
+
+describe.each(['chartmetric', 'soundcharts', 'soundcloud-user'] as const)(`%s: ${N} parallel gets while the refresh fails`, (setup) => {
+  it.each(PERSISTENT_FAULTS)('$name: every process exits 5, in bounded time, and the store is intact', { timeout: 120_000 }, async (c) => {
+    const w = await loggedIn(setup);
+    const liveBefore = liveRefreshTokens(w);
+    w.server.faultAlways(w.provider, c.fault);
+    const since = Date.now();
+
+    // All N start together. So that every one of them has asked before the first answer comes back
+    // (on a busy machine, starting N node processes can take longer than a failing exchange), the
+    // lock is first held here, as another tokens process would hold it, until they all wait.
+    const release = await holdLock(w);
+    const started = Array.from({ length: N }, () =>
+      w.sandbox.start(['get', w.provider, '--verbose'], { env: { ...w.env, ...c.env }, timeoutMs: 100_000 }),
+    );
+    try {
+      await Promise.all(started.map((p) => p.waitForStderr(/waiting for another tokens process/, 60_000)));
+    } finally {
+      await release();
+    }
+    const released = Date.now();
+    const results = await Promise.all(started.map((p) => p.result));
+    const ms = Date.now() - released;
+
+    for (const r of results) {
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
+      const message = r.stderr.trim().split('\n').at(-1)!;
+      expect(message).toContain(TITLE[w.provider]);
+      expect(message).toMatch(c.says);
+    }
+    // One process made the exchange (with its retries); the others were given its answer rather
+    // than each repeat it, one after the other.
+    expect(tokenRequests(w, since)).toHaveLength(c.attempts);
+    expect(results.filter((r) => /as another tokens process found at/.test(r.stderr))).toHaveLength(N - 1);
+    expect(ms).toBeLessThan(c.withinMs);
+    console.log(`${setup}, ${c.name}: ${N} processes done ${ms} ms after the lock was free`);
+    expect(w.server.violations).toEqual([]);
+    await expectStoreIntact(w, liveBefore);
+  });
+});
+
+describe('single faults', () => {
+  it('one 500, then success: exit 0 after two requests', async () => {
+    const w = await loggedIn('chartmetric');
+    w.server.fault('chartmetric', { status: 500 });
+    const r = await w.run(['get', 'chartmetric']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokenRequests(w).slice(-2).map((q) => q.status)).toEqual([500, 200]);
+    expect(w.server.violations).toEqual([]);
+  });
+
+  it('429 with Retry-After 1: waited out, exit 0', async () => {
+    const w = await loggedIn('soundcloud-user');
+    w.server.fault('soundcloud', { status: 429, retryAfter: 1 });
+    const since = Date.now();
+    const r = await w.run(['get', 'soundcloud']);
+    expect(r.code, r.stderr).toBe(0);
+    const requests = tokenRequests(w, since);
+    expect(requests.map((q) => q.status)).toEqual([429, 200]);
+    expect(requests[1]!.time - requests[0]!.time).toBeGreaterThanOrEqual(950);
+    expect(w.server.violations).toEqual([]);
+  });
+
+  it('a redirect from the token endpoint: exit 5, not followed', async () => {
+    const w = await loggedIn('chartmetric');
+    const liveBefore = liveRefreshTokens(w);
+    const total = w.server.requests.length;
+    w.server.fault('chartmetric', { kind: 'redirect', status: 307, location: `${w.server.url}/chartmetric/elsewhere` });
+    const r = await w.run(['get', 'chartmetric']);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
+    expect(r.stderr).toMatch(/redirect/);
+    expect(w.server.requests.slice(total).map((q) => [q.path, q.status])).toEqual([['/chartmetric/api/token', 307]]);
+    await expectStoreIntact(w, liveBefore);
+  });
+
+  it.each(['chartmetric', 'soundcloud-user'] as const)('401 from %s: exit 4, log in again', async (setup) => {
+    const w = await loggedIn(setup);
+    w.server.fault(w.provider, { status: 401 });
+    const r = await w.run(['get', w.provider]);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 4, stdout: '' });
+    expect(r.stderr).toContain(`tokens login ${w.provider}`);
+  });
+
+  it('400 invalid_grant from Chartmetric with the stored refresh token unchanged: exit 4, one request', async () => {
+    const w = await loggedIn('chartmetric');
+    w.server.fault('chartmetric', { status: 400, body: { error: 'invalid_grant', error_description: 'Refresh token revoked' } });
+    const since = Date.now();
+    const r = await w.run(['get', 'chartmetric']);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 4, stdout: '' });
+    expect(r.stderr).toMatch(/invalid_grant/);
+    expect(r.stderr).toContain('tokens login chartmetric');
+    expect(tokenRequests(w, since)).toHaveLength(1);
+  });
+
+  it('invalid_grant after another writer (outside the lock) rotated the stored token: retried with the new one, exit 0', async () => {
+    const w = await loggedIn('chartmetric');
+    const [old] = liveRefreshTokens(w);
+    const rotated = random('cm_rt_outside_');
+    w.secrets.push(rotated);
+    w.server.delayMs = 1500;
+    const since = Date.now();
+    const pending = w.run(['get', 'chartmetric']);
+    await waitFor(() => tokenRequests(w, since).length === 1, 20_000);
+    // Meanwhile an older tokens (which took no lock) spent `old` and saved its successor.
+    w.server.delayMs = 0;
+    w.server.chartmetric.revokeRefreshToken(old!);
+    w.server.chartmetric.addRefreshToken(rotated);
+    await new FileStore({ path: secretsFile(w), passphrase: PASSPHRASE }).set('default/chartmetric', JSON.stringify({ refresh_token: rotated }));
+    const r = await pending;
+    expect(r.code, r.stderr).toBe(0);
+    const sent = tokenRequests(w, since).map((q) => [(q.json as { refreshtoken: string }).refreshtoken, q.status]);
+    expect(sent).toEqual([
+      [old, 401],
+      [rotated, 200],
+    ]);
+    expect(w.server.violations).toEqual([]);
+    expect(liveRefreshTokens(w)).toHaveLength(1);
+  });
+
+  it('403 from Soundcharts for a team the client may not select: exit 4', async () => {
+    const w = await world('soundcharts', ['team-a']);
+    await login(w, { teamId: 'team-a' });
+    await expireCache(w);
+    // The client loses access to team-a.
+    w.server.soundcharts.addClient({ clientId: 'sc-client', clientSecret: w.secrets[1]!, teams: ['team-b'] });
+    const r = await w.run(['get', 'soundcharts']);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 4, stdout: '' });
+    expect(r.stderr).toMatch(/403/);
+    expect(r.stderr).toContain('tokens login soundcharts');
+    expect(w.server.violations).toEqual([]);
+  });
+});
+
+describe('the lock', () => {
+  it.each([
+    ['soundcharts', 'a 10 s delay'],
+    ['chartmetric', 'a request that is never answered'],
+    ['soundcloud-user', 'a request that is never answered'],
+  ] as const)('%s: a holder SIGKILLed mid-exchange (%s) is recovered from within seconds', { timeout: 120_000 }, async (setup, _how) => {
+    const w = await loggedIn(setup);
+    const liveBefore = liveRefreshTokens(w);
+    // Chartmetric and SoundCloud: the killed request never reaches processing, so the stored refresh
+    // token is still good (had the server spent it, that login would be lost whatever we did).
+    if (setup === 'soundcharts') w.server.delayMs = 10_000;
+    else w.server.fault(w.provider, { kind: 'hang' });
+    const since = Date.now();
+    const holder = w.sandbox.start(['get', w.provider], { env: { ...w.env, TOKENS_HTTP_TIMEOUT: '30' } });
+    await waitFor(() => tokenRequests(w, since).length === 1, 20_000);
+    holder.child.kill('SIGKILL');
+    const killed = Date.now();
+    expect((await holder.result).signal).toBe('SIGKILL');
+    w.server.delayMs = 0;
+
+    const { results } = await parallel(w, 5, ['get', w.provider]);
+    const recoveryMs = Date.now() - killed;
+
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    expect(new Set(results.map((r) => r.stdout)).size).toBe(1);
+    // The dead holder's lock went stale (5 s without a touch) and was taken over once.
+    expect(tokenRequests(w, since)).toHaveLength(2);
+    expect(recoveryMs).toBeGreaterThan(2_000);
+    expect(recoveryMs).toBeLessThan(10_000);
+    console.log(`${setup}: recovered ${recoveryMs} ms after SIGKILL of the lock holder`);
+    expect(w.server.violations).toEqual([]);
+    if (setup !== 'soundcharts') expect(liveRefreshTokens(w)).not.toEqual(liveBefore);
+    w.server.clearFaults();
+    const again = await w.run(['get', w.provider, '--force-refresh']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(w.server.violations).toEqual([]);
+  });
+
+  it('a live holder slower than the stale period keeps its lock: one request, one token', { timeout: 60_000 }, async () => {
+    const w = await loggedIn('chartmetric');
+    w.server.delayMs = 8_000;
+    const since = Date.now();
+    const holder = w.sandbox.start(['get', 'chartmetric'], { env: { ...w.env, TOKENS_HTTP_TIMEOUT: '30' } });
+    await waitFor(() => tokenRequests(w, since).length === 1, 20_000);
+    const { results } = await parallel(w, 4, ['get', 'chartmetric']);
+    const first = await holder.result;
+    for (const r of [first, ...results]) expect(r.code, r.stderr).toBe(0);
+    expect(new Set([first, ...results].map((r) => r.stdout)).size).toBe(1);
+    expect(tokenRequests(w, since)).toHaveLength(1);
+    expect(w.server.violations).toEqual([]);
+  });
+
+  it.skipIf(process.platform === 'win32')('a waiter gives up with exit 5 after TOKENS_LOCK_TIMEOUT, without spinning', { timeout: 60_000 }, async () => {
+    const w = await loggedIn('chartmetric');
+    w.server.fault('chartmetric', { kind: 'hang' });
+    const since = Date.now();
+    const holder = w.sandbox.start(['get', 'chartmetric'], { env: { ...w.env, TOKENS_HTTP_TIMEOUT: '30' } });
+    try {
+      await waitFor(() => tokenRequests(w, since).length === 1, 20_000);
+      // Run the waiter under sh, whose `times` reports the CPU time its child used.
+      const waiter = await new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve, reject) => {
+        const started = Date.now();
+        const child = spawn('/bin/sh', ['-c', '"$0" "$@"; code=$?; times >&2; exit $code', process.execPath, BIN, 'get', 'chartmetric', '--verbose'], {
+          env: { ...w.sandbox.baseEnv(), ...w.env, TOKENS_LOCK_TIMEOUT: '3' },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+      });
+      w.sandbox.outputs.push(waiter.stdout, waiter.stderr);
+      expect({ code: waiter.code, stdout: waiter.stdout }).toEqual({ code: 5, stdout: '' });
+      expect(waiter.stderr).toMatch(/gave up after 3 s waiting for another tokens process/);
+      expect(waiter.ms).toBeGreaterThanOrEqual(3_000);
+      expect(waiter.ms).toBeLessThan(8_000);
+      const times = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(waiter.stderr);
+      expect(times).not.toBeNull();
+      const cpuSeconds = Number(times![1]) * 60 + Number(times![2]) + Number(times![3]) * 60 + Number(times![4]);
+      // Node's own start-up is most of it; polling every 100–300 ms costs next to nothing.
+      expect(cpuSeconds).toBeLessThan(1.5);
+      expect(tokenRequests(w, since)).toHaveLength(1);
+    } finally {
+      holder.child.kill('SIGTERM');
+      await holder.result;
+    }
+  });
+});
+
+describe('a store that cannot be written after the exchange', () => {
+  it.each(['chartmetric', 'soundcloud-user'] as const)('%s: exit 6 saying the new refresh token was lost, nothing printed or cached', { timeout: 120_000 }, async (setup) => {
+    const w = await loggedIn(setup);
+    const cacheBefore = await readFile(cachePath(w), 'utf8');
+    const liveBefore = liveRefreshTokens(w);
+    // A real write failure that root cannot bypass (tests may run as root, which ignores permission
+    // bits): the file store takes a lock (a directory, `secrets.enc.lock`) before every write; a
+    // plain file there, left long ago, can be neither taken over (rmdir: ENOTDIR) nor locked. Reads
+    // take no lock, so the refresh token is read and exchanged, and only the write fails.
+    const blocker = `${secretsFile(w)}.lock`;
+    await writeFile(blocker, 'not a lock directory\n');
+    await utimes(blocker, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    w.server.delayMs = 300;
+    const since = Date.now();
+
+    const { results } = await parallel(w, 5, ['get', w.provider]);
+
+    for (const r of results) {
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 6, stdout: '' });
+      expect(r.stderr).toMatch(new RegExp(`${TITLE[w.provider]} issued a new refresh token, but it could not be saved`));
+      expect(r.stderr).toMatch(/this login is lost/);
+      expect(r.stderr).toContain(`tokens login ${w.provider}`);
+    }
+    // One exchange; the waiters did not send the refresh token it spent.
+    expect(tokenRequests(w, since).map((q) => q.status)).toEqual([200]);
+    expect(w.server.violations).toEqual([]);
+    expect(liveRefreshTokens(w)).not.toEqual(liveBefore);
+    expect(await readFile(cachePath(w), 'utf8')).toBe(cacheBefore);
+
+    // A later get does not send the spent refresh token either: it says the same until a login.
+    const later = await w.run(['get', w.provider]);
+    expect({ code: later.code, stdout: later.stdout }).toEqual({ code: 6, stdout: '' });
+    expect(later.stderr).toMatch(/this login is lost/);
+    expect(tokenRequests(w, since)).toHaveLength(1);
+
+    // Doing what the message says works.
+    await rm(blocker);
+    w.server.delayMs = 0;
+    const fresh = random('cm_rt_new_');
+    w.secrets.push(fresh);
+    if (setup === 'chartmetric') w.server.chartmetric.addRefreshToken(fresh);
+    await login(w, { refreshToken: fresh });
+    const r = await w.run(['get', w.provider, '--force-refresh']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(w.server.violations).toEqual([]);
+  });
+});
+
+describe('a damaged cache file', () => {
+  it.each([
+    ['truncated', '{"access_token":"cm_at_trunc'],
+    ['binary garbage', '\u0000\u00ff\u00fe garbage'],
+    ['the wrong shape', '{"token":"x","expires":"soon"}'],
+    ['empty', ''],
+  ])('%s: ignored, reported under --verbose, rebuilt', async (_name, contents) => {
+    const w = await loggedIn('chartmetric');
+    await writeFile(cachePath(w), contents);
+    const r = await w.run(['get', 'chartmetric', '--verbose']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/ignoring damaged chartmetric token cache/);
+    const rebuilt = JSON.parse(await readFile(cachePath(w), 'utf8')) as Record<string, unknown>;
+    expect(rebuilt).toMatchObject({ access_token: r.stdout.trim() });
+    // Quiet without --verbose, and answered from the rebuilt cache.
+    const again = await w.run(['get', 'chartmetric']);
+    expect(again).toMatchObject({ code: 0, stdout: r.stdout, stderr: '' });
+  });
+
+  it(`truncated, with ${N} parallel gets: one request, the same token for all`, { timeout: 60_000 }, async () => {
+    const w = await loggedIn('soundcloud-user');
+    await mkdir(dirname(cachePath(w)), { recursive: true });
+    await writeFile(cachePath(w), '{"access_token":"scl_at_');
+    w.server.delayMs = 300;
+    const since = Date.now();
+    const { results } = await parallel(w, N, ['get', 'soundcloud']);
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    expect(new Set(results.map((r) => r.stdout)).size).toBe(1);
+    expect(tokenRequests(w, since)).toHaveLength(1);
+    expect(w.server.violations).toEqual([]);
+    expect(JSON.parse(await readFile(cachePath(w), 'utf8'))).toMatchObject({ access_token: results[0]!.stdout.trim() });
+  });
+});
