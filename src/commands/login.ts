@@ -1,5 +1,6 @@
 // `tokens login PROVIDER`: check the flags, check the store, read the secrets, let the provider
-// verify them (mint once, or the browser flow), then persist: secrets first, then settings, then cache.
+// verify them (the browser step first, unlocked; then, under the lock, one mint or code exchange),
+// then persist: secrets first, then settings, then cache.
 import { secretKey } from '../core/broker.js';
 import { deleteCache, writeCache } from '../core/cache.js';
 import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
@@ -33,9 +34,12 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
     for (const request of plan.secrets) secrets[request.name] = await input.readSecret(request, deps.env);
     const settings = { ...plan.settings, store: store.kind };
     const ctx = { ...planned, settings, flags: options.flags, readLine: () => input.readLine() };
-    const outcome = await adapter.completeLogin(ctx, secrets);
+    const authorization = await adapter.authorize?.(ctx, secrets);
 
+    // The verifying exchange and the writes share one lock with `get`: a login that spends a
+    // rotating refresh token cannot race a refresh that spends the same one.
     await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+      const outcome = await adapter.completeLogin(ctx, secrets, authorization);
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
       await updateSettings(deps, profile, provider.id, settings);
       if (outcome.token) await writeCache(deps.paths, profile, provider.id, outcome.token);

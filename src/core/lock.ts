@@ -35,28 +35,46 @@ const NEVER_STALE_MS = 2 ** 31;
  */
 export type FailureSharing = 'none' | 'waiting' | 'sticky';
 
+/** What withLock uses of Deps; a caller without a full Deps (the file store) passes just these. */
+export type LockDeps = Pick<Deps, 'env' | 'now' | 'sleep' | 'random' | 'debug'>;
+
 export interface LockOptions {
   shareFailure?: (error: TokensError) => FailureSharing;
+  /** How long to wait for the lock before giving up; default TOKENS_LOCK_TIMEOUT, else 90 s. */
+  waitMs?: number;
+  /**
+   * Whether to create the lock's directory (0700, tightening a loose one we own); default true.
+   * False for a caller that has prepared the directory itself (the file store, whose directory may
+   * be a shared one such as /tmp, or the home directory, which must not be tightened).
+   */
+  createDir?: boolean;
 }
 
 export interface HeldLock {
   /** A failure shared with this process (see FailureSharing): throw it rather than try again. */
   readonly recentFailure?: TokensError;
+  /**
+   * True once the lock was found taken over while held (the holder stopped touching it for longer
+   * than the stale period, say the machine slept, and another process broke it): whatever this
+   * holder writes from then on may overwrite that process's work.
+   */
+  readonly compromised: boolean;
 }
 
 export function lockPath(stateDir: string, profile: string, name: string): string {
   return join(stateDir, profile, `${name}.lock`);
 }
 
-export async function withLock<T>(deps: Deps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withLock<T>(deps: LockDeps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
-  await ensurePrivateDir(dirname(path));
-  const waitMs = lockWaitMs(deps.env);
+  if (options.createDir !== false) await ensurePrivateDir(dirname(path));
+  const waitMs = options.waitMs ?? lockWaitMs(deps.env);
   const asked = deps.now();
   const deadline = asked + waitMs;
   let waited = false;
   for (;;) {
     let release: () => Promise<void>;
+    let compromised = false;
     try {
       release = await lockfile.lock(path, {
         realpath: false,
@@ -66,7 +84,10 @@ export async function withLock<T>(deps: Deps, path: string, what: string, fn: (h
         retries: 0,
         // Losing the lock (the machine slept for longer than STALE_MS) must not crash the process;
         // the work under it is ordered so that the store is still written before anything else.
-        onCompromised: () => deps.debug(`lock ${what} was taken over while held`),
+        onCompromised: () => {
+          compromised = true;
+          deps.debug(`lock ${what} was taken over while held`);
+        },
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -87,7 +108,13 @@ export async function withLock<T>(deps: Deps, path: string, what: string, fn: (h
     const recorded = await readRecord(path);
     const recentFailure = options.shareFailure && recorded ? sharedWith(recorded, asked) : undefined;
     try {
-      const result = await fn(recentFailure ? { recentFailure } : {});
+      const held: HeldLock = {
+        ...(recentFailure ? { recentFailure } : {}),
+        get compromised() {
+          return compromised;
+        },
+      };
+      const result = await fn(held);
       if (recorded && !(options.shareFailure && recorded.sharing === 'sticky')) await rm(failurePath(path), { force: true }).catch(() => undefined);
       return result;
     } catch (error) {
@@ -108,7 +135,7 @@ function isStale(mtimeMs: number, nowMs: number): boolean {
  * Removes the lock at `path` when its holder stopped touching it more than STALE_MS ago (it died),
  * one waiter at a time. True when the caller should try to lock again at once.
  */
-async function breakIfStale(path: string, deps: Deps, what: string): Promise<boolean> {
+async function breakIfStale(path: string, deps: LockDeps, what: string): Promise<boolean> {
   const seen = await stat(path).catch(() => undefined);
   if (!seen) return true;
   if (!isStale(seen.mtimeMs, Date.now())) return false;
@@ -151,7 +178,7 @@ function failurePath(path: string): string {
   return `${path}.failure.json`;
 }
 
-async function recordFailure(path: string, error: unknown, share: (error: TokensError) => FailureSharing, deps: Deps): Promise<void> {
+async function recordFailure(path: string, error: unknown, share: (error: TokensError) => FailureSharing, deps: LockDeps): Promise<void> {
   if (!(error instanceof TokensError) || ![4, 5, 6].includes(error.exitCode)) return;
   const sharing = share(error);
   if (sharing === 'none') return;

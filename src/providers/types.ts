@@ -100,7 +100,13 @@ export interface LoginOutcome {
 export interface ProviderAdapter {
   /** Validates the flags against this provider (usage errors) and says what to store and ask. */
   planLogin(flags: LoginFlags, previous: ProviderSettings | undefined): LoginPlan;
-  completeLogin(ctx: LoginContext, secrets: Secrets): Promise<LoginOutcome>;
+  /**
+   * The interactive part of a login (SoundCloud's browser step), run before the provider lock is
+   * taken, so a slow browser never blocks other processes. Its result goes to completeLogin.
+   */
+  authorize?(ctx: LoginContext, secrets: Secrets): Promise<Readonly<Record<string, string>> | undefined>;
+  /** Verifies the credentials (mints once, exchanges a code). Runs under the provider lock. */
+  completeLogin(ctx: LoginContext, secrets: Secrets, authorization?: Readonly<Record<string, string>>): Promise<LoginOutcome>;
   /** Mints or refreshes an access token from the stored secrets. */
   mint(ctx: ProviderContext, secrets: Secrets): Promise<MintResult>;
   /** For modes with no access token (Soundcharts legacy): the headers to send. */

@@ -10,9 +10,9 @@ import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptio
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
-import { StoreError } from '../core/errors.js';
+import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
+import { withLock, type LockDeps } from '../core/lock.js';
 import { SecretNotFoundError, type SecretStore } from './store.js';
 
 const VERSION = 1;
@@ -21,8 +21,6 @@ const SALT_BYTES = 16;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
-/** How long a lock may go without being refreshed before another process may take it over. */
-const LOCK_STALE_MS = 10_000;
 /** How long set()/delete() wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 20_000;
 
@@ -44,18 +42,30 @@ interface Envelope {
 export interface FileStoreOptions {
   path: string;
   passphrase: string | undefined;
+  /** What the write lock uses (clock, sleep, jitter, env, debug); default: the real ones, no debug. */
+  lockDeps?: LockDeps;
 }
+
+const defaultLockDeps: LockDeps = {
+  env: process.env,
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms)),
+  random: () => Math.random(),
+  debug: () => {},
+};
 
 export class FileStore implements SecretStore {
   readonly kind = 'file' as const;
   readonly path: string;
   readonly #passphrase: string | undefined;
+  readonly #lockDeps: LockDeps;
   /** The derived key for one (salt, params); normally the only one this instance ever derives. */
   #key: { id: string; key: Promise<Buffer> } | undefined;
 
-  constructor({ path, passphrase }: FileStoreOptions) {
+  constructor({ path, passphrase, lockDeps }: FileStoreOptions) {
     this.path = resolve(path);
     this.#passphrase = passphrase === '' ? undefined : passphrase;
+    this.#lockDeps = lockDeps ?? defaultLockDeps;
   }
 
   async check(): Promise<void> {
@@ -179,8 +189,7 @@ export class FileStore implements SecretStore {
   async #update(change: (items: Map<string, string>) => boolean): Promise<void> {
     this.#requirePassphrase();
     await this.#ensureDir();
-    const lock = await this.#lock();
-    try {
+    await this.#locked(async (held) => {
       // Re-read inside the lock: another process may have written since we last looked.
       const raw = await this.#readFile();
       let kdf: KdfParams;
@@ -193,14 +202,48 @@ export class FileStore implements SecretStore {
       }
       if (!change(items)) return;
       const sealed = await this.#seal(kdf, items);
-      lock.assertHeld();
+      if (held.compromised) {
+        throw new StoreError(`lost the lock on ${this.path} while updating it; nothing was written`, {
+          hint: 'Another tokens process may have taken it over. Try again.',
+        });
+      }
       try {
         await writeFileAtomic(this.path, sealed, { mode: 0o600, fsync: true });
       } catch (e) {
         throw new StoreError(`cannot write ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
       }
-    } finally {
-      await lock.release();
+    });
+  }
+
+  /**
+   * Runs `fn` holding the lock `<path>.lock` (withLock: a stale lock left by a killed process is
+   * taken over safely, by one waiter only). Failing to get the lock is a StoreError (exit 6).
+   */
+  async #locked(fn: (held: { readonly compromised: boolean }) => Promise<void>): Promise<void> {
+    const lockFile = `${this.path}.lock`;
+    let entered = false;
+    try {
+      await withLock(
+        this.#lockDeps,
+        lockFile,
+        `the secret store ${this.path}`,
+        (held) => {
+          entered = true;
+          return fn(held);
+        },
+        // #ensureDir prepared the directory, leaving shared ones (/tmp, the home directory) as they are.
+        { waitMs: LOCK_WAIT_MS, createDir: false },
+      );
+    } catch (e) {
+      if (entered) throw e;
+      if (e instanceof UnavailableError) {
+        throw new StoreError(`${this.path} is locked by another tokens process`, {
+          hint: `Waited ${LOCK_WAIT_MS / 1000} s. If no other tokens process is running, remove ${lockFile}.`,
+          cause: e,
+        });
+      }
+      if (e instanceof TokensError) throw e;
+      throw new StoreError(`cannot lock ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
     }
   }
 
@@ -239,52 +282,6 @@ export class FileStore implements SecretStore {
       if (ours && !shared && (st.mode & 0o077) !== 0) await chmod(dir, 0o700);
     } catch (e) {
       throw new StoreError(`cannot create ${dir}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
-    }
-  }
-
-  async #lock(): Promise<{ release(): Promise<void>; assertHeld(): void }> {
-    let compromised: Error | undefined;
-    const options: lockfile.LockOptions = {
-      realpath: false,
-      lockfilePath: `${this.path}.lock`,
-      stale: LOCK_STALE_MS,
-      retries: 0,
-      onCompromised: (err) => {
-        compromised = err;
-      },
-    };
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    let delay = 20;
-    for (;;) {
-      try {
-        const release = await lockfile.lock(this.path, options);
-        return {
-          release: async () => {
-            if (compromised) return;
-            await release().catch(() => {});
-          },
-          assertHeld: () => {
-            if (compromised) {
-              throw new StoreError(`lost the lock on ${this.path} while updating it; nothing was written`, {
-                hint: 'Another tokens process may have taken it over. Try again.',
-              });
-            }
-          },
-        };
-      } catch (e) {
-        if (errnoCode(e) !== 'ELOCKED') {
-          throw new StoreError(`cannot lock ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new StoreError(`${this.path} is locked by another tokens process`, {
-            hint: `Waited ${LOCK_WAIT_MS / 1000} s. If no other tokens process is running, remove ${this.path}.lock.`,
-          });
-        }
-        const wait = Math.min(left, delay / 2 + Math.random() * delay);
-        await new Promise((r) => setTimeout(r, wait));
-        delay = Math.min(delay * 1.6, 1000);
-      }
     }
   }
 }

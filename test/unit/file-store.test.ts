@@ -280,6 +280,28 @@ describe('FileStore', () => {
     await expect(stat(lockDir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('takes a stale lock over once when several writers find it at the same time, losing no write', async () => {
+    await seed();
+    const lockDir = `${file}.lock`;
+    await mkdir(lockDir);
+    const old = new Date(Date.now() - 60_000); // as left by a SIGKILLed holder
+    await utimes(lockDir, old, old);
+    const debug: string[] = [];
+    const lockDeps = {
+      env: {},
+      now: () => Date.now(),
+      sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+      random: () => Math.random(),
+      debug: (m: string) => debug.push(m),
+    };
+    const writers = Array.from({ length: 4 }, () => new FileStore({ path: file, passphrase: PASS, lockDeps }));
+    await Promise.all(writers.map((w, i) => w.set(`after-crash/${i}`, `ok-${i}`)));
+    expect(debug.filter((m) => m.startsWith('took over the lock'))).toHaveLength(1);
+    expect(await store().list()).toEqual(['after-crash/0', 'after-crash/1', 'after-crash/2', 'after-crash/3', 'default/soundcharts', 'default/soundcloud']);
+    expect(await store().get('default/soundcloud')).toBe(SECRET_A);
+    expect((await readdir(dir)).sort()).toEqual(['secrets.enc']);
+  });
+
   it(
     'loses no update when child processes write different keys concurrently',
     async () => {

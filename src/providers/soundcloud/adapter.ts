@@ -16,6 +16,17 @@ import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secre
 const TITLE = 'SoundCloud';
 const DEFAULT_TIMEOUT_SECONDS = 300;
 
+/** What the browser step hands to the exchange. */
+type Authorization = Readonly<Record<string, string>> & {
+  code: string;
+  code_verifier: string;
+  redirect_uri: string;
+};
+
+function isAuthorization(value: Readonly<Record<string, string>> | undefined): value is Authorization {
+  return Boolean(value?.code && value.code_verifier && value.redirect_uri);
+}
+
 /** A user grant always rotates: the answer must carry the next refresh token. */
 const UserTokenAnswer = z.object({
   access_token: z.string().min(1),
@@ -84,10 +95,11 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   return { token: accessToken(answer, now()), secrets: bundle(clientSecret, answer.refresh_token) };
 }
 
-async function browserLogin(ctx: LoginContext, secrets: Secrets) {
+/** The interactive half of the login: the browser, the listener, the code. No lock is held meanwhile. */
+async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<Authorization> {
   const { deps, settings, flags } = ctx;
   const redirect = parseRedirectUri(settings.redirect_uri ?? DEFAULT_REDIRECT_URI);
-  const { clientId, clientSecret } = clientOf(ctx, secrets);
+  const { clientId } = clientOf(ctx, secrets);
   const pkce = createPkce();
   const state = createState();
   const timeoutSeconds = flags.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
@@ -120,14 +132,20 @@ async function browserLogin(ctx: LoginContext, secrets: Secrets) {
   } finally {
     await listener.close();
   }
+  return { code, code_verifier: pkce.verifier, redirect_uri: redirect.uri };
+}
 
+/** The code exchange, run under the provider lock with the secrets persisted right after. */
+async function exchangeCode(ctx: LoginContext, secrets: Secrets, authorization: Authorization) {
+  const { deps } = ctx;
+  const { clientId, clientSecret } = clientOf(ctx, secrets);
   const response = await post(ctx, {}, {
     grant_type: 'authorization_code',
     client_id: clientId,
     client_secret: clientSecret,
-    redirect_uri: redirect.uri,
-    code_verifier: pkce.verifier,
-    code,
+    redirect_uri: authorization.redirect_uri,
+    code_verifier: authorization.code_verifier,
+    code: authorization.code,
   });
   const answer = processTokenResponse(response, { providerTitle: TITLE, schema: UserTokenAnswer, loginHint: 'Check the client id, client secret and redirect URI registered with your SoundCloud app, then log in again.' });
   return { secrets: bundle(clientSecret, answer.refresh_token), token: accessToken(answer, deps.now()) };
@@ -163,10 +181,14 @@ export const soundcloudAdapter: ProviderAdapter = {
       secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', label: 'SoundCloud client secret' }],
     };
   },
-  async completeLogin(ctx, secrets) {
+  async authorize(ctx, secrets) {
+    return ctx.settings.mode === 'client_credentials' ? undefined : authorizeInBrowser(ctx, secrets);
+  },
+  async completeLogin(ctx, secrets, authorization) {
     // App-only credentials mint nothing until asked: every mint counts against the app's limit.
     if (ctx.settings.mode === 'client_credentials') return { secrets };
-    return browserLogin(ctx, secrets);
+    if (!isAuthorization(authorization)) throw new Error('soundcloud login without an authorization code');
+    return exchangeCode(ctx, secrets, authorization);
   },
   mint,
   signOut,
