@@ -55,7 +55,7 @@ if (!existsSync(join(ROOT, 'dist/main.js')) || !existsSync(join(ROOT, 'dist/meta
 const work = await mkdtemp(join(tmpdir(), 'tokens-bench-'));
 process.on('exit', () => spawnSync('rm', ['-rf', work]));
 
-// Measure a private copy of bin/ + dist/: test runs elsewhere rebuild dist/ (rm -rf, then write)
+// Measure a private copy of bin/ + dist/: a build running meanwhile (npm run build) rewrites dist/ (rm -rf, then write)
 // and would otherwise pull files away mid-run. node_modules is linked for keytar (external).
 const BIN = await snapshot();
 

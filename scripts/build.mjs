@@ -5,7 +5,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 // Commander requires node:child_process at load time, for executable subcommands we never use;
-// that one require also loads net, dgram and more on every start (about 2 ms). Defer it to first use.
+// that one require also loads net, dgram and more on every start (~3 ms of CPU here). Defer it to first use.
 // test/unit/warm-path.test.ts fails if child_process is loaded by a warm `get` again.
 const COMMANDER_EAGER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
 const lazyCommanderChildProcess = {
