@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Thin entry: everything lives in the bundle built from src/ by `npm install` (prepare).
-import { main } from '../dist/main.js';
+// Thin entry: everything lives in dist/, built from src/ by `npm install` (prepare). CommonJS
+// (bin/package.json), so a warm call never starts the ES module loader: dist/fast.cjs answers
+// `get` and `exec` from a fresh token cache itself and hands everything else to dist/main.js.
+'use strict';
 
-const code = await main(process.argv.slice(2));
-// Exit once stdout has drained, so nothing (a keep-alive socket, a stdin reader) holds us open.
-process.stdout.write('', () => process.exit(code));
+require('../dist/fast.cjs').run(process.argv.slice(2));

@@ -1,7 +1,13 @@
-// Bundles src/ into dist/ with esbuild. Code splitting keeps the warm `get` path small:
-// zod, chalk, open, the HTTP client and the login listener live in chunks loaded on demand.
+// Bundles src/ into dist/ with esbuild, in two builds:
+//  - dist/fast.cjs, from src/fast.ts: one small CommonJS file, the whole of a warm `get` or `exec`
+//    (bin/tokens.js requires it). It holds no commander, zod, chalk, store or HTTP code; anything it
+//    does not answer it hands to dist/main.js with import().
+//  - dist/main.js and dist/chunks/, from src/main.ts: the full program as ES modules. Code splitting
+//    keeps its start small too: zod, chalk, open, the HTTP client and the login listener live in
+//    chunks loaded on demand.
+// dist/meta.json is the two metafiles merged (test/unit/warm-path.test.ts reads it).
 import { build } from 'esbuild';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 // Commander requires node:child_process at load time, for executable subcommands we never use;
@@ -28,7 +34,46 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const outFlag = process.argv.indexOf('--outdir');
 const outdir = outFlag > 0 ? process.argv[outFlag + 1] : 'dist';
 await rm(`${root}${outdir}`, { recursive: true, force: true });
-await build({
+
+// The fast build keeps the fast path's own lazy import (the exec child, which loads
+// node:child_process) and hands off to dist/main.js; every other dynamic import in the modules it
+// shares with the full program (provider adapters, private-files, …) belongs to the full program
+// and must not be pulled into fast.cjs: it becomes a stub that throws if the fast path ever calls it.
+const FAST_LAZY = new Set(['./commands/exec-child.js']);
+const FAST_HANDOFF = './main.js';
+const fastPathBoundary = {
+  name: 'fast-path-boundary',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const fromFast = args.importer.endsWith('/src/fast.ts');
+      if (fromFast && args.path === FAST_HANDOFF) return { path: FAST_HANDOFF, external: true };
+      if (fromFast && FAST_LAZY.has(args.path)) return undefined;
+      return { path: `${args.path} (from ${args.importer.slice(root.length)})`, namespace: 'not-on-the-fast-path' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'not-on-the-fast-path' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`internal error: ${args.path} is not part of dist/fast.cjs`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+const fast = await build({
+  absWorkingDir: root,
+  entryPoints: { fast: 'src/fast.ts' },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  metafile: true,
+  legalComments: 'none',
+  plugins: [fastPathBoundary],
+  logLevel: 'warning',
+});
+
+const full = await build({
   absWorkingDir: root,
   entryPoints: { main: 'src/main.ts' },
   outdir,
@@ -53,7 +98,10 @@ await build({
     ].join(' '),
   },
   logLevel: 'warning',
-}).then(async (result) => {
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(`${root}${outdir}/meta.json`, JSON.stringify(result.metafile));
 });
+
+const meta = {
+  inputs: { ...full.metafile.inputs, ...fast.metafile.inputs },
+  outputs: { ...full.metafile.outputs, ...fast.metafile.outputs },
+};
+await writeFile(`${root}${outdir}/meta.json`, JSON.stringify(meta));

@@ -3,7 +3,7 @@
 // (root + apt-get), then runs `vitest run` with any extra arguments. Nothing is ever skipped silently:
 // a prerequisite that is still missing is an error naming the Debian package to install.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -113,7 +113,10 @@ if (!existsSync(vitest)) {
   console.error('[test] vitest is not installed: run npm ci (or npm install) first');
   process.exit(1);
 }
-const child = spawn(process.execPath, [vitest, 'run', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+// A JSON report beside the usual output, so the run can end with one plain "N passed, N failed" line.
+const report = join(root, 'test', '.tmp', `report-${process.pid}.json`);
+const reporters = ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+const child = spawn(process.execPath, [vitest, 'run', ...reporters, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
 for (const sig of Object.keys(SIGNALS)) process.on(sig, () => child.kill(sig));
 child.on('error', (e) => {
@@ -121,5 +124,16 @@ child.on('error', (e) => {
   process.exit(1);
 });
 child.on('exit', (code, signal) => {
-  process.exit(code ?? 128 + (SIGNALS[signal] ?? 9));
+  let exit = code ?? 128 + (SIGNALS[signal] ?? 9);
+  try {
+    const counts = JSON.parse(readFileSync(report, 'utf8'));
+    rmSync(report, { force: true });
+    const skipped = counts.numPendingTests + counts.numTodoTests;
+    console.log(`tests: ${counts.numPassedTests} passed, ${counts.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+    // A run that executed nothing proves nothing.
+    if (exit === 0 && counts.numTotalTests === 0) exit = 1;
+  } catch {
+    // No report (vitest crashed before writing it): its own exit code stands.
+  }
+  process.exit(exit);
 });

@@ -1,0 +1,160 @@
+// The fast path: `tokens get` and `tokens exec` answered from a fresh token cache without loading
+// the full program (commander, the broker, the stores, the providers' code). scripts/build.mjs
+// bundles this file on its own, as CommonJS, into dist/fast.cjs, which bin/tokens.js requires: a
+// CommonJS entry skips the ES module loader's start-up, and one small file is all a warm call reads.
+//
+// It claims only the plainest forms of the two commands (see planFastPath) when every token they
+// need is in the cache and fresh. Everything else, and anything in doubt, goes to the full program
+// (dist/main.js, loaded with import()), which prints the real output, help and errors. For what it
+// claims, the fast path's output and exit code are those of the full program: it runs the same
+// validators, the same cache read and freshness test, the same formatting and the same exec child.
+import { isFresh, readCache } from './core/cache.js';
+import { resolveEndpoints } from './core/endpoints.js';
+import { FORMATS, formatCredential, type Format } from './core/format.js';
+import { resolvePaths, type Env, type Paths } from './core/paths.js';
+import { parseProfile, parseProvider, parseWholeNumber } from './cli/parse.js';
+import type { Credential } from './core/broker.js';
+import type { ProviderDescriptor } from './providers/types.js';
+
+/** Set (to anything) by the tests only: every call goes to the full program, for comparison. */
+export const NO_FAST_PATH_ENV = 'TOKENS_NO_FAST_PATH';
+
+export type FastPlan =
+  | { command: 'get'; provider: ProviderDescriptor; profile: string; format: Format; minTtlSeconds: number }
+  | { command: 'exec'; providers: ProviderDescriptor[]; profile: string; argv: string[] };
+
+/** The options the fast path understands, per command; each takes a value. */
+const GET_OPTIONS = ['--format', '--min-ttl', '--profile'] as const;
+const EXEC_OPTIONS = ['--provider', '--profile'] as const;
+
+interface Scanned {
+  /** Option name → the values given, in order. */
+  values: Map<string, string[]>;
+  /** Arguments that are not options, before any `--`. */
+  operands: string[];
+  /** What follows the first `--`, or undefined without one. */
+  afterDashes: string[] | undefined;
+}
+
+/**
+ * The arguments after the command name, in the forms commander accepts for these options
+ * (`--name value`, `--name=value`). Undefined for anything else: an unknown or short option, a
+ * missing value, a value that looks like an option.
+ */
+function scan(args: readonly string[], known: readonly string[]): Scanned | undefined {
+  const values = new Map<string, string[]>();
+  const operands: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return { values, operands, afterDashes: args.slice(i + 1) };
+    if (!arg.startsWith('-')) {
+      operands.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!known.includes(name)) return undefined;
+    let value: string | undefined;
+    if (eq > 0) value = arg.slice(eq + 1);
+    else {
+      value = args[++i];
+      if (value === undefined || value.startsWith('-')) return undefined;
+    }
+    values.set(name, [...(values.get(name) ?? []), value]);
+  }
+  return { values, operands, afterDashes: undefined };
+}
+
+/** The one value of a non-repeatable option; undefined when absent; throws when repeated. */
+function single(scanned: Scanned, name: string): string | undefined {
+  const given = scanned.values.get(name);
+  if (given && given.length > 1) throw new Error(`${name} repeated`);
+  return given?.[0];
+}
+
+/** --profile, else TOKENS_PROFILE (even empty, as commander takes it), else the default. */
+function profileOf(scanned: Scanned, env: Env): string {
+  return parseProfile(single(scanned, '--profile') ?? env.TOKENS_PROFILE);
+}
+
+/**
+ * What the fast path would do with these arguments, or undefined when they are the full program's
+ * business. Pure: no I/O. A value the full program would reject (unknown provider, bad format,
+ * bad endpoint override, …) is undefined here, so the full program reports it.
+ */
+export function planFastPath(argv: readonly string[], env: Env): FastPlan | undefined {
+  if (env[NO_FAST_PATH_ENV] !== undefined || env.TOKENS_DEBUG !== undefined) return undefined;
+  const [command, ...args] = argv;
+  try {
+    if (command === 'get') {
+      const scanned = scan(args, GET_OPTIONS);
+      if (!scanned || scanned.afterDashes !== undefined || scanned.operands.length !== 1) return undefined;
+      const provider = parseProvider(scanned.operands[0]!);
+      const format = single(scanned, '--format') ?? 'token';
+      if (!(FORMATS as readonly string[]).includes(format)) return undefined;
+      const plan: FastPlan = {
+        command: 'get',
+        provider,
+        profile: profileOf(scanned, env),
+        format: format as Format,
+        minTtlSeconds: parseWholeNumber(single(scanned, '--min-ttl') ?? '60', '--min-ttl'),
+      };
+      resolveEndpoints(provider, env);
+      return plan;
+    }
+    if (command === 'exec') {
+      const scanned = scan(args, EXEC_OPTIONS);
+      // Exactly `exec OPTIONS -- CMD [ARGS…]`, with at least one --provider (none means "every
+      // configured provider", which needs the config file).
+      if (!scanned || scanned.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
+      const providers = (scanned.values.get('--provider') ?? []).map(parseProvider);
+      if (providers.length === 0) return undefined;
+      const plan: FastPlan = { command: 'exec', providers, profile: profileOf(scanned, env), argv: scanned.afterDashes };
+      for (const provider of providers) resolveEndpoints(provider, env);
+      return plan;
+    }
+  } catch {
+    // A value the full program rejects: it says so itself.
+  }
+  return undefined;
+}
+
+/** The cached token, when it has at least minTtlSeconds left: what TokenBroker.get returns first. */
+async function freshCredential(paths: Paths, provider: ProviderDescriptor, profile: string, minTtlSeconds: number): Promise<Credential | undefined> {
+  const read = await readCache(paths, profile, provider.id);
+  return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtlSeconds) ? { kind: 'token', token: read.token } : undefined;
+}
+
+/**
+ * Answers a planned call when the cache allows: get's output, or exec's child run to its end.
+ * Undefined when the full program must take it; that is decided before anything is printed or run.
+ */
+async function answer(plan: FastPlan, env: Env): Promise<number | undefined> {
+  const paths = resolvePaths(env);
+  if (plan.command === 'get') {
+    const credential = await freshCredential(paths, plan.provider, plan.profile, plan.minTtlSeconds);
+    if (!credential) return undefined;
+    const text = formatCredential(plan.format, plan.provider, plan.profile, credential);
+    process.stdout.write(text);
+    return 0;
+  }
+  // Loaded only here: it brings node:child_process, which a get never needs.
+  const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
+  const credentials = await Promise.all(plan.providers.map((p) => freshCredential(paths, p, plan.profile, EXEC_MIN_TTL_SECONDS)));
+  if (!credentials.every((c): c is Credential => c !== undefined)) return undefined;
+  // spawnChild rejects only when spawn() throws, before any child exists: the full program may retry.
+  return spawnChild(plan.argv, childEnv(env, plan.providers, credentials, plan.profile), process.stderr).catch(() => undefined);
+}
+
+/** bin/tokens.js: the fast path when it applies, else the full program; then exit with its code. */
+export async function run(argv: string[]): Promise<void> {
+  const plan = planFastPath(argv, process.env);
+  let code = plan ? await answer(plan, process.env).catch(() => undefined) : undefined;
+  if (code === undefined) {
+    const { main } = await import('./main.js');
+    code = await main(argv);
+  }
+  const exitCode = code;
+  // Exit once stdout has drained, so nothing (a keep-alive socket, a stdin reader) holds us open.
+  process.stdout.write('', () => process.exit(exitCode));
+}
