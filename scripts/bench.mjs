@@ -46,7 +46,7 @@ if (!existsSync(GNU_TIME)) {
   );
   process.exit(2);
 }
-if (!existsSync(join(ROOT, 'dist/main.js')) || !existsSync(join(ROOT, 'dist/meta.json'))) {
+if (!['dist/fast.cjs', 'dist/main.js', 'dist/meta.json'].every((file) => existsSync(join(ROOT, file)))) {
   console.error('bench: dist/ is missing; building it first');
   const built = spawnSync(NODE, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
   if (built.status !== 0) process.exit(built.status ?? 1);
@@ -56,7 +56,8 @@ const work = await mkdtemp(join(tmpdir(), 'tokens-bench-'));
 process.on('exit', () => spawnSync('rm', ['-rf', work]));
 
 // Measure a private copy of bin/ + dist/: a build running meanwhile (npm run build) rewrites dist/ (rm -rf, then write)
-// and would otherwise pull files away mid-run. node_modules is linked for keytar (external).
+// and would otherwise pull files away mid-run. node_modules is linked for keytar (external). All of
+// bin/ is copied: bin/package.json makes bin/tokens.js CommonJS, and without it the bin would not run.
 const BIN = await snapshot();
 
 async function snapshot() {

@@ -4,6 +4,7 @@
 import { readCache, isFresh, writeCache, type CacheRead } from './cache.js';
 import { lockPath, withLock, type FailureSharing } from './lock.js';
 import { ExitCode, NotConfiguredError, StoreError, type TokensError } from './errors.js';
+import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
 import type { AccessToken, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
 
@@ -110,7 +111,7 @@ export async function readSecrets(store: { get(key: string): Promise<string> }, 
   } catch {
     // fall through
   }
-  throw new StoreError(`the stored ${provider.title} credentials for profile ${profile} are damaged`, { hint: `Run \`tokens login ${provider.id}${profileFlag(profile)}\` again.` });
+  throw new StoreError(`the stored ${provider.title} credentials for profile ${profile} are damaged`, { hint: `Run \`${loginCommand(provider.id, profile)}\` again.` });
 }
 
 async function persistRotated(
@@ -135,14 +136,10 @@ async function persistRotated(
     }
     throw new RotationNotSavedError(
       `${issued}; the old one is spent, so this login is lost`,
-      { hint: `Fix the secret store, then run \`tokens login ${provider.id}${profileFlag(profile)}\`.` },
+      { hint: `Fix the secret store, then run \`${loginCommand(provider.id, profile)}\`.` },
       true,
     );
   }
-}
-
-function profileFlag(profile: string): string {
-  return profile === 'default' ? '' : ` --profile ${profile}`;
 }
 
 /** Exit 6 after a successful exchange: the provider spent the old refresh token, the new one is gone. */
@@ -162,8 +159,9 @@ class RotationNotSavedError extends StoreError {
  * unavailable or rate limited: 5) goes to the processes that were waiting for it, and so does a
  * rotation that could not be saved. When that rotation was the whole login, it goes to every later
  * process too, until a login: the store still holds the refresh token that exchange spent, and
- * sending a spent single-use token again is what a provider following RFC 9700 takes for theft. A store that cannot be read is not shared: that depends
- * on each process's own TOKENS_PASSPHRASE, and costs no request.
+ * sending a spent single-use token again is what a provider following RFC 9700 takes for theft.
+ * A store that cannot be read is not shared: that depends on each process's own TOKENS_PASSPHRASE,
+ * and costs no request.
  */
 function shareFailure(error: TokensError): FailureSharing {
   if (error instanceof RotationNotSavedError) return error.loginLost ? 'sticky' : 'waiting';
@@ -177,9 +175,8 @@ function sameSecrets(a: Secrets, b: Secrets): boolean {
 }
 
 export function notLoggedIn(provider: ProviderDescriptor, profile: string): NotConfiguredError {
-  const suffix = profile === 'default' ? '' : ` --profile ${profile}`;
   return new NotConfiguredError(`${provider.id} is not logged in for profile "${profile}"`, {
-    hint: `Run \`tokens login ${provider.id}${suffix}\`.`,
+    hint: `Run \`${loginCommand(provider.id, profile)}\`.`,
   });
 }
 
