@@ -3,16 +3,13 @@
 // with esbuild, keytar resolved from the repository's node_modules) with the harness's environment.
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleForChild, repoTempDir } from './support/bundle.js';
 import { startSecretService, type SecretService } from './support/secret-service.js';
-
-const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 type Op =
   | { op: 'check' }
@@ -51,26 +48,14 @@ let driver: string;
 let service: SecretService | undefined;
 
 beforeAll(async () => {
-  await mkdir(join(repoRoot, 'test', '.tmp'), { recursive: true });
-  work = await mkdtemp(join(repoRoot, 'test', '.tmp', 'keychain-'));
+  work = await repoTempDir('keychain-');
   home = await mkdtemp(join(tmpdir(), 'tokens-keychain-home-'));
   bundleInRepo = join(work, 'keychain.mjs');
   // A copy where `keytar` cannot be resolved, to see the missing-module error.
   const outside = await mkdtemp(join(tmpdir(), 'tokens-keychain-nokeytar-'));
   bundleOutside = join(outside, 'keychain.mjs');
   driver = join(work, 'driver.mjs');
-  for (const outfile of [bundleInRepo, bundleOutside]) {
-    await build({
-      entryPoints: [join(repoRoot, 'src/store/keychain.ts')],
-      outfile,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'silent',
-    });
-  }
+  for (const outfile of [bundleInRepo, bundleOutside]) await bundleForChild('src/store/keychain.ts', outfile);
   await writeFile(driver, DRIVER);
   service = await startSecretService(home);
 }, 60_000);

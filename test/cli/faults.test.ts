@@ -4,169 +4,49 @@
 // lock holder killed mid-exchange, a store that cannot be written after an exchange, a damaged cache.
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
-import { BIN, Sandbox, type CliResult, type RunOptions } from '../support/cli.js';
+import { BIN } from '../support/cli.js';
+import { MALFORMED_MARKER, type Fault, type ProviderName } from '../support/servers.js';
 import {
-  MALFORMED_MARKER,
-  startProviderServer,
-  type Fault,
-  type ProviderName,
-  type ProviderServer,
-  type RecordedRequest,
-} from '../support/servers.js';
+  cachePath,
+  expireCache,
+  login,
+  parallel,
+  random,
+  secretsSeen,
+  tokenRequests,
+  useWorlds,
+  type Setup,
+  type World,
+} from '../support/worlds.js';
 
 const PASSPHRASE = 'correct horse battery staple (faults)';
 const TITLE: Record<ProviderName, string> = { chartmetric: 'Chartmetric', soundcharts: 'Soundcharts', soundcloud: 'SoundCloud' };
 
-type Setup = 'chartmetric' | 'soundcharts' | 'soundcloud-user';
-
-interface World {
-  server: ProviderServer;
-  sandbox: Sandbox;
-  setup: Setup;
-  provider: ProviderName;
-  env: Record<string, string>;
-  secrets: string[];
-  redirectUri: string;
-  run(args: string[], options?: RunOptions): Promise<CliResult>;
-}
-
-const worlds: World[] = [];
-
-afterEach(async () => {
-  for (const w of worlds.splice(0)) {
-    try {
-      // Secret scan: no refresh token, client secret, PKCE verifier or passphrase in any output or
-      // file (the secrets file is encrypted), and never the body of a malformed answer.
-      expect(await w.sandbox.findSecrets([...secretsSeen(w), MALFORMED_MARKER])).toEqual([]);
-    } finally {
-      await w.server.close();
-      await w.sandbox.dispose();
-    }
-  }
+const worlds = useWorlds({
+  passphrase: PASSPHRASE,
+  // Secret scan: no refresh token, client secret, PKCE verifier or passphrase in any output or
+  // file (the secrets file is encrypted), and never the body of a malformed answer.
+  beforeDispose: async (w) => expect(await w.sandbox.findSecrets([...secretsSeen(w), MALFORMED_MARKER])).toEqual([]),
 });
+const { world } = worlds;
 
-function random(prefix: string): string {
-  return `${prefix}${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const address = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** A "browser" for BROWSER: GETs the authorization URL, then the loopback callback it redirects to. */
-function scriptedBrowser(): string {
-  const script =
-    'const u=process.argv[1];' +
-    'fetch(u,{redirect:"manual"}).then(r=>fetch(r.headers.get("location"),{redirect:"manual"})).then(r=>r.text()).catch(()=>process.exit(1))';
-  return `'${process.execPath}' -e '${script}'`;
-}
-
-async function world(setup: Setup, teams?: string[]): Promise<World> {
-  const cmRefresh = random('cm_rt_seed_');
-  const scSecret = random('sc_secret_');
-  const sclSecret = random('scl_secret_');
-  const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
-  const server = await startProviderServer({
-    rotate: true,
-    revokeOnReuse: true,
-    chartmetric: { refreshTokens: [cmRefresh] },
-    soundcharts: { clients: [{ clientId: 'sc-client', clientSecret: scSecret, ...(teams ? { teams } : {}) }] },
-    soundcloud: { clients: [{ clientId: 'scl-client', clientSecret: sclSecret, redirectUris: [redirectUri] }] },
-    authorizeMode: 'approve',
-  });
-  const sandbox = await Sandbox.create();
-  const env = { ...server.env(), TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASSPHRASE };
-  const w: World = {
-    server,
-    sandbox,
-    setup,
-    provider: setup === 'soundcloud-user' ? 'soundcloud' : setup,
-    env,
-    secrets: [cmRefresh, scSecret, sclSecret, PASSPHRASE],
-    redirectUri,
-    run: (args, options = {}) => sandbox.run(args, { timeoutMs: 100_000, ...options, env: { ...env, ...options.env } }),
-  };
-  worlds.push(w);
-  return w;
-}
-
-/** Logs in (chartmetric: with `refreshToken`, default the seeded one) and checks it worked. */
-async function login(w: World, options: { refreshToken?: string; teamId?: string } = {}): Promise<void> {
-  let result: CliResult;
-  switch (w.setup) {
-    case 'chartmetric':
-      result = await w.run(['login', 'chartmetric'], { env: { TOKENS_CHARTMETRIC_REFRESH_TOKEN: options.refreshToken ?? w.secrets[0]! } });
-      break;
-    case 'soundcharts':
-      result = await w.run(['login', 'soundcharts', '--client-id', 'sc-client', ...(options.teamId ? ['--team-id', options.teamId] : [])], {
-        env: { TOKENS_SOUNDCHARTS_CLIENT_SECRET: w.secrets[1]! },
-      });
-      break;
-    case 'soundcloud-user':
-      result = await w.run(['login', 'soundcloud', '--client-id', 'scl-client', '--redirect-uri', w.redirectUri, '--timeout', '30'], {
-        env: { TOKENS_SOUNDCLOUD_CLIENT_SECRET: w.secrets[2]!, BROWSER: scriptedBrowser() },
-      });
-      break;
-  }
-  expect(result.code, result.stderr).toBe(0);
-}
-
+/** Logged in, with the cached token expired. */
 async function loggedIn(setup: Setup): Promise<World> {
-  const w = await world(setup);
-  await login(w);
+  const w = await worlds.loggedIn(setup);
   await expireCache(w);
-  expect(w.server.violations).toEqual([]);
   return w;
-}
-
-function cachePath(w: World): string {
-  return join(w.sandbox.home, '.cache', 'tokens', 'default', `${w.provider}.json`);
 }
 
 function secretsFile(w: World): string {
   return join(w.sandbox.home, '.local', 'share', 'tokens', 'secrets.enc');
 }
 
-/** Turns the cached token into one that expired a minute ago. */
-async function expireCache(w: World): Promise<void> {
-  const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as Record<string, unknown>;
-  await writeFile(cachePath(w), JSON.stringify({ ...cached, expires_at: Date.now() - 60_000 }), { mode: 0o600 });
-}
-
-function tokenRequests(w: World, since = 0): RecordedRequest[] {
-  return w.server.requests.filter((r) => r.provider === w.provider && r.endpoint === 'token' && r.time >= since);
-}
-
-/** Every refresh token and client secret the CLI sent or was given. */
-function secretsSeen(w: World): string[] {
-  const found = new Set(w.secrets);
-  for (const r of w.server.requests) {
-    const json = r.json as Record<string, unknown> | undefined;
-    if (typeof json?.refreshtoken === 'string') found.add(json.refreshtoken);
-    for (const k of ['refresh_token', 'client_secret', 'code_verifier'] as const) if (r.form?.[k]) found.add(r.form[k]);
-  }
-  for (const p of ['chartmetric', 'soundcloud'] as const) for (const t of w.server.liveRefreshTokens(p)) found.add(t);
-  return [...found];
-}
-
 /** The refresh tokens the server would accept now (none for Soundcharts: client credentials). */
 function liveRefreshTokens(w: World): string[] {
   return w.provider === 'soundcharts' ? [] : w.server.liveRefreshTokens(w.provider);
-}
-
-async function parallel(w: World, n: number, args: string[], env: Record<string, string> = {}): Promise<{ results: CliResult[]; ms: number }> {
-  const started = Date.now();
-  const results = await Promise.all(Array.from({ length: n }, () => w.run(args, { env })));
-  return { results, ms: Date.now() - started };
 }
 
 /** After the fault: the stored credentials still work, with no new login. */
@@ -343,7 +223,7 @@ describe('single faults', () => {
   });
 
   it('403 from Soundcharts for a team the client may not select: exit 4', async () => {
-    const w = await world('soundcharts', ['team-a']);
+    const w = await world('soundcharts', { teams: ['team-a'] });
     await login(w, { teamId: 'team-a' });
     await expireCache(w);
     // The client loses access to team-a.

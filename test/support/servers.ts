@@ -926,6 +926,20 @@ class ProviderServerImpl implements ProviderServer {
     return undefined;
   }
 
+  /** postChecks for an OAuth form-encoded token endpoint, then its parameters, none of them repeated. */
+  private formPostChecks(rec: RecordedRequest, target: URL): { reply: Reply } | { form: Record<string, string> } {
+    const early = this.postChecks(rec, target, 'application/x-www-form-urlencoded', () =>
+      oauthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded'),
+    );
+    if (early) return { reply: early };
+    const { values: form, duplicates } = parseParams(rec.body);
+    if (duplicates.length > 0) {
+      this.violate(rec, `repeated parameter(s): ${duplicates.join(', ')}`);
+      return { reply: oauthError(400, 'invalid_request', 'Parameters must not be repeated') };
+    }
+    return { form };
+  }
+
   // ───────── Chartmetric ─────────
 
   private chartmetricToken(rec: RecordedRequest, target: URL): Reply {
@@ -979,15 +993,9 @@ class ProviderServerImpl implements ProviderServer {
   // ───────── Soundcharts ─────────
 
   private soundchartsToken(rec: RecordedRequest, target: URL): Reply {
-    const early = this.postChecks(rec, target, 'application/x-www-form-urlencoded', () =>
-      oauthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded'),
-    );
-    if (early) return early;
-    const { values: form, duplicates } = parseParams(rec.body);
-    if (duplicates.length > 0) {
-      this.violate(rec, `repeated parameter(s): ${duplicates.join(', ')}`);
-      return oauthError(400, 'invalid_request', 'Parameters must not be repeated');
-    }
+    const checked = this.formPostChecks(rec, target);
+    if ('reply' in checked) return checked.reply;
+    const { form } = checked;
     const challenge = { 'www-authenticate': 'Basic realm="soundcharts"' };
     const basic = parseBasic(rec.headers.authorization);
     if (form.client_id !== undefined || form.client_secret !== undefined) {
@@ -1089,15 +1097,9 @@ class ProviderServerImpl implements ProviderServer {
   }
 
   private soundcloudToken(rec: RecordedRequest, target: URL): Reply {
-    const early = this.postChecks(rec, target, 'application/x-www-form-urlencoded', () =>
-      oauthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded'),
-    );
-    if (early) return early;
-    const { values: form, duplicates } = parseParams(rec.body);
-    if (duplicates.length > 0) {
-      this.violate(rec, `repeated parameter(s): ${duplicates.join(', ')}`);
-      return oauthError(400, 'invalid_request', 'Parameters must not be repeated');
-    }
+    const checked = this.formPostChecks(rec, target);
+    if ('reply' in checked) return checked.reply;
+    const { form } = checked;
     const grant = form.grant_type;
     if (grant === undefined) {
       this.violate(rec, 'missing grant_type');

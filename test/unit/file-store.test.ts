@@ -2,14 +2,13 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StoreError, UsageError } from '../../src/core/errors.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { FileStore } from '../../src/store/file.js';
 import { openStore, storeKindFromEnv } from '../../src/store/open.js';
 import { SecretNotFoundError } from '../../src/store/store.js';
+import { bundleForChild, repoTempDir } from '../support/bundle.js';
 
 // Count key derivations, passing every call through to the real scrypt.
 const scryptCalls = vi.hoisted(() => ({ count: 0 }));
@@ -24,7 +23,6 @@ vi.mock('node:crypto', async (importOriginal) => {
   };
 });
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const PASS = 'correct horse battery staple';
 const SECRET_A = 'refresh-token-Zq8vN3kP0wLx7Yt2';
 const SECRET_B = 'client-secret-Hh4Jd9Qm1Rs6Uv5e';
@@ -306,20 +304,9 @@ describe('FileStore', () => {
     'loses no update when child processes write different keys concurrently',
     async () => {
       // Under the repository, so that the bundle resolves its dependencies from node_modules.
-      await mkdir(join(repoRoot, 'test', '.tmp'), { recursive: true });
-      const bundleDir = await mkdtemp(join(repoRoot, 'test', '.tmp', 'file-store-'));
+      const bundleDir = await repoTempDir('file-store-');
       try {
-        const bundle = join(bundleDir, 'file-store.mjs');
-        await build({
-          entryPoints: [join(repoRoot, 'src/store/file.ts')],
-          outfile: bundle,
-          bundle: true,
-          format: 'esm',
-          platform: 'node',
-          target: 'node20',
-          packages: 'external',
-          logLevel: 'silent',
-        });
+        await bundleForChild('src/store/file.ts', join(bundleDir, 'file-store.mjs'));
         const driver = join(bundleDir, 'writer.mjs');
         await writeFile(
           driver,
