@@ -46,7 +46,7 @@ const fastPathBoundary = {
   setup(b) {
     b.onResolve({ filter: /.*/ }, (args) => {
       if (args.kind !== 'dynamic-import') return undefined;
-      const fromFast = args.importer.endsWith('/src/fast.ts');
+      const fromFast = /[\\/]src[\\/]fast\.ts$/.test(args.importer);
       if (fromFast && args.path === FAST_HANDOFF) return { path: FAST_HANDOFF, external: true };
       if (fromFast && FAST_LAZY.has(args.path)) return undefined;
       return { path: `${args.path} (from ${args.importer.slice(root.length)})`, namespace: 'not-on-the-fast-path' };
@@ -55,6 +55,25 @@ const fastPathBoundary = {
       contents: `throw new Error(${JSON.stringify(`internal error: ${args.path} is not part of dist/fast.cjs`)});`,
       loader: 'js',
     }));
+  },
+};
+
+// node:os in the fast build, loaded on first use: a warm `get` never needs it (only without HOME,
+// or for a signal number after exec), and loading it costs about 1 ms. Only the members the fast
+// path imports are here: importing any other makes the build fail, rather than break at run time.
+const LAZY_OS = `
+const os = () => require('node:os');
+export const homedir = () => os().homedir();
+export const constants = new Proxy({}, { get: (_, name) => os().constants[name] });
+`;
+const lazyOs = {
+  name: 'lazy-node-os',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?os$/ }, (args) =>
+      // The shim's own require() is the real module.
+      args.namespace === 'lazy-builtin' ? { path: 'node:os', external: true } : { path: 'node:os', namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({ contents: LAZY_OS, loader: 'js' }));
   },
 };
 
@@ -69,7 +88,7 @@ const fast = await build({
   target: 'node20',
   metafile: true,
   legalComments: 'none',
-  plugins: [fastPathBoundary],
+  plugins: [fastPathBoundary, lazyOs],
   logLevel: 'warning',
 });
 

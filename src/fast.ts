@@ -7,7 +7,12 @@
 // need is in the cache and fresh. Everything else, and anything in doubt, goes to the full program
 // (dist/main.js, loaded with import()), which prints the real output, help and errors. For what it
 // claims, the fast path's output and exit code are those of the full program: it runs the same
-// validators, the same cache read and freshness test, the same formatting and the same exec child.
+// validators, the same cache read and freshness test, the same formatting and the same exec child
+// (src/commands/exec-child.ts). What it saves, besides commander and the module graph: setting up
+// process.stdout (the token goes out with fs.writeSync) and, for get, node:child_process.
+// test/unit/fast-path.test.ts runs calls both ways and compares; test/unit/warm-path.test.ts checks
+// what dist/fast.cjs contains and what a warm call loads.
+import { writeSync } from 'node:fs';
 import { isFresh, readCache } from './core/cache.js';
 import { resolveEndpoints } from './core/endpoints.js';
 import { FORMATS, formatCredential, type Format } from './core/format.js';
@@ -126,35 +131,73 @@ async function freshCredential(paths: Paths, provider: ProviderDescriptor, profi
 }
 
 /**
- * Answers a planned call when the cache allows: get's output, or exec's child run to its end.
- * Undefined when the full program must take it; that is decided before anything is printed or run.
+ * process.stdout and process.stderr once the fast path has written through them. Node sets each up
+ * on first use, which costs a few milliseconds (a pipe loads node:net), so the fast path avoids them
+ * when it can, and at exit waits for just the ones it used.
  */
-async function answer(plan: FastPlan, env: Env): Promise<number | undefined> {
+const usedStreams = new Set<NodeJS.WriteStream>();
+
+/**
+ * Writes the output to fd 1 with writeSync, which is what process.stdout does for a file, without
+ * setting up the stream. Whatever writeSync cannot finish (EAGAIN on a non-blocking pipe, EPIPE, …)
+ * goes to process.stdout after all, whose handling of it is the full program's.
+ */
+function writeStdout(text: string): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
+  try {
+    while (written < bytes.length) written += writeSync(1, bytes, written);
+  } catch {
+    usedStreams.add(process.stdout);
+    process.stdout.write(bytes.subarray(written));
+  }
+}
+
+const stderrSink = {
+  write(text: string): void {
+    usedStreams.add(process.stderr);
+    process.stderr.write(text);
+  },
+};
+
+/**
+ * Answers a planned call when the cache allows: get's output (for the caller to print), or exec's
+ * child run to its end. Undefined when the full program must take it, decided before anything is
+ * printed or run.
+ */
+async function answer(plan: FastPlan, env: Env): Promise<{ stdout?: string; code: number } | undefined> {
   const paths = resolvePaths(env);
   if (plan.command === 'get') {
     const credential = await freshCredential(paths, plan.provider, plan.profile, plan.minTtlSeconds);
     if (!credential) return undefined;
-    const text = formatCredential(plan.format, plan.provider, plan.profile, credential);
-    process.stdout.write(text);
-    return 0;
+    return { stdout: formatCredential(plan.format, plan.provider, plan.profile, credential), code: 0 };
   }
   // Loaded only here: it brings node:child_process, which a get never needs.
   const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
   const credentials = await Promise.all(plan.providers.map((p) => freshCredential(paths, p, plan.profile, EXEC_MIN_TTL_SECONDS)));
   if (!credentials.every((c): c is Credential => c !== undefined)) return undefined;
   // spawnChild rejects only when spawn() throws, before any child exists: the full program may retry.
-  return spawnChild(plan.argv, childEnv(env, plan.providers, credentials, plan.profile), process.stderr).catch(() => undefined);
+  const code = await spawnChild(plan.argv, childEnv(env, plan.providers, credentials, plan.profile), stderrSink).catch(() => undefined);
+  return code === undefined ? undefined : { code };
+}
+
+/** Exits once everything written to these streams has drained. */
+function exitAfter(code: number, streams: readonly NodeJS.WritableStream[]): void {
+  let pending = streams.length;
+  if (pending === 0) process.exit(code);
+  for (const stream of streams) stream.write('', () => --pending === 0 && process.exit(code));
 }
 
 /** bin/tokens.js: the fast path when it applies, else the full program; then exit with its code. */
 export async function run(argv: string[]): Promise<void> {
   const plan = planFastPath(argv, process.env);
-  let code = plan ? await answer(plan, process.env).catch(() => undefined) : undefined;
-  if (code === undefined) {
-    const { main } = await import('./main.js');
-    code = await main(argv);
+  const answered = plan ? await answer(plan, process.env).catch(() => undefined) : undefined;
+  if (answered) {
+    if (answered.stdout !== undefined) writeStdout(answered.stdout);
+    return exitAfter(answered.code, [...usedStreams]);
   }
-  const exitCode = code;
+  const { main } = await import('./main.js');
+  const code = await main(argv);
   // Exit once stdout has drained, so nothing (a keep-alive socket, a stdin reader) holds us open.
-  process.stdout.write('', () => process.exit(exitCode));
+  exitAfter(code, [process.stdout]);
 }

@@ -36,7 +36,7 @@ export function childEnv(env: Env, providers: readonly ProviderDescriptor[], cre
  * when killed by signal N, 127 when not found, 126 when it cannot be run. SIGINT, SIGTERM and SIGHUP
  * are passed on. Rejects only when spawn() itself throws (an invalid argument), so no child was started.
  */
-export function spawnChild(command: readonly string[], env: Record<string, string>, stderr: NodeJS.WritableStream): Promise<number> {
+export function spawnChild(command: readonly string[], env: Record<string, string>, stderr: { write(text: string): unknown }): Promise<number> {
   const [file, ...args] = command;
   return new Promise((resolve, reject) => {
     // Handlers go in before the child exists: a signal sent the moment the child starts must be

@@ -9,8 +9,6 @@ import { childEnv, EXEC_MIN_TTL_SECONDS, spawnChild } from './exec-child.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../providers/types.js';
 
-export { WITHHELD_ENV } from './exec-child.js';
-
 export interface ExecOptions {
   /** Empty: every provider configured in the profile. */
   providers: ProviderDescriptor[];

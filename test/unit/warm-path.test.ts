@@ -1,12 +1,16 @@
-// The warm path — `tokens get` answered from a fresh cache — must stay cheap enough to call in a loop.
-// Two kinds of evidence that it loads none of the heavy code:
-//  - static: the esbuild metafile of the test build (dist/meta.json). The warm `get` path is what
-//    dist/main.js reaches through static imports, plus the chunk of src/commands/get.ts (which main
-//    imports dynamically) and what that chunk reaches statically. Dynamic imports below it only run
-//    on the cold path.
-//  - run time: a real warm `get` of the built CLI, with the ES modules it loaded recorded by a
-//    module.register() hook and the Node built-ins it loaded read from process.moduleLoadList, and a
-//    run showing it touches neither the network nor the secret store.
+// The warm path — `tokens get` or `tokens exec` answered from a fresh cache — must stay cheap enough
+// to call in a loop. bin/tokens.js (CommonJS) requires dist/fast.cjs, one CommonJS bundle of
+// src/fast.ts, which answers those calls itself and hands everything else to dist/main.js (the full
+// program, ES modules, commander) with import(). Two kinds of evidence that the warm path loads none
+// of the heavy code:
+//  - static: the esbuild metafile of the test build (dist/meta.json, both builds merged). dist/fast.cjs
+//    must bundle none of the heavy modules, nor commander or the full program. The full program's
+//    own start (main's static imports plus the command chunk) stays light too: it is what a cache
+//    miss, --verbose or any other command starts with.
+//  - run time: a real warm `get` and `exec` of the built CLI, with the CommonJS modules they loaded
+//    (require.cache), the ES modules (a module.register() hook: none from dist/, not main.js) and the
+//    Node built-ins (process.moduleLoadList) recorded, and a run showing they touch neither the
+//    network nor the secret store.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -41,6 +45,18 @@ const HEAVY_INPUTS: Array<[string, RegExp]> = [
   ['src/core/context.ts', /^src\/core\/context\.ts$/],
   ['provider adapters (src/providers/*/adapter.ts)', /^src\/providers\/[^/]+\/adapter\.ts$/],
   ['src/providers/soundcloud/listener.ts', /^src\/providers\/soundcloud\/listener\.ts$/],
+];
+/** Besides those, what dist/fast.cjs must not bundle: the CLI framework and the full program. */
+const NOT_IN_FAST: Array<[string, RegExp]> = [
+  ...HEAVY_INPUTS,
+  ['commander', /(^|\/)node_modules\/commander\//],
+  ['any node_modules package', /(^|\/)node_modules\//],
+  ['src/main.ts', /^src\/main\.ts$/],
+  ['src/cli/program.ts', /^src\/cli\/program\.ts$/],
+  ['src/core/broker.ts', /^src\/core\/broker\.ts$/],
+  ['src/core/lock.ts', /^src\/core\/lock\.ts$/],
+  ['src/core/private-files.ts', /^src\/core\/private-files\.ts$/],
+  ['src/commands/* other than exec-child.ts', /^src\/commands\/(?!exec-child\.ts$)/],
 ];
 /** Built-ins the warm path has no business importing (crypto, any networking, workers). */
 const HEAVY_BUILTINS = ['crypto', 'http', 'https', 'http2', 'net', 'tls', 'dns', 'zlib', 'worker_threads', 'readline'];
@@ -97,13 +113,34 @@ function externalsOf(outputs: Set<string>): string[] {
 describe('the warm path, from the metafile', () => {
   it('names every heavy module it checks for, so the checks below are not vacuous', () => {
     const inputs = Object.keys(meta.inputs);
-    for (const [name, pattern] of HEAVY_INPUTS) expect(inputs.some((p) => pattern.test(p)), `${name} is in the bundle`).toBe(true);
+    for (const [name, pattern] of NOT_IN_FAST) expect(inputs.some((p) => pattern.test(p)), `${name} is in the bundle`).toBe(true);
+  });
+
+  it('dist/fast.cjs is one small CommonJS file with the fast path and none of the heavy modules', () => {
+    const fast = outputOf('src/fast.ts');
+    expect(fast).toMatch(/(^|\/)fast\.cjs$/);
+    const out = meta.outputs[fast]!;
+    // A few kilobytes of our own code; zod or commander alone would be far more.
+    expect(out.bytes).toBeLessThan(32 * 1024);
+    const inputs = Object.keys(out.inputs);
+    for (const expected of ['src/fast.ts', 'src/core/cache.ts', 'src/core/format.ts', 'src/core/endpoints.ts', 'src/cli/parse.ts', 'src/providers/registry.ts', 'src/commands/exec-child.ts']) {
+      expect(inputs).toContain(expected);
+    }
+    for (const [name, pattern] of NOT_IN_FAST) expect(inputs.filter((p) => pattern.test(p)), name).toEqual([]);
+    // The full program's dynamic imports (provider adapters, …) are stubs in fast.cjs, never bundled;
+    // node:os is a shim that loads it on first use.
+    expect(inputs.filter((p) => !p.startsWith('src/') && !p.startsWith('not-on-the-fast-path:'))).toEqual(['lazy-builtin:node:os']);
+    // Outside itself it reaches Node built-ins, none heavy, and dist/main.js, by import() only.
+    const externals = out.imports.filter((edge) => edge.external);
+    expect(externals.filter((edge) => !edge.path.startsWith('node:'))).toEqual([{ path: './main.js', kind: 'dynamic-import', external: true }]);
+    expect(externals.filter((edge) => HEAVY_BUILTINS.includes(builtinName(edge.path)))).toEqual([]);
+    expect(existsSync(join(DIST, 'main.js')), 'the hand-off target is next to it').toBe(true);
   });
 
   it.each([
     ['get', 'src/commands/get.ts'],
     ['exec', 'src/commands/exec.ts'],
-  ])('tokens %s: main + the command chunk statically import none of the heavy modules', (_name, entry) => {
+  ])('the full program (hand-off) for tokens %s: main + the command chunk statically import none of the heavy modules', (_name, entry) => {
     const inputs = inputsOf(warmOutputs(entry));
     expect(inputs).toContain(entry);
     expect(inputs).toContain('src/core/cache.ts');
@@ -135,6 +172,8 @@ let work: string;
 let home: string;
 /** Records every module URL the ESM loader loads, through a module.register() hook. */
 let traceEsm: string;
+/** Writes the files in require.cache (every CommonJS module loaded) at exit. */
+let traceCjs: string;
 /** Writes process.moduleLoadList at exit. */
 let traceBuiltins: string;
 
@@ -163,11 +202,20 @@ beforeAll(async () => {
       "register('./esm-hooks.mjs', import.meta.url, { data: { file: process.env.WARM_TRACE_FILE } });",
     ].join('\n'),
   );
-  traceBuiltins = join(work, 'trace-builtins.mjs');
+  traceCjs = join(work, 'trace-cjs.cjs');
+  await writeFile(
+    traceCjs,
+    [
+      "const { writeFileSync } = require('node:fs');",
+      "process.on('exit', () => writeFileSync(process.env.WARM_TRACE_CJS_FILE, JSON.stringify(Object.keys(require.cache))));",
+    ].join('\n'),
+  );
+  // CommonJS and preloaded with --require, so the run is the plain CommonJS start a user gets.
+  traceBuiltins = join(work, 'trace-builtins.cjs');
   await writeFile(
     traceBuiltins,
     [
-      "import { writeFileSync } from 'node:fs';",
+      "const { writeFileSync } = require('node:fs');",
       "process.on('exit', () => writeFileSync(process.env.WARM_TRACE_FILE, JSON.stringify(process.moduleLoadList)));",
     ].join('\n'),
   );
@@ -188,7 +236,7 @@ interface Run {
  * would load `net` for process.stdout and hide whether the CLI itself does. stdin is a pipe, as in
  * `… | tokens get`: it loads `net` too, if the CLI sets up process.stdin, which a warm get never needs.
  */
-async function runCli(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<Run> {
+async function runCli(args: string[], env: Record<string, string>, nodeArgs: string[] = [], script = BIN): Promise<Run> {
   const id = Math.random().toString(36).slice(2);
   const outPath = join(work, `${id}.out`);
   const errPath = join(work, `${id}.err`);
@@ -196,7 +244,7 @@ async function runCli(args: string[], env: Record<string, string>, nodeArgs: str
   const err = await open(errPath, 'w');
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { env, stdio: ['pipe', out.fd, err.fd] });
+      const child = spawn(process.execPath, [...nodeArgs, script, ...args], { env, stdio: ['pipe', out.fd, err.fd] });
       child.stdin!.on('error', () => undefined);
       child.stdin!.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -219,34 +267,71 @@ function warmEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, ...extra };
 }
 
+/** The dist/ files a run loaded: CommonJS ones from require.cache, ES modules from the loader hook. */
+async function distModulesLoaded(args: string[]): Promise<{ run: Run; cjs: string[]; esm: string[] }> {
+  const esmFile = join(work, `esm-${Math.random().toString(36).slice(2)}.txt`);
+  const cjsFile = join(work, `cjs-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(esmFile, '');
+  const run = await runCli(args, warmEnv({ WARM_TRACE_FILE: esmFile, WARM_TRACE_CJS_FILE: cjsFile }), [
+    '--import',
+    pathToFileURL(traceEsm).href,
+    '--require',
+    traceCjs,
+  ]);
+  const inDist = (path: string) => !relative(DIST, path).startsWith('..');
+  const esm = (await readFile(esmFile, 'utf8'))
+    .split('\n')
+    .filter((u) => u.startsWith('file:'))
+    .map((u) => fileURLToPath(u))
+    .filter(inDist)
+    .map((path) => relative(DIST, path));
+  const cjs = (JSON.parse(await readFile(cjsFile, 'utf8')) as string[]).filter(inDist).map((path) => relative(DIST, path));
+  return { run, cjs, esm };
+}
+
 describe('the warm path, at run time', () => {
-  it('loads exactly the ES modules the metafile predicts: main, the get chunk and their static imports', async () => {
-    const file = join(work, 'esm.txt');
-    const run = await runCli(['get', 'chartmetric'], warmEnv({ WARM_TRACE_FILE: file }), ['--import', pathToFileURL(traceEsm).href]);
-    expect(run).toMatchObject({ code: 0, stdout: `${FRESH_TOKEN}\n`, stderr: '' });
-
-    const urls = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
-    const distDir = `${pathToFileURL(DIST).href}/`;
-    const loaded = new Set(urls.filter((u) => u.startsWith(distDir)).map((u) => relative(ROOT, fileURLToPath(u))));
-    const predicted = [...warmOutputs('src/commands/get.ts')].map((out) => relative(ROOT, join(ROOT, out)));
-    expect([...loaded].sort()).toEqual(predicted.sort());
-
-    // And the built-ins imported from ES modules: none of the heavy ones.
-    const builtins = urls.filter((u) => u.startsWith('node:')).map(builtinName);
-    expect(builtins.filter((b) => HEAVY_BUILTINS.includes(b))).toEqual([]);
+  it.each([
+    ['get', ['get', 'chartmetric'], `${FRESH_TOKEN}\n`],
+    ['exec', ['exec', '--provider', 'chartmetric', '--', process.execPath, '-e', 'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)'], FRESH_TOKEN],
+  ])('a warm %s loads dist/fast.cjs and nothing else from dist/: no ES module, not main.js', async (_name, args, stdout) => {
+    const { run, cjs, esm } = await distModulesLoaded(args);
+    expect(run).toMatchObject({ code: 0, stdout, stderr: '' });
+    expect(cjs).toEqual(['fast.cjs']);
+    expect(esm).toEqual([]);
   });
 
-  it('loads no crypto, networking, child-process or worker built-ins (process.moduleLoadList)', async () => {
-    const file = join(work, 'builtins.json');
-    const run = await runCli(['get', 'chartmetric'], warmEnv({ WARM_TRACE_FILE: file }), ['--import', pathToFileURL(traceBuiltins).href]);
-    expect(run).toMatchObject({ code: 0, stdout: `${FRESH_TOKEN}\n`, stderr: '' });
+  it('the tracing is real: a call the fast path hands off loads dist/main.js as an ES module', async () => {
+    // --verbose is the full program's business; the cache is just as warm.
+    const { run, cjs, esm } = await distModulesLoaded(['get', 'chartmetric', '--verbose']);
+    expect(run).toMatchObject({ code: 0, stdout: `${FRESH_TOKEN}\n` });
+    expect(cjs).toEqual(['fast.cjs']);
+    expect(esm).toContain('main.js');
+    // Only main and its static imports, plus the get chunk's: what the metafile predicts for the hand-off.
+    const predicted = [...warmOutputs('src/commands/get.ts')].map((out) => relative(DIST, join(ROOT, out)));
+    expect([...new Set(esm)].sort()).toEqual(predicted.sort());
+  });
 
-    const loaded = (JSON.parse(await readFile(file, 'utf8')) as string[])
-      .filter((m) => m.startsWith('NativeModule '))
-      .map((m) => m.slice('NativeModule '.length));
-    expect(loaded).toContain('fs/promises'); // the list is real: the cache is read through it
-    const unwanted = [...HEAVY_BUILTINS, 'child_process', 'dgram', 'internal/deps/undici/undici', 'internal/crypto/keys'];
-    expect(loaded.filter((m) => unwanted.includes(m))).toEqual([]);
+  it('a warm get loads no crypto, networking, child-process or worker built-ins (process.moduleLoadList)', async () => {
+    const builtins = async (args: string[], script?: string) => {
+      const file = join(work, `builtins-${Math.random().toString(36).slice(2)}.json`);
+      const run = await runCli(args, warmEnv({ WARM_TRACE_FILE: file }), ['--require', traceBuiltins], script);
+      const loaded = (JSON.parse(await readFile(file, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ') || m.startsWith('Internal Binding '));
+      return { run, loaded };
+    };
+    const { run, loaded } = await builtins(['get', 'chartmetric']);
+    expect(run).toMatchObject({ code: 0, stdout: `${FRESH_TOKEN}\n`, stderr: '' });
+    const names = loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+    expect(names).toContain('fs'); // the list is real
+    // Nor node:fs/promises (the cache is read synchronously, with no thread pool) or node:os (a shim in fast.cjs).
+    const unwanted = [...HEAVY_BUILTINS, 'child_process', 'dgram', 'internal/deps/undici/undici', 'internal/crypto/keys', 'fs/promises', 'os'];
+    expect(names.filter((m) => unwanted.includes(m))).toEqual([]);
+
+    // In fact nothing beyond what Node loads for an empty script: not even process.stdout's stream
+    // (the token goes out with fs.writeSync).
+    const empty = join(work, 'empty.cjs');
+    await writeFile(empty, '');
+    const baseline = new Set((await builtins([], empty)).loaded);
+    expect(loaded.filter((m) => !baseline.has(m))).toEqual([]);
   });
 
   it('touches neither the network nor the secret store', async () => {

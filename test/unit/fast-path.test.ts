@@ -1,0 +1,368 @@
+// The fast path (src/fast.ts → dist/fast.cjs) answers warm `get` and `exec` calls without the full
+// program. Two things must hold:
+//  - it claims only what it understands (planFastPath): the plainest forms of the two commands, with
+//    values the full program accepts; anything else goes to the full program;
+//  - for what it claims, nothing differs from the full program: the same stdout, stderr and exit
+//    code. The CLI tests run each call twice, as users get it and with TOKENS_NO_FAST_PATH=1 (which
+//    sends every call to the full program), and compare; a module-loader hook shows which of the two
+//    actually ran.
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { NO_FAST_PATH_ENV, planFastPath } from '../../src/fast.js';
+import { BIN, DIST, Sandbox, runNode, type CliResult } from '../support/cli.js';
+
+type Env = Record<string, string | undefined>;
+
+describe('planFastPath: what the fast path claims', () => {
+  const get = (provider: string, extra: Partial<{ profile: string; format: string; minTtlSeconds: number }> = {}) =>
+    expect.objectContaining({
+      command: 'get',
+      provider: expect.objectContaining({ id: provider }),
+      profile: 'default',
+      format: 'token',
+      minTtlSeconds: 60,
+      ...extra,
+    });
+  const exec = (providers: string[], argv: string[], profile = 'default') =>
+    expect.objectContaining({ command: 'exec', providers: providers.map((id) => expect.objectContaining({ id })), profile, argv });
+
+  it.each<[string[], Env, unknown]>([
+    [['get', 'chartmetric'], {}, get('chartmetric')],
+    [['get', 'soundcloud'], {}, get('soundcloud')],
+    [['get', 'soundcharts'], {}, get('soundcharts')],
+    ...(['token', 'header', 'json', 'env'] as const).flatMap((format): Array<[string[], Env, unknown]> => [
+      [['get', 'chartmetric', '--format', format], {}, get('chartmetric', { format })],
+      [['get', 'chartmetric', `--format=${format}`], {}, get('chartmetric', { format })],
+    ]),
+    [['get', '--format', 'json', 'chartmetric'], {}, get('chartmetric', { format: 'json' })],
+    [['get', 'chartmetric', '--min-ttl', '0'], {}, get('chartmetric', { minTtlSeconds: 0 })],
+    [['get', 'chartmetric', '--min-ttl=600'], {}, get('chartmetric', { minTtlSeconds: 600 })],
+    [['get', 'chartmetric', '--min-ttl', '007'], {}, get('chartmetric', { minTtlSeconds: 7 })],
+    [['get', 'chartmetric', '--profile', 'staging'], {}, get('chartmetric', { profile: 'staging' })],
+    [['get', 'chartmetric', '--profile=staging'], {}, get('chartmetric', { profile: 'staging' })],
+    // TOKENS_PROFILE as commander takes it: the flag wins; set but empty means the default.
+    [['get', 'chartmetric'], { TOKENS_PROFILE: 'staging' }, get('chartmetric', { profile: 'staging' })],
+    [['get', 'chartmetric', '--profile', 'prod'], { TOKENS_PROFILE: 'staging' }, get('chartmetric', { profile: 'prod' })],
+    [['get', 'chartmetric'], { TOKENS_PROFILE: '' }, get('chartmetric')],
+    [['get', 'chartmetric', '--profile='], {}, get('chartmetric')],
+    [['get', 'chartmetric', '--profile', 'prod'], { TOKENS_PROFILE: 'not a profile!' }, get('chartmetric', { profile: 'prod' })],
+    [
+      ['get', 'soundcharts', '--profile', 'p1', '--format', 'header', '--min-ttl', '5'],
+      {},
+      get('soundcharts', { profile: 'p1', format: 'header', minTtlSeconds: 5 }),
+    ],
+    // Endpoint overrides: only the asked provider's are checked, as the full program does.
+    [['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'http://127.0.0.1:9/token' }, get('chartmetric')],
+    [['get', 'chartmetric'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }, get('chartmetric')],
+    [['exec', '--provider', 'chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'])],
+    [['exec', '--provider=chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'])],
+    [
+      ['exec', '--provider', 'soundcloud', '--provider', 'chartmetric', '--profile', 'staging', '--', 'sh', '-c', 'env'],
+      {},
+      exec(['soundcloud', 'chartmetric'], ['sh', '-c', 'env'], 'staging'),
+    ],
+    [['exec', '--profile', 'staging', '--provider', 'chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'], 'staging')],
+    [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_PROFILE: 'staging' }, exec(['chartmetric'], ['true'], 'staging')],
+    // Everything after `--` is the command's, options and further `--` included.
+    [
+      ['exec', '--provider', 'chartmetric', '--', 'cmd', '--', '-v', '--help', '--provider', 'x'],
+      {},
+      exec(['chartmetric'], ['cmd', '--', '-v', '--help', '--provider', 'x']),
+    ],
+  ])('claims %j (env %j)', (argv, env, expected) => {
+    expect(planFastPath(argv, env)).toEqual(expected);
+  });
+
+  it.each<[string[], Env]>([
+    // Not get or exec, or not the command at all.
+    [[], {}],
+    [['--version'], {}],
+    [['-V'], {}],
+    [['--help'], {}],
+    [['help', 'get'], {}],
+    [['status', 'chartmetric'], {}],
+    [['login', 'chartmetric'], {}],
+    [['logout', 'chartmetric'], {}],
+    [['completion', 'bash'], {}],
+    [['__complete', 'profiles'], {}],
+    [['GET', 'chartmetric'], {}],
+    [['--profile', 'staging', 'get', 'chartmetric'], {}],
+    // get: anything but one known provider and the three plain options.
+    [['get'], {}],
+    [['get', 'chartmetric', 'soundcloud'], {}],
+    [['get', 'nope'], {}],
+    [['get', 'Chartmetric'], {}],
+    [['get', '-'], {}],
+    [['get', '--', 'chartmetric'], {}],
+    [['get', 'chartmetric', '--'], {}],
+    [['get', 'chartmetric', '--force-refresh'], {}],
+    [['get', 'chartmetric', '--verbose'], {}],
+    [['get', 'chartmetric', '-v'], {}],
+    [['get', 'chartmetric', '-h'], {}],
+    [['get', 'chartmetric', '--help'], {}],
+    [['get', 'chartmetric', '--json'], {}],
+    [['get', 'chartmetric', '--form', 'json'], {}],
+    [['get', 'chartmetric', '--format'], {}],
+    [['get', 'chartmetric', '--format', 'yaml'], {}],
+    [['get', 'chartmetric', '--format='], {}],
+    [['get', 'chartmetric', '--format', '--profile'], {}],
+    [['get', 'chartmetric', '--format', 'json', '--format', 'env'], {}],
+    [['get', 'chartmetric', '--format=json', '--format', 'json'], {}],
+    [['get', 'chartmetric', '--min-ttl'], {}],
+    [['get', 'chartmetric', '--min-ttl', '-1'], {}],
+    [['get', 'chartmetric', '--min-ttl', '1.5'], {}],
+    [['get', 'chartmetric', '--min-ttl', ''], {}],
+    [['get', 'chartmetric', '--min-ttl', '99999999999999999999'], {}],
+    [['get', 'chartmetric', '--min-ttl', '1', '--min-ttl', '2'], {}],
+    [['get', 'chartmetric', '--profile', 'bad name'], {}],
+    [['get', 'chartmetric', '--profile', 'a', '--profile', 'b'], {}],
+    [['get', 'chartmetric'], { TOKENS_PROFILE: 'bad name' }],
+    // The environment: debugging, the tests' switch, a bad endpoint override of the asked provider.
+    [['get', 'chartmetric'], { TOKENS_DEBUG: '1' }],
+    [['get', 'chartmetric'], { TOKENS_DEBUG: '' }],
+    [['get', 'chartmetric'], { [NO_FAST_PATH_ENV]: '1' }],
+    [['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/token' }],
+    [['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'not a url' }],
+    [['get', 'soundcloud'], { TOKENS_SOUNDCLOUD_SIGNOUT_URL: 'ftp://127.0.0.1/x' }],
+    // exec: only `exec --provider P… [--profile P] -- CMD…`.
+    [['exec'], {}],
+    [['exec', '--', 'true'], {}],
+    [['exec', '--profile', 'staging', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric'], {}],
+    [['exec', '--provider', 'chartmetric', '--'], {}],
+    [['exec', '--provider', 'chartmetric', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', 'sh', '--', 'true'], {}],
+    [['exec', '--provider', 'nope', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '--provider', 'nope', '--', 'true'], {}],
+    [['exec', '--provider', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '-v', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '--verbose', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '--help'], {}],
+    [['exec', '--provider', 'chartmetric', '--min-ttl', '5', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '--format', 'env', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '--profile', 'a', '--profile', 'b', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '--profile', 'bad name', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_DEBUG: '1' }],
+    [['exec', '--provider', 'chartmetric', '--', 'true'], { [NO_FAST_PATH_ENV]: '1' }],
+    [['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'], { TOKENS_SOUNDCLOUD_AUTHORIZE_URL: 'http://example.com/a' }],
+  ])('leaves %j (env %j) to the full program', (argv, env) => {
+    expect(planFastPath(argv, env)).toBeUndefined();
+  });
+});
+
+// ───────────────────────────── the built CLI, both ways ─────────────────────────────
+
+let work: string;
+/** `--import` this: it records every ES module URL loaded into $FAST_PATH_TRACE. */
+let traceEsm: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tokens-fast-'));
+  await writeFile(
+    join(work, 'hooks.mjs'),
+    [
+      "import { appendFileSync } from 'node:fs';",
+      'let file;',
+      'export function initialize(data) { file = data.file; }',
+      'export async function load(url, context, next) { appendFileSync(file, `${url}\\n`); return next(url, context); }',
+    ].join('\n'),
+  );
+  traceEsm = join(work, 'trace.mjs');
+  await writeFile(
+    traceEsm,
+    ["import { register } from 'node:module';", "register('./hooks.mjs', import.meta.url, { data: { file: process.env.FAST_PATH_TRACE } });"].join('\n'),
+  );
+});
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+let sandbox: Sandbox;
+beforeEach(async () => {
+  sandbox = await Sandbox.create();
+});
+afterEach(async () => sandbox.dispose());
+
+const HOUR = 3600_000;
+
+async function cache(provider: string, token: string, { profile = 'default', ttlMs = HOUR } = {}) {
+  const dir = join(sandbox.home, '.cache/tokens', profile);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // A fixed expiry, so --format json prints the same in both runs.
+  const expiresAt = Math.floor((Date.now() + ttlMs) / 1000) * 1000;
+  await writeFile(join(dir, `${provider}.json`), JSON.stringify({ access_token: token, token_type: 'bearer', expires_at: expiresAt }), { mode: 0o600 });
+}
+
+interface Traced extends CliResult {
+  /** Whether the full program (dist/main.js) was loaded. */
+  fullProgram: boolean;
+}
+
+async function runTraced(args: string[], env: Env, input?: string): Promise<Traced> {
+  const trace = join(work, `${Math.random().toString(36).slice(2)}.txt`);
+  await writeFile(trace, '');
+  const full: Record<string, string> = { ...sandbox.baseEnv(), FAST_PATH_TRACE: trace };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete full[k];
+    else full[k] = v;
+  }
+  const result = await runNode(['--import', pathToFileURL(traceEsm).href, BIN, ...args], full, input === undefined ? {} : { input });
+  const mainJs = join(DIST, 'main.js');
+  const loaded = (await readFile(trace, 'utf8')).split('\n').filter((u) => u.startsWith('file:'));
+  return { ...result, fullProgram: loaded.some((u) => fileURLToPath(u) === mainJs) };
+}
+
+/** The call as users make it, and the same call forced to the full program. */
+async function bothWays(args: string[], env: Env = {}, input?: string): Promise<{ fast: Traced; full: Traced }> {
+  const fast = await runTraced(args, env, input);
+  const full = await runTraced(args, { ...env, [NO_FAST_PATH_ENV]: '1' }, input);
+  expect(full.fullProgram, 'TOKENS_NO_FAST_PATH=1 runs the full program').toBe(true);
+  return { fast, full };
+}
+
+const outcome = (r: CliResult) => ({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr });
+
+/** A child that prints the variables exec is about, as JSON (not the tracing and switch variables). */
+const PRINT_ENV = [
+  process.execPath,
+  '-e',
+  [
+    'const names = Object.keys(process.env).filter((n) => /^(SOUNDCLOUD|CHARTMETRIC|SOUNDCHARTS)_|^TOKENS_/.test(n) && n !== "TOKENS_NO_FAST_PATH").sort();',
+    'console.log(JSON.stringify(Object.fromEntries(names.map((n) => [n, process.env[n]]))));',
+  ].join(' '),
+];
+
+describe('the fast path and the full program answer alike', () => {
+  it.each([
+    [['get', 'chartmetric']],
+    [['get', 'soundcloud']],
+    ...(['token', 'header', 'json', 'env'] as const).flatMap((format) => [
+      [['get', 'chartmetric', '--format', format]],
+      [['get', 'soundcloud', `--format=${format}`]],
+      [['get', 'chartmetric', '--format', format, '--profile', 'staging']],
+    ]),
+    [['get', 'chartmetric', '--min-ttl', '0']],
+    [['get', 'chartmetric', '--min-ttl', '1800']],
+  ])('warm: %j is the fast path’s, with the full program’s output', async (args) => {
+    await cache('chartmetric', 'cm_tok');
+    await cache('soundcloud', "sc'tok$(x)");
+    await cache('chartmetric', 'cm_staging', { profile: 'staging' });
+    const { fast, full } = await bothWays(args);
+    expect(fast.fullProgram, 'answered by the fast path').toBe(false);
+    expect(outcome(fast)).toEqual(outcome(full));
+    expect(fast.code).toBe(0);
+    expect(fast.stdout).not.toBe('');
+  });
+
+  it('TOKENS_PROFILE picks the profile on the fast path as in the full program', async () => {
+    await cache('chartmetric', 'cm_default');
+    await cache('chartmetric', 'cm_staging', { profile: 'staging' });
+    for (const [args, env] of [
+      [['get', 'chartmetric', '--format', 'json'], { TOKENS_PROFILE: 'staging' }],
+      [['get', 'chartmetric', '--format', 'json', '--profile', 'default'], { TOKENS_PROFILE: 'staging' }],
+      [['get', 'chartmetric', '--format', 'json'], { TOKENS_PROFILE: '' }],
+    ] as Array<[string[], Env]>) {
+      const { fast, full } = await bothWays(args, env);
+      expect(fast.fullProgram).toBe(false);
+      expect(outcome(fast)).toEqual(outcome(full));
+    }
+  });
+
+  it.each([
+    // Not the fast path's: errors, help, and what needs more than the cache.
+    [['get', 'nope']],
+    [['get', 'chartmetric', '--format', 'yaml']],
+    [['get', 'chartmetric', '--min-ttl', '-5']],
+    [['get', 'chartmetric', '--profile', 'bad name']],
+    [['get', 'chartmetric', 'extra']],
+    [['get', 'chartmetric', '--bogus']],
+    [['get', 'chartmetric', '--help']],
+    [['get', 'chartmetric', '--verbose']],
+    [['get', 'chartmetric', '--format', 'json', '--format', 'env']],
+    [['exec', '--provider', 'chartmetric']],
+    [['exec', '--provider', 'nope', '--', 'true']],
+    [['--version']],
+  ])('handed off: %j gives the full program’s answer', async (args) => {
+    await cache('chartmetric', 'cm_tok');
+    const { fast, full } = await bothWays(args);
+    expect(fast.fullProgram, 'handed to the full program').toBe(true);
+    expect(outcome(fast)).toEqual(outcome(full));
+  });
+
+  it.each([
+    ['an expiring token (less than --min-ttl left)', ['get', 'chartmetric', '--min-ttl', '7200'], {}],
+    ['no cached token', ['get', 'soundcharts'], {}],
+    ['another profile', ['get', 'chartmetric', '--profile', 'elsewhere'], {}],
+    ['a bad endpoint override', ['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/token' }],
+    ['exec with an expiring token', ['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'], {}],
+  ] as Array<[string, string[], Env]>)('handed off: %s → the full program’s answer', async (_what, args, env) => {
+    await cache('chartmetric', 'cm_tok');
+    await cache('soundcloud', 'sc_tok', { ttlMs: 30_000 });
+    const { fast, full } = await bothWays(args, env);
+    expect(fast.fullProgram).toBe(true);
+    expect(outcome(fast)).toEqual(outcome(full));
+    expect(fast.code).not.toBe(0);
+  });
+
+  it('a closed stdout (EPIPE) ends alike', async () => {
+    await cache('chartmetric', 'cm_tok');
+    const closedStdout = (env: Env) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [BIN, 'get', 'chartmetric', '--format', 'env'], { env: { ...sandbox.baseEnv(), ...env } as Record<string, string> });
+        child.stdout.destroy(); // long before the CLI writes: its write fails with EPIPE
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stderr }));
+        child.stdin.end();
+      });
+    expect(await closedStdout({})).toEqual(await closedStdout({ [NO_FAST_PATH_ENV]: '1' }));
+  });
+
+  it('a damaged cache file is the full program’s business', async () => {
+    await mkdir(join(sandbox.home, '.cache/tokens/default'), { recursive: true });
+    await writeFile(join(sandbox.home, '.cache/tokens/default/chartmetric.json'), '{"access_token": "trunc');
+    const { fast, full } = await bothWays(['get', 'chartmetric']);
+    expect(fast.fullProgram).toBe(true);
+    expect(outcome(fast)).toEqual(outcome(full));
+  });
+
+  it.each([
+    ['the environment', ['--provider', 'soundcloud', '--provider', 'chartmetric', '--', ...PRINT_ENV]],
+    ['the environment of another profile', ['--profile', 'staging', '--provider', 'chartmetric', '--', ...PRINT_ENV]],
+    ['an exit code', ['--provider', 'chartmetric', '--', 'sh', '-c', 'echo out; echo err >&2; exit 42']],
+    ['death by a signal', ['--provider', 'chartmetric', '--', 'sh', '-c', 'kill -TERM $$']],
+    ['a command not found', ['--provider', 'chartmetric', '--', 'no-such-command-xyz', 'arg']],
+    ['a command that cannot run', ['--provider', 'chartmetric', '--', '/']],
+    ['an invalid command (spawn throws)', ['--provider', 'chartmetric', '--', '']],
+    ['stdin', ['--provider', 'chartmetric', '--', 'cat']],
+    ['arguments after a second --', ['--provider', 'chartmetric', '--', process.execPath, '-e', 'console.log(process.argv.slice(1))', '--', '-v']],
+  ])('warm exec: %s, alike', async (_what, rest) => {
+    await cache('chartmetric', 'cm_tok');
+    await cache('soundcloud', 'sc_tok');
+    await cache('chartmetric', 'cm_staging', { profile: 'staging' });
+    const env = { TOKENS_PASSPHRASE: 'never-seen-pass', TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'never-seen-rt', TOKENS_EXTRA: 'kept' };
+    const { fast, full } = await bothWays(['exec', ...rest], env, 'piped in\n');
+    // spawn() throwing is the one case the fast path gives back (before any child ran).
+    expect(fast.fullProgram, 'answered by the fast path').toBe(rest.includes('') ? true : false);
+    expect(outcome(fast)).toEqual(outcome(full));
+    expect(fast.stdout).not.toContain('never-seen');
+  });
+
+  it('the exec environment is the contract’s', async () => {
+    await cache('chartmetric', 'cm_tok');
+    const { fast } = await bothWays(['exec', '--provider', 'chartmetric', '--', ...PRINT_ENV], { TOKENS_PASSPHRASE: 'p', TOKENS_EXTRA: 'kept' });
+    expect(fast.fullProgram).toBe(false);
+    expect(JSON.parse(fast.stdout)).toEqual({
+      CHARTMETRIC_ACCESS_TOKEN: 'cm_tok',
+      CHARTMETRIC_AUTHORIZATION: 'Bearer cm_tok',
+      TOKENS_EXTRA: 'kept',
+      TOKENS_HTTP_TIMEOUT: '5',
+      TOKENS_PROFILE: 'default',
+    });
+  });
+});
