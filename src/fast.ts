@@ -131,41 +131,43 @@ async function freshCredential(paths: Paths, provider: ProviderDescriptor, profi
 }
 
 /**
- * process.stdout and process.stderr once the fast path has written through them. Node sets each up
- * on first use, which costs a few milliseconds (a pipe loads node:net), so the fast path avoids them
- * when it can, and at exit waits for just the ones it used.
+ * The output of one fast run. Node sets process.stdout and process.stderr up on first use, which
+ * costs a few milliseconds (a pipe loads node:net), so they are touched only when needed, and at
+ * exit only the ones used are waited for.
  */
-const usedStreams = new Set<NodeJS.WriteStream>();
+class FastOutput {
+  readonly used = new Set<NodeJS.WriteStream>();
 
-/**
- * Writes the output to fd 1 with writeSync, which is what process.stdout does for a file, without
- * setting up the stream. Whatever writeSync cannot finish (EAGAIN on a non-blocking pipe, EPIPE, …)
- * goes to process.stdout after all, whose handling of it is the full program's.
- */
-function writeStdout(text: string): void {
-  const bytes = Buffer.from(text);
-  let written = 0;
-  try {
-    while (written < bytes.length) written += writeSync(1, bytes, written);
-  } catch {
-    usedStreams.add(process.stdout);
-    process.stdout.write(bytes.subarray(written));
+  /**
+   * Writes to fd 1 with writeSync, which is what process.stdout does for a file, without setting up
+   * the stream. Whatever writeSync cannot finish (EAGAIN on a non-blocking pipe, EPIPE, …) goes to
+   * process.stdout after all, whose handling of it is the full program's.
+   */
+  stdout(text: string): void {
+    const bytes = Buffer.from(text);
+    let written = 0;
+    try {
+      while (written < bytes.length) written += writeSync(1, bytes, written);
+    } catch {
+      this.used.add(process.stdout);
+      process.stdout.write(bytes.subarray(written));
+    }
   }
-}
 
-const stderrSink = {
-  write(text: string): void {
-    usedStreams.add(process.stderr);
-    process.stderr.write(text);
-  },
-};
+  readonly stderr = {
+    write: (text: string): void => {
+      this.used.add(process.stderr);
+      process.stderr.write(text);
+    },
+  };
+}
 
 /**
  * Answers a planned call when the cache allows: get's output (for the caller to print), or exec's
  * child run to its end. Undefined when the full program must take it, decided before anything is
  * printed or run.
  */
-async function answer(plan: FastPlan, env: Env): Promise<{ stdout?: string; code: number } | undefined> {
+async function answer(plan: FastPlan, env: Env, output: FastOutput): Promise<{ stdout?: string; code: number } | undefined> {
   const paths = resolvePaths(env);
   if (plan.command === 'get') {
     const credential = await freshCredential(paths, plan.provider, plan.profile, plan.minTtlSeconds);
@@ -177,7 +179,7 @@ async function answer(plan: FastPlan, env: Env): Promise<{ stdout?: string; code
   const credentials = await Promise.all(plan.providers.map((p) => freshCredential(paths, p, plan.profile, EXEC_MIN_TTL_SECONDS)));
   if (!credentials.every((c): c is Credential => c !== undefined)) return undefined;
   // spawnChild rejects only when spawn() throws, before any child exists: the full program may retry.
-  const code = await spawnChild(plan.argv, childEnv(env, plan.providers, credentials, plan.profile), stderrSink).catch(() => undefined);
+  const code = await spawnChild(plan.argv, childEnv(env, plan.providers, credentials, plan.profile), output.stderr).catch(() => undefined);
   return code === undefined ? undefined : { code };
 }
 
@@ -191,10 +193,11 @@ function exitAfter(code: number, streams: readonly NodeJS.WritableStream[]): voi
 /** bin/tokens.js: the fast path when it applies, else the full program; then exit with its code. */
 export async function run(argv: string[]): Promise<void> {
   const plan = planFastPath(argv, process.env);
-  const answered = plan ? await answer(plan, process.env).catch(() => undefined) : undefined;
+  const output = new FastOutput();
+  const answered = plan ? await answer(plan, process.env, output).catch(() => undefined) : undefined;
   if (answered) {
-    if (answered.stdout !== undefined) writeStdout(answered.stdout);
-    return exitAfter(answered.code, [...usedStreams]);
+    if (answered.stdout !== undefined) output.stdout(answered.stdout);
+    return exitAfter(answered.code, [...output.used]);
   }
   const { main } = await import('./main.js');
   const code = await main(argv);
