@@ -23,6 +23,7 @@ const prerequisites = [
   { what: 'libsecret (libsecret-1.pc)', pkg: 'libsecret-1-dev', ok: hasLibsecret },
   { what: 'secret-tool', pkg: 'libsecret-tools', ok: () => hasCommand('secret-tool') },
   { what: 'python3 (the pseudo-terminal test)', pkg: 'python3', ok: () => hasCommand('python3') },
+  { what: 'ip (a network namespace for the loopback-only listener test)', pkg: 'iproute2', ok: () => hasCommand('ip') },
 ];
 
 function hasCommand(name) {

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LoginError } from '../../src/core/errors.js';
 import {
@@ -303,28 +304,67 @@ describe('soundcloud callback listener', () => {
   });
 
   it('is not reachable on a non-loopback address of this machine', async () => {
-    const external = Object.values(networkInterfaces())
-      .flat()
-      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
-    if (!external) {
-      throw new Error(
-        'this machine has no non-loopback IPv4 interface (os.networkInterfaces()), so the test cannot show that the listener is unreachable from outside loopback',
-      );
+    // A test host of our own: a network namespace joined to this one by a veth pair. From there,
+    // this machine's veth address is a non-loopback address of it; traffic stays between the two.
+    const host = await createTestHost();
+    try {
+      // The control: a server bound to every address is reachable from the test host…
+      const open = createServer((socket) => socket.end());
+      await new Promise<void>((resolve) => open.listen(0, '0.0.0.0', resolve));
+      const openPort = (open.address() as AddressInfo).port;
+      expect(await host.connect(host.machineAddress, openPort)).toBe('connected');
+      open.close();
+      // …and the listener, bound to loopback only, is not.
+      const { listener, redirect } = await start();
+      expect(await host.connect(host.machineAddress, redirect.port)).toBe('ECONNREFUSED');
+      expect(await isPending(listener.result)).toBe(true);
+    } finally {
+      await host.remove();
     }
-    const { listener, redirect } = await start();
-    const outcome = await new Promise<string>((resolve) => {
-      const s = connect({ host: external.address, port: redirect.port });
-      s.setTimeout(2000, () => {
-        s.destroy();
-        resolve('timeout');
-      });
-      s.once('connect', () => {
-        s.destroy();
-        resolve('connected');
-      });
-      s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-    });
-    expect(outcome).toBe('ECONNREFUSED');
-    expect(await isPending(listener.result)).toBe(true);
   });
 });
+
+/**
+ * A network namespace with one veth link to this machine (10.213.77.1 here, .2 there), made with
+ * iproute2 (needs root, as npm test and CI run). Fails loudly, never skips, when it cannot be made.
+ */
+async function createTestHost() {
+  const run = promisify(execFile);
+  const id = `${process.pid % 100000}`;
+  const ns = `tokens-test-${id}`;
+  const [here, there] = [`tkh${id}`, `tkn${id}`];
+  const machineAddress = '10.213.77.1';
+  const steps = [
+    ['netns', 'add', ns],
+    ['link', 'add', here, 'type', 'veth', 'peer', 'name', there],
+    ['link', 'set', there, 'netns', ns],
+    ['addr', 'add', `${machineAddress}/30`, 'dev', here],
+    ['link', 'set', here, 'up'],
+    ['-n', ns, 'addr', 'add', '10.213.77.2/30', 'dev', there],
+    ['-n', ns, 'link', 'set', there, 'up'],
+  ];
+  const remove = async () => {
+    await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+    await run('ip', ['link', 'del', here]).catch(() => undefined);
+  };
+  try {
+    for (const step of steps) await run('ip', step);
+  } catch (error) {
+    await remove();
+    throw new Error(`cannot create a network namespace for this test (needs root and the Debian package iproute2): ${(error as Error).message}`);
+  }
+  const probe =
+    'const s=require("net").connect({host:process.argv[1],port:+process.argv[2]});' +
+    's.setTimeout(2000,()=>{console.log("timeout");process.exit(0)});' +
+    's.on("connect",()=>{console.log("connected");process.exit(0)});' +
+    's.on("error",(e)=>{console.log(e.code);process.exit(0)})';
+  return {
+    machineAddress,
+    remove,
+    /** Connects from inside the test host: "connected", an error code, or "timeout". */
+    async connect(address: string, port: number): Promise<string> {
+      const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', probe, address, String(port)]);
+      return stdout.trim();
+    },
+  };
+}
