@@ -9,7 +9,8 @@ export function parseProvider(name: string): ProviderDescriptor {
   return provider;
 }
 
-const PROFILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Profile names: also the filter of the names offered by shell completion. */
+export const PROFILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** Profile names become directory names, so they are kept to a safe alphabet. */
 export function parseProfile(name: string | undefined): string {

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { PROFILE_PATTERN } from '../cli/parse.js';
 import type { Deps } from '../core/deps.js';
 
 export interface CompletionOptions {
@@ -22,8 +23,6 @@ export interface CompleteOptions {
   /** What to list; only `profiles` is known. Anything else prints nothing. */
   what: string;
 }
-
-const PROFILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /**
  * Profile names from config.json, one a line: read with plain JSON.parse (no schema, no lock, no

@@ -6,6 +6,7 @@ import { deleteCache, writeCache } from '../core/cache.js';
 import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
 import { providerContext } from '../core/context.js';
 import { InputReader } from '../core/input.js';
+import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
 import type { LoginFlags, ProviderDescriptor } from '../providers/types.js';
@@ -49,7 +50,6 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
     input.close();
   }
   const where = store.kind === 'file' ? 'the encrypted file store' : 'the OS keychain';
-  const profileNote = profile === 'default' ? '' : ` (profile ${profile})`;
-  deps.io.stderr.write(`Logged in to ${provider.title}${profileNote}; secrets kept in ${where}.\n`);
+  deps.io.stderr.write(`Logged in to ${provider.title}${profileNote(profile)}; secrets kept in ${where}.\n`);
   return 0;
 }

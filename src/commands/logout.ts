@@ -6,6 +6,7 @@ import { resolveEndpoints } from '../core/endpoints.js';
 import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
 import { providerContext } from '../core/context.js';
 import { NotConfiguredError, isTokensError } from '../core/errors.js';
+import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../providers/types.js';
@@ -40,7 +41,6 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
     await deleteCache(deps.paths, profile, provider.id);
     await updateSettings(deps, profile, provider.id, undefined);
   });
-  const profileNote = profile === 'default' ? '' : ` (profile ${profile})`;
-  deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote}.\n`);
+  deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote(profile)}.\n`);
   return 0;
 }

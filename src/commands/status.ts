@@ -3,8 +3,8 @@
 import { secretKey } from '../core/broker.js';
 import { readCache } from '../core/cache.js';
 import { loadConfig, settingsFor } from '../core/config.js';
-import { NotConfiguredError, isTokensError } from '../core/errors.js';
-import { loginCommand } from '../core/hints.js';
+import { isTokensError } from '../core/errors.js';
+import { notConfigured } from '../core/hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { Deps } from '../core/deps.js';
@@ -35,9 +35,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
   const providers = options.provider ? [options.provider] : PROVIDERS;
   const configured = providers.filter((p) => settingsFor(config, options.profile, p.id));
   if (options.provider && configured.length === 0) {
-    throw new NotConfiguredError(`${options.provider.id} is not configured for profile "${options.profile}"`, {
-      hint: `Run \`${loginCommand(options.provider.id, options.profile)}\`.`,
-    });
+    throw notConfigured(options.provider.id, options.profile);
   }
   const store = configured.length > 0 ? await openQuietly(deps) : undefined;
   const entries: StatusEntry[] = [];

@@ -3,7 +3,7 @@
 import { loadConfig, settingsFor } from './config.js';
 import { resolveEndpoints } from './endpoints.js';
 import { NotConfiguredError } from './errors.js';
-import { loginCommand } from './hints.js';
+import { loginCommand, notConfigured } from './hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import type { Deps } from './deps.js';
 import type { ProviderContext, ProviderDescriptor, ProviderSettings } from '../providers/types.js';
@@ -16,11 +16,7 @@ export function providerContext(deps: Deps, provider: ProviderDescriptor, profil
 export async function loadProviderContext(deps: Deps, provider: ProviderDescriptor, profile: string): Promise<ProviderContext> {
   const config = await loadConfig(deps.paths);
   const settings = settingsFor(config, profile, provider.id);
-  if (!settings) {
-    throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"`, {
-      hint: `Run \`${loginCommand(provider.id, profile)}\`.`,
-    });
-  }
+  if (!settings) throw notConfigured(provider.id, profile);
   const current = storeKind(deps.env);
   if (settings.store && settings.store !== current) {
     throw new NotConfiguredError(`${provider.id} (profile "${profile}") was logged in with the ${settings.store} store, but TOKENS_STORE selects ${current}`, {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { CredentialsRejectedError, UnavailableError, type OAuthErrorDetails } from './errors.js';
 import type { TokenResponse } from './http.js';
+import { sanitizeProviderText } from './untrusted-text.js';
 
 const OAuthErrorBody = z.object({
   error: z.string().max(200).optional(),
@@ -55,8 +56,8 @@ export function oauthErrorDetails(response: TokenResponse): OAuthErrorDetails {
   const description = parsed.data.error_description ?? parsed.data.message;
   return {
     status: response.status,
-    ...(parsed.data.error ? { error: sanitize(parsed.data.error, 100) } : {}),
-    ...(description ? { error_description: sanitize(description, 200) } : {}),
+    ...(parsed.data.error ? { error: sanitizeProviderText(parsed.data.error, 100) } : {}),
+    ...(description ? { error_description: sanitizeProviderText(description, 200) } : {}),
   };
 }
 
@@ -74,13 +75,6 @@ export function describeIssues(error: z.ZodError): string {
       return issue.code === 'invalid_type' && issue.message.includes('undefined') ? `${field} missing` : `${field} invalid`;
     })
     .join(', ');
-}
-
-/** Untrusted text from a provider, made safe for one terminal line. */
-export function sanitize(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }
 
 /** Form-encodes a body, leaving out undefined values. */

@@ -2,7 +2,7 @@
 import { chartmetric } from './chartmetric/index.js';
 import { soundcharts } from './soundcharts/index.js';
 import { soundcloud } from './soundcloud/index.js';
-import type { ProviderDescriptor, ProviderId } from './types.js';
+import type { ProviderDescriptor } from './types.js';
 
 export const PROVIDERS: readonly ProviderDescriptor[] = [soundcloud, chartmetric, soundcharts];
 
@@ -10,8 +10,4 @@ export const PROVIDER_IDS = PROVIDERS.map((p) => p.id);
 
 export function findProvider(name: string): ProviderDescriptor | undefined {
   return PROVIDERS.find((p) => p.id === name);
-}
-
-export function isProviderId(name: string): name is ProviderId {
-  return findProvider(name) !== undefined;
 }

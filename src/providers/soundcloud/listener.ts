@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { LoginError } from '../../core/errors.js';
+import { sanitizeProviderText } from '../../core/untrusted-text.js';
 import { renderCallbackPage, type CallbackPageResult } from './callback-page.js';
 import { timingSafeEqualString } from './pkce.js';
 import { expectedHostHeaders, type ParsedRedirectUri } from './redirect-uri.js';
@@ -60,19 +61,6 @@ export const CALLBACK_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
   'X-Frame-Options': 'DENY',
   Connection: 'close',
 };
-
-/**
- * Provider-supplied text (error, error_description) made safe for a terminal line: control
- * characters and bidi overrides removed, whitespace collapsed, at most `max` characters.
- */
-export function sanitizeProviderText(text: string, max: number): string {
-  const cleaned = text
-    .replace(/[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  const chars = Array.from(cleaned);
-  return chars.length > max ? `${chars.slice(0, max).join('')}…` : cleaned;
-}
 
 type Outcome =
   | { kind: 'code'; code: string }
