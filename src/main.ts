@@ -2,7 +2,7 @@
 // stderr and the contract's exit code. This is the only place errors become exit codes.
 import { CommanderError } from 'commander';
 import { buildProgram, type ParsedCommand } from './cli/program.js';
-import { ExitCode, isTokensError } from './core/errors.js';
+import { describeTokensError, ExitCode, isTokensError } from './core/errors.js';
 import { resolvePaths } from './core/paths.js';
 import type { Deps, IO } from './core/deps.js';
 import pkg from '../package.json' with { type: 'json' };
@@ -14,10 +14,7 @@ export function exitCodeFor(error: unknown): number {
 }
 
 export function describeError(error: unknown, verbose: boolean): string {
-  if (isTokensError(error)) {
-    const message = error.message.replace(/[.\s]+$/, '');
-    return `tokens: ${message}${error.hint ? `. ${error.hint}` : ''}\n`;
-  }
+  if (isTokensError(error)) return describeTokensError(error);
   const detail = verbose && error instanceof Error ? `\n${error.stack ?? error.message}` : ' (run with --verbose for details)';
   return `tokens: internal error${detail}\n`;
 }
@@ -50,9 +47,10 @@ export function processIO(): IO {
   };
 }
 
-export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
+export function realDeps(io: IO, env: Deps['env'], verbose: boolean, askedAt?: number): Deps {
   const paths = resolvePaths(env);
   return {
+    ...(askedAt === undefined ? {} : { askedAt }),
     io,
     env,
     paths,
@@ -65,7 +63,8 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
   };
 }
 
-export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = process.env): Promise<number> {
+/** `askedAt`: see Deps.askedAt (the fast path's hand-over after waiting). */
+export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = process.env, askedAt?: number): Promise<number> {
   let parsed: ParsedCommand | undefined;
   let verbose = Boolean(env.TOKENS_DEBUG);
   try {
@@ -81,7 +80,7 @@ export async function main(argv: string[], io: IO = processIO(), env: Deps['env'
     await program.parseAsync(argv, { from: 'user' });
     if (!parsed) return ExitCode.usage;
     verbose = parsed.verbose;
-    return await parsed.invocation(realDeps(io, env, verbose));
+    return await parsed.invocation(realDeps(io, env, verbose, askedAt));
   } catch (error) {
     if (error instanceof CommanderError) return exitCodeFor(error);
     io.stderr.write(describeError(error, verbose));

@@ -8,6 +8,7 @@ import { providerContext } from '../core/context.js';
 import { InputReader } from '../core/input.js';
 import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
+import { noteStoredSecrets } from '../core/secret-note.js';
 import type { Deps } from '../core/deps.js';
 import type { LoginFlags, ProviderDescriptor } from '../providers/types.js';
 
@@ -42,6 +43,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
     await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
       const outcome = await adapter.completeLogin(ctx, secrets, authorization);
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
+      await noteStoredSecrets(deps.paths, deps.env, profile, provider.id, outcome.secrets);
       await updateSettings(deps, profile, provider.id, settings);
       if (outcome.token) await writeCache(deps.paths, profile, provider.id, outcome.token);
       else await deleteCache(deps.paths, profile, provider.id);

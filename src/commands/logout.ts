@@ -8,6 +8,7 @@ import { providerContext } from '../core/context.js';
 import { NotConfiguredError, isTokensError } from '../core/errors.js';
 import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
+import { forgetStoredSecrets } from '../core/secret-note.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../providers/types.js';
 
@@ -37,6 +38,7 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
   }
 
   await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+    await forgetStoredSecrets(deps.paths, profile, provider.id);
     await store.delete(secretKey(profile, provider.id));
     await deleteCache(deps.paths, profile, provider.id);
     await updateSettings(deps, profile, provider.id, undefined);

@@ -1,76 +1,51 @@
 // `tokens status [PROVIDER] [--json]`: what is configured, where, in which mode, and when the
-// cached token expires. Never a secret: the store is asked only whether a refresh token exists.
+// cached token expires. Never a secret. Whether a refresh token is stored comes from the note that
+// login and rotation leave (src/core/secret-note.ts); only for a provider without a usable note is
+// the store asked, and then only whether the refresh token exists. What is reported and how it is
+// printed is status-report.ts, shared with the fast path.
 import { secretKey } from '../core/broker.js';
 import { readCache } from '../core/cache.js';
-import { loadConfig, settingsFor } from '../core/config.js';
+import { loadConfig } from '../core/config.js';
 import { isTokensError } from '../core/errors.js';
-import { notConfigured } from '../core/hints.js';
+import { notedRefreshToken } from '../core/secret-note.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
-import { PROVIDERS } from '../providers/registry.js';
+import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptions } from './status-report.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
 import type { SecretStore } from '../store/store.js';
 
-export interface StatusOptions {
-  provider?: ProviderDescriptor;
-  profile: string;
-  json: boolean;
-}
-
-/** One row of `status --json`; the field set is documented in the README and kept stable. */
-export interface StatusEntry {
-  provider: string;
-  profile: string;
-  configured: boolean;
-  mode: string | null;
-  store: string | null;
-  client_id: string | null;
-  token_expires_at: string | null;
-  token_expired: boolean | null;
-  refresh_token: boolean | null;
-}
+export type { StatusEntry, StatusOptions } from './status-report.js';
 
 export async function runStatus(options: StatusOptions, deps: Deps): Promise<number> {
   const config = await loadConfig(deps.paths);
-  const providers = options.provider ? [options.provider] : PROVIDERS;
-  const configured = providers.filter((p) => settingsFor(config, options.profile, p.id));
-  if (options.provider && configured.length === 0) {
-    throw notConfigured(options.provider.id, options.profile);
+  const targets = statusTargets(config, options);
+  const noted = new Map(targets.filter((t) => t.settings).map((t) => [t.provider.id, notedRefreshToken(deps.paths, deps.env, options.profile, t.provider.id)]));
+  const store = [...noted.values()].some((v) => v === undefined) ? await openQuietly(deps) : undefined;
+  const entries = [];
+  for (const target of targets) {
+    const id = target.provider.id;
+    const cached = target.settings ? await readCache(deps.paths, options.profile, id) : undefined;
+    const known = noted.get(id);
+    entries.push(
+      statusEntry(target, options.profile, {
+        token: cached?.kind === 'hit' ? cached.token : undefined,
+        refreshToken: known ?? (store ? await hasRefreshToken(store, secretKey(options.profile, id)) : null),
+        storeKind: target.settings ? storeKind(deps.env) : '',
+        now: deps.now(),
+      }),
+    );
   }
-  const store = configured.length > 0 ? await openQuietly(deps) : undefined;
-  const entries: StatusEntry[] = [];
-  for (const provider of providers) {
-    const settings = settingsFor(config, options.profile, provider.id);
-    if (!settings) {
-      if (options.provider || options.json) entries.push(emptyEntry(provider, options.profile));
-      continue;
-    }
-    const cached = await readCache(deps.paths, options.profile, provider.id);
-    const token = cached.kind === 'hit' ? cached.token : undefined;
-    entries.push({
-      provider: provider.id,
+  const colour = !options.json && wantsColour(deps.env, () => deps.io.stdoutIsTTY);
+  const { colourPainter } = await import('./status-table.js');
+  deps.io.stdout.write(
+    statusOutput(entries, {
+      json: options.json,
       profile: options.profile,
-      configured: true,
-      mode: settings.mode,
-      store: settings.store ?? storeKind(deps.env),
-      client_id: settings.client_id ?? settings.app_id ?? null,
-      token_expires_at: token ? new Date(token.expires_at).toISOString() : null,
-      token_expired: token ? token.expires_at <= deps.now() : null,
-      refresh_token: store ? await hasRefreshToken(store, secretKey(options.profile, provider.id)) : null,
-    });
-  }
-
-  if (options.json) {
-    deps.io.stdout.write(`${JSON.stringify({ profile: options.profile, store: storeKind(deps.env), providers: entries }, null, 2)}\n`);
-    return 0;
-  }
-  const { renderStatusTable } = await import('./status-table.js');
-  deps.io.stdout.write(renderStatusTable(entries, { now: deps.now(), color: useColor(deps), profile: options.profile }));
+      storeKind: options.json ? storeKind(deps.env) : '',
+      now: deps.now(),
+      ...(colour ? { paint: await colourPainter() } : {}),
+    }),
+  );
   return 0;
-}
-
-function emptyEntry(provider: ProviderDescriptor, profile: string): StatusEntry {
-  return { provider: provider.id, profile, configured: false, mode: null, store: null, client_id: null, token_expires_at: null, token_expired: null, refresh_token: null };
 }
 
 async function openQuietly(deps: Deps): Promise<SecretStore | undefined> {
@@ -91,10 +66,4 @@ async function hasRefreshToken(store: SecretStore, key: string): Promise<boolean
   } catch {
     return false;
   }
-}
-
-function useColor(deps: Deps): boolean {
-  if (deps.env.NO_COLOR !== undefined && deps.env.NO_COLOR !== '') return false;
-  if (deps.env.FORCE_COLOR !== undefined && deps.env.FORCE_COLOR !== '0') return true;
-  return deps.io.stdoutIsTTY;
 }

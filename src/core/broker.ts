@@ -83,12 +83,14 @@ export class TokenBroker {
       // Persistence order: a rotated secret reaches the store before the token is cached or printed.
       if (result.secrets && !sameSecrets(result.secrets, secrets)) {
         await persistRotated(store, key, result.secrets, provider, profile, ctx.settings);
+        const { noteStoredSecrets } = await import('./secret-note.js');
+        await noteStoredSecrets(deps.paths, deps.env, profile, provider.id, result.secrets);
       }
       await writeCache(deps.paths, profile, provider.id, result.token).catch((error: NodeJS.ErrnoException) =>
         deps.debug(`could not write the token cache (${error.code ?? 'error'}); continuing without it`),
       );
       return { kind: 'token', token: result.token };
-    }, { shareFailure });
+    }, { shareFailure, ...(deps.askedAt === undefined ? {} : { askedAt: deps.askedAt }) });
   }
 
   #reportDamage(read: CacheRead, provider: ProviderDescriptor): void {

@@ -56,7 +56,8 @@ export function isFresh(token: AccessToken, nowMs: number, minTtlSeconds: number
 
 export async function writeCache(paths: Paths, profile: string, provider: ProviderId, token: AccessToken): Promise<void> {
   const { writePrivateFile } = await import('./private-files.js');
-  await writePrivateFile(cacheFile(paths, profile, provider), `${JSON.stringify(token)}\n`);
+  // No fsync: a cache lost in a crash is a refresh, and a torn file reads as damaged (absent).
+  await writePrivateFile(cacheFile(paths, profile, provider), `${JSON.stringify(token)}\n`, { fsync: false });
 }
 
 export async function deleteCache(paths: Paths, profile: string, provider: ProviderId): Promise<void> {

@@ -1,43 +1,18 @@
 // config.json: the settings that are not secret (client ids, team id, redirect URI, scope, mode),
-// per profile and provider. Validated with zod on every load; a broken file names itself and the field.
+// per profile and provider. Validated on every load: a file the hand check of config-file.ts
+// accepts is used as it is, anything else goes to the zod schema (config-schema.ts), so a broken
+// file names itself and the field.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { lockPath, withLock } from './lock.js';
 import { writePrivateFile } from './private-files.js';
+import { configFile, EMPTY_CONFIG, isCertainlyValidConfig, settingsFor, type ConfigData } from './config-file.js';
 import type { Deps } from './deps.js';
 import type { Paths } from './paths.js';
 import type { ProviderId, ProviderSettings } from '../providers/types.js';
 
-const Id = z.string().min(1).max(500).regex(/^[^\s]+$/, 'must not contain spaces');
-
-const Settings = z.strictObject({
-  mode: z.string().min(1),
-  client_id: Id.optional(),
-  team_id: z.string().min(1).max(500).optional(),
-  app_id: Id.optional(),
-  redirect_uri: z.string().url().optional(),
-  scope: z.string().max(1000).optional(),
-  store: z.enum(['keychain', 'file']).optional(),
-});
-
-const ProfileConfig = z.strictObject({
-  soundcloud: Settings.optional(),
-  chartmetric: Settings.optional(),
-  soundcharts: Settings.optional(),
-});
-
-const ConfigFile = z.strictObject({
-  version: z.literal(1),
-  profiles: z.record(z.string(), ProfileConfig),
-});
-
-export type Config = z.infer<typeof ConfigFile>;
-
-export function configFile(paths: Paths): string {
-  return join(paths.configDir, 'config.json');
-}
+export { configFile, settingsFor };
+export type Config = ConfigData;
 
 export async function loadConfig(paths: Paths): Promise<Config> {
   const file = configFile(paths);
@@ -45,7 +20,7 @@ export async function loadConfig(paths: Paths): Promise<Config> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, profiles: {} };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_CONFIG;
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   let data: unknown;
@@ -54,6 +29,9 @@ export async function loadConfig(paths: Paths): Promise<Config> {
   } catch {
     throw new UsageError(`invalid config ${file}: not valid JSON`, { hint: 'Fix or remove the file; `tokens login` writes it again.' });
   }
+  // The common case, a file tokens wrote itself, without loading zod (see config-file.ts).
+  if (isCertainlyValidConfig(data)) return data;
+  const { ConfigFile } = await import('./config-schema.js');
   const parsed = ConfigFile.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -65,15 +43,12 @@ export async function loadConfig(paths: Paths): Promise<Config> {
   return parsed.data;
 }
 
-export function settingsFor(config: Config, profile: string, provider: ProviderId): ProviderSettings | undefined {
-  return config.profiles[profile]?.[provider];
-}
-
 /** Read-modify-write under a lock, so two logins at once cannot drop each other's settings. */
 export async function updateSettings(deps: Deps, profile: string, provider: ProviderId, settings: ProviderSettings | undefined): Promise<void> {
   const file = configFile(deps.paths);
   await withLock(deps, lockPath(deps.paths.stateDir, '.config', 'config'), 'the config file', async () => {
     const config = await loadConfig(deps.paths);
+    const { Settings } = await import('./config-schema.js');
     const profileConfig = { ...config.profiles[profile] };
     if (settings) profileConfig[provider] = Settings.parse(settings);
     else delete profileConfig[provider];

@@ -15,12 +15,12 @@
 //   that asks later tries again. A failure that leaves the store holding a spent refresh token is
 //   shared with every later process too, until a login replaces it.
 import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { CredentialsRejectedError, StoreError, TokensError, UnavailableError } from './errors.js';
 import { ensurePrivateDir } from './private-files.js';
+import { failurePath, lockPath, STALE_MS } from './lock-files.js';
 import type { Deps } from './deps.js';
 
-const STALE_MS = 5_000;
 const UPDATE_MS = 1_000;
 /** A holder gives up within about 60 s (the HTTP budget); waiting longer than this means trouble. */
 const DEFAULT_WAIT_MS = 90_000;
@@ -43,6 +43,11 @@ export interface LockOptions {
   /** How long to wait for the lock before giving up; default TOKENS_LOCK_TIMEOUT, else 90 s. */
   waitMs?: number;
   /**
+   * When the caller began to wait, if earlier than this call (a fast-path waiter that hands over
+   * to the full program): a failure recorded since then is shared with it.
+   */
+  askedAt?: number;
+  /**
    * Whether to create the lock's directory (0700, tightening a loose one we own); default true.
    * False for a caller that has prepared the directory itself (the file store, whose directory may
    * be a shared one such as /tmp, or the home directory, which must not be tightened).
@@ -61,16 +66,14 @@ export interface HeldLock {
   readonly compromised: boolean;
 }
 
-export function lockPath(stateDir: string, profile: string, name: string): string {
-  return join(stateDir, profile, `${name}.lock`);
-}
+export { lockPath };
 
 export async function withLock<T>(deps: LockDeps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
   if (options.createDir !== false) await ensurePrivateDir(dirname(path));
   const waitMs = options.waitMs ?? lockWaitMs(deps.env);
-  const asked = deps.now();
-  const deadline = asked + waitMs;
+  const asked = Math.min(options.askedAt ?? Infinity, deps.now());
+  const deadline = deps.now() + waitMs;
   let waited = false;
   for (;;) {
     let release: () => Promise<void>;
@@ -172,10 +175,6 @@ interface RecordedFailure {
   exitCode: number;
   message: string;
   hint?: string;
-}
-
-function failurePath(path: string): string {
-  return `${path}.failure.json`;
 }
 
 async function recordFailure(path: string, error: unknown, share: (error: TokensError) => FailureSharing, deps: LockDeps): Promise<void> {

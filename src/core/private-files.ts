@@ -9,9 +9,13 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await chmod(dir, 0o700);
 }
 
-/** Atomic write-and-rename (write-file-atomic: temp file, fsync, rename), mode 0600. */
-export async function writePrivateFile(path: string, contents: string): Promise<void> {
+/**
+ * Atomic write-and-rename (write-file-atomic: temp file, fsync, rename), mode 0600. `fsync: false`
+ * for files that may be lost in a crash (the token cache, which is rebuilt, and the notes that say
+ * what is stored): the rename still makes the change atomic, and one fsync costs milliseconds.
+ */
+export async function writePrivateFile(path: string, contents: string, { fsync = true } = {}): Promise<void> {
   await ensurePrivateDir(dirname(path));
   const { default: writeFileAtomic } = await import('write-file-atomic');
-  await writeFileAtomic(path, contents, { mode: 0o600, fsync: true });
+  await writeFileAtomic(path, contents, { mode: 0o600, fsync });
 }
