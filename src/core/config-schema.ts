@@ -1,24 +1,24 @@
 // The schema of config.json (zod): the authority on what a valid config is, and the source of the
 // error that names a bad field. Loaded only when the hand check in config-file.ts has not already
 // accepted the file (or to check settings before they are written).
-import { z } from 'zod';
+import * as z from './zod.js';
 
-const Id = z.string().min(1).max(500).regex(/^[^\s]+$/, 'must not contain spaces');
+const Id = z.string().check(z.minLength(1), z.maxLength(500), z.regex(/^[^\s]+$/, 'must not contain spaces'));
 
 export const Settings = z.strictObject({
-  mode: z.string().min(1),
-  client_id: Id.optional(),
-  team_id: z.string().min(1).max(500).optional(),
-  app_id: Id.optional(),
-  redirect_uri: z.string().url().optional(),
-  scope: z.string().max(1000).optional(),
-  store: z.enum(['keychain', 'file']).optional(),
+  mode: z.string().check(z.minLength(1)),
+  client_id: z.optional(Id),
+  team_id: z.optional(z.string().check(z.minLength(1), z.maxLength(500))),
+  app_id: z.optional(Id),
+  redirect_uri: z.optional(z.url()),
+  scope: z.optional(z.string().check(z.maxLength(1000))),
+  store: z.optional(z.enum(['keychain', 'file'])),
 });
 
 const ProfileConfig = z.strictObject({
-  soundcloud: Settings.optional(),
-  chartmetric: Settings.optional(),
-  soundcharts: Settings.optional(),
+  soundcloud: z.optional(Settings),
+  chartmetric: z.optional(Settings),
+  soundcharts: z.optional(Settings),
 });
 
 export const ConfigFile = z.strictObject({
