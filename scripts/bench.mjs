@@ -132,28 +132,46 @@ async function setExpiry(home, provider, expiresAt) {
   return token.access_token;
 }
 
-/** A measured run failed: run it once more with its output kept, show that, and stop. */
-function fail(cmd, r) {
-  const again = spawnSync(cmd.argv[0], cmd.argv.slice(1), { env: cmd.env, encoding: 'utf8' });
-  console.error(`bench: ${cmd.label} exited with ${r.status ?? r.signal}; a rerun exited with ${again.status ?? again.signal}:`);
+/**
+ * Runs argv to its end with stdio going nowhere: { status, signal }. Asynchronously, never with
+ * spawnSync: the fake provider server runs in this process and must go on answering meanwhile.
+ */
+function spawnQuiet(argv, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (status, signal) => resolve({ status, signal }));
+  });
+}
+
+/** A measured run failed: show what it says when run once more, and stop. */
+async function fail(cmd, r) {
+  const again = await new Promise((resolve) => {
+    const child = spawn(cmd.argv[0], cmd.argv.slice(1), { env: cmd.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', (error) => resolve({ code: error.message, stderr }));
+    child.on('close', (code, signal) => resolve({ code: code ?? signal, stderr }));
+  });
+  console.error(`bench: ${cmd.label} exited with ${r.status ?? r.signal}; a rerun exited with ${again.code}:`);
   console.error(`${again.stderr}`.trim());
   process.exit(1);
 }
 
 /** One run, wall time in ms. stdout/stderr go nowhere; a failing run stops the bench. */
-function wallRun(cmd) {
+async function wallRun(cmd) {
   const start = process.hrtime.bigint();
-  const r = spawnSync(cmd.argv[0], cmd.argv.slice(1), { env: cmd.env, stdio: 'ignore' });
+  const r = await spawnQuiet(cmd.argv, cmd.env);
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) fail(cmd, r);
+  if (r.status !== 0) await fail(cmd, r);
   return ms;
 }
 
 /** One run under GNU time, peak RSS in KiB. */
 const rssFile = join(work, 'rss.txt');
-function rssRun(cmd) {
-  const r = spawnSync(GNU_TIME, ['-f', '%M', '-o', rssFile, ...cmd.argv], { env: cmd.env, stdio: 'ignore' });
-  if (r.status !== 0) fail(cmd, r);
+async function rssRun(cmd) {
+  const r = await spawnQuiet([GNU_TIME, '-f', '%M', '-o', rssFile, ...cmd.argv], cmd.env);
+  if (r.status !== 0) await fail(cmd, r);
   const kib = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
   if (!Number.isFinite(kib) || kib <= 0) throw new Error(`could not read the peak RSS of ${cmd.label} from ${GNU_TIME}`);
   return kib;
@@ -251,6 +269,8 @@ async function fileStoreHome(name) {
   const env = { ...baseEnv(home), ...server.env(), TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASSPHRASE, TOKENS_HTTP_TIMEOUT: '30' };
   await mustRun(['login', 'chartmetric'], { ...env, TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'bench-cm-rt' });
   await mustRun(['login', 'soundcloud', '--client-credentials', '--client-id', 'bench-client'], { ...env, TOKENS_SOUNDCLOUD_CLIENT_SECRET: 'bench-scl-secret' });
+  // An app-only login caches no token; the first get does.
+  await mustRun(['get', 'soundcloud'], env);
   return { home, env };
 }
 
@@ -272,10 +292,10 @@ const nodeBaseline = (env) => ({ label: 'node -e 0', argv: [NODE, '-e', '0'], en
 
 async function startupRows() {
   const { home, env } = await fileStoreHome('warm');
-  const check = spawnSync(NODE, [BIN, 'get', 'chartmetric'], { env, encoding: 'utf8' });
+  const check = await runAsync(['get', 'chartmetric'], env);
   const cached = JSON.parse(await readFile(cachePath(home, 'chartmetric'), 'utf8'));
-  if (check.status !== 0 || check.stdout !== `${cached.access_token}\n`) {
-    throw new Error(`warm \`tokens get chartmetric\` did not print the cached token (exit ${check.status}): ${check.stderr}`);
+  if (check.code !== 0 || check.stdout !== `${cached.access_token}\n`) {
+    throw new Error(`warm \`tokens get chartmetric\` did not print the cached token (exit ${check.code}): ${check.stderr}`);
   }
   const node = nodeBaseline(env);
   const scenarios = [
@@ -291,7 +311,7 @@ async function startupRows() {
     const wall = await alternate(() => wallRun(s.cmd), () => wallRun(node));
     addRow(`${s.name}, wall`, wall.a, wall.b, 'node -e 0', s.target);
     if (s.rss) {
-      const rss = await alternate(() => rssRun(s.cmd) / 1024, () => rssRun(node) / 1024);
+      const rss = await alternate(async () => (await rssRun(s.cmd)) / 1024, async () => (await rssRun(node)) / 1024);
       addRow(`${s.name}, peak RSS`, rss.a, rss.b, 'node -e 0', TARGETS.rss, 'MiB');
     }
   }

@@ -8,24 +8,29 @@
 // (`PROVIDER.lock.refreshing`, created exclusively, holding its pid), hands over to the full program,
 // and removes the claim once the full program is done. A fast path that finds the refresh claimed,
 // or the lock held, waits: it polls the cache (a few hundred bytes, read synchronously) with a short
-// backoff and answers as soon as the token there will do. The claim decides nothing: a waiter
+// backoff, or, where it can, watches the cache's directory (fs.watch: woken by the rename that
+// writes the token) and looks at the lock and the claim every POLL_MS, and answers as soon as the
+// token there will do. The claim decides nothing: a waiter
 // answers only from a cache that passes the same checks as ever, and whatever is in doubt goes to
 // the full program, which decides under the lock — a claim whose process is gone, a stale lock, a
 // failure recorded beside the lock (the full program shares it with processes that were waiting:
 // the waiter hands over the time it began to wait), a lock and claim gone with no usable token, a
-// wait longer than WAIT_MS, or a state directory that is not private.
-import { closeSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+// wait as long as the lock's (TOKENS_LOCK_TIMEOUT; the full program then counts it as waited), or a
+// state directory that is not private.
+import { closeSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
-import { isFresh, readCache } from './core/cache.js';
-import { failurePath, lockPath, STALE_MS } from './core/lock-files.js';
+import { cacheFile, isFresh, readCache } from './core/cache.js';
+import { failurePath, lockPath, lockWaitMs, STALE_MS } from './core/lock-files.js';
+import type { Env } from './core/paths.js';
 import type { AccessToken } from './providers/types.js';
 import type { Paths } from './core/paths.js';
 import type { ProviderId } from './providers/types.js';
 
-/** How long a waiter waits before it hands over to the full program (which waits up to 90 s more). */
-const WAIT_MS = 30_000;
+/** Polling without a watcher: from FIRST_POLL_MS, doubling up to MAX_POLL_MS. */
 const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 50;
+/** With a watcher on the cache directory, the lock and the claim are looked at this often. */
+const WATCHED_POLL_MS = 200;
 
 /** A refresh this process claimed; released (the claim file removed) once the full program is done. */
 export interface RefreshClaim {
@@ -127,7 +132,14 @@ function claimOf(path: string): RefreshClaim {
  * the refresh, when no other process was making one and `mayClaim`: a `get`, whose full program is
  * done soon after its refresh; not an `exec`, whose full program lasts as long as its command).
  */
-export async function awaitRefresh(paths: Paths, profile: string, provider: ProviderId, minTtlSeconds: number, { mayClaim }: { mayClaim: boolean }): Promise<Awaited> {
+export async function awaitRefresh(
+  paths: Paths,
+  env: Env,
+  profile: string,
+  provider: ProviderId,
+  minTtlSeconds: number,
+  { mayClaim }: { mayClaim: boolean },
+): Promise<Awaited> {
   const lock = lockPath(paths.stateDir, profile, provider);
   const claim = claimPath(lock);
   if (!isPrivateDir(dirname(lock)) || exists(failurePath(lock))) return { kind: 'handoff' };
@@ -155,19 +167,61 @@ export async function awaitRefresh(paths: Paths, profile: string, provider: Prov
   }
 
   const askedAt = Date.now();
-  let pause = FIRST_POLL_MS;
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, pause));
-    pause = Math.min(pause * 2, MAX_POLL_MS);
-    const token = await usable();
-    if (token) return { kind: 'token', token };
-    if (exists(failurePath(lock)) || Date.now() - askedAt > WAIT_MS) return { kind: 'handoff', askedAt };
-    const who = claimant(claim);
-    const lockNow = lockState(lock);
-    if (who === 'gone' || lockNow === 'stale') return { kind: 'handoff', askedAt };
-    if (who === 'absent' && lockNow === 'absent') {
-      const late = await usable();
-      return late ? { kind: 'token', token: late } : { kind: 'handoff', askedAt };
+  const waitMs = lockWaitMs(env);
+  const waker = new Waker(dirname(cacheFile(paths, profile, provider)));
+  try {
+    let pause = FIRST_POLL_MS;
+    for (;;) {
+      await waker.sleep(waker.watching ? WATCHED_POLL_MS : pause);
+      pause = Math.min(pause * 2, MAX_POLL_MS);
+      const token = await usable();
+      if (token) return { kind: 'token', token };
+      if (exists(failurePath(lock)) || Date.now() - askedAt >= waitMs) return { kind: 'handoff', askedAt };
+      const who = claimant(claim);
+      const lockNow = lockState(lock);
+      if (who === 'gone' || lockNow === 'stale') return { kind: 'handoff', askedAt };
+      if (who === 'absent' && lockNow === 'absent') {
+        const late = await usable();
+        return late ? { kind: 'token', token: late } : { kind: 'handoff', askedAt };
+      }
     }
+  } finally {
+    waker.close();
+  }
+}
+
+/** Sleeps that end early when something changes in a directory (fs.watch), where watching works. */
+class Waker {
+  readonly #watcher: FSWatcher | undefined;
+  #wake: () => void = () => undefined;
+
+  constructor(dir: string) {
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(dir, { persistent: false }, () => this.#wake());
+      watcher.on('error', () => undefined);
+    } catch {
+      // No directory yet, no inotify watches left, …: poll instead.
+      watcher = undefined;
+    }
+    this.#watcher = watcher;
+  }
+
+  get watching(): boolean {
+    return this.#watcher !== undefined;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  close(): void {
+    this.#watcher?.close();
   }
 }

@@ -169,6 +169,7 @@ interface Handoff {
  */
 async function credentialFor(
   paths: Paths,
+  env: Env,
   provider: ProviderDescriptor,
   profile: string,
   minTtlSeconds: number,
@@ -179,7 +180,7 @@ async function credentialFor(
   if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtlSeconds)) return { kind: 'token', token: read.token };
   // A damaged cache is the full program's to report (with --verbose) and rebuild.
   if (read.kind === 'damaged') return undefined;
-  const waited = await awaitRefresh(paths, profile, provider.id, minTtlSeconds, { mayClaim });
+  const waited = await awaitRefresh(paths, env, profile, provider.id, minTtlSeconds, { mayClaim });
   if (waited.kind === 'token') return { kind: 'token', token: waited.token };
   if (waited.claim) handoff.claims.push(waited.claim);
   if (waited.askedAt !== undefined) handoff.askedAt = Math.min(handoff.askedAt ?? Infinity, waited.askedAt);
@@ -236,7 +237,7 @@ async function answer(plan: FastPlan, env: Env, output: FastOutput, handoff: Han
     case 'version':
       return { stdout: `${pkg.version}\n`, code: 0 };
     case 'get': {
-      const credential = await credentialFor(paths, plan.provider, plan.profile, plan.minTtlSeconds, handoff, true);
+      const credential = await credentialFor(paths, env, plan.provider, plan.profile, plan.minTtlSeconds, handoff, true);
       if (!credential) return undefined;
       return { stdout: formatCredential(plan.format, plan.provider, plan.profile, credential), code: 0 };
     }
@@ -260,7 +261,7 @@ async function answerExec(plan: Extract<FastPlan, { command: 'exec' }>, env: Env
   const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
   const credentials: Credential[] = [];
   for (const provider of providers) {
-    const credential = await credentialFor(paths, provider, plan.profile, EXEC_MIN_TTL_SECONDS, handoff, false);
+    const credential = await credentialFor(paths, env, provider, plan.profile, EXEC_MIN_TTL_SECONDS, handoff, false);
     if (!credential) return undefined;
     credentials.push(credential);
   }

@@ -18,12 +18,10 @@ import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CredentialsRejectedError, StoreError, TokensError, UnavailableError } from './errors.js';
 import { ensurePrivateDir } from './private-files.js';
-import { failurePath, lockPath, STALE_MS } from './lock-files.js';
+import { failurePath, lockPath, lockWaitMs, STALE_MS } from './lock-files.js';
 import type { Deps } from './deps.js';
 
 const UPDATE_MS = 1_000;
-/** A holder gives up within about 60 s (the HTTP budget); waiting longer than this means trouble. */
-const DEFAULT_WAIT_MS = 90_000;
 /** What proper-lockfile is told: never take a lock over by itself (see above). */
 const NEVER_STALE_MS = 2 ** 31;
 
@@ -72,8 +70,9 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
   const { default: lockfile } = await import('proper-lockfile');
   if (options.createDir !== false) await ensurePrivateDir(dirname(path));
   const waitMs = options.waitMs ?? lockWaitMs(deps.env);
+  // A caller that began waiting earlier (askedAt) has waited that long already.
   const asked = Math.min(options.askedAt ?? Infinity, deps.now());
-  const deadline = deps.now() + waitMs;
+  const deadline = asked + waitMs;
   let waited = false;
   for (;;) {
     let release: () => Promise<void>;
@@ -221,9 +220,4 @@ function sharedWith(record: RecordedFailure, asked: number): TokensError | undef
     default:
       return undefined;
   }
-}
-
-function lockWaitMs(env: Deps['env']): number {
-  const seconds = Number(env.TOKENS_LOCK_TIMEOUT);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_WAIT_MS;
 }
