@@ -60,7 +60,8 @@ const NOT_IN_FAST: Array<[string, RegExp]> = [
   ['src/core/broker.ts', /^src\/core\/broker\.ts$/],
   ['src/core/lock.ts', /^src\/core\/lock\.ts$/],
   ['src/core/private-files.ts', /^src\/core\/private-files\.ts$/],
-  ['src/commands/* other than exec-child.ts', /^src\/commands\/(?!exec-child\.ts$)/],
+  // exec-child.ts and the status report and table (no store, no chalk: see status-table.ts) are shared.
+  ['src/commands/* other than exec-child.ts and status-report/table.ts', /^src\/commands\/(?!exec-child\.ts$|status-report\.ts$|status-table\.ts$)/],
 ];
 /** Built-ins the warm path has no business importing (crypto, any networking, workers). */
 const HEAVY_BUILTINS = ['crypto', 'http', 'https', 'http2', 'net', 'tls', 'dns', 'zlib', 'worker_threads', 'readline'];
@@ -144,8 +145,8 @@ describe('the warm path, from the metafile', () => {
     }
     for (const [name, pattern] of NOT_IN_FAST) expect(inputs.filter((p) => pattern.test(p)), name).toEqual([]);
     // The full program's dynamic imports (provider adapters, …) are stubs in fast.cjs, never bundled;
-    // node:os is a shim that loads it on first use.
-    expect(inputs.filter((p) => !p.startsWith('src/') && !p.startsWith('not-on-the-fast-path:')).sort()).toEqual(['lazy-builtin:node:os', 'package.json']);
+    // node:os and node:tty are shims that load them on first use.
+    expect(inputs.filter((p) => !p.startsWith('src/') && !p.startsWith('not-on-the-fast-path:')).sort()).toEqual(['lazy-builtin:node:os', 'lazy-builtin:node:tty', 'package.json']);
     // Outside itself it reaches Node built-ins, none heavy, and dist/main.js, by import() only.
     const externals = out.imports.filter((edge) => edge.external);
     expect(externals.filter((edge) => !edge.path.startsWith('node:'))).toEqual([{ path: './main.js', kind: 'dynamic-import', external: true }]);
