@@ -1,12 +1,15 @@
-// The heart of `tokens get` and `exec`: a valid access token from the cache when it will do, else
-// one refresh per provider and profile however many callers ask: single flight inside the process,
-// a file lock across processes, and the cache and store re-read once the lock is held.
+// The heart of `tokens get` and `exec`: a valid access token from a cache when it will do, else one
+// refresh per provider and profile however many callers ask, on however many machines share a store.
+// The order is written here once, and a store supplies the pieces it has (src/store/store.ts):
+//   local cache → shared cache → lock → re-read the caches → mint → persist the rotated bundle
+//   (compare-and-set on what was read) → shared cache → local cache.
+// Single flight inside the process; across processes and machines the store's refresh lock.
 import { readCache, isFresh, writeCache, type CacheRead } from './cache.js';
-import { lockPath, withLock, type FailureSharing } from './lock.js';
-import { ExitCode, NotConfiguredError, StoreError, type TokensError } from './errors.js';
+import { CredentialsRejectedError, ExitCode, NotConfiguredError, StoreError, TokensError, UnavailableError } from './errors.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
-import type { AccessToken, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
+import type { AccessToken, ProviderAdapter, ProviderContext, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
+import type { BrokerParts, FailureBoard, HeldLock, PreparedWrite, RecordedFailure, SecretStore } from '../store/store.js';
 
 export interface GetOptions {
   minTtlSeconds: number;
@@ -44,56 +47,172 @@ export class TokenBroker {
 
   async #refresh(provider: ProviderDescriptor, profile: string, options: GetOptions, seen: CacheRead): Promise<Credential> {
     const deps = this.#deps;
-    const { loadProviderContext } = await import('./context.js');
-    const ctx = await loadProviderContext(deps, provider, profile);
-    const adapter = await provider.loadAdapter();
     const store = await deps.openStore();
+    const parts = store.parts(profile, provider.id, deps);
+    const { loadProviderContext } = await import('./context.js');
+    const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
+    const adapter = await provider.loadAdapter();
     const key = secretKey(profile, provider.id);
     if (adapter.staticCredentials?.(ctx.settings, {})) {
       const secrets = await readSecrets(store, key, provider, profile);
       return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
     }
+    // A token another machine refreshed: no lock, no request.
+    const shared = options.forceRefresh ? undefined : await parts.sharedCache?.read();
+    if (shared && isFresh(shared, deps.now(), options.minTtlSeconds)) {
+      await this.#cacheLocally(profile, provider, shared);
+      return { kind: 'token', token: shared };
+    }
 
     const what = `${provider.id} (profile ${profile})`;
-    return withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), what, async (held) => {
-      // Another process may have refreshed while we waited for the lock: use its token.
-      const now = await readCache(deps.paths, profile, provider.id);
-      if (now.kind === 'hit' && isFresh(now.token, deps.now(), options.minTtlSeconds)) {
-        const changed = seen.kind !== 'hit' || seen.token.access_token !== now.token.access_token;
-        if (!options.forceRefresh || changed) return { kind: 'token', token: now.token };
-      }
-      // Or tried while we waited, and failed: the same request now would fail the same way (or,
-      // after a lost rotation, send a spent refresh token). Give up with its answer.
-      if (held.recentFailure) throw held.recentFailure;
-      let secrets = await readSecrets(store, key, provider, profile);
-      let result;
+    const asked = deps.now();
+    // A lock lost before anything was sent (this process was too slow to renew it, and another took
+    // it over) costs nothing: wait for the lock again, and most likely find the other's token.
+    for (let attempt = 1; ; attempt++) {
       try {
-        result = await adapter.mint(ctx, secrets);
+        return await parts.lock.run(what, (held) => this.#underLock(held, asked, store, parts, ctx, adapter, provider, profile, options, seen));
       } catch (error) {
-        // A rejected refresh token that changed in the store meanwhile means we lost a race with a
-        // process outside our lock (an older tokens, a login): try once more with the new one.
-        const { isInvalidGrant } = await import('./oauth.js');
-        if (!isInvalidGrant(error)) throw error;
-        const latest = await readSecrets(store, key, provider, profile);
-        if (latest.refresh_token === secrets.refresh_token) throw error;
-        deps.debug(`${provider.id}: refresh token changed meanwhile; retrying with the new one`);
-        secrets = latest;
-        result = await adapter.mint(ctx, secrets);
+        if (!(error instanceof LostBeforeSending) || attempt >= MAX_LOCK_ATTEMPTS) throw error instanceof LostBeforeSending ? error.reported : error;
+        deps.debug(`lost the lock for ${what} before sending anything; waiting for it again`);
       }
-      // Persistence order: a rotated secret reaches the store before the token is cached or printed.
-      if (result.secrets && !sameSecrets(result.secrets, secrets)) {
-        await persistRotated(store, key, result.secrets, provider, profile, ctx.settings);
-      }
-      await writeCache(deps.paths, profile, provider.id, result.token).catch((error: NodeJS.ErrnoException) =>
-        deps.debug(`could not write the token cache (${error.code ?? 'error'}); continuing without it`),
-      );
-      return { kind: 'token', token: result.token };
-    }, { shareFailure });
+    }
+  }
+
+  async #underLock(
+    held: HeldLock,
+    asked: number,
+    store: SecretStore,
+    parts: BrokerParts,
+    ctx: ProviderContext,
+    adapter: ProviderAdapter,
+    provider: ProviderDescriptor,
+    profile: string,
+    options: GetOptions,
+    seen: CacheRead,
+  ): Promise<Credential> {
+    // Another process may have refreshed while we waited for the lock: use its token.
+    const fresh = await this.#freshAfterWait(profile, provider, options, seen, parts);
+    if (fresh) return { kind: 'token', token: fresh };
+    // Or tried while we waited, and failed: the same request now would fail the same way (or,
+    // after a lost rotation, send a spent refresh token). Give up with its answer.
+    const recorded = await parts.failures.read().catch(() => undefined);
+    const recentFailure = recorded ? sharedWith(recorded, asked) : undefined;
+    if (recentFailure) throw recentFailure;
+    try {
+      const token = await this.#mintAndPersist(store, parts, held, ctx, adapter, provider, profile);
+      if (recorded && recorded.sharing !== 'sticky') await parts.failures.clear().catch(() => undefined);
+      return { kind: 'token', token };
+    } catch (error) {
+      await recordFailure(parts.failures, error, this.#deps);
+      throw error;
+    }
+  }
+
+  /** The token in the local or shared cache once the lock is held, when it will do. */
+  async #freshAfterWait(profile: string, provider: ProviderDescriptor, options: GetOptions, seen: CacheRead, parts: BrokerParts): Promise<AccessToken | undefined> {
+    const deps = this.#deps;
+    const local = await readCache(deps.paths, profile, provider.id);
+    const shared = await parts.sharedCache?.read();
+    const candidates = [local.kind === 'hit' ? local.token : undefined, shared].filter((t): t is AccessToken => t !== undefined);
+    for (const token of candidates) {
+      if (!isFresh(token, deps.now(), options.minTtlSeconds)) continue;
+      // --force-refresh: only a token that is not the one this process was asked to replace.
+      const changed = seen.kind !== 'hit' || seen.token.access_token !== token.access_token;
+      if (options.forceRefresh && !changed) continue;
+      if (token !== candidates[0]) await this.#cacheLocally(profile, provider, token);
+      return token;
+    }
+    return undefined;
+  }
+
+  async #mintAndPersist(
+    store: SecretStore,
+    parts: BrokerParts,
+    held: HeldLock,
+    ctx: ProviderContext,
+    adapter: ProviderAdapter,
+    provider: ProviderDescriptor,
+    profile: string,
+  ): Promise<AccessToken> {
+    const deps = this.#deps;
+    const key = secretKey(profile, provider.id);
+    let write = await prepareWrite(store, key, provider, profile);
+    let secrets = parseSecrets(write.value, provider, profile);
+    // Nothing is spent before this check: a holder that lost its lock (paused, cut off) sends nothing.
+    if (!(await held.stillHeld())) throw new LostBeforeSending(lostBeforeSending(provider, profile));
+    let result;
+    try {
+      result = await adapter.mint(ctx, secrets);
+    } catch (error) {
+      // A rejected refresh token that changed in the store meanwhile means we lost a race with a
+      // process outside our lock (an older tokens, a login): try once more with the new one. Unless
+      // the lock is no longer ours: then the change is the newer chain of the process that took it.
+      const { isInvalidGrant } = await import('./oauth.js');
+      if (!isInvalidGrant(error)) throw error;
+      if (!(await held.stillHeld())) throw lostLeaseRefused(provider, profile);
+      const latest = await prepareWrite(store, key, provider, profile);
+      const latestSecrets = parseSecrets(latest.value, provider, profile);
+      if (latestSecrets.refresh_token === secrets.refresh_token) throw error;
+      deps.debug(`${provider.id}: refresh token changed meanwhile; retrying with the new one`);
+      write = latest;
+      secrets = latestSecrets;
+      result = await adapter.mint(ctx, secrets);
+    }
+    // Persistence order: a rotated secret reaches the store before the token is cached or printed.
+    if (result.secrets && !sameSecrets(result.secrets, secrets)) {
+      await persistRotated(write, result.secrets, provider, profile, ctx.settings);
+    }
+    await parts.sharedCache?.write(result.token).catch((error: unknown) =>
+      deps.debug(`could not write the shared token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
+    );
+    await this.#cacheLocally(profile, provider, result.token);
+    return result.token;
+  }
+
+  async #cacheLocally(profile: string, provider: ProviderDescriptor, token: AccessToken): Promise<void> {
+    await writeCache(this.#deps.paths, profile, provider.id, token).catch((error: NodeJS.ErrnoException) =>
+      this.#deps.debug(`could not write the token cache (${error.code ?? 'error'}); continuing without it`),
+    );
   }
 
   #reportDamage(read: CacheRead, provider: ProviderDescriptor): void {
     if (read.kind === 'damaged') this.#deps.debug(`ignoring damaged ${provider.id} token cache: ${read.reason}; it will be rebuilt`);
   }
+}
+
+async function prepareWrite(store: SecretStore, key: string, provider: ProviderDescriptor, profile: string): Promise<PreparedWrite> {
+  const { isNotFound } = await import('../store/store.js');
+  try {
+    return await store.prepareWrite(key);
+  } catch (error) {
+    if (isNotFound(error)) throw notLoggedIn(provider, profile);
+    throw error;
+  }
+}
+
+/** How often a process waits for the lock again after losing it before it sent anything. */
+const MAX_LOCK_ATTEMPTS = 3;
+
+/** The lock was lost before anything was sent: try again (see #refresh), else report `reported`. */
+class LostBeforeSending extends Error {
+  constructor(readonly reported: StoreError) {
+    super(reported.message);
+  }
+}
+
+function lostBeforeSending(provider: ProviderDescriptor, profile: string): StoreError {
+  return new StoreError(
+    `this process kept losing the refresh lock for ${provider.id} (profile ${profile}) before it could send a refresh (it was paused or too slow to renew it); nothing was sent or written`,
+    { hint: 'Another tokens process holds it now. Try again.' },
+  );
+}
+
+/** Exit 6: the lock was lost while the refresh was on its way, and the provider refused the token sent. */
+function lostLeaseRefused(provider: ProviderDescriptor, profile: string): StoreError {
+  return new StoreError(
+    `this process lost the refresh lock for ${provider.id} (profile ${profile}) while its refresh was on the way, and ${provider.title} refused the refresh token it sent, which another process had already used; nothing was written`,
+    { hint: `${provider.title} may have revoked the login for that reuse: if the next get is refused, run \`${loginCommand(provider.id, profile)}\`.` },
+  );
 }
 
 export async function readSecrets(store: { get(key: string): Promise<string> }, key: string, provider: ProviderDescriptor, profile: string): Promise<Secrets> {
@@ -105,6 +224,10 @@ export async function readSecrets(store: { get(key: string): Promise<string> }, 
     if (isNotFound(error)) throw notLoggedIn(provider, profile);
     throw error;
   }
+  return parseSecrets(text, provider, profile);
+}
+
+function parseSecrets(text: string, provider: ProviderDescriptor, profile: string): Secrets {
   try {
     const value: unknown = JSON.parse(text);
     if (typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string')) return value as Secrets;
@@ -115,16 +238,24 @@ export async function readSecrets(store: { get(key: string): Promise<string> }, 
 }
 
 async function persistRotated(
-  store: { set(key: string, value: string): Promise<void> },
-  key: string,
+  write: PreparedWrite,
   secrets: Secrets,
   provider: ProviderDescriptor,
   profile: string,
   settings: { mode: string },
 ) {
+  const { ChainMovedError } = await import('../store/store.js');
   try {
-    await store.set(key, JSON.stringify(secrets));
+    await write.commit(JSON.stringify(secrets));
   } catch (error) {
+    // The bundle is no longer the one this exchange spent: another process, holding the lock this
+    // one lost, rotated meanwhile. Its newer chain stays; this exchange's tokens are dropped.
+    if (error instanceof ChainMovedError) {
+      throw new StoreError(
+        `${provider.title} answered this process's refresh after it had lost the refresh lock (it was paused or cut off for longer than the lock lasts), and another process has rotated the credentials since; the newer ones were kept and this answer was dropped`,
+        { hint: 'Nothing to fix: the next get uses the newer credentials.' },
+      );
+    }
     const why = error instanceof Error ? error.message : 'unknown error';
     const issued = `${provider.title} issued a new refresh token, but it could not be saved (${why})`;
     // App-only credentials still hold the client secret, which mints afresh when the spent refresh
@@ -154,18 +285,52 @@ class RotationNotSavedError extends StoreError {
   }
 }
 
+// --- shared failures --------------------------------------------------------------------------------
+// When the holder gives up (the provider is down, rate limiting, rejected the credentials), the
+// processes that were already waiting would each repeat the same doomed request one after the other,
+// N times the time and N times the load. So the failure is left on the store's failure board, and
+// those waiters get it instead; a process that asks later tries again.
+
 /**
  * Which failures other processes share rather than repeat. The provider's answer (rejected: 4,
- * unavailable or rate limited: 5) goes to the processes that were waiting for it, and so does a
- * rotation that could not be saved. When that rotation was the whole login, it goes to every later
- * process too, until a login: the store still holds the refresh token that exchange spent, and
- * sending a spent single-use token again is what a provider following RFC 9700 takes for theft.
- * A store that cannot be read is not shared: that depends on each process's own TOKENS_PASSPHRASE,
- * and costs no request.
+ * unavailable or rate limited: 5) goes to the processes that were waiting for it ('waiting'), and so
+ * does a rotation that could not be saved. When that rotation was the whole login, it goes to every
+ * later process too ('sticky'), until a login or logout clears the board: the store still holds the
+ * refresh token that exchange spent, and sending a spent single-use token again is what a provider
+ * following RFC 9700 takes for theft. A store that cannot be read is not shared: that depends on each
+ * process's own TOKENS_PASSPHRASE, and costs no request.
  */
-function shareFailure(error: TokensError): FailureSharing {
+function shareFailure(error: TokensError): 'none' | 'waiting' | 'sticky' {
   if (error instanceof RotationNotSavedError) return error.loginLost ? 'sticky' : 'waiting';
   return error.exitCode === ExitCode.rejected || error.exitCode === ExitCode.unavailable ? 'waiting' : 'none';
+}
+
+async function recordFailure(board: FailureBoard, error: unknown, deps: Deps): Promise<void> {
+  if (!(error instanceof TokensError)) return;
+  const sharing = shareFailure(error);
+  if (sharing === 'none') return;
+  const record: RecordedFailure = { at: deps.now(), sharing, exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  await board.write(record).catch((e: unknown) =>
+    deps.debug(`could not record the failure for other tokens processes (${(e as NodeJS.ErrnoException).code ?? 'error'})`),
+  );
+}
+
+/** The recorded failure as an error to throw, when it is shared with a process that asked at `asked`. */
+function sharedWith(record: RecordedFailure, asked: number): TokensError | undefined {
+  if (record.sharing === 'waiting' && record.at < asked) return undefined;
+  const when = new Date(record.at).toISOString().replace(/\.\d+Z$/, 'Z');
+  const text = `${record.message.replace(/[.\s]+$/, '').slice(0, 500)} (as another tokens process found at ${when})`;
+  const options = record.hint === undefined ? {} : { hint: record.hint.slice(0, 500) };
+  switch (record.exitCode) {
+    case ExitCode.rejected:
+      return new CredentialsRejectedError(text, {}, options);
+    case ExitCode.unavailable:
+      return new UnavailableError(text, options);
+    case ExitCode.store:
+      return new StoreError(text, options);
+    default:
+      return undefined;
+  }
 }
 
 /** Same keys, same values: a bundle that drops a key (a refresh token no longer issued) is a change. */
