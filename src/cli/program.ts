@@ -78,8 +78,12 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
         `
 Environment:
   TOKENS_PROFILE     profile used when --profile is not given (default "default")
-  TOKENS_STORE       where secrets live: keychain (default) or file (encrypted, headless machines)
-  TOKENS_PASSPHRASE  passphrase of the file store (required with TOKENS_STORE=file)
+  TOKENS_STORE       where secrets live: keychain (default), file (encrypted, headless machines)
+                     or redis (shared by many machines)
+  TOKENS_PASSPHRASE  passphrase of the file and redis stores (required with them)
+  TOKENS_REDIS_URL   redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://… (a secret; with redis)
+  TOKENS_REDIS_PREFIX  key prefix in Redis (default "tokens:")
+  TOKENS_REDIS_TIMEOUT seconds each Redis call may take (default 5)
 
 Exit codes:
   0 success                      4 credentials rejected: log in again

@@ -14,8 +14,8 @@ import type { ProviderDescriptor } from '../providers/types.js';
 export const EXEC_MIN_TTL_SECONDS = 60;
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-/** Variables the child never sees: the file store's passphrase and every login secret. */
-export const WITHHELD_ENV = ['TOKENS_PASSPHRASE', ...PROVIDERS.flatMap((p) => p.secretEnv)];
+/** Variables the child never sees: the stores' passphrase, the Redis URL (it holds a password) and every login secret. */
+export const WITHHELD_ENV = ['TOKENS_PASSPHRASE', 'TOKENS_REDIS_URL', ...PROVIDERS.flatMap((p) => p.secretEnv)];
 
 /**
  * The child's environment: ours minus the withheld variables, plus P_ACCESS_TOKEN / P_AUTHORIZATION

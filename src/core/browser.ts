@@ -7,9 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Env } from './paths.js';
 import { UsageError } from './errors.js';
 
-/** Variables a browser started by tokens never sees: the passphrase and the secrets of `login`. */
+/** Variables a browser started by tokens never sees: the passphrase, the Redis URL and the secrets of `login`. */
 const WITHHELD_VARIABLES = new Set([
   'TOKENS_PASSPHRASE',
+  'TOKENS_REDIS_URL',
   'TOKENS_SOUNDCLOUD_CLIENT_SECRET',
   'TOKENS_SOUNDCHARTS_CLIENT_SECRET',
   'TOKENS_SOUNDCHARTS_API_KEY',

@@ -39,7 +39,8 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
   return token ? { kind: 'hit', token } : { kind: 'damaged', reason: 'unexpected shape' };
 }
 
-function asAccessToken(data: unknown): AccessToken | undefined {
+/** The token in `data` when it has the cached shape (also for the shared cache), else undefined. */
+export function asAccessToken(data: unknown): AccessToken | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const { access_token, token_type, expires_at, scope } = data as Record<string, unknown>;
   if (typeof access_token !== 'string' || access_token.length === 0) return undefined;

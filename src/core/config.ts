@@ -19,7 +19,7 @@ const Settings = z.strictObject({
   app_id: Id.optional(),
   redirect_uri: z.string().url().optional(),
   scope: z.string().max(1000).optional(),
-  store: z.enum(['keychain', 'file']).optional(),
+  store: z.enum(['keychain', 'file', 'redis']).optional(),
 });
 
 const ProfileConfig = z.strictObject({
@@ -63,6 +63,12 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     });
   }
   return parsed.data;
+}
+
+/** Settings from elsewhere (a shared store), validated as config.json's are; undefined when invalid. */
+export function parseSettings(data: unknown): ProviderSettings | undefined {
+  const parsed = Settings.safeParse(data);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export function settingsFor(config: Config, profile: string, provider: ProviderId): ProviderSettings | undefined {

@@ -4,8 +4,8 @@ import { UsageError } from '../core/errors.js';
 import type { Env, Paths } from '../core/paths.js';
 import type { SecretStore } from './store.js';
 
-export type UserStoreKind = 'keychain' | 'file';
-export const STORE_KINDS: readonly UserStoreKind[] = ['keychain', 'file'];
+export type UserStoreKind = 'keychain' | 'file' | 'redis';
+export const STORE_KINDS: readonly UserStoreKind[] = ['keychain', 'file', 'redis'];
 
 /** The store kind TOKENS_STORE names (default keychain), without loading anything. */
 export function storeKindFromEnv(env: Env): UserStoreKind {
@@ -20,7 +20,13 @@ export function secretsFilePath(env: Env, paths: Paths): string {
 }
 
 export async function openStore(env: Env, paths: Paths): Promise<SecretStore> {
-  if (storeKindFromEnv(env) === 'file') {
+  const kind = storeKindFromEnv(env);
+  if (kind === 'redis') {
+    const [{ RedisStore }, { redisSettings }] = await Promise.all([import('./redis.js'), import('./redis-env.js')]);
+    const waitMs = lockWaitMs(env);
+    return new RedisStore({ ...redisSettings(env), passphrase: env.TOKENS_PASSPHRASE, ...(waitMs === undefined ? {} : { waitMs }) });
+  }
+  if (kind === 'file') {
     const { FileStore } = await import('./file.js');
     return new FileStore({ path: secretsFilePath(env, paths), passphrase: env.TOKENS_PASSPHRASE });
   }
@@ -37,4 +43,10 @@ function keychainTimeoutMs(env: Env): number | undefined {
     throw new UsageError(`TOKENS_KEYCHAIN_TIMEOUT must be a number of seconds greater than 0, not ${JSON.stringify(value)}`);
   }
   return Math.round(seconds * 1000);
+}
+
+/** TOKENS_LOCK_TIMEOUT in ms when it is set to a positive number (as the file lock reads it). */
+function lockWaitMs(env: Env): number | undefined {
+  const seconds = Number(env.TOKENS_LOCK_TIMEOUT);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
