@@ -8,7 +8,7 @@ import { providerContext } from '../core/context.js';
 import { InputReader } from '../core/input.js';
 import { profileNote } from '../core/hints.js';
 import type { Deps } from '../core/deps.js';
-import type { SecretStore } from '../store/store.js';
+import { runLocked, type SecretStore } from '../store/store.js';
 import type { LoginFlags, ProviderDescriptor } from '../providers/types.js';
 
 export interface LoginOptions {
@@ -40,7 +40,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
     // The verifying exchange and the writes share one lock with `get`: a login that spends a
     // rotating refresh token cannot race a refresh that spends the same one.
     const parts = store.parts(profile, provider.id, deps);
-    await parts.lock.run(`${provider.id} (profile ${profile})`, async () => {
+    await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
       const outcome = await adapter.completeLogin(ctx, secrets, authorization);
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
       await parts.sharedSettings?.write(settings);

@@ -8,6 +8,7 @@ import { findSettings, providerContext } from '../core/context.js';
 import { NotConfiguredError, isTokensError } from '../core/errors.js';
 import { profileNote } from '../core/hints.js';
 import type { Deps } from '../core/deps.js';
+import { runLocked } from '../store/store.js';
 import type { ProviderDescriptor } from '../providers/types.js';
 
 export interface LogoutOptions {
@@ -36,7 +37,7 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
     }
   }
 
-  await parts.lock.run(`${provider.id} (profile ${profile})`, async () => {
+  await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
     await store.delete(secretKey(profile, provider.id));
     await parts.sharedCache?.delete();
     await parts.sharedSettings?.delete();

@@ -3,7 +3,7 @@
 import { secretKey } from '../core/broker.js';
 import { readCache } from '../core/cache.js';
 import { findSettings } from '../core/context.js';
-import { isTokensError } from '../core/errors.js';
+import { ExitCode, isTokensError } from '../core/errors.js';
 import { notConfigured } from '../core/hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import { PROVIDERS } from '../providers/registry.js';
@@ -34,15 +34,25 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
   const providers = options.provider ? [options.provider] : PROVIDERS;
   const opened = await deps.openStore();
   const found = new Map<ProviderDescriptor, ProviderSettings>();
+  let unreadable = false;
   for (const provider of providers) {
     const shared = opened.parts(options.profile, provider.id, deps).sharedSettings;
-    const settings = await findSettings(deps, provider, options.profile, shared);
+    let settings: ProviderSettings | undefined;
+    try {
+      settings = await findSettings(deps, provider, options.profile, shared);
+    } catch (error) {
+      // A shared store that cannot be read: say so, and show what this machine knows.
+      if (!isTokensError(error) || error.exitCode !== ExitCode.store) throw error;
+      if (!unreadable) deps.io.stderr.write(`note: the secret store could not be read (${error.message}); showing this machine's settings only\n`);
+      unreadable = true;
+      settings = await findSettings(deps, provider, options.profile);
+    }
     if (settings) found.set(provider, settings);
   }
   if (options.provider && found.size === 0) {
     throw notConfigured(options.provider.id, options.profile);
   }
-  const store = found.size > 0 ? await openQuietly(opened, deps) : undefined;
+  const store = found.size > 0 && !unreadable ? await openQuietly(opened, deps) : undefined;
   for (const warning of store ? ((await store.warnings?.()) ?? []) : []) deps.io.stderr.write(`warning: ${warning}\n`);
   const entries: StatusEntry[] = [];
   for (const provider of providers) {

@@ -1,15 +1,17 @@
 // The heart of `tokens get` and `exec`: a valid access token from a cache when it will do, else one
 // refresh per provider and profile however many callers ask, on however many machines share a store.
 // The order is written here once, and a store supplies the pieces it has (src/store/store.ts):
-//   local cache → shared cache → lock → re-read the caches → mint → persist the rotated bundle
-//   (compare-and-set on what was read) → shared cache → local cache.
-// Single flight inside the process; across processes and machines the store's refresh lock.
+//   local cache → local lock → local cache again → shared cache → shared lock → re-read the caches
+//   → mint → persist the rotated bundle (compare-and-set on what was read) → shared cache → local cache.
+// Single flight inside the process; across processes the local lock, so that of the processes on one
+// machine only one goes on to the shared store (the others find its token in the local cache, with no
+// key derived and no call to the store); across machines the store's shared lock, when it has one.
 import { readCache, isFresh, writeCache, type CacheRead } from './cache.js';
 import { CredentialsRejectedError, ExitCode, NotConfiguredError, StoreError, TokensError, UnavailableError } from './errors.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
 import type { AccessToken, ProviderAdapter, ProviderContext, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
-import type { BrokerParts, FailureBoard, HeldLock, PreparedWrite, RecordedFailure, SecretStore } from '../store/store.js';
+import type { BrokerParts, FailureBoard, HeldLock, PreparedWrite, RecordedFailure, RefreshLock, SecretStore } from '../store/store.js';
 
 export interface GetOptions {
   minTtlSeconds: number;
@@ -49,33 +51,45 @@ export class TokenBroker {
     const deps = this.#deps;
     const store = await deps.openStore();
     const parts = store.parts(profile, provider.id, deps);
-    const { loadProviderContext } = await import('./context.js');
-    const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
-    const adapter = await provider.loadAdapter();
-    const key = secretKey(profile, provider.id);
-    if (adapter.staticCredentials?.(ctx.settings, {})) {
-      const secrets = await readSecrets(store, key, provider, profile);
-      return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
-    }
-    // A token another machine refreshed: no lock, no request.
-    const shared = options.forceRefresh ? undefined : await parts.sharedCache?.read();
-    if (shared && isFresh(shared, deps.now(), options.minTtlSeconds)) {
-      await this.#cacheLocally(profile, provider, shared);
-      return { kind: 'token', token: shared };
-    }
-
     const what = `${provider.id} (profile ${profile})`;
     const asked = deps.now();
     // A lock lost before anything was sent (this process was too slow to renew it, and another took
     // it over) costs nothing: wait for the lock again, and most likely find the other's token.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await parts.lock.run(what, (held) => this.#underLock(held, asked, store, parts, ctx, adapter, provider, profile, options, seen));
+        return await parts.lock.run(what, async (local) => {
+          // Another process on this machine may have refreshed while we waited: no store, no request.
+          const mine = await readCache(deps.paths, profile, provider.id);
+          if (mine.kind === 'hit' && this.#willDo(mine.token, options, seen)) return { kind: 'token', token: mine.token };
+          const { loadProviderContext } = await import('./context.js');
+          const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
+          const adapter = await provider.loadAdapter();
+          if (adapter.staticCredentials?.(ctx.settings, {})) {
+            const secrets = await readSecrets(store, secretKey(profile, provider.id), provider, profile);
+            return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
+          }
+          // Or another machine: its token, no lease, no request.
+          const shared = await parts.sharedCache?.read();
+          if (shared && this.#willDo(shared, options, seen)) {
+            await this.#cacheLocally(profile, provider, shared);
+            return { kind: 'token', token: shared };
+          }
+          return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) =>
+            this.#underLock(bothHeld(local, remote), asked, store, parts, ctx, adapter, provider, profile, options, seen),
+          );
+        });
       } catch (error) {
         if (!(error instanceof LostBeforeSending) || attempt >= MAX_LOCK_ATTEMPTS) throw error instanceof LostBeforeSending ? error.reported : error;
         deps.debug(`lost the lock for ${what} before sending anything; waiting for it again`);
       }
     }
+  }
+
+  /** A token found in a cache will do: fresh enough, and with --force-refresh not the one to replace. */
+  #willDo(token: AccessToken, options: GetOptions, seen: CacheRead): boolean {
+    if (!isFresh(token, this.#deps.now(), options.minTtlSeconds)) return false;
+    const changed = seen.kind !== 'hit' || seen.token.access_token !== token.access_token;
+    return !options.forceRefresh || changed;
   }
 
   async #underLock(
@@ -113,14 +127,10 @@ export class TokenBroker {
     const deps = this.#deps;
     const local = await readCache(deps.paths, profile, provider.id);
     const shared = await parts.sharedCache?.read();
-    const candidates = [local.kind === 'hit' ? local.token : undefined, shared].filter((t): t is AccessToken => t !== undefined);
-    for (const token of candidates) {
-      if (!isFresh(token, deps.now(), options.minTtlSeconds)) continue;
-      // --force-refresh: only a token that is not the one this process was asked to replace.
-      const changed = seen.kind !== 'hit' || seen.token.access_token !== token.access_token;
-      if (options.forceRefresh && !changed) continue;
-      if (token !== candidates[0]) await this.#cacheLocally(profile, provider, token);
-      return token;
+    if (local.kind === 'hit' && this.#willDo(local.token, options, seen)) return local.token;
+    if (shared && this.#willDo(shared, options, seen)) {
+      await this.#cacheLocally(profile, provider, shared);
+      return shared;
     }
     return undefined;
   }
@@ -188,6 +198,13 @@ async function prepareWrite(store: SecretStore, key: string, provider: ProviderD
     if (isNotFound(error)) throw notLoggedIn(provider, profile);
     throw error;
   }
+}
+
+/** The shared lock of a store that lives on one machine: the local lock is all there is. */
+const ONE_MACHINE: RefreshLock = { run: (_what, fn) => fn({ stillHeld: async () => true }) };
+
+function bothHeld(local: HeldLock, remote: HeldLock): HeldLock {
+  return { stillHeld: async () => (await local.stillHeld()) && (await remote.stillHeld()) };
 }
 
 /** How often a process waits for the lock again after losing it before it sent anything. */

@@ -20,12 +20,13 @@
 //
 // Every call is bounded by TOKENS_REDIS_TIMEOUT; nothing is retried and the client never reconnects.
 import { randomBytes } from 'node:crypto';
-import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import type { Redis as RedisClass, Redis as RedisClient, RedisOptions } from 'ioredis';
 import { asAccessToken } from '../core/cache.js';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import { ENVELOPE_VERSION, hasExactKeys, isRecord, kdfHeader, KeyDeriver, newKdfParams, open, parseBox, parseKdfHeader, seal, type KdfParams } from './crypto.js';
 import { ChainMovedError, SecretNotFoundError, asRecordedFailure, type BrokerParts, type PartsDeps, type PreparedWrite, type RefreshLock, type SecretStore } from './store.js';
 import type { RedisSettings } from './redis-env.js';
+import { localParts } from '../core/local-parts.js';
 import type { ProviderSettings } from '../providers/types.js';
 
 /** How long a lease lasts unless renewed; renewed every third of it while the holder works. */
@@ -166,7 +167,8 @@ export class RedisStore implements SecretStore {
         write: (record) => failure.write(JSON.stringify(record)),
         clear: failure.delete,
       },
-      lock: this.#lease(key, deps),
+      lock: localParts(profile, provider, deps).lock,
+      sharedLock: this.#lease(key, deps),
     };
   }
 
@@ -368,7 +370,10 @@ export class RedisStore implements SecretStore {
 
   #connection(): Promise<Client> {
     this.#client ??= (async () => {
-      const { Redis } = await import('ioredis');
+      // A CommonJS package: bundled, its exports may arrive under `default`.
+      const loaded = (await import('ioredis')) as unknown as { Redis?: typeof RedisClass; default?: { Redis?: typeof RedisClass } };
+      const Redis = loaded.Redis ?? loaded.default?.Redis;
+      if (!Redis) throw new StoreError('the Redis client (ioredis) failed to load; reinstall tokens');
       const options: RedisOptions = {
         lazyConnect: true,
         connectTimeout: this.#options.timeoutMs,

@@ -54,8 +54,10 @@ export interface BrokerParts {
   readonly sharedCache?: TokenCache;
   /** Settings every machine shares (one login serves all); absent when config.json is the only source. */
   readonly sharedSettings?: SettingsShare;
-  /** Mutual exclusion for refresh, login and logout of this profile and provider. */
+  /** Mutual exclusion for refresh, login and logout of this profile and provider on this machine. */
   readonly lock: RefreshLock;
+  /** The same among machines, taken inside `lock`; absent for a store that lives on one machine. */
+  readonly sharedLock?: RefreshLock;
   /** Where a failure is left for the other processes waiting on the same lock (see broker.ts). */
   readonly failures: FailureBoard;
 }
@@ -132,4 +134,9 @@ export class ChainMovedError extends Error {
     super(`the value under ${key} changed since it was read`);
     this.name = 'ChainMovedError';
   }
+}
+
+/** Runs `fn` holding the parts' local lock and, inside it, the shared one (login, logout). */
+export function runLocked<T>(parts: BrokerParts, what: string, fn: () => Promise<T>): Promise<T> {
+  return parts.lock.run(what, () => (parts.sharedLock ? parts.sharedLock.run(what, fn) : fn()));
 }
