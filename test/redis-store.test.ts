@@ -105,7 +105,7 @@ describe('RedisStore', () => {
     const s = store();
     const events: string[] = [];
     let releaseFirst!: () => void;
-    const first = s.parts('default', 'chartmetric', deps).lock.run('x', async (held) => {
+    const first = s.parts('default', 'chartmetric', deps).sharedLock!.run('x', async (held) => {
       events.push('first in');
       await new Promise<void>((r) => (releaseFirst = r));
       expect(await held.stillHeld()).toBe(true);
@@ -113,8 +113,8 @@ describe('RedisStore', () => {
     });
     while (events.length === 0) await new Promise((r) => setTimeout(r, 10));
     const second = store().parts('default', 'chartmetric', deps); // another prefix: independent
-    await second.lock.run('y', async () => events.push('other prefix'));
-    const same = s.parts('default', 'chartmetric', deps).lock.run('x', async () => events.push('second in'));
+    await second.sharedLock!.run('y', async () => events.push('other prefix'));
+    const same = s.parts('default', 'chartmetric', deps).sharedLock!.run('x', async () => events.push('second in'));
     await new Promise((r) => setTimeout(r, 300));
     releaseFirst();
     await Promise.all([first, same]);
@@ -122,7 +122,7 @@ describe('RedisStore', () => {
 
     // A holder whose lease ran out (here: cut short from outside) is told so.
     const c = redis.client();
-    await s.parts('default', 'soundcharts', deps).lock.run('z', async (held) => {
+    await s.parts('default', 'soundcharts', deps).sharedLock!.run('z', async (held) => {
       const [name] = await c.keys('*:default:soundcharts:lease');
       await c.pexpire(name!, 1);
       await new Promise((r) => setTimeout(r, 20));

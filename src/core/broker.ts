@@ -74,8 +74,10 @@ export class TokenBroker {
             await this.#cacheLocally(profile, provider, shared);
             return { kind: 'token', token: shared };
           }
+          // With --force-refresh and nothing cached here, the shared token is the one to replace.
+          const replacing: CacheRead = seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
           return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) =>
-            this.#underLock(bothHeld(local, remote), asked, store, parts, ctx, adapter, provider, profile, options, seen),
+            this.#underLock(bothHeld(local, remote), asked, store, parts, ctx, adapter, provider, profile, options, replacing),
           );
         });
       } catch (error) {
