@@ -183,6 +183,7 @@ prompt on a terminal, else from the first line of stdin.`,
         profile: parseProfile(o.profile),
         format: parseFormat(o.format),
         minTtlSeconds: parseWholeNumber(o.minTtl, '--min-ttl'),
+        minTtlGiven: command.getOptionValueSource('minTtl') !== 'default',
         forceRefresh: Boolean(o.forceRefresh),
       };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/get.js')).runGet(options, deps) });

@@ -1,11 +1,11 @@
 // config.json: the settings that are not secret (client ids, team id, redirect URI, scope, mode),
 // per profile and provider. Validated with zod on every load; a broken file names itself and the field.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { lockPath, withLock } from './lock.js';
-import { writePrivateFile } from './private-files.js';
+import { readPrivateFile, writePrivateFile } from './private-files.js';
+import { PROVIDERS } from '../providers/registry.js';
 import type { Deps } from './deps.js';
 import type { Paths } from './paths.js';
 import type { ProviderId, ProviderSettings } from '../providers/types.js';
@@ -13,6 +13,7 @@ import type { ProviderId, ProviderSettings } from '../providers/types.js';
 const Id = z.string().min(1).max(500).regex(/^[^\s]+$/, 'must not contain spaces');
 
 const Settings = z.strictObject({
+  /** Any mode here; each provider's entry below allows only its own (ProviderDescriptor.modes). */
   mode: z.string().min(1),
   client_id: Id.optional(),
   team_id: z.string().min(1).max(500).optional(),
@@ -22,11 +23,12 @@ const Settings = z.strictObject({
   store: z.enum(['keychain', 'file']).optional(),
 });
 
-const ProfileConfig = z.strictObject({
-  soundcloud: Settings.optional(),
-  chartmetric: Settings.optional(),
-  soundcharts: Settings.optional(),
-});
+/** A provider's settings, with `mode` one of that provider's modes. */
+const settingsOf = (modes: readonly string[]) => Settings.extend({ mode: z.enum(modes as [string, ...string[]]) });
+
+const ProfileConfig = z.strictObject(
+  Object.fromEntries(PROVIDERS.map((p) => [p.id, settingsOf(p.modes).optional()])) as Record<ProviderId, z.ZodOptional<ReturnType<typeof settingsOf>>>,
+);
 
 const ConfigFile = z.strictObject({
   version: z.literal(1),
@@ -41,13 +43,10 @@ export function configFile(paths: Paths): string {
 
 export async function loadConfig(paths: Paths): Promise<Config> {
   const file = configFile(paths);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, profiles: {} };
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
+  // Not through a link, not a FIFO, ours and not writable by others (exit 6 otherwise).
+  const bytes = await readPrivateFile(file, 1024 * 1024);
+  if (bytes === undefined) return { version: 1, profiles: {} };
+  const text = bytes.toString('utf8');
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -75,10 +74,10 @@ export async function updateSettings(deps: Deps, profile: string, provider: Prov
   await withLock(deps, lockPath(deps.paths.stateDir, '.config', 'config'), 'the config file', async () => {
     const config = await loadConfig(deps.paths);
     const profileConfig = { ...config.profiles[profile] };
-    if (settings) profileConfig[provider] = Settings.parse(settings);
+    if (settings) profileConfig[provider] = ProfileConfig.shape[provider].unwrap().parse(settings);
     else delete profileConfig[provider];
     const profiles = { ...config.profiles, [profile]: profileConfig };
     if (Object.keys(profileConfig).length === 0) delete profiles[profile];
-    await writePrivateFile(file, `${JSON.stringify({ version: 1, profiles }, null, 2)}\n`);
-  });
+    await writePrivateFile(deps.paths.configDir, file, `${JSON.stringify({ version: 1, profiles }, null, 2)}\n`);
+  }, { root: deps.paths.stateDir });
 }

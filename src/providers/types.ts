@@ -8,6 +8,11 @@ export interface AccessToken {
   token_type: string;
   /** Milliseconds since the epoch. */
   expires_at: number;
+  /**
+   * Milliseconds since the epoch when it was obtained (absent in caches written before it was
+   * kept): a token obtained "in the future" was minted under a wrong clock and is stale.
+   */
+  obtained_at?: number;
   scope?: string;
 }
 
@@ -125,6 +130,8 @@ export interface ProviderDescriptor {
   envPrefix: string;
   /** The Authorization scheme: "OAuth" for SoundCloud, "Bearer" for the others. */
   authScheme: string;
+  /** The values of `mode` in its settings (config.json); the first is the default login's. */
+  modes: readonly string[];
   endpoints: Record<string, { env: string; default: string }>;
   /** Variables that carry this provider's secrets into `login`; withheld from exec's child. */
   secretEnv: string[];

@@ -22,7 +22,7 @@ export function secretsFilePath(env: Env, paths: Paths): string {
 export async function openStore(env: Env, paths: Paths): Promise<SecretStore> {
   if (storeKindFromEnv(env) === 'file') {
     const { FileStore } = await import('./file.js');
-    return new FileStore({ path: secretsFilePath(env, paths), passphrase: env.TOKENS_PASSPHRASE });
+    return new FileStore({ path: secretsFilePath(env, paths), passphrase: env.TOKENS_PASSPHRASE, privateRoot: paths.dataDir });
   }
   const timeoutMs = keychainTimeoutMs(env);
   const { KeychainStore } = await import('./keychain.js');
