@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { lockPath, withLock } from './lock.js';
-import { readPrivateFile, writePrivateFile } from './private-files.js';
+import { ensurePrivateDir, readPrivateFile, writePrivateFile } from './private-files.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { Deps } from './deps.js';
 import type { Paths } from './paths.js';
@@ -43,7 +43,9 @@ export function configFile(paths: Paths): string {
 
 export async function loadConfig(paths: Paths): Promise<Config> {
   const file = configFile(paths);
-  // Not through a link, not a FIFO, ours and not writable by others (exit 6 otherwise).
+  // In a directory of ours (0700), not through a link, not a FIFO, ours and not writable by others
+  // (exit 6 otherwise).
+  await ensurePrivateDir(paths.configDir, paths.configDir, { create: false });
   const bytes = await readPrivateFile(file, 1024 * 1024);
   if (bytes === undefined) return { version: 1, profiles: {} };
   const text = bytes.toString('utf8');

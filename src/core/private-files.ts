@@ -70,8 +70,9 @@ export function unusableDir(dir: string, error: unknown): StoreError {
 /**
  * Makes `dir` (which is `root` or inside it) and every directory from `root` down to it exist,
  * mode 0700, ours, and not symbolic links. `root` is one of tokens' own directories (Paths).
+ * With `create: false` (before a read) nothing is created: the check stops at the first missing one.
  */
-export async function ensurePrivateDir(root: string, dir: string): Promise<void> {
+export async function ensurePrivateDir(root: string, dir: string, { create = true } = {}): Promise<void> {
   const rel = relative(root, dir);
   if (rel.startsWith('..') || rel.startsWith(sep)) throw new Error(`internal error: ${dir} is not under ${root}`);
   const levels = [root];
@@ -81,6 +82,7 @@ export async function ensurePrivateDir(root: string, dir: string): Promise<void>
       if (errnoCode(error) === 'ENOENT') return undefined;
       throw unusableDir(level, error);
     });
+    if (!info && !create) return;
     if (!info) {
       try {
         // The XDG base above our root is created too when missing (0700, as the spec asks).

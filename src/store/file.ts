@@ -154,7 +154,12 @@ export class FileStore implements SecretStore {
 
   /** The raw file, or undefined when there is none (an empty store). */
   async #readFile(): Promise<Buffer | undefined> {
-    // Never through a link, never blocking on a FIFO, only a regular file of ours (exit 6 otherwise).
+    // Never through a link, never blocking on a FIFO, only a regular file of ours (exit 6 otherwise),
+    // in our own directory when it is the default one.
+    const dir = dirname(this.path);
+    if (this.#privateRoot !== undefined && (dir === this.#privateRoot || dir.startsWith(`${this.#privateRoot}/`))) {
+      await ensurePrivateDir(this.#privateRoot, dir, { create: false });
+    }
     return readPrivateFile(this.path, MAX_FILE_BYTES);
   }
 
