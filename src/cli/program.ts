@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { PROVIDER_IDS } from '../providers/registry.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './parse.js';
 import type { Deps } from '../core/deps.js';
-import type { LoginFlags } from '../providers/types.js';
+import type { LoginFlags } from '../core/model.js';
 
 export type Invocation = (deps: Deps) => Promise<number>;
 
