@@ -6,10 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { credentialEnv } from '../core/format.js';
-import { PROVIDERS } from '../providers/registry.js';
+import { childEnvironment } from '../providers/registry.js';
 import type { Credential } from '../core/broker.js';
 import type { Env } from '../core/paths.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 /**
  * The validity exec asks of each token, in seconds (runExec and the fast path alike): the default
@@ -18,21 +18,18 @@ import type { ProviderDescriptor } from '../providers/types.js';
 export const EXEC_MIN_TTL_SECONDS = 60;
 
 /**
- * Passed on to the child. SIGUSR1 and SIGUSR2 too: bin/tokens.js keeps SIGUSR1 from opening Node's
- * inspector, so the child is the one to tell. (SIGKILL cannot be caught: killing tokens with it
- * leaves the child running, reparented; see the README.)
+ * Passed on to the child. SIGUSR1 and SIGUSR2 too: the program keeps SIGUSR1 from opening Node's
+ * inspector (src/fast.ts), so the child is the one to tell. (SIGKILL cannot be caught: killing
+ * tokens with it leaves the child running, reparented; see the README.)
  */
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const;
-/** Variables the child never sees: the file store's passphrase and every login secret. */
-export const WITHHELD_ENV = ['TOKENS_PASSPHRASE', ...PROVIDERS.flatMap((p) => p.secretEnv)];
 
 /**
  * The child's environment: ours minus the withheld variables, plus P_ACCESS_TOKEN / P_AUTHORIZATION
  * (or the legacy pair) for each provider, in order, and TOKENS_PROFILE.
  */
 export function childEnv(env: Env, providers: readonly ProviderDescriptor[], credentials: readonly Credential[], profile: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && !WITHHELD_ENV.includes(name)) out[name] = value;
+  const out = childEnvironment(env);
   providers.forEach((provider, i) => {
     for (const [name, value] of credentialEnv(provider, credentials[i]!)) out[name] = value;
   });

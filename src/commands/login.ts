@@ -9,7 +9,7 @@ import { InputReader } from '../core/input.js';
 import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
-import type { LoginFlags, ProviderDescriptor } from '../providers/types.js';
+import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
 export interface LoginOptions {
   provider: ProviderDescriptor;
@@ -20,7 +20,7 @@ export interface LoginOptions {
 export async function runLogin(options: LoginOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
   const adapter = await provider.loadAdapter();
-  const previous = settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  const previous = settingsFor(await loadConfig(deps), profile, provider.id);
   const plan = adapter.planLogin(options.flags, previous);
   // Resolving the context checks the endpoint overrides: still a usage error, still before anything else.
   const planned = providerContext(deps, provider, profile, plan.settings);

@@ -7,9 +7,9 @@
 import { closeSync, constants, fchmodSync, fstatSync, openSync, readSync, rm } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from './paths.js';
-import type { AccessToken, ProviderId } from '../providers/types.js';
+import type { AccessToken, ProviderName } from './model.js';
 
-export function cacheFile(paths: Paths, profile: string, provider: ProviderId): string {
+export function cacheFile(paths: Paths, profile: string, provider: ProviderName): string {
   return join(paths.cacheDir, profile, `${provider}.json`);
 }
 
@@ -46,7 +46,7 @@ export function isB64Token(value: string): boolean {
  * and judged by the fstat of that descriptor: not a regular file, not ours, or writable by group or
  * others is damaged (never served); readable by others is tightened to 0600.
  */
-export async function readCache(paths: Paths, profile: string, provider: ProviderId): Promise<CacheRead> {
+export async function readCache(paths: Paths, profile: string, provider: ProviderName): Promise<CacheRead> {
   let fd: number;
   try {
     fd = openSync(cacheFile(paths, profile, provider), constants.O_RDONLY | NOFOLLOW_NONBLOCK);
@@ -136,12 +136,12 @@ export function isFresh(token: AccessToken, nowMs: number, minTtlSeconds: number
   return token.expires_at - nowMs >= requiredTtlMs(token, minTtlSeconds, given);
 }
 
-export async function writeCache(paths: Paths, profile: string, provider: ProviderId, token: AccessToken): Promise<void> {
+export async function writeCache(paths: Paths, profile: string, provider: ProviderName, token: AccessToken): Promise<void> {
   const { writePrivateFile } = await import('./private-files.js');
   await writePrivateFile(paths.cacheDir, cacheFile(paths, profile, provider), `${JSON.stringify(token)}\n`);
 }
 
-export async function deleteCache(paths: Paths, profile: string, provider: ProviderId): Promise<void> {
+export async function deleteCache(paths: Paths, profile: string, provider: ProviderName): Promise<void> {
   const file = cacheFile(paths, profile, provider);
   await new Promise<void>((resolve, reject) => rm(file, { force: true }, (error) => (error ? reject(error) : resolve())));
 }

@@ -5,15 +5,14 @@ import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { lockPath, withLock } from './lock.js';
 import { ensurePrivateDir, readPrivateFile, writePrivateFile } from './private-files.js';
-import { PROVIDERS } from '../providers/registry.js';
 import type { Deps } from './deps.js';
 import type { Paths } from './paths.js';
-import type { ProviderId, ProviderSettings } from '../providers/types.js';
+import type { ProviderDescriptor, ProviderName, ProviderSettings } from './model.js';
 
 const Id = z.string().min(1).max(500).regex(/^[^\s]+$/, 'must not contain spaces');
 
 const Settings = z.strictObject({
-  /** Any mode here; each provider's entry below allows only its own (ProviderDescriptor.modes). */
+  /** Any mode here; settingsOf allows only the provider's own. */
   mode: z.string().min(1),
   client_id: Id.optional(),
   team_id: z.string().min(1).max(500).optional(),
@@ -23,25 +22,30 @@ const Settings = z.strictObject({
   store: z.enum(['keychain', 'file']).optional(),
 });
 
-/** A provider's settings, with `mode` one of that provider's modes. */
-const settingsOf = (modes: readonly string[]) => Settings.extend({ mode: z.enum(modes as [string, ...string[]]) });
+/** A provider's settings, with `mode` one of that provider's modes (ProviderDescriptor.modes). */
+function settingsOf(provider: ProviderDescriptor) {
+  return Settings.extend({ mode: z.enum(provider.modes as [string, ...string[]]) });
+}
 
-const ProfileConfig = z.strictObject(
-  Object.fromEntries(PROVIDERS.map((p) => [p.id, settingsOf(p.modes).optional()])) as Record<ProviderId, z.ZodOptional<ReturnType<typeof settingsOf>>>,
-);
+/** The file's schema: a profile holds settings for any provider of the registry, and nothing else. */
+function configSchema(providers: readonly ProviderDescriptor[]) {
+  const profile = z.strictObject(Object.fromEntries(providers.map((p) => [p.id, settingsOf(p).optional()])));
+  return z.strictObject({ version: z.literal(1), profiles: z.record(z.string(), profile) });
+}
 
-const ConfigFile = z.strictObject({
-  version: z.literal(1),
-  profiles: z.record(z.string(), ProfileConfig),
-});
+export interface Config {
+  version: 1;
+  profiles: Record<string, Record<string, ProviderSettings | undefined>>;
+}
 
-export type Config = z.infer<typeof ConfigFile>;
+/** What reading the config needs: where it is, and which providers it may name. */
+export type ConfigDeps = Pick<Deps, 'paths' | 'providers'>;
 
 export function configFile(paths: Paths): string {
   return join(paths.configDir, 'config.json');
 }
 
-export async function loadConfig(paths: Paths): Promise<Config> {
+export async function loadConfig({ paths, providers }: ConfigDeps): Promise<Config> {
   const file = configFile(paths);
   // In a directory of ours (0700), not through a link, not a FIFO, ours and not writable by others
   // (exit 6 otherwise).
@@ -55,7 +59,7 @@ export async function loadConfig(paths: Paths): Promise<Config> {
   } catch {
     throw new UsageError(`invalid config ${file}: not valid JSON`, { hint: 'Fix or remove the file; `tokens login` writes it again.' });
   }
-  const parsed = ConfigFile.safeParse(data);
+  const parsed = configSchema(providers).safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.map(String).join('.') || '(top level)';
@@ -66,17 +70,18 @@ export async function loadConfig(paths: Paths): Promise<Config> {
   return parsed.data;
 }
 
-export function settingsFor(config: Config, profile: string, provider: ProviderId): ProviderSettings | undefined {
+export function settingsFor(config: Config, profile: string, provider: ProviderName): ProviderSettings | undefined {
   return config.profiles[profile]?.[provider];
 }
 
 /** Read-modify-write under a lock, so two logins at once cannot drop each other's settings. */
-export async function updateSettings(deps: Deps, profile: string, provider: ProviderId, settings: ProviderSettings | undefined): Promise<void> {
+export async function updateSettings(deps: Deps, profile: string, provider: ProviderName, settings: ProviderSettings | undefined): Promise<void> {
   const file = configFile(deps.paths);
   await withLock(deps, lockPath(deps.paths.stateDir, '.config', 'config'), 'the config file', async () => {
-    const config = await loadConfig(deps.paths);
+    const config = await loadConfig(deps);
     const profileConfig = { ...config.profiles[profile] };
-    if (settings) profileConfig[provider] = ProfileConfig.shape[provider].unwrap().parse(settings);
+    const descriptor = deps.providers.find((p) => p.id === provider);
+    if (settings) profileConfig[provider] = descriptor ? settingsOf(descriptor).parse(settings) : Settings.parse(settings);
     else delete profileConfig[provider];
     const profiles = { ...config.profiles, [profile]: profileConfig };
     if (Object.keys(profileConfig).length === 0) delete profiles[profile];

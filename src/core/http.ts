@@ -1,6 +1,7 @@
 // The one way tokens talks to a token endpoint: a timeout on every attempt, at most three
 // attempts, backoff with jitter on network errors and 5xx, 429 waited out when the wait is short,
 // and never a redirect followed. Returns the final response; callers validate its body.
+import { readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
 import type { Deps } from './deps.js';
 
@@ -34,9 +35,7 @@ export interface TokenResponse {
 }
 
 export function httpTimeoutMs(env: Deps['env']): number {
-  const raw = env.TOKENS_HTTP_TIMEOUT;
-  const seconds = raw === undefined || raw === '' ? 15 : Number(raw);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 15_000;
+  return readEnv(env, TOKENS_HTTP_TIMEOUT);
 }
 
 export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promise<TokenResponse> {

@@ -1,25 +1,14 @@
 // Small pieces the provider adapters share.
 import { isB64Token, MAX_LIFETIME_SECONDS, MAX_TOKEN_CHARS } from '../core/cache.js';
 import { UnavailableError, UsageError } from '../core/errors.js';
-import type { AccessToken, LoginFlags, MintResult, Secrets } from './types.js';
-
-const FLAG_NAMES: Record<keyof LoginFlags, string> = {
-  clientId: '--client-id',
-  teamId: '--team-id',
-  appId: '--app-id',
-  legacy: '--legacy',
-  clientCredentials: '--client-credentials',
-  redirectUri: '--redirect-uri',
-  scope: '--scope',
-  browser: '--no-browser',
-  timeoutSeconds: '--timeout',
-};
+import { LOGIN_FLAG_KEYS, loginFlagName } from '../core/login-flags.js';
+import type { AccessToken, LoginFlags, MintResult, Secrets } from '../core/model.js';
 
 /** A usage error for the first given flag that this provider (or mode) does not take. */
 export function refuseFlags(flags: LoginFlags, allowed: ReadonlyArray<keyof LoginFlags>, what: string): void {
-  for (const key of Object.keys(FLAG_NAMES) as Array<keyof LoginFlags>) {
+  for (const key of LOGIN_FLAG_KEYS) {
     if (flags[key] !== undefined && !allowed.includes(key)) {
-      throw new UsageError(`${FLAG_NAMES[key]} does not apply to ${what}`, { hint: 'See `tokens login --help`.' });
+      throw new UsageError(`${loginFlagName(key)} does not apply to ${what}`, { hint: 'See `tokens login --help`.' });
     }
   }
 }

@@ -103,10 +103,10 @@ describe('item 2: directories and files of ours are tightened or refused', () =>
     await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token' });
     const file = configFile(deps.paths);
     await chmod(file, 0o644);
-    await loadConfig(deps.paths);
+    await loadConfig(deps);
     expect(await mode(file)).toBe(0o600);
     await chmod(file, 0o666);
-    await expect(loadConfig(deps.paths)).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('writable by group or others') });
+    await expect(loadConfig(deps)).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('writable by group or others') });
   });
 
   it('a cache file writable by others, or owned by another user, is never served', async () => {
@@ -231,7 +231,7 @@ describe('item 8: a FIFO at a cache or state path is damaged, never read', () =>
 
     await mkdir(deps.paths.configDir, { recursive: true, mode: 0o700 });
     execFileSync('mkfifo', ['-m', '600', configFile(deps.paths)]);
-    await expect(loadConfig(deps.paths)).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('not a regular file') });
+    await expect(loadConfig(deps)).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('not a regular file') });
   });
 });
 
@@ -279,14 +279,14 @@ describe('item 12: mode is validated per provider', () => {
     const deps = testDeps();
     await mkdir(deps.paths.configDir, { recursive: true, mode: 0o700 });
     await writeFile(configFile(deps.paths), JSON.stringify({ version: 1, profiles: { default: { soundcharts: { mode: 'banana' } } } }), { mode: 0o600 });
-    await expect(loadConfig(deps.paths)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('field "profiles.default.soundcharts.mode"') });
+    await expect(loadConfig(deps)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('field "profiles.default.soundcharts.mode"') });
   });
 
   it("another provider's mode is refused too", async () => {
     const deps = testDeps();
     await mkdir(deps.paths.configDir, { recursive: true, mode: 0o700 });
     await writeFile(configFile(deps.paths), JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 'legacy' } } } }), { mode: 0o600 });
-    await expect(loadConfig(deps.paths)).rejects.toMatchObject({ exitCode: 2 });
+    await expect(loadConfig(deps)).rejects.toMatchObject({ exitCode: 2 });
   });
 });
 

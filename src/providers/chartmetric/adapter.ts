@@ -5,7 +5,9 @@ import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
 import { mintResult, refuseFlags } from '../common.js';
-import type { ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+import { chartmetric } from './index.js';
+import { secretRequest } from '../../core/model.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
   token: z.string().min(1),
@@ -35,7 +37,7 @@ export const chartmetricAdapter: ProviderAdapter = {
     refuseFlags(flags, [], 'chartmetric');
     return {
       settings: { mode: 'refresh_token' },
-      secrets: [{ name: 'refresh_token', env: 'TOKENS_CHARTMETRIC_REFRESH_TOKEN', label: 'Chartmetric refresh token' }],
+      secrets: [secretRequest(chartmetric, 'refresh_token')],
     };
   },
   async completeLogin(ctx, secrets) {
