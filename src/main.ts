@@ -4,6 +4,8 @@ import { CommanderError } from 'commander';
 import { buildProgram, type ParsedCommand } from './cli/program.js';
 import { ExitCode, isTokensError } from './core/errors.js';
 import { resolvePaths } from './core/paths.js';
+import { checkEnv, TOKENS_DEBUG } from './core/env.js';
+import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import type { Deps, IO } from './core/deps.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -54,22 +56,25 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
   const paths = resolvePaths(env);
   // One store per run: a key derived or a connection opened once serves every provider of the run.
   let store: ReturnType<Deps['openStore']> | undefined;
+  const childEnv = childEnvironment(env);
   return {
     io,
     env,
+    childEnv,
     paths,
+    providers: PROVIDERS,
     fetch: (...args) => globalThis.fetch(...args),
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
-    openStore: () => (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths))),
+    openStore: () => (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv))),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
 }
 
 export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = process.env): Promise<number> {
   let parsed: ParsedCommand | undefined;
-  let verbose = Boolean(env.TOKENS_DEBUG);
+  let verbose = Boolean(env[TOKENS_DEBUG.name]);
   try {
     const program = buildProgram(
       { writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t), env },
@@ -83,6 +88,8 @@ export async function main(argv: string[], io: IO = processIO(), env: Deps['env'
     await program.parseAsync(argv, { from: 'user' });
     if (!parsed) return ExitCode.usage;
     verbose = parsed.verbose;
+    // A bad TOKENS_* value is a usage error too, reported before anything is looked at.
+    if (!parsed.lenient) checkEnv(env, allVariables());
     return await parsed.invocation(realDeps(io, env, verbose));
   } catch (error) {
     if (error instanceof CommanderError) return exitCodeFor(error);

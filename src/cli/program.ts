@@ -3,10 +3,12 @@
 import { Argument, Command, Option } from 'commander';
 import { parseFormat, FORMATS } from '../core/format.js';
 import { UsageError } from '../core/errors.js';
-import { PROVIDER_IDS } from '../providers/registry.js';
-import { parseProfile, parseProvider, parseWholeNumber } from './parse.js';
+import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
+import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
+import { PROVIDERS } from '../providers/registry.js';
+import { parseProfile, parseProvider as parseProviderName, parseWholeNumber } from './parse.js';
 import type { Deps } from '../core/deps.js';
-import type { LoginFlags } from '../providers/types.js';
+import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
 export type Invocation = (deps: Deps) => Promise<number>;
 
@@ -14,14 +16,17 @@ export interface ProgramIO {
   writeOut: (text: string) => void;
   writeErr: (text: string) => void;
   env: Deps['env'];
+  /** The registry; a test may pass a longer one. */
+  providers?: readonly ProviderDescriptor[];
 }
 
 export interface ParsedCommand {
   invocation: Invocation;
   verbose: boolean;
+  /** True for the hidden completion helper, which must stay silent whatever the environment holds. */
+  lenient?: boolean;
 }
 
-const providerList = PROVIDER_IDS.join('|');
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 /**
@@ -48,23 +53,64 @@ export function completes<T extends Option | Argument>(target: T, hint: Completi
   return target;
 }
 
+/** The login flags given on the command line, by the table in core/login-flags.ts. */
+function loginFlags(command: Command): LoginFlags {
+  const flags: Record<string, string | number | boolean> = {};
+  for (const key of LOGIN_FLAG_KEYS) {
+    const spec = LOGIN_FLAGS[key];
+    const option = command.options.find((o) => o.flags === spec.syntax)!;
+    const name = option.attributeName();
+    if (command.getOptionValueSource(name) !== 'cli') continue;
+    const value: unknown = command.opts()[name];
+    if (spec.value === 'present') flags[key] = true;
+    else if (spec.value === 'negated') flags[key] = false;
+    else if (spec.value === 'seconds') flags[key] = parseWholeNumber(String(value), loginFlagName(key), { min: 1 });
+    else flags[key] = String(value);
+  }
+  return flags as LoginFlags;
+}
+
 /** The hidden command the completion scripts call for dynamic values; never shown in help. */
 export const COMPLETE_COMMAND = '__complete';
 
-const providerArgument = (name: string) => completes(new Argument(name, providerList), { kind: 'values', values: PROVIDER_IDS });
+
+/** "a, b and c". */
+const listInWords = (items: readonly string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+
+/**
+ * Commander's own errors (unknown option or command, missing argument, bad choice) in the CLI's
+ * one-line style: `tokens: unknown option '--bogus'. See 'tokens get --help'.` Still exit 2 (main).
+ */
+export function commanderErrorLine(text: string, commandPath: string): string {
+  const [first = '', ...rest] = text.trim().split('\n');
+  const message = first.replace(/^error: /, '').replace(/[.\s]+$/, '');
+  const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1');
+  return `tokens: ${message}${suggestion ? ` (${suggestion.replace(/^Did/, 'did')})` : ''}. See '${commandPath} --help'.\n`;
+}
 
 const examples = (lines: string[], notes = '') =>
   `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n${notes ? `\n${notes.replace(/^\n+|\n+$/g, '')}\n` : ''}`;
 
+/** --profile, on the program (before the command) and on every command (after it). */
+const profileOption = () =>
+  completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env(TOKENS_PROFILE.name).default('default'), {
+    kind: 'profiles',
+  });
+
 export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) => void, version: string): Command {
+  const providers = io.providers ?? PROVIDERS;
+  const providerIds = providers.map((p) => p.id);
+  const providerArgument = (name: string) => completes(new Argument(name, providerIds.join('|')), { kind: 'values', values: providerIds });
+  const parseProvider = (name: string) => parseProviderName(name, providers);
   const program = new Command('tokens')
-    .description('Fresh access tokens for the SoundCloud, Chartmetric and Soundcharts APIs, with secrets kept in the OS keychain.')
+    .description(`Fresh access tokens for the ${listInWords(providers.map((p) => p.title))} APIs, with secrets kept in the OS keychain.`)
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) })
+    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(commanderErrorLine(text, 'tokens')) })
+    .addOption(profileOption())
     .addHelpText(
       'after',
       examples(
@@ -76,14 +122,8 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
           'tokens <command> --help                     # examples for each command',
         ],
         `
-Environment:
-  TOKENS_PROFILE     profile used when --profile is not given (default "default")
-  TOKENS_STORE       where secrets live: keychain (default), file (encrypted, headless machines)
-                     or redis (shared by many machines)
-  TOKENS_PASSPHRASE  passphrase of the file and redis stores (required with them)
-  TOKENS_REDIS_URL   redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://… (a secret; with redis)
-  TOKENS_REDIS_PREFIX  key prefix in Redis (default "tokens:")
-  TOKENS_REDIS_TIMEOUT seconds each Redis call may take (default 5)
+Environment (every variable: see the README):
+${[TOKENS_PROFILE, TOKENS_STORE, TOKENS_PASSPHRASE, TOKENS_REDIS_URL].map((v) => `  ${v.name.padEnd(18)} ${v.doc}`).join('\n')}
 
 Exit codes:
   0 success                      4 credentials rejected: log in again
@@ -96,32 +136,30 @@ Exit codes:
 
   const common = (command: Command) =>
     command
-      .addOption(
-        completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env('TOKENS_PROFILE').default('default'), {
-          kind: 'profiles',
-        }),
-      )
+      .addOption(profileOption())
       .option('-v, --verbose', 'explain what happens on stderr (never secrets)')
       .helpOption('-h, --help', 'show help')
       .exitOverride()
-      .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) });
-  const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env.TOKENS_DEBUG);
-  const given = (command: Command, name: string) => command.getOptionValueSource(name) === 'cli';
+      .configureOutput({
+        writeOut: io.writeOut,
+        writeErr: io.writeErr,
+        outputError: (text, write) => write(commanderErrorLine(text, `tokens ${command.name()}`)),
+      });
+  /**
+   * --profile after the command, else before it (`tokens --profile staging get …`), else
+   * TOKENS_PROFILE, else the default: the command's own option carries the last two.
+   */
+  const profileOf = (command: Command): string =>
+    parseProfile(command.getOptionValueSource('profile') !== 'cli' && program.getOptionValueSource('profile') === 'cli' ? program.opts().profile : command.opts().profile);
+  const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env[TOKENS_DEBUG.name]);
 
   program.commandsGroup('Credentials:');
-  common(program.command('login'))
+  const login = common(program.command('login'))
     .summary('store credentials for a provider (browser login for SoundCloud)')
     .description('Store the credentials of a provider in the secret store and verify them.')
-    .addArgument(providerArgument('<provider>'))
-    .option('--client-id <id>', 'OAuth client id (SoundCloud, Soundcharts)')
-    .option('--team-id <team>', 'Soundcharts team name or id')
-    .option('--legacy', 'Soundcharts: store the deprecated x-app-id / x-api-key pair')
-    .option('--app-id <id>', 'Soundcharts legacy app id (with --legacy)')
-    .option('--client-credentials', 'SoundCloud: app-only credentials, no user login')
-    .option('--redirect-uri <uri>', 'SoundCloud: loopback redirect URI registered with your app')
-    .option('--scope <scope>', 'SoundCloud: scope to request (none is sent unless given)')
-    .option('--no-browser', 'SoundCloud: print the URL instead of opening a browser; accept the redirected URL on stdin')
-    .option('--timeout <seconds>', 'SoundCloud: how long to wait for the browser (default 300)')
+    .addArgument(providerArgument('<provider>'));
+  for (const key of LOGIN_FLAG_KEYS) login.option(LOGIN_FLAGS[key].syntax, LOGIN_FLAGS[key].help);
+  login
     .addHelpText(
       'after',
       examples(
@@ -135,25 +173,14 @@ Exit codes:
         ],
         `
 Secrets are never flags. Each is read from its environment variable when set
-(TOKENS_SOUNDCLOUD_CLIENT_SECRET, TOKENS_CHARTMETRIC_REFRESH_TOKEN,
-TOKENS_SOUNDCHARTS_CLIENT_SECRET, TOKENS_SOUNDCHARTS_API_KEY), else from a hidden
-prompt on a terminal, else from the first line of stdin.`,
+(${providers.flatMap((p) => p.secrets.map((secret) => secret.env)).join(', ')}),
+else from a hidden prompt on a terminal, else from the first line of stdin.`,
       ),
     )
     .action((name: string, _opts, command: Command) => {
       const provider = parseProvider(name);
-      const profile = parseProfile(command.opts().profile);
-      const o = command.opts();
-      const flags: LoginFlags = {};
-      if (given(command, 'clientId')) flags.clientId = o.clientId;
-      if (given(command, 'teamId')) flags.teamId = o.teamId;
-      if (given(command, 'appId')) flags.appId = o.appId;
-      if (given(command, 'legacy')) flags.legacy = true;
-      if (given(command, 'clientCredentials')) flags.clientCredentials = true;
-      if (given(command, 'redirectUri')) flags.redirectUri = o.redirectUri;
-      if (given(command, 'scope')) flags.scope = o.scope;
-      if (given(command, 'browser')) flags.browser = false;
-      if (given(command, 'timeout')) flags.timeoutSeconds = parseWholeNumber(o.timeout, '--timeout', { min: 1 });
+      const profile = profileOf(command);
+      const flags = loginFlags(command);
       onAction({
         verbose: verbose(command),
         invocation: async (deps) => (await import('../commands/login.js')).runLogin({ provider, profile, flags }, deps),
@@ -184,9 +211,10 @@ prompt on a terminal, else from the first line of stdin.`,
       const o = command.opts();
       const options = {
         provider,
-        profile: parseProfile(o.profile),
+        profile: profileOf(command),
         format: parseFormat(o.format),
         minTtlSeconds: parseWholeNumber(o.minTtl, '--min-ttl'),
+        minTtlGiven: command.getOptionValueSource('minTtl') !== 'default',
         forceRefresh: Boolean(o.forceRefresh),
       };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/get.js')).runGet(options, deps) });
@@ -201,7 +229,7 @@ prompt on a terminal, else from the first line of stdin.`,
         new Option('--provider <provider>', 'provider to include (repeatable)')
           .argParser((v: string, acc: string[]) => [...acc, v])
           .default([] as string[], 'all configured'),
-        { kind: 'values', values: PROVIDER_IDS },
+        { kind: 'values', values: providerIds },
       ),
     )
     .passThroughOptions()
@@ -214,7 +242,7 @@ prompt on a terminal, else from the first line of stdin.`,
           'tokens exec --profile staging -- npm test        # every provider configured in "staging"',
         ],
         `
-For each provider P (SOUNDCLOUD, CHARTMETRIC, SOUNDCHARTS) the command gets P_ACCESS_TOKEN
+For each provider P (${providers.map((p) => p.envPrefix).join(', ')}) the command gets P_ACCESS_TOKEN
 and P_AUTHORIZATION (the whole header value, e.g. "OAuth TOKEN"); Soundcharts legacy mode
 sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set too.
 No shell is run: use sh -c for variables. tokens exits with the command's exit code.`,
@@ -223,7 +251,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
     .action((command: string[], _opts, cmd: Command) => {
       const o = cmd.opts();
       const providers = (o.provider as string[]).map(parseProvider);
-      const options = { providers, profile: parseProfile(o.profile), command };
+      const options = { providers, profile: profileOf(cmd), command };
       onAction({ verbose: verbose(cmd), invocation: async (deps) => (await import('../commands/exec.js')).runExec(options, deps) });
     });
 
@@ -246,7 +274,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
     )
     .action((name: string | undefined, _opts, command: Command) => {
       const o = command.opts();
-      const options = { profile: parseProfile(o.profile), json: Boolean(o.json), ...(name ? { provider: parseProvider(name) } : {}) };
+      const options = { profile: profileOf(command), json: Boolean(o.json), ...(name ? { provider: parseProvider(name) } : {}) };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/status.js')).runStatus(options, deps) });
     });
 
@@ -262,7 +290,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
       ]),
     )
     .action((name: string, _opts, command: Command) => {
-      const options = { provider: parseProvider(name), profile: parseProfile(command.opts().profile) };
+      const options = { provider: parseProvider(name), profile: profileOf(command) };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/logout.js')).runLogout(options, deps) });
     });
 
@@ -310,6 +338,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
     .action((what: string | undefined) => {
       onAction({
         verbose: false,
+        lenient: true,
         invocation: async (deps) => (await import('../commands/completion.js')).runComplete({ what: what ?? '' }, deps),
       });
     });

@@ -8,8 +8,8 @@ import { providerContext } from '../core/context.js';
 import { InputReader } from '../core/input.js';
 import { profileNote } from '../core/hints.js';
 import type { Deps } from '../core/deps.js';
-import { runLocked, type SecretStore } from '../store/store.js';
-import type { LoginFlags, ProviderDescriptor } from '../providers/types.js';
+import { isNotFound, runLocked, type SecretStore } from '../store/store.js';
+import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
 export interface LoginOptions {
   provider: ProviderDescriptor;
@@ -20,7 +20,7 @@ export interface LoginOptions {
 export async function runLogin(options: LoginOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
   const adapter = await provider.loadAdapter();
-  const previous = settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  const previous = settingsFor(await loadConfig(deps), profile, provider.id);
   const plan = adapter.planLogin(options.flags, previous);
   // Resolving the context checks the endpoint overrides: still a usage error, still before anything else.
   const planned = providerContext(deps, provider, profile, plan.settings);
@@ -41,6 +41,10 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
     // rotating refresh token cannot race a refresh that spends the same one.
     const parts = store.parts(profile, provider.id, deps);
     await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
+      // The exchange issues secrets that exist nowhere else: make sure they can be written first.
+      await store.prepareWrite(secretKey(profile, provider.id)).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
       const outcome = await adapter.completeLogin(ctx, secrets, authorization);
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
       await parts.sharedSettings?.write(settings);

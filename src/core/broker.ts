@@ -6,15 +6,21 @@
 // Single flight inside the process; across processes the local lock, so that of the processes on one
 // machine only one goes on to the shared store (the others find its token in the local cache, with no
 // key derived and no call to the store); across machines the store's shared lock, when it has one.
-import { readCache, isFresh, writeCache, type CacheRead } from './cache.js';
-import { CredentialsRejectedError, ExitCode, NotConfiguredError, StoreError, TokensError, UnavailableError } from './errors.js';
+import { readCache, isFresh, lifetimeMs, writeCache, type CacheRead } from './cache.js';
+import { CredentialsRejectedError, ExitCode, NotConfiguredError, StoreError, TokensError, UnavailableError, UsageError } from './errors.js';
+import { sanitizeProviderText } from './untrusted-text.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
-import type { AccessToken, ProviderAdapter, ProviderContext, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
+import type { AccessToken, MintResult, ProviderAdapter, ProviderContext, ProviderDescriptor, Secrets, StaticHeaders } from './model.js';
 import type { BrokerParts, FailureBoard, HeldLock, PreparedWrite, RecordedFailure, RefreshLock, SecretStore } from '../store/store.js';
 
 export interface GetOptions {
   minTtlSeconds: number;
+  /**
+   * True when the caller asked for minTtlSeconds (--min-ttl): a token that cannot meet it is an
+   * error. Otherwise it is the default margin, which shrinks for short-lived tokens (isFresh).
+   */
+  minTtlGiven?: boolean;
   forceRefresh: boolean;
 }
 
@@ -35,9 +41,11 @@ export class TokenBroker {
   async get(provider: ProviderDescriptor, profile: string, options: GetOptions): Promise<Credential> {
     const seen = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(seen, provider);
-    if (!options.forceRefresh && seen.kind === 'hit' && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds)) {
+    if (!options.forceRefresh && seen.kind === 'hit' && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds, options.minTtlGiven)) {
       return { kind: 'token', token: seen.token };
     }
+    // A fresh token would not meet --min-ttl either: say so rather than mint (and rotate) in vain.
+    if (seen.kind === 'hit') refuseUnreachableMinTtl(seen.token, provider, options);
     const key = secretKey(profile, provider.id);
     let pending = this.#inflight.get(key);
     if (!pending) {
@@ -89,7 +97,7 @@ export class TokenBroker {
 
   /** A token found in a cache will do: fresh enough, and with --force-refresh not the one to replace. */
   #willDo(token: AccessToken, options: GetOptions, seen: CacheRead): boolean {
-    if (!isFresh(token, this.#deps.now(), options.minTtlSeconds)) return false;
+    if (!isFresh(token, this.#deps.now(), options.minTtlSeconds, options.minTtlGiven)) return false;
     const changed = seen.kind !== 'hit' || seen.token.access_token !== token.access_token;
     return !options.forceRefresh || changed;
   }
@@ -112,11 +120,12 @@ export class TokenBroker {
     // Or tried while we waited, and failed: the same request now would fail the same way (or,
     // after a lost rotation, send a spent refresh token). Give up with its answer.
     const recorded = await parts.failures.read().catch(() => undefined);
-    const recentFailure = recorded ? sharedWith(recorded, asked) : undefined;
+    const recentFailure = recorded && recorded !== 'damaged' ? sharedWith(recorded, asked, this.#deps.now()) : undefined;
     if (recentFailure) throw recentFailure;
     try {
       const token = await this.#mintAndPersist(store, parts, held, ctx, adapter, provider, profile);
-      if (recorded && recorded.sharing !== 'sticky') await parts.failures.clear().catch(() => undefined);
+      if (recorded !== undefined && (recorded === 'damaged' || recorded.sharing !== 'sticky')) await parts.failures.clear().catch(() => undefined);
+      refuseUnreachableMinTtl(token, provider, options);
       return { kind: 'token', token };
     } catch (error) {
       await recordFailure(parts.failures, error, this.#deps);
@@ -152,9 +161,11 @@ export class TokenBroker {
     let secrets = parseSecrets(write.value, provider, profile);
     // Nothing is spent before this check: a holder that lost its lock (paused, cut off) sends nothing.
     if (!(await held.stillHeld())) throw new LostBeforeSending(lostBeforeSending(provider, profile));
+    const persist = (rotated: Secrets | undefined, before: Secrets) =>
+      rotated && !sameSecrets(rotated, before) ? persistRotated(write, rotated, provider, profile, ctx.settings) : Promise.resolve();
     let result;
     try {
-      result = await adapter.mint(ctx, secrets);
+      result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
     } catch (error) {
       // A rejected refresh token that changed in the store meanwhile means we lost a race with a
       // process outside our lock (an older tokens, a login): try once more with the new one. Unless
@@ -168,12 +179,10 @@ export class TokenBroker {
       deps.debug(`${provider.id}: refresh token changed meanwhile; retrying with the new one`);
       write = latest;
       secrets = latestSecrets;
-      result = await adapter.mint(ctx, secrets);
+      result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
     }
     // Persistence order: a rotated secret reaches the store before the token is cached or printed.
-    if (result.secrets && !sameSecrets(result.secrets, secrets)) {
-      await persistRotated(write, result.secrets, provider, profile, ctx.settings);
-    }
+    await persist(result.secrets, secrets);
     await parts.sharedCache?.write(result.token).catch((error: unknown) =>
       deps.debug(`could not write the shared token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
     );
@@ -182,8 +191,8 @@ export class TokenBroker {
   }
 
   async #cacheLocally(profile: string, provider: ProviderDescriptor, token: AccessToken): Promise<void> {
-    await writeCache(this.#deps.paths, profile, provider.id, token).catch((error: NodeJS.ErrnoException) =>
-      this.#deps.debug(`could not write the token cache (${error.code ?? 'error'}); continuing without it`),
+    await writeCache(this.#deps.paths, profile, provider.id, token).catch((error: unknown) =>
+      this.#deps.debug(`could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
     );
   }
 
@@ -207,6 +216,32 @@ const ONE_MACHINE: RefreshLock = { run: (_what, fn) => fn({ stillHeld: async () 
 
 function bothHeld(local: HeldLock, remote: HeldLock): HeldLock {
   return { stillHeld: async () => (await local.stillHeld()) && (await remote.stillHeld()) };
+}
+
+/**
+ * Runs a mint; when the answer rotated the refresh token but its access token was refused
+ * (UnusableTokenError), the new refresh token is stored first, then the error goes on.
+ */
+async function mintKeepingRotation(mint: () => Promise<MintResult>, persist: (rotated: Secrets) => Promise<void>): Promise<MintResult> {
+  try {
+    return await mint();
+  } catch (error) {
+    const { UnusableTokenError } = await import('../providers/common.js');
+    if (error instanceof UnusableTokenError && error.rotated) await persist(error.rotated);
+    throw error;
+  }
+}
+
+/**
+ * --min-ttl longer than the provider's token lifetime can never be met: exit 2 naming both, so a
+ * loop of gets does not mint (and spend a rotation, or SoundCloud's 50-per-12-h quota) each time.
+ */
+function refuseUnreachableMinTtl(token: AccessToken, provider: ProviderDescriptor, options: GetOptions): void {
+  const lifetime = lifetimeMs(token);
+  if (!options.minTtlGiven || lifetime === undefined || options.minTtlSeconds * 1000 <= lifetime) return;
+  throw new UsageError(`--min-ttl ${options.minTtlSeconds} is longer than the lifetime of ${provider.title} tokens (${Math.floor(lifetime / 1000)} s)`, {
+    hint: `Ask for at most --min-ttl ${Math.floor(lifetime / 1000)}.`,
+  });
 }
 
 /** How often a process waits for the lock again after losing it before it sent anything. */
@@ -334,12 +369,23 @@ async function recordFailure(board: FailureBoard, error: unknown, deps: Deps): P
   );
 }
 
-/** The recorded failure as an error to throw, when it is shared with a process that asked at `asked`. */
-function sharedWith(record: RecordedFailure, asked: number): TokensError | undefined {
-  if (record.sharing === 'waiting' && record.at < asked) return undefined;
+/**
+ * A 'waiting' failure is shared only when recorded between the moment this process asked for the
+ * lock and now (plus this much): a record "from the future" was written under a clock that ran
+ * ahead (another machine's, too), and must not block every later process until the real clock passes it.
+ */
+const RECORD_CLOCK_TOLERANCE_MS = 5_000;
+
+/**
+ * The recorded failure as an error to throw, when it is shared with a process that asked at `asked`
+ * and looks `now`: a 'waiting' one only when recorded in [asked, now + tolerance]. Its texts are
+ * untrusted (anyone who could write the board chose them): sanitized like any provider text.
+ */
+function sharedWith(record: RecordedFailure, asked: number, now: number): TokensError | undefined {
+  if (record.sharing === 'waiting' && (record.at < asked || record.at > now + RECORD_CLOCK_TOLERANCE_MS)) return undefined;
   const when = new Date(record.at).toISOString().replace(/\.\d+Z$/, 'Z');
-  const text = `${record.message.replace(/[.\s]+$/, '').slice(0, 500)} (as another tokens process found at ${when})`;
-  const options = record.hint === undefined ? {} : { hint: record.hint.slice(0, 500) };
+  const text = `${sanitizeProviderText(record.message, 500).replace(/[.\s…]+$/, '')} (as another tokens process found at ${when})`;
+  const options = record.hint === undefined ? {} : { hint: sanitizeProviderText(record.hint, 500) };
   switch (record.exitCode) {
     case ExitCode.rejected:
       return new CredentialsRejectedError(text, {}, options);

@@ -6,7 +6,7 @@ import { NotConfiguredError } from './errors.js';
 import { loginCommand, notConfigured } from './hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import type { Deps } from './deps.js';
-import type { ProviderContext, ProviderDescriptor, ProviderSettings } from '../providers/types.js';
+import type { ProviderContext, ProviderDescriptor, ProviderSettings } from './model.js';
 import type { SettingsShare } from '../store/store.js';
 
 export function providerContext(deps: Deps, provider: ProviderDescriptor, profile: string, settings: ProviderSettings): ProviderContext {
@@ -33,5 +33,5 @@ export async function loadProviderContext(deps: Deps, provider: ProviderDescript
 /** The settings of one provider and profile: the store's shared ones, else config.json's. */
 export async function findSettings(deps: Deps, provider: ProviderDescriptor, profile: string, shared?: SettingsShare): Promise<ProviderSettings | undefined> {
   resolveEndpoints(provider, deps.env);
-  return (await shared?.read()) ?? settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  return (await shared?.read()) ?? settingsFor(await loadConfig(deps), profile, provider.id);
 }

@@ -10,14 +10,13 @@
 // Only a lock: which failures the processes waiting on it share is the broker's business.
 import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { UnavailableError } from './errors.js';
-import { ensurePrivateDir } from './private-files.js';
+import { StoreError, UnavailableError } from './errors.js';
+import { readEnv, TOKENS_LOCK_TIMEOUT } from './env.js';
+import { describeErrno, ensurePrivateDir, errnoCode } from './private-files.js';
 import type { Deps } from './deps.js';
 
 const STALE_MS = 5_000;
 const UPDATE_MS = 1_000;
-/** A holder gives up within about 60 s (the HTTP budget); waiting longer than this means trouble. */
-const DEFAULT_WAIT_MS = 90_000;
 /** What proper-lockfile is told: never take a lock over by itself (see above). */
 const NEVER_STALE_MS = 2 ** 31;
 
@@ -33,6 +32,11 @@ export interface LockOptions {
    * be a shared one such as /tmp, or the home directory, which must not be tightened).
    */
   createDir?: boolean;
+  /**
+   * The directory of ours the lock lives under (Paths.stateDir): every directory from it down to
+   * the lock's is made private (src/core/private-files.ts). Default: the lock's own directory.
+   */
+  root?: string;
 }
 
 export interface HeldLock {
@@ -50,7 +54,8 @@ export function lockPath(stateDir: string, profile: string, name: string): strin
 
 export async function withLock<T>(deps: LockDeps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
-  if (options.createDir !== false) await ensurePrivateDir(dirname(path));
+  const root = options.root ?? dirname(path);
+  if (options.createDir !== false) await ensurePrivateDir(root, dirname(path));
   const waitMs = options.waitMs ?? lockWaitMs(deps.env);
   const deadline = deps.now() + waitMs;
   let waited = false;
@@ -74,7 +79,8 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // ENOENT: the lock vanished between proper-lockfile's mkdir and its first touch; try again.
-      if (code !== 'ELOCKED' && code !== 'ENOENT') throw error;
+      // Anything else (EROFS, EACCES, ENOTDIR, ENOSPC): the state directory cannot hold a lock.
+      if (code !== 'ELOCKED' && code !== 'ENOENT') throw cannotLock(path, error);
       if (code === 'ELOCKED' && (await breakIfStale(path, deps, what))) continue;
       if (!waited) deps.debug(`waiting for another tokens process (${what})`);
       waited = true;
@@ -99,6 +105,13 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
   }
 }
 
+/** The lock path cannot be used at all: exit 6, naming it. */
+function cannotLock(path: string, error: unknown): StoreError {
+  return new StoreError(`cannot take the lock ${path}: ${describeErrno(error)}`, {
+    hint: `tokens keeps its locks in ${dirname(path)}; it must be a writable directory.`,
+  });
+}
+
 function isStale(mtimeMs: number, nowMs: number): boolean {
   return mtimeMs < nowMs - STALE_MS;
 }
@@ -115,7 +128,7 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
   try {
     await mkdir(breaker, { mode: 0o700 });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if (errnoCode(error) !== 'EEXIST') throw cannotLock(path, error);
     // Another waiter is breaking it right now (it takes milliseconds), or died doing so long ago.
     const other = await stat(breaker).catch(() => undefined);
     if (other && isStale(other.mtimeMs, Date.now())) await rmdir(breaker).catch(() => undefined);
@@ -127,7 +140,8 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
     if (!now) return true;
     if (now.ino !== seen.ino || !isStale(now.mtimeMs, Date.now())) return false;
     await rmdir(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
+      // ENOTDIR: something that is not a lock (a file, a FIFO) sits at the lock's path.
+      if (error.code !== 'ENOENT') throw cannotLock(path, error);
     });
     deps.debug(`took over the lock for ${what} from a tokens process that stopped without releasing it`);
     return true;
@@ -137,6 +151,5 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
 }
 
 function lockWaitMs(env: Deps['env']): number {
-  const seconds = Number(env.TOKENS_LOCK_TIMEOUT);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_WAIT_MS;
+  return readEnv(env, TOKENS_LOCK_TIMEOUT);
 }

@@ -6,18 +6,22 @@
 // on every write, with the header ({v, kdf}) bound as additional authenticated data, so any change to
 // the header, IV, tag or ciphertext makes the file undecryptable. Plaintext never touches the disk.
 
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, stat, statfs, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import { withLock, type LockDeps } from '../core/lock.js';
-import { ENVELOPE_VERSION, hasExactKeys, isRecord, kdfHeader, KeyDeriver, newKdfParams, open, parseBox, parseKdfHeader, seal, type Box, type KdfParams } from './crypto.js';
+import { describeErrno, ensurePrivateDir, readPrivateFile, replaceFile } from '../core/private-files.js';
+import { ENVELOPE_VERSION, hasExactKeys, isRecord, kdfHeader, KeyDeriver, newKdfParams, open as openBox, parseBox, parseKdfHeader, seal, type Box, type KdfParams } from './crypto.js';
 import { localParts } from '../core/local-parts.js';
 import { ChainMovedError, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
 
 /** How long set()/delete() wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 20_000;
+/** The largest secrets file read (a few KB in practice). */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/** Free space a write must find (prepareWrite): the new file beside the old one, with room to spare. */
+const MIN_FREE_BYTES = 1024 * 1024;
 
 interface Envelope extends Box {
   kdf: KdfParams;
@@ -28,6 +32,12 @@ export interface FileStoreOptions {
   passphrase: string | undefined;
   /** What the write lock uses (clock, sleep, jitter, env, debug); default: the real ones, no debug. */
   lockDeps?: LockDeps;
+  /**
+   * tokens' own data directory, when the file lives in it (the default path): that directory is
+   * then made private like every directory of ours (src/core/private-files.ts). A file elsewhere
+   * (TOKENS_STORE_FILE) keeps the directory it was given, tightened only when ours and not shared.
+   */
+  privateRoot?: string;
 }
 
 const defaultLockDeps: LockDeps = {
@@ -45,11 +55,13 @@ export class FileStore implements SecretStore {
   readonly path: string;
   readonly #passphrase: string | undefined;
   readonly #lockDeps: LockDeps;
+  readonly #privateRoot: string | undefined;
   /** Derives the key for one (salt, params) once; normally the only one this instance ever derives. */
   readonly #keys: KeyDeriver | undefined;
 
-  constructor({ path, passphrase, lockDeps }: FileStoreOptions) {
+  constructor({ path, passphrase, lockDeps, privateRoot }: FileStoreOptions) {
     this.path = resolve(path);
+    this.#privateRoot = privateRoot === undefined ? undefined : resolve(privateRoot);
     this.#passphrase = passphrase === '' ? undefined : passphrase;
     this.#keys = this.#passphrase === undefined ? undefined : new KeyDeriver(this.#passphrase);
     this.#lockDeps = lockDeps ?? defaultLockDeps;
@@ -72,6 +84,31 @@ export class FileStore implements SecretStore {
     });
   }
 
+  /**
+   * Before a refresh token is spent: the directory exists and is ours, the lock can be taken (and is
+   * let go again: holding it for the whole exchange would block every other provider's write), a
+   * file can be created in the directory (not read-only, not full of inodes), and statfs finds room.
+   */
+  async #checkWritable(): Promise<void> {
+    this.#requirePassphrase();
+    await this.#ensureDir();
+    await this.#locked(async () => {
+      const dir = dirname(this.path);
+      const probe = `${this.path}.${process.pid}.probe`;
+      try {
+        await (await open(probe, 'wx', 0o600)).close();
+        await unlink(probe);
+      } catch (e) {
+        await unlink(probe).catch(() => undefined);
+        throw new StoreError(`cannot write in ${dir}: ${describeErrno(e)}`, { cause: e });
+      }
+      const fs = await statfs(dir).catch(() => undefined);
+      if (fs && fs.bavail * fs.bsize < MIN_FREE_BYTES) {
+        throw new StoreError(`cannot write in ${dir}: no space left on the device (${fs.bavail * fs.bsize} bytes free)`);
+      }
+    });
+  }
+
   async delete(key: string): Promise<boolean> {
     let deleted = false;
     await this.#update((items) => {
@@ -85,8 +122,12 @@ export class FileStore implements SecretStore {
     return [...(await this.#readAll()).keys()].sort();
   }
 
-  /** The commit rewrites the value only while it is still the one read (under the file's lock). */
+  /**
+   * The value, checked writable (#checkWritable); the commit rewrites it only while it is still the
+   * one read (under the file's lock).
+   */
   async prepareWrite(key: string): Promise<PreparedWrite> {
+    await this.#checkWritable();
     const value = await this.get(key);
     return {
       value,
@@ -122,19 +163,20 @@ export class FileStore implements SecretStore {
 
   /** The raw file, or undefined when there is none (an empty store). */
   async #readFile(): Promise<Buffer | undefined> {
-    try {
-      return await readFile(this.path);
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') return undefined;
-      throw new StoreError(`cannot read ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+    // Never through a link, never blocking on a FIFO, only a regular file of ours (exit 6 otherwise),
+    // in our own directory when it is the default one.
+    const dir = dirname(this.path);
+    if (this.#privateRoot !== undefined && (dir === this.#privateRoot || dir.startsWith(`${this.#privateRoot}/`))) {
+      await ensurePrivateDir(this.#privateRoot, dir, { create: false });
     }
+    return readPrivateFile(this.path, MAX_FILE_BYTES);
   }
 
   async #open(raw: Buffer): Promise<{ kdf: KdfParams; items: Map<string, string> }> {
     const env = parseEnvelope(raw);
     if (env === undefined) throw this.#undecryptable();
     const key = await this.#keyFor(env.kdf);
-    const plain = open(key, env, headerAad(env.kdf));
+    const plain = openBox(key, env, headerAad(env.kdf));
     if (plain === undefined) throw this.#undecryptable();
     let parsed: unknown;
     try {
@@ -194,9 +236,9 @@ export class FileStore implements SecretStore {
         });
       }
       try {
-        await writeFileAtomic(this.path, sealed, { mode: 0o600, fsync: true });
+        await replaceFile(this.path, sealed);
       } catch (e) {
-        throw new StoreError(`cannot write ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+        throw new StoreError(`cannot write ${this.path}: ${describeErrno(e)}`, { cause: e });
       }
     });
   }
@@ -229,7 +271,7 @@ export class FileStore implements SecretStore {
         });
       }
       if (e instanceof TokensError) throw e;
-      throw new StoreError(`cannot lock ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+      throw new StoreError(`cannot lock ${this.path}: ${describeErrno(e)}`, { cause: e });
     }
   }
 
@@ -248,6 +290,10 @@ export class FileStore implements SecretStore {
   /** Creates the parent directory 0700, and tightens it when it is ours and looser than that. */
   async #ensureDir(): Promise<void> {
     const dir = dirname(this.path);
+    if (this.#privateRoot !== undefined && (dir === this.#privateRoot || dir.startsWith(`${this.#privateRoot}/`))) {
+      await ensurePrivateDir(this.#privateRoot, dir);
+      return;
+    }
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const st = await stat(dir);
@@ -256,7 +302,7 @@ export class FileStore implements SecretStore {
       const shared = (st.mode & 0o1000) !== 0 || resolve(dir) === resolve(process.env.HOME || homedir());
       if (ours && !shared && (st.mode & 0o077) !== 0) await chmod(dir, 0o700);
     } catch (e) {
-      throw new StoreError(`cannot create ${dir}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+      throw new StoreError(`cannot create ${dir}: ${describeErrno(e)}`, { cause: e });
     }
   }
 }
@@ -281,8 +327,4 @@ function parseEnvelope(raw: Buffer): Envelope | undefined {
   const kdf = parseKdfHeader(json.kdf);
   const box = parseBox(json);
   return kdf && box ? { kdf, ...box } : undefined;
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return e !== null && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }

@@ -88,6 +88,7 @@ export class KeychainStore implements SecretStore {
     await this.#call('write', 'setPassword', [this.#service, key, value]);
   }
 
+  /** A write needs what a lookup needs: the keychain reachable and unlocked. */
   async delete(key: string): Promise<boolean> {
     return (await this.#call('delete', 'deletePassword', [this.#service, key])) === true;
   }
@@ -98,7 +99,9 @@ export class KeychainStore implements SecretStore {
     return accounts.filter((a): a is string => typeof a === 'string' && a !== PROBE_ACCOUNT).sort();
   }
 
-  prepareWrite(key: string): Promise<PreparedWrite> {
+  /** Reachable and unlocked (check()), then the value; the lock orders the writers. */
+  async prepareWrite(key: string): Promise<PreparedWrite> {
+    await this.check();
     return plainPreparedWrite(this, key);
   }
 
@@ -233,13 +236,14 @@ class Helper {
   }
 }
 
-/** The helper needs the session (D-Bus, HOME, …), never tokens' own variables (passphrase, secrets). */
+/**
+ * The helper needs the session (D-Bus, HOME, …). `env` is already the child environment (no secret
+ * variables); NODE_OPTIONS is dropped as well, since the helper is a Node process that must not
+ * load whatever it names (an inspector, a preloaded module).
+ */
 function helperEnv(env: Env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && !name.startsWith('TOKENS_') && name !== 'NODE_OPTIONS') out[name] = value;
-  }
-  return out;
+  const { NODE_OPTIONS: _dropped, ...rest } = env;
+  return rest;
 }
 
 function missingKeytar(reason: string, cause?: unknown): StoreError {

@@ -27,7 +27,7 @@ import { ENVELOPE_VERSION, hasExactKeys, isRecord, kdfHeader, KeyDeriver, newKdf
 import { ChainMovedError, SecretNotFoundError, asRecordedFailure, type BrokerParts, type PartsDeps, type PreparedWrite, type RefreshLock, type SecretStore } from './store.js';
 import type { RedisSettings } from './redis-env.js';
 import { localParts } from '../core/local-parts.js';
-import type { ProviderSettings } from '../providers/types.js';
+import type { ProviderSettings } from '../core/model.js';
 
 /** How long a lease lasts unless renewed; renewed every third of it while the holder works. */
 export const LEASE_MS = 10_000;
@@ -163,7 +163,10 @@ export class RedisStore implements SecretStore {
         delete: settings.delete,
       },
       failures: {
-        read: async () => asRecordedFailure(parseJson(await failure.read())),
+        read: async () => {
+          const text = await failure.read();
+          return text === undefined ? undefined : (asRecordedFailure(parseJson(text)) ?? 'damaged');
+        },
         write: (record) => failure.write(JSON.stringify(record)),
         clear: failure.delete,
       },

@@ -7,9 +7,13 @@
 // Keys are opaque strings chosen by the broker (`<profile>/<provider>`); values are opaque strings.
 import type { Paths } from '../core/paths.js';
 import type { LockDeps } from '../core/lock.js';
-import type { AccessToken, ProviderSettings } from '../providers/types.js';
+import type { AccessToken, ProviderSettings } from '../core/model.js';
 
-export type StoreKind = 'keychain' | 'file' | 'redis' | 'memory';
+import type { UserStoreKind } from '../core/model.js';
+
+export type { UserStoreKind } from '../core/model.js';
+/** `memory` is for unit tests only. */
+export type StoreKind = UserStoreKind | 'memory';
 
 export interface SecretStore {
   readonly kind: StoreKind;
@@ -29,7 +33,11 @@ export interface SecretStore {
   list(): Promise<string[]>;
   /**
    * Called under the refresh lock before a refresh that may rotate is sent: reads the value as it is
-   * now, and returns the one write allowed to replace it. Throws SecretNotFoundError when absent.
+   * now, takes or checks whatever the write of its successor will need (and throws a StoreError,
+   * exit 6, when that write is already known to fail, so it fails before the token is spent), and
+   * returns the one write allowed to replace it. Throws SecretNotFoundError when absent.
+   * File: the lock can be taken, the directory is writable, the file system has room (statfs).
+   * Keychain: reachable and unlocked (check()). Redis: the value's version, for compare-and-set.
    */
   prepareWrite(key: string): Promise<PreparedWrite>;
   /** The broker's other pieces for one profile and provider. */
@@ -97,7 +105,8 @@ export interface RecordedFailure {
 }
 
 export interface FailureBoard {
-  read(): Promise<RecordedFailure | undefined>;
+  /** The failure left there; 'damaged' for one that is there but unusable (never trusted, cleared later). */
+  read(): Promise<RecordedFailure | 'damaged' | undefined>;
   write(record: RecordedFailure): Promise<void>;
   clear(): Promise<void>;
 }
@@ -123,7 +132,7 @@ export async function plainPreparedWrite(store: Pick<SecretStore, 'get' | 'set'>
 export function asRecordedFailure(record: unknown): RecordedFailure | undefined {
   if (typeof record !== 'object' || record === null) return undefined;
   const { at, sharing, exitCode, message, hint } = record as Partial<RecordedFailure>;
-  if (typeof at !== 'number' || !Number.isFinite(at) || typeof message !== 'string' || typeof exitCode !== 'number') return undefined;
+  if (typeof at !== 'number' || !Number.isFinite(at) || Math.abs(at) > 8.64e15 || typeof message !== 'string' || typeof exitCode !== 'number') return undefined;
   if (sharing !== 'waiting' && sharing !== 'sticky') return undefined;
   return { at, sharing, exitCode, message, ...(typeof hint === 'string' ? { hint } : {}) };
 }
