@@ -9,6 +9,8 @@ export const MAX_ATTEMPTS = 3;
 /** The longest 429 wait we sit out; beyond it the user is better served by exit 5. */
 export const MAX_RATE_LIMIT_WAIT_MS = 30_000;
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
+/** The largest token-endpoint answer read (real ones are under 4 KB); beyond it: exit 5, read no further. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface TokenRequest {
   /** For messages: "Chartmetric". */
@@ -17,12 +19,19 @@ export interface TokenRequest {
   method?: 'POST';
   headers: Record<string, string>;
   body: string;
+  /**
+   * Every secret value this request carries (client secret, refresh token, code verifier, access
+   * token): whatever the provider says back is shown only with these redacted (TokenResponse.redact).
+   */
+  secrets: readonly string[];
 }
 
 export interface TokenResponse {
   status: number;
   headers: Headers;
   text: string;
+  /** The request's secrets, for redacting any text of this answer that is shown (untrusted-text.ts). */
+  redact?: readonly string[];
 }
 
 export function httpTimeoutMs(env: Deps['env']): number {
@@ -81,20 +90,50 @@ export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promi
       if (attempt < MAX_ATTEMPTS) await deps.sleep(backoffMs(attempt, deps.random));
       continue;
     }
-    let text: string;
+    let text: string | undefined;
     try {
-      text = await response.text();
+      text = await readCapped(response, MAX_BODY_BYTES);
     } catch (error) {
       lastProblem = describeNetworkError(error, timeoutMs);
       if (attempt < MAX_ATTEMPTS) await deps.sleep(backoffMs(attempt, deps.random));
       continue;
     }
-    return { status, headers: response.headers, text };
+    if (text === undefined) {
+      throw new UnavailableError(`${request.providerTitle} token endpoint answered ${status} with a body over ${MAX_BODY_BYTES / 1024 / 1024} MB; not read further`);
+    }
+    return { status, headers: response.headers, text, redact: request.secrets };
   }
   throw new UnavailableError(
     `${request.providerTitle} token endpoint unavailable after ${MAX_ATTEMPTS} attempts (${lastProblem})`,
     { hint: 'Check your network connection and try again later.' },
   );
+}
+
+/**
+ * The body as text, read as it streams in; undefined (and the stream cancelled) as soon as it
+ * passes maxBytes, so an endless or huge answer costs at most that much memory.
+ */
+async function readCapped(response: Response, maxBytes: number): Promise<string | undefined> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Exponential backoff with full jitter: about 0.25–0.5 s, then 0.5–1 s. */
