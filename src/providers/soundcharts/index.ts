@@ -7,7 +7,9 @@ export const soundcharts: ProviderDescriptor = {
   authScheme: 'Bearer',
   endpoints: {
     token: { env: 'TOKENS_SOUNDCHARTS_TOKEN_URL', default: 'https://account.soundcharts.com/oauth/token' },
+    api: { env: 'TOKENS_SOUNDCHARTS_API_URL', default: 'https://customer.api.soundcharts.com' },
   },
   secretEnv: ['TOKENS_SOUNDCHARTS_CLIENT_SECRET', 'TOKENS_SOUNDCHARTS_API_KEY'],
   loadAdapter: async () => (await import('./adapter.js')).soundchartsAdapter,
+  loadPagination: async () => (await import('./pagination.js')).pagination,
 };

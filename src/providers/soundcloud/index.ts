@@ -9,7 +9,9 @@ export const soundcloud: ProviderDescriptor = {
     authorize: { env: 'TOKENS_SOUNDCLOUD_AUTHORIZE_URL', default: 'https://secure.soundcloud.com/authorize' },
     token: { env: 'TOKENS_SOUNDCLOUD_TOKEN_URL', default: 'https://secure.soundcloud.com/oauth/token' },
     signout: { env: 'TOKENS_SOUNDCLOUD_SIGNOUT_URL', default: 'https://secure.soundcloud.com/sign-out' },
+    api: { env: 'TOKENS_SOUNDCLOUD_API_URL', default: 'https://api.soundcloud.com' },
   },
   secretEnv: ['TOKENS_SOUNDCLOUD_CLIENT_SECRET'],
   loadAdapter: async () => (await import('./adapter.js')).soundcloudAdapter,
+  loadPagination: async () => (await import('./pagination.js')).pagination,
 };
