@@ -19,7 +19,7 @@ import { FORMATS, formatCredential, type Format } from './core/format.js';
 import { resolvePaths, type Env, type Paths } from './core/paths.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './cli/parse.js';
 import type { Credential } from './core/broker.js';
-import type { ProviderDescriptor } from './providers/types.js';
+import type { ProviderDescriptor } from './core/model.js';
 
 /** Set (to anything) by the tests only: every call goes to the full program, for comparison. */
 export const NO_FAST_PATH_ENV = 'TOKENS_NO_FAST_PATH';

@@ -1,7 +1,7 @@
 // Flag values to typed options; every failure is a usage error (exit 2) raised before any I/O.
 import { UsageError } from '../core/errors.js';
 import { PROVIDER_IDS, findProvider } from '../providers/registry.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export function parseProvider(name: string): ProviderDescriptor {
   const provider = findProvider(name);

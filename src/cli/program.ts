@@ -7,7 +7,7 @@ import { PROVIDER_IDS, PROVIDERS } from '../providers/registry.js';
 import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './parse.js';
 import type { Deps } from '../core/deps.js';
-import type { LoginFlags } from '../providers/types.js';
+import type { LoginFlags } from '../core/model.js';
 
 export type Invocation = (deps: Deps) => Promise<number>;
 

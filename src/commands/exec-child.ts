@@ -8,7 +8,7 @@ import { credentialEnv } from '../core/format.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { Credential } from '../core/broker.js';
 import type { Env } from '../core/paths.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 /** The validity exec asks of each token, in seconds (runExec and the fast path alike). */
 export const EXEC_MIN_TTL_SECONDS = 60;

@@ -7,7 +7,7 @@ import { resolveEndpoints } from '../core/endpoints.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { childEnv, EXEC_MIN_TTL_SECONDS, spawnChild } from './exec-child.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export interface ExecOptions {
   /** Empty: every provider configured in the profile. */

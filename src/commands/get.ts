@@ -2,7 +2,7 @@ import { TokenBroker } from '../core/broker.js';
 import { resolveEndpoints } from '../core/endpoints.js';
 import { formatCredential, type Format } from '../core/format.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export interface GetOptions {
   provider: ProviderDescriptor;

@@ -9,7 +9,7 @@ import { InputReader } from '../core/input.js';
 import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
-import type { LoginFlags, ProviderDescriptor } from '../providers/types.js';
+import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
 export interface LoginOptions {
   provider: ProviderDescriptor;

@@ -9,7 +9,7 @@ import { NotConfiguredError, isTokensError } from '../core/errors.js';
 import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export interface LogoutOptions {
   provider: ProviderDescriptor;

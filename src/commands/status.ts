@@ -8,7 +8,7 @@ import { notConfigured } from '../core/hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 import type { SecretStore } from '../store/store.js';
 
 export interface StatusOptions {

@@ -6,7 +6,7 @@ import { lockPath, withLock, type FailureSharing } from './lock.js';
 import { ExitCode, NotConfiguredError, StoreError, type TokensError } from './errors.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
-import type { AccessToken, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
+import type { AccessToken, ProviderDescriptor, Secrets, StaticHeaders } from './model.js';
 
 export interface GetOptions {
   minTtlSeconds: number;

@@ -5,7 +5,7 @@
 import { readFileSync, rm } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from './paths.js';
-import type { AccessToken, ProviderId } from '../providers/types.js';
+import type { AccessToken, ProviderId } from './model.js';
 
 export function cacheFile(paths: Paths, profile: string, provider: ProviderId): string {
   return join(paths.cacheDir, profile, `${provider}.json`);

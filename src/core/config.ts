@@ -8,7 +8,7 @@ import { lockPath, withLock } from './lock.js';
 import { writePrivateFile } from './private-files.js';
 import type { Deps } from './deps.js';
 import type { Paths } from './paths.js';
-import type { ProviderId, ProviderSettings } from '../providers/types.js';
+import type { ProviderId, ProviderSettings } from './model.js';
 
 const Id = z.string().min(1).max(500).regex(/^[^\s]+$/, 'must not contain spaces');
 

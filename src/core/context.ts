@@ -6,7 +6,7 @@ import { NotConfiguredError } from './errors.js';
 import { loginCommand, notConfigured } from './hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import type { Deps } from './deps.js';
-import type { ProviderContext, ProviderDescriptor, ProviderSettings } from '../providers/types.js';
+import type { ProviderContext, ProviderDescriptor, ProviderSettings } from './model.js';
 
 export function providerContext(deps: Deps, provider: ProviderDescriptor, profile: string, settings: ProviderSettings): ProviderContext {
   const endpoints = resolveEndpoints(provider, deps.env);

@@ -2,7 +2,7 @@
 // On the warm path: plain string work only.
 import { UsageError } from './errors.js';
 import type { Credential } from './broker.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from './model.js';
 
 export const FORMATS = ['token', 'header', 'json', 'env'] as const;
 export type Format = (typeof FORMATS)[number];

@@ -1,6 +1,6 @@
 // Small pieces the provider adapters share.
 import { UsageError } from '../core/errors.js';
-import type { AccessToken, LoginFlags } from './types.js';
+import type { AccessToken, LoginFlags } from '../core/model.js';
 
 const FLAG_NAMES: Record<keyof LoginFlags, string> = {
   clientId: '--client-id',

@@ -2,7 +2,7 @@
 import { chartmetric } from './chartmetric/index.js';
 import { soundcharts } from './soundcharts/index.js';
 import { soundcloud } from './soundcloud/index.js';
-import type { ProviderDescriptor } from './types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export const PROVIDERS: readonly ProviderDescriptor[] = [soundcloud, chartmetric, soundcharts];
 

@@ -5,7 +5,7 @@ import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags } from '../common.js';
-import type { ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
   token: z.string().min(1),

@@ -5,7 +5,7 @@ import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, basicAuth, formBody, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags, requireFlag } from '../common.js';
-import type { ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
   access_token: z.string().min(1),

@@ -11,7 +11,7 @@ import { accessToken, refuseFlags, requireFlag } from '../common.js';
 import { startCallbackListener } from './listener.js';
 import { createPkce, createState } from './pkce.js';
 import { DEFAULT_REDIRECT_URI, parseRedirectUri } from './redirect-uri.js';
-import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TITLE = 'SoundCloud';
 const DEFAULT_TIMEOUT_SECONDS = 300;

@@ -1,4 +1,4 @@
-import type { ProviderDescriptor } from '../types.js';
+import type { ProviderDescriptor } from '../../core/model.js';
 
 export const soundcloud: ProviderDescriptor = {
   id: 'soundcloud',

@@ -1,4 +1,4 @@
-import type { Deps } from '../core/deps.js';
+import type { Deps } from './deps.js';
 
 export type ProviderId = 'soundcloud' | 'chartmetric' | 'soundcharts';
 
