@@ -15,7 +15,7 @@ import { fileBody, jsonBody, multipartBody, stdinBody, type RequestBody } from '
 import { fieldSource, nestFields, queryValue, type FieldSpec, type FieldValue, type FormPart } from '../core/request-fields.js';
 import { sanitizeProviderText } from '../core/untrusted-text.js';
 import type { Deps } from '../core/deps.js';
-import type { Pagination, ProviderDescriptor } from '../providers/types.js';
+import type { Pagination, ProviderDescriptor } from '../core/model.js';
 
 export interface ApiOptions {
   provider: ProviderDescriptor;

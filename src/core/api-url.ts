@@ -4,7 +4,7 @@
 import { resolveEndpoints } from './endpoints.js';
 import { UsageError } from './errors.js';
 import type { Env } from './paths.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from './model.js';
 
 export interface ApiBase {
   /** e.g. https://proxy.example */
