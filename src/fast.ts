@@ -15,6 +15,8 @@
 import { writeSync } from 'node:fs';
 import { isFresh, readCache } from './core/cache.js';
 import { resolveEndpoints } from './core/endpoints.js';
+import { checkEnv, TOKENS_DEBUG, TOKENS_NO_FAST_PATH } from './core/env.js';
+import { allVariables } from './providers/registry.js';
 import { FORMATS, formatCredential, type Format } from './core/format.js';
 import { resolvePaths, type Env, type Paths } from './core/paths.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './cli/parse.js';
@@ -22,7 +24,7 @@ import type { Credential } from './core/broker.js';
 import type { ProviderDescriptor } from './core/model.js';
 
 /** Set (to anything) by the tests only: every call goes to the full program, for comparison. */
-export const NO_FAST_PATH_ENV = 'TOKENS_NO_FAST_PATH';
+export const NO_FAST_PATH_ENV = TOKENS_NO_FAST_PATH.name;
 
 export type FastPlan =
   | { command: 'get'; provider: ProviderDescriptor; profile: string; format: Format; minTtlSeconds: number }
@@ -88,9 +90,11 @@ function profileOf(scanned: Scanned, env: Env): string {
  * bad endpoint override, …) is undefined here, so the full program reports it.
  */
 export function planFastPath(argv: readonly string[], env: Env): FastPlan | undefined {
-  if (env[NO_FAST_PATH_ENV] !== undefined || env.TOKENS_DEBUG !== undefined) return undefined;
+  if (env[NO_FAST_PATH_ENV] !== undefined || env[TOKENS_DEBUG.name] !== undefined) return undefined;
   const [command, ...args] = argv;
   try {
+    // A bad TOKENS_* value is the full program's usage error.
+    checkEnv(env, allVariables());
     if (command === 'get') {
       const scanned = scan(args, GET_OPTIONS);
       if (!scanned || scanned.afterDashes !== undefined || scanned.operands.length !== 1) return undefined;
@@ -112,7 +116,7 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       // Exactly `exec OPTIONS -- CMD [ARGS…]`, with at least one --provider (none means "every
       // configured provider", which needs the config file).
       if (!scanned || scanned.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
-      const providers = (scanned.values.get('--provider') ?? []).map(parseProvider);
+      const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
       if (providers.length === 0) return undefined;
       const plan: FastPlan = { command: 'exec', providers, profile: profileOf(scanned, env), argv: scanned.afterDashes };
       for (const provider of providers) resolveEndpoints(provider, env);

@@ -3,11 +3,13 @@
 import { Argument, Command, Option } from 'commander';
 import { parseFormat, FORMATS } from '../core/format.js';
 import { UsageError } from '../core/errors.js';
-import { PROVIDER_IDS, PROVIDERS } from '../providers/registry.js';
+import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
+import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_STORE } from '../core/env.js';
+import { PROVIDERS } from '../providers/registry.js';
+import { parseProfile, parseProvider as parseProviderName, parseWholeNumber } from './parse.js';
 import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
-import { parseProfile, parseProvider, parseWholeNumber } from './parse.js';
 import type { Deps } from '../core/deps.js';
-import type { LoginFlags } from '../core/model.js';
+import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
 export type Invocation = (deps: Deps) => Promise<number>;
 
@@ -15,14 +17,17 @@ export interface ProgramIO {
   writeOut: (text: string) => void;
   writeErr: (text: string) => void;
   env: Deps['env'];
+  /** The registry; a test may pass a longer one. */
+  providers?: readonly ProviderDescriptor[];
 }
 
 export interface ParsedCommand {
   invocation: Invocation;
   verbose: boolean;
+  /** True for the hidden completion helper, which must stay silent whatever the environment holds. */
+  lenient?: boolean;
 }
 
-const providerList = PROVIDER_IDS.join('|');
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 /**
@@ -49,17 +54,40 @@ export function completes<T extends Option | Argument>(target: T, hint: Completi
   return target;
 }
 
+/** The login flags given on the command line, by the table in core/login-flags.ts. */
+function loginFlags(command: Command): LoginFlags {
+  const flags: Record<string, string | number | boolean> = {};
+  for (const key of LOGIN_FLAG_KEYS) {
+    const spec = LOGIN_FLAGS[key];
+    const option = command.options.find((o) => o.flags === spec.syntax)!;
+    const name = option.attributeName();
+    if (command.getOptionValueSource(name) !== 'cli') continue;
+    const value: unknown = command.opts()[name];
+    if (spec.value === 'present') flags[key] = true;
+    else if (spec.value === 'negated') flags[key] = false;
+    else if (spec.value === 'seconds') flags[key] = parseWholeNumber(String(value), loginFlagName(key), { min: 1 });
+    else flags[key] = String(value);
+  }
+  return flags as LoginFlags;
+}
+
 /** The hidden command the completion scripts call for dynamic values; never shown in help. */
 export const COMPLETE_COMMAND = '__complete';
 
-const providerArgument = (name: string) => completes(new Argument(name, providerList), { kind: 'values', values: PROVIDER_IDS });
+
+/** "a, b and c". */
+const listInWords = (items: readonly string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
 
 const examples = (lines: string[], notes = '') =>
   `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n${notes ? `\n${notes.replace(/^\n+|\n+$/g, '')}\n` : ''}`;
 
 export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) => void, version: string): Command {
+  const providers = io.providers ?? PROVIDERS;
+  const providerIds = providers.map((p) => p.id);
+  const providerArgument = (name: string) => completes(new Argument(name, providerIds.join('|')), { kind: 'values', values: providerIds });
+  const parseProvider = (name: string) => parseProviderName(name, providers);
   const program = new Command('tokens')
-    .description('Fresh access tokens for the SoundCloud, Chartmetric and Soundcharts APIs, with secrets kept in the OS keychain.')
+    .description(`Fresh access tokens for the ${listInWords(providers.map((p) => p.title))} APIs, with secrets kept in the OS keychain.`)
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .enablePositionalOptions()
@@ -78,10 +106,8 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
           'tokens <command> --help                     # examples for each command',
         ],
         `
-Environment:
-  TOKENS_PROFILE     profile used when --profile is not given (default "default")
-  TOKENS_STORE       where secrets live: keychain (default) or file (encrypted, headless machines)
-  TOKENS_PASSPHRASE  passphrase of the file store (required with TOKENS_STORE=file)
+Environment (every variable: see the README):
+${[TOKENS_PROFILE, TOKENS_STORE, TOKENS_PASSPHRASE].map((v) => `  ${v.name.padEnd(18)} ${v.doc}`).join('\n')}
 
 Exit codes:
   0 success                      5 provider or network unavailable, or rate limited
@@ -96,7 +122,7 @@ Exit codes:
   const common = (command: Command) =>
     command
       .addOption(
-        completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env('TOKENS_PROFILE').default('default'), {
+        completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env(TOKENS_PROFILE.name).default('default'), {
           kind: 'profiles',
         }),
       )
@@ -104,23 +130,16 @@ Exit codes:
       .helpOption('-h, --help', 'show help')
       .exitOverride()
       .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) });
-  const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env.TOKENS_DEBUG);
+  const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env[TOKENS_DEBUG.name]);
   const given = (command: Command, name: string) => command.getOptionValueSource(name) === 'cli';
 
   program.commandsGroup('Credentials:');
-  common(program.command('login'))
+  const login = common(program.command('login'))
     .summary('store credentials for a provider (browser login for SoundCloud)')
     .description('Store the credentials of a provider in the secret store and verify them.')
-    .addArgument(providerArgument('<provider>'))
-    .option('--client-id <id>', 'OAuth client id (SoundCloud, Soundcharts)')
-    .option('--team-id <team>', 'Soundcharts team name or id')
-    .option('--legacy', 'Soundcharts: store the deprecated x-app-id / x-api-key pair')
-    .option('--app-id <id>', 'Soundcharts legacy app id (with --legacy)')
-    .option('--client-credentials', 'SoundCloud: app-only credentials, no user login')
-    .option('--redirect-uri <uri>', 'SoundCloud: loopback redirect URI registered with your app')
-    .option('--scope <scope>', 'SoundCloud: scope to request (none is sent unless given)')
-    .option('--no-browser', 'SoundCloud: print the URL instead of opening a browser; accept the redirected URL on stdin')
-    .option('--timeout <seconds>', 'SoundCloud: how long to wait for the browser (default 300)')
+    .addArgument(providerArgument('<provider>'));
+  for (const key of LOGIN_FLAG_KEYS) login.option(LOGIN_FLAGS[key].syntax, LOGIN_FLAGS[key].help);
+  login
     .addHelpText(
       'after',
       examples(
@@ -134,25 +153,14 @@ Exit codes:
         ],
         `
 Secrets are never flags. Each is read from its environment variable when set
-(TOKENS_SOUNDCLOUD_CLIENT_SECRET, TOKENS_CHARTMETRIC_REFRESH_TOKEN,
-TOKENS_SOUNDCHARTS_CLIENT_SECRET, TOKENS_SOUNDCHARTS_API_KEY), else from a hidden
-prompt on a terminal, else from the first line of stdin.`,
+(${providers.flatMap((p) => p.secrets.map((secret) => secret.env)).join(', ')}),
+else from a hidden prompt on a terminal, else from the first line of stdin.`,
       ),
     )
     .action((name: string, _opts, command: Command) => {
       const provider = parseProvider(name);
       const profile = parseProfile(command.opts().profile);
-      const o = command.opts();
-      const flags: LoginFlags = {};
-      if (given(command, 'clientId')) flags.clientId = o.clientId;
-      if (given(command, 'teamId')) flags.teamId = o.teamId;
-      if (given(command, 'appId')) flags.appId = o.appId;
-      if (given(command, 'legacy')) flags.legacy = true;
-      if (given(command, 'clientCredentials')) flags.clientCredentials = true;
-      if (given(command, 'redirectUri')) flags.redirectUri = o.redirectUri;
-      if (given(command, 'scope')) flags.scope = o.scope;
-      if (given(command, 'browser')) flags.browser = false;
-      if (given(command, 'timeout')) flags.timeoutSeconds = parseWholeNumber(o.timeout, '--timeout', { min: 1 });
+      const flags = loginFlags(command);
       onAction({
         verbose: verbose(command),
         invocation: async (deps) => (await import('../commands/login.js')).runLogin({ provider, profile, flags }, deps),
@@ -200,7 +208,7 @@ prompt on a terminal, else from the first line of stdin.`,
         new Option('--provider <provider>', 'provider to include (repeatable)')
           .argParser((v: string, acc: string[]) => [...acc, v])
           .default([] as string[], 'all configured'),
-        { kind: 'values', values: PROVIDER_IDS },
+        { kind: 'values', values: providerIds },
       ),
     )
     .passThroughOptions()
@@ -213,7 +221,7 @@ prompt on a terminal, else from the first line of stdin.`,
           'tokens exec --profile staging -- npm test        # every provider configured in "staging"',
         ],
         `
-For each provider P (SOUNDCLOUD, CHARTMETRIC, SOUNDCHARTS) the command gets P_ACCESS_TOKEN
+For each provider P (${providers.map((p) => p.envPrefix).join(', ')}) the command gets P_ACCESS_TOKEN
 and P_AUTHORIZATION (the whole header value, e.g. "OAuth TOKEN"); Soundcharts legacy mode
 sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set too.
 No shell is run: use sh -c for variables. tokens exits with the command's exit code.`,
@@ -228,7 +236,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
 
   const repeatable = (flags: string, description: string) =>
     new Option(flags, description).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
-  const apiBases = PROVIDERS.map((p) => `  ${p.id.padEnd(12)}${p.endpoints.api.default.padEnd(40)}${p.endpoints.api.env}`).join('\n');
+  const apiBases = providers.map((p) => `  ${p.id.padEnd(12)}${p.endpoints.api.default.padEnd(40)}${p.endpoints.api.env}`).join('\n');
   // -f and -F together, in the order given: it decides nesting and the order of array items.
   const fields: FieldSpec[] = [];
   const field = (flags: string, description: string, typed: boolean) =>
@@ -383,6 +391,7 @@ never leave the API's origin. An error status prints the body, one line on stder
     .action((what: string | undefined) => {
       onAction({
         verbose: false,
+        lenient: true,
         invocation: async (deps) => (await import('../commands/completion.js')).runComplete({ what: what ?? '' }, deps),
       });
     });

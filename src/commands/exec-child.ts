@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { credentialEnv } from '../core/format.js';
-import { PROVIDERS } from '../providers/registry.js';
+import { childEnvironment } from '../providers/registry.js';
 import type { Credential } from '../core/broker.js';
 import type { Env } from '../core/paths.js';
 import type { ProviderDescriptor } from '../core/model.js';
@@ -14,16 +14,13 @@ import type { ProviderDescriptor } from '../core/model.js';
 export const EXEC_MIN_TTL_SECONDS = 60;
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-/** Variables the child never sees: the file store's passphrase and every login secret. */
-export const WITHHELD_ENV = ['TOKENS_PASSPHRASE', ...PROVIDERS.flatMap((p) => p.secretEnv)];
 
 /**
  * The child's environment: ours minus the withheld variables, plus P_ACCESS_TOKEN / P_AUTHORIZATION
  * (or the legacy pair) for each provider, in order, and TOKENS_PROFILE.
  */
 export function childEnv(env: Env, providers: readonly ProviderDescriptor[], credentials: readonly Credential[], profile: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && !WITHHELD_ENV.includes(name)) out[name] = value;
+  const out = childEnvironment(env);
   providers.forEach((provider, i) => {
     for (const [name, value] of credentialEnv(provider, credentials[i]!)) out[name] = value;
   });

@@ -20,7 +20,7 @@ export interface LoginOptions {
 export async function runLogin(options: LoginOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
   const adapter = await provider.loadAdapter();
-  const previous = settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  const previous = settingsFor(await loadConfig(deps), profile, provider.id);
   const plan = adapter.planLogin(options.flags, previous);
   // Resolving the context checks the endpoint overrides: still a usage error, still before anything else.
   const planned = providerContext(deps, provider, profile, plan.settings);

@@ -19,7 +19,7 @@ export interface LogoutOptions {
 export async function runLogout(options: LogoutOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
   resolveEndpoints(provider, deps.env);
-  const settings = settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  const settings = settingsFor(await loadConfig(deps), profile, provider.id);
   if (!settings) throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"; nothing to log out`);
   const adapter = await provider.loadAdapter();
   const store = await deps.openStore();

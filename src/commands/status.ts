@@ -6,7 +6,6 @@ import { loadConfig, settingsFor } from '../core/config.js';
 import { isTokensError } from '../core/errors.js';
 import { notConfigured } from '../core/hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
-import { PROVIDERS } from '../providers/registry.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../core/model.js';
 import type { SecretStore } from '../store/store.js';
@@ -31,8 +30,8 @@ export interface StatusEntry {
 }
 
 export async function runStatus(options: StatusOptions, deps: Deps): Promise<number> {
-  const config = await loadConfig(deps.paths);
-  const providers = options.provider ? [options.provider] : PROVIDERS;
+  const config = await loadConfig(deps);
+  const providers = options.provider ? [options.provider] : deps.providers;
   const configured = providers.filter((p) => settingsFor(config, options.profile, p.id));
   if (options.provider && configured.length === 0) {
     throw notConfigured(options.provider.id, options.profile);

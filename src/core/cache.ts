@@ -5,9 +5,9 @@
 import { readFileSync, rm } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from './paths.js';
-import type { AccessToken, ProviderId } from './model.js';
+import type { AccessToken, ProviderName } from './model.js';
 
-export function cacheFile(paths: Paths, profile: string, provider: ProviderId): string {
+export function cacheFile(paths: Paths, profile: string, provider: ProviderName): string {
   return join(paths.cacheDir, profile, `${provider}.json`);
 }
 
@@ -21,7 +21,7 @@ export type CacheRead =
  * an asynchronous read would start libuv's thread pool (and load node:fs/promises): about 3 ms of
  * a ~35 ms warm `get`, as much as the rest of the fast path together.
  */
-export async function readCache(paths: Paths, profile: string, provider: ProviderId): Promise<CacheRead> {
+export async function readCache(paths: Paths, profile: string, provider: ProviderName): Promise<CacheRead> {
   let text: string;
   try {
     text = readFileSync(cacheFile(paths, profile, provider), 'utf8');
@@ -54,12 +54,12 @@ export function isFresh(token: AccessToken, nowMs: number, minTtlSeconds: number
   return token.expires_at - nowMs >= minTtlSeconds * 1000;
 }
 
-export async function writeCache(paths: Paths, profile: string, provider: ProviderId, token: AccessToken): Promise<void> {
+export async function writeCache(paths: Paths, profile: string, provider: ProviderName, token: AccessToken): Promise<void> {
   const { writePrivateFile } = await import('./private-files.js');
   await writePrivateFile(cacheFile(paths, profile, provider), `${JSON.stringify(token)}\n`);
 }
 
-export async function deleteCache(paths: Paths, profile: string, provider: ProviderId): Promise<void> {
+export async function deleteCache(paths: Paths, profile: string, provider: ProviderName): Promise<void> {
   const file = cacheFile(paths, profile, provider);
   await new Promise<void>((resolve, reject) => rm(file, { force: true }, (error) => (error ? reject(error) : resolve())));
 }

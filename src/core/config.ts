@@ -8,7 +8,7 @@ import { lockPath, withLock } from './lock.js';
 import { writePrivateFile } from './private-files.js';
 import type { Deps } from './deps.js';
 import type { Paths } from './paths.js';
-import type { ProviderId, ProviderSettings } from './model.js';
+import type { ProviderDescriptor, ProviderName, ProviderSettings } from './model.js';
 
 const Id = z.string().min(1).max(500).regex(/^[^\s]+$/, 'must not contain spaces');
 
@@ -22,24 +22,25 @@ const Settings = z.strictObject({
   store: z.enum(['keychain', 'file']).optional(),
 });
 
-const ProfileConfig = z.strictObject({
-  soundcloud: Settings.optional(),
-  chartmetric: Settings.optional(),
-  soundcharts: Settings.optional(),
-});
+/** The file's schema: a profile holds settings for any provider of the registry, and nothing else. */
+function configSchema(providers: readonly ProviderDescriptor[]) {
+  const profile = z.strictObject(Object.fromEntries(providers.map((p) => [p.id, Settings.optional()])));
+  return z.strictObject({ version: z.literal(1), profiles: z.record(z.string(), profile) });
+}
 
-const ConfigFile = z.strictObject({
-  version: z.literal(1),
-  profiles: z.record(z.string(), ProfileConfig),
-});
+export interface Config {
+  version: 1;
+  profiles: Record<string, Record<string, ProviderSettings | undefined>>;
+}
 
-export type Config = z.infer<typeof ConfigFile>;
+/** What reading the config needs: where it is, and which providers it may name. */
+export type ConfigDeps = Pick<Deps, 'paths' | 'providers'>;
 
 export function configFile(paths: Paths): string {
   return join(paths.configDir, 'config.json');
 }
 
-export async function loadConfig(paths: Paths): Promise<Config> {
+export async function loadConfig({ paths, providers }: ConfigDeps): Promise<Config> {
   const file = configFile(paths);
   let text: string;
   try {
@@ -54,7 +55,7 @@ export async function loadConfig(paths: Paths): Promise<Config> {
   } catch {
     throw new UsageError(`invalid config ${file}: not valid JSON`, { hint: 'Fix or remove the file; `tokens login` writes it again.' });
   }
-  const parsed = ConfigFile.safeParse(data);
+  const parsed = configSchema(providers).safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.map(String).join('.') || '(top level)';
@@ -65,15 +66,15 @@ export async function loadConfig(paths: Paths): Promise<Config> {
   return parsed.data;
 }
 
-export function settingsFor(config: Config, profile: string, provider: ProviderId): ProviderSettings | undefined {
+export function settingsFor(config: Config, profile: string, provider: ProviderName): ProviderSettings | undefined {
   return config.profiles[profile]?.[provider];
 }
 
 /** Read-modify-write under a lock, so two logins at once cannot drop each other's settings. */
-export async function updateSettings(deps: Deps, profile: string, provider: ProviderId, settings: ProviderSettings | undefined): Promise<void> {
+export async function updateSettings(deps: Deps, profile: string, provider: ProviderName, settings: ProviderSettings | undefined): Promise<void> {
   const file = configFile(deps.paths);
   await withLock(deps, lockPath(deps.paths.stateDir, '.config', 'config'), 'the config file', async () => {
-    const config = await loadConfig(deps.paths);
+    const config = await loadConfig(deps);
     const profileConfig = { ...config.profiles[profile] };
     if (settings) profileConfig[provider] = Settings.parse(settings);
     else delete profileConfig[provider];

@@ -14,7 +14,7 @@ export function providerContext(deps: Deps, provider: ProviderDescriptor, profil
 }
 
 export async function loadProviderContext(deps: Deps, provider: ProviderDescriptor, profile: string): Promise<ProviderContext> {
-  const config = await loadConfig(deps.paths);
+  const config = await loadConfig(deps);
   const settings = settingsFor(config, profile, provider.id);
   if (!settings) throw notConfigured(provider.id, profile);
   const current = storeKind(deps.env);

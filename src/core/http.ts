@@ -7,6 +7,7 @@
 // Hand-written over Node's built-in fetch (undici) rather than a client library: the policy above
 // is the part that matters and no library has it whole (got/ky retry POST or forward custom
 // credential headers across origins unless told otherwise), and fetch already streams both ways.
+import { readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
 import type { RequestBody } from './request-body.js';
 import type { Deps } from './deps.js';
@@ -23,9 +24,7 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 const RATE_LIMIT_BODY_LIMIT = 64 * 1024;
 
 export function httpTimeoutMs(env: Deps['env']): number {
-  const raw = env.TOKENS_HTTP_TIMEOUT;
-  const seconds = raw === undefined || raw === '' ? 15 : Number(raw);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 15_000;
+  return readEnv(env, TOKENS_HTTP_TIMEOUT);
 }
 
 // --- the exchange -----------------------------------------------------------------------------

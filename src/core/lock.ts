@@ -17,13 +17,12 @@
 import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CredentialsRejectedError, StoreError, TokensError, UnavailableError } from './errors.js';
+import { readEnv, TOKENS_LOCK_TIMEOUT } from './env.js';
 import { ensurePrivateDir } from './private-files.js';
 import type { Deps } from './deps.js';
 
 const STALE_MS = 5_000;
 const UPDATE_MS = 1_000;
-/** A holder gives up within about 60 s (the HTTP budget); waiting longer than this means trouble. */
-const DEFAULT_WAIT_MS = 90_000;
 /** What proper-lockfile is told: never take a lock over by itself (see above). */
 const NEVER_STALE_MS = 2 ** 31;
 
@@ -225,6 +224,5 @@ function sharedWith(record: RecordedFailure, asked: number): TokensError | undef
 }
 
 function lockWaitMs(env: Deps['env']): number {
-  const seconds = Number(env.TOKENS_LOCK_TIMEOUT);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_WAIT_MS;
+  return readEnv(env, TOKENS_LOCK_TIMEOUT);
 }

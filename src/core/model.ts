@@ -1,6 +1,14 @@
 import type { Deps } from './deps.js';
 
-export type ProviderId = 'soundcloud' | 'chartmetric' | 'soundcharts';
+/**
+ * A provider's name. The registry (src/providers/registry.ts) is the one list of providers and
+ * narrows this to its names (`ProviderId` there); the domain model takes any string.
+ */
+export type ProviderName = string;
+
+/** The secret stores TOKENS_STORE can name (src/store/: one file per backend); the first is the default. */
+export const STORE_KINDS = ['keychain', 'file'] as const;
+export type UserStoreKind = (typeof STORE_KINDS)[number];
 
 /** An access token as cached: no refresh token, no client secret, ever. */
 export interface AccessToken {
@@ -72,9 +80,17 @@ export interface LoginFlags {
 
 /** A secret `login` must obtain: from `env` when set, else a hidden prompt, else a stdin line. */
 export interface SecretRequest {
+  /** Its key in the stored bundle (Secrets). */
   name: string;
   env: string;
   label: string;
+}
+
+/** The descriptor's secret of that name, for an adapter's login plan. */
+export function secretRequest(provider: ProviderDescriptor, name: string): SecretRequest {
+  const found = provider.secrets.find((s) => s.name === name);
+  if (!found) throw new Error(`${provider.id} declares no secret ${name}`);
+  return found;
 }
 
 export interface LoginPlan {
@@ -118,8 +134,8 @@ export interface ProviderAdapter {
 }
 
 /** A provider as data: what the warm path and the CLI need without loading any provider code. */
-export interface ProviderDescriptor {
-  id: ProviderId;
+export interface ProviderDescriptor<Id extends ProviderName = ProviderName> {
+  id: Id;
   title: string;
   /** Prefix of the variables exec sets: SOUNDCLOUD_ACCESS_TOKEN, SOUNDCLOUD_AUTHORIZATION. */
   envPrefix: string;
@@ -130,8 +146,11 @@ export interface ProviderDescriptor {
    * and `api`, the base that `tokens api` appends its PATH to.
    */
   endpoints: Record<string, { env: string; default: string }> & { api: { env: string; default: string } };
-  /** Variables that carry this provider's secrets into `login`; withheld from exec's child. */
-  secretEnv: string[];
+  /**
+   * The secrets `login` may ask for, each read from its variable when set; every one of those
+   * variables is withheld from every child process.
+   */
+  secrets: readonly SecretRequest[];
   loadAdapter: () => Promise<ProviderAdapter>;
   /** How `tokens api --paginate` walks the API's pages; absent when it has no next-page links. */
   loadPagination?: () => Promise<Pagination>;

@@ -1,24 +1,13 @@
 // Small pieces the provider adapters share.
 import { UsageError } from '../core/errors.js';
+import { LOGIN_FLAG_KEYS, loginFlagName } from '../core/login-flags.js';
 import type { AccessToken, LoginFlags } from '../core/model.js';
-
-const FLAG_NAMES: Record<keyof LoginFlags, string> = {
-  clientId: '--client-id',
-  teamId: '--team-id',
-  appId: '--app-id',
-  legacy: '--legacy',
-  clientCredentials: '--client-credentials',
-  redirectUri: '--redirect-uri',
-  scope: '--scope',
-  browser: '--no-browser',
-  timeoutSeconds: '--timeout',
-};
 
 /** A usage error for the first given flag that this provider (or mode) does not take. */
 export function refuseFlags(flags: LoginFlags, allowed: ReadonlyArray<keyof LoginFlags>, what: string): void {
-  for (const key of Object.keys(FLAG_NAMES) as Array<keyof LoginFlags>) {
+  for (const key of LOGIN_FLAG_KEYS) {
     if (flags[key] !== undefined && !allowed.includes(key)) {
-      throw new UsageError(`${FLAG_NAMES[key]} does not apply to ${what}`, { hint: 'See `tokens login --help`.' });
+      throw new UsageError(`${loginFlagName(key)} does not apply to ${what}`, { hint: 'See `tokens login --help`.' });
     }
   }
 }

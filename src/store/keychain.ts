@@ -222,13 +222,14 @@ class Helper {
   }
 }
 
-/** The helper needs the session (D-Bus, HOME, …), never tokens' own variables (passphrase, secrets). */
+/**
+ * The helper needs the session (D-Bus, HOME, …). `env` is already the child environment (no secret
+ * variables); NODE_OPTIONS is dropped as well, since the helper is a Node process that must not
+ * load whatever it names (an inspector, a preloaded module).
+ */
 function helperEnv(env: Env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && !name.startsWith('TOKENS_') && name !== 'NODE_OPTIONS') out[name] = value;
-  }
-  return out;
+  const { NODE_OPTIONS: _dropped, ...rest } = env;
+  return rest;
 }
 
 function missingKeytar(reason: string, cause?: unknown): StoreError {

@@ -1,7 +1,11 @@
 // The one small interface every secret backend implements (after 99designs/keyring).
 // Keys are opaque strings chosen by the broker (`<profile>/<provider>`); values are opaque strings.
 
-export type StoreKind = 'keychain' | 'file' | 'memory';
+import type { UserStoreKind } from '../core/model.js';
+
+export type { UserStoreKind } from '../core/model.js';
+/** `memory` is for unit tests only. */
+export type StoreKind = UserStoreKind | 'memory';
 
 export interface SecretStore {
   readonly kind: StoreKind;

@@ -5,6 +5,8 @@ import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags } from '../common.js';
+import { chartmetric } from './index.js';
+import { secretRequest } from '../../core/model.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
@@ -34,7 +36,7 @@ export const chartmetricAdapter: ProviderAdapter = {
     refuseFlags(flags, [], 'chartmetric');
     return {
       settings: { mode: 'refresh_token' },
-      secrets: [{ name: 'refresh_token', env: 'TOKENS_CHARTMETRIC_REFRESH_TOKEN', label: 'Chartmetric refresh token' }],
+      secrets: [secretRequest(chartmetric, 'refresh_token')],
     };
   },
   async completeLogin(ctx, secrets) {

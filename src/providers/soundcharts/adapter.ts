@@ -5,6 +5,8 @@ import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, basicAuth, formBody, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags, requireFlag } from '../common.js';
+import { soundcharts } from './index.js';
+import { secretRequest } from '../../core/model.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
@@ -39,7 +41,7 @@ export const soundchartsAdapter: ProviderAdapter = {
       const appId = requireFlag(flags.appId ?? (previous?.mode === 'legacy' ? previous.app_id : undefined), '--app-id ID', 'tokens login soundcharts --legacy');
       return {
         settings: { mode: 'legacy', app_id: appId },
-        secrets: [{ name: 'api_key', env: 'TOKENS_SOUNDCHARTS_API_KEY', label: 'Soundcharts API key' }],
+        secrets: [secretRequest(soundcharts, 'api_key')],
         warnings: [LEGACY_WARNING],
       };
     }
@@ -49,7 +51,7 @@ export const soundchartsAdapter: ProviderAdapter = {
     const teamId = flags.teamId ?? (flags.clientId ? undefined : reuse?.team_id);
     return {
       settings: { mode: 'client_credentials', client_id: clientId, ...(teamId ? { team_id: teamId } : {}) },
-      secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCHARTS_CLIENT_SECRET', label: 'Soundcharts client secret' }],
+      secrets: [secretRequest(soundcharts, 'client_secret')],
     };
   },
   async completeLogin(ctx, secrets) {

@@ -11,6 +11,8 @@ import { accessToken, refuseFlags, requireFlag } from '../common.js';
 import { startCallbackListener } from './listener.js';
 import { createPkce, createState } from './pkce.js';
 import { DEFAULT_REDIRECT_URI, parseRedirectUri } from './redirect-uri.js';
+import { soundcloud } from './index.js';
+import { secretRequest } from '../../core/model.js';
 import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TITLE = 'SoundCloud';
@@ -124,7 +126,7 @@ async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<
       stderr.write(`Waiting on ${redirect.uri} for the redirect; or paste the full address the browser ends up on here and press Enter.\n`);
       void ctx.readLine().then((line) => line !== undefined && listener.completeFromPastedUrl(line), () => undefined);
     } else {
-      const opened = await openInBrowser(url.toString(), deps.env, { debug: deps.debug });
+      const opened = await openInBrowser(url.toString(), { env: deps.env, childEnv: deps.childEnv, debug: deps.debug });
       stderr.write(opened ? `Opened your browser to log in to SoundCloud. If it did not open, visit:\n\n  ${url}\n\n` : `Could not start a browser. Open this URL to log in to SoundCloud:\n\n  ${url}\n\n`);
       stderr.write(`Waiting up to ${timeoutSeconds} s for the login to finish…\n`);
     }
@@ -169,7 +171,7 @@ export const soundcloudAdapter: ProviderAdapter = {
       const reuse = previous?.mode === 'client_credentials' ? previous.client_id : undefined;
       return {
         settings: { mode: 'client_credentials', client_id: requireFlag(flags.clientId ?? reuse, '--client-id ID', 'tokens login soundcloud --client-credentials') },
-        secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', label: 'SoundCloud client secret' }],
+        secrets: [secretRequest(soundcloud, 'client_secret')],
       };
     }
     refuseFlags(flags, ['clientId', 'redirectUri', 'scope', 'browser', 'timeoutSeconds'], 'soundcloud');
@@ -178,7 +180,7 @@ export const soundcloudAdapter: ProviderAdapter = {
     const redirectUri = parseRedirectUri(flags.redirectUri ?? reuse?.redirect_uri ?? DEFAULT_REDIRECT_URI).uri;
     return {
       settings: { mode: 'authorization_code', client_id: clientId, redirect_uri: redirectUri, ...(flags.scope ? { scope: flags.scope } : {}) },
-      secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', label: 'SoundCloud client secret' }],
+      secrets: [secretRequest(soundcloud, 'client_secret')],
     };
   },
   async authorize(ctx, secrets) {
