@@ -4,9 +4,10 @@
 // out when the provider says for how long and that is short enough, redirects followed only where
 // allowed, and credentials that never follow a redirect off the origin they belong to.
 //
-// Hand-written over Node's built-in fetch (undici) rather than a client library: the policy above
-// is the part that matters and no library has it whole (got/ky retry POST or forward custom
-// credential headers across origins unless told otherwise), and fetch already streams both ways.
+// Hand-written rather than a client library: the policy above is the part that matters and no
+// library has it whole (got/ky retry what they are told and forward custom credential headers such
+// as x-api-key across origins). It speaks the fetch interface (Deps.fetch), which the real program
+// carries over node:http (src/core/node-fetch.ts) and unit tests script.
 import { readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
 import type { RequestBody } from './request-body.js';
