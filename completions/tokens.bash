@@ -45,15 +45,19 @@ _tokens() {
     local i cmd= at=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
+            --profile) ((i++)) ;;
             -*) ;;
             *) cmd=${words[i]} at=$i; break ;;
         esac
     done
 
     if [[ -z $cmd ]]; then
+        case $prev in
+            --profile) COMPREPLY=($(compgen -W "$(_tokens_profiles)" -- "$cur")); return 0 ;;
+        esac
         $split && return 0
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W '-V --version -h --help' -- "$cur"))
+            COMPREPLY=($(compgen -W '-V --version --profile -h --help' -- "$cur"))
         else
             COMPREPLY=($(compgen -W 'login get exec api status logout completion help' -- "$cur"))
         fi

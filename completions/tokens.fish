@@ -22,6 +22,8 @@ function __tokens_state
         end
         if test -z "$cmd"
             switch $w
+                case '--profile'
+                    set skip 1
                 case '-*'
                 case '*'
                     set cmd $w
@@ -88,6 +90,7 @@ complete -c tokens -f
 
 # commands
 complete -c tokens -n '__tokens_at \'\'' -s V -l version -d 'print the version'
+complete -c tokens -n '__tokens_at \'\'' -l profile -x -a '(__tokens_profiles)' -d 'profile to use (separate credentials per profile)'
 complete -c tokens -n '__tokens_at \'\'' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_at \'\'' -a login -d 'store credentials for a provider (browser login for SoundCloud)'
 complete -c tokens -n '__tokens_at \'\'' -a get -d 'print a valid access token'

@@ -78,8 +78,25 @@ export const COMPLETE_COMMAND = '__complete';
 /** "a, b and c". */
 const listInWords = (items: readonly string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
 
+/**
+ * Commander's own errors (unknown option or command, missing argument, bad choice) in the CLI's
+ * one-line style: `tokens: unknown option '--bogus'. See 'tokens get --help'.` Still exit 2 (main).
+ */
+export function commanderErrorLine(text: string, commandPath: string): string {
+  const [first = '', ...rest] = text.trim().split('\n');
+  const message = first.replace(/^error: /, '').replace(/[.\s]+$/, '');
+  const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1');
+  return `tokens: ${message}${suggestion ? ` (${suggestion.replace(/^Did/, 'did')})` : ''}. See '${commandPath} --help'.\n`;
+}
+
 const examples = (lines: string[], notes = '') =>
   `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n${notes ? `\n${notes.replace(/^\n+|\n+$/g, '')}\n` : ''}`;
+
+/** --profile, on the program (before the command) and on every command (after it). */
+const profileOption = () =>
+  completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env(TOKENS_PROFILE.name).default('default'), {
+    kind: 'profiles',
+  });
 
 export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) => void, version: string): Command {
   const providers = io.providers ?? PROVIDERS;
@@ -93,7 +110,8 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) })
+    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(commanderErrorLine(text, 'tokens')) })
+    .addOption(profileOption())
     .addHelpText(
       'after',
       examples(
@@ -121,15 +139,21 @@ Exit codes:
 
   const common = (command: Command) =>
     command
-      .addOption(
-        completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env(TOKENS_PROFILE.name).default('default'), {
-          kind: 'profiles',
-        }),
-      )
+      .addOption(profileOption())
       .option('-v, --verbose', 'explain what happens on stderr (never secrets)')
       .helpOption('-h, --help', 'show help')
       .exitOverride()
-      .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) });
+      .configureOutput({
+        writeOut: io.writeOut,
+        writeErr: io.writeErr,
+        outputError: (text, write) => write(commanderErrorLine(text, `tokens ${command.name()}`)),
+      });
+  /**
+   * --profile after the command, else before it (`tokens --profile staging get …`), else
+   * TOKENS_PROFILE, else the default: the command's own option carries the last two.
+   */
+  const profileOf = (command: Command): string =>
+    parseProfile(command.getOptionValueSource('profile') !== 'cli' && program.getOptionValueSource('profile') === 'cli' ? program.opts().profile : command.opts().profile);
   const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env[TOKENS_DEBUG.name]);
   const given = (command: Command, name: string) => command.getOptionValueSource(name) === 'cli';
 
@@ -159,7 +183,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
     )
     .action((name: string, _opts, command: Command) => {
       const provider = parseProvider(name);
-      const profile = parseProfile(command.opts().profile);
+      const profile = profileOf(command);
       const flags = loginFlags(command);
       onAction({
         verbose: verbose(command),
@@ -191,7 +215,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
       const o = command.opts();
       const options = {
         provider,
-        profile: parseProfile(o.profile),
+        profile: profileOf(command),
         format: parseFormat(o.format),
         minTtlSeconds: parseWholeNumber(o.minTtl, '--min-ttl'),
         forceRefresh: Boolean(o.forceRefresh),
@@ -230,7 +254,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
     .action((command: string[], _opts, cmd: Command) => {
       const o = cmd.opts();
       const providers = (o.provider as string[]).map(parseProvider);
-      const options = { providers, profile: parseProfile(o.profile), command };
+      const options = { providers, profile: profileOf(cmd), command };
       onAction({ verbose: verbose(cmd), invocation: async (deps) => (await import('../commands/exec.js')).runExec(options, deps) });
     });
 
@@ -327,7 +351,7 @@ never leave the API's origin. An error status prints the body, one line on stder
     )
     .action((name: string | undefined, _opts, command: Command) => {
       const o = command.opts();
-      const options = { profile: parseProfile(o.profile), json: Boolean(o.json), ...(name ? { provider: parseProvider(name) } : {}) };
+      const options = { profile: profileOf(command), json: Boolean(o.json), ...(name ? { provider: parseProvider(name) } : {}) };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/status.js')).runStatus(options, deps) });
     });
 
@@ -343,7 +367,7 @@ never leave the API's origin. An error status prints the body, one line on stder
       ]),
     )
     .action((name: string, _opts, command: Command) => {
-      const options = { provider: parseProvider(name), profile: parseProfile(command.opts().profile) };
+      const options = { provider: parseProvider(name), profile: profileOf(command) };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/logout.js')).runLogout(options, deps) });
     });
 
