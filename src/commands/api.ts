@@ -176,43 +176,40 @@ async function paginate(options: ApiOptions, plan: ApiPlan, first: URL, paginati
   const seen = new Set<string>();
   let items = 0;
   let open = false;
-  const close = () => emit(open ? (items > 0 ? '\n]\n' : ']\n') : '');
-  for (let page = 1; ; page++) {
-    seen.add(url.href);
-    const answer = await send(url);
-    if (answer.status >= 400) {
-      // The first page's error body goes out as is; after that, the array is closed first.
-      if (open) {
-        await answer.discard();
-        await close();
-      } else if (!options.silent) for await (const chunk of answer.chunks()) await out.write(chunk);
-      else await answer.discard();
-      throw statusError(options, { ...plan, url }, answer);
+  try {
+    for (let page = 1; ; page++) {
+      seen.add(url.href);
+      const answer = await send(url);
+      if (answer.status >= 400) {
+        // The first page's error body goes out as is; after that, the array is closed instead.
+        if (open || options.silent) await answer.discard();
+        else for await (const chunk of answer.chunks()) await out.write(chunk);
+        throw statusError(options, { ...plan, url }, answer);
+      }
+      const fail = (why: string) => new UnavailableError(`${provider.id} page ${page} (${pathUnderBase(plan.base, url)}): ${why}`);
+      const text = await answer.text(PAGE_LIMIT);
+      if (text === undefined) throw fail(`larger than ${PAGE_LIMIT / 1024 / 1024} MB, too large to paginate`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw fail('not JSON');
+      }
+      const read = pagination.readPage(parsed);
+      if ('problem' in read) throw fail(read.problem);
+      if (!open) await emit('[');
+      open = true;
+      for (const item of read.items) await emit(`${items++ === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
+      if (read.next === undefined) break;
+      const next = resolveNextPage(plan.base, url, read.next);
+      if ('outside' in next) throw fail(`the next-page link leads to ${next.outside}, outside the API base ${plan.base.href}; not followed`);
+      if (seen.has(next.url.href)) throw fail('the next-page link points back to a page already read');
+      url = next.url;
     }
-    const text = await answer.text(PAGE_LIMIT);
-    const fail = async (why: string) => {
-      await close();
-      return new UnavailableError(`${provider.id} page ${page} (${pathUnderBase(plan.base, url)}): ${why}`);
-    };
-    if (text === undefined) throw await fail(`larger than ${PAGE_LIMIT / 1024 / 1024} MB, too large to paginate`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw await fail('not JSON');
-    }
-    const read = pagination.readPage(parsed);
-    if ('problem' in read) throw await fail(read.problem);
-    if (!open) await emit('[');
-    open = true;
-    for (const item of read.items) await emit(`${items++ === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
-    if (read.next === undefined) break;
-    const next = resolveNextPage(plan.base, url, read.next);
-    if ('outside' in next) throw await fail(`the next-page link leads to ${next.outside}, outside the API base ${plan.base.href}; not followed`);
-    if (seen.has(next.url.href)) throw await fail('the next-page link points back to a page already read');
-    url = next.url;
+  } finally {
+    // Whatever stopped the walk, what is on stdout stays one valid JSON array.
+    if (open) await emit(items > 0 ? '\n]\n' : ']\n').catch(() => undefined);
   }
-  await close();
 }
 
 /** -F values read from their files and stdin; an unreadable file is a usage error. */
