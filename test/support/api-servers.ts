@@ -60,8 +60,12 @@ export interface FakeApi {
   fault(...faults: ApiFault[]): void;
   /** Every request is answered 401, until cleared. */
   refuseAll: boolean;
-  /** These access tokens are refused (401) from now on, as if revoked. */
-  refuse(token: string): void;
+  /**
+   * This access token is refused (401) from now on, as if revoked. With `holdUntilMinted`, every
+   * refusal but the first is answered only once the token server has issued another token, so
+   * those callers learn of the refusal after a refresh has already happened.
+   */
+  refuse(token: string, options?: { holdUntilMinted?: boolean }): void;
   /** SoundCloud /me/tracks and Soundcharts songs: page count and size; where next links point. */
   pages: number;
   perPage: number;
@@ -176,6 +180,7 @@ export async function startApiServers(tokens: ProviderServer): Promise<ApiServer
   const make = async (provider: ProviderName, prefix: string): Promise<FakeApi> => {
     const queue: ApiFault[] = [];
     const refused = new Set<string>();
+    let hold: { issuedBefore: number; answered: number } | undefined;
     const requests: ApiRecord[] = [];
     const violations: string[] = [];
     const api: FakeApi = {
@@ -186,7 +191,10 @@ export async function startApiServers(tokens: ProviderServer): Promise<ApiServer
       violations,
       fault: (...faults) => queue.push(...faults),
       refuseAll: false,
-      refuse: (token) => refused.add(token),
+      refuse: (token, options = {}) => {
+        refused.add(token);
+        if (options.holdUntilMinted) hold = { issuedBefore: tokens.issued.length, answered: 0 };
+      },
       pages: 3,
       perPage: 2,
       nextOrigin: 'api',
@@ -231,6 +239,9 @@ export async function startApiServers(tokens: ProviderServer): Promise<ApiServer
       };
       if (credential !== 'ok') {
         if (credential === 'none') violations.push(`${route}: no credentials`);
+        if (hold && token !== undefined && refused.has(token) && hold.answered++ > 0) {
+          for (let waited = 0; tokens.issued.length <= hold.issuedBefore && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+        }
         return send(401, JSON.stringify({ code: 401, message: '401 - Unauthorized', errors: [{ error_message: 'invalid_token' }] }));
       }
       const faultAt = queue.findIndex((f) => f.path === undefined || f.path === route);
