@@ -71,7 +71,8 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
   };
 }
 
-export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = process.env): Promise<number> {
+/** `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts). */
+export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = { ...process.env }): Promise<number> {
   let parsed: ParsedCommand | undefined;
   let verbose = Boolean(env[TOKENS_DEBUG.name]);
   try {

@@ -155,7 +155,6 @@ Exit codes:
   const profileOf = (command: Command): string =>
     parseProfile(command.getOptionValueSource('profile') !== 'cli' && program.getOptionValueSource('profile') === 'cli' ? program.opts().profile : command.opts().profile);
   const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env[TOKENS_DEBUG.name]);
-  const given = (command: Command, name: string) => command.getOptionValueSource(name) === 'cli';
 
   program.commandsGroup('Credentials:');
   const login = common(program.command('login'))
