@@ -217,6 +217,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
         profile: profileOf(command),
         format: parseFormat(o.format),
         minTtlSeconds: parseWholeNumber(o.minTtl, '--min-ttl'),
+        minTtlGiven: command.getOptionValueSource('minTtl') !== 'default',
         forceRefresh: Boolean(o.forceRefresh),
       };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/get.js')).runGet(options, deps) });

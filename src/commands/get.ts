@@ -9,6 +9,8 @@ export interface GetOptions {
   profile: string;
   format: Format;
   minTtlSeconds: number;
+  /** --min-ttl was given (not the default margin). */
+  minTtlGiven?: boolean;
   forceRefresh: boolean;
 }
 

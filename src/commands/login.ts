@@ -40,12 +40,14 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
     // The verifying exchange and the writes share one lock with `get`: a login that spends a
     // rotating refresh token cannot race a refresh that spends the same one.
     await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+      // The exchange issues secrets that exist nowhere else: make sure they can be written first.
+      await store.prepareWrite(secretKey(profile, provider.id));
       const outcome = await adapter.completeLogin(ctx, secrets, authorization);
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
       await updateSettings(deps, profile, provider.id, settings);
       if (outcome.token) await writeCache(deps.paths, profile, provider.id, outcome.token);
       else await deleteCache(deps.paths, profile, provider.id);
-    });
+    }, { root: deps.paths.stateDir });
   } finally {
     input.close();
   }

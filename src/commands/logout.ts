@@ -40,7 +40,7 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
     await store.delete(secretKey(profile, provider.id));
     await deleteCache(deps.paths, profile, provider.id);
     await updateSettings(deps, profile, provider.id, undefined);
-  });
+  }, { root: deps.paths.stateDir });
   deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote(profile)}.\n`);
   return 0;
 }

@@ -17,6 +17,8 @@ export const MAX_ATTEMPTS = 3;
 /** The longest 429 wait a token request sits out; beyond it the user is better served by exit 5. */
 export const MAX_RATE_LIMIT_WAIT_MS = 30_000;
 export const MAX_REDIRECTS = 5;
+/** The largest token-endpoint answer read (real ones are under 4 KB); beyond it: exit 5, read no further. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /** Methods whose repetition does no harm: retried after a network error or a 5xx. */
@@ -249,7 +251,13 @@ function makeAnswer(response: Response, url: URL, credentialsSent: boolean, cont
     url,
     credentialsSent,
     chunks,
+    /** Read as it streams in, and given up (the stream cancelled) as soon as it passes `limit`. */
     async text(limit) {
+      const declared = Number(response.headers.get('content-length'));
+      if (Number.isFinite(declared) && declared > limit) {
+        await this.discard();
+        return undefined;
+      }
       const parts: Buffer[] = [];
       let size = 0;
       for await (const chunk of chunks()) {
@@ -276,16 +284,20 @@ export interface TokenRequest {
   method?: 'POST';
   headers: Record<string, string>;
   body: string;
+  /**
+   * Every secret value this request carries (client secret, refresh token, code verifier, access
+   * token): whatever the provider says back is shown only with these redacted (TokenResponse.redact).
+   */
+  secrets: readonly string[];
 }
 
 export interface TokenResponse {
   status: number;
   headers: Headers;
   text: string;
+  /** The request's secrets, for redacting any text of this answer that is shown (untrusted-text.ts). */
+  redact?: readonly string[];
 }
-
-/** The most of a token endpoint's answer that is read. */
-const TOKEN_BODY_LIMIT = 1024 * 1024;
 
 /** A token request: retried like an idempotent one (a token exchange is), never redirected. */
 export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promise<TokenResponse> {
@@ -306,15 +318,17 @@ export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promi
     });
     let text: string | undefined;
     try {
-      text = await answer.text(TOKEN_BODY_LIMIT);
+      text = await answer.text(MAX_BODY_BYTES);
     } catch (error) {
       // A body that broke off: the exchange as a whole is retried, like a network error.
       if (attempt >= MAX_ATTEMPTS) throw error;
       await deps.sleep(backoffMs(attempt, deps.random));
       continue;
     }
-    if (text === undefined) throw new UnavailableError(`${request.providerTitle} token endpoint answered with a body over ${TOKEN_BODY_LIMIT} bytes`);
-    return { status: answer.status, headers: answer.headers, text };
+    if (text === undefined) {
+      throw new UnavailableError(`${request.providerTitle} token endpoint answered ${answer.status} with a body over ${MAX_BODY_BYTES / 1024 / 1024} MB; not read further`);
+    }
+    return { status: answer.status, headers: answer.headers, text, redact: request.secrets };
   }
 }
 

@@ -16,6 +16,11 @@ export interface AccessToken {
   token_type: string;
   /** Milliseconds since the epoch. */
   expires_at: number;
+  /**
+   * Milliseconds since the epoch when it was obtained (absent in caches written before it was
+   * kept): a token obtained "in the future" was minted under a wrong clock and is stale.
+   */
+  obtained_at?: number;
   scope?: string;
 }
 
@@ -141,6 +146,8 @@ export interface ProviderDescriptor<Id extends ProviderName = ProviderName> {
   envPrefix: string;
   /** The Authorization scheme: "OAuth" for SoundCloud, "Bearer" for the others. */
   authScheme: string;
+  /** The values of `mode` in its settings (config.json); the first is the default login's. */
+  modes: readonly string[];
   /**
    * Every URL of the provider by name, each with its TOKENS_*_URL override: the token endpoints,
    * and `api`, the base that `tokens api` appends its PATH to.

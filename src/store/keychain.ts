@@ -85,6 +85,11 @@ export class KeychainStore implements SecretStore {
     await this.#call('write', 'setPassword', [this.#service, key, value]);
   }
 
+  /** A write needs what a lookup needs: the keychain reachable and unlocked. */
+  async prepareWrite(_key?: string): Promise<void> {
+    await this.check();
+  }
+
   async delete(key: string): Promise<boolean> {
     return (await this.#call('delete', 'deletePassword', [this.#service, key])) === true;
   }

@@ -20,7 +20,7 @@ export function secretsFilePath(env: Env, paths: Paths): string {
 export async function openStore(env: Env, paths: Paths, childEnv: Env): Promise<SecretStore> {
   if (storeKindFromEnv(env) === 'file') {
     const { FileStore } = await import('./file.js');
-    return new FileStore({ path: secretsFilePath(env, paths), passphrase: readEnv(env, TOKENS_PASSPHRASE) });
+    return new FileStore({ path: secretsFilePath(env, paths), passphrase: readEnv(env, TOKENS_PASSPHRASE), privateRoot: paths.dataDir });
   }
   const { KeychainStore } = await import('./keychain.js');
   return new KeychainStore({ env: childEnv, timeoutMs: readEnv(env, TOKENS_KEYCHAIN_TIMEOUT) });

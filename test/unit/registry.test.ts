@@ -19,6 +19,7 @@ const fourth: ProviderDescriptor = {
   title: 'Songstats',
   envPrefix: 'SONGSTATS',
   authScheme: 'Bearer',
+  modes: ['api_key'],
   endpoints: {
     token: { env: 'TOKENS_SONGSTATS_TOKEN_URL', default: 'https://api.songstats.example/token' },
     api: { env: 'TOKENS_SONGSTATS_API_URL', default: 'https://api.songstats.example' },

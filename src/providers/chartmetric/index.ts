@@ -5,6 +5,7 @@ export const chartmetric = {
   title: 'Chartmetric',
   envPrefix: 'CHARTMETRIC',
   authScheme: 'Bearer',
+  modes: ['refresh_token'],
   endpoints: {
     token: { env: 'TOKENS_CHARTMETRIC_TOKEN_URL', default: 'https://api.chartmetric.com/api/token' },
     api: { env: 'TOKENS_CHARTMETRIC_API_URL', default: 'https://api.chartmetric.com' },

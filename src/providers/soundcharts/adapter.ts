@@ -24,14 +24,16 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   if (ctx.settings.mode !== 'client_credentials' || !clientId || !clientSecret) {
     throw new Error('soundcharts mint called without client credentials');
   }
+  const authorization = basicAuth(clientId, clientSecret);
   const response = await sendTokenRequest(ctx.deps, {
     providerTitle: 'Soundcharts',
     url: ctx.endpoint('token'),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, clientSecret) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
     body: formBody({ grant_type: 'client_credentials', team_id: ctx.settings.team_id }),
+    secrets: [clientSecret, authorization.slice('Basic '.length)],
   });
   const answer = processTokenResponse(response, { providerTitle: 'Soundcharts', schema: TokenAnswer, loginHint: loginHint('soundcharts', ctx.profile) });
-  return { token: accessToken(answer, ctx.deps.now()) };
+  return { token: accessToken(answer, ctx.deps.now(), 'Soundcharts') };
 }
 
 export const soundchartsAdapter: ProviderAdapter = {

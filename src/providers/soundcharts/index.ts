@@ -5,6 +5,7 @@ export const soundcharts = {
   title: 'Soundcharts',
   envPrefix: 'SOUNDCHARTS',
   authScheme: 'Bearer',
+  modes: ['client_credentials', 'legacy'],
   endpoints: {
     token: { env: 'TOKENS_SOUNDCHARTS_TOKEN_URL', default: 'https://account.soundcharts.com/oauth/token' },
     api: { env: 'TOKENS_SOUNDCHARTS_API_URL', default: 'https://customer.api.soundcharts.com' },

@@ -5,6 +5,7 @@ export const soundcloud = {
   title: 'SoundCloud',
   envPrefix: 'SOUNDCLOUD',
   authScheme: 'OAuth',
+  modes: ['authorization_code', 'client_credentials'],
   endpoints: {
     authorize: { env: 'TOKENS_SOUNDCLOUD_AUTHORIZE_URL', default: 'https://secure.soundcloud.com/authorize' },
     token: { env: 'TOKENS_SOUNDCLOUD_TOKEN_URL', default: 'https://secure.soundcloud.com/oauth/token' },
