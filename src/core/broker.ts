@@ -55,6 +55,30 @@ export class TokenBroker {
     return pending;
   }
 
+  /**
+   * A credential to repeat a request with, after the API refused the access token `refused` (401).
+   * "Refresh only if the cache still holds the refused token": when the cache (read again under the
+   * lock, as for get) already holds another token, some other caller has refreshed, and that token
+   * is used; otherwise this caller refreshes. So N callers refused with the same token cause one
+   * refresh, not N.
+   */
+  async replaceRefused(provider: ProviderDescriptor, profile: string, refused: string, options: Omit<GetOptions, 'forceRefresh'>): Promise<Credential> {
+    const seen = await readCache(this.#deps.paths, profile, provider.id);
+    this.#reportDamage(seen, provider);
+    if (seen.kind === 'hit' && seen.token.access_token !== refused && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds)) {
+      return { kind: 'token', token: seen.token };
+    }
+    const key = `${secretKey(profile, provider.id)} refused ${refused}`;
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      // What #refresh compares the cache with under the lock: the refused token, as if just read.
+      const refusedSeen: CacheRead = { kind: 'hit', token: { access_token: refused, token_type: provider.authScheme, expires_at: 0 } };
+      pending = this.#refresh(provider, profile, { ...options, forceRefresh: true }, refusedSeen).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    return pending;
+  }
+
   async #refresh(provider: ProviderDescriptor, profile: string, options: GetOptions, seen: CacheRead): Promise<Credential> {
     const deps = this.#deps;
     const store = await deps.openStore();
