@@ -96,7 +96,7 @@ const MAX_REDIS_TIMEOUT_SECONDS = 60;
 
 export const TOKENS_REDIS_URL: EnvVar<string | undefined> = {
   name: 'TOKENS_REDIS_URL',
-  doc: 'the Redis server of TOKENS_STORE=redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://… (a secret)',
+  doc: 'the Redis server of TOKENS_STORE=redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://…',
   fallback: undefined,
   parse: (raw) => {
     if (redisAddress(raw) === undefined) throw new Error('is not a Redis URL: use redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://… for TLS');
