@@ -1,7 +1,7 @@
 // Chartmetric's token endpoint: POST /chartmetric/api/token exchanges a refresh token (JSON body
 // `{"refreshtoken": …}`) for an access token, optionally rotating the refresh token.
 import { AccessTokens, MALFORMED_MARKER, jsonReply, randomToken, type Reply } from './harness.js';
-import { postChecks, type EndpointKind, type ProviderAuth, type RecordedRequest, type TokenContext } from './token-endpoint.js';
+import { postChecks, type AccessTokenInfo, type EndpointKind, type ProviderAuth, type RecordedRequest, type TokenContext } from './token-endpoint.js';
 
 export const CHARTMETRIC_TOKEN_PATH = '/chartmetric/api/token';
 
@@ -57,6 +57,10 @@ export class ChartmetricAuth implements ProviderAuth<ChartmetricControl> {
 
   isAccessTokenAlive(t: string): boolean {
     return this.access.isAlive(t);
+  }
+
+  describeAccessToken(t: string): AccessTokenInfo | undefined {
+    return this.access.get(t) ? { alive: this.access.isAlive(t) } : undefined;
   }
 
   isRefreshTokenAlive(t: string): boolean {

@@ -14,9 +14,12 @@ export const PROVIDERS: readonly ProviderName[] = ['chartmetric', 'soundcharts',
 /**
  * Answer with this status instead of processing. 429 with `retryAfter` sets `Retry-After`
  * (a number → seconds, a string → sent as is, a Date → HTTP date); `rateLimitReset` sets
- * `X-RateLimit-Reset` (sent as is) and `X-RateLimit-Remaining: 0`.
- * With `afterProcessing: true` the request is processed first (tokens issued, refresh token rotated)
- * and the answer is then replaced by this status, like a 504 from a gateway whose upstream succeeded.
+ * `X-RateLimit-Reset` (sent as is) and `X-RateLimit-Remaining: 0`; `resetTime` gives a body in
+ * SoundCloud's rate-limit form, `{"errors":[{"meta":{…,"reset_time":"2015/06/01 09:49:40 +0000"}}]}`
+ * (a Date is formatted that way, a string is sent as is).
+ * With `afterProcessing: true` the request is processed first (tokens issued, refresh token rotated,
+ * upload stored) and the answer is then replaced by this status, like a 504 from a gateway whose
+ * upstream succeeded.
  */
 export interface StatusFault {
   kind?: undefined;
@@ -26,6 +29,7 @@ export interface StatusFault {
   headers?: Record<string, string>;
   retryAfter?: number | string | Date;
   rateLimitReset?: number;
+  resetTime?: Date | string;
   afterProcessing?: boolean;
 }
 /** Accept the request and never answer. close() destroys the socket. */
@@ -152,11 +156,38 @@ export function defaultFaultBody(status: number): { body: string; type: string }
   return { body: JSON.stringify({ error: http.STATUS_CODES[status] ?? 'error' }), type: JSON_TYPE };
 }
 
+/** `yyyy/MM/dd HH:mm:ss +0000`, the form of SoundCloud's `reset_time`. */
+export function soundcloudResetTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${d.getUTCFullYear()}/${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())} ` +
+    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
+  );
+}
+
+/** SoundCloud's documented 429 body, for the play-request limit. */
+export function soundcloudRateLimitBody(resetTime: Date | string): Record<string, unknown> {
+  return {
+    errors: [
+      {
+        meta: {
+          rate_limit: { group: 'plays', max_nr_of_requests: 15000, time_window: 'PT24H' },
+          remaining_requests: 0,
+          reset_time: typeof resetTime === 'string' ? resetTime : soundcloudResetTime(resetTime),
+        },
+      },
+    ],
+  };
+}
+
 /** The answer of a status fault; `defaultBody` chooses the body when the fault names none. */
 export function statusFaultReply(f: StatusFault, defaultBody: (status: number) => { body: string; type: string } = defaultFaultBody): Reply {
   const headers: Record<string, string> = {};
   let body: string;
-  if (f.body === undefined) {
+  if (f.body === undefined && f.resetTime !== undefined) {
+    body = JSON.stringify(soundcloudRateLimitBody(f.resetTime));
+    headers['content-type'] = JSON_TYPE;
+  } else if (f.body === undefined) {
     const d = defaultBody(f.status);
     body = d.body;
     headers['content-type'] = d.type;

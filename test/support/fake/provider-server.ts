@@ -28,7 +28,7 @@ import {
 } from './harness.js';
 import { SOUNDCHARTS_TOKEN_PATH, SoundchartsAuth, type SoundchartsClient, type SoundchartsControl } from './soundcharts.js';
 import { SOUNDCLOUD_PATHS, SoundcloudAuth, type AuthorizeMode, type SoundcloudClient, type SoundcloudControl } from './soundcloud.js';
-import type { EndpointKind, Fault, FaultTarget, MintRecord, ProviderAuth, RecordedRequest, TokenContext } from './token-endpoint.js';
+import type { AccessTokenInfo, EndpointKind, Fault, FaultTarget, MintRecord, ProviderAuth, RecordedRequest, TokenContext } from './token-endpoint.js';
 
 export interface ProviderUrls {
   chartmetricToken: string;
@@ -93,6 +93,8 @@ export interface ProviderServer {
   pendingFaults(provider?: ProviderName): number;
   isRefreshTokenAlive(provider: ProviderName, token: string): boolean;
   isAccessTokenAlive(provider: ProviderName, token: string): boolean;
+  /** Which provider issued this access token, whether it is still alive, and (SoundCloud) its grant. */
+  describeAccessToken(token: string): ({ provider: ProviderName } & AccessTokenInfo) | undefined;
   /** Refresh tokens that would currently be accepted. */
   liveRefreshTokens(provider: ProviderName): string[];
   /** Empty requests, violations and issued (state and faults are kept). */
@@ -238,6 +240,14 @@ class ProviderServerImpl implements ProviderServer {
 
   liveRefreshTokens(provider: ProviderName): string[] {
     return this.auth[provider].liveRefreshTokens();
+  }
+
+  describeAccessToken(t: string): ({ provider: ProviderName } & AccessTokenInfo) | undefined {
+    for (const provider of PROVIDERS) {
+      const info = this.auth[provider].describeAccessToken(t);
+      if (info) return { provider, ...info };
+    }
+    return undefined;
   }
 
   resetLog(): void {

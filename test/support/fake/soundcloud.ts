@@ -20,7 +20,7 @@ import {
   redirectReply,
   type Reply,
 } from './harness.js';
-import { formPostChecks, postChecks, type EndpointKind, type ProviderAuth, type RecordedRequest, type TokenContext } from './token-endpoint.js';
+import { formPostChecks, postChecks, type AccessTokenInfo, type EndpointKind, type ProviderAuth, type RecordedRequest, type TokenContext } from './token-endpoint.js';
 import { s256 } from './client-helpers.js';
 
 export const SOUNDCLOUD_PATHS = {
@@ -172,6 +172,13 @@ export class SoundcloudAuth implements ProviderAuth<SoundcloudControl> {
     if (!this.access.isAlive(t)) return false;
     const familyId = this.access.get(t)?.familyId;
     return !(familyId !== undefined && this.families.get(familyId)?.revoked);
+  }
+
+  describeAccessToken(t: string): AccessTokenInfo | undefined {
+    const a = this.access.get(t);
+    if (!a) return undefined;
+    const grant = a.familyId !== undefined ? this.families.get(a.familyId)?.grant : undefined;
+    return { alive: this.isAccessTokenAlive(t), ...(grant ? { grant } : {}) };
   }
 
   isRefreshTokenAlive(t: string): boolean {

@@ -48,6 +48,12 @@ export interface MintRecord {
   time: number;
 }
 
+export interface AccessTokenInfo {
+  alive: boolean;
+  /** SoundCloud: the grant of the token's session ('authorization_code' or 'client_credentials'). */
+  grant?: string;
+}
+
 /** What the server lends a provider module: the violation list and the mint log. */
 export interface TokenContext {
   violate(rec: RecordedRequest, message: string): void;
@@ -65,6 +71,8 @@ export interface ProviderAuth<Control> {
   /** The body of a 'malformed' fault: almost a token answer, cut short. */
   malformedBody(): string;
   isAccessTokenAlive(token: string): boolean;
+  /** Whether this provider issued the access token (alive or not), and its grant where that matters. */
+  describeAccessToken(token: string): AccessTokenInfo | undefined;
   isRefreshTokenAlive(token: string): boolean;
   /** Refresh tokens that would currently be accepted. */
   liveRefreshTokens(): string[];
