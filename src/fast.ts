@@ -13,19 +13,21 @@
 // test/unit/fast-path.test.ts runs calls both ways and compares; test/unit/warm-path.test.ts checks
 // what dist/fast.cjs contains and what a warm call loads.
 import { writeSync } from 'node:fs';
-import { isFresh, readCache } from './core/cache.js';
+import { DEFAULT_MIN_TTL_SECONDS, isFresh, readCache } from './core/cache.js';
 import { resolveEndpoints } from './core/endpoints.js';
+import { checkEnv, TOKENS_DEBUG, TOKENS_NO_FAST_PATH } from './core/env.js';
+import { allVariables } from './providers/registry.js';
 import { FORMATS, formatCredential, type Format } from './core/format.js';
 import { resolvePaths, type Env, type Paths } from './core/paths.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './cli/parse.js';
 import type { Credential } from './core/broker.js';
-import type { ProviderDescriptor } from './providers/types.js';
+import type { ProviderDescriptor } from './core/model.js';
 
 /** Set (to anything) by the tests only: every call goes to the full program, for comparison. */
-export const NO_FAST_PATH_ENV = 'TOKENS_NO_FAST_PATH';
+export const NO_FAST_PATH_ENV = TOKENS_NO_FAST_PATH.name;
 
 export type FastPlan =
-  | { command: 'get'; provider: ProviderDescriptor; profile: string; format: Format; minTtlSeconds: number }
+  | { command: 'get'; provider: ProviderDescriptor; profile: string; format: Format; minTtlSeconds: number; minTtlGiven: boolean }
   | { command: 'exec'; providers: ProviderDescriptor[]; profile: string; argv: string[] };
 
 /** The options the fast path understands, per command; each takes a value. */
@@ -88,21 +90,25 @@ function profileOf(scanned: Scanned, env: Env): string {
  * bad endpoint override, …) is undefined here, so the full program reports it.
  */
 export function planFastPath(argv: readonly string[], env: Env): FastPlan | undefined {
-  if (env[NO_FAST_PATH_ENV] !== undefined || env.TOKENS_DEBUG !== undefined) return undefined;
+  if (env[NO_FAST_PATH_ENV] !== undefined || env[TOKENS_DEBUG.name] !== undefined) return undefined;
   const [command, ...args] = argv;
   try {
+    // A bad TOKENS_* value is the full program's usage error.
+    checkEnv(env, allVariables());
     if (command === 'get') {
       const scanned = scan(args, GET_OPTIONS);
       if (!scanned || scanned.afterDashes !== undefined || scanned.operands.length !== 1) return undefined;
       const provider = parseProvider(scanned.operands[0]!);
       const format = single(scanned, '--format') ?? 'token';
       if (!(FORMATS as readonly string[]).includes(format)) return undefined;
+      const minTtl = single(scanned, '--min-ttl');
       const plan: FastPlan = {
         command: 'get',
         provider,
         profile: profileOf(scanned, env),
         format: format as Format,
-        minTtlSeconds: parseWholeNumber(single(scanned, '--min-ttl') ?? '60', '--min-ttl'),
+        minTtlSeconds: parseWholeNumber(minTtl ?? String(DEFAULT_MIN_TTL_SECONDS), '--min-ttl'),
+        minTtlGiven: minTtl !== undefined,
       };
       resolveEndpoints(provider, env);
       return plan;
@@ -112,7 +118,7 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       // Exactly `exec OPTIONS -- CMD [ARGS…]`, with at least one --provider (none means "every
       // configured provider", which needs the config file).
       if (!scanned || scanned.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
-      const providers = (scanned.values.get('--provider') ?? []).map(parseProvider);
+      const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
       if (providers.length === 0) return undefined;
       const plan: FastPlan = { command: 'exec', providers, profile: profileOf(scanned, env), argv: scanned.afterDashes };
       for (const provider of providers) resolveEndpoints(provider, env);
@@ -125,9 +131,9 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
 }
 
 /** The cached token, when it has at least minTtlSeconds left: what TokenBroker.get returns first. */
-async function freshCredential(paths: Paths, provider: ProviderDescriptor, profile: string, minTtlSeconds: number): Promise<Credential | undefined> {
+async function freshCredential(paths: Paths, provider: ProviderDescriptor, profile: string, minTtlSeconds: number, given: boolean): Promise<Credential | undefined> {
   const read = await readCache(paths, profile, provider.id);
-  return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtlSeconds) ? { kind: 'token', token: read.token } : undefined;
+  return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtlSeconds, given) ? { kind: 'token', token: read.token } : undefined;
 }
 
 /**
@@ -170,13 +176,13 @@ class FastOutput {
 async function answer(plan: FastPlan, env: Env, output: FastOutput): Promise<{ stdout?: string; code: number } | undefined> {
   const paths = resolvePaths(env);
   if (plan.command === 'get') {
-    const credential = await freshCredential(paths, plan.provider, plan.profile, plan.minTtlSeconds);
+    const credential = await freshCredential(paths, plan.provider, plan.profile, plan.minTtlSeconds, plan.minTtlGiven);
     if (!credential) return undefined;
     return { stdout: formatCredential(plan.format, plan.provider, plan.profile, credential), code: 0 };
   }
   // Loaded only here: it brings node:child_process, which a get never needs.
   const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
-  const credentials = await Promise.all(plan.providers.map((p) => freshCredential(paths, p, plan.profile, EXEC_MIN_TTL_SECONDS)));
+  const credentials = await Promise.all(plan.providers.map((p) => freshCredential(paths, p, plan.profile, EXEC_MIN_TTL_SECONDS, false)));
   if (!credentials.every((c): c is Credential => c !== undefined)) return undefined;
   // spawnChild rejects only when spawn() throws, before any child exists: the full program may retry.
   const code = await spawnChild(plan.argv, childEnv(env, plan.providers, credentials, plan.profile), output.stderr).catch(() => undefined);
@@ -190,15 +196,28 @@ function exitAfter(code: number, streams: readonly NodeJS.WritableStream[]): voi
   for (const stream of streams) stream.write('', () => --pending === 0 && process.exit(code));
 }
 
+/**
+ * Keeps SIGUSR1 from opening Node's inspector (a debugger on 127.0.0.1:9229) inside this process:
+ * with a listener installed, Node no longer starts it on that signal. Every run installs it except
+ * a warm get, which lives a few milliseconds past Node's own start-up (when no code of ours can run
+ * anyway), holds only the cached token it prints, and keeps its built-ins to those of an empty
+ * script (test/unit/warm-path.test.ts). `exec` passes SIGUSR1 on to its child.
+ */
+function refuseInspectorSignal(): void {
+  process.on('SIGUSR1', () => {});
+}
+
 /** bin/tokens.js: the fast path when it applies, else the full program; then exit with its code. */
 export async function run(argv: string[]): Promise<void> {
   const plan = planFastPath(argv, process.env);
+  if (plan?.command !== 'get') refuseInspectorSignal();
   const output = new FastOutput();
   const answered = plan ? await answer(plan, process.env, output).catch(() => undefined) : undefined;
   if (answered) {
     if (answered.stdout !== undefined) output.stdout(answered.stdout);
     return exitAfter(answered.code, [...output.used]);
   }
+  if (plan?.command === 'get') refuseInspectorSignal();
   const { main } = await import('./main.js');
   const code = await main(argv);
   // Exit once stdout has drained, so nothing (a keep-alive socket, a stdin reader) holds us open.

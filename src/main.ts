@@ -4,6 +4,8 @@ import { CommanderError } from 'commander';
 import { buildProgram, type ParsedCommand } from './cli/program.js';
 import { ExitCode, isTokensError } from './core/errors.js';
 import { resolvePaths } from './core/paths.js';
+import { checkEnv, TOKENS_DEBUG } from './core/env.js';
+import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import type { Deps, IO } from './core/deps.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -52,22 +54,27 @@ export function processIO(): IO {
 
 export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
   const paths = resolvePaths(env);
+  const childEnv = childEnvironment(env);
   return {
     io,
     env,
+    childEnv,
     paths,
-    fetch: (...args) => globalThis.fetch(...args),
+    providers: PROVIDERS,
+    // node:http under the fetch interface: Node's own fetch costs ~0.3 s of CPU per process (src/core/node-fetch.ts).
+    fetch: async (...args) => (await import('./core/node-fetch.js')).nodeFetch(...args),
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
-    openStore: async () => (await import('./store/open.js')).openStore(env, paths),
+    openStore: async () => (await import('./store/open.js')).openStore(env, paths, childEnv),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
 }
 
-export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = process.env): Promise<number> {
+/** `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts). */
+export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = { ...process.env }): Promise<number> {
   let parsed: ParsedCommand | undefined;
-  let verbose = Boolean(env.TOKENS_DEBUG);
+  let verbose = Boolean(env[TOKENS_DEBUG.name]);
   try {
     const program = buildProgram(
       { writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t), env },
@@ -81,6 +88,8 @@ export async function main(argv: string[], io: IO = processIO(), env: Deps['env'
     await program.parseAsync(argv, { from: 'user' });
     if (!parsed) return ExitCode.usage;
     verbose = parsed.verbose;
+    // A bad TOKENS_* value is a usage error too, reported before anything is looked at.
+    if (!parsed.lenient) checkEnv(env, allVariables());
     return await parsed.invocation(realDeps(io, env, verbose));
   } catch (error) {
     if (error instanceof CommanderError) return exitCodeFor(error);

@@ -9,7 +9,7 @@ import { InputReader } from '../core/input.js';
 import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
-import type { LoginFlags, ProviderDescriptor } from '../providers/types.js';
+import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
 export interface LoginOptions {
   provider: ProviderDescriptor;
@@ -20,7 +20,7 @@ export interface LoginOptions {
 export async function runLogin(options: LoginOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
   const adapter = await provider.loadAdapter();
-  const previous = settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  const previous = settingsFor(await loadConfig(deps), profile, provider.id);
   const plan = adapter.planLogin(options.flags, previous);
   // Resolving the context checks the endpoint overrides: still a usage error, still before anything else.
   const planned = providerContext(deps, provider, profile, plan.settings);
@@ -40,12 +40,14 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
     // The verifying exchange and the writes share one lock with `get`: a login that spends a
     // rotating refresh token cannot race a refresh that spends the same one.
     await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+      // The exchange issues secrets that exist nowhere else: make sure they can be written first.
+      await store.prepareWrite(secretKey(profile, provider.id));
       const outcome = await adapter.completeLogin(ctx, secrets, authorization);
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
       await updateSettings(deps, profile, provider.id, settings);
       if (outcome.token) await writeCache(deps.paths, profile, provider.id, outcome.token);
       else await deleteCache(deps.paths, profile, provider.id);
-    });
+    }, { root: deps.paths.stateDir });
   } finally {
     input.close();
   }

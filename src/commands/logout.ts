@@ -9,7 +9,7 @@ import { NotConfiguredError, isTokensError } from '../core/errors.js';
 import { profileNote } from '../core/hints.js';
 import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export interface LogoutOptions {
   provider: ProviderDescriptor;
@@ -19,7 +19,7 @@ export interface LogoutOptions {
 export async function runLogout(options: LogoutOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
   resolveEndpoints(provider, deps.env);
-  const settings = settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  const settings = settingsFor(await loadConfig(deps), profile, provider.id);
   if (!settings) throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"; nothing to log out`);
   const adapter = await provider.loadAdapter();
   const store = await deps.openStore();
@@ -40,7 +40,7 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
     await store.delete(secretKey(profile, provider.id));
     await deleteCache(deps.paths, profile, provider.id);
     await updateSettings(deps, profile, provider.id, undefined);
-  });
+  }, { root: deps.paths.stateDir });
   deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote(profile)}.\n`);
   return 0;
 }

@@ -1,14 +1,13 @@
 // `tokens status [PROVIDER] [--json]`: what is configured, where, in which mode, and when the
 // cached token expires. Never a secret: the store is asked only whether a refresh token exists.
 import { secretKey } from '../core/broker.js';
-import { readCache } from '../core/cache.js';
+import { isFresh, readCache } from '../core/cache.js';
 import { loadConfig, settingsFor } from '../core/config.js';
 import { isTokensError } from '../core/errors.js';
 import { notConfigured } from '../core/hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
-import { PROVIDERS } from '../providers/registry.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 import type { SecretStore } from '../store/store.js';
 
 export interface StatusOptions {
@@ -31,8 +30,8 @@ export interface StatusEntry {
 }
 
 export async function runStatus(options: StatusOptions, deps: Deps): Promise<number> {
-  const config = await loadConfig(deps.paths);
-  const providers = options.provider ? [options.provider] : PROVIDERS;
+  const config = await loadConfig(deps);
+  const providers = options.provider ? [options.provider] : deps.providers;
   const configured = providers.filter((p) => settingsFor(config, options.profile, p.id));
   if (options.provider && configured.length === 0) {
     throw notConfigured(options.provider.id, options.profile);
@@ -55,7 +54,8 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
       store: settings.store ?? storeKind(deps.env),
       client_id: settings.client_id ?? settings.app_id ?? null,
       token_expires_at: token ? new Date(token.expires_at).toISOString() : null,
-      token_expired: token ? token.expires_at <= deps.now() : null,
+      // A token obtained "in the future" (under a clock that ran ahead) is stale whatever it says.
+      token_expired: token ? token.expires_at <= deps.now() || !isFresh(token, deps.now(), 0, true) : null,
       refresh_token: store ? await hasRefreshToken(store, secretKey(options.profile, provider.id)) : null,
     });
   }

@@ -1,15 +1,21 @@
 // The heart of `tokens get` and `exec`: a valid access token from the cache when it will do, else
 // one refresh per provider and profile however many callers ask: single flight inside the process,
 // a file lock across processes, and the cache and store re-read once the lock is held.
-import { readCache, isFresh, writeCache, type CacheRead } from './cache.js';
+import { readCache, isFresh, lifetimeMs, writeCache, type CacheRead } from './cache.js';
 import { lockPath, withLock, type FailureSharing } from './lock.js';
-import { ExitCode, NotConfiguredError, StoreError, type TokensError } from './errors.js';
+import { ExitCode, NotConfiguredError, StoreError, UsageError, type TokensError } from './errors.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
-import type { AccessToken, ProviderDescriptor, Secrets, StaticHeaders } from '../providers/types.js';
+import type { AccessToken, MintResult, ProviderDescriptor, Secrets, StaticHeaders } from './model.js';
+import type { SecretStore } from '../store/store.js';
 
 export interface GetOptions {
   minTtlSeconds: number;
+  /**
+   * True when the caller asked for minTtlSeconds (--min-ttl): a token that cannot meet it is an
+   * error. Otherwise it is the default margin, which shrinks for short-lived tokens (isFresh).
+   */
+  minTtlGiven?: boolean;
   forceRefresh: boolean;
 }
 
@@ -30,13 +36,39 @@ export class TokenBroker {
   async get(provider: ProviderDescriptor, profile: string, options: GetOptions): Promise<Credential> {
     const seen = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(seen, provider);
-    if (!options.forceRefresh && seen.kind === 'hit' && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds)) {
+    if (!options.forceRefresh && seen.kind === 'hit' && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds, options.minTtlGiven)) {
       return { kind: 'token', token: seen.token };
     }
+    // A fresh token would not meet --min-ttl either: say so rather than mint (and rotate) in vain.
+    if (seen.kind === 'hit') refuseUnreachableMinTtl(seen.token, provider, options);
     const key = secretKey(profile, provider.id);
     let pending = this.#inflight.get(key);
     if (!pending) {
       pending = this.#refresh(provider, profile, options, seen).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * A credential to repeat a request with, after the API refused the access token `refused` (401).
+   * "Refresh only if the cache still holds the refused token": when the cache (read again under the
+   * lock, as for get) already holds another token, some other caller has refreshed, and that token
+   * is used; otherwise this caller refreshes. So N callers refused with the same token cause one
+   * refresh, not N.
+   */
+  async replaceRefused(provider: ProviderDescriptor, profile: string, refused: string, options: Omit<GetOptions, 'forceRefresh'>): Promise<Credential> {
+    const seen = await readCache(this.#deps.paths, profile, provider.id);
+    this.#reportDamage(seen, provider);
+    if (seen.kind === 'hit' && seen.token.access_token !== refused && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds)) {
+      return { kind: 'token', token: seen.token };
+    }
+    const key = `${secretKey(profile, provider.id)} refused ${refused}`;
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      // What #refresh compares the cache with under the lock: the refused token, as if just read.
+      const refusedSeen: CacheRead = { kind: 'hit', token: { access_token: refused, token_type: provider.authScheme, expires_at: 0 } };
+      pending = this.#refresh(provider, profile, { ...options, forceRefresh: true }, refusedSeen).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
     }
     return pending;
@@ -58,7 +90,7 @@ export class TokenBroker {
     return withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), what, async (held) => {
       // Another process may have refreshed while we waited for the lock: use its token.
       const now = await readCache(deps.paths, profile, provider.id);
-      if (now.kind === 'hit' && isFresh(now.token, deps.now(), options.minTtlSeconds)) {
+      if (now.kind === 'hit' && isFresh(now.token, deps.now(), options.minTtlSeconds, options.minTtlGiven)) {
         const changed = seen.kind !== 'hit' || seen.token.access_token !== now.token.access_token;
         if (!options.forceRefresh || changed) return { kind: 'token', token: now.token };
       }
@@ -66,9 +98,12 @@ export class TokenBroker {
       // after a lost rotation, send a spent refresh token). Give up with its answer.
       if (held.recentFailure) throw held.recentFailure;
       let secrets = await readSecrets(store, key, provider, profile);
+      await prepareForRotation(store, key, secrets);
+      const persist = (rotated: Secrets | undefined, before: Secrets) =>
+        rotated && !sameSecrets(rotated, before) ? persistRotated(store, key, rotated, provider, profile, ctx.settings) : Promise.resolve();
       let result;
       try {
-        result = await adapter.mint(ctx, secrets);
+        result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
       } catch (error) {
         // A rejected refresh token that changed in the store meanwhile means we lost a race with a
         // process outside our lock (an older tokens, a login): try once more with the new one.
@@ -78,22 +113,55 @@ export class TokenBroker {
         if (latest.refresh_token === secrets.refresh_token) throw error;
         deps.debug(`${provider.id}: refresh token changed meanwhile; retrying with the new one`);
         secrets = latest;
-        result = await adapter.mint(ctx, secrets);
+        result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
       }
       // Persistence order: a rotated secret reaches the store before the token is cached or printed.
-      if (result.secrets && !sameSecrets(result.secrets, secrets)) {
-        await persistRotated(store, key, result.secrets, provider, profile, ctx.settings);
-      }
-      await writeCache(deps.paths, profile, provider.id, result.token).catch((error: NodeJS.ErrnoException) =>
-        deps.debug(`could not write the token cache (${error.code ?? 'error'}); continuing without it`),
+      await persist(result.secrets, secrets);
+      await writeCache(deps.paths, profile, provider.id, result.token).catch((error: unknown) =>
+        deps.debug(`could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
       );
+      refuseUnreachableMinTtl(result.token, provider, options);
       return { kind: 'token', token: result.token };
-    }, { shareFailure });
+    }, { shareFailure, root: deps.paths.stateDir });
   }
 
   #reportDamage(read: CacheRead, provider: ProviderDescriptor): void {
     if (read.kind === 'damaged') this.#deps.debug(`ignoring damaged ${provider.id} token cache: ${read.reason}; it will be rebuilt`);
   }
+}
+
+/**
+ * Before a refresh token is sent: everything the write of its successor needs is taken or checked
+ * now (SecretStore.prepareWrite), so an unwritable store fails before the token is spent, not after.
+ */
+async function prepareForRotation(store: SecretStore, key: string, secrets: Secrets): Promise<void> {
+  if (secrets.refresh_token !== undefined) await store.prepareWrite(key);
+}
+
+/**
+ * Runs a mint; when the answer rotated the refresh token but its access token was refused
+ * (UnusableTokenError), the new refresh token is stored first, then the error goes on.
+ */
+async function mintKeepingRotation(mint: () => Promise<MintResult>, persist: (rotated: Secrets) => Promise<void>): Promise<MintResult> {
+  try {
+    return await mint();
+  } catch (error) {
+    const { UnusableTokenError } = await import('../providers/common.js');
+    if (error instanceof UnusableTokenError && error.rotated) await persist(error.rotated);
+    throw error;
+  }
+}
+
+/**
+ * --min-ttl longer than the provider's token lifetime can never be met: exit 2 naming both, so a
+ * loop of gets does not mint (and spend a rotation, or SoundCloud's 50-per-12-h quota) each time.
+ */
+function refuseUnreachableMinTtl(token: AccessToken, provider: ProviderDescriptor, options: GetOptions): void {
+  const lifetime = lifetimeMs(token);
+  if (!options.minTtlGiven || lifetime === undefined || options.minTtlSeconds * 1000 <= lifetime) return;
+  throw new UsageError(`--min-ttl ${options.minTtlSeconds} is longer than the lifetime of ${provider.title} tokens (${Math.floor(lifetime / 1000)} s)`, {
+    hint: `Ask for at most --min-ttl ${Math.floor(lifetime / 1000)}.`,
+  });
 }
 
 export async function readSecrets(store: { get(key: string): Promise<string> }, key: string, provider: ProviderDescriptor, profile: string): Promise<Secrets> {

@@ -6,7 +6,7 @@ import { NotConfiguredError } from './errors.js';
 import { loginCommand, notConfigured } from './hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import type { Deps } from './deps.js';
-import type { ProviderContext, ProviderDescriptor, ProviderSettings } from '../providers/types.js';
+import type { ProviderContext, ProviderDescriptor, ProviderSettings } from './model.js';
 
 export function providerContext(deps: Deps, provider: ProviderDescriptor, profile: string, settings: ProviderSettings): ProviderContext {
   const endpoints = resolveEndpoints(provider, deps.env);
@@ -14,7 +14,7 @@ export function providerContext(deps: Deps, provider: ProviderDescriptor, profil
 }
 
 export async function loadProviderContext(deps: Deps, provider: ProviderDescriptor, profile: string): Promise<ProviderContext> {
-  const config = await loadConfig(deps.paths);
+  const config = await loadConfig(deps);
   const settings = settingsFor(config, profile, provider.id);
   if (!settings) throw notConfigured(provider.id, profile);
   const current = storeKind(deps.env);

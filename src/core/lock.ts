@@ -14,18 +14,24 @@
 //   recorded next to the lock, and those waiters get it (`held.recentFailure`) instead; a process
 //   that asks later tries again. A failure that leaves the store holding a spent refresh token is
 //   shared with every later process too, until a login replaces it.
-import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CredentialsRejectedError, StoreError, TokensError, UnavailableError } from './errors.js';
-import { ensurePrivateDir } from './private-files.js';
+import { readEnv, TOKENS_LOCK_TIMEOUT } from './env.js';
+import { describeErrno, ensurePrivateDir, errnoCode, readPrivateFile } from './private-files.js';
+import { sanitizeProviderText } from './untrusted-text.js';
 import type { Deps } from './deps.js';
 
 const STALE_MS = 5_000;
 const UPDATE_MS = 1_000;
-/** A holder gives up within about 60 s (the HTTP budget); waiting longer than this means trouble. */
-const DEFAULT_WAIT_MS = 90_000;
 /** What proper-lockfile is told: never take a lock over by itself (see above). */
 const NEVER_STALE_MS = 2 ** 31;
+/**
+ * A 'waiting' failure is shared only when recorded between the moment this process asked for the
+ * lock and now (plus this much): a record "from the future" was written under a clock that ran
+ * ahead, and must not block every later process until the real clock passes it.
+ */
+const RECORD_CLOCK_TOLERANCE_MS = 5_000;
 
 /**
  * Who else gets a failure of `fn` (a TokensError with exit code 4, 5 or 6), among the callers that
@@ -48,6 +54,11 @@ export interface LockOptions {
    * be a shared one such as /tmp, or the home directory, which must not be tightened).
    */
   createDir?: boolean;
+  /**
+   * The directory of ours the lock lives under (Paths.stateDir): every directory from it down to
+   * the lock's is made private (src/core/private-files.ts). Default: the lock's own directory.
+   */
+  root?: string;
 }
 
 export interface HeldLock {
@@ -67,7 +78,8 @@ export function lockPath(stateDir: string, profile: string, name: string): strin
 
 export async function withLock<T>(deps: LockDeps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
-  if (options.createDir !== false) await ensurePrivateDir(dirname(path));
+  const root = options.root ?? dirname(path);
+  if (options.createDir !== false) await ensurePrivateDir(root, dirname(path));
   const waitMs = options.waitMs ?? lockWaitMs(deps.env);
   const asked = deps.now();
   const deadline = asked + waitMs;
@@ -92,7 +104,8 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // ENOENT: the lock vanished between proper-lockfile's mkdir and its first touch; try again.
-      if (code !== 'ELOCKED' && code !== 'ENOENT') throw error;
+      // Anything else (EROFS, EACCES, ENOTDIR, ENOSPC): the state directory cannot hold a lock.
+      if (code !== 'ELOCKED' && code !== 'ENOENT') throw cannotLock(path, error);
       if (code === 'ELOCKED' && (await breakIfStale(path, deps, what))) continue;
       if (!waited) deps.debug(`waiting for another tokens process (${what})`);
       waited = true;
@@ -106,7 +119,7 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
       continue;
     }
     const recorded = await readRecord(path);
-    const recentFailure = options.shareFailure && recorded ? sharedWith(recorded, asked) : undefined;
+    const recentFailure = options.shareFailure && recorded ? sharedWith(recorded, asked, deps.now()) : undefined;
     try {
       const held: HeldLock = {
         ...(recentFailure ? { recentFailure } : {}),
@@ -115,7 +128,9 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
         },
       };
       const result = await fn(held);
-      if (recorded && !(options.shareFailure && recorded.sharing === 'sticky')) await rm(failurePath(path), { force: true }).catch(() => undefined);
+      if (recorded !== undefined && !(options.shareFailure && recorded !== 'damaged' && recorded.sharing === 'sticky')) {
+        await rm(failurePath(path), { force: true }).catch(() => undefined);
+      }
       return result;
     } catch (error) {
       // A shared failure thrown again stays recorded as it was (its time, its sharing).
@@ -125,6 +140,13 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
       await release().catch(() => undefined);
     }
   }
+}
+
+/** The lock path cannot be used at all: exit 6, naming it. */
+function cannotLock(path: string, error: unknown): StoreError {
+  return new StoreError(`cannot take the lock ${path}: ${describeErrno(error)}`, {
+    hint: `tokens keeps its locks in ${dirname(path)}; it must be a writable directory.`,
+  });
 }
 
 function isStale(mtimeMs: number, nowMs: number): boolean {
@@ -143,7 +165,7 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
   try {
     await mkdir(breaker, { mode: 0o700 });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if (errnoCode(error) !== 'EEXIST') throw cannotLock(path, error);
     // Another waiter is breaking it right now (it takes milliseconds), or died doing so long ago.
     const other = await stat(breaker).catch(() => undefined);
     if (other && isStale(other.mtimeMs, Date.now())) await rmdir(breaker).catch(() => undefined);
@@ -155,7 +177,8 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
     if (!now) return true;
     if (now.ino !== seen.ino || !isStale(now.mtimeMs, Date.now())) return false;
     await rmdir(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
+      // ENOTDIR: something that is not a lock (a file, a FIFO) sits at the lock's path.
+      if (error.code !== 'ENOENT') throw cannotLock(path, error);
     });
     deps.debug(`took over the lock for ${what} from a tokens process that stopped without releasing it`);
     return true;
@@ -184,34 +207,45 @@ async function recordFailure(path: string, error: unknown, share: (error: Tokens
   if (sharing === 'none') return;
   const record: RecordedFailure = { at: deps.now(), sharing, exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
   try {
-    const { writePrivateFile } = await import('./private-files.js');
-    await writePrivateFile(failurePath(path), `${JSON.stringify(record)}\n`);
+    const { replaceFile } = await import('./private-files.js');
+    // The lock's directory was made private when the lock was taken.
+    await replaceFile(failurePath(path), `${JSON.stringify(record)}\n`);
   } catch (e) {
-    deps.debug(`could not record the failure for other tokens processes (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    deps.debug(`could not record the failure for other tokens processes (${describeErrno(e)})`);
   }
 }
 
-/** The recorded failure, if there is one and it is well-formed. */
-async function readRecord(path: string): Promise<RecordedFailure | undefined> {
+/**
+ * The recorded failure, if there is one and it is well-formed; 'damaged' for a record that is there
+ * but unusable (not JSON, the wrong shape, a FIFO, a link, not ours): never trusted, removed later.
+ */
+async function readRecord(path: string): Promise<RecordedFailure | 'damaged' | undefined> {
   let record: Partial<RecordedFailure> | null;
   try {
-    record = JSON.parse(await readFile(failurePath(path), 'utf8')) as Partial<RecordedFailure> | null;
+    const bytes = await readPrivateFile(failurePath(path), 64 * 1024);
+    if (bytes === undefined) return undefined;
+    record = JSON.parse(bytes.toString('utf8')) as Partial<RecordedFailure> | null;
   } catch {
-    return undefined;
+    return 'damaged';
   }
-  if (typeof record !== 'object' || record === null) return undefined;
+  if (typeof record !== 'object' || record === null) return 'damaged';
   const { at, sharing, exitCode, message, hint } = record;
-  if (typeof at !== 'number' || !Number.isFinite(at) || typeof message !== 'string' || typeof exitCode !== 'number') return undefined;
-  if (sharing !== 'waiting' && sharing !== 'sticky') return undefined;
+  if (typeof at !== 'number' || !Number.isFinite(at) || Math.abs(at) > 8.64e15 || typeof message !== 'string' || typeof exitCode !== 'number') return 'damaged';
+  if (sharing !== 'waiting' && sharing !== 'sticky') return 'damaged';
   return { at, sharing, exitCode, message, ...(typeof hint === 'string' ? { hint } : {}) };
 }
 
-/** The recorded failure as an error to throw, when it is shared with a process that asked at `asked`. */
-function sharedWith(record: RecordedFailure, asked: number): TokensError | undefined {
-  if (record.sharing === 'waiting' && record.at < asked) return undefined;
+/**
+ * The recorded failure as an error to throw, when it is shared with a process that asked at `asked`
+ * and looks now: a 'waiting' one only when recorded in [asked, now + tolerance]. Its texts are
+ * untrusted (anyone who could write the file chose them): sanitized like any provider text.
+ */
+function sharedWith(record: RecordedFailure | 'damaged', asked: number, now: number): TokensError | undefined {
+  if (record === 'damaged') return undefined;
+  if (record.sharing === 'waiting' && (record.at < asked || record.at > now + RECORD_CLOCK_TOLERANCE_MS)) return undefined;
   const when = new Date(record.at).toISOString().replace(/\.\d+Z$/, 'Z');
-  const text = `${record.message.replace(/[.\s]+$/, '').slice(0, 500)} (as another tokens process found at ${when})`;
-  const options = record.hint === undefined ? {} : { hint: record.hint.slice(0, 500) };
+  const text = `${sanitizeProviderText(record.message, 500).replace(/[.\s…]+$/, '')} (as another tokens process found at ${when})`;
+  const options = record.hint === undefined ? {} : { hint: sanitizeProviderText(record.hint, 500) };
   switch (record.exitCode) {
     case 4:
       return new CredentialsRejectedError(text, {}, options);
@@ -225,6 +259,5 @@ function sharedWith(record: RecordedFailure, asked: number): TokensError | undef
 }
 
 function lockWaitMs(env: Deps['env']): number {
-  const seconds = Number(env.TOKENS_LOCK_TIMEOUT);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_WAIT_MS;
+  return readEnv(env, TOKENS_LOCK_TIMEOUT);
 }

@@ -7,12 +7,12 @@
 // the header, IV, tag or ciphertext makes the file undecryptable. Plaintext never touches the disk.
 
 import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, stat, statfs, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import { withLock, type LockDeps } from '../core/lock.js';
+import { describeErrno, ensurePrivateDir, readPrivateFile, replaceFile } from '../core/private-files.js';
 import { SecretNotFoundError, type SecretStore } from './store.js';
 
 const VERSION = 1;
@@ -23,6 +23,10 @@ const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 /** How long set()/delete() wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 20_000;
+/** The largest secrets file read (a few KB in practice). */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/** Free space a write must find (prepareWrite): the new file beside the old one, with room to spare. */
+const MIN_FREE_BYTES = 1024 * 1024;
 
 interface KdfParams {
   N: number;
@@ -44,6 +48,12 @@ export interface FileStoreOptions {
   passphrase: string | undefined;
   /** What the write lock uses (clock, sleep, jitter, env, debug); default: the real ones, no debug. */
   lockDeps?: LockDeps;
+  /**
+   * tokens' own data directory, when the file lives in it (the default path): that directory is
+   * then made private like every directory of ours (src/core/private-files.ts). A file elsewhere
+   * (TOKENS_STORE_FILE) keeps the directory it was given, tightened only when ours and not shared.
+   */
+  privateRoot?: string;
 }
 
 const defaultLockDeps: LockDeps = {
@@ -59,11 +69,13 @@ export class FileStore implements SecretStore {
   readonly path: string;
   readonly #passphrase: string | undefined;
   readonly #lockDeps: LockDeps;
+  readonly #privateRoot: string | undefined;
   /** The derived key for one (salt, params); normally the only one this instance ever derives. */
   #key: { id: string; key: Promise<Buffer> } | undefined;
 
-  constructor({ path, passphrase, lockDeps }: FileStoreOptions) {
+  constructor({ path, passphrase, lockDeps, privateRoot }: FileStoreOptions) {
     this.path = resolve(path);
+    this.#privateRoot = privateRoot === undefined ? undefined : resolve(privateRoot);
     this.#passphrase = passphrase === '' ? undefined : passphrase;
     this.#lockDeps = lockDeps ?? defaultLockDeps;
   }
@@ -82,6 +94,31 @@ export class FileStore implements SecretStore {
     await this.#update((items) => {
       items.set(key, value);
       return true;
+    });
+  }
+
+  /**
+   * Before a refresh token is spent: the directory exists and is ours, the lock can be taken (and is
+   * let go again: holding it for the whole exchange would block every other provider's write), a
+   * file can be created in the directory (not read-only, not full of inodes), and statfs finds room.
+   */
+  async prepareWrite(_key?: string): Promise<void> {
+    this.#requirePassphrase();
+    await this.#ensureDir();
+    await this.#locked(async () => {
+      const dir = dirname(this.path);
+      const probe = `${this.path}.${process.pid}.probe`;
+      try {
+        await (await open(probe, 'wx', 0o600)).close();
+        await unlink(probe);
+      } catch (e) {
+        await unlink(probe).catch(() => undefined);
+        throw new StoreError(`cannot write in ${dir}: ${describeErrno(e)}`, { cause: e });
+      }
+      const fs = await statfs(dir).catch(() => undefined);
+      if (fs && fs.bavail * fs.bsize < MIN_FREE_BYTES) {
+        throw new StoreError(`cannot write in ${dir}: no space left on the device (${fs.bavail * fs.bsize} bytes free)`);
+      }
     });
   }
 
@@ -117,12 +154,13 @@ export class FileStore implements SecretStore {
 
   /** The raw file, or undefined when there is none (an empty store). */
   async #readFile(): Promise<Buffer | undefined> {
-    try {
-      return await readFile(this.path);
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') return undefined;
-      throw new StoreError(`cannot read ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+    // Never through a link, never blocking on a FIFO, only a regular file of ours (exit 6 otherwise),
+    // in our own directory when it is the default one.
+    const dir = dirname(this.path);
+    if (this.#privateRoot !== undefined && (dir === this.#privateRoot || dir.startsWith(`${this.#privateRoot}/`))) {
+      await ensurePrivateDir(this.#privateRoot, dir, { create: false });
     }
+    return readPrivateFile(this.path, MAX_FILE_BYTES);
   }
 
   async #open(raw: Buffer): Promise<{ kdf: KdfParams; items: Map<string, string> }> {
@@ -208,9 +246,9 @@ export class FileStore implements SecretStore {
         });
       }
       try {
-        await writeFileAtomic(this.path, sealed, { mode: 0o600, fsync: true });
+        await replaceFile(this.path, sealed);
       } catch (e) {
-        throw new StoreError(`cannot write ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+        throw new StoreError(`cannot write ${this.path}: ${describeErrno(e)}`, { cause: e });
       }
     });
   }
@@ -243,7 +281,7 @@ export class FileStore implements SecretStore {
         });
       }
       if (e instanceof TokensError) throw e;
-      throw new StoreError(`cannot lock ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+      throw new StoreError(`cannot lock ${this.path}: ${describeErrno(e)}`, { cause: e });
     }
   }
 
@@ -273,6 +311,10 @@ export class FileStore implements SecretStore {
   /** Creates the parent directory 0700, and tightens it when it is ours and looser than that. */
   async #ensureDir(): Promise<void> {
     const dir = dirname(this.path);
+    if (this.#privateRoot !== undefined && (dir === this.#privateRoot || dir.startsWith(`${this.#privateRoot}/`))) {
+      await ensurePrivateDir(this.#privateRoot, dir);
+      return;
+    }
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const st = await stat(dir);
@@ -281,7 +323,7 @@ export class FileStore implements SecretStore {
       const shared = (st.mode & 0o1000) !== 0 || resolve(dir) === resolve(process.env.HOME || homedir());
       if (ours && !shared && (st.mode & 0o077) !== 0) await chmod(dir, 0o700);
     } catch (e) {
-      throw new StoreError(`cannot create ${dir}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+      throw new StoreError(`cannot create ${dir}: ${describeErrno(e)}`, { cause: e });
     }
   }
 }
@@ -339,8 +381,4 @@ function hasExactKeys(obj: Record<string, unknown>, keys: string[]): boolean {
 
 function isInt(v: unknown, min: number, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return e !== null && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }

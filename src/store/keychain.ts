@@ -85,6 +85,11 @@ export class KeychainStore implements SecretStore {
     await this.#call('write', 'setPassword', [this.#service, key, value]);
   }
 
+  /** A write needs what a lookup needs: the keychain reachable and unlocked. */
+  async prepareWrite(_key?: string): Promise<void> {
+    await this.check();
+  }
+
   async delete(key: string): Promise<boolean> {
     return (await this.#call('delete', 'deletePassword', [this.#service, key])) === true;
   }
@@ -222,13 +227,14 @@ class Helper {
   }
 }
 
-/** The helper needs the session (D-Bus, HOME, …), never tokens' own variables (passphrase, secrets). */
+/**
+ * The helper needs the session (D-Bus, HOME, …). `env` is already the child environment (no secret
+ * variables); NODE_OPTIONS is dropped as well, since the helper is a Node process that must not
+ * load whatever it names (an inspector, a preloaded module).
+ */
 function helperEnv(env: Env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && !name.startsWith('TOKENS_') && name !== 'NODE_OPTIONS') out[name] = value;
-  }
-  return out;
+  const { NODE_OPTIONS: _dropped, ...rest } = env;
+  return rest;
 }
 
 function missingKeytar(reason: string, cause?: unknown): StoreError {

@@ -17,6 +17,8 @@ export class MemoryStore implements SecretStore {
     this.#items.set(key, value);
   }
 
+  async prepareWrite(_key?: string): Promise<void> {}
+
   async delete(key: string): Promise<boolean> {
     return this.#items.delete(key);
   }

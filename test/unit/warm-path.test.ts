@@ -37,7 +37,6 @@ const HEAVY_INPUTS: Array<[string, RegExp]> = [
   ['chalk', /(^|\/)node_modules\/chalk\//],
   ['open', /(^|\/)node_modules\/open\//],
   ['proper-lockfile', /(^|\/)node_modules\/proper-lockfile\//],
-  ['write-file-atomic', /(^|\/)node_modules\/write-file-atomic\//],
   ['the secret stores (src/store/*)', /^src\/store\//],
   ['src/core/http.ts', /^src\/core\/http\.ts$/],
   ['src/core/oauth.ts', /^src\/core\/oauth\.ts$/],
