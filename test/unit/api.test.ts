@@ -396,9 +396,10 @@ describe('multipart bodies', () => {
 
 describe('TokenBroker.replaceRefused', () => {
   const opts = { minTtlSeconds: 60 };
-  async function setup(answers: Parameters<typeof scriptedFetch>[0]) {
+  async function setup(answers: Parameters<typeof scriptedFetch>[0], realClock = false) {
     const { fetch, calls } = scriptedFetch(answers);
-    const deps = testDeps({ fetch });
+    // Several brokers waiting for one lock: on a fake clock their polling would run out the lock's patience at once.
+    const deps = testDeps(realClock ? { fetch, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } : { fetch });
     await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token', store: 'keychain' });
     await deps.store.set(secretKey('default', 'chartmetric'), JSON.stringify({ refresh_token: 'rt-1' }));
     await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'refused', token_type: 'bearer', expires_at: deps.clock.now + 3_600_000 });
@@ -420,7 +421,7 @@ describe('TokenBroker.replaceRefused', () => {
   });
 
   it('many callers refused with the same token: one refresh', async () => {
-    const { deps, calls } = await setup([json(200, { token: 'new', expires_in: 3600 })]);
+    const { deps, calls } = await setup([json(200, { token: 'new', expires_in: 3600 })], true);
     const brokers = Array.from({ length: 5 }, () => new TokenBroker(deps));
     const results = await Promise.all(brokers.map((b) => b.replaceRefused(chartmetric, 'default', 'refused', opts)));
     expect(results.map((r) => (r.kind === 'token' ? r.token.access_token : ''))).toEqual(['new', 'new', 'new', 'new', 'new']);
