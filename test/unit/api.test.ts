@@ -128,13 +128,17 @@ describe('URLs under the API base', () => {
     expect(apiBase(soundcloud, {}).href).toBe('https://api.soundcloud.com');
   });
 
-  it('next-page links: paths are under the base, URLs must be', () => {
+  it('next-page links: relative to the page, or paths under the base; absolute URLs must be under it', () => {
     const b = base('https://proxy.example/sc');
     const current = new URL('https://proxy.example/sc/me/tracks?linked_partitioning=true');
     expect(resolveNextPage(b, current, '/me/tracks?cursor=2')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=2') });
     expect(resolveNextPage(b, current, 'https://proxy.example/sc/me/tracks?cursor=3')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=3') });
     expect(resolveNextPage(b, current, 'https://cdn.example/page?cursor=2&token=x')).toEqual({ outside: 'https://cdn.example/page' });
     expect(resolveNextPage(b, current, '//cdn.example/x')).toEqual({ outside: 'https://cdn.example/x' });
+    // A path that already carries the prefix (the API lives under it) is not prefixed twice.
+    expect(resolveNextPage(b, current, '/sc/me/tracks?cursor=4')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=4') });
+    expect(resolveNextPage(b, current, 'tracks?cursor=5')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=5') });
+    expect(resolveNextPage(b, current, '/../../admin')).toEqual({ outside: 'https://proxy.example/admin' });
   });
 });
 
