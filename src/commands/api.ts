@@ -13,7 +13,7 @@ import { loginCommand } from '../core/hints.js';
 import { exchange, retryableRequest, type Answer } from '../core/http.js';
 import { fileBody, jsonBody, multipartBody, stdinBody, type RequestBody } from '../core/request-body.js';
 import { fieldSource, nestFields, queryValue, type FieldSpec, type FieldValue, type FormPart } from '../core/request-fields.js';
-import { sanitizeProviderText } from '../core/untrusted-text.js';
+import { redactSecrets, sanitizeProviderText } from '../core/untrusted-text.js';
 import type { Deps } from '../core/deps.js';
 import type { Pagination, ProviderDescriptor } from '../core/model.js';
 
@@ -108,9 +108,9 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
   let credential = await broker.get(provider, profile, { minTtlSeconds: MIN_TTL_SECONDS, forceRefresh: false });
   const out = new Output(deps.io.stdout);
   // Debug lines never carry a credential: the HTTP layer masks secret-looking query values, and
-  // whatever else might hold one is masked here, with the credential's actual values.
+  // the one redaction of provider text (untrusted-text.ts) removes the credential's actual values.
   const secretValues = () => credentialHeaders(provider, credential).flatMap(([, v]) => [v, v.replace(/^\S+ /, '')]);
-  const debug = (line: string) => deps.debug(mask(line, secretValues()));
+  const debug = (line: string) => deps.debug(redactSecrets(line, secretValues()));
   const http: Deps = { ...deps, debug };
 
   /** One request, with one refresh and one repeat after a 401. */
@@ -256,12 +256,6 @@ function statusError(options: ApiOptions, plan: ApiPlan, answer: Answer): ApiSta
 
 function rejected(provider: ProviderDescriptor, profile: string, what: string): CredentialsRejectedError {
   return new CredentialsRejectedError(`${provider.id} refused ${what} (401)`, { status: 401 }, { hint: `Run \`${loginCommand(provider.id, profile)}\`.` });
-}
-
-function mask(line: string, secrets: readonly string[]): string {
-  let out = line;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[redacted]');
-  return out;
 }
 
 /** stdout went away (a reader such as `head` stopped): not an error, the run just ends. */

@@ -53,13 +53,15 @@ export function resolveTarget(base: ApiBase, target: string, providerId: string)
 }
 
 /**
- * The URL of a next-page link: a path (/…) is under the base like a PATH, anything else is read
- * relative to the page it came from. `outside` names the origin of a link that leaves the base.
+ * The URL of a next-page link, read relative to the page it came from; a path (/…) that lands
+ * outside the base that way is taken as a path under the base (an API behind a proxy prefix writes
+ * its own paths). `outside` names the origin and path of a link that leaves the base.
  */
 export function resolveNextPage(base: ApiBase, current: URL, link: string): { url: URL } | { outside: string } {
   let url: URL;
   try {
-    url = link.startsWith('/') && !link.startsWith('//') ? new URL(base.href + link) : new URL(link, current);
+    url = new URL(link, current);
+    if (link.startsWith('/') && !link.startsWith('//') && !isUnderBase(base, url)) url = new URL(base.href + link);
   } catch {
     return { outside: 'an invalid URL' };
   }

@@ -128,13 +128,17 @@ describe('URLs under the API base', () => {
     expect(apiBase(soundcloud, {}).href).toBe('https://api.soundcloud.com');
   });
 
-  it('next-page links: paths are under the base, URLs must be', () => {
+  it('next-page links: relative to the page, or paths under the base; absolute URLs must be under it', () => {
     const b = base('https://proxy.example/sc');
     const current = new URL('https://proxy.example/sc/me/tracks?linked_partitioning=true');
     expect(resolveNextPage(b, current, '/me/tracks?cursor=2')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=2') });
     expect(resolveNextPage(b, current, 'https://proxy.example/sc/me/tracks?cursor=3')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=3') });
     expect(resolveNextPage(b, current, 'https://cdn.example/page?cursor=2&token=x')).toEqual({ outside: 'https://cdn.example/page' });
     expect(resolveNextPage(b, current, '//cdn.example/x')).toEqual({ outside: 'https://cdn.example/x' });
+    // A path that already carries the prefix (the API lives under it) is not prefixed twice.
+    expect(resolveNextPage(b, current, '/sc/me/tracks?cursor=4')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=4') });
+    expect(resolveNextPage(b, current, 'tracks?cursor=5')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=5') });
+    expect(resolveNextPage(b, current, '/../../admin')).toEqual({ outside: 'https://proxy.example/admin' });
   });
 });
 
@@ -396,9 +400,10 @@ describe('multipart bodies', () => {
 
 describe('TokenBroker.replaceRefused', () => {
   const opts = { minTtlSeconds: 60 };
-  async function setup(answers: Parameters<typeof scriptedFetch>[0]) {
+  async function setup(answers: Parameters<typeof scriptedFetch>[0], realClock = false) {
     const { fetch, calls } = scriptedFetch(answers);
-    const deps = testDeps({ fetch });
+    // Several brokers waiting for one lock: on a fake clock their polling would run out the lock's patience at once.
+    const deps = testDeps(realClock ? { fetch, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } : { fetch });
     await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token', store: 'keychain' });
     await deps.store.set(secretKey('default', 'chartmetric'), JSON.stringify({ refresh_token: 'rt-1' }));
     await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'refused', token_type: 'bearer', expires_at: deps.clock.now + 3_600_000 });
@@ -420,7 +425,7 @@ describe('TokenBroker.replaceRefused', () => {
   });
 
   it('many callers refused with the same token: one refresh', async () => {
-    const { deps, calls } = await setup([json(200, { token: 'new', expires_in: 3600 })]);
+    const { deps, calls } = await setup([json(200, { token: 'new', expires_in: 3600 })], true);
     const brokers = Array.from({ length: 5 }, () => new TokenBroker(deps));
     const results = await Promise.all(brokers.map((b) => b.replaceRefused(chartmetric, 'default', 'refused', opts)));
     expect(results.map((r) => (r.kind === 'token' ? r.token.access_token : ''))).toEqual(['new', 'new', 'new', 'new', 'new']);
