@@ -262,7 +262,7 @@ async function mintKeepingRotation(mint: () => Promise<MintResult>, persist: (ro
  */
 function refuseUnreachableMinTtl(token: AccessToken, provider: ProviderDescriptor, options: GetOptions): void {
   const lifetime = lifetimeMs(token);
-  if (!options.minTtlGiven || lifetime === undefined || options.minTtlSeconds * 1000 <= lifetime) return;
+  if (!options.minTtlGiven || lifetime === undefined || lifetime <= 0 || options.minTtlSeconds * 1000 <= lifetime) return;
   throw new UsageError(`--min-ttl ${options.minTtlSeconds} is longer than the lifetime of ${provider.title} tokens (${Math.floor(lifetime / 1000)} s)`, {
     hint: `Ask for at most --min-ttl ${Math.floor(lifetime / 1000)}.`,
   });

@@ -98,8 +98,8 @@ export function asAccessToken(data: unknown): AccessToken | undefined {
   // obtained_at is absent from caches written before it was kept.
   if (obtained_at !== undefined) {
     if (!isTime(obtained_at)) return undefined;
-    const lifetime = expires_at - obtained_at;
-    if (lifetime <= 0 || lifetime > MAX_LIFETIME_SECONDS * 1000) return undefined;
+    // (An expiry before it was obtained is just an expired token: a test, or a hand edit.)
+    if (expires_at - obtained_at > MAX_LIFETIME_SECONDS * 1000) return undefined;
   }
   if (scope !== undefined && typeof scope !== 'string') return undefined;
   return { access_token, token_type, expires_at, ...(obtained_at === undefined ? {} : { obtained_at }), ...(scope === undefined ? {} : { scope }) };
@@ -123,7 +123,7 @@ export function lifetimeMs(token: AccessToken): number | undefined {
 export function requiredTtlMs(token: AccessToken, minTtlSeconds: number, given: boolean): number {
   const asked = minTtlSeconds * 1000;
   const lifetime = lifetimeMs(token);
-  return given || lifetime === undefined ? asked : Math.min(asked, lifetime / 2);
+  return given || lifetime === undefined || lifetime <= 0 ? asked : Math.min(asked, lifetime / 2);
 }
 
 /**

@@ -312,6 +312,15 @@ describe('item 14: --min-ttl beyond the lifetime, and the default margin', () =>
     expect(JSON.parse(await deps.store.get('default/chartmetric'))).toEqual({ refresh_token: 'rt-2' });
   });
 
+  it('a cached token that expired before it was obtained (a hand edit) is just expired: a mint, no error', async () => {
+    const { deps, calls } = await chartmetricDeps([json(200, { token: 'fresh', expires_in: 3600 })]);
+    await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'old', token_type: 'bearer', obtained_at: deps.clock.now - 1000, expires_at: deps.clock.now - 60_000 });
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit' });
+    const asked = { minTtlSeconds: 600, minTtlGiven: true, forceRefresh: false };
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', asked)).toMatchObject({ token: { access_token: 'fresh' } });
+    expect(calls).toHaveLength(1);
+  });
+
   it('30-second tokens without --min-ttl: used for half their lifetime, not minted on every get', async () => {
     const { deps, calls } = await chartmetricDeps([json(200, { token: 'short', expires_in: 30 }), json(200, { token: 'next', expires_in: 30 })]);
     const broker = () => new TokenBroker(deps);
