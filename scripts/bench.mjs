@@ -291,6 +291,7 @@ const tokens = (env, ...args) => ({ label: `tokens ${args.join(' ')}`, argv: [NO
 const nodeBaseline = (env) => ({ label: 'node -e 0', argv: [NODE, '-e', '0'], env });
 
 async function startupRows() {
+  if (!['startup', 'warm', 'exec', 'status', 'version', 'help'].some(wanted)) return;
   const { home, env } = await fileStoreHome('warm');
   const check = await runAsync(['get', 'chartmetric'], env);
   const cached = JSON.parse(await readFile(cachePath(home, 'chartmetric'), 'utf8'));
@@ -300,13 +301,20 @@ async function startupRows() {
   const node = nodeBaseline(env);
   const scenarios = [
     { name: 'warm get chartmetric', cmd: tokens(env, 'get', 'chartmetric'), target: TARGETS.warmGet, rss: true },
+    // The Redis store, pointed at a port where nothing listens: the warm get must not contact it (if
+    // it did, it would fail, and so would the bench).
+    {
+      name: 'warm get chartmetric (redis store)',
+      cmd: tokens({ ...env, TOKENS_STORE: 'redis', TOKENS_REDIS_URL: 'redis://:bench@127.0.0.1:9' }, 'get', 'chartmetric'),
+      target: TARGETS.warmGet,
+    },
     { name: 'exec --provider chartmetric -- true', cmd: tokens(env, 'exec', '--provider', 'chartmetric', '--', 'true'), target: TARGETS.execProvider, rss: true },
     { name: 'exec -- true (2 configured providers)', cmd: tokens(env, 'exec', '--', 'true'), target: TARGETS.exec },
     { name: 'status chartmetric', cmd: tokens(env, 'status', 'chartmetric'), target: TARGETS.status },
     { name: '--version', cmd: tokens(env, '--version'), target: TARGETS.version },
     { name: 'get --help', cmd: tokens(env, 'get', '--help'), target: TARGETS.help },
   ];
-  for (const s of scenarios.filter((x) => wanted(x.name))) {
+  for (const s of scenarios.filter((x) => wanted('startup') || wanted(x.name))) {
     process.stderr.write(`measuring ${s.cmd.label} vs node -e 0 …\n`);
     const wall = await alternate(() => wallRun(s.cmd), () => wallRun(node));
     addRow(`${s.name}, wall`, wall.a, wall.b, 'node -e 0', s.target);
@@ -395,11 +403,95 @@ async function parallelRow() {
   }
 }
 
+// ───────────────────────────── many machines, one Redis ─────────────────────────────
+// 5 "machines" (each its own HOME) × 10 processes at expiry, sharing one real redis-server: one
+// token request for the fleet. Machine 0 logs in; the others never do.
+
+/** A redis-server of our own on a free loopback port, with a password in a 0600 config file. */
+async function startRedis() {
+  const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!hasRedis) throw new Error('redis-server not found: install the Debian package redis-server');
+  const { createServer } = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address();
+      probe.close(() => resolve(p));
+    });
+  });
+  const dir = join(work, 'redis');
+  await mkdir(dir, { recursive: true });
+  const password = `bench-${Math.random().toString(36).slice(2)}`;
+  await writeFile(join(dir, 'redis.conf'), `port ${port}\nbind 127.0.0.1\nrequirepass ${password}\ndir ${dir}\nappendonly yes\nsave ""\nlogfile ""\n`, { mode: 0o600 });
+  const child = spawn('redis-server', [join(dir, 'redis.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise((resolve, reject) => {
+    let log = '';
+    child.stdout.on('data', (d) => {
+      log += d;
+      if (/Ready to accept connections/.test(log)) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`redis-server exited (${code}): ${log}`)));
+  });
+  return { url: `redis://:${password}@127.0.0.1:${port}`, stop: () => new Promise((resolve) => (child.once('exit', resolve), process.kill(child.pid, 'SIGTERM'))) };
+}
+
+async function fleetGets(server, redisUrl, machines, perMachine) {
+  const refreshToken = 'bench-rt-fleet';
+  server.chartmetric.addRefreshToken(refreshToken);
+  const shared = { ...server.env(), TOKENS_STORE: 'redis', TOKENS_REDIS_URL: redisUrl, TOKENS_PASSPHRASE: 'bench passphrase', TOKENS_HTTP_TIMEOUT: '30' };
+  const homes = [];
+  for (let i = 0; i < machines; i++) homes.push(await newHome(`machine-${i}`));
+  const login = await runAsync(['login', 'chartmetric'], { ...baseEnv(homes[0]), ...shared }, `${refreshToken}\n`);
+  if (login.code !== 0) throw new Error(`tokens login chartmetric (redis) failed (exit ${login.code}): ${login.stderr.trim()}`);
+  // At expiry: the shared token deleted in Redis itself, the one local cache (machine 0's) expired.
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redisUrl);
+  await client.del('tokens:default:chartmetric:token');
+  client.disconnect();
+  await setExpiry(homes[0], 'chartmetric', Date.now() - 1000);
+
+  const before = server.count('chartmetric', '/api/token');
+  const start = process.hrtime.bigint();
+  const results = await Promise.all(homes.flatMap((h) => Array.from({ length: perMachine }, () => runAsync(['get', 'chartmetric'], { ...baseEnv(h), ...shared }))));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const failed = results.filter((r) => r.code !== 0);
+  const tokens = new Set(results.map((r) => r.stdout));
+  return {
+    requests: server.count('chartmetric', '/api/token') - before,
+    failed: failed.length,
+    firstError: failed[0]?.stderr.trim(),
+    sameToken: failed.length === 0 && tokens.size === 1 && !tokens.has(''),
+    seconds,
+  };
+}
+
+async function fleetRow() {
+  process.stderr.write('measuring 5 machines × 10 gets on one Redis …\n');
+  const fleetServer = await startProviderServer();
+  fleetServer.delayMs = 300;
+  const redisServer = await startRedis();
+  try {
+    const fleet = await fleetGets(fleetServer, redisServer.url, 5, 10);
+    const ok = fleet.requests === 1 && fleet.sameToken;
+    if (!ok) missed++;
+    rows.push(['5 machines × 10 gets (redis): token requests', String(fleet.requests), '—', '—', '—', '= 1, same token', ok ? 'pass' : 'FAIL']);
+    const detail = fleet.failed > 0 ? `${fleet.failed} failed (first: ${fleet.firstError})` : `all exited 0, ${fleet.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
+    notes.push(`5 machines × 10 gets (redis store): ${fleet.requests} token request(s), ${detail}, ${fleet.seconds.toFixed(2)} s (server delay 300 ms)`);
+    if (fleetServer.violations.length > 0) {
+      missed++;
+      notes.push(`the fake server recorded violations:\n  ${fleetServer.violations.join('\n  ')}`);
+    }
+  } finally {
+    await fleetServer.close();
+    await redisServer.stop();
+  }
+}
+
 try {
-  if (wanted('startup')) await startupRows();
+  await startupRows();
   if (wanted('cold-file')) await coldFileRow();
   if (wanted('cold-keychain')) await coldKeychainRow();
   if (wanted('parallel')) await parallelRow();
+  if (wanted('redis-fleet')) await fleetRow();
   if (server.violations.length > 0) {
     missed++;
     notes.push(`the fake server recorded violations:\n  ${server.violations.join('\n  ')}`);

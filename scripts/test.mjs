@@ -24,6 +24,8 @@ const prerequisites = [
   { what: 'secret-tool', pkg: 'libsecret-tools', ok: () => hasCommand('secret-tool') },
   { what: 'python3 (the pseudo-terminal test)', pkg: 'python3', ok: () => hasCommand('python3') },
   { what: 'ip (a network namespace for the loopback-only listener test)', pkg: 'iproute2', ok: () => hasCommand('ip') },
+  { what: 'redis-server (the Redis store tests)', pkg: 'redis-server', ok: () => hasCommand('redis-server') },
+  { what: 'faketime (a clock that runs ahead, for the clock tests)', pkg: 'faketime', ok: () => hasCommand('faketime') },
 ];
 
 function hasCommand(name) {
@@ -108,10 +110,20 @@ if (missing.length > 0 || !keytar.ok) {
   process.exit(1);
 }
 
-// All there: run vitest.
+// All there. First the static checks, which fail in seconds, before the long suite: esbuild strips
+// types without checking them, so only tsc catches a type error.
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
-if (!existsSync(vitest)) {
-  console.error('[test] vitest is not installed: run npm ci (or npm install) first');
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+if (!existsSync(vitest) || !existsSync(tsc)) {
+  console.error('[test] the dev dependencies are not installed: run npm ci (or npm install) first');
+  process.exit(1);
+}
+console.error('[test] $ tsc --noEmit');
+const typecheck = spawnSync(process.execPath, [tsc, '--noEmit', '--pretty', 'false'], { cwd: root, encoding: 'utf8' });
+if (typecheck.status !== 0) {
+  process.stderr.write(typecheck.stdout + typecheck.stderr);
+  const errors = (typecheck.stdout.match(/error TS\d+/g) ?? []).length;
+  console.error(`[test] type check failed (${errors} error${errors === 1 ? '' : 's'}); fix them before the suite runs`);
   process.exit(1);
 }
 // A JSON report beside the usual output, so the run can end with one plain "N passed, N failed" line.

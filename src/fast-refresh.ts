@@ -22,9 +22,8 @@ import { dirname } from 'node:path';
 import { cacheFile, isFresh, readCache } from './core/cache.js';
 import { failurePath, lockPath, lockWaitMs, STALE_MS } from './core/lock-files.js';
 import type { Env } from './core/paths.js';
-import type { AccessToken } from './providers/types.js';
+import type { AccessToken, ProviderName } from './core/model.js';
 import type { Paths } from './core/paths.js';
-import type { ProviderId } from './providers/types.js';
 
 /** Polling without a watcher: from FIRST_POLL_MS, doubling up to MAX_POLL_MS. */
 const FIRST_POLL_MS = 10;
@@ -136,8 +135,8 @@ export async function awaitRefresh(
   paths: Paths,
   env: Env,
   profile: string,
-  provider: ProviderId,
-  minTtlSeconds: number,
+  provider: ProviderName,
+  minTtl: { seconds: number; given: boolean },
   { mayClaim }: { mayClaim: boolean },
 ): Promise<Awaited> {
   const lock = lockPath(paths.stateDir, profile, provider);
@@ -145,7 +144,7 @@ export async function awaitRefresh(
   if (!isPrivateDir(dirname(lock)) || exists(failurePath(lock))) return { kind: 'handoff' };
   const usable = async (): Promise<AccessToken | undefined> => {
     const read = await readCache(paths, profile, provider);
-    return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtlSeconds) ? read.token : undefined;
+    return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given) ? read.token : undefined;
   };
 
   const holder = claimant(claim);

@@ -17,9 +17,10 @@
 // what dist/fast.cjs contains and what a warm call loads.
 import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { isFresh, readCache } from './core/cache.js';
+import { DEFAULT_MIN_TTL_SECONDS, isFresh, readCache } from './core/cache.js';
 import { readConfigQuickly, settingsFor } from './core/config-file.js';
 import { resolveEndpoints } from './core/endpoints.js';
+import { checkEnv, TOKENS_DEBUG, TOKENS_NO_FAST_PATH } from './core/env.js';
 import { describeTokensError, isTokensError } from './core/errors.js';
 import { FORMATS, formatCredential, type Format } from './core/format.js';
 import { resolvePaths, type Env, type Paths } from './core/paths.js';
@@ -27,17 +28,17 @@ import { notedRefreshToken } from './core/secret-note.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './cli/parse.js';
 import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptions } from './commands/status-report.js';
 import { awaitRefresh, type RefreshClaim } from './fast-refresh.js';
-import { PROVIDERS } from './providers/registry.js';
+import { allVariables, PROVIDERS } from './providers/registry.js';
 import { storeKindFromEnv } from './store/open.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { Credential } from './core/broker.js';
-import type { ProviderDescriptor } from './providers/types.js';
+import type { ProviderDescriptor } from './core/model.js';
 
 /** Set (to anything) by the tests only: every call goes to the full program, for comparison. */
-export const NO_FAST_PATH_ENV = 'TOKENS_NO_FAST_PATH';
+export const NO_FAST_PATH_ENV = TOKENS_NO_FAST_PATH.name;
 
 export type FastPlan =
-  | { command: 'get'; provider: ProviderDescriptor; profile: string; format: Format; minTtlSeconds: number }
+  | { command: 'get'; provider: ProviderDescriptor; profile: string; format: Format; minTtlSeconds: number; minTtlGiven: boolean }
   /** `providers` undefined: every provider configured in the profile (config.json). */
   | { command: 'exec'; providers: ProviderDescriptor[] | undefined; profile: string; argv: string[] }
   | { command: 'status'; options: StatusOptions }
@@ -110,22 +111,27 @@ function profileOf(scanned: Scanned, env: Env): string {
  * bad endpoint override, …) is undefined here, so the full program reports it.
  */
 export function planFastPath(argv: readonly string[], env: Env): FastPlan | undefined {
-  if (env[NO_FAST_PATH_ENV] !== undefined || env.TOKENS_DEBUG !== undefined) return undefined;
+  if (env[NO_FAST_PATH_ENV] !== undefined || env[TOKENS_DEBUG.name] !== undefined) return undefined;
   const [command, ...args] = argv;
+  // Commander answers these before the variables are checked.
   if (argv.length === 1 && (command === '--version' || command === '-V')) return { command: 'version' };
   try {
+    // A bad TOKENS_* value is the full program's usage error.
+    checkEnv(env, allVariables());
     if (command === 'get') {
       const scanned = scan(args, GET_OPTIONS);
       if (!scanned || scanned.afterDashes !== undefined || scanned.operands.length !== 1) return undefined;
       const provider = parseProvider(scanned.operands[0]!);
       const format = single(scanned, '--format') ?? 'token';
+      const minTtl = single(scanned, '--min-ttl');
       if (!(FORMATS as readonly string[]).includes(format)) return undefined;
       const plan: FastPlan = {
         command: 'get',
         provider,
         profile: profileOf(scanned, env),
         format: format as Format,
-        minTtlSeconds: parseWholeNumber(single(scanned, '--min-ttl') ?? '60', '--min-ttl'),
+        minTtlSeconds: parseWholeNumber(minTtl ?? String(DEFAULT_MIN_TTL_SECONDS), '--min-ttl'),
+        minTtlGiven: minTtl !== undefined,
       };
       resolveEndpoints(provider, env);
       return plan;
@@ -134,7 +140,7 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       const scanned = scan(args, EXEC_OPTIONS);
       // Exactly `exec OPTIONS -- CMD [ARGS…]`; no --provider means every configured provider.
       if (!scanned || scanned.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
-      const providers = (scanned.values.get('--provider') ?? []).map(parseProvider);
+      const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
       const plan: FastPlan = { command: 'exec', providers: providers.length > 0 ? providers : undefined, profile: profileOf(scanned, env), argv: scanned.afterDashes };
       for (const provider of providers) resolveEndpoints(provider, env);
       return plan;
@@ -172,15 +178,17 @@ async function credentialFor(
   env: Env,
   provider: ProviderDescriptor,
   profile: string,
-  minTtlSeconds: number,
+  minTtl: { seconds: number; given: boolean },
   handoff: Handoff,
   mayClaim: boolean,
 ): Promise<Credential | undefined> {
   const read = await readCache(paths, profile, provider.id);
-  if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtlSeconds)) return { kind: 'token', token: read.token };
+  if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given)) return { kind: 'token', token: read.token };
   // A damaged cache is the full program's to report (with --verbose) and rebuild.
   if (read.kind === 'damaged') return undefined;
-  const waited = await awaitRefresh(paths, env, profile, provider.id, minTtlSeconds, { mayClaim });
+  // Waiting can take a while: from here on, as in every run but a warm get, no inspector on SIGUSR1.
+  refuseInspectorSignal();
+  const waited = await awaitRefresh(paths, env, profile, provider.id, minTtl, { mayClaim });
   if (waited.kind === 'token') return { kind: 'token', token: waited.token };
   if (waited.claim) handoff.claims.push(waited.claim);
   if (waited.askedAt !== undefined) handoff.askedAt = Math.min(handoff.askedAt ?? Infinity, waited.askedAt);
@@ -237,7 +245,7 @@ async function answer(plan: FastPlan, env: Env, output: FastOutput, handoff: Han
     case 'version':
       return { stdout: `${pkg.version}\n`, code: 0 };
     case 'get': {
-      const credential = await credentialFor(paths, env, plan.provider, plan.profile, plan.minTtlSeconds, handoff, true);
+      const credential = await credentialFor(paths, env, plan.provider, plan.profile, { seconds: plan.minTtlSeconds, given: plan.minTtlGiven }, handoff, true);
       if (!credential) return undefined;
       return { stdout: formatCredential(plan.format, plan.provider, plan.profile, credential), code: 0 };
     }
@@ -253,7 +261,7 @@ async function answerExec(plan: Extract<FastPlan, { command: 'exec' }>, env: Env
   if (!providers) {
     // As runExec does: the providers with settings in the profile. None, or a config.json the
     // hand check is not sure of, is the full program's to report.
-    const config = readConfigQuickly(paths);
+    const config = readConfigQuickly(paths, PROVIDERS);
     providers = config ? PROVIDERS.filter((p) => settingsFor(config, plan.profile, p.id)) : [];
     if (providers.length === 0) return undefined;
   }
@@ -261,7 +269,7 @@ async function answerExec(plan: Extract<FastPlan, { command: 'exec' }>, env: Env
   const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
   const credentials: Credential[] = [];
   for (const provider of providers) {
-    const credential = await credentialFor(paths, env, provider, plan.profile, EXEC_MIN_TTL_SECONDS, handoff, false);
+    const credential = await credentialFor(paths, env, provider, plan.profile, { seconds: EXEC_MIN_TTL_SECONDS, given: false }, handoff, false);
     if (!credential) return undefined;
     credentials.push(credential);
   }
@@ -276,20 +284,20 @@ async function answerExec(plan: Extract<FastPlan, { command: 'exec' }>, env: Env
  * no colour. The entries and the output are status-report.ts's, as in the full program.
  */
 async function answerStatus(options: StatusOptions, env: Env, paths: Paths): Promise<Answer | undefined> {
-  const config = readConfigQuickly(paths);
+  // The Redis store names itself by its server, and may hold settings this machine lacks: the full program's.
+  const storeKind = storeKindFromEnv(env);
+  if (storeKind !== 'keychain' && storeKind !== 'file') return undefined;
+  const config = readConfigQuickly(paths, PROVIDERS);
   if (!config) return undefined;
   let targets;
   try {
-    targets = statusTargets(config, options);
+    targets = statusTargets(options, PROVIDERS, (provider) => settingsFor(config, options.profile, provider.id));
   } catch (error) {
     // A named provider that is not configured: exit 3, the script test `status P || login P`.
     if (!isTokensError(error)) throw error;
     return { stderr: describeTokensError(error), code: error.exitCode };
   }
   if (!options.json && wantsColour(env, () => isatty(1))) return undefined;
-  const configured = targets.some((t) => t.settings);
-  // Throws for an invalid TOKENS_STORE, which the full program reports.
-  const storeKind = configured || options.json ? storeKindFromEnv(env) : '';
   const entries = [];
   for (const target of targets) {
     const id = target.provider.id;
@@ -301,9 +309,11 @@ async function answerStatus(options: StatusOptions, env: Env, paths: Paths): Pro
       refreshToken = noted;
       cached = await readCache(paths, options.profile, id);
     }
-    entries.push(statusEntry(target, options.profile, { token: cached?.kind === 'hit' ? cached.token : undefined, refreshToken, storeKind, now: Date.now() }));
+    // A local store's name is its kind (status.ts: describeStore).
+    const store = target.settings ? (target.settings.store ?? storeKind) : '';
+    entries.push(statusEntry(target, options.profile, { token: cached?.kind === 'hit' ? cached.token : undefined, refreshToken, store, now: Date.now() }));
   }
-  return { stdout: statusOutput(entries, { json: options.json, profile: options.profile, storeKind, now: Date.now() }), code: 0 };
+  return { stdout: statusOutput(entries, { json: options.json, profile: options.profile, where: storeKind, now: Date.now() }), code: 0 };
 }
 
 /** Exits once everything written to these streams has drained. */
@@ -313,9 +323,22 @@ function exitAfter(code: number, streams: readonly NodeJS.WritableStream[]): voi
   for (const stream of streams) stream.write('', () => --pending === 0 && process.exit(code));
 }
 
+/**
+ * Keeps SIGUSR1 from opening Node's inspector (a debugger on 127.0.0.1:9229) inside this process:
+ * with a listener installed, Node no longer starts it on that signal. Every run installs it except
+ * a warm get, which lives a few milliseconds past Node's own start-up (when no code of ours can run
+ * anyway), holds only the cached token it prints, and keeps its built-ins to those of an empty
+ * script (test/unit/warm-path.test.ts); a get that waits for another process's refresh installs it
+ * when it begins to wait. `exec` passes SIGUSR1 on to its child.
+ */
+function refuseInspectorSignal(): void {
+  if (process.listenerCount('SIGUSR1') === 0) process.on('SIGUSR1', () => {});
+}
+
 /** bin/tokens.js: the fast path when it applies, else the full program; then exit with its code. */
 export async function run(argv: string[]): Promise<void> {
   const plan = planFastPath(argv, process.env);
+  if (plan?.command !== 'get') refuseInspectorSignal();
   const output = new FastOutput();
   const handoff: Handoff = { claims: [] };
   const answered = plan ? await answer(plan, process.env, output, handoff).catch(() => undefined) : undefined;
@@ -324,6 +347,7 @@ export async function run(argv: string[]): Promise<void> {
     if (answered.stderr !== undefined) output.stderr.write(answered.stderr);
     return exitAfter(answered.code, [...output.used]);
   }
+  if (plan?.command === 'get') refuseInspectorSignal();
   let code: number;
   try {
     const { main } = await import('./main.js');

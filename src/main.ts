@@ -2,8 +2,10 @@
 // stderr and the contract's exit code. This is the only place errors become exit codes.
 import { CommanderError } from 'commander';
 import { buildProgram, type ParsedCommand } from './cli/program.js';
-import { describeTokensError, ExitCode, isTokensError } from './core/errors.js';
+import { ExitCode, describeTokensError, isTokensError } from './core/errors.js';
 import { resolvePaths } from './core/paths.js';
+import { checkEnv, TOKENS_DEBUG } from './core/env.js';
+import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import type { Deps, IO } from './core/deps.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -49,24 +51,33 @@ export function processIO(): IO {
 
 export function realDeps(io: IO, env: Deps['env'], verbose: boolean, askedAt?: number): Deps {
   const paths = resolvePaths(env);
+  // One store per run: a key derived or a connection opened once serves every provider of the run.
+  let store: ReturnType<Deps['openStore']> | undefined;
+  const childEnv = childEnvironment(env);
   return {
     ...(askedAt === undefined ? {} : { askedAt }),
     io,
     env,
+    childEnv,
     paths,
-    fetch: (...args) => globalThis.fetch(...args),
+    providers: PROVIDERS,
+    // node:http under the fetch interface: Node's own fetch costs ~0.3 s of CPU per process (src/core/node-fetch.ts).
+    fetch: async (...args) => (await import('./core/node-fetch.js')).nodeFetch(...args),
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
-    openStore: async () => (await import('./store/open.js')).openStore(env, paths),
+    openStore: () => (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv))),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
 }
 
-/** `askedAt`: see Deps.askedAt (the fast path's hand-over after waiting). */
-export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = process.env, askedAt?: number): Promise<number> {
+/**
+ * `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts).
+ * `askedAt`: see Deps.askedAt (the fast path's hand-over after waiting).
+ */
+export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = { ...process.env }, askedAt?: number): Promise<number> {
   let parsed: ParsedCommand | undefined;
-  let verbose = Boolean(env.TOKENS_DEBUG);
+  let verbose = Boolean(env[TOKENS_DEBUG.name]);
   try {
     const program = buildProgram(
       { writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t), env },
@@ -80,6 +91,8 @@ export async function main(argv: string[], io: IO = processIO(), env: Deps['env'
     await program.parseAsync(argv, { from: 'user' });
     if (!parsed) return ExitCode.usage;
     verbose = parsed.verbose;
+    // A bad TOKENS_* value is a usage error too, reported before anything is looked at.
+    if (!parsed.lenient) checkEnv(env, allVariables());
     return await parsed.invocation(realDeps(io, env, verbose, askedAt));
   } catch (error) {
     if (error instanceof CommanderError) return exitCodeFor(error);

@@ -3,10 +3,13 @@
 import { Argument, Command, Option } from 'commander';
 import { parseFormat, FORMATS } from '../core/format.js';
 import { UsageError } from '../core/errors.js';
-import { PROVIDER_IDS } from '../providers/registry.js';
-import { parseProfile, parseProvider, parseWholeNumber } from './parse.js';
+import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
+import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
+import { PROVIDERS } from '../providers/registry.js';
+import { parseProfile, parseProvider as parseProviderName, parseWholeNumber } from './parse.js';
+import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
 import type { Deps } from '../core/deps.js';
-import type { LoginFlags } from '../providers/types.js';
+import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
 export type Invocation = (deps: Deps) => Promise<number>;
 
@@ -14,14 +17,17 @@ export interface ProgramIO {
   writeOut: (text: string) => void;
   writeErr: (text: string) => void;
   env: Deps['env'];
+  /** The registry; a test may pass a longer one. */
+  providers?: readonly ProviderDescriptor[];
 }
 
 export interface ParsedCommand {
   invocation: Invocation;
   verbose: boolean;
+  /** True for the hidden completion helper, which must stay silent whatever the environment holds. */
+  lenient?: boolean;
 }
 
-const providerList = PROVIDER_IDS.join('|');
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 /**
@@ -48,23 +54,64 @@ export function completes<T extends Option | Argument>(target: T, hint: Completi
   return target;
 }
 
+/** The login flags given on the command line, by the table in core/login-flags.ts. */
+function loginFlags(command: Command): LoginFlags {
+  const flags: Record<string, string | number | boolean> = {};
+  for (const key of LOGIN_FLAG_KEYS) {
+    const spec = LOGIN_FLAGS[key];
+    const option = command.options.find((o) => o.flags === spec.syntax)!;
+    const name = option.attributeName();
+    if (command.getOptionValueSource(name) !== 'cli') continue;
+    const value: unknown = command.opts()[name];
+    if (spec.value === 'present') flags[key] = true;
+    else if (spec.value === 'negated') flags[key] = false;
+    else if (spec.value === 'seconds') flags[key] = parseWholeNumber(String(value), loginFlagName(key), { min: 1 });
+    else flags[key] = String(value);
+  }
+  return flags as LoginFlags;
+}
+
 /** The hidden command the completion scripts call for dynamic values; never shown in help. */
 export const COMPLETE_COMMAND = '__complete';
 
-const providerArgument = (name: string) => completes(new Argument(name, providerList), { kind: 'values', values: PROVIDER_IDS });
+
+/** "a, b and c". */
+const listInWords = (items: readonly string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+
+/**
+ * Commander's own errors (unknown option or command, missing argument, bad choice) in the CLI's
+ * one-line style: `tokens: unknown option '--bogus'. See 'tokens get --help'.` Still exit 2 (main).
+ */
+export function commanderErrorLine(text: string, commandPath: string): string {
+  const [first = '', ...rest] = text.trim().split('\n');
+  const message = first.replace(/^error: /, '').replace(/[.\s]+$/, '');
+  const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1');
+  return `tokens: ${message}${suggestion ? ` (${suggestion.replace(/^Did/, 'did')})` : ''}. See '${commandPath} --help'.\n`;
+}
 
 const examples = (lines: string[], notes = '') =>
   `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n${notes ? `\n${notes.replace(/^\n+|\n+$/g, '')}\n` : ''}`;
 
+/** --profile, on the program (before the command) and on every command (after it). */
+const profileOption = () =>
+  completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env(TOKENS_PROFILE.name).default('default'), {
+    kind: 'profiles',
+  });
+
 export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) => void, version: string): Command {
+  const providers = io.providers ?? PROVIDERS;
+  const providerIds = providers.map((p) => p.id);
+  const providerArgument = (name: string) => completes(new Argument(name, providerIds.join('|')), { kind: 'values', values: providerIds });
+  const parseProvider = (name: string) => parseProviderName(name, providers);
   const program = new Command('tokens')
-    .description('Fresh access tokens for the SoundCloud, Chartmetric and Soundcharts APIs, with secrets kept in the OS keychain.')
+    .description(`Fresh access tokens for the ${listInWords(providers.map((p) => p.title))} APIs, with secrets kept in the OS keychain.`)
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) })
+    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(commanderErrorLine(text, 'tokens')) })
+    .addOption(profileOption())
     .addHelpText(
       'after',
       examples(
@@ -72,52 +119,50 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
           'tokens login chartmetric                    # store a refresh token (prompted, or piped on stdin)',
           'tokens get chartmetric --format header      # Authorization: Bearer …',
           'tokens exec --provider soundcloud -- ./fetch.sh',
+          'tokens api soundcloud /me                   # an authenticated request, refreshed on 401',
           'tokens status chartmetric >/dev/null || tokens login chartmetric',
           'tokens <command> --help                     # examples for each command',
         ],
         `
-Environment:
-  TOKENS_PROFILE     profile used when --profile is not given (default "default")
-  TOKENS_STORE       where secrets live: keychain (default) or file (encrypted, headless machines)
-  TOKENS_PASSPHRASE  passphrase of the file store (required with TOKENS_STORE=file)
+Environment (every variable: see the README):
+${[TOKENS_PROFILE, TOKENS_STORE, TOKENS_PASSPHRASE, TOKENS_REDIS_URL].map((v) => `  ${v.name.padEnd(18)} ${v.doc}`).join('\n')}
 
 Exit codes:
-  0 success                      4 credentials rejected: log in again
-  1 internal error (a bug)       5 provider or network unavailable, or rate limited
-  2 usage error or bad config    6 secret store unavailable (keychain, passphrase)
-  3 not configured/logged in     7 login not completed (denied, timed out)
+  0 success                      5 provider or network unavailable, or rate limited
+  1 internal error (a bug)       6 secret store unavailable (keychain, passphrase)
+  2 usage error or bad config    7 login not completed (denied, timed out)
+  3 not configured/logged in     8 api: the API answered with an error status
+  4 credentials rejected: log in again
   exec exits with its command's code (128 + N when killed by signal N).`,
       ),
     );
 
   const common = (command: Command) =>
     command
-      .addOption(
-        completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env('TOKENS_PROFILE').default('default'), {
-          kind: 'profiles',
-        }),
-      )
+      .addOption(profileOption())
       .option('-v, --verbose', 'explain what happens on stderr (never secrets)')
       .helpOption('-h, --help', 'show help')
       .exitOverride()
-      .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(text) });
-  const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env.TOKENS_DEBUG);
-  const given = (command: Command, name: string) => command.getOptionValueSource(name) === 'cli';
+      .configureOutput({
+        writeOut: io.writeOut,
+        writeErr: io.writeErr,
+        outputError: (text, write) => write(commanderErrorLine(text, `tokens ${command.name()}`)),
+      });
+  /**
+   * --profile after the command, else before it (`tokens --profile staging get …`), else
+   * TOKENS_PROFILE, else the default: the command's own option carries the last two.
+   */
+  const profileOf = (command: Command): string =>
+    parseProfile(command.getOptionValueSource('profile') !== 'cli' && program.getOptionValueSource('profile') === 'cli' ? program.opts().profile : command.opts().profile);
+  const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env[TOKENS_DEBUG.name]);
 
   program.commandsGroup('Credentials:');
-  common(program.command('login'))
+  const login = common(program.command('login'))
     .summary('store credentials for a provider (browser login for SoundCloud)')
     .description('Store the credentials of a provider in the secret store and verify them.')
-    .addArgument(providerArgument('<provider>'))
-    .option('--client-id <id>', 'OAuth client id (SoundCloud, Soundcharts)')
-    .option('--team-id <team>', 'Soundcharts team name or id')
-    .option('--legacy', 'Soundcharts: store the deprecated x-app-id / x-api-key pair')
-    .option('--app-id <id>', 'Soundcharts legacy app id (with --legacy)')
-    .option('--client-credentials', 'SoundCloud: app-only credentials, no user login')
-    .option('--redirect-uri <uri>', 'SoundCloud: loopback redirect URI registered with your app')
-    .option('--scope <scope>', 'SoundCloud: scope to request (none is sent unless given)')
-    .option('--no-browser', 'SoundCloud: print the URL instead of opening a browser; accept the redirected URL on stdin')
-    .option('--timeout <seconds>', 'SoundCloud: how long to wait for the browser (default 300)')
+    .addArgument(providerArgument('<provider>'));
+  for (const key of LOGIN_FLAG_KEYS) login.option(LOGIN_FLAGS[key].syntax, LOGIN_FLAGS[key].help);
+  login
     .addHelpText(
       'after',
       examples(
@@ -131,25 +176,14 @@ Exit codes:
         ],
         `
 Secrets are never flags. Each is read from its environment variable when set
-(TOKENS_SOUNDCLOUD_CLIENT_SECRET, TOKENS_CHARTMETRIC_REFRESH_TOKEN,
-TOKENS_SOUNDCHARTS_CLIENT_SECRET, TOKENS_SOUNDCHARTS_API_KEY), else from a hidden
-prompt on a terminal, else from the first line of stdin.`,
+(${providers.flatMap((p) => p.secrets.map((secret) => secret.env)).join(', ')}),
+else from a hidden prompt on a terminal, else from the first line of stdin.`,
       ),
     )
     .action((name: string, _opts, command: Command) => {
       const provider = parseProvider(name);
-      const profile = parseProfile(command.opts().profile);
-      const o = command.opts();
-      const flags: LoginFlags = {};
-      if (given(command, 'clientId')) flags.clientId = o.clientId;
-      if (given(command, 'teamId')) flags.teamId = o.teamId;
-      if (given(command, 'appId')) flags.appId = o.appId;
-      if (given(command, 'legacy')) flags.legacy = true;
-      if (given(command, 'clientCredentials')) flags.clientCredentials = true;
-      if (given(command, 'redirectUri')) flags.redirectUri = o.redirectUri;
-      if (given(command, 'scope')) flags.scope = o.scope;
-      if (given(command, 'browser')) flags.browser = false;
-      if (given(command, 'timeout')) flags.timeoutSeconds = parseWholeNumber(o.timeout, '--timeout', { min: 1 });
+      const profile = profileOf(command);
+      const flags = loginFlags(command);
       onAction({
         verbose: verbose(command),
         invocation: async (deps) => (await import('../commands/login.js')).runLogin({ provider, profile, flags }, deps),
@@ -180,9 +214,10 @@ prompt on a terminal, else from the first line of stdin.`,
       const o = command.opts();
       const options = {
         provider,
-        profile: parseProfile(o.profile),
+        profile: profileOf(command),
         format: parseFormat(o.format),
         minTtlSeconds: parseWholeNumber(o.minTtl, '--min-ttl'),
+        minTtlGiven: command.getOptionValueSource('minTtl') !== 'default',
         forceRefresh: Boolean(o.forceRefresh),
       };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/get.js')).runGet(options, deps) });
@@ -197,7 +232,7 @@ prompt on a terminal, else from the first line of stdin.`,
         new Option('--provider <provider>', 'provider to include (repeatable)')
           .argParser((v: string, acc: string[]) => [...acc, v])
           .default([] as string[], 'all configured'),
-        { kind: 'values', values: PROVIDER_IDS },
+        { kind: 'values', values: providerIds },
       ),
     )
     .passThroughOptions()
@@ -210,7 +245,7 @@ prompt on a terminal, else from the first line of stdin.`,
           'tokens exec --profile staging -- npm test        # every provider configured in "staging"',
         ],
         `
-For each provider P (SOUNDCLOUD, CHARTMETRIC, SOUNDCHARTS) the command gets P_ACCESS_TOKEN
+For each provider P (${providers.map((p) => p.envPrefix).join(', ')}) the command gets P_ACCESS_TOKEN
 and P_AUTHORIZATION (the whole header value, e.g. "OAuth TOKEN"); Soundcharts legacy mode
 sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set too.
 No shell is run: use sh -c for variables. tokens exits with the command's exit code.`,
@@ -219,8 +254,82 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
     .action((command: string[], _opts, cmd: Command) => {
       const o = cmd.opts();
       const providers = (o.provider as string[]).map(parseProvider);
-      const options = { providers, profile: parseProfile(o.profile), command };
+      const options = { providers, profile: profileOf(cmd), command };
       onAction({ verbose: verbose(cmd), invocation: async (deps) => (await import('../commands/exec.js')).runExec(options, deps) });
+    });
+
+  const repeatable = (flags: string, description: string) =>
+    new Option(flags, description).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  const apiBases = providers.map((p) => `  ${p.id.padEnd(12)}${p.endpoints.api.default.padEnd(40)}${p.endpoints.api.env}`).join('\n');
+  // -f and -F together, in the order given: it decides nesting and the order of array items.
+  const fields: FieldSpec[] = [];
+  const field = (flags: string, description: string, typed: boolean) =>
+    new Option(flags, description).argParser((value: string) => {
+      fields.push(parseField(value, typed));
+      return fields.length;
+    });
+  common(program.command('api'))
+    .summary('make an authenticated request to a provider API')
+    .description(
+      'Send one request (with --paginate, one per page) to the API of PROVIDER with a fresh access token, and write the response body to stdout byte for byte.',
+    )
+    .addArgument(providerArgument('<provider>'))
+    .addArgument(new Argument('<path>', 'a PATH starting with / (appended to the API base), or a full URL under the base'))
+    .addOption(completes(new Option('-X, --method <method>', 'HTTP method (default GET, or POST with --input/--form)'), { kind: 'values', values: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] }))
+    .addOption(repeatable('-H, --header <header>', "extra request header 'Name: value' (repeatable)"))
+    .addOption(field('-f, --raw-field <key=value>', 'a string field: query parameter for GET/HEAD/DELETE, else JSON body (repeatable)', false))
+    .addOption(field('-F, --field <key=value>', 'a typed field: true, false, null, integers; @PATH reads a file, @- stdin (repeatable)', true))
+    .addOption(repeatable('--form <key=value>', 'a multipart/form-data part; key=@PATH streams a file (repeatable)'))
+    .option('--input <path>', 'the request body from a file, or - for stdin')
+    .option('--paginate', 'follow next-page links and print one JSON array of all items')
+    .option('-i, --include', 'print the status line and response headers before the body')
+    .option('--silent', 'do not print the response body')
+    .option('--max-wait <seconds>', 'longest wait for a rate limit before giving up (exit 5)', '30')
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'tokens api soundcloud /me',
+          "tokens api soundcloud /me/tracks --paginate | jq -r '.[].title'",
+          "tokens api soundcloud /tracks -f q=ambient -f 'bpm[from]=120' -F limit=50",
+          "tokens api soundcloud /tracks --form 'track[title]=Demo' --form 'track[asset_data]=@demo.wav'",
+          "tokens api soundcloud /tracks/123 -X PUT -f 'track[title]=New title'   # JSON {\"track\":{\"title\":…}}",
+          'tokens api chartmetric /api/artist/206557 --max-wait 120    # ride out the plan rate limit',
+          'tokens api soundcharts /api/v2/artist/UUID/songs --paginate',
+          'jq -n \'{playlist:{title:"Mix"}}\' | tokens api soundcloud /playlists --input -',
+          'tokens api soundcloud /me -i --silent                      # status line and headers only',
+        ],
+        `
+API bases (override with the variable; http:// only for loopback hosts):
+${apiBases}
+
+-f/-F keys nest: -f 'track[title]=New' gives {"track":{"title":"New"}}; 'ids[]=1' appends.
+A 401 refreshes the token once and repeats the request; a 429 is waited out up to
+--max-wait; GET, HEAD, PUT, DELETE and OPTIONS are retried after network errors and 5xx,
+POST and PATCH are sent once. Redirects are followed for GET and HEAD, and the credentials
+never leave the API's origin. An error status prints the body, one line on stderr, exit 8.`,
+      ),
+    )
+    .action((name: string, target: string, _opts, command: Command) => {
+      const o = command.opts();
+      const options = {
+        provider: parseProvider(name),
+        profile: parseProfile(o.profile),
+        target,
+        ...(o.method === undefined ? {} : { method: String(o.method).toUpperCase() }),
+        headers: ((o.header as string[] | undefined) ?? []).map(parseHeader),
+        fields: [...fields],
+        form: ((o.form as string[] | undefined) ?? []).map(parseFormPart),
+        ...(o.input === undefined ? {} : { input: String(o.input) }),
+        paginate: Boolean(o.paginate),
+        include: Boolean(o.include),
+        silent: Boolean(o.silent),
+        maxWaitSeconds: parseWholeNumber(o.maxWait, '--max-wait'),
+      };
+      onAction({
+        verbose: verbose(command),
+        invocation: async (deps) => (await import('../commands/api.js')).runApi(options, deps),
+      });
     });
 
   program.commandsGroup('Credentials:');
@@ -242,7 +351,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
     )
     .action((name: string | undefined, _opts, command: Command) => {
       const o = command.opts();
-      const options = { profile: parseProfile(o.profile), json: Boolean(o.json), ...(name ? { provider: parseProvider(name) } : {}) };
+      const options = { profile: profileOf(command), json: Boolean(o.json), ...(name ? { provider: parseProvider(name) } : {}) };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/status.js')).runStatus(options, deps) });
     });
 
@@ -258,7 +367,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
       ]),
     )
     .action((name: string, _opts, command: Command) => {
-      const options = { provider: parseProvider(name), profile: parseProfile(command.opts().profile) };
+      const options = { provider: parseProvider(name), profile: profileOf(command) };
       onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/logout.js')).runLogout(options, deps) });
     });
 
@@ -306,6 +415,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
     .action((what: string | undefined) => {
       onAction({
         verbose: false,
+        lenient: true,
         invocation: async (deps) => (await import('../commands/completion.js')).runComplete({ what: what ?? '' }, deps),
       });
     });

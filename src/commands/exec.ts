@@ -4,10 +4,9 @@
 import { TokenBroker } from '../core/broker.js';
 import { NotConfiguredError } from '../core/errors.js';
 import { resolveEndpoints } from '../core/endpoints.js';
-import { PROVIDERS } from '../providers/registry.js';
 import { childEnv, EXEC_MIN_TTL_SECONDS, spawnChild } from './exec-child.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export interface ExecOptions {
   /** Empty: every provider configured in the profile. */
@@ -28,8 +27,8 @@ export async function runExec(options: ExecOptions, deps: Deps): Promise<number>
 
 async function configuredProviders(deps: Deps, profile: string): Promise<ProviderDescriptor[]> {
   const { loadConfig, settingsFor } = await import('../core/config.js');
-  const config = await loadConfig(deps.paths);
-  const found = PROVIDERS.filter((p) => settingsFor(config, profile, p.id));
+  const config = await loadConfig(deps);
+  const found = deps.providers.filter((p) => settingsFor(config, profile, p.id));
   if (found.length === 0) {
     throw new NotConfiguredError(`no provider is configured for profile "${profile}"`, { hint: 'Run `tokens login PROVIDER` first, or pass --provider.' });
   }

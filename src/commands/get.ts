@@ -2,13 +2,15 @@ import { TokenBroker } from '../core/broker.js';
 import { resolveEndpoints } from '../core/endpoints.js';
 import { formatCredential, type Format } from '../core/format.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export interface GetOptions {
   provider: ProviderDescriptor;
   profile: string;
   format: Format;
   minTtlSeconds: number;
+  /** --min-ttl was given (not the default margin). */
+  minTtlGiven?: boolean;
   forceRefresh: boolean;
 }
 

@@ -3,14 +3,14 @@
 import { secretKey, TokenBroker } from '../core/broker.js';
 import { deleteCache } from '../core/cache.js';
 import { resolveEndpoints } from '../core/endpoints.js';
-import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
-import { providerContext } from '../core/context.js';
+import { updateSettings } from '../core/config.js';
+import { findSettings, providerContext } from '../core/context.js';
 import { NotConfiguredError, isTokensError } from '../core/errors.js';
 import { profileNote } from '../core/hints.js';
-import { lockPath, withLock } from '../core/lock.js';
 import { forgetStoredSecrets } from '../core/secret-note.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import { runLocked } from '../store/store.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export interface LogoutOptions {
   provider: ProviderDescriptor;
@@ -20,10 +20,11 @@ export interface LogoutOptions {
 export async function runLogout(options: LogoutOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
   resolveEndpoints(provider, deps.env);
-  const settings = settingsFor(await loadConfig(deps.paths), profile, provider.id);
+  const store = await deps.openStore();
+  const parts = store.parts(profile, provider.id, deps);
+  const settings = await findSettings(deps, provider, profile, parts.sharedSettings);
   if (!settings) throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"; nothing to log out`);
   const adapter = await provider.loadAdapter();
-  const store = await deps.openStore();
   await store.check();
 
   if (adapter.hasSession?.(settings) && adapter.signOut) {
@@ -37,12 +38,16 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
     }
   }
 
-  await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+  await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
     await forgetStoredSecrets(deps.paths, profile, provider.id);
     await store.delete(secretKey(profile, provider.id));
+    await parts.sharedCache?.delete();
+    await parts.sharedSettings?.delete();
     await deleteCache(deps.paths, profile, provider.id);
     await updateSettings(deps, profile, provider.id, undefined);
+    await parts.failures.clear();
   });
-  deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote(profile)}.\n`);
+  const everywhere = store.shared ? ` from the shared ${store.where} store: every machine using it is logged out` : '';
+  deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote(profile)}${everywhere}.\n`);
   return 0;
 }

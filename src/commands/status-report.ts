@@ -1,12 +1,11 @@
 // What `tokens status` reports, computed from what has been read (config, cache, what is stored),
 // and how it is printed. Shared by the full program (status.ts) and the fast path (src/fast.ts),
 // so both print the same; no I/O here.
-import { settingsFor, type ConfigData } from '../core/config-file.js';
+import { isFresh } from '../core/cache.js';
 import { notConfigured } from '../core/hints.js';
-import { PROVIDERS } from '../providers/registry.js';
 import { renderStatusTable, type Painter } from './status-table.js';
 import type { Env } from '../core/paths.js';
-import type { AccessToken, ProviderDescriptor, ProviderSettings } from '../providers/types.js';
+import type { AccessToken, ProviderDescriptor, ProviderSettings } from '../core/model.js';
 
 export interface StatusOptions {
   provider?: ProviderDescriptor;
@@ -32,10 +31,12 @@ export interface StatusTarget {
   settings: ProviderSettings | undefined;
 }
 
-/** The providers reported on, in order, with their settings. A named provider not configured: exit 3. */
-export function statusTargets(config: ConfigData, options: StatusOptions): StatusTarget[] {
-  const providers = options.provider ? [options.provider] : PROVIDERS;
-  const targets = providers.map((provider) => ({ provider, settings: settingsFor(config, options.profile, provider.id) }));
+/**
+ * The providers reported on (`options.provider`, else all of them, in order) with the settings
+ * found for each. A named provider not configured: exit 3.
+ */
+export function statusTargets(options: StatusOptions, providers: readonly ProviderDescriptor[], settingsOf: (provider: ProviderDescriptor) => ProviderSettings | undefined): StatusTarget[] {
+  const targets = (options.provider ? [options.provider] : providers).map((provider) => ({ provider, settings: settingsOf(provider) }));
   if (options.provider && !targets[0]!.settings) throw notConfigured(options.provider.id, options.profile);
   // Unconfigured providers appear in the JSON only.
   return targets.filter((t) => t.settings || options.json);
@@ -46,8 +47,8 @@ export interface StatusFacts {
   token: AccessToken | undefined;
   /** Whether a refresh token is stored; null when that is unknown. */
   refreshToken: boolean | null;
-  /** The store TOKENS_STORE selects. */
-  storeKind: string;
+  /** The store the provider's secrets are in, as people know it (status.ts: describeStore). */
+  store: string;
   now: number;
 }
 
@@ -62,16 +63,18 @@ export function statusEntry(target: StatusTarget, profile: string, facts: Status
     profile,
     configured: true,
     mode: settings.mode,
-    store: settings.store ?? facts.storeKind,
+    store: facts.store,
     client_id: settings.client_id ?? settings.app_id ?? null,
     token_expires_at: token ? new Date(token.expires_at).toISOString() : null,
-    token_expired: token ? token.expires_at <= facts.now : null,
+    // A token obtained "in the future" (under a clock that ran ahead) is stale whatever it says.
+    token_expired: token ? token.expires_at <= facts.now || !isFresh(token, facts.now, 0, true) : null,
     refresh_token: facts.refreshToken,
   };
 }
 
-export function statusOutput(entries: StatusEntry[], options: { json: boolean; profile: string; storeKind: string; now: number; paint?: Painter }): string {
-  if (options.json) return `${JSON.stringify({ profile: options.profile, store: options.storeKind, providers: entries }, null, 2)}\n`;
+/** `where`: the store TOKENS_STORE selects, as people know it ('redis (HOST:PORT)'). */
+export function statusOutput(entries: StatusEntry[], options: { json: boolean; profile: string; where: string; now: number; paint?: Painter }): string {
+  if (options.json) return `${JSON.stringify({ profile: options.profile, store: options.where, providers: entries }, null, 2)}\n`;
   return renderStatusTable(entries, { now: options.now, profile: options.profile, ...(options.paint ? { paint: options.paint } : {}) });
 }
 

@@ -38,7 +38,7 @@ export function renderStatusTable(entries: StatusEntry[], options: { now: number
     e.profile,
     e.mode ?? '',
     e.store ?? '',
-    e.mode === 'legacy' ? 'static API key' : describeExpiry(e.token_expires_at, options.now),
+    e.mode === 'legacy' ? 'static API key' : e.token_expired ? 'expired' : describeExpiry(e.token_expires_at, options.now),
     e.refresh_token === null ? 'unknown' : e.refresh_token ? 'yes' : 'no',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

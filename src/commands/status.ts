@@ -1,26 +1,46 @@
 // `tokens status [PROVIDER] [--json]`: what is configured, where, in which mode, and when the
 // cached token expires. Never a secret. Whether a refresh token is stored comes from the note that
-// login and rotation leave (src/core/secret-note.ts); only for a provider without a usable note is
-// the store asked, and then only whether the refresh token exists. What is reported and how it is
-// printed is status-report.ts, shared with the fast path.
+// login and rotation leave (src/core/secret-note.ts); only without a usable note (and always for the
+// Redis store) is the store asked, and then only whether the refresh token exists. What is reported
+// and how it is printed is status-report.ts, shared with the fast path (src/fast.ts).
 import { secretKey } from '../core/broker.js';
 import { readCache } from '../core/cache.js';
-import { loadConfig } from '../core/config.js';
-import { isTokensError } from '../core/errors.js';
+import { findSettings } from '../core/context.js';
+import { ExitCode, isTokensError } from '../core/errors.js';
 import { notedRefreshToken } from '../core/secret-note.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
-import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptions } from './status-report.js';
+import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusEntry, type StatusOptions } from './status-report.js';
 import type { Deps } from '../core/deps.js';
+import type { ProviderDescriptor, ProviderSettings } from '../core/model.js';
 import type { SecretStore } from '../store/store.js';
 
 export type { StatusEntry, StatusOptions } from './status-report.js';
 
 export async function runStatus(options: StatusOptions, deps: Deps): Promise<number> {
-  const config = await loadConfig(deps.paths);
-  const targets = statusTargets(config, options);
-  const noted = new Map(targets.filter((t) => t.settings).map((t) => [t.provider.id, notedRefreshToken(deps.paths, deps.env, options.profile, t.provider.id)]));
-  const store = [...noted.values()].some((v) => v === undefined) ? await openQuietly(deps) : undefined;
-  const entries = [];
+  const providers = options.provider ? [options.provider] : deps.providers;
+  const opened = await deps.openStore();
+  const found = new Map<ProviderDescriptor, ProviderSettings>();
+  let unreadable = false;
+  for (const provider of providers) {
+    const shared = opened.parts(options.profile, provider.id, deps).sharedSettings;
+    let settings: ProviderSettings | undefined;
+    try {
+      settings = await findSettings(deps, provider, options.profile, shared);
+    } catch (error) {
+      // A shared store that cannot be read: say so, and show what this machine knows.
+      if (!isTokensError(error) || error.exitCode !== ExitCode.store) throw error;
+      if (!unreadable) deps.io.stderr.write(`note: the secret store could not be read (${error.message}); showing this machine's settings only\n`);
+      unreadable = true;
+      settings = await findSettings(deps, provider, options.profile);
+    }
+    if (settings) found.set(provider, settings);
+  }
+  const targets = statusTargets(options, deps.providers, (provider) => found.get(provider));
+  const noted = new Map([...found.keys()].map((p) => [p.id, notedRefreshToken(deps.paths, deps.env, options.profile, p.id)]));
+  const needsStore = [...noted.values()].some((v) => v === undefined);
+  const store = found.size > 0 && !unreadable && needsStore ? await openQuietly(opened, deps) : undefined;
+  for (const warning of store ? ((await store.warnings?.()) ?? []) : []) deps.io.stderr.write(`warning: ${warning}\n`);
+  const entries: StatusEntry[] = [];
   for (const target of targets) {
     const id = target.provider.id;
     const cached = target.settings ? await readCache(deps.paths, options.profile, id) : undefined;
@@ -29,7 +49,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
       statusEntry(target, options.profile, {
         token: cached?.kind === 'hit' ? cached.token : undefined,
         refreshToken: known ?? (store ? await hasRefreshToken(store, secretKey(options.profile, id)) : null),
-        storeKind: target.settings ? storeKind(deps.env) : '',
+        store: target.settings ? describeStore(target.settings.store ?? storeKind(deps.env), opened) : '',
         now: deps.now(),
       }),
     );
@@ -37,20 +57,18 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
   const colour = !options.json && wantsColour(deps.env, () => deps.io.stdoutIsTTY);
   const { colourPainter } = await import('./status-table.js');
   deps.io.stdout.write(
-    statusOutput(entries, {
-      json: options.json,
-      profile: options.profile,
-      storeKind: options.json ? storeKind(deps.env) : '',
-      now: deps.now(),
-      ...(colour ? { paint: await colourPainter() } : {}),
-    }),
+    statusOutput(entries, { json: options.json, profile: options.profile, where: opened.where, now: deps.now(), ...(colour ? { paint: await colourPainter() } : {}) }),
   );
   return 0;
 }
 
-async function openQuietly(deps: Deps): Promise<SecretStore | undefined> {
+/** The store a login used, as people know it: 'redis (HOST:PORT)' when it is the open one. */
+function describeStore(kind: string, opened: SecretStore): string {
+  return kind === opened.kind ? opened.where : kind;
+}
+
+async function openQuietly(store: SecretStore, deps: Deps): Promise<SecretStore | undefined> {
   try {
-    const store = await deps.openStore();
     await store.check();
     return store;
   } catch (error) {

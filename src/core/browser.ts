@@ -7,15 +7,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Env } from './paths.js';
 import { UsageError } from './errors.js';
 
-/** Variables a browser started by tokens never sees: the passphrase and the secrets of `login`. */
-const WITHHELD_VARIABLES = new Set([
-  'TOKENS_PASSPHRASE',
-  'TOKENS_SOUNDCLOUD_CLIENT_SECRET',
-  'TOKENS_SOUNDCHARTS_CLIENT_SECRET',
-  'TOKENS_SOUNDCHARTS_API_KEY',
-  'TOKENS_CHARTMETRIC_REFRESH_TOKEN',
-]);
-
 /**
  * Splits a command line into words like a POSIX shell, without expansions: blanks separate words;
  * '…' is literal; in "…" a backslash escapes only $ ` " \ and newline; elsewhere a backslash
@@ -84,12 +75,6 @@ export function splitShellWords(s: string): string[] {
   return words;
 }
 
-function childEnv(env: Env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !WITHHELD_VARIABLES.has(k)) out[k] = v;
-  return out;
-}
-
 /** Resolves true on 'spawn', false on 'error' (e.g. ENOENT); an error listener stays attached. */
 function spawned(child: ChildProcess): Promise<boolean> {
   return new Promise((resolve) => {
@@ -99,6 +84,10 @@ function spawned(child: ChildProcess): Promise<boolean> {
 }
 
 export interface OpenInBrowserOptions {
+  /** Where BROWSER is read. */
+  env: Env;
+  /** The browser's environment: ours without the withheld variables (Deps.childEnv). */
+  childEnv: Env;
   /** Why the browser could not be started, for --verbose. */
   debug?: (message: string) => void;
 }
@@ -107,7 +96,8 @@ export interface OpenInBrowserOptions {
  * Opens `url` in a browser; true when a browser command was started (not that a page showed).
  * Never throws.
  */
-export async function openInBrowser(url: string, env: Env, options: OpenInBrowserOptions = {}): Promise<boolean> {
+export async function openInBrowser(url: string, options: OpenInBrowserOptions): Promise<boolean> {
+  const { env, childEnv } = options;
   const debug = options.debug ?? (() => {});
   const browser = env.BROWSER;
   if (browser !== undefined && browser.trim() !== '') {
@@ -129,7 +119,7 @@ export async function openInBrowser(url: string, env: Env, options: OpenInBrowse
         stdio: 'ignore',
         shell: false,
         windowsHide: true,
-        env: childEnv(env),
+        env: childEnv,
       });
       const ok = await spawned(child);
       if (ok) child.unref();
@@ -142,6 +132,10 @@ export async function openInBrowser(url: string, env: Env, options: OpenInBrowse
   }
 
   try {
+    // `open` starts its opener (xdg-open, open, start) with process.env and takes no environment of
+    // its own; so the withheld variables leave process.env first. main works on its own copy of the
+    // environment (Deps.env), so nothing of ours reads process.env after this.
+    for (const name of Object.keys(process.env)) if (!(name in childEnv)) delete process.env[name];
     const { default: open } = await import('open');
     const child = await open(url, { wait: false });
     child.on('error', (e) => debug(`the default browser opener failed: ${e.message}`));

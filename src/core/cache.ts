@@ -1,13 +1,15 @@
 // The access-token cache: one small JSON file per provider and profile, shared by every process.
 // This module is on the warm path (dist/fast.cjs bundles it): no zod, no crypto, no store, and not
 // node:fs/promises either. Nothing read here is trusted without a shape check; a damaged file is
-// treated as absent and later overwritten.
-import { readFileSync, rm } from 'node:fs';
+// treated as absent and later overwritten (src/core/private-files.ts replaces it, never writing
+// through a link). The shape of an access token (here and for every token a provider answers, in
+// src/providers/common.ts) and the clock rules of freshness live here too, so both paths agree.
+import { closeSync, constants, fchmodSync, fstatSync, openSync, readSync, rm } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from './paths.js';
-import type { AccessToken, ProviderId } from '../providers/types.js';
+import type { AccessToken, ProviderName } from './model.js';
 
-export function cacheFile(paths: Paths, profile: string, provider: ProviderId): string {
+export function cacheFile(paths: Paths, profile: string, provider: ProviderName): string {
   return join(paths.cacheDir, profile, `${provider}.json`);
 }
 
@@ -16,18 +18,64 @@ export type CacheRead =
   | { kind: 'absent' }
   | { kind: 'damaged'; reason: string };
 
+/** RFC 6750 `b64token`: what may follow "Bearer " in a header, and nothing else (no CR, LF, escapes). */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** The longest access token accepted (providers' are well under 2 KB; an environment holds 128 KB per value). */
+export const MAX_TOKEN_CHARS = 16 * 1024;
+/** The longest token lifetime accepted: ten years. */
+export const MAX_LIFETIME_SECONDS = 10 * 365 * 24 * 3600;
+/**
+ * How far in the future a token's obtained_at may lie before the clock is taken to have been wrong
+ * when it was written (a token minted under a clock that ran ahead): such a token is stale.
+ */
+export const CLOCK_TOLERANCE_MS = 5_000;
+/** The default margin (no --min-ttl): 60 s, or half the token's lifetime when that is shorter. */
+export const DEFAULT_MIN_TTL_SECONDS = 60;
+const MAX_CACHE_BYTES = 64 * 1024;
+const NOFOLLOW_NONBLOCK = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+export function isB64Token(value: string): boolean {
+  return value.length <= MAX_TOKEN_CHARS && B64TOKEN.test(value);
+}
+
 /**
  * Reads the cached token. The read is synchronous on purpose: the file is a few hundred bytes, and
  * an asynchronous read would start libuv's thread pool (and load node:fs/promises): about 3 ms of
  * a ~35 ms warm `get`, as much as the rest of the fast path together.
+ * The file is opened without following a link and without blocking (a FIFO there cannot hang us),
+ * and judged by the fstat of that descriptor: not a regular file, not ours, or writable by group or
+ * others is damaged (never served); readable by others is tightened to 0600.
  */
-export async function readCache(paths: Paths, profile: string, provider: ProviderId): Promise<CacheRead> {
+export async function readCache(paths: Paths, profile: string, provider: ProviderName): Promise<CacheRead> {
+  let fd: number;
+  try {
+    fd = openSync(cacheFile(paths, profile, provider), constants.O_RDONLY | NOFOLLOW_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'absent' };
+    return { kind: 'damaged', reason: code === 'ELOOP' ? 'a symbolic link' : `unreadable (${code ?? 'error'})` };
+  }
   let text: string;
   try {
-    text = readFileSync(cacheFile(paths, profile, provider), 'utf8');
+    const info = fstatSync(fd);
+    if (!info.isFile()) return { kind: 'damaged', reason: 'not a regular file' };
+    const uid = process.getuid?.();
+    if (uid !== undefined && info.uid !== uid) return { kind: 'damaged', reason: `owned by another user (uid ${info.uid})` };
+    if ((info.mode & 0o022) !== 0) return { kind: 'damaged', reason: 'writable by group or others' };
+    if ((info.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+    if (info.size > MAX_CACHE_BYTES) return { kind: 'damaged', reason: 'too large' };
+    const buffer = Buffer.alloc(info.size);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    text = buffer.toString('utf8', 0, length);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
     return { kind: 'damaged', reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+  } finally {
+    closeSync(fd);
   }
   let data: unknown;
   try {
@@ -39,28 +87,62 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
   return token ? { kind: 'hit', token } : { kind: 'damaged', reason: 'unexpected shape' };
 }
 
-function asAccessToken(data: unknown): AccessToken | undefined {
+/** The token in `data` when it has the cached shape (also for the shared cache), else undefined. */
+export function asAccessToken(data: unknown): AccessToken | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const { access_token, token_type, expires_at, scope } = data as Record<string, unknown>;
-  if (typeof access_token !== 'string' || access_token.length === 0) return undefined;
+  const { access_token, token_type, expires_at, obtained_at, scope } = data as Record<string, unknown>;
+  // A cache holding a token no provider could have issued (a header injection, escapes) is damaged.
+  if (typeof access_token !== 'string' || !isB64Token(access_token)) return undefined;
   if (typeof token_type !== 'string') return undefined;
-  if (typeof expires_at !== 'number' || !Number.isFinite(expires_at)) return undefined;
+  if (!isTime(expires_at)) return undefined;
+  // obtained_at is absent from caches written before it was kept.
+  if (obtained_at !== undefined) {
+    if (!isTime(obtained_at)) return undefined;
+    // (An expiry before it was obtained is just an expired token: a test, or a hand edit.)
+    if (expires_at - obtained_at > MAX_LIFETIME_SECONDS * 1000) return undefined;
+  }
   if (scope !== undefined && typeof scope !== 'string') return undefined;
-  return { access_token, token_type, expires_at, ...(scope === undefined ? {} : { scope }) };
+  return { access_token, token_type, expires_at, ...(obtained_at === undefined ? {} : { obtained_at }), ...(scope === undefined ? {} : { scope }) };
 }
 
-/** True when the token has at least minTtlSeconds left. */
-export function isFresh(token: AccessToken, nowMs: number, minTtlSeconds: number): boolean {
-  return token.expires_at - nowMs >= minTtlSeconds * 1000;
+/** A time in ms that a Date can show (|t| ≤ 8.64e15), so no caller meets a RangeError. */
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= 8.64e15;
 }
 
-export async function writeCache(paths: Paths, profile: string, provider: ProviderId, token: AccessToken): Promise<void> {
+/** The token's whole lifetime in ms, when the cache knows when it was obtained. */
+export function lifetimeMs(token: AccessToken): number | undefined {
+  return token.obtained_at === undefined ? undefined : token.expires_at - token.obtained_at;
+}
+
+/**
+ * The validity a token must still have: minTtlSeconds when the caller asked for it (`given`), else
+ * the default margin, which for a short-lived token is half its lifetime (a 30 s token is used for
+ * 15 s instead of never).
+ */
+export function requiredTtlMs(token: AccessToken, minTtlSeconds: number, given: boolean): number {
+  const asked = minTtlSeconds * 1000;
+  const lifetime = lifetimeMs(token);
+  return given || lifetime === undefined || lifetime <= 0 ? asked : Math.min(asked, lifetime / 2);
+}
+
+/**
+ * True when the token has the required validity left (see requiredTtlMs). A token obtained "in the
+ * future" (written while the clock ran ahead; it then also has more left than its whole lifetime)
+ * is stale whatever its expiry says: the provider's clock decides when it really ends.
+ */
+export function isFresh(token: AccessToken, nowMs: number, minTtlSeconds: number, given = false): boolean {
+  if (token.obtained_at !== undefined && token.obtained_at > nowMs + CLOCK_TOLERANCE_MS) return false;
+  if (token.expires_at - nowMs > MAX_LIFETIME_SECONDS * 1000) return false;
+  return token.expires_at - nowMs >= requiredTtlMs(token, minTtlSeconds, given);
+}
+
+export async function writeCache(paths: Paths, profile: string, provider: ProviderName, token: AccessToken): Promise<void> {
   const { writePrivateFile } = await import('./private-files.js');
-  // No fsync: a cache lost in a crash is a refresh, and a torn file reads as damaged (absent).
-  await writePrivateFile(cacheFile(paths, profile, provider), `${JSON.stringify(token)}\n`, { fsync: false });
+  await writePrivateFile(paths.cacheDir, cacheFile(paths, profile, provider), `${JSON.stringify(token)}\n`);
 }
 
-export async function deleteCache(paths: Paths, profile: string, provider: ProviderId): Promise<void> {
+export async function deleteCache(paths: Paths, profile: string, provider: ProviderName): Promise<void> {
   const file = cacheFile(paths, profile, provider);
   await new Promise<void>((resolve, reject) => rm(file, { force: true }, (error) => (error ? reject(error) : resolve())));
 }

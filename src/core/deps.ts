@@ -1,5 +1,6 @@
 import type { Env, Paths } from './paths.js';
 import type { SecretStore } from '../store/store.js';
+import type { ProviderDescriptor } from './model.js';
 
 /** The streams a command talks through; stdout carries data only, stderr everything for people. */
 export interface IO {
@@ -15,7 +16,11 @@ export interface IO {
 export interface Deps {
   io: IO;
   env: Env;
+  /** The environment any child process is given: `env` without the withheld (secret) variables. */
+  childEnv: Env;
   paths: Paths;
+  /** Every provider (the registry), for what lists them: the config schema, `status`, `exec`. */
+  providers: readonly ProviderDescriptor[];
   fetch: typeof globalThis.fetch;
   /** Milliseconds since the epoch. */
   now: () => number;

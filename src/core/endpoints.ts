@@ -2,7 +2,7 @@
 // Plain http:// is allowed only to a loopback host, so a typo cannot send secrets in clear text.
 import { UsageError } from './errors.js';
 import type { Env } from './paths.js';
-import type { ProviderDescriptor } from '../providers/types.js';
+import type { ProviderDescriptor } from './model.js';
 
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();

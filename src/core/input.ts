@@ -4,7 +4,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { LoginError, UsageError } from './errors.js';
 import type { IO } from './deps.js';
 import type { Env } from './paths.js';
-import type { SecretRequest } from '../providers/types.js';
+import type { SecretRequest } from './model.js';
 
 export class InputReader {
   readonly #io: IO;

@@ -1,6 +1,7 @@
 // Where the provider locks and their companions live, and when a lock counts as stale: the facts
 // lock.ts acts on and the fast path's waiters (src/fast-refresh.ts) only look at. No I/O here.
 import { join } from 'node:path';
+import { readEnv, TOKENS_LOCK_TIMEOUT } from './env.js';
 import type { Env } from './paths.js';
 
 /** A lock whose holder has not touched it for this long is taken to be dead. */
@@ -10,13 +11,9 @@ export function lockPath(stateDir: string, profile: string, name: string): strin
   return join(stateDir, profile, `${name}.lock`);
 }
 
-/** A holder gives up within about 60 s (the HTTP budget); waiting longer than this means trouble. */
-const DEFAULT_WAIT_MS = 90_000;
-
-/** How long a process waits for a provider lock: TOKENS_LOCK_TIMEOUT seconds, else 90 s. */
+/** How long a process waits for a provider lock: TOKENS_LOCK_TIMEOUT (src/core/env.ts), else 90 s. */
 export function lockWaitMs(env: Env): number {
-  const seconds = Number(env.TOKENS_LOCK_TIMEOUT);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_WAIT_MS;
+  return readEnv(env, TOKENS_LOCK_TIMEOUT);
 }
 
 /** The failure a lock holder recorded for the processes that were waiting (lock.ts). */

@@ -2,60 +2,43 @@
 // holder touches it every second, so a lock left by a killed process goes stale within seconds while
 // a live holder's lock is never broken.
 //
-// Two things proper-lockfile does not do for us:
-// - Taking over a stale lock safely. Its own takeover is stat → rmdir → mkdir, so two waiters that
-//   both saw the dead lock can both remove it, the second removing the first one's fresh lock, and
-//   both go on as holders (or one fails with ENOENT). Here proper-lockfile never judges a lock stale;
-//   a waiter that finds one stale breaks it under a second, short-lived lock (`…lock.breaking`) and
-//   only after checking again that it is still the same stale lock.
-// - Sharing a failure. When the holder gives up (the provider is down, rate limiting, rejected the
-//   credentials), the processes that were already waiting would each repeat the same doomed request
-//   one after the other, N times the time and N times the load. With `shareFailure` the failure is
-//   recorded next to the lock, and those waiters get it (`held.recentFailure`) instead; a process
-//   that asks later tries again. A failure that leaves the store holding a spent refresh token is
-//   shared with every later process too, until a login replaces it.
-import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+// What proper-lockfile does not do for us: taking over a stale lock safely. Its own takeover is
+// stat → rmdir → mkdir, so two waiters that both saw the dead lock can both remove it, the second
+// removing the first one's fresh lock, and both go on as holders (or one fails with ENOENT). Here
+// proper-lockfile never judges a lock stale; a waiter that finds one stale breaks it under a second,
+// short-lived lock (`…lock.breaking`) and only after checking again that it is still the same stale lock.
+// Only a lock: which failures the processes waiting on it share is the broker's business.
+import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { CredentialsRejectedError, StoreError, TokensError, UnavailableError } from './errors.js';
-import { ensurePrivateDir } from './private-files.js';
-import { failurePath, lockPath, lockWaitMs, STALE_MS } from './lock-files.js';
+import { StoreError, UnavailableError } from './errors.js';
+import { describeErrno, ensurePrivateDir, errnoCode } from './private-files.js';
+import { lockPath, lockWaitMs, STALE_MS } from './lock-files.js';
 import type { Deps } from './deps.js';
 
 const UPDATE_MS = 1_000;
 /** What proper-lockfile is told: never take a lock over by itself (see above). */
 const NEVER_STALE_MS = 2 ** 31;
 
-/**
- * Who else gets a failure of `fn` (a TokensError with exit code 4, 5 or 6), among the callers that
- * share failures: nobody; those that asked for the lock before it happened ('waiting'); or also every
- * later one ('sticky'), until a caller that does not share failures completes under the lock (a login
- * or a logout: what replaces the credentials that failed).
- */
-export type FailureSharing = 'none' | 'waiting' | 'sticky';
-
 /** What withLock uses of Deps; a caller without a full Deps (the file store) passes just these. */
-export type LockDeps = Pick<Deps, 'env' | 'now' | 'sleep' | 'random' | 'debug'>;
+export type LockDeps = Pick<Deps, 'env' | 'now' | 'sleep' | 'random' | 'debug' | 'askedAt'>;
 
 export interface LockOptions {
-  shareFailure?: (error: TokensError) => FailureSharing;
   /** How long to wait for the lock before giving up; default TOKENS_LOCK_TIMEOUT, else 90 s. */
   waitMs?: number;
-  /**
-   * When the caller began to wait, if earlier than this call (a fast-path waiter that hands over
-   * to the full program): a failure recorded since then is shared with it.
-   */
-  askedAt?: number;
   /**
    * Whether to create the lock's directory (0700, tightening a loose one we own); default true.
    * False for a caller that has prepared the directory itself (the file store, whose directory may
    * be a shared one such as /tmp, or the home directory, which must not be tightened).
    */
   createDir?: boolean;
+  /**
+   * The directory of ours the lock lives under (Paths.stateDir): every directory from it down to
+   * the lock's is made private (src/core/private-files.ts). Default: the lock's own directory.
+   */
+  root?: string;
 }
 
 export interface HeldLock {
-  /** A failure shared with this process (see FailureSharing): throw it rather than try again. */
-  readonly recentFailure?: TokensError;
   /**
    * True once the lock was found taken over while held (the holder stopped touching it for longer
    * than the stale period, say the machine slept, and another process broke it): whatever this
@@ -68,11 +51,11 @@ export { lockPath };
 
 export async function withLock<T>(deps: LockDeps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
-  if (options.createDir !== false) await ensurePrivateDir(dirname(path));
+  const root = options.root ?? dirname(path);
+  if (options.createDir !== false) await ensurePrivateDir(root, dirname(path));
   const waitMs = options.waitMs ?? lockWaitMs(deps.env);
-  // A caller that began waiting earlier (askedAt) has waited that long already.
-  const asked = Math.min(options.askedAt ?? Infinity, deps.now());
-  const deadline = asked + waitMs;
+  // A process that began waiting earlier (Deps.askedAt: on the fast path) has waited that long already.
+  const deadline = Math.min(deps.askedAt ?? Infinity, deps.now()) + waitMs;
   let waited = false;
   for (;;) {
     let release: () => Promise<void>;
@@ -94,7 +77,8 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // ENOENT: the lock vanished between proper-lockfile's mkdir and its first touch; try again.
-      if (code !== 'ELOCKED' && code !== 'ENOENT') throw error;
+      // Anything else (EROFS, EACCES, ENOTDIR, ENOSPC): the state directory cannot hold a lock.
+      if (code !== 'ELOCKED' && code !== 'ENOENT') throw cannotLock(path, error);
       if (code === 'ELOCKED' && (await breakIfStale(path, deps, what))) continue;
       if (!waited) deps.debug(`waiting for another tokens process (${what})`);
       waited = true;
@@ -107,26 +91,23 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
       await deps.sleep(100 + Math.round(deps.random() * 200));
       continue;
     }
-    const recorded = await readRecord(path);
-    const recentFailure = options.shareFailure && recorded ? sharedWith(recorded, asked) : undefined;
     try {
-      const held: HeldLock = {
-        ...(recentFailure ? { recentFailure } : {}),
+      return await fn({
         get compromised() {
           return compromised;
         },
-      };
-      const result = await fn(held);
-      if (recorded && !(options.shareFailure && recorded.sharing === 'sticky')) await rm(failurePath(path), { force: true }).catch(() => undefined);
-      return result;
-    } catch (error) {
-      // A shared failure thrown again stays recorded as it was (its time, its sharing).
-      if (options.shareFailure && error !== recentFailure) await recordFailure(path, error, options.shareFailure, deps);
-      throw error;
+      });
     } finally {
       await release().catch(() => undefined);
     }
   }
+}
+
+/** The lock path cannot be used at all: exit 6, naming it. */
+function cannotLock(path: string, error: unknown): StoreError {
+  return new StoreError(`cannot take the lock ${path}: ${describeErrno(error)}`, {
+    hint: `tokens keeps its locks in ${dirname(path)}; it must be a writable directory.`,
+  });
 }
 
 function isStale(mtimeMs: number, nowMs: number): boolean {
@@ -145,7 +126,7 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
   try {
     await mkdir(breaker, { mode: 0o700 });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if (errnoCode(error) !== 'EEXIST') throw cannotLock(path, error);
     // Another waiter is breaking it right now (it takes milliseconds), or died doing so long ago.
     const other = await stat(breaker).catch(() => undefined);
     if (other && isStale(other.mtimeMs, Date.now())) await rmdir(breaker).catch(() => undefined);
@@ -157,7 +138,8 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
     if (!now) return true;
     if (now.ino !== seen.ino || !isStale(now.mtimeMs, Date.now())) return false;
     await rmdir(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
+      // ENOTDIR: something that is not a lock (a file, a FIFO) sits at the lock's path.
+      if (error.code !== 'ENOENT') throw cannotLock(path, error);
     });
     deps.debug(`took over the lock for ${what} from a tokens process that stopped without releasing it`);
     return true;
@@ -166,58 +148,3 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
   }
 }
 
-// --- shared failures -----------------------------------------------------------------------------
-
-interface RecordedFailure {
-  at: number;
-  sharing: FailureSharing;
-  exitCode: number;
-  message: string;
-  hint?: string;
-}
-
-async function recordFailure(path: string, error: unknown, share: (error: TokensError) => FailureSharing, deps: LockDeps): Promise<void> {
-  if (!(error instanceof TokensError) || ![4, 5, 6].includes(error.exitCode)) return;
-  const sharing = share(error);
-  if (sharing === 'none') return;
-  const record: RecordedFailure = { at: deps.now(), sharing, exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
-  try {
-    const { writePrivateFile } = await import('./private-files.js');
-    await writePrivateFile(failurePath(path), `${JSON.stringify(record)}\n`);
-  } catch (e) {
-    deps.debug(`could not record the failure for other tokens processes (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-}
-
-/** The recorded failure, if there is one and it is well-formed. */
-async function readRecord(path: string): Promise<RecordedFailure | undefined> {
-  let record: Partial<RecordedFailure> | null;
-  try {
-    record = JSON.parse(await readFile(failurePath(path), 'utf8')) as Partial<RecordedFailure> | null;
-  } catch {
-    return undefined;
-  }
-  if (typeof record !== 'object' || record === null) return undefined;
-  const { at, sharing, exitCode, message, hint } = record;
-  if (typeof at !== 'number' || !Number.isFinite(at) || typeof message !== 'string' || typeof exitCode !== 'number') return undefined;
-  if (sharing !== 'waiting' && sharing !== 'sticky') return undefined;
-  return { at, sharing, exitCode, message, ...(typeof hint === 'string' ? { hint } : {}) };
-}
-
-/** The recorded failure as an error to throw, when it is shared with a process that asked at `asked`. */
-function sharedWith(record: RecordedFailure, asked: number): TokensError | undefined {
-  if (record.sharing === 'waiting' && record.at < asked) return undefined;
-  const when = new Date(record.at).toISOString().replace(/\.\d+Z$/, 'Z');
-  const text = `${record.message.replace(/[.\s]+$/, '').slice(0, 500)} (as another tokens process found at ${when})`;
-  const options = record.hint === undefined ? {} : { hint: record.hint.slice(0, 500) };
-  switch (record.exitCode) {
-    case 4:
-      return new CredentialsRejectedError(text, {}, options);
-    case 5:
-      return new UnavailableError(text, options);
-    case 6:
-      return new StoreError(text, options);
-    default:
-      return undefined;
-  }
-}

@@ -56,8 +56,8 @@ export function oauthErrorDetails(response: TokenResponse): OAuthErrorDetails {
   const description = parsed.data.error_description ?? parsed.data.message;
   return {
     status: response.status,
-    ...(parsed.data.error ? { error: sanitizeProviderText(parsed.data.error, 100) } : {}),
-    ...(description ? { error_description: sanitizeProviderText(description, 200) } : {}),
+    ...(parsed.data.error ? { error: sanitizeProviderText(parsed.data.error, 100, response.redact) } : {}),
+    ...(description ? { error_description: sanitizeProviderText(description, 200, response.redact) } : {}),
   };
 }
 

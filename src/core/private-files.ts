@@ -1,21 +1,199 @@
-// Files tokens writes itself: mode 0600 inside directories mode 0700, replaced atomically.
-import { chmod, mkdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// The files and directories tokens owns (config, cache, state, the default data directory), treated
+// as hostile ground, the way OpenSSH treats ~/.ssh:
+// - Directories: every one from the `tokens` directory under the XDG base down to the file's is
+//   created 0700, tightened to 0700 when it is ours and looser, and refused (StoreError, exit 6)
+//   when it is a symbolic link, not a directory, or owned by another user. The XDG base itself
+//   (~/.cache, …) is not ours and is left as it is.
+// - Writes: a temp file in the same directory, opened O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600 (so
+//   it is new, ours, and nothing planted at its name is followed), written, fsynced, then renamed
+//   over the path. rename(2) replaces whatever entry is at the path, a symbolic link included,
+//   without following it: a link planted at a path of ours is replaced, never written through, and
+//   the file keeps our owner (write-file-atomic, used before, resolved the link and copied the
+//   owner of its target).
+// - Reads: opened O_NOFOLLOW|O_NONBLOCK (a link is refused; a FIFO cannot block the open), checked
+//   with fstat on that descriptor: a regular file, ours, not writable by group or others. A file
+//   of ours that others may only read is tightened to 0600.
+import { constants } from 'node:fs';
+import { chmod, lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { StoreError } from './errors.js';
 
-export async function ensurePrivateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const info = await stat(dir);
-  // mkdir leaves an existing directory as it was; tighten a loose one we own.
-  if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await chmod(dir, 0o700);
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const NONBLOCK = constants.O_NONBLOCK ?? 0;
+
+/** Our uid, or undefined where there is none (Windows): owner checks are then skipped. */
+function ourUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
+}
+
+/** Why a file or directory of ours was not used: exit 6, naming it. */
+export class UnsafePathError extends StoreError {
+  constructor(
+    readonly path: string,
+    why: string,
+    hint = `Remove it (tokens recreates what it needs, mode 0700/0600), or point the XDG variable elsewhere.`,
+  ) {
+    super(`refusing to use ${path}: ${why}`, { hint });
+  }
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a parent is not a directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ELOOP: 'a symbolic link',
+  EISDIR: 'a directory',
+};
+
+export function errnoCode(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** "read-only file system (EROFS)", for messages. */
+export function describeErrno(error: unknown): string {
+  const code = errnoCode(error);
+  if (!code) return 'unexpected error';
+  return ERRNO_TEXT[code] ? `${ERRNO_TEXT[code]} (${code})` : code;
+}
+
+/** A directory of ours that cannot be created or used: exit 6, naming it. */
+export function unusableDir(dir: string, error: unknown): StoreError {
+  return new StoreError(`cannot use the directory ${dir}: ${describeErrno(error)}`, {
+    hint: 'tokens needs it writable; fix its permissions or the file system, or point the XDG variable elsewhere.',
+  });
 }
 
 /**
- * Atomic write-and-rename (write-file-atomic: temp file, fsync, rename), mode 0600. `fsync: false`
- * for files that may be lost in a crash (the token cache, which is rebuilt, and the notes that say
- * what is stored): the rename still makes the change atomic, and one fsync costs milliseconds.
+ * Makes `dir` (which is `root` or inside it) and every directory from `root` down to it exist,
+ * mode 0700, ours, and not symbolic links. `root` is one of tokens' own directories (Paths).
+ * With `create: false` (before a read) nothing is created: the check stops at the first missing one.
  */
-export async function writePrivateFile(path: string, contents: string, { fsync = true } = {}): Promise<void> {
-  await ensurePrivateDir(dirname(path));
-  const { default: writeFileAtomic } = await import('write-file-atomic');
-  await writeFileAtomic(path, contents, { mode: 0o600, fsync });
+export async function ensurePrivateDir(root: string, dir: string, { create = true } = {}): Promise<void> {
+  const rel = relative(root, dir);
+  if (rel.startsWith('..') || rel.startsWith(sep)) throw new Error(`internal error: ${dir} is not under ${root}`);
+  const levels = [root];
+  for (const part of rel === '' ? [] : rel.split(sep)) levels.push(join(levels.at(-1)!, part));
+  for (const [i, level] of levels.entries()) {
+    let info = await lstat(level).catch((error: unknown) => {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw unusableDir(level, error);
+    });
+    if (!info && !create) return;
+    if (!info) {
+      try {
+        // The XDG base above our root is created too when missing (0700, as the spec asks).
+        await mkdir(level, { recursive: i === 0, mode: 0o700 });
+      } catch (error) {
+        if (errnoCode(error) !== 'EEXIST') throw unusableDir(level, error);
+      }
+      info = await lstat(level).catch((error: unknown) => {
+        throw unusableDir(level, error);
+      });
+    }
+    if (info.isSymbolicLink()) throw new UnsafePathError(level, 'it is a symbolic link');
+    if (!info.isDirectory()) throw new UnsafePathError(level, 'it is not a directory');
+    const uid = ourUid();
+    if (uid !== undefined && info.uid !== uid) throw new UnsafePathError(level, `it is owned by another user (uid ${info.uid})`);
+    if ((info.mode & 0o077) !== 0) {
+      await chmod(level, 0o700).catch((error: unknown) => {
+        throw unusableDir(level, error);
+      });
+    }
+  }
+}
+
+/**
+ * Writes `contents` to `path` (under `root`, see ensurePrivateDir), atomically, mode 0600.
+ * `durable: false` skips the fsyncs, for files that may be lost in a crash (the token cache, which
+ * is then refreshed; the notes of what is stored, which are then asked of the store): the rename
+ * still makes the replacement atomic, and the fsyncs cost milliseconds on every write.
+ */
+export async function writePrivateFile(root: string, path: string, contents: string | Uint8Array, { durable = true } = {}): Promise<void> {
+  await ensurePrivateDir(root, dirname(path));
+  try {
+    await replaceFile(path, contents, { durable });
+  } catch (error) {
+    throw new StoreError(`cannot write ${path}: ${describeErrno(error)}`, { cause: error });
+  }
+}
+
+/**
+ * The atomic replacement alone (the caller vouches for the directory): temp file O_EXCL|O_NOFOLLOW
+ * 0600 beside `path`, fsync, rename over `path` (replacing a link there, never following it), then
+ * fsync of the directory so the rename survives a crash. Errors are the system's (errno codes).
+ */
+export async function replaceFile(path: string, contents: string | Uint8Array, { durable = true } = {}): Promise<void> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW;
+  let temp = '';
+  let handle: FileHandle | undefined;
+  for (let attempt = 0; !handle; attempt++) {
+    temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
+    try {
+      handle = await open(temp, flags, 0o600);
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST' || attempt >= 5) throw error;
+    }
+  }
+  try {
+    try {
+      await handle.writeFile(contents);
+      if (durable) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  if (durable) await syncDir(dirname(path));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await open(dir, constants.O_RDONLY).catch(() => undefined);
+  if (!handle) return;
+  await handle.sync().catch(() => undefined);
+  await handle.close().catch(() => undefined);
+}
+
+/**
+ * Reads a file of ours: undefined when it does not exist; UnsafePathError when it is a link, not a
+ * regular file (a FIFO, a directory), owned by another user, writable by group or others, or
+ * larger than maxBytes. A file of ours readable by others is tightened to 0600 first.
+ */
+export async function readPrivateFile(path: string, maxBytes: number): Promise<Buffer | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | NOFOLLOW | NONBLOCK);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw new UnsafePathError(path, 'it is a symbolic link');
+    throw new StoreError(`cannot read ${path}: ${describeErrno(error)}`);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new UnsafePathError(path, 'it is not a regular file');
+    const uid = ourUid();
+    if (uid !== undefined && info.uid !== uid) throw new UnsafePathError(path, `it is owned by another user (uid ${info.uid})`);
+    if ((info.mode & 0o022) !== 0) throw new UnsafePathError(path, 'it is writable by group or others, so its contents cannot be trusted');
+    if ((info.mode & 0o077) !== 0) await handle.chmod(0o600);
+    if (info.size > maxBytes) throw new UnsafePathError(path, `it is larger than ${maxBytes} bytes`);
+    const buffer = Buffer.alloc(Math.min(info.size + 1, maxBytes + 1));
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) throw new UnsafePathError(path, `it is larger than ${maxBytes} bytes`);
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
 }

@@ -12,7 +12,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, rm, statSync } fro
 import { join, resolve } from 'node:path';
 import { secretsFilePath, storeKindFromEnv } from '../store/open.js';
 import type { Env, Paths } from './paths.js';
-import type { ProviderId, Secrets } from '../providers/types.js';
+import type { ProviderName, Secrets } from './model.js';
 
 interface SecretNote {
   v: 1;
@@ -24,7 +24,7 @@ interface SecretNote {
 /** The largest note we read; a real one is under 200 bytes. */
 const MAX_NOTE_BYTES = 4096;
 
-export function secretNotePath(paths: Paths, profile: string, provider: ProviderId): string {
+export function secretNotePath(paths: Paths, profile: string, provider: ProviderName): string {
   return join(paths.stateDir, profile, `${provider}.stored.json`);
 }
 
@@ -78,7 +78,7 @@ function readOwnFileSync(path: string): string | undefined {
  * Whether a refresh token is stored for this provider and profile in the store TOKENS_STORE selects,
  * as the note says; undefined when that is not known from the note (ask the store).
  */
-export function notedRefreshToken(paths: Paths, env: Env, profile: string, provider: ProviderId): boolean | undefined {
+export function notedRefreshToken(paths: Paths, env: Env, profile: string, provider: ProviderName): boolean | undefined {
   const store = currentStore(env, paths);
   if (!store) return undefined;
   const text = readOwnFileSync(secretNotePath(paths, profile, provider));
@@ -102,14 +102,14 @@ export function notedRefreshToken(paths: Paths, env: Env, profile: string, provi
 }
 
 /** After `secrets` reached the store TOKENS_STORE selects: notes what is stored now. Never throws. */
-export async function noteStoredSecrets(paths: Paths, env: Env, profile: string, provider: ProviderId, secrets: Secrets): Promise<void> {
+export async function noteStoredSecrets(paths: Paths, env: Env, profile: string, provider: ProviderName, secrets: Secrets): Promise<void> {
   const store = currentStore(env, paths);
   const path = secretNotePath(paths, profile, provider);
   try {
     if (!store) return await forget(path);
     const note: SecretNote = { v: 1, ...store, refresh_token: typeof secrets.refresh_token === 'string' };
     const { writePrivateFile } = await import('./private-files.js');
-    await writePrivateFile(path, `${JSON.stringify(note)}\n`, { fsync: false });
+    await writePrivateFile(paths.stateDir, path, `${JSON.stringify(note)}\n`, { durable: false });
   } catch {
     // A note that could not be written must not stand for what is stored now.
     await forget(path).catch(() => undefined);
@@ -117,7 +117,7 @@ export async function noteStoredSecrets(paths: Paths, env: Env, profile: string,
 }
 
 /** Before the secrets leave the store (logout): no note says they are there. */
-export async function forgetStoredSecrets(paths: Paths, profile: string, provider: ProviderId): Promise<void> {
+export async function forgetStoredSecrets(paths: Paths, profile: string, provider: ProviderName): Promise<void> {
   await forget(secretNotePath(paths, profile, provider));
 }
 

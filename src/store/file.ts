@@ -2,41 +2,29 @@
 //
 // File format (JSON, all binary fields base64):
 //   {"v":1,"kdf":{"name":"scrypt","N":32768,"r":8,"p":1,"salt":"…"},"iv":"…","tag":"…","ct":"…"}
-// The key is scrypt(TOKENS_PASSPHRASE, salt); the map is sealed with AES-256-GCM under a fresh 12-byte IV
+// The key is scrypt(TOKENS_PASSPHRASE, salt); the map is sealed (src/store/crypto.ts, shared with Redis) with AES-256-GCM under a fresh 12-byte IV
 // on every write, with the header ({v, kdf}) bound as additional authenticated data, so any change to
 // the header, IV, tag or ciphertext makes the file undecryptable. Plaintext never touches the disk.
 
-import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, stat, statfs, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import { withLock, type LockDeps } from '../core/lock.js';
-import { SecretNotFoundError, type SecretStore } from './store.js';
+import { describeErrno, ensurePrivateDir, readPrivateFile, replaceFile } from '../core/private-files.js';
+import { ENVELOPE_VERSION, hasExactKeys, isRecord, kdfHeader, KeyDeriver, newKdfParams, open as openBox, parseBox, parseKdfHeader, seal, type Box, type KdfParams } from './crypto.js';
+import { localParts } from '../core/local-parts.js';
+import { ChainMovedError, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
 
-const VERSION = 1;
-const DEFAULT_KDF = { N: 2 ** 15, r: 8, p: 1 } as const;
-const SALT_BYTES = 16;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-const KEY_BYTES = 32;
 /** How long set()/delete() wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 20_000;
+/** The largest secrets file read (a few KB in practice). */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/** Free space a write must find (prepareWrite): the new file beside the old one, with room to spare. */
+const MIN_FREE_BYTES = 1024 * 1024;
 
-interface KdfParams {
-  N: number;
-  r: number;
-  p: number;
-  /** base64 */
-  salt: string;
-}
-
-interface Envelope {
+interface Envelope extends Box {
   kdf: KdfParams;
-  iv: Buffer;
-  tag: Buffer;
-  ct: Buffer;
 }
 
 export interface FileStoreOptions {
@@ -44,6 +32,12 @@ export interface FileStoreOptions {
   passphrase: string | undefined;
   /** What the write lock uses (clock, sleep, jitter, env, debug); default: the real ones, no debug. */
   lockDeps?: LockDeps;
+  /**
+   * tokens' own data directory, when the file lives in it (the default path): that directory is
+   * then made private like every directory of ours (src/core/private-files.ts). A file elsewhere
+   * (TOKENS_STORE_FILE) keeps the directory it was given, tightened only when ours and not shared.
+   */
+  privateRoot?: string;
 }
 
 const defaultLockDeps: LockDeps = {
@@ -56,15 +50,20 @@ const defaultLockDeps: LockDeps = {
 
 export class FileStore implements SecretStore {
   readonly kind = 'file' as const;
+  readonly where = 'file';
+  readonly shared = false;
   readonly path: string;
   readonly #passphrase: string | undefined;
   readonly #lockDeps: LockDeps;
-  /** The derived key for one (salt, params); normally the only one this instance ever derives. */
-  #key: { id: string; key: Promise<Buffer> } | undefined;
+  readonly #privateRoot: string | undefined;
+  /** Derives the key for one (salt, params) once; normally the only one this instance ever derives. */
+  readonly #keys: KeyDeriver | undefined;
 
-  constructor({ path, passphrase, lockDeps }: FileStoreOptions) {
+  constructor({ path, passphrase, lockDeps, privateRoot }: FileStoreOptions) {
     this.path = resolve(path);
+    this.#privateRoot = privateRoot === undefined ? undefined : resolve(privateRoot);
     this.#passphrase = passphrase === '' ? undefined : passphrase;
+    this.#keys = this.#passphrase === undefined ? undefined : new KeyDeriver(this.#passphrase);
     this.#lockDeps = lockDeps ?? defaultLockDeps;
   }
 
@@ -85,6 +84,31 @@ export class FileStore implements SecretStore {
     });
   }
 
+  /**
+   * Before a refresh token is spent: the directory exists and is ours, the lock can be taken (and is
+   * let go again: holding it for the whole exchange would block every other provider's write), a
+   * file can be created in the directory (not read-only, not full of inodes), and statfs finds room.
+   */
+  async #checkWritable(): Promise<void> {
+    this.#requirePassphrase();
+    await this.#ensureDir();
+    await this.#locked(async () => {
+      const dir = dirname(this.path);
+      const probe = `${this.path}.${process.pid}.probe`;
+      try {
+        await (await open(probe, 'wx', 0o600)).close();
+        await unlink(probe);
+      } catch (e) {
+        await unlink(probe).catch(() => undefined);
+        throw new StoreError(`cannot write in ${dir}: ${describeErrno(e)}`, { cause: e });
+      }
+      const fs = await statfs(dir).catch(() => undefined);
+      if (fs && fs.bavail * fs.bsize < MIN_FREE_BYTES) {
+        throw new StoreError(`cannot write in ${dir}: no space left on the device (${fs.bavail * fs.bsize} bytes free)`);
+      }
+    });
+  }
+
   async delete(key: string): Promise<boolean> {
     let deleted = false;
     await this.#update((items) => {
@@ -96,6 +120,28 @@ export class FileStore implements SecretStore {
 
   async list(): Promise<string[]> {
     return [...(await this.#readAll()).keys()].sort();
+  }
+
+  /**
+   * The value, checked writable (#checkWritable); the commit rewrites it only while it is still the
+   * one read (under the file's lock).
+   */
+  async prepareWrite(key: string): Promise<PreparedWrite> {
+    await this.#checkWritable();
+    const value = await this.get(key);
+    return {
+      value,
+      commit: (next) =>
+        this.#update((items) => {
+          if (items.get(key) !== value) throw new ChainMovedError(key);
+          items.set(key, next);
+          return true;
+        }),
+    };
+  }
+
+  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
+    return localParts(profile, provider, deps);
   }
 
   // --- reading -------------------------------------------------------------------------------------
@@ -117,27 +163,21 @@ export class FileStore implements SecretStore {
 
   /** The raw file, or undefined when there is none (an empty store). */
   async #readFile(): Promise<Buffer | undefined> {
-    try {
-      return await readFile(this.path);
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') return undefined;
-      throw new StoreError(`cannot read ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+    // Never through a link, never blocking on a FIFO, only a regular file of ours (exit 6 otherwise),
+    // in our own directory when it is the default one.
+    const dir = dirname(this.path);
+    if (this.#privateRoot !== undefined && (dir === this.#privateRoot || dir.startsWith(`${this.#privateRoot}/`))) {
+      await ensurePrivateDir(this.#privateRoot, dir, { create: false });
     }
+    return readPrivateFile(this.path, MAX_FILE_BYTES);
   }
 
   async #open(raw: Buffer): Promise<{ kdf: KdfParams; items: Map<string, string> }> {
     const env = parseEnvelope(raw);
     if (env === undefined) throw this.#undecryptable();
     const key = await this.#keyFor(env.kdf);
-    let plain: Buffer;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', key, env.iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(headerAad(env.kdf));
-      decipher.setAuthTag(env.tag);
-      plain = Buffer.concat([decipher.update(env.ct), decipher.final()]);
-    } catch {
-      throw this.#undecryptable();
-    }
+    const plain = openBox(key, env, headerAad(env.kdf));
+    if (plain === undefined) throw this.#undecryptable();
     let parsed: unknown;
     try {
       parsed = JSON.parse(plain.toString('utf8'));
@@ -161,26 +201,14 @@ export class FileStore implements SecretStore {
     });
   }
 
-  /** Derives (once) the key for these KDF parameters, asynchronously so the event loop keeps running. */
-  #keyFor(kdf: KdfParams): Promise<Buffer> {
-    const id = `${kdf.N}:${kdf.r}:${kdf.p}:${kdf.salt}`;
-    if (this.#key?.id !== id) {
-      const passphrase = Buffer.from(this.#requirePassphrase().normalize('NFC'), 'utf8');
-      const options: ScryptOptions = { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + 16 * 1024 * 1024 };
-      const key = new Promise<Buffer>((resolvePromise, reject) => {
-        scrypt(passphrase, Buffer.from(kdf.salt, 'base64'), KEY_BYTES, options, (err, derived) => {
-          passphrase.fill(0);
-          if (err) reject(new StoreError(`cannot derive the key for ${this.path}: ${err.message}`));
-          else resolvePromise(derived);
-        });
-      });
-      // A failed derivation is not cached.
-      key.catch(() => {
-        if (this.#key?.key === key) this.#key = undefined;
-      });
-      this.#key = { id, key };
+  /** The key for these KDF parameters (derived once per instance). */
+  async #keyFor(kdf: KdfParams): Promise<Buffer> {
+    this.#requirePassphrase();
+    try {
+      return await this.#keys!.keyFor(kdf);
+    } catch (err) {
+      throw new StoreError(`cannot derive the key for ${this.path}: ${err instanceof Error ? err.message : 'error'}`);
     }
-    return this.#key.key;
   }
 
   // --- writing -------------------------------------------------------------------------------------
@@ -195,7 +223,7 @@ export class FileStore implements SecretStore {
       let kdf: KdfParams;
       let items: Map<string, string>;
       if (raw === undefined) {
-        kdf = { ...DEFAULT_KDF, salt: randomBytes(SALT_BYTES).toString('base64') };
+        kdf = newKdfParams();
         items = new Map();
       } else {
         ({ kdf, items } = await this.#open(raw));
@@ -208,9 +236,9 @@ export class FileStore implements SecretStore {
         });
       }
       try {
-        await writeFileAtomic(this.path, sealed, { mode: 0o600, fsync: true });
+        await replaceFile(this.path, sealed);
       } catch (e) {
-        throw new StoreError(`cannot write ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+        throw new StoreError(`cannot write ${this.path}: ${describeErrno(e)}`, { cause: e });
       }
     });
   }
@@ -243,36 +271,29 @@ export class FileStore implements SecretStore {
         });
       }
       if (e instanceof TokensError) throw e;
-      throw new StoreError(`cannot lock ${this.path}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+      throw new StoreError(`cannot lock ${this.path}: ${describeErrno(e)}`, { cause: e });
     }
   }
 
   async #seal(kdf: KdfParams, items: Map<string, string>): Promise<string> {
     const key = await this.#keyFor(kdf);
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(headerAad(kdf));
     const plain = Buffer.from(JSON.stringify(Object.fromEntries(items)), 'utf8');
-    let ct: Buffer;
+    let box: Box;
     try {
-      ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+      box = seal(key, plain, headerAad(kdf));
     } finally {
       plain.fill(0);
     }
-    const tag = cipher.getAuthTag();
-    const envelope = {
-      v: VERSION,
-      kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: kdf.salt },
-      iv: iv.toString('base64'),
-      tag: tag.toString('base64'),
-      ct: ct.toString('base64'),
-    };
-    return `${JSON.stringify(envelope)}\n`;
+    return `${JSON.stringify({ v: ENVELOPE_VERSION, kdf: kdfHeader(kdf), ...box })}\n`;
   }
 
   /** Creates the parent directory 0700, and tightens it when it is ours and looser than that. */
   async #ensureDir(): Promise<void> {
     const dir = dirname(this.path);
+    if (this.#privateRoot !== undefined && (dir === this.#privateRoot || dir.startsWith(`${this.#privateRoot}/`))) {
+      await ensurePrivateDir(this.#privateRoot, dir);
+      return;
+    }
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const st = await stat(dir);
@@ -281,19 +302,17 @@ export class FileStore implements SecretStore {
       const shared = (st.mode & 0o1000) !== 0 || resolve(dir) === resolve(process.env.HOME || homedir());
       if (ours && !shared && (st.mode & 0o077) !== 0) await chmod(dir, 0o700);
     } catch (e) {
-      throw new StoreError(`cannot create ${dir}: ${errnoCode(e) ?? 'unknown error'}`, { cause: e });
+      throw new StoreError(`cannot create ${dir}: ${describeErrno(e)}`, { cause: e });
     }
   }
 }
 
 // --- envelope ------------------------------------------------------------------------------------
+// {"v":1,"kdf":{…},"iv":"…","tag":"…","ct":"…"}: the box of crypto.ts under its KDF header.
 
 /** The authenticated header: rebuilt from validated fields in a fixed order. */
 function headerAad(kdf: KdfParams): Buffer {
-  return Buffer.from(
-    JSON.stringify({ v: VERSION, kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: kdf.salt } }),
-    'utf8',
-  );
+  return Buffer.from(JSON.stringify({ v: ENVELOPE_VERSION, kdf: kdfHeader(kdf) }), 'utf8');
 }
 
 /** Parses and validates the envelope; undefined when it is not one we wrote (truncated, edited). */
@@ -304,43 +323,8 @@ function parseEnvelope(raw: Buffer): Envelope | undefined {
   } catch {
     return undefined;
   }
-  if (!isRecord(json) || !hasExactKeys(json, ['v', 'kdf', 'iv', 'tag', 'ct']) || json.v !== VERSION) return undefined;
-  const kdf = json.kdf;
-  if (!isRecord(kdf) || !hasExactKeys(kdf, ['name', 'N', 'r', 'p', 'salt']) || kdf.name !== 'scrypt') return undefined;
-  const { N, r, p } = kdf;
-  // Bounded so that an edited header cannot make us allocate gigabytes.
-  if (!isInt(N, 2 ** 14, 2 ** 20) || (N & (N - 1)) !== 0) return undefined;
-  if (!isInt(r, 1, 32) || !isInt(p, 1, 16)) return undefined;
-  const salt = strictBase64(kdf.salt, SALT_BYTES);
-  const iv = strictBase64(json.iv, IV_BYTES);
-  const tag = strictBase64(json.tag, TAG_BYTES);
-  const ct = strictBase64(json.ct);
-  if (!salt || !iv || !tag || !ct) return undefined;
-  return { kdf: { N, r, p, salt: kdf.salt as string }, iv, tag, ct };
-}
-
-/** Decodes canonical base64 only (Node's decoder is lenient; a changed padding bit must not pass). */
-function strictBase64(value: unknown, length?: number): Buffer | undefined {
-  if (typeof value !== 'string') return undefined;
-  const buf = Buffer.from(value, 'base64');
-  if (buf.toString('base64') !== value) return undefined;
-  if (length !== undefined && buf.length !== length) return undefined;
-  return buf;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function hasExactKeys(obj: Record<string, unknown>, keys: string[]): boolean {
-  const actual = Object.keys(obj);
-  return actual.length === keys.length && keys.every((k) => Object.hasOwn(obj, k));
-}
-
-function isInt(v: unknown, min: number, max: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return e !== null && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+  if (!isRecord(json) || !hasExactKeys(json, ['v', 'kdf', 'iv', 'tag', 'ct']) || json.v !== ENVELOPE_VERSION) return undefined;
+  const kdf = parseKdfHeader(json.kdf);
+  const box = parseBox(json);
+  return kdf && box ? { kdf, ...box } : undefined;
 }

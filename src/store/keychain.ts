@@ -13,7 +13,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { StoreError } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
-import { SecretNotFoundError, type SecretStore } from './store.js';
+import { localParts } from '../core/local-parts.js';
+import { plainPreparedWrite, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
 
 export const KEYCHAIN_SERVICE = 'tokens';
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 10_000;
@@ -58,6 +59,8 @@ rl.on('close', () => process.exit(0));
 
 export class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const;
+  readonly where = 'keychain';
+  readonly shared = false;
   readonly #timeoutMs: number;
   readonly #service: string;
   readonly #env: Env;
@@ -85,6 +88,7 @@ export class KeychainStore implements SecretStore {
     await this.#call('write', 'setPassword', [this.#service, key, value]);
   }
 
+  /** A write needs what a lookup needs: the keychain reachable and unlocked. */
   async delete(key: string): Promise<boolean> {
     return (await this.#call('delete', 'deletePassword', [this.#service, key])) === true;
   }
@@ -93,6 +97,16 @@ export class KeychainStore implements SecretStore {
     const accounts = await this.#call('list', 'findCredentials', [this.#service]);
     if (!Array.isArray(accounts)) throw this.#unreachable('unexpected answer from keytar');
     return accounts.filter((a): a is string => typeof a === 'string' && a !== PROBE_ACCOUNT).sort();
+  }
+
+  /** Reachable and unlocked (check()), then the value; the lock orders the writers. */
+  async prepareWrite(key: string): Promise<PreparedWrite> {
+    await this.check();
+    return plainPreparedWrite(this, key);
+  }
+
+  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
+    return localParts(profile, provider, deps);
   }
 
   /** Where keytar is, resolved from this module's location (the package root's node_modules). */
@@ -222,13 +236,14 @@ class Helper {
   }
 }
 
-/** The helper needs the session (D-Bus, HOME, …), never tokens' own variables (passphrase, secrets). */
+/**
+ * The helper needs the session (D-Bus, HOME, …). `env` is already the child environment (no secret
+ * variables); NODE_OPTIONS is dropped as well, since the helper is a Node process that must not
+ * load whatever it names (an inspector, a preloaded module).
+ */
 function helperEnv(env: Env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && !name.startsWith('TOKENS_') && name !== 'NODE_OPTIONS') out[name] = value;
-  }
-  return out;
+  const { NODE_OPTIONS: _dropped, ...rest } = env;
+  return rest;
 }
 
 function missingKeytar(reason: string, cause?: unknown): StoreError {

@@ -1,40 +1,33 @@
 // Picks the secret store named by TOKENS_STORE. Only the chosen backend's module is loaded.
 
-import { UsageError } from '../core/errors.js';
+import { readEnv, TOKENS_KEYCHAIN_TIMEOUT, TOKENS_LOCK_TIMEOUT, TOKENS_PASSPHRASE, TOKENS_STORE, TOKENS_STORE_FILE } from '../core/env.js';
 import type { Env, Paths } from '../core/paths.js';
-import type { SecretStore } from './store.js';
-
-export type UserStoreKind = 'keychain' | 'file';
-export const STORE_KINDS: readonly UserStoreKind[] = ['keychain', 'file'];
+import type { SecretStore, UserStoreKind } from './store.js';
 
 /** The store kind TOKENS_STORE names (default keychain), without loading anything. */
 export function storeKindFromEnv(env: Env): UserStoreKind {
-  const value = env.TOKENS_STORE ?? '';
-  if (value === '') return 'keychain';
-  if ((STORE_KINDS as readonly string[]).includes(value)) return value as UserStoreKind;
-  throw new UsageError(`unknown TOKENS_STORE ${JSON.stringify(value)}: use one of ${STORE_KINDS.join(', ')}`);
+  return readEnv(env, TOKENS_STORE);
 }
 
 export function secretsFilePath(env: Env, paths: Paths): string {
-  return env.TOKENS_STORE_FILE || `${paths.dataDir}/secrets.enc`;
+  return readEnv(env, TOKENS_STORE_FILE) ?? `${paths.dataDir}/secrets.enc`;
 }
 
-export async function openStore(env: Env, paths: Paths): Promise<SecretStore> {
-  if (storeKindFromEnv(env) === 'file') {
+/**
+ * Opens the store TOKENS_STORE names. `childEnv` is the environment a helper process may see (the
+ * keychain's): ours without the withheld variables.
+ */
+export async function openStore(env: Env, paths: Paths, childEnv: Env): Promise<SecretStore> {
+  const kind = storeKindFromEnv(env);
+  if (kind === 'redis') {
+    const [{ RedisStore }, { redisSettings }] = await Promise.all([import('./redis.js'), import('./redis-env.js')]);
+    return new RedisStore({ ...redisSettings(env), passphrase: readEnv(env, TOKENS_PASSPHRASE), waitMs: readEnv(env, TOKENS_LOCK_TIMEOUT) });
+  }
+  if (kind === 'file') {
     const { FileStore } = await import('./file.js');
-    return new FileStore({ path: secretsFilePath(env, paths), passphrase: env.TOKENS_PASSPHRASE });
+    return new FileStore({ path: secretsFilePath(env, paths), passphrase: readEnv(env, TOKENS_PASSPHRASE), privateRoot: paths.dataDir });
   }
-  const timeoutMs = keychainTimeoutMs(env);
   const { KeychainStore } = await import('./keychain.js');
-  return new KeychainStore(timeoutMs === undefined ? { env } : { env, timeoutMs });
+  return new KeychainStore({ env: childEnv, timeoutMs: readEnv(env, TOKENS_KEYCHAIN_TIMEOUT) });
 }
 
-function keychainTimeoutMs(env: Env): number | undefined {
-  const value = env.TOKENS_KEYCHAIN_TIMEOUT;
-  if (value === undefined || value === '') return undefined;
-  const seconds = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(seconds > 0)) {
-    throw new UsageError(`TOKENS_KEYCHAIN_TIMEOUT must be a number of seconds greater than 0, not ${JSON.stringify(value)}`);
-  }
-  return Math.round(seconds * 1000);
-}

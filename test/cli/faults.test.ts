@@ -368,15 +368,19 @@ describe('a store that cannot be written after the exchange', () => {
     const liveBefore = liveRefreshTokens(w);
     // A real write failure that root cannot bypass (tests may run as root, which ignores permission
     // bits): the file store takes a lock (a directory, `secrets.enc.lock`) before every write; a
-    // plain file there, left long ago, can be neither taken over (rmdir: ENOTDIR) nor locked. Reads
-    // take no lock, so the refresh token is read and exchanged, and only the write fails.
+    // plain file there, left long ago, can be neither taken over (rmdir: ENOTDIR) nor locked. The
+    // store's write is prepared (its lock taken and let go) before the refresh token is sent, so the
+    // blocker appears during the exchange, as a disk can fail at any moment: the exchange goes
+    // through, and only the write after it fails.
     const blocker = `${secretsFile(w)}.lock`;
-    await writeFile(blocker, 'not a lock directory\n');
-    await utimes(blocker, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
-    w.server.delayMs = 300;
+    w.server.delayMs = 2_000;
     const since = Date.now();
 
-    const { results } = await parallel(w, 5, ['get', w.provider]);
+    const pending = parallel(w, 5, ['get', w.provider]);
+    await waitFor(() => tokenRequests(w, since).length === 1, 30_000);
+    await writeFile(blocker, 'not a lock directory\n');
+    await utimes(blocker, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    const { results } = await pending;
 
     for (const r of results) {
       expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 6, stdout: '' });

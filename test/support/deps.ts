@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from '../../src/store/memory.js';
 import { resolvePaths } from '../../src/core/paths.js';
+import { childEnvironment, PROVIDERS } from '../../src/providers/registry.js';
 import type { Deps } from '../../src/core/deps.js';
 
 export interface TestDeps extends Deps {
@@ -31,6 +32,8 @@ export function testDeps(overrides: Partial<Deps> & { env?: Record<string, strin
     io: { stdout, stderr, stdin: new PassThrough(), stdinIsTTY: false, stderrIsTTY: false, stdoutIsTTY: false },
     env,
     paths: resolvePaths(env),
+    childEnv: childEnvironment(env),
+    providers: PROVIDERS,
     fetch: () => Promise.reject(new Error('no fetch in this test')),
     now: () => clock.now,
     sleep: async (ms) => {

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childEnvironment } from '../../src/providers/registry.js';
 import { openInBrowser, splitShellWords } from '../../src/core/browser.js';
 import { UsageError } from '../../src/core/errors.js';
 
@@ -72,20 +73,35 @@ describe('openInBrowser with BROWSER', () => {
       TOKENS_SOUNDCLOUD_CLIENT_SECRET: 'do-not-leak',
       BROWSER: `'${script}' --new-window "two words" $HOME`,
     };
-    await expect(openInBrowser(url, env)).resolves.toBe(true);
+    await expect(openInBrowser(url, { env, childEnv: childEnvironment(env) })).resolves.toBe(true);
     const lines = (await waitForFile(out)).split('\n');
     expect(lines.slice(0, 4)).toEqual(['--new-window', 'two words', '$HOME', url]);
     expect(lines[4]).toBe('secret=unset');
   });
 
+  it("without BROWSER, the default opener's environment (process.env) loses the withheld variables first", async () => {
+    const saved = { ...process.env };
+    try {
+      process.env.TOKENS_SOUNDCLOUD_CLIENT_SECRET = 'do-not-leak';
+      process.env.PATH = dir; // no opener found: the outcome does not matter, the environment does
+      const env = { ...process.env, BROWSER: '' };
+      await openInBrowser('https://example.com/', { env, childEnv: childEnvironment(env) });
+      expect(process.env.TOKENS_SOUNDCLOUD_CLIENT_SECRET).toBeUndefined();
+      expect(process.env.PATH).toBe(dir);
+    } finally {
+      for (const name of Object.keys(process.env)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it('returns false when the BROWSER command does not exist', async () => {
     const messages: string[] = [];
     const env = { ...process.env, BROWSER: join(dir, 'no-such-browser') };
-    await expect(openInBrowser('https://example.com/', env, { debug: (m) => messages.push(m) })).resolves.toBe(false);
+    await expect(openInBrowser('https://example.com/', { env, childEnv: env, debug: (m) => messages.push(m) })).resolves.toBe(false);
     expect(messages.join('\n')).toMatch(/could not be started/);
   });
 
   it('returns false when BROWSER has an unterminated quote', async () => {
-    await expect(openInBrowser('https://example.com/', { BROWSER: "'firefox" })).resolves.toBe(false);
+    await expect(openInBrowser('https://example.com/', { env: { BROWSER: "'firefox" }, childEnv: {} })).resolves.toBe(false);
   });
 });

@@ -7,9 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCertainlyValidConfig, readConfigQuickly } from '../../src/core/config-file.js';
-import { ConfigFile } from '../../src/core/config-schema.js';
+import { configSchema } from '../../src/core/config-schema.js';
 import { loadConfig } from '../../src/core/config.js';
 import { resolvePaths, type Paths } from '../../src/core/paths.js';
+import { PROVIDERS } from '../../src/providers/registry.js';
+
+const ConfigFile = configSchema(PROVIDERS);
+const isCertain = (data: unknown) => isCertainlyValidConfig(data, PROVIDERS);
 
 /** What `tokens login` writes, one provider of each mode. */
 const WRITTEN = {
@@ -44,33 +48,34 @@ const REFUSED: Array<[string, unknown]> = [
   ['settings as null', withSettings(null)],
   ['no mode', withSettings({ store: 'file' })],
   ['an empty mode', withSettings({ mode: '' })],
+  ['a mode of another provider', withSettings({ mode: 'legacy' })],
   ['a numeric mode', withSettings({ mode: 5 })],
-  ['an unknown settings key', withSettings({ mode: 'x', refresh_token: 'secret?' })],
-  ['a client id with a space', withSettings({ mode: 'x', client_id: 'a b' })],
-  ['an empty client id', withSettings({ mode: 'x', client_id: '' })],
-  ['a client id of 501 characters', withSettings({ mode: 'x', client_id: long(501) })],
-  ['a team id of 501 characters', withSettings({ mode: 'x', team_id: long(501) })],
-  ['an empty team id', withSettings({ mode: 'x', team_id: '' })],
-  ['an app id with a tab', withSettings({ mode: 'x', app_id: 'a\tb' })],
-  ['a redirect URI that is not a URL', withSettings({ mode: 'x', redirect_uri: 'nope' })],
-  ['a relative redirect URI', withSettings({ mode: 'x', redirect_uri: '/callback' })],
-  ['a redirect URI zod trims', withSettings({ mode: 'x', redirect_uri: ' http://127.0.0.1:1/cb ' })],
-  ['a redirect URI with a newline zod drops', withSettings({ mode: 'x', redirect_uri: 'http://127.0.0.1:1/c\nb' })],
-  ['a scope of 1001 characters', withSettings({ mode: 'x', scope: long(1001) })],
-  ['store redis', withSettings({ mode: 'x', store: 'redis' })],
+  ['an unknown settings key', withSettings({ mode: 'refresh_token', refresh_token: 'secret?' })],
+  ['a client id with a space', withSettings({ mode: 'refresh_token', client_id: 'a b' })],
+  ['an empty client id', withSettings({ mode: 'refresh_token', client_id: '' })],
+  ['a client id of 501 characters', withSettings({ mode: 'refresh_token', client_id: long(501) })],
+  ['a team id of 501 characters', withSettings({ mode: 'refresh_token', team_id: long(501) })],
+  ['an empty team id', withSettings({ mode: 'refresh_token', team_id: '' })],
+  ['an app id with a tab', withSettings({ mode: 'refresh_token', app_id: 'a\tb' })],
+  ['a redirect URI that is not a URL', withSettings({ mode: 'refresh_token', redirect_uri: 'nope' })],
+  ['a relative redirect URI', withSettings({ mode: 'refresh_token', redirect_uri: '/callback' })],
+  ['a redirect URI zod trims', withSettings({ mode: 'refresh_token', redirect_uri: ' http://127.0.0.1:1/cb ' })],
+  ['a redirect URI with a newline zod drops', withSettings({ mode: 'refresh_token', redirect_uri: 'http://127.0.0.1:1/c\nb' })],
+  ['a scope of 1001 characters', withSettings({ mode: 'refresh_token', scope: long(1001) })],
+  ['store s3', withSettings({ mode: 'refresh_token', store: 's3' })],
   ['a __proto__ profile', JSON.parse('{"version":1,"profiles":{"__proto__":{"chartmetric":{"mode":"x"}}}}')],
 ];
 
 describe('isCertainlyValidConfig', () => {
   it('accepts what login writes, unchanged, as the schema does', () => {
-    expect(isCertainlyValidConfig(WRITTEN)).toBe(true);
+    expect(isCertain(WRITTEN)).toBe(true);
     expect(ConfigFile.parse(WRITTEN)).toEqual(WRITTEN);
-    expect(isCertainlyValidConfig({ version: 1, profiles: {} })).toBe(true);
-    expect(isCertainlyValidConfig(withSettings({ mode: 'x', client_id: long(500), team_id: long(500), scope: long(1000), redirect_uri: 'https://example.com/cb' }))).toBe(true);
+    expect(isCertain({ version: 1, profiles: {} })).toBe(true);
+    expect(isCertain(withSettings({ mode: 'refresh_token', client_id: long(500), team_id: long(500), scope: long(1000), redirect_uri: 'https://example.com/cb' }))).toBe(true);
   });
 
   it.each(REFUSED)('refuses %s', (_what, data) => {
-    expect(isCertainlyValidConfig(data)).toBe(false);
+    expect(isCertain(data)).toBe(false);
   });
 
   it('never accepts what the schema rejects or would change (generated configs)', () => {
@@ -81,13 +86,13 @@ describe('isCertainlyValidConfig', () => {
     const ABSENT = Symbol('absent');
     // Mostly valid values, so that all of a config is valid often enough.
     const pools: Record<string, unknown[]> = {
-      mode: ['refresh_token', 'legacy', 'refresh_token', 'legacy', ABSENT, '', 0, null],
+      mode: ['refresh_token', 'legacy', 'client_credentials', 'authorization_code', 'refresh_token', 'legacy', ABSENT, '', 0, null, 'x'],
       client_id: [ABSENT, ABSENT, ABSENT, 'abc', long(500), 'abc', '', 'a b', long(501), 7, null],
       team_id: [ABSENT, ABSENT, ABSENT, 'My Team', long(500), '', long(501), false],
       app_id: [ABSENT, ABSENT, ABSENT, 'APP', ' APP', 'A\nB'],
       redirect_uri: [ABSENT, ABSENT, ABSENT, ABSENT, 'http://127.0.0.1:1/cb', 'https://h/x?y=1#z', 'mailto:x', 'http://[::1]:9/', 'nope', '', ' http://a/ ', 'http://a/\t', 'http://a b/', 1],
       scope: [ABSENT, ABSENT, ABSENT, '', 'a b c', long(1000), long(1001), []],
-      store: [ABSENT, ABSENT, 'keychain', 'file', 'redis', '', null],
+      store: [ABSENT, ABSENT, 'keychain', 'file', 'redis', 's3', '', null],
       extra: [ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, 'x'],
     };
     let accepted = 0;
@@ -101,7 +106,7 @@ describe('isCertainlyValidConfig', () => {
       const provider = pick(['chartmetric', 'soundcloud', 'soundcharts', 'chartmetric', 'soundcloud', 'soundcharts', 'other']);
       const data = { version: pick([1, 1, 1, 1, 1, 2]), profiles: { [pick(['default', 'staging', 'constructor'])]: { [provider]: settings } } };
       const schema = ConfigFile.safeParse(data);
-      if (isCertainlyValidConfig(data)) {
+      if (isCertain(data)) {
         accepted++;
         expect(schema.success, JSON.stringify(data)).toBe(true);
         expect(schema.data).toEqual(data);
@@ -121,23 +126,23 @@ describe('readConfigQuickly and loadConfig', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tokens-config-'));
     paths = resolvePaths({ HOME: dir });
-    await mkdir(paths.configDir, { recursive: true });
+    await mkdir(paths.configDir, { recursive: true, mode: 0o700 });
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  const write = (text: string) => writeFile(join(paths.configDir, 'config.json'), text);
+  const write = (text: string) => writeFile(join(paths.configDir, 'config.json'), text, { mode: 0o600 });
 
   it('no file: the empty config, both ways', async () => {
     await rm(join(paths.configDir, 'config.json'), { force: true });
-    expect(readConfigQuickly(paths)).toEqual({ version: 1, profiles: {} });
-    expect(await loadConfig(paths)).toEqual({ version: 1, profiles: {} });
+    expect(readConfigQuickly(paths, PROVIDERS)).toEqual({ version: 1, profiles: {} });
+    expect(await loadConfig({ paths, providers: PROVIDERS })).toEqual({ version: 1, profiles: {} });
   });
 
   it('a config login wrote: the same config, both ways', async () => {
     await write(JSON.stringify(WRITTEN, null, 2));
-    expect(readConfigQuickly(paths)).toEqual(WRITTEN);
-    expect(await loadConfig(paths)).toEqual(WRITTEN);
+    expect(readConfigQuickly(paths, PROVIDERS)).toEqual(WRITTEN);
+    expect(await loadConfig({ paths, providers: PROVIDERS })).toEqual(WRITTEN);
   });
 
   it.each([
@@ -145,13 +150,13 @@ describe('readConfigQuickly and loadConfig', () => {
     ['a field the schema rejects', JSON.stringify(withSettings({ mode: 5 }))],
   ])('%s: undefined quickly, a usage error from loadConfig', async (_what, text) => {
     await write(text);
-    expect(readConfigQuickly(paths)).toBeUndefined();
-    await expect(loadConfig(paths)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('invalid config') });
+    expect(readConfigQuickly(paths, PROVIDERS)).toBeUndefined();
+    await expect(loadConfig({ paths, providers: PROVIDERS })).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('invalid config') });
   });
 
   it('a config only the schema accepts (it trims a URL): undefined quickly, loaded by loadConfig', async () => {
-    await write(JSON.stringify(withSettings({ mode: 'x', redirect_uri: ' http://127.0.0.1:1/cb ' })));
-    expect(readConfigQuickly(paths)).toBeUndefined();
-    expect((await loadConfig(paths)).profiles.default?.chartmetric?.redirect_uri).toBe('http://127.0.0.1:1/cb');
+    await write(JSON.stringify(withSettings({ mode: 'refresh_token', redirect_uri: ' http://127.0.0.1:1/cb ' })));
+    expect(readConfigQuickly(paths, PROVIDERS)).toBeUndefined();
+    expect((await loadConfig({ paths, providers: PROVIDERS })).profiles.default?.chartmetric?.redirect_uri).toBe('http://127.0.0.1:1/cb');
   });
 });

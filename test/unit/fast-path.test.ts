@@ -60,9 +60,9 @@ describe('planFastPath: what the fast path claims', () => {
       {},
       get('soundcharts', { profile: 'p1', format: 'header', minTtlSeconds: 5 }),
     ],
-    // Endpoint overrides: only the asked provider's are checked, as the full program does.
+    // Endpoint overrides that pass the check.
     [['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'http://127.0.0.1:9/token' }, get('chartmetric')],
-    [['get', 'chartmetric'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }, get('chartmetric')],
+    [['get', 'chartmetric'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'https://proxy.example/token' }, get('chartmetric')],
     [['exec', '--provider', 'chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'])],
     // No --provider: every provider configured in the profile (read from config.json when answering).
     [['exec', '--', 'true'], {}, exec(undefined, ['true'])],
@@ -144,6 +144,10 @@ describe('planFastPath: what the fast path claims', () => {
     [['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/token' }],
     [['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'not a url' }],
     [['get', 'soundcloud'], { TOKENS_SOUNDCLOUD_SIGNOUT_URL: 'ftp://127.0.0.1/x' }],
+    // Any bad TOKENS_* value is the full program's usage error, whichever provider it concerns.
+    [['get', 'chartmetric'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }],
+    [['get', 'chartmetric'], { TOKENS_HTTP_TIMEOUT: 'soon' }],
+    [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_LOCK_TIMEOUT: '0' }],
     // exec: only `exec --provider P… [--profile P] -- CMD…`.
     [['exec'], {}],
     [['exec', '--provider', 'chartmetric'], {}],
@@ -277,7 +281,7 @@ describe('the fast path and the full program answer alike', () => {
     [['get', 'chartmetric', '--min-ttl', '1800']],
   ])('warm: %j is the fast path’s, with the full program’s output', async (args) => {
     await cache('chartmetric', 'cm_tok');
-    await cache('soundcloud', "sc'tok$(x)");
+    await cache('soundcloud', 'sc-tok._~+/==');
     await cache('chartmetric', 'cm_staging', { profile: 'staging' });
     const { fast, full } = await bothWays(args);
     expect(fast.fullProgram, 'answered by the fast path').toBe(false);
@@ -325,6 +329,8 @@ describe('the fast path and the full program answer alike', () => {
     ['no cached token', ['get', 'soundcharts'], {}],
     ['another profile', ['get', 'chartmetric', '--profile', 'elsewhere'], {}],
     ['a bad endpoint override', ['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/token' }],
+    ["another provider's bad endpoint override", ['get', 'chartmetric'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }],
+    ['a bad TOKENS_HTTP_TIMEOUT', ['get', 'chartmetric'], { TOKENS_HTTP_TIMEOUT: '2147484' }],
     ['exec with an expiring token', ['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'], {}],
   ] as Array<[string, string[], Env]>)('handed off: %s → the full program’s answer', async (_what, args, env) => {
     await cache('chartmetric', 'cm_tok');
@@ -333,6 +339,14 @@ describe('the fast path and the full program answer alike', () => {
     expect(fast.fullProgram).toBe(true);
     expect(outcome(fast)).toEqual(outcome(full));
     expect(fast.code).not.toBe(0);
+  });
+
+  it('a bad TOKENS_* value is exit 2 naming the variable, with a fresh token in the cache', async () => {
+    await cache('chartmetric', 'cm_tok');
+    const { fast } = await bothWays(['get', 'chartmetric'], { TOKENS_HTTP_TIMEOUT: '2147484' });
+    expect(fast.code).toBe(2);
+    expect(fast.stdout).toBe('');
+    expect(fast.stderr).toMatch(/^tokens: TOKENS_HTTP_TIMEOUT must be a number of seconds greater than 0 and at most 3600, not "2147484"\n$/);
   });
 
   it('a closed stdout (EPIPE) ends alike', async () => {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { json, scriptedFetch, testDeps } from '../support/deps.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
-const request = { providerTitle: 'Test', url: 'https://example.test/token', headers: {}, body: 'x=1' };
+const request = { providerTitle: 'Test', url: 'https://example.test/token', headers: {}, body: 'x=1', secrets: [] };
 
 describe('rateLimitWaitMs', () => {
   it.each([

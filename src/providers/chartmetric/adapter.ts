@@ -4,8 +4,10 @@ import * as z from '../../core/zod.js';
 import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
-import { accessToken, refuseFlags } from '../common.js';
-import type { ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+import { mintResult, refuseFlags } from '../common.js';
+import { chartmetric } from './index.js';
+import { secretRequest } from '../../core/model.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
   token: z.string().check(z.minLength(1)),
@@ -22,11 +24,12 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
     url: ctx.endpoint('token'),
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ refreshtoken: refreshToken }),
+    secrets: [refreshToken],
   });
   const answer = processTokenResponse(response, { providerTitle: 'Chartmetric', schema: TokenAnswer, loginHint: loginHint('chartmetric', ctx.profile) });
-  const token = accessToken({ access_token: answer.token, token_type: 'bearer', expires_in: answer.expires_in, scope: answer.scope }, ctx.deps.now());
   const rotated = answer.refresh_token && answer.refresh_token !== refreshToken;
-  return rotated ? { token, secrets: { refresh_token: answer.refresh_token! } } : { token };
+  const fields = { access_token: answer.token, token_type: 'bearer', expires_in: answer.expires_in, scope: answer.scope };
+  return mintResult(fields, ctx.deps.now(), 'Chartmetric', rotated ? { refresh_token: answer.refresh_token! } : undefined);
 }
 
 export const chartmetricAdapter: ProviderAdapter = {
@@ -34,7 +37,7 @@ export const chartmetricAdapter: ProviderAdapter = {
     refuseFlags(flags, [], 'chartmetric');
     return {
       settings: { mode: 'refresh_token' },
-      secrets: [{ name: 'refresh_token', env: 'TOKENS_CHARTMETRIC_REFRESH_TOKEN', label: 'Chartmetric refresh token' }],
+      secrets: [secretRequest(chartmetric, 'refresh_token')],
     };
   },
   async completeLogin(ctx, secrets) {

@@ -1,13 +1,15 @@
-import type { ProviderDescriptor } from '../types.js';
+import type { ProviderDescriptor } from '../../core/model.js';
 
-export const chartmetric: ProviderDescriptor = {
+export const chartmetric = {
   id: 'chartmetric',
   title: 'Chartmetric',
   envPrefix: 'CHARTMETRIC',
   authScheme: 'Bearer',
+  modes: ['refresh_token'],
   endpoints: {
     token: { env: 'TOKENS_CHARTMETRIC_TOKEN_URL', default: 'https://api.chartmetric.com/api/token' },
+    api: { env: 'TOKENS_CHARTMETRIC_API_URL', default: 'https://api.chartmetric.com' },
   },
-  secretEnv: ['TOKENS_CHARTMETRIC_REFRESH_TOKEN'],
+  secrets: [{ name: 'refresh_token', env: 'TOKENS_CHARTMETRIC_REFRESH_TOKEN', label: 'Chartmetric refresh token' }],
   loadAdapter: async () => (await import('./adapter.js')).chartmetricAdapter,
-};
+} as const satisfies ProviderDescriptor;

@@ -5,7 +5,9 @@ import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, basicAuth, formBody, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags, requireFlag } from '../common.js';
-import type { ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+import { soundcharts } from './index.js';
+import { secretRequest } from '../../core/model.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
   access_token: z.string().check(z.minLength(1)),
@@ -22,14 +24,16 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   if (ctx.settings.mode !== 'client_credentials' || !clientId || !clientSecret) {
     throw new Error('soundcharts mint called without client credentials');
   }
+  const authorization = basicAuth(clientId, clientSecret);
   const response = await sendTokenRequest(ctx.deps, {
     providerTitle: 'Soundcharts',
     url: ctx.endpoint('token'),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, clientSecret) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
     body: formBody({ grant_type: 'client_credentials', team_id: ctx.settings.team_id }),
+    secrets: [clientSecret, authorization.slice('Basic '.length)],
   });
   const answer = processTokenResponse(response, { providerTitle: 'Soundcharts', schema: TokenAnswer, loginHint: loginHint('soundcharts', ctx.profile) });
-  return { token: accessToken(answer, ctx.deps.now()) };
+  return { token: accessToken(answer, ctx.deps.now(), 'Soundcharts') };
 }
 
 export const soundchartsAdapter: ProviderAdapter = {
@@ -39,7 +43,7 @@ export const soundchartsAdapter: ProviderAdapter = {
       const appId = requireFlag(flags.appId ?? (previous?.mode === 'legacy' ? previous.app_id : undefined), '--app-id ID', 'tokens login soundcharts --legacy');
       return {
         settings: { mode: 'legacy', app_id: appId },
-        secrets: [{ name: 'api_key', env: 'TOKENS_SOUNDCHARTS_API_KEY', label: 'Soundcharts API key' }],
+        secrets: [secretRequest(soundcharts, 'api_key')],
         warnings: [LEGACY_WARNING],
       };
     }
@@ -49,7 +53,7 @@ export const soundchartsAdapter: ProviderAdapter = {
     const teamId = flags.teamId ?? (flags.clientId ? undefined : reuse?.team_id);
     return {
       settings: { mode: 'client_credentials', client_id: clientId, ...(teamId ? { team_id: teamId } : {}) },
-      secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCHARTS_CLIENT_SECRET', label: 'Soundcharts client secret' }],
+      secrets: [secretRequest(soundcharts, 'client_secret')],
     };
   },
   async completeLogin(ctx, secrets) {

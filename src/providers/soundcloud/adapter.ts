@@ -7,11 +7,13 @@ import { CredentialsRejectedError, UnavailableError } from '../../core/errors.js
 import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, basicAuth, describeOAuthError, formBody, oauthErrorDetails, processTokenResponse } from '../../core/oauth.js';
 import { loginCommand, loginHint } from '../../core/hints.js';
-import { accessToken, refuseFlags, requireFlag } from '../common.js';
+import { accessToken, mintResult, refuseFlags, requireFlag } from '../common.js';
 import { startCallbackListener } from './listener.js';
 import { createPkce, createState } from './pkce.js';
 import { DEFAULT_REDIRECT_URI, parseRedirectUri } from './redirect-uri.js';
-import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../types.js';
+import { soundcloud } from './index.js';
+import { secretRequest } from '../../core/model.js';
+import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TITLE = 'SoundCloud';
 const DEFAULT_TIMEOUT_SECONDS = 300;
@@ -38,12 +40,14 @@ const UserTokenAnswer = z.object({
 
 const AppTokenAnswer = z.extend(UserTokenAnswer, { refresh_token: z.nullish(z.string().check(z.minLength(1))) });
 
-function post(ctx: ProviderContext, headers: Record<string, string>, fields: Record<string, string | undefined>) {
+/** A form POST to the token endpoint; `secrets` are the values in it that an answer must not echo. */
+function post(ctx: ProviderContext, headers: Record<string, string>, fields: Record<string, string | undefined>, secrets: readonly string[]) {
   return sendTokenRequest(ctx.deps, {
     providerTitle: TITLE,
     url: ctx.endpoint('token'),
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: formBody(fields),
+    secrets,
   });
 }
 
@@ -57,14 +61,15 @@ function clientOf(ctx: ProviderContext, secrets: Secrets): { clientId: string; c
 /** The refresh grant as SoundCloud documents it: client credentials in the form body. */
 async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: typeof UserTokenAnswer | typeof AppTokenAnswer) {
   const { clientId, clientSecret } = clientOf(ctx, secrets);
-  const response = await post(ctx, {}, { grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken });
+  const response = await post(ctx, {}, { grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken }, [clientSecret, refreshToken]);
   return processTokenResponse(response, { providerTitle: TITLE, schema, loginHint: loginHint('soundcloud', ctx.profile) });
 }
 
 /** Client credentials: HTTP Basic only; SoundCloud refuses credentials in the body for this grant. */
 async function clientCredentialsGrant(ctx: ProviderContext, secrets: Secrets) {
   const { clientId, clientSecret } = clientOf(ctx, secrets);
-  const response = await post(ctx, { authorization: basicAuth(clientId, clientSecret) }, { grant_type: 'client_credentials' });
+  const authorization = basicAuth(clientId, clientSecret);
+  const response = await post(ctx, { authorization }, { grant_type: 'client_credentials' }, [clientSecret, authorization.slice('Basic '.length)]);
   return processTokenResponse(response, { providerTitle: TITLE, schema: AppTokenAnswer, loginHint: loginHint('soundcloud', ctx.profile, ' --client-credentials') });
 }
 
@@ -79,7 +84,7 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
     if (secrets.refresh_token) {
       try {
         const answer = await refreshGrant(ctx, secrets, secrets.refresh_token, AppTokenAnswer);
-        return { token: accessToken(answer, now()), secrets: bundle(clientSecret, answer.refresh_token ?? secrets.refresh_token) };
+        return mintResult(answer, now(), TITLE, bundle(clientSecret, answer.refresh_token ?? secrets.refresh_token));
       } catch (error) {
         if (!(error instanceof CredentialsRejectedError)) throw error;
         // The app's credentials are still good: mint afresh (this one counts against the 50 per 12 h).
@@ -87,12 +92,12 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
       }
     }
     const answer = await clientCredentialsGrant(ctx, secrets);
-    return { token: accessToken(answer, now()), secrets: bundle(clientSecret, answer.refresh_token) };
+    return mintResult(answer, now(), TITLE, bundle(clientSecret, answer.refresh_token));
   }
   const refreshToken = secrets.refresh_token;
   if (!refreshToken) throw new Error('soundcloud user login without a refresh token');
   const answer = await refreshGrant(ctx, secrets, refreshToken, UserTokenAnswer);
-  return { token: accessToken(answer, now()), secrets: bundle(clientSecret, answer.refresh_token) };
+  return mintResult(answer, now(), TITLE, bundle(clientSecret, answer.refresh_token));
 }
 
 /** The interactive half of the login: the browser, the listener, the code. No lock is held meanwhile. */
@@ -124,7 +129,7 @@ async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<
       stderr.write(`Waiting on ${redirect.uri} for the redirect; or paste the full address the browser ends up on here and press Enter.\n`);
       void ctx.readLine().then((line) => line !== undefined && listener.completeFromPastedUrl(line), () => undefined);
     } else {
-      const opened = await openInBrowser(url.toString(), deps.env, { debug: deps.debug });
+      const opened = await openInBrowser(url.toString(), { env: deps.env, childEnv: deps.childEnv, debug: deps.debug });
       stderr.write(opened ? `Opened your browser to log in to SoundCloud. If it did not open, visit:\n\n  ${url}\n\n` : `Could not start a browser. Open this URL to log in to SoundCloud:\n\n  ${url}\n\n`);
       stderr.write(`Waiting up to ${timeoutSeconds} s for the login to finish…\n`);
     }
@@ -146,9 +151,9 @@ async function exchangeCode(ctx: LoginContext, secrets: Secrets, authorization: 
     redirect_uri: authorization.redirect_uri,
     code_verifier: authorization.code_verifier,
     code: authorization.code,
-  });
+  }, [clientSecret, authorization.code, authorization.code_verifier]);
   const answer = processTokenResponse(response, { providerTitle: TITLE, schema: UserTokenAnswer, loginHint: 'Check the client id, client secret and redirect URI registered with your SoundCloud app, then log in again.' });
-  return { secrets: bundle(clientSecret, answer.refresh_token), token: accessToken(answer, deps.now()) };
+  return { secrets: bundle(clientSecret, answer.refresh_token), token: accessToken(answer, deps.now(), TITLE) };
 }
 
 async function signOut(ctx: ProviderContext, token: AccessToken): Promise<void> {
@@ -157,6 +162,7 @@ async function signOut(ctx: ProviderContext, token: AccessToken): Promise<void> 
     url: ctx.endpoint('signout'),
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ access_token: token.access_token }),
+    secrets: [token.access_token],
   });
   if (response.status >= 200 && response.status < 300) return;
   throw new UnavailableError(`SoundCloud sign-out answered ${describeOAuthError(oauthErrorDetails(response))}`);
@@ -169,7 +175,7 @@ export const soundcloudAdapter: ProviderAdapter = {
       const reuse = previous?.mode === 'client_credentials' ? previous.client_id : undefined;
       return {
         settings: { mode: 'client_credentials', client_id: requireFlag(flags.clientId ?? reuse, '--client-id ID', 'tokens login soundcloud --client-credentials') },
-        secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', label: 'SoundCloud client secret' }],
+        secrets: [secretRequest(soundcloud, 'client_secret')],
       };
     }
     refuseFlags(flags, ['clientId', 'redirectUri', 'scope', 'browser', 'timeoutSeconds'], 'soundcloud');
@@ -178,7 +184,7 @@ export const soundcloudAdapter: ProviderAdapter = {
     const redirectUri = parseRedirectUri(flags.redirectUri ?? reuse?.redirect_uri ?? DEFAULT_REDIRECT_URI).uri;
     return {
       settings: { mode: 'authorization_code', client_id: clientId, redirect_uri: redirectUri, ...(flags.scope ? { scope: flags.scope } : {}) },
-      secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', label: 'SoundCloud client secret' }],
+      secrets: [secretRequest(soundcloud, 'client_secret')],
     };
   },
   async authorize(ctx, secrets) {

@@ -1,6 +1,14 @@
-import type { Deps } from '../core/deps.js';
+import type { Deps } from './deps.js';
 
-export type ProviderId = 'soundcloud' | 'chartmetric' | 'soundcharts';
+/**
+ * A provider's name. The registry (src/providers/registry.ts) is the one list of providers and
+ * narrows this to its names (`ProviderId` there); the domain model takes any string.
+ */
+export type ProviderName = string;
+
+/** The secret stores TOKENS_STORE can name (src/store/: one file per backend); the first is the default. */
+export const STORE_KINDS = ['keychain', 'file', 'redis'] as const;
+export type UserStoreKind = (typeof STORE_KINDS)[number];
 
 /** An access token as cached: no refresh token, no client secret, ever. */
 export interface AccessToken {
@@ -8,6 +16,11 @@ export interface AccessToken {
   token_type: string;
   /** Milliseconds since the epoch. */
   expires_at: number;
+  /**
+   * Milliseconds since the epoch when it was obtained (absent in caches written before it was
+   * kept): a token obtained "in the future" was minted under a wrong clock and is stale.
+   */
+  obtained_at?: number;
   scope?: string;
 }
 
@@ -72,9 +85,17 @@ export interface LoginFlags {
 
 /** A secret `login` must obtain: from `env` when set, else a hidden prompt, else a stdin line. */
 export interface SecretRequest {
+  /** Its key in the stored bundle (Secrets). */
   name: string;
   env: string;
   label: string;
+}
+
+/** The descriptor's secret of that name, for an adapter's login plan. */
+export function secretRequest(provider: ProviderDescriptor, name: string): SecretRequest {
+  const found = provider.secrets.find((s) => s.name === name);
+  if (!found) throw new Error(`${provider.id} declares no secret ${name}`);
+  return found;
 }
 
 export interface LoginPlan {
@@ -118,15 +139,37 @@ export interface ProviderAdapter {
 }
 
 /** A provider as data: what the warm path and the CLI need without loading any provider code. */
-export interface ProviderDescriptor {
-  id: ProviderId;
+export interface ProviderDescriptor<Id extends ProviderName = ProviderName> {
+  id: Id;
   title: string;
   /** Prefix of the variables exec sets: SOUNDCLOUD_ACCESS_TOKEN, SOUNDCLOUD_AUTHORIZATION. */
   envPrefix: string;
   /** The Authorization scheme: "OAuth" for SoundCloud, "Bearer" for the others. */
   authScheme: string;
-  endpoints: Record<string, { env: string; default: string }>;
-  /** Variables that carry this provider's secrets into `login`; withheld from exec's child. */
-  secretEnv: string[];
+  /** The values of `mode` in its settings (config.json); the first is the default login's. */
+  modes: readonly string[];
+  /**
+   * Every URL of the provider by name, each with its TOKENS_*_URL override: the token endpoints,
+   * and `api`, the base that `tokens api` appends its PATH to.
+   */
+  endpoints: Record<string, { env: string; default: string }> & { api: { env: string; default: string } };
+  /**
+   * The secrets `login` may ask for, each read from its variable when set; every one of those
+   * variables is withheld from every child process.
+   */
+  secrets: readonly SecretRequest[];
   loadAdapter: () => Promise<ProviderAdapter>;
+  /** How `tokens api --paginate` walks the API's pages; absent when it has no next-page links. */
+  loadPagination?: () => Promise<Pagination>;
+}
+
+/** One provider's way of paging a collection (src/providers/NAME/pagination.ts). */
+export interface Pagination {
+  /** The URL of the first page, from the one asked for (SoundCloud: linked_partitioning=true added). */
+  firstPage(url: URL): URL;
+  /**
+   * The items of one parsed page and the link to the next one (undefined on the last page); a
+   * page not in the documented shape is an error naming the field that is missing.
+   */
+  readPage(page: unknown): { items: unknown[]; next?: string } | { problem: string };
 }

@@ -1,0 +1,152 @@
+// Signals in `tokens exec`, through a real pseudo-terminal (python3's pty module, as prompt.test.ts):
+// one Ctrl-C is exactly one SIGINT in the child (the terminal signals the whole foreground process
+// group, child included, and tokens must not add its own copy), a signal sent to tokens alone still
+// reaches the child, SIGQUIT is passed on (tokens does not die leaving the child behind), and SIGUSR1
+// is passed on instead of opening Node's inspector in a process that holds tokens.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { BIN, Sandbox } from '../support/cli.js';
+import { freePort } from '../support/worlds.js';
+
+let sandbox: Sandbox;
+beforeEach(async () => {
+  sandbox = await Sandbox.create();
+  const dir = join(sandbox.home, '.cache/tokens/default');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, 'chartmetric.json'), JSON.stringify({ access_token: 'cm_tok', token_type: 'bearer', expires_at: Date.now() + 3600_000 }), { mode: 0o600 });
+});
+afterEach(async () => sandbox.dispose());
+
+/** The child: appends each signal it gets to MARKER, one line each; exits 3 on SIGTERM, or when orphaned. */
+const CHILD = `
+const fs = require('node:fs');
+const marker = process.env.MARKER;
+for (const s of ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']) process.on(s, () => fs.appendFileSync(marker, s + '\\n'));
+process.on('SIGTERM', () => { fs.appendFileSync(marker, 'SIGTERM\\n'); process.exit(3); });
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(9); }, 100);
+console.log('ready');
+`;
+
+/**
+ * Runs argv in a pty and plays `steps`: 'tty:X' writes X to the terminal, 'kill:SIG' signals the pid
+ * of the process in the pty (tokens) alone, 'lines:N' waits until MARKER has N lines. Prints JSON:
+ * the marker's lines and the exit code of tokens. Waits are bounded (20 s) so a missing signal ends
+ * the run instead of hanging it; the test then fails on the lines.
+ */
+const PTY_DRIVER = `
+import json, os, pty, select, signal, sys, time
+marker, steps, argv = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+out = b''
+def lines():
+    try:
+        return open(marker).read().split()
+    except FileNotFoundError:
+        return []
+def pump(done, seconds=20):
+    global out
+    end = time.time() + seconds
+    while not done() and time.time() < end:
+        ready, _, _ = select.select([fd], [], [], 0.02)
+        if ready:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                time.sleep(0.02)
+pump(lambda: b'ready' in out)
+for step in steps:
+    kind, _, arg = step.partition(':')
+    if kind == 'tty':
+        os.write(fd, arg.encode().decode('unicode_escape').encode())
+    elif kind == 'kill':
+        try:
+            os.kill(pid, getattr(signal, arg))
+        except ProcessLookupError:
+            pass
+    elif kind == 'lines':
+        pump(lambda: len(lines()) >= int(arg))
+code = None
+end = time.time() + 20
+while time.time() < end:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        code = os.waitstatus_to_exitcode(status)
+        break
+    pump(lambda: False, 0.05)
+if code is None:
+    os.kill(pid, signal.SIGKILL)
+print(json.dumps({'lines': lines(), 'code': code}))
+`;
+
+function inTerminal(steps: string[]): Promise<{ lines: string[]; code: number | null }> {
+  const marker = join(sandbox.home, 'signals.txt');
+  const args = [BIN, 'exec', '--provider', 'chartmetric', '--', process.execPath, '-e', CHILD];
+  const env = { ...sandbox.baseEnv(), MARKER: marker, TERM: 'xterm' };
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', PTY_DRIVER, marker, JSON.stringify(steps), process.execPath, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', () => reject(new Error('python3 is needed for the terminal test (Debian: python3)')));
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as { lines: string[]; code: number | null });
+      } catch {
+        reject(new Error(`pty driver failed: ${stderr}`));
+      }
+    });
+  });
+}
+
+it('items 17-18: one Ctrl-C or Ctrl-\\ is one signal in the child; kill -INT/-QUIT of tokens alone still reach it', { timeout: 120_000 }, async () => {
+  const { lines, code } = await inTerminal([
+    'tty:\\x03', // Ctrl-C: the terminal signals the foreground group
+    'lines:1',
+    'kill:SIGINT', // tokens alone
+    'lines:2',
+    'tty:\\x1c', // Ctrl-\\
+    'lines:3',
+    'kill:SIGQUIT', // tokens alone: before, tokens died (131) leaving the child running
+    'lines:4',
+    'kill:SIGTERM',
+    'lines:5',
+  ]);
+  // Had tokens forwarded the terminal's signals as well, each Ctrl-C or Ctrl-\ would show twice; the
+  // kill that follows each is only written after that duplicate would have arrived.
+  expect(lines).toEqual(['SIGINT', 'SIGINT', 'SIGQUIT', 'SIGQUIT', 'SIGTERM']);
+  expect(code).toBe(3);
+});
+
+it('item 5: SIGUSR1 to a running exec opens no inspector, and reaches the child', { timeout: 60_000 }, async () => {
+  const marker = join(sandbox.home, 'usr1.txt');
+  const port = await freePort();
+  // Where the inspector would listen if SIGUSR1 started it (Node's default is 127.0.0.1:9229).
+  const env = { ...sandbox.baseEnv(), MARKER: marker, NODE_OPTIONS: `--inspect-port=127.0.0.1:${port}` };
+  const script = `trap 'echo USR1 >> "$MARKER"' USR1; echo ready; while :; do sleep 0.05; done`;
+  const child = spawn(process.execPath, [BIN, 'exec', '--provider', 'chartmetric', '--', 'sh', '-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+  child.kill('SIGUSR1');
+  const until = Date.now() + 20_000;
+  while (Date.now() < until && !(await readFile(marker, 'utf8').catch(() => '')).includes('USR1')) await new Promise((r) => setTimeout(r, 20));
+  expect(await readFile(marker, 'utf8').catch(() => '')).toBe('USR1\n');
+  const connected = await new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.on('close', resolve));
+  expect(connected, 'something listens where the inspector would').toBe(false);
+  expect(stderr).not.toContain('Debugger listening');
+});
