@@ -1,7 +1,7 @@
 // config.json's hand check (src/core/config-file.ts) stands in for the zod schema (src/core/config-
 // schema.ts) on the fast path and in loadConfig. It may be stricter than the schema (a config it is
 // unsure of goes to zod), never looser, and what it accepts it accepts unchanged: checked here on
-// the configs login writes, on hand-picked bad ones, and on a few thousand generated ones.
+// the configs login writes, on hand-picked bad ones, and on eight thousand generated ones.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,7 +97,7 @@ describe('isCertainlyValidConfig', () => {
     };
     let accepted = 0;
     let schemaOnly = 0;
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0; i < 8000; i++) {
       const settings: Record<string, unknown> = {};
       for (const [field, pool] of Object.entries(pools)) {
         const value = pick(pool);
