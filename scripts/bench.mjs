@@ -284,7 +284,10 @@ function addRow(name, a, b, baselineLabel, target, unit = 'ms', extra = 0) {
   const ratio = a.median / (b.median + extra);
   const pass = target === undefined ? undefined : ratio <= target;
   if (pass === false) missed++;
-  rows.push([name, fmt(a, unit), `${fmt(b, unit)}${extra ? ` + ${extra} ms` : ''}`, baselineLabel, `${ratio.toFixed(2)}×`, target === undefined ? '—' : `≤ ${target.toFixed(2)}×`, pass === undefined ? 'info' : pass ? 'pass' : 'FAIL']);
+  const row = [name, fmt(a, unit), `${fmt(b, unit)}${extra ? ` + ${extra} ms` : ''}`, baselineLabel, `${ratio.toFixed(2)}×`, target === undefined ? '—' : `≤ ${target.toFixed(2)}×`, pass === undefined ? 'info' : pass ? 'pass' : 'FAIL'];
+  rows.push(row);
+  // Each row as soon as it is measured (a long run on a busy machine still leaves its figures).
+  process.stderr.write(`  ${row.join(' | ')}\n`);
 }
 
 const tokens = (env, ...args) => ({ label: `tokens ${args.join(' ')}`, argv: [NODE, BIN, ...args], env });

@@ -67,7 +67,6 @@ describe('planFastPath: what the fast path claims', () => {
     // No --provider: every provider configured in the profile (read from config.json when answering).
     [['exec', '--', 'true'], {}, exec(undefined, ['true'])],
     [['exec', '--profile', 'staging', '--', 'true'], {}, exec(undefined, ['true'], 'staging')],
-    [['exec', '--', 'true'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }, exec(undefined, ['true'])],
     [['status'], {}, status(undefined)],
     [['status', 'chartmetric'], {}, status('chartmetric')],
     [['status', 'chartmetric', '--json'], {}, status('chartmetric', { json: true })],
@@ -168,6 +167,9 @@ describe('planFastPath: what the fast path claims', () => {
     [['exec', '--provider', 'chartmetric', '--', 'true'], { [NO_FAST_PATH_ENV]: '1' }],
     [['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'], { TOKENS_SOUNDCLOUD_AUTHORIZE_URL: 'http://example.com/a' }],
     [['exec', '--', 'true'], { TOKENS_DEBUG: '1' }],
+    // Every TOKENS_* variable is checked up front, a provider's endpoint overrides included.
+    [['exec', '--', 'true'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }],
+    [['status'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'not a url' }],
     // status: one known provider at most, --json and --profile only.
     [['status', 'nope'], {}],
     [['status', 'chartmetric', 'soundcloud'], {}],
@@ -423,6 +425,8 @@ async function configuredWorld(): Promise<World> {
   const w = await loggedIn('chartmetric');
   const scl = await w.run(['login', 'soundcloud', '--client-credentials', '--client-id', 'scl-client'], { env: { TOKENS_SOUNDCLOUD_CLIENT_SECRET: w.secrets[2]! } });
   expect(scl.code, scl.stderr).toBe(0);
+  // An app-only login caches no token; the first get does.
+  expect((await w.run(['get', 'soundcloud'])).code).toBe(0);
   const legacy = await w.run(['login', 'soundcharts', '--legacy', '--app-id', 'APP-1', '--profile', 'staging'], { env: { TOKENS_SOUNDCHARTS_API_KEY: 'legacy-api-key-value' } });
   expect(legacy.code, legacy.stderr).toBe(0);
   return w;
