@@ -54,6 +54,8 @@ export function processIO(): IO {
 
 export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
   const paths = resolvePaths(env);
+  // One store per run: a key derived or a connection opened once serves every provider of the run.
+  let store: ReturnType<Deps['openStore']> | undefined;
   const childEnv = childEnvironment(env);
   return {
     io,
@@ -66,7 +68,7 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
-    openStore: async () => (await import('./store/open.js')).openStore(env, paths, childEnv),
+    openStore: () => (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv))),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
 }

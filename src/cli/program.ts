@@ -4,7 +4,7 @@ import { Argument, Command, Option } from 'commander';
 import { parseFormat, FORMATS } from '../core/format.js';
 import { UsageError } from '../core/errors.js';
 import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
-import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_STORE } from '../core/env.js';
+import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { parseProfile, parseProvider as parseProviderName, parseWholeNumber } from './parse.js';
 import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
@@ -125,7 +125,7 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
         ],
         `
 Environment (every variable: see the README):
-${[TOKENS_PROFILE, TOKENS_STORE, TOKENS_PASSPHRASE].map((v) => `  ${v.name.padEnd(18)} ${v.doc}`).join('\n')}
+${[TOKENS_PROFILE, TOKENS_STORE, TOKENS_PASSPHRASE, TOKENS_REDIS_URL].map((v) => `  ${v.name.padEnd(18)} ${v.doc}`).join('\n')}
 
 Exit codes:
   0 success                      5 provider or network unavailable, or rate limited

@@ -87,7 +87,8 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
   return token ? { kind: 'hit', token } : { kind: 'damaged', reason: 'unexpected shape' };
 }
 
-function asAccessToken(data: unknown): AccessToken | undefined {
+/** The token in `data` when it has the cached shape (also for the shared cache), else undefined. */
+export function asAccessToken(data: unknown): AccessToken | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const { access_token, token_type, expires_at, obtained_at, scope } = data as Record<string, unknown>;
   // A cache holding a token no provider could have issued (a header injection, escapes) is damaged.
@@ -97,8 +98,8 @@ function asAccessToken(data: unknown): AccessToken | undefined {
   // obtained_at is absent from caches written before it was kept.
   if (obtained_at !== undefined) {
     if (!isTime(obtained_at)) return undefined;
-    const lifetime = expires_at - obtained_at;
-    if (lifetime <= 0 || lifetime > MAX_LIFETIME_SECONDS * 1000) return undefined;
+    // (An expiry before it was obtained is just an expired token: a test, or a hand edit.)
+    if (expires_at - obtained_at > MAX_LIFETIME_SECONDS * 1000) return undefined;
   }
   if (scope !== undefined && typeof scope !== 'string') return undefined;
   return { access_token, token_type, expires_at, ...(obtained_at === undefined ? {} : { obtained_at }), ...(scope === undefined ? {} : { scope }) };
@@ -122,7 +123,7 @@ export function lifetimeMs(token: AccessToken): number | undefined {
 export function requiredTtlMs(token: AccessToken, minTtlSeconds: number, given: boolean): number {
   const asked = minTtlSeconds * 1000;
   const lifetime = lifetimeMs(token);
-  return given || lifetime === undefined ? asked : Math.min(asked, lifetime / 2);
+  return given || lifetime === undefined || lifetime <= 0 ? asked : Math.min(asked, lifetime / 2);
 }
 
 /**

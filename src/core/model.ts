@@ -7,7 +7,7 @@ import type { Deps } from './deps.js';
 export type ProviderName = string;
 
 /** The secret stores TOKENS_STORE can name (src/store/: one file per backend); the first is the default. */
-export const STORE_KINDS = ['keychain', 'file'] as const;
+export const STORE_KINDS = ['keychain', 'file', 'redis'] as const;
 export type UserStoreKind = (typeof STORE_KINDS)[number];
 
 /** An access token as cached: no refresh token, no client secret, ever. */

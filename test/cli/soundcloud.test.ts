@@ -396,16 +396,19 @@ describe('tokens login soundcloud --no-browser', () => {
 
 describe('tokens get soundcloud (user login)', () => {
   it('rotates the single-use refresh token across two expiries', async () => {
-    server.soundcloud.expiresIn = 30; // below the default --min-ttl of 60: every get refreshes
+    // 30-second tokens asked for with --min-ttl 30: a moment after a mint the token has less than
+    // that left, so every such get refreshes. (Without --min-ttl the default margin for 30 s tokens
+    // is half their lifetime, and the cache answers: test/cli/hardening.test.ts, item 14.)
+    server.soundcloud.expiresIn = 30;
     const { accessToken: t0, refreshToken: rt0 } = await login();
 
-    const first = await get('--verbose');
+    const first = await get('--verbose', '--min-ttl', '30');
     expect(first.code, first.stderr).toBe(0);
     const t1 = lastIssued();
     expect(first.stdout).toBe(`${t1}\n`);
     const [rt1] = server.liveRefreshTokens('soundcloud');
 
-    const second = await get();
+    const second = await get('--min-ttl', '30');
     expect(second.code, second.stderr).toBe(0);
     const t2 = lastIssued();
     expect(second.stdout).toBe(`${t2}\n`);
@@ -463,13 +466,13 @@ describe('tokens get soundcloud (user login)', () => {
 
 describe('tokens login soundcloud --client-credentials', () => {
   it('mints nothing at login, mints with HTTP Basic only, renews with the refresh token, falls back when it is revoked', async () => {
-    server.soundcloud.expiresIn = 30; // below the default --min-ttl: every get renews
+    server.soundcloud.expiresIn = 30; // with --min-ttl 30, every get renews (see above)
     const login = await run(['login', 'soundcloud', '--client-credentials', '--client-id', CLIENT_ID], { input: `${clientSecret}\n` });
     expect(login.code, login.stderr).toBe(0);
     expect(server.requests).toHaveLength(0);
     expect(await shim.urls()).toEqual([]);
 
-    const first = await get();
+    const first = await get('--min-ttl', '30');
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toBe(`${lastIssued()}\n`);
     expect(server.mints('soundcloud', 'client_credentials')).toBe(1);
@@ -478,7 +481,7 @@ describe('tokens login soundcloud --client-credentials', () => {
     expect(mint.form).toEqual({ grant_type: 'client_credentials' });
     const [rt] = server.liveRefreshTokens('soundcloud');
 
-    const second = await get();
+    const second = await get('--min-ttl', '30');
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toBe(`${lastIssued()}\n`);
     expect(server.mints('soundcloud', 'client_credentials')).toBe(1);
@@ -487,7 +490,7 @@ describe('tokens login soundcloud --client-credentials', () => {
 
     const [rt2] = server.liveRefreshTokens('soundcloud');
     server.soundcloud.revokeRefreshToken(rt2!);
-    const third = await get();
+    const third = await get('--min-ttl', '30');
     expect(third.code, third.stderr).toBe(0);
     expect(third.stdout).toBe(`${lastIssued()}\n`);
     expect(server.mints('soundcloud', 'client_credentials')).toBe(2);

@@ -354,15 +354,17 @@ describe('pagination', () => {
     expect(new URL(page.next_href).origin).toBe(apis.cdn.url);
   });
 
-  it('Soundcharts: items + page.next (offset, limit, total, previous), relative or absolute', async () => {
+  it('Soundcharts: items + page.next (offset, limit, total, previous), a path from the API root or a URL', async () => {
     const t = await soundchartsToken();
     const first = `${apis.soundcharts.base}/api/v2.21/artist/${SOUNDCHARTS_ARTIST.uuid}/songs?limit=3&sortBy=date`;
+    // A path is under the base, as the contract reads it (and a proxy in front of the API needs).
+    const resolve = (link: string) => (link.startsWith('/') ? `${apis.soundcharts.base}${link}` : link);
     type Page = { items: { song: { name: string } }[]; page: { offset: number; total: number; next: string | null; previous: string | null; limit: number } };
     const names: string[] = [];
     const metas: Page['page'][] = [];
     let url: string | null = first;
     while (url) {
-      const body = (await (await fetch(new URL(url, first), { headers: bearer(t) })).json()) as Page;
+      const body = (await (await fetch(resolve(url), { headers: bearer(t) })).json()) as Page;
       names.push(...body.items.map((i) => i.song.name));
       metas.push(body.page);
       url = body.page.next;
@@ -374,7 +376,7 @@ describe('pagination', () => {
       [6, 3, 7],
     ]);
     expect(metas[0]!.previous).toBeNull();
-    expect(metas[0]!.next).toBe(`/soundcharts-api/api/v2.21/artist/${SOUNDCHARTS_ARTIST.uuid}/songs?sortBy=date&offset=3&limit=3`);
+    expect(metas[0]!.next).toBe(`/api/v2.21/artist/${SOUNDCHARTS_ARTIST.uuid}/songs?sortBy=date&offset=3&limit=3`);
     expect(metas[1]!.previous).toMatch(/offset=0&limit=3$/);
 
     apis.soundcharts.nextStyle = 'url';
@@ -419,6 +421,24 @@ describe('faults', () => {
     expect((await fetch(url, { headers: bearer(old) })).status).toBe(401);
     expect((await fetch(url, { headers: bearer(fresh) })).status).toBe(200);
     expect(server.isAccessTokenAlive('chartmetric', old)).toBe(true);
+  });
+
+  it('refuse(): a live token refused at the door; with holdUntilMinted the later refusals wait for a new token', async () => {
+    const old = await chartmetricToken();
+    const url = `${apis.chartmetric.base}/api/artist/3380`;
+    apis.chartmetric.refuse(old, { holdUntilMinted: true });
+    const first = await fetch(url, { headers: bearer(old) });
+    expect(first.status).toBe(401);
+    let minted = false;
+    const second = fetch(url, { headers: bearer(old) }).then((r) => ({ status: r.status, afterMint: minted }));
+    while (apis.chartmetric.requests.length < 2) await new Promise((r) => setTimeout(r, 10));
+    minted = true;
+    const fresh = await chartmetricToken();
+    expect(await second).toEqual({ status: 401, afterMint: true });
+    expect((await fetch(url, { headers: bearer(fresh) })).status).toBe(200);
+    expect(apis.chartmetric.requests.map((r) => r.credential)).toEqual(['refused', 'refused', 'token']);
+    expect(server.isAccessTokenAlive('chartmetric', old)).toBe(true);
+    expect(apis.violations()).toEqual([]);
   });
 
   it('429 in each reset style', async () => {

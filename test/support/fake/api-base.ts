@@ -33,6 +33,9 @@ import {
 import { MultipartParser, multipartBoundary, type MultipartPart } from './multipart.js';
 import type { AccessTokenInfo } from './token-endpoint.js';
 
+/** How long a held refusal waits at most for a new token to be minted, ms. */
+const HOLD_LIMIT_MS = 20_000;
+
 /** Default size of GET /binary, bytes: more than one chunk, not a round number. */
 export const BINARY_SIZE = 200_003;
 /** Default size of GET /large, bytes. */
@@ -48,6 +51,8 @@ export const CREDENTIAL_PARAMS = ['oauth_token', 'access_token', 'client_id', 'c
 /** What the fake APIs ask the fake auth server (a ProviderServer is one). */
 export interface TokenAuthority {
   describeAccessToken(token: string): ({ provider: ProviderName } & AccessTokenInfo) | undefined;
+  /** Every token issuance so far. */
+  readonly issued: readonly unknown[];
 }
 
 /** A fault of a fake API: applies to every request, or only to those matching all of its selectors. */
@@ -181,6 +186,7 @@ export abstract class FakeApi {
   protected readonly cdnUrl: () => string;
   private readonly scheme: 'OAuth' | 'Bearer';
   private readonly faults = new FaultQueue<ApiFault>();
+  private readonly refused = new Map<string, { holdUntilMinted: boolean; mintsBefore: number; answered: number }>();
   private compiled: CompiledRoute[] | undefined;
 
   constructor(options: FakeApiOptions) {
@@ -243,6 +249,16 @@ export abstract class FakeApi {
   /** Queued faults not yet consumed. */
   pendingFaults(): number {
     return this.faults.pending;
+  }
+
+  /**
+   * Refuse this access token (401, credential 'refused') from now on, though the auth server still
+   * holds it alive: the API's view of a token that died early. With `holdUntilMinted`, every refusal
+   * but the first is answered only once the auth server has issued another token, so those callers
+   * learn of it after a refresh already happened (one that refreshed again would show).
+   */
+  refuse(token: string, options: { holdUntilMinted?: boolean } = {}): void {
+    this.refused.set(token, { holdUntilMinted: options.holdUntilMinted ?? false, mintsBefore: this.tokens.issued.length, answered: 0 });
   }
 
   /** Empty requests and violations (state and faults are kept). */
@@ -413,8 +429,15 @@ export abstract class FakeApi {
     this.queryChecks(rec, target.searchParams);
     if ((req.headersDistinct.authorization?.length ?? 0) > 1) this.violate(rec, 'more than one Authorization header');
     const hasCredentials = rec.headers.authorization !== undefined || rec.headers['x-app-id'] !== undefined || rec.headers['x-api-key'] !== undefined;
-    const credential = this.authenticate(rec);
+    const authenticated = this.authenticate(rec);
+    const refusal = authenticated?.kind === 'token' ? this.refused.get(authenticated.token) : undefined;
+    const credential = refusal ? undefined : authenticated;
     rec.credential = credential ? credential.kind : hasCredentials ? 'refused' : 'none';
+    if (refusal?.holdUntilMinted && refusal.answered++ > 0) {
+      for (let waited = 0; this.tokens.issued.length <= refusal.mintsBefore && waited < HOLD_LIMIT_MS && !server.closed; waited += 20) {
+        await server.sleep(20);
+      }
+    }
     if (rec.multipart?.error) this.violate(rec, `malformed multipart body: ${rec.multipart.error}`);
 
     if (rec.route === undefined) {

@@ -6,8 +6,9 @@
 //   GET /api/VERSION/artist/:uuid/songs   `songCount` songs of that artist, paginated: ?offset (default
 //       0) & ?limit (default and at most 100) → `{items, page: {offset, total, next, previous, limit},
 //       errors: []}`; page.next is null on the last page, else a link to the next page, the other
-//       parameters kept: an origin-relative path (base prefix included) by default
-//       (`nextStyle = 'path'`), or an absolute URL (`'url'`); under `nextLinkBase` when that is set.
+//       parameters kept: by default a path from the API root, as Soundcharts writes it (behind a
+//       proxy the client puts it under its base; `nextStyle = 'path'`), or an absolute URL under the
+//       base (`'url'`); an absolute URL under `nextLinkBase` when that is set.
 import { FakeApi, intParam, nextQuery, type ApiCall, type ApiRequest, type ApiRoute, type Credential, type TokenAuthority } from './api-base.js';
 import { jsonReply, type Reply } from './harness.js';
 
@@ -108,7 +109,7 @@ export class SoundchartsApi extends FakeApi {
     const route = `/api/${params.version}/artist/${params.uuid}/songs`;
     const link = (at: number) => {
       const q = nextQuery(query, ['offset', 'limit'], { offset: String(at), limit: String(limit) });
-      const base = this.nextLinkBase ?? (this.nextStyle === 'url' ? this.base : this.prefix);
+      const base = this.nextLinkBase ?? (this.nextStyle === 'url' ? this.base : '');
       return `${base}${route}?${q}`;
     };
     return jsonReply(200, {
