@@ -290,12 +290,10 @@ describe('failures', () => {
   it('20 parallel calls refused with the same token: exactly one refresh, all succeed', { timeout: 180_000 }, async () => {
     const w = await apiWorld('soundcloud-app');
     const cached = JSON.parse(await readFile(join(w.sandbox.home, '.cache/tokens/default/soundcloud.json'), 'utf8')).access_token as string;
-    const issuedBefore = w.server.issued.length;
     // The cached token is refused from now on. The first refusal is immediate; the others are held
     // until a new token was minted, so those callers learn of the refusal after a refresh already
     // happened: one that then refreshed again (rather than use the cache) would mint a second time.
-    w.apis.soundcloud.fault({ status: 401, token: cached });
-    w.apis.soundcloud.faultAlways({ status: 401, token: cached, until: () => w.server.issued.length > issuedBefore });
+    w.apis.soundcloud.refuse(cached, { holdUntilMinted: true });
     const since = Date.now();
     const results = await Promise.all(Array.from({ length: 20 }, () => w.api(['soundcloud', '/users/1002'])));
     for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });

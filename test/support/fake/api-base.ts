@@ -62,11 +62,6 @@ export type ApiFault = FaultKind & {
   method?: string;
   /** Only requests presenting this access token (say, the one cached before a refresh). */
   token?: string;
-  /**
-   * Hold the request until this returns true (polled every 20 ms, for at most 20 s), then apply the
-   * fault: say, a 401 for a refused token that its sender learns of only after someone refreshed.
-   */
-  until?: () => boolean;
 };
 
 export interface ApiRequest {
@@ -448,7 +443,6 @@ export abstract class FakeApi {
 
     const fault = this.faults.take((f) => matches(rec, f.path, f.method) && (f.token === undefined || f.token === rec.token));
     if (fault) rec.fault = fault;
-    for (let waited = 0; fault?.until && !fault.until() && waited < 20_000 && !server.closed; waited += 20) await server.sleep(20);
     if (fault && !isAfterProcessing(fault)) {
       switch (fault.kind) {
         case undefined:
