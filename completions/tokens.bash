@@ -59,7 +59,7 @@ _tokens() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W '-V --version --profile -h --help' -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'login get exec status logout completion help' -- "$cur"))
+            COMPREPLY=($(compgen -W 'login get exec api status logout completion help' -- "$cur"))
         fi
         return 0
     fi
@@ -142,6 +142,33 @@ _tokens() {
                 return 0
             fi
             _tokens_command_line "$cword"
+            ;;
+        api)
+            local n=0 dd=false
+            for ((i = at + 1; i < cword; i++)); do
+                if $dd; then ((n++)); continue; fi
+                case ${words[i]} in
+                    --) dd=true ;;
+                    --profile|-X|--method|-H|--header|-f|--raw-field|-F|--field|--form|--input|--max-wait) ((i++)) ;;
+                    -*) ;;
+                    *) ((n++)) ;;
+                esac
+            done
+            if ! $dd; then
+                case $prev in
+                    --profile) COMPREPLY=($(compgen -W "$(_tokens_profiles)" -- "$cur")); return 0 ;;
+                    -X|--method) COMPREPLY=($(compgen -W 'GET HEAD POST PUT PATCH DELETE OPTIONS' -- "$cur")); return 0 ;;
+                    -H|--header|-f|--raw-field|-F|--field|--form|--input|--max-wait) return 0 ;;
+                esac
+                $split && return 0
+                if [[ $cur == -* ]]; then
+                    COMPREPLY=($(compgen -W '--profile -v --verbose -X --method -H --header -f --raw-field -F --field --form --input --paginate -i --include --silent --max-wait -h --help' -- "$cur"))
+                    return 0
+                fi
+            fi
+            case $n in
+                0) COMPREPLY=($(compgen -W 'soundcloud chartmetric soundcharts' -- "$cur")) ;;
+            esac
             ;;
         status)
             local n=0 dd=false
@@ -236,7 +263,7 @@ _tokens() {
                 fi
             fi
             case $n in
-                0) COMPREPLY=($(compgen -W 'login get exec status logout completion help' -- "$cur")) ;;
+                0) COMPREPLY=($(compgen -W 'login get exec api status logout completion help' -- "$cur")) ;;
             esac
             ;;
     esac

@@ -37,6 +37,8 @@ function __tokens_state
                 set skip 1
             case 'exec --profile' 'exec --provider'
                 set skip 1
+            case 'api --profile' 'api -X' 'api --method' 'api -H' 'api --header' 'api -f' 'api --raw-field' 'api -F' 'api --field' 'api --form' 'api --input' 'api --max-wait'
+                set skip 1
             case 'status --profile'
                 set skip 1
             case 'logout --profile'
@@ -93,6 +95,7 @@ complete -c tokens -n '__tokens_at \'\'' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_at \'\'' -a login -d 'store credentials for a provider (browser login for SoundCloud)'
 complete -c tokens -n '__tokens_at \'\'' -a get -d 'print a valid access token'
 complete -c tokens -n '__tokens_at \'\'' -a exec -d 'run a command with fresh tokens in its environment'
+complete -c tokens -n '__tokens_at \'\'' -a api -d 'make an authenticated request to a provider API'
 complete -c tokens -n '__tokens_at \'\'' -a status -d 'show what is configured and when tokens expire'
 complete -c tokens -n '__tokens_at \'\'' -a logout -d 'remove a provider\'s credentials (SoundCloud: sign out first)'
 complete -c tokens -n '__tokens_at \'\'' -a completion -d 'print a shell completion script'
@@ -129,6 +132,22 @@ complete -c tokens -n '__tokens_at exec 0' -l provider -x -a 'soundcloud chartme
 complete -c tokens -n '__tokens_at exec 0' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_in_command_line exec' -a '(__tokens_command_line)'
 
+# api
+complete -c tokens -n '__tokens_at api' -l profile -x -a '(__tokens_profiles)' -d 'profile to use (separate credentials per profile)'
+complete -c tokens -n '__tokens_at api' -s v -l verbose -d 'explain what happens on stderr (never secrets)'
+complete -c tokens -n '__tokens_at api' -s X -l method -x -a 'GET HEAD POST PUT PATCH DELETE OPTIONS' -d 'HTTP method (default GET, or POST with --input/--form)'
+complete -c tokens -n '__tokens_at api' -s H -l header -x -d 'extra request header \'Name: value\' (repeatable)'
+complete -c tokens -n '__tokens_at api' -s f -l raw-field -x -d 'a string field: query parameter for GET/HEAD/DELETE, else JSON body (repeatable)'
+complete -c tokens -n '__tokens_at api' -s F -l field -x -d 'a typed field: true, false, null, integers; @PATH reads a file, @- stdin (repeatable)'
+complete -c tokens -n '__tokens_at api' -l form -x -d 'a multipart/form-data part; key=@PATH streams a file (repeatable)'
+complete -c tokens -n '__tokens_at api' -l input -x -d 'the request body from a file, or - for stdin'
+complete -c tokens -n '__tokens_at api' -l paginate -d 'follow next-page links and print one JSON array of all items'
+complete -c tokens -n '__tokens_at api' -s i -l include -d 'print the status line and response headers before the body'
+complete -c tokens -n '__tokens_at api' -l silent -d 'do not print the response body'
+complete -c tokens -n '__tokens_at api' -l max-wait -x -d 'longest wait for a rate limit before giving up (exit 5)'
+complete -c tokens -n '__tokens_at api' -s h -l help -d 'show help'
+complete -c tokens -n '__tokens_at api 0' -a 'soundcloud chartmetric soundcharts' -d 'provider'
+
 # status
 complete -c tokens -n '__tokens_at status' -l profile -x -a '(__tokens_profiles)' -d 'profile to use (separate credentials per profile)'
 complete -c tokens -n '__tokens_at status' -s v -l verbose -d 'explain what happens on stderr (never secrets)'
@@ -149,4 +168,4 @@ complete -c tokens -n '__tokens_at completion' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_at completion 0' -a 'bash zsh fish' -d 'shell'
 
 # help
-complete -c tokens -n '__tokens_at help 0' -a 'login get exec status logout completion help' -d 'command'
+complete -c tokens -n '__tokens_at help 0' -a 'login get exec api status logout completion help' -d 'command'

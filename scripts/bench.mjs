@@ -196,6 +196,14 @@ const scenarios = [
   { name: 'warm get', cmd: { label: 'tokens get chartmetric', argv: [NODE, BIN, 'get', 'chartmetric'] }, wallTarget: TARGETS.getWall },
   { name: 'exec', cmd: { label: 'tokens exec --provider chartmetric -- true', argv: [NODE, BIN, 'exec', '--provider', 'chartmetric', '--', 'true'] }, wallTarget: TARGETS.execWall },
   { name: '--version', cmd: { label: 'tokens --version', argv: [NODE, BIN, '--version'] }, wallTarget: undefined },
+  // The Redis store, pointed at a port where nothing listens: the warm get must not contact it (if it
+  // did, it would fail, and so would the bench).
+  {
+    name: 'warm get (redis store)',
+    cmd: { label: 'tokens get chartmetric (TOKENS_STORE=redis)', argv: [NODE, BIN, 'get', 'chartmetric'] },
+    wallTarget: TARGETS.getWall,
+    env: { TOKENS_STORE: 'redis', TOKENS_REDIS_URL: 'redis://:bench@127.0.0.1:9', TOKENS_PASSPHRASE: 'bench passphrase' },
+  },
 ];
 
 const rows = [];
@@ -216,7 +224,7 @@ const ratioRow = (metric, a, b, unit, target) => {
 
 for (const s of scenarios) {
   process.stderr.write(`measuring ${s.cmd.label} vs node -e 0 …\n`);
-  const r = compare(s.cmd, nodeBaseline, env);
+  const r = compare(s.cmd, nodeBaseline, { ...env, ...s.env });
   ratioRow(`${s.name} wall`, r.wall.a, r.wall.b, 'ms', s.wallTarget);
   ratioRow(`${s.name} peak RSS`, r.rss.a, r.rss.b, 'MiB', TARGETS.rss);
 }
@@ -310,6 +318,87 @@ try {
   await server.close();
 }
 
+// ───────────────────────────── many machines, one Redis ─────────────────────────────
+// 5 "machines" (each its own HOME) × 10 processes at expiry, sharing one real redis-server: one
+// token request for the fleet. Machine 0 logs in; the others never do.
+
+/** A redis-server of our own on a free loopback port, with a password in a 0600 config file. */
+async function startRedis() {
+  const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!hasRedis) throw new Error('redis-server not found: install the Debian package redis-server');
+  const { createServer } = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address();
+      probe.close(() => resolve(p));
+    });
+  });
+  const dir = join(work, 'redis');
+  await mkdir(dir, { recursive: true });
+  const password = `bench-${Math.random().toString(36).slice(2)}`;
+  await writeFile(join(dir, 'redis.conf'), `port ${port}\nbind 127.0.0.1\nrequirepass ${password}\ndir ${dir}\nappendonly yes\nsave ""\nlogfile ""\n`, { mode: 0o600 });
+  const child = spawn('redis-server', [join(dir, 'redis.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise((resolve, reject) => {
+    let log = '';
+    child.stdout.on('data', (d) => {
+      log += d;
+      if (/Ready to accept connections/.test(log)) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`redis-server exited (${code}): ${log}`)));
+  });
+  return { url: `redis://:${password}@127.0.0.1:${port}`, stop: () => new Promise((resolve) => (child.once('exit', resolve), process.kill(child.pid, 'SIGTERM'))) };
+}
+
+async function fleetGets(server, redisUrl, machines, perMachine) {
+  const refreshToken = 'bench-rt-fleet';
+  server.chartmetric.addRefreshToken(refreshToken);
+  const shared = { ...server.env(), TOKENS_STORE: 'redis', TOKENS_REDIS_URL: redisUrl, TOKENS_PASSPHRASE: 'bench passphrase', TOKENS_HTTP_TIMEOUT: '30' };
+  const homes = [];
+  for (let i = 0; i < machines; i++) homes.push(await newHome(`machine-${i}`));
+  const login = await runAsync(['login', 'chartmetric'], { ...baseEnv(homes[0]), ...shared }, `${refreshToken}\n`);
+  if (login.code !== 0) throw new Error(`tokens login chartmetric (redis) failed (exit ${login.code}): ${login.stderr.trim()}`);
+  // At expiry: the shared token deleted in Redis itself, the one local cache (machine 0's) expired.
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redisUrl);
+  await client.del('tokens:default:chartmetric:token');
+  client.disconnect();
+  const cached = JSON.parse(await readFile(join(homes[0], '.cache/tokens/default/chartmetric.json'), 'utf8'));
+  await writeToken(homes[0], cached.access_token, Date.now() - 1000);
+
+  const before = server.count('chartmetric', '/api/token');
+  const start = process.hrtime.bigint();
+  const results = await Promise.all(homes.flatMap((h) => Array.from({ length: perMachine }, () => runAsync(['get', 'chartmetric'], { ...baseEnv(h), ...shared }))));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const failed = results.filter((r) => r.code !== 0);
+  const tokens = new Set(results.map((r) => r.stdout));
+  return {
+    requests: server.count('chartmetric', '/api/token') - before,
+    failed: failed.length,
+    firstError: failed[0]?.stderr.trim(),
+    sameToken: failed.length === 0 && tokens.size === 1 && !tokens.has(''),
+    seconds,
+  };
+}
+
+process.stderr.write('measuring 5 machines × 10 gets on one Redis …\n');
+const fleetServer = await startProviderServer();
+fleetServer.delayMs = 300;
+const redisServer = await startRedis();
+let fleet;
+try {
+  fleet = await fleetGets(fleetServer, redisServer.url, 5, 10);
+  const ok = fleet.requests === 1 && fleet.sameToken;
+  if (!ok) missed++;
+  rows.push(['5 machines × 10 gets (redis): token requests', String(fleet.requests), '—', '—', '= 1, same token', ok ? 'pass' : 'FAIL']);
+  if (fleetServer.violations.length > 0) {
+    missed++;
+    console.error(`bench: the fake server recorded violations:\n  ${fleetServer.violations.join('\n  ')}`);
+  }
+} finally {
+  await fleetServer.close();
+  await redisServer.stop();
+}
+
 // ───────────────────────────── report ─────────────────────────────
 
 const header = ['metric', 'tokens', 'node -e 0', 'ratio', 'target', 'result'];
@@ -322,6 +411,10 @@ console.log('');
 for (const p of parallel) {
   const detail = p.failed > 0 ? `${p.failed} failed (first: ${p.firstError})` : `all exited 0, ${p.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
   console.log(`${p.n} parallel gets: ${p.requests} token request(s), ${p.mints} mint(s), ${detail}, ${p.seconds.toFixed(2)} s (server delay 300 ms)`);
+}
+{
+  const detail = fleet.failed > 0 ? `${fleet.failed} failed (first: ${fleet.firstError})` : `all exited 0, ${fleet.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
+  console.log(`5 machines × 10 gets (redis store): ${fleet.requests} token request(s), ${detail}, ${fleet.seconds.toFixed(2)} s (server delay 300 ms)`);
 }
 const loadAtEnd = loadavg()[0];
 console.log(`load average (1 min): ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end${Math.max(loadAtStart, loadAtEnd) > cpus().length ? ' — a busy machine: the wall-time ratios are noisy' : ''}`);

@@ -24,6 +24,7 @@ const prerequisites = [
   { what: 'secret-tool', pkg: 'libsecret-tools', ok: () => hasCommand('secret-tool') },
   { what: 'python3 (the pseudo-terminal test)', pkg: 'python3', ok: () => hasCommand('python3') },
   { what: 'ip (a network namespace for the loopback-only listener test)', pkg: 'iproute2', ok: () => hasCommand('ip') },
+  { what: 'redis-server (the Redis store tests)', pkg: 'redis-server', ok: () => hasCommand('redis-server') },
   { what: 'faketime (a clock that runs ahead, for the clock tests)', pkg: 'faketime', ok: () => hasCommand('faketime') },
 ];
 

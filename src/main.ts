@@ -54,6 +54,8 @@ export function processIO(): IO {
 
 export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
   const paths = resolvePaths(env);
+  // One store per run: a key derived or a connection opened once serves every provider of the run.
+  let store: ReturnType<Deps['openStore']> | undefined;
   const childEnv = childEnvironment(env);
   return {
     io,
@@ -61,16 +63,18 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
     childEnv,
     paths,
     providers: PROVIDERS,
-    fetch: (...args) => globalThis.fetch(...args),
+    // node:http under the fetch interface: Node's own fetch costs ~0.3 s of CPU per process (src/core/node-fetch.ts).
+    fetch: async (...args) => (await import('./core/node-fetch.js')).nodeFetch(...args),
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
-    openStore: async () => (await import('./store/open.js')).openStore(env, paths, childEnv),
+    openStore: () => (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv))),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
 }
 
-export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = process.env): Promise<number> {
+/** `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts). */
+export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = { ...process.env }): Promise<number> {
   let parsed: ParsedCommand | undefined;
   let verbose = Boolean(env[TOKENS_DEBUG.name]);
   try {

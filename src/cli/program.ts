@@ -4,9 +4,10 @@ import { Argument, Command, Option } from 'commander';
 import { parseFormat, FORMATS } from '../core/format.js';
 import { UsageError } from '../core/errors.js';
 import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
-import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_STORE } from '../core/env.js';
+import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { parseProfile, parseProvider as parseProviderName, parseWholeNumber } from './parse.js';
+import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
 import type { Deps } from '../core/deps.js';
 import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
@@ -118,18 +119,20 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
           'tokens login chartmetric                    # store a refresh token (prompted, or piped on stdin)',
           'tokens get chartmetric --format header      # Authorization: Bearer …',
           'tokens exec --provider soundcloud -- ./fetch.sh',
+          'tokens api soundcloud /me                   # an authenticated request, refreshed on 401',
           'tokens status chartmetric >/dev/null || tokens login chartmetric',
           'tokens <command> --help                     # examples for each command',
         ],
         `
 Environment (every variable: see the README):
-${[TOKENS_PROFILE, TOKENS_STORE, TOKENS_PASSPHRASE].map((v) => `  ${v.name.padEnd(18)} ${v.doc}`).join('\n')}
+${[TOKENS_PROFILE, TOKENS_STORE, TOKENS_PASSPHRASE, TOKENS_REDIS_URL].map((v) => `  ${v.name.padEnd(18)} ${v.doc}`).join('\n')}
 
 Exit codes:
-  0 success                      4 credentials rejected: log in again
-  1 internal error (a bug)       5 provider or network unavailable, or rate limited
-  2 usage error or bad config    6 secret store unavailable (keychain, passphrase)
-  3 not configured/logged in     7 login not completed (denied, timed out)
+  0 success                      5 provider or network unavailable, or rate limited
+  1 internal error (a bug)       6 secret store unavailable (keychain, passphrase)
+  2 usage error or bad config    7 login not completed (denied, timed out)
+  3 not configured/logged in     8 api: the API answered with an error status
+  4 credentials rejected: log in again
   exec exits with its command's code (128 + N when killed by signal N).`,
       ),
     );
@@ -253,6 +256,80 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
       const providers = (o.provider as string[]).map(parseProvider);
       const options = { providers, profile: profileOf(cmd), command };
       onAction({ verbose: verbose(cmd), invocation: async (deps) => (await import('../commands/exec.js')).runExec(options, deps) });
+    });
+
+  const repeatable = (flags: string, description: string) =>
+    new Option(flags, description).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  const apiBases = providers.map((p) => `  ${p.id.padEnd(12)}${p.endpoints.api.default.padEnd(40)}${p.endpoints.api.env}`).join('\n');
+  // -f and -F together, in the order given: it decides nesting and the order of array items.
+  const fields: FieldSpec[] = [];
+  const field = (flags: string, description: string, typed: boolean) =>
+    new Option(flags, description).argParser((value: string) => {
+      fields.push(parseField(value, typed));
+      return fields.length;
+    });
+  common(program.command('api'))
+    .summary('make an authenticated request to a provider API')
+    .description(
+      'Send one request (with --paginate, one per page) to the API of PROVIDER with a fresh access token, and write the response body to stdout byte for byte.',
+    )
+    .addArgument(providerArgument('<provider>'))
+    .addArgument(new Argument('<path>', 'a PATH starting with / (appended to the API base), or a full URL under the base'))
+    .addOption(completes(new Option('-X, --method <method>', 'HTTP method (default GET, or POST with --input/--form)'), { kind: 'values', values: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] }))
+    .addOption(repeatable('-H, --header <header>', "extra request header 'Name: value' (repeatable)"))
+    .addOption(field('-f, --raw-field <key=value>', 'a string field: query parameter for GET/HEAD/DELETE, else JSON body (repeatable)', false))
+    .addOption(field('-F, --field <key=value>', 'a typed field: true, false, null, integers; @PATH reads a file, @- stdin (repeatable)', true))
+    .addOption(repeatable('--form <key=value>', 'a multipart/form-data part; key=@PATH streams a file (repeatable)'))
+    .option('--input <path>', 'the request body from a file, or - for stdin')
+    .option('--paginate', 'follow next-page links and print one JSON array of all items')
+    .option('-i, --include', 'print the status line and response headers before the body')
+    .option('--silent', 'do not print the response body')
+    .option('--max-wait <seconds>', 'longest wait for a rate limit before giving up (exit 5)', '30')
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'tokens api soundcloud /me',
+          "tokens api soundcloud /me/tracks --paginate | jq -r '.[].title'",
+          "tokens api soundcloud /tracks -f q=ambient -f 'bpm[from]=120' -F limit=50",
+          "tokens api soundcloud /tracks --form 'track[title]=Demo' --form 'track[asset_data]=@demo.wav'",
+          "tokens api soundcloud /tracks/123 -X PUT -f 'track[title]=New title'   # JSON {\"track\":{\"title\":…}}",
+          'tokens api chartmetric /api/artist/206557 --max-wait 120    # ride out the plan rate limit',
+          'tokens api soundcharts /api/v2/artist/UUID/songs --paginate',
+          'jq -n \'{playlist:{title:"Mix"}}\' | tokens api soundcloud /playlists --input -',
+          'tokens api soundcloud /me -i --silent                      # status line and headers only',
+        ],
+        `
+API bases (override with the variable; http:// only for loopback hosts):
+${apiBases}
+
+-f/-F keys nest: -f 'track[title]=New' gives {"track":{"title":"New"}}; 'ids[]=1' appends.
+A 401 refreshes the token once and repeats the request; a 429 is waited out up to
+--max-wait; GET, HEAD, PUT, DELETE and OPTIONS are retried after network errors and 5xx,
+POST and PATCH are sent once. Redirects are followed for GET and HEAD, and the credentials
+never leave the API's origin. An error status prints the body, one line on stderr, exit 8.`,
+      ),
+    )
+    .action((name: string, target: string, _opts, command: Command) => {
+      const o = command.opts();
+      const options = {
+        provider: parseProvider(name),
+        profile: parseProfile(o.profile),
+        target,
+        ...(o.method === undefined ? {} : { method: String(o.method).toUpperCase() }),
+        headers: ((o.header as string[] | undefined) ?? []).map(parseHeader),
+        fields: [...fields],
+        form: ((o.form as string[] | undefined) ?? []).map(parseFormPart),
+        ...(o.input === undefined ? {} : { input: String(o.input) }),
+        paginate: Boolean(o.paginate),
+        include: Boolean(o.include),
+        silent: Boolean(o.silent),
+        maxWaitSeconds: parseWholeNumber(o.maxWait, '--max-wait'),
+      };
+      onAction({
+        verbose: verbose(command),
+        invocation: async (deps) => (await import('../commands/api.js')).runApi(options, deps),
+      });
     });
 
   program.commandsGroup('Credentials:');

@@ -7,8 +7,8 @@ import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
 import { providerContext } from '../core/context.js';
 import { InputReader } from '../core/input.js';
 import { profileNote } from '../core/hints.js';
-import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
+import { isNotFound, runLocked, type SecretStore } from '../store/store.js';
 import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
 
 export interface LoginOptions {
@@ -39,19 +39,34 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
 
     // The verifying exchange and the writes share one lock with `get`: a login that spends a
     // rotating refresh token cannot race a refresh that spends the same one.
-    await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+    const parts = store.parts(profile, provider.id, deps);
+    await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
       // The exchange issues secrets that exist nowhere else: make sure they can be written first.
-      await store.prepareWrite(secretKey(profile, provider.id));
+      await store.prepareWrite(secretKey(profile, provider.id)).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
       const outcome = await adapter.completeLogin(ctx, secrets, authorization);
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
+      await parts.sharedSettings?.write(settings);
       await updateSettings(deps, profile, provider.id, settings);
-      if (outcome.token) await writeCache(deps.paths, profile, provider.id, outcome.token);
-      else await deleteCache(deps.paths, profile, provider.id);
-    }, { root: deps.paths.stateDir });
+      if (outcome.token) {
+        await parts.sharedCache?.write(outcome.token);
+        await writeCache(deps.paths, profile, provider.id, outcome.token);
+      } else {
+        await parts.sharedCache?.delete();
+        await deleteCache(deps.paths, profile, provider.id);
+      }
+      // New credentials: a failure left by the old ones no longer applies.
+      await parts.failures.clear();
+    });
   } finally {
     input.close();
   }
-  const where = store.kind === 'file' ? 'the encrypted file store' : 'the OS keychain';
-  deps.io.stderr.write(`Logged in to ${provider.title}${profileNote(profile)}; secrets kept in ${where}.\n`);
+  deps.io.stderr.write(`Logged in to ${provider.title}${profileNote(profile)}; secrets kept in ${describeStore(store)}.\n`);
   return 0;
+}
+
+function describeStore(store: SecretStore): string {
+  if (store.shared) return `the shared ${store.where} store (every machine using it is logged in)`;
+  return store.kind === 'file' ? 'the encrypted file store' : 'the OS keychain';
 }

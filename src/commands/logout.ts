@@ -3,12 +3,12 @@
 import { secretKey, TokenBroker } from '../core/broker.js';
 import { deleteCache } from '../core/cache.js';
 import { resolveEndpoints } from '../core/endpoints.js';
-import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
-import { providerContext } from '../core/context.js';
+import { updateSettings } from '../core/config.js';
+import { findSettings, providerContext } from '../core/context.js';
 import { NotConfiguredError, isTokensError } from '../core/errors.js';
 import { profileNote } from '../core/hints.js';
-import { lockPath, withLock } from '../core/lock.js';
 import type { Deps } from '../core/deps.js';
+import { runLocked } from '../store/store.js';
 import type { ProviderDescriptor } from '../core/model.js';
 
 export interface LogoutOptions {
@@ -19,10 +19,11 @@ export interface LogoutOptions {
 export async function runLogout(options: LogoutOptions, deps: Deps): Promise<number> {
   const { provider, profile } = options;
   resolveEndpoints(provider, deps.env);
-  const settings = settingsFor(await loadConfig(deps), profile, provider.id);
+  const store = await deps.openStore();
+  const parts = store.parts(profile, provider.id, deps);
+  const settings = await findSettings(deps, provider, profile, parts.sharedSettings);
   if (!settings) throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"; nothing to log out`);
   const adapter = await provider.loadAdapter();
-  const store = await deps.openStore();
   await store.check();
 
   if (adapter.hasSession?.(settings) && adapter.signOut) {
@@ -36,11 +37,15 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
     }
   }
 
-  await withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), `${provider.id} (profile ${profile})`, async () => {
+  await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
     await store.delete(secretKey(profile, provider.id));
+    await parts.sharedCache?.delete();
+    await parts.sharedSettings?.delete();
     await deleteCache(deps.paths, profile, provider.id);
     await updateSettings(deps, profile, provider.id, undefined);
-  }, { root: deps.paths.stateDir });
-  deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote(profile)}.\n`);
+    await parts.failures.clear();
+  });
+  const everywhere = store.shared ? ` from the shared ${store.where} store: every machine using it is logged out` : '';
+  deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote(profile)}${everywhere}.\n`);
   return 0;
 }

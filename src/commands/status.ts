@@ -2,12 +2,12 @@
 // cached token expires. Never a secret: the store is asked only whether a refresh token exists.
 import { secretKey } from '../core/broker.js';
 import { isFresh, readCache } from '../core/cache.js';
-import { loadConfig, settingsFor } from '../core/config.js';
-import { isTokensError } from '../core/errors.js';
+import { findSettings } from '../core/context.js';
+import { ExitCode, isTokensError } from '../core/errors.js';
 import { notConfigured } from '../core/hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { ProviderDescriptor, ProviderSettings } from '../core/model.js';
 import type { SecretStore } from '../store/store.js';
 
 export interface StatusOptions {
@@ -30,16 +30,32 @@ export interface StatusEntry {
 }
 
 export async function runStatus(options: StatusOptions, deps: Deps): Promise<number> {
-  const config = await loadConfig(deps);
   const providers = options.provider ? [options.provider] : deps.providers;
-  const configured = providers.filter((p) => settingsFor(config, options.profile, p.id));
-  if (options.provider && configured.length === 0) {
+  const opened = await deps.openStore();
+  const found = new Map<ProviderDescriptor, ProviderSettings>();
+  let unreadable = false;
+  for (const provider of providers) {
+    const shared = opened.parts(options.profile, provider.id, deps).sharedSettings;
+    let settings: ProviderSettings | undefined;
+    try {
+      settings = await findSettings(deps, provider, options.profile, shared);
+    } catch (error) {
+      // A shared store that cannot be read: say so, and show what this machine knows.
+      if (!isTokensError(error) || error.exitCode !== ExitCode.store) throw error;
+      if (!unreadable) deps.io.stderr.write(`note: the secret store could not be read (${error.message}); showing this machine's settings only\n`);
+      unreadable = true;
+      settings = await findSettings(deps, provider, options.profile);
+    }
+    if (settings) found.set(provider, settings);
+  }
+  if (options.provider && found.size === 0) {
     throw notConfigured(options.provider.id, options.profile);
   }
-  const store = configured.length > 0 ? await openQuietly(deps) : undefined;
+  const store = found.size > 0 && !unreadable ? await openQuietly(opened, deps) : undefined;
+  for (const warning of store ? ((await store.warnings?.()) ?? []) : []) deps.io.stderr.write(`warning: ${warning}\n`);
   const entries: StatusEntry[] = [];
   for (const provider of providers) {
-    const settings = settingsFor(config, options.profile, provider.id);
+    const settings = found.get(provider);
     if (!settings) {
       if (options.provider || options.json) entries.push(emptyEntry(provider, options.profile));
       continue;
@@ -51,7 +67,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
       profile: options.profile,
       configured: true,
       mode: settings.mode,
-      store: settings.store ?? storeKind(deps.env),
+      store: describeStore(settings.store ?? storeKind(deps.env), opened),
       client_id: settings.client_id ?? settings.app_id ?? null,
       token_expires_at: token ? new Date(token.expires_at).toISOString() : null,
       // A token obtained "in the future" (under a clock that ran ahead) is stale whatever it says.
@@ -61,7 +77,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
   }
 
   if (options.json) {
-    deps.io.stdout.write(`${JSON.stringify({ profile: options.profile, store: storeKind(deps.env), providers: entries }, null, 2)}\n`);
+    deps.io.stdout.write(`${JSON.stringify({ profile: options.profile, store: opened.where, providers: entries }, null, 2)}\n`);
     return 0;
   }
   const { renderStatusTable } = await import('./status-table.js');
@@ -73,9 +89,13 @@ function emptyEntry(provider: ProviderDescriptor, profile: string): StatusEntry 
   return { provider: provider.id, profile, configured: false, mode: null, store: null, client_id: null, token_expires_at: null, token_expired: null, refresh_token: null };
 }
 
-async function openQuietly(deps: Deps): Promise<SecretStore | undefined> {
+/** The store a login used, as people know it: 'redis (HOST:PORT)' when it is the open one. */
+function describeStore(kind: string, opened: SecretStore): string {
+  return kind === opened.kind ? opened.where : kind;
+}
+
+async function openQuietly(store: SecretStore, deps: Deps): Promise<SecretStore | undefined> {
   try {
-    const store = await deps.openStore();
     await store.check();
     return store;
   } catch (error) {

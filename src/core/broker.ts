@@ -1,13 +1,18 @@
-// The heart of `tokens get` and `exec`: a valid access token from the cache when it will do, else
-// one refresh per provider and profile however many callers ask: single flight inside the process,
-// a file lock across processes, and the cache and store re-read once the lock is held.
+// The heart of `tokens get` and `exec`: a valid access token from a cache when it will do, else one
+// refresh per provider and profile however many callers ask, on however many machines share a store.
+// The order is written here once, and a store supplies the pieces it has (src/store/store.ts):
+//   local cache → local lock → local cache again → shared cache → shared lock → re-read the caches
+//   → mint → persist the rotated bundle (compare-and-set on what was read) → shared cache → local cache.
+// Single flight inside the process; across processes the local lock, so that of the processes on one
+// machine only one goes on to the shared store (the others find its token in the local cache, with no
+// key derived and no call to the store); across machines the store's shared lock, when it has one.
 import { readCache, isFresh, lifetimeMs, writeCache, type CacheRead } from './cache.js';
-import { lockPath, withLock, type FailureSharing } from './lock.js';
-import { ExitCode, NotConfiguredError, StoreError, UsageError, type TokensError } from './errors.js';
+import { CredentialsRejectedError, ExitCode, NotConfiguredError, StoreError, TokensError, UnavailableError, UsageError } from './errors.js';
+import { sanitizeProviderText } from './untrusted-text.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
-import type { AccessToken, MintResult, ProviderDescriptor, Secrets, StaticHeaders } from './model.js';
-import type { SecretStore } from '../store/store.js';
+import type { AccessToken, MintResult, ProviderAdapter, ProviderContext, ProviderDescriptor, Secrets, StaticHeaders } from './model.js';
+import type { BrokerParts, FailureBoard, HeldLock, PreparedWrite, RecordedFailure, RefreshLock, SecretStore } from '../store/store.js';
 
 export interface GetOptions {
   minTtlSeconds: number;
@@ -50,55 +55,169 @@ export class TokenBroker {
     return pending;
   }
 
+  /**
+   * A credential to repeat a request with, after the API refused the access token `refused` (401).
+   * "Refresh only if the cache still holds the refused token": when the cache (read again under the
+   * lock, as for get) already holds another token, some other caller has refreshed, and that token
+   * is used; otherwise this caller refreshes. So N callers refused with the same token cause one
+   * refresh, not N.
+   */
+  async replaceRefused(provider: ProviderDescriptor, profile: string, refused: string, options: Omit<GetOptions, 'forceRefresh'>): Promise<Credential> {
+    const seen = await readCache(this.#deps.paths, profile, provider.id);
+    this.#reportDamage(seen, provider);
+    if (seen.kind === 'hit' && seen.token.access_token !== refused && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds)) {
+      return { kind: 'token', token: seen.token };
+    }
+    const key = `${secretKey(profile, provider.id)} refused ${refused}`;
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      // What #refresh compares the cache with under the lock: the refused token, as if just read.
+      const refusedSeen: CacheRead = { kind: 'hit', token: { access_token: refused, token_type: provider.authScheme, expires_at: 0 } };
+      pending = this.#refresh(provider, profile, { ...options, forceRefresh: true }, refusedSeen).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    return pending;
+  }
+
   async #refresh(provider: ProviderDescriptor, profile: string, options: GetOptions, seen: CacheRead): Promise<Credential> {
     const deps = this.#deps;
-    const { loadProviderContext } = await import('./context.js');
-    const ctx = await loadProviderContext(deps, provider, profile);
-    const adapter = await provider.loadAdapter();
     const store = await deps.openStore();
-    const key = secretKey(profile, provider.id);
-    if (adapter.staticCredentials?.(ctx.settings, {})) {
-      const secrets = await readSecrets(store, key, provider, profile);
-      return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
-    }
-
+    const parts = store.parts(profile, provider.id, deps);
     const what = `${provider.id} (profile ${profile})`;
-    return withLock(deps, lockPath(deps.paths.stateDir, profile, provider.id), what, async (held) => {
-      // Another process may have refreshed while we waited for the lock: use its token.
-      const now = await readCache(deps.paths, profile, provider.id);
-      if (now.kind === 'hit' && isFresh(now.token, deps.now(), options.minTtlSeconds, options.minTtlGiven)) {
-        const changed = seen.kind !== 'hit' || seen.token.access_token !== now.token.access_token;
-        if (!options.forceRefresh || changed) return { kind: 'token', token: now.token };
-      }
-      // Or tried while we waited, and failed: the same request now would fail the same way (or,
-      // after a lost rotation, send a spent refresh token). Give up with its answer.
-      if (held.recentFailure) throw held.recentFailure;
-      let secrets = await readSecrets(store, key, provider, profile);
-      await prepareForRotation(store, key, secrets);
-      const persist = (rotated: Secrets | undefined, before: Secrets) =>
-        rotated && !sameSecrets(rotated, before) ? persistRotated(store, key, rotated, provider, profile, ctx.settings) : Promise.resolve();
-      let result;
+    const asked = deps.now();
+    // A lock lost before anything was sent (this process was too slow to renew it, and another took
+    // it over) costs nothing: wait for the lock again, and most likely find the other's token.
+    for (let attempt = 1; ; attempt++) {
       try {
-        result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
+        return await parts.lock.run(what, async (local) => {
+          // Another process on this machine may have refreshed while we waited: no store, no request.
+          const mine = await readCache(deps.paths, profile, provider.id);
+          if (mine.kind === 'hit' && this.#willDo(mine.token, options, seen)) return { kind: 'token', token: mine.token };
+          const { loadProviderContext } = await import('./context.js');
+          const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
+          const adapter = await provider.loadAdapter();
+          if (adapter.staticCredentials?.(ctx.settings, {})) {
+            const secrets = await readSecrets(store, secretKey(profile, provider.id), provider, profile);
+            return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
+          }
+          // Or another machine: its token, no lease, no request.
+          const shared = await parts.sharedCache?.read();
+          if (shared && this.#willDo(shared, options, seen)) {
+            await this.#cacheLocally(profile, provider, shared);
+            return { kind: 'token', token: shared };
+          }
+          // With --force-refresh and nothing cached here, the shared token is the one to replace.
+          const replacing: CacheRead = seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
+          return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) =>
+            this.#underLock(bothHeld(local, remote), asked, store, parts, ctx, adapter, provider, profile, options, replacing),
+          );
+        });
       } catch (error) {
-        // A rejected refresh token that changed in the store meanwhile means we lost a race with a
-        // process outside our lock (an older tokens, a login): try once more with the new one.
-        const { isInvalidGrant } = await import('./oauth.js');
-        if (!isInvalidGrant(error)) throw error;
-        const latest = await readSecrets(store, key, provider, profile);
-        if (latest.refresh_token === secrets.refresh_token) throw error;
-        deps.debug(`${provider.id}: refresh token changed meanwhile; retrying with the new one`);
-        secrets = latest;
-        result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
+        if (!(error instanceof LostBeforeSending) || attempt >= MAX_LOCK_ATTEMPTS) throw error instanceof LostBeforeSending ? error.reported : error;
+        deps.debug(`lost the lock for ${what} before sending anything; waiting for it again`);
       }
-      // Persistence order: a rotated secret reaches the store before the token is cached or printed.
-      await persist(result.secrets, secrets);
-      await writeCache(deps.paths, profile, provider.id, result.token).catch((error: unknown) =>
-        deps.debug(`could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
-      );
-      refuseUnreachableMinTtl(result.token, provider, options);
-      return { kind: 'token', token: result.token };
-    }, { shareFailure, root: deps.paths.stateDir });
+    }
+  }
+
+  /** A token found in a cache will do: fresh enough, and with --force-refresh not the one to replace. */
+  #willDo(token: AccessToken, options: GetOptions, seen: CacheRead): boolean {
+    if (!isFresh(token, this.#deps.now(), options.minTtlSeconds, options.minTtlGiven)) return false;
+    const changed = seen.kind !== 'hit' || seen.token.access_token !== token.access_token;
+    return !options.forceRefresh || changed;
+  }
+
+  async #underLock(
+    held: HeldLock,
+    asked: number,
+    store: SecretStore,
+    parts: BrokerParts,
+    ctx: ProviderContext,
+    adapter: ProviderAdapter,
+    provider: ProviderDescriptor,
+    profile: string,
+    options: GetOptions,
+    seen: CacheRead,
+  ): Promise<Credential> {
+    // Another process may have refreshed while we waited for the lock: use its token.
+    const fresh = await this.#freshAfterWait(profile, provider, options, seen, parts);
+    if (fresh) return { kind: 'token', token: fresh };
+    // Or tried while we waited, and failed: the same request now would fail the same way (or,
+    // after a lost rotation, send a spent refresh token). Give up with its answer.
+    const recorded = await parts.failures.read().catch(() => undefined);
+    const recentFailure = recorded && recorded !== 'damaged' ? sharedWith(recorded, asked, this.#deps.now()) : undefined;
+    if (recentFailure) throw recentFailure;
+    try {
+      const token = await this.#mintAndPersist(store, parts, held, ctx, adapter, provider, profile);
+      if (recorded !== undefined && (recorded === 'damaged' || recorded.sharing !== 'sticky')) await parts.failures.clear().catch(() => undefined);
+      refuseUnreachableMinTtl(token, provider, options);
+      return { kind: 'token', token };
+    } catch (error) {
+      await recordFailure(parts.failures, error, this.#deps);
+      throw error;
+    }
+  }
+
+  /** The token in the local or shared cache once the lock is held, when it will do. */
+  async #freshAfterWait(profile: string, provider: ProviderDescriptor, options: GetOptions, seen: CacheRead, parts: BrokerParts): Promise<AccessToken | undefined> {
+    const deps = this.#deps;
+    const local = await readCache(deps.paths, profile, provider.id);
+    const shared = await parts.sharedCache?.read();
+    if (local.kind === 'hit' && this.#willDo(local.token, options, seen)) return local.token;
+    if (shared && this.#willDo(shared, options, seen)) {
+      await this.#cacheLocally(profile, provider, shared);
+      return shared;
+    }
+    return undefined;
+  }
+
+  async #mintAndPersist(
+    store: SecretStore,
+    parts: BrokerParts,
+    held: HeldLock,
+    ctx: ProviderContext,
+    adapter: ProviderAdapter,
+    provider: ProviderDescriptor,
+    profile: string,
+  ): Promise<AccessToken> {
+    const deps = this.#deps;
+    const key = secretKey(profile, provider.id);
+    let write = await prepareWrite(store, key, provider, profile);
+    let secrets = parseSecrets(write.value, provider, profile);
+    // Nothing is spent before this check: a holder that lost its lock (paused, cut off) sends nothing.
+    if (!(await held.stillHeld())) throw new LostBeforeSending(lostBeforeSending(provider, profile));
+    const persist = (rotated: Secrets | undefined, before: Secrets) =>
+      rotated && !sameSecrets(rotated, before) ? persistRotated(write, rotated, provider, profile, ctx.settings) : Promise.resolve();
+    let result;
+    try {
+      result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
+    } catch (error) {
+      // A rejected refresh token that changed in the store meanwhile means we lost a race with a
+      // process outside our lock (an older tokens, a login): try once more with the new one. Unless
+      // the lock is no longer ours: then the change is the newer chain of the process that took it.
+      const { isInvalidGrant } = await import('./oauth.js');
+      if (!isInvalidGrant(error)) throw error;
+      if (!(await held.stillHeld())) throw lostLeaseRefused(provider, profile);
+      const latest = await prepareWrite(store, key, provider, profile);
+      const latestSecrets = parseSecrets(latest.value, provider, profile);
+      if (latestSecrets.refresh_token === secrets.refresh_token) throw error;
+      deps.debug(`${provider.id}: refresh token changed meanwhile; retrying with the new one`);
+      write = latest;
+      secrets = latestSecrets;
+      result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
+    }
+    // Persistence order: a rotated secret reaches the store before the token is cached or printed.
+    await persist(result.secrets, secrets);
+    await parts.sharedCache?.write(result.token).catch((error: unknown) =>
+      deps.debug(`could not write the shared token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
+    );
+    await this.#cacheLocally(profile, provider, result.token);
+    return result.token;
+  }
+
+  async #cacheLocally(profile: string, provider: ProviderDescriptor, token: AccessToken): Promise<void> {
+    await writeCache(this.#deps.paths, profile, provider.id, token).catch((error: unknown) =>
+      this.#deps.debug(`could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
+    );
   }
 
   #reportDamage(read: CacheRead, provider: ProviderDescriptor): void {
@@ -106,12 +225,21 @@ export class TokenBroker {
   }
 }
 
-/**
- * Before a refresh token is sent: everything the write of its successor needs is taken or checked
- * now (SecretStore.prepareWrite), so an unwritable store fails before the token is spent, not after.
- */
-async function prepareForRotation(store: SecretStore, key: string, secrets: Secrets): Promise<void> {
-  if (secrets.refresh_token !== undefined) await store.prepareWrite(key);
+async function prepareWrite(store: SecretStore, key: string, provider: ProviderDescriptor, profile: string): Promise<PreparedWrite> {
+  const { isNotFound } = await import('../store/store.js');
+  try {
+    return await store.prepareWrite(key);
+  } catch (error) {
+    if (isNotFound(error)) throw notLoggedIn(provider, profile);
+    throw error;
+  }
+}
+
+/** The shared lock of a store that lives on one machine: the local lock is all there is. */
+const ONE_MACHINE: RefreshLock = { run: (_what, fn) => fn({ stillHeld: async () => true }) };
+
+function bothHeld(local: HeldLock, remote: HeldLock): HeldLock {
+  return { stillHeld: async () => (await local.stillHeld()) && (await remote.stillHeld()) };
 }
 
 /**
@@ -140,6 +268,31 @@ function refuseUnreachableMinTtl(token: AccessToken, provider: ProviderDescripto
   });
 }
 
+/** How often a process waits for the lock again after losing it before it sent anything. */
+const MAX_LOCK_ATTEMPTS = 3;
+
+/** The lock was lost before anything was sent: try again (see #refresh), else report `reported`. */
+class LostBeforeSending extends Error {
+  constructor(readonly reported: StoreError) {
+    super(reported.message);
+  }
+}
+
+function lostBeforeSending(provider: ProviderDescriptor, profile: string): StoreError {
+  return new StoreError(
+    `this process kept losing the refresh lock for ${provider.id} (profile ${profile}) before it could send a refresh (it was paused or too slow to renew it); nothing was sent or written`,
+    { hint: 'Another tokens process holds it now. Try again.' },
+  );
+}
+
+/** Exit 6: the lock was lost while the refresh was on its way, and the provider refused the token sent. */
+function lostLeaseRefused(provider: ProviderDescriptor, profile: string): StoreError {
+  return new StoreError(
+    `this process lost the refresh lock for ${provider.id} (profile ${profile}) while its refresh was on the way, and ${provider.title} refused the refresh token it sent, which another process had already used; nothing was written`,
+    { hint: `${provider.title} may have revoked the login for that reuse: if the next get is refused, run \`${loginCommand(provider.id, profile)}\`.` },
+  );
+}
+
 export async function readSecrets(store: { get(key: string): Promise<string> }, key: string, provider: ProviderDescriptor, profile: string): Promise<Secrets> {
   const { isNotFound } = await import('../store/store.js');
   let text: string;
@@ -149,6 +302,10 @@ export async function readSecrets(store: { get(key: string): Promise<string> }, 
     if (isNotFound(error)) throw notLoggedIn(provider, profile);
     throw error;
   }
+  return parseSecrets(text, provider, profile);
+}
+
+function parseSecrets(text: string, provider: ProviderDescriptor, profile: string): Secrets {
   try {
     const value: unknown = JSON.parse(text);
     if (typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string')) return value as Secrets;
@@ -159,16 +316,24 @@ export async function readSecrets(store: { get(key: string): Promise<string> }, 
 }
 
 async function persistRotated(
-  store: { set(key: string, value: string): Promise<void> },
-  key: string,
+  write: PreparedWrite,
   secrets: Secrets,
   provider: ProviderDescriptor,
   profile: string,
   settings: { mode: string },
 ) {
+  const { ChainMovedError } = await import('../store/store.js');
   try {
-    await store.set(key, JSON.stringify(secrets));
+    await write.commit(JSON.stringify(secrets));
   } catch (error) {
+    // The bundle is no longer the one this exchange spent: another process, holding the lock this
+    // one lost, rotated meanwhile. Its newer chain stays; this exchange's tokens are dropped.
+    if (error instanceof ChainMovedError) {
+      throw new StoreError(
+        `${provider.title} answered this process's refresh after it had lost the refresh lock (it was paused or cut off for longer than the lock lasts), and another process has rotated the credentials since; the newer ones were kept and this answer was dropped`,
+        { hint: 'Nothing to fix: the next get uses the newer credentials.' },
+      );
+    }
     const why = error instanceof Error ? error.message : 'unknown error';
     const issued = `${provider.title} issued a new refresh token, but it could not be saved (${why})`;
     // App-only credentials still hold the client secret, which mints afresh when the spent refresh
@@ -198,18 +363,63 @@ class RotationNotSavedError extends StoreError {
   }
 }
 
+// --- shared failures --------------------------------------------------------------------------------
+// When the holder gives up (the provider is down, rate limiting, rejected the credentials), the
+// processes that were already waiting would each repeat the same doomed request one after the other,
+// N times the time and N times the load. So the failure is left on the store's failure board, and
+// those waiters get it instead; a process that asks later tries again.
+
 /**
  * Which failures other processes share rather than repeat. The provider's answer (rejected: 4,
- * unavailable or rate limited: 5) goes to the processes that were waiting for it, and so does a
- * rotation that could not be saved. When that rotation was the whole login, it goes to every later
- * process too, until a login: the store still holds the refresh token that exchange spent, and
- * sending a spent single-use token again is what a provider following RFC 9700 takes for theft.
- * A store that cannot be read is not shared: that depends on each process's own TOKENS_PASSPHRASE,
- * and costs no request.
+ * unavailable or rate limited: 5) goes to the processes that were waiting for it ('waiting'), and so
+ * does a rotation that could not be saved. When that rotation was the whole login, it goes to every
+ * later process too ('sticky'), until a login or logout clears the board: the store still holds the
+ * refresh token that exchange spent, and sending a spent single-use token again is what a provider
+ * following RFC 9700 takes for theft. A store that cannot be read is not shared: that depends on each
+ * process's own TOKENS_PASSPHRASE, and costs no request.
  */
-function shareFailure(error: TokensError): FailureSharing {
+function shareFailure(error: TokensError): 'none' | 'waiting' | 'sticky' {
   if (error instanceof RotationNotSavedError) return error.loginLost ? 'sticky' : 'waiting';
   return error.exitCode === ExitCode.rejected || error.exitCode === ExitCode.unavailable ? 'waiting' : 'none';
+}
+
+async function recordFailure(board: FailureBoard, error: unknown, deps: Deps): Promise<void> {
+  if (!(error instanceof TokensError)) return;
+  const sharing = shareFailure(error);
+  if (sharing === 'none') return;
+  const record: RecordedFailure = { at: deps.now(), sharing, exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  await board.write(record).catch((e: unknown) =>
+    deps.debug(`could not record the failure for other tokens processes (${(e as NodeJS.ErrnoException).code ?? 'error'})`),
+  );
+}
+
+/**
+ * A 'waiting' failure is shared only when recorded between the moment this process asked for the
+ * lock and now (plus this much): a record "from the future" was written under a clock that ran
+ * ahead (another machine's, too), and must not block every later process until the real clock passes it.
+ */
+const RECORD_CLOCK_TOLERANCE_MS = 5_000;
+
+/**
+ * The recorded failure as an error to throw, when it is shared with a process that asked at `asked`
+ * and looks `now`: a 'waiting' one only when recorded in [asked, now + tolerance]. Its texts are
+ * untrusted (anyone who could write the board chose them): sanitized like any provider text.
+ */
+function sharedWith(record: RecordedFailure, asked: number, now: number): TokensError | undefined {
+  if (record.sharing === 'waiting' && (record.at < asked || record.at > now + RECORD_CLOCK_TOLERANCE_MS)) return undefined;
+  const when = new Date(record.at).toISOString().replace(/\.\d+Z$/, 'Z');
+  const text = `${sanitizeProviderText(record.message, 500).replace(/[.\s…]+$/, '')} (as another tokens process found at ${when})`;
+  const options = record.hint === undefined ? {} : { hint: sanitizeProviderText(record.hint, 500) };
+  switch (record.exitCode) {
+    case ExitCode.rejected:
+      return new CredentialsRejectedError(text, {}, options);
+    case ExitCode.unavailable:
+      return new UnavailableError(text, options);
+    case ExitCode.store:
+      return new StoreError(text, options);
+    default:
+      return undefined;
+  }
 }
 
 /** Same keys, same values: a bundle that drops a key (a refresh token no longer issued) is a change. */

@@ -132,6 +132,10 @@ export async function openInBrowser(url: string, options: OpenInBrowserOptions):
   }
 
   try {
+    // `open` starts its opener (xdg-open, open, start) with process.env and takes no environment of
+    // its own; so the withheld variables leave process.env first. main works on its own copy of the
+    // environment (Deps.env), so nothing of ours reads process.env after this.
+    for (const name of Object.keys(process.env)) if (!(name in childEnv)) delete process.env[name];
     const { default: open } = await import('open');
     const child = await open(url, { wait: false });
     child.on('error', (e) => debug(`the default browser opener failed: ${e.message}`));

@@ -87,7 +87,8 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
   return token ? { kind: 'hit', token } : { kind: 'damaged', reason: 'unexpected shape' };
 }
 
-function asAccessToken(data: unknown): AccessToken | undefined {
+/** The token in `data` when it has the cached shape (also for the shared cache), else undefined. */
+export function asAccessToken(data: unknown): AccessToken | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const { access_token, token_type, expires_at, obtained_at, scope } = data as Record<string, unknown>;
   // A cache holding a token no provider could have issued (a header injection, escapes) is damaged.

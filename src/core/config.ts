@@ -7,7 +7,7 @@ import { lockPath, withLock } from './lock.js';
 import { ensurePrivateDir, readPrivateFile, writePrivateFile } from './private-files.js';
 import type { Deps } from './deps.js';
 import type { Paths } from './paths.js';
-import type { ProviderDescriptor, ProviderName, ProviderSettings } from './model.js';
+import { STORE_KINDS, type ProviderDescriptor, type ProviderName, type ProviderSettings } from './model.js';
 
 const Id = z.string().min(1).max(500).regex(/^[^\s]+$/, 'must not contain spaces');
 
@@ -19,7 +19,7 @@ const Settings = z.strictObject({
   app_id: Id.optional(),
   redirect_uri: z.string().url().optional(),
   scope: z.string().max(1000).optional(),
-  store: z.enum(['keychain', 'file']).optional(),
+  store: z.enum(STORE_KINDS).optional(),
 });
 
 /** A provider's settings, with `mode` one of that provider's modes (ProviderDescriptor.modes). */
@@ -68,6 +68,12 @@ export async function loadConfig({ paths, providers }: ConfigDeps): Promise<Conf
     });
   }
   return parsed.data;
+}
+
+/** Settings from elsewhere (a shared store), validated as config.json's are; undefined when invalid. */
+export function parseSettings(data: unknown): ProviderSettings | undefined {
+  const parsed = Settings.safeParse(data);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export function settingsFor(config: Config, profile: string, provider: ProviderName): ProviderSettings | undefined {

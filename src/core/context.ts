@@ -7,15 +7,19 @@ import { loginCommand, notConfigured } from './hints.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
 import type { Deps } from './deps.js';
 import type { ProviderContext, ProviderDescriptor, ProviderSettings } from './model.js';
+import type { SettingsShare } from '../store/store.js';
 
 export function providerContext(deps: Deps, provider: ProviderDescriptor, profile: string, settings: ProviderSettings): ProviderContext {
   const endpoints = resolveEndpoints(provider, deps.env);
   return { deps, profile, settings, endpoint: (name) => endpoints[name]! };
 }
 
-export async function loadProviderContext(deps: Deps, provider: ProviderDescriptor, profile: string): Promise<ProviderContext> {
-  const config = await loadConfig(deps);
-  const settings = settingsFor(config, profile, provider.id);
+/**
+ * The provider's context for one profile. Settings a store shares among machines (one login on any
+ * machine serves all) come before this machine's config.json, which may be older or absent.
+ */
+export async function loadProviderContext(deps: Deps, provider: ProviderDescriptor, profile: string, shared?: SettingsShare): Promise<ProviderContext> {
+  const settings = await findSettings(deps, provider, profile, shared);
   if (!settings) throw notConfigured(provider.id, profile);
   const current = storeKind(deps.env);
   if (settings.store && settings.store !== current) {
@@ -24,4 +28,10 @@ export async function loadProviderContext(deps: Deps, provider: ProviderDescript
     });
   }
   return providerContext(deps, provider, profile, settings);
+}
+
+/** The settings of one provider and profile: the store's shared ones, else config.json's. */
+export async function findSettings(deps: Deps, provider: ProviderDescriptor, profile: string, shared?: SettingsShare): Promise<ProviderSettings | undefined> {
+  resolveEndpoints(provider, deps.env);
+  return (await shared?.read()) ?? settingsFor(await loadConfig(deps), profile, provider.id);
 }

@@ -59,7 +59,7 @@ export const TOKENS_STORE: EnvVar<UserStoreKind> = {
 };
 export const TOKENS_PASSPHRASE: EnvVar<string | undefined> = {
   name: 'TOKENS_PASSPHRASE',
-  doc: 'passphrase the encrypted stores derive their key from (required with TOKENS_STORE=file)',
+  doc: 'passphrase the encrypted stores derive their key from (required with TOKENS_STORE=file and redis)',
   fallback: undefined,
   parse: text,
   secret: true,
@@ -91,6 +91,50 @@ export const TOKENS_LOCK_TIMEOUT: EnvVar<number> = {
   fallback: 90_000,
   parse: seconds,
 };
+/** Redis calls are bounded well inside the contract's minute. */
+const MAX_REDIS_TIMEOUT_SECONDS = 60;
+
+export const TOKENS_REDIS_URL: EnvVar<string | undefined> = {
+  name: 'TOKENS_REDIS_URL',
+  doc: 'the Redis server of TOKENS_STORE=redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://…',
+  fallback: undefined,
+  parse: (raw) => {
+    if (redisAddress(raw) === undefined) throw new Error('is not a Redis URL: use redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://… for TLS');
+    return raw;
+  },
+  secret: true,
+};
+export const TOKENS_REDIS_PREFIX: EnvVar<string> = {
+  name: 'TOKENS_REDIS_PREFIX',
+  doc: 'prefix of every key tokens writes to Redis, so teams can share a server (default "tokens:")',
+  fallback: 'tokens:',
+  parse: text,
+};
+export const TOKENS_REDIS_TIMEOUT: EnvVar<number> = {
+  name: 'TOKENS_REDIS_TIMEOUT',
+  doc: `seconds each Redis call may take before exit 6 (default 5, at most ${MAX_REDIS_TIMEOUT_SECONDS})`,
+  fallback: 5_000,
+  parse: (raw) => {
+    const ms = seconds(raw);
+    if (ms > MAX_REDIS_TIMEOUT_SECONDS * 1000) throw new Error(`must be at most ${MAX_REDIS_TIMEOUT_SECONDS} seconds`);
+    return ms;
+  },
+};
+
+/** HOST:PORT of a Redis URL (never more of it: the rest may hold a password); undefined when it is not one. */
+export function redisAddress(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if ((parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '') return undefined;
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,5}$/.test(db)) return undefined;
+  return `${parsed.hostname}:${parsed.port || '6379'}`;
+}
+
 export const TOKENS_DEBUG: EnvVar<boolean> = {
   name: 'TOKENS_DEBUG',
   doc: 'any value: explain what happens on stderr, as --verbose does (never secrets)',
@@ -114,6 +158,9 @@ export const CORE_VARIABLES: readonly EnvVar<unknown>[] = [
   TOKENS_KEYCHAIN_TIMEOUT,
   TOKENS_HTTP_TIMEOUT,
   TOKENS_LOCK_TIMEOUT,
+  TOKENS_REDIS_URL,
+  TOKENS_REDIS_PREFIX,
+  TOKENS_REDIS_TIMEOUT,
   TOKENS_DEBUG,
   TOKENS_NO_FAST_PATH,
 ];

@@ -10,6 +10,7 @@ export const ExitCode = {
   unavailable: 5,
   store: 6,
   login: 7,
+  apiStatus: 8,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -55,6 +56,11 @@ export class StoreError extends TokensError {
 
 export class LoginError extends TokensError {
   readonly exitCode = ExitCode.login;
+}
+
+/** `tokens api`: the API answered with an error status; its body is already on stdout. */
+export class ApiStatusError extends TokensError {
+  readonly exitCode = ExitCode.apiStatus;
 }
 
 /** The fields of an OAuth error response we surface; never the raw body. */

@@ -22,6 +22,12 @@ export function credentialEnv(provider: ProviderDescriptor, credential: Credenti
   ];
 }
 
+/** The headers that carry the credential: Authorization with the provider's scheme, or the legacy pair. */
+export function credentialHeaders(provider: ProviderDescriptor, credential: Credential): Array<[string, string]> {
+  if (credential.kind === 'static') return credential.credentials.headers;
+  return [['Authorization', `${provider.authScheme} ${credential.token.access_token}`]];
+}
+
 /** POSIX shell single quoting: safe to eval. */
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -35,7 +41,7 @@ export function formatCredential(format: Format, provider: ProviderDescriptor, p
   }
   if (credential.kind === 'static') {
     const { credentials } = credential;
-    if (format === 'header') return credentials.headers.map(([name, value]) => `${name}: ${value}\n`).join('');
+    if (format === 'header') return headerLines(provider, credential);
     if (format === 'json') return `${JSON.stringify({ provider: provider.id, profile, ...credentials.json })}\n`;
     throw new UsageError(`${provider.id} (profile "${profile}") uses legacy API keys, which have no access token`, {
       hint: 'Use --format header or --format env.',
@@ -46,7 +52,7 @@ export function formatCredential(format: Format, provider: ProviderDescriptor, p
     case 'token':
       return `${token.access_token}\n`;
     case 'header':
-      return `Authorization: ${provider.authScheme} ${token.access_token}\n`;
+      return headerLines(provider, credential);
     case 'json':
       return `${JSON.stringify({
         provider: provider.id,
@@ -56,4 +62,10 @@ export function formatCredential(format: Format, provider: ProviderDescriptor, p
         expires_at: new Date(token.expires_at).toISOString(),
       })}\n`;
   }
+}
+
+function headerLines(provider: ProviderDescriptor, credential: Credential): string {
+  return credentialHeaders(provider, credential)
+    .map(([name, value]) => `${name}: ${value}\n`)
+    .join('');
 }

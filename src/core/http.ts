@@ -1,16 +1,281 @@
-// The one way tokens talks to a token endpoint: a timeout on every attempt, at most three
-// attempts, backoff with jitter on network errors and 5xx, 429 waited out when the wait is short,
-// and never a redirect followed. Returns the final response; callers validate its body.
+// The one way tokens talks HTTP, to token endpoints and to the providers' APIs alike: a timeout on
+// every attempt (for the answer's head, then for each wait on its body), at most three attempts
+// with backoff and jitter on network errors and 500/502/503/504 where repeating is safe, 429 waited
+// out when the provider says for how long and that is short enough, redirects followed only where
+// allowed, and credentials that never follow a redirect off the origin they belong to.
+//
+// Hand-written rather than a client library: the policy above is the part that matters and no
+// library has it whole (got/ky retry what they are told and forward custom credential headers such
+// as x-api-key across origins). It speaks the fetch interface (Deps.fetch), which the real program
+// carries over node:http (src/core/node-fetch.ts) and unit tests script.
 import { readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
+import type { RequestBody } from './request-body.js';
 import type { Deps } from './deps.js';
 
 export const MAX_ATTEMPTS = 3;
-/** The longest 429 wait we sit out; beyond it the user is better served by exit 5. */
+/** The longest 429 wait a token request sits out; beyond it the user is better served by exit 5. */
 export const MAX_RATE_LIMIT_WAIT_MS = 30_000;
-const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
+export const MAX_REDIRECTS = 5;
 /** The largest token-endpoint answer read (real ones are under 4 KB); beyond it: exit 5, read no further. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+/** Methods whose repetition does no harm: retried after a network error or a 5xx. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** A 429 body is read for SoundCloud's reset_time; no more than this of it. */
+const RATE_LIMIT_BODY_LIMIT = 64 * 1024;
+
+export function httpTimeoutMs(env: Deps['env']): number {
+  return readEnv(env, TOKENS_HTTP_TIMEOUT);
+}
+
+// --- the exchange -----------------------------------------------------------------------------
+
+export interface Exchange {
+  method: string;
+  url: URL;
+  /** Sent with every request, redirects included. */
+  headers: Record<string, string>;
+  /** Sent only while the request is on `credentialOrigin`; dropped for good once a redirect leaves it. */
+  credentials?: ReadonlyArray<readonly [string, string]>;
+  credentialOrigin?: string;
+  body?: RequestBody;
+  /** Whether network errors and 500/502/503/504 are retried (token requests: always). */
+  retry: boolean;
+  /** 'follow' (at most MAX_REDIRECTS), 'return' (the 3xx is the answer) or 'refuse' (exit 5). */
+  redirects: 'follow' | 'return' | 'refuse';
+  maxRateLimitWaitMs: number;
+  /** Names what failed in messages: "Chartmetric token endpoint", "soundcloud (GET /me)". */
+  what: string;
+  /** A short name for debug lines: "Chartmetric", "soundcloud". */
+  label: string;
+  /** How to describe the rate limit in a message: "token requests" → "rate limiting token requests". */
+  rateLimitNoun: string;
+  /** Debug lines name the full URL (tokens api --verbose) or only the host (token endpoints). */
+  verboseUrls: boolean;
+}
+
+export interface Answer {
+  status: number;
+  statusText: string;
+  headers: Headers;
+  /** Where the answer came from, after redirects. */
+  url: URL;
+  /** Whether the request that got this answer carried the credentials. */
+  credentialsSent: boolean;
+  /** The body, chunk by chunk, each wait for the network bounded by the timeout. */
+  chunks(): AsyncIterable<Uint8Array>;
+  /** The whole body as text, or undefined when it is longer than `limit` bytes. */
+  text(limit: number): Promise<string | undefined>;
+  /** Drops the body unread. */
+  discard(): Promise<void>;
+}
+
+/** Whether a request may be repeated after a network error or a 5xx (token requests are always). */
+export function retryableRequest(method: string, body: RequestBody | undefined): boolean {
+  return IDEMPOTENT_METHODS.has(method) && (body?.replayable ?? true);
+}
+
+export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
+  const timeoutMs = httpTimeoutMs(deps.env);
+  let { url, method, body } = request;
+  let credentialsOn = true;
+  let redirects = 0;
+  let bodySent = false;
+  let lastProblem = '';
+  const mayRepeat = () => !bodySent || (body?.replayable ?? true);
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const onCredentialOrigin = credentialsOn && request.credentials !== undefined && url.origin === request.credentialOrigin;
+    const headers: Record<string, string> = { ...request.headers };
+    if (onCredentialOrigin) for (const [name, value] of request.credentials!) headers[name] = value;
+    if (body?.length !== undefined) headers['content-length'] = String(body.length);
+    const where = request.verboseUrls ? `${method} ${redactUrl(url)}` : `${method} ${url.host}`;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new TimeoutMarker()), timeoutMs);
+    let response: Response;
+    try {
+      // An upload that makes progress is not a timeout: each chunk taken restarts the clock.
+      const payload = body === undefined ? undefined : refreshing(body.open(), () => timer.refresh());
+      bodySent = body !== undefined;
+      response = await deps.fetch(url, {
+        method,
+        headers,
+        ...(payload === undefined ? {} : { body: payload as NonNullable<RequestInit['body']>, duplex: 'half' }),
+        redirect: 'manual',
+        signal: controller.signal,
+      } as RequestInit);
+    } catch (error) {
+      clearTimeout(timer);
+      lastProblem = describeNetworkError(error, timeoutMs);
+      deps.debug(`${request.label}: ${where} (attempt ${attempt}) failed: ${lastProblem}`);
+      if (request.retry && mayRepeat() && attempt < MAX_ATTEMPTS) {
+        await deps.sleep(backoffMs(attempt, deps.random));
+        continue;
+      }
+      throw new UnavailableError(`${request.what} ${failedAfter(attempt, request.retry, method)} (${lastProblem})`, {
+        hint: 'Check your network connection and try again later.',
+      });
+    }
+    clearTimeout(timer);
+    const { status } = response;
+    deps.debug(`${request.label}: ${where} → ${status}${response.statusText ? ` ${response.statusText}` : ''} (attempt ${attempt})`);
+    const answer = makeAnswer(response, url, onCredentialOrigin, controller, timeoutMs, request.what);
+
+    if (REDIRECT_STATUS.has(status)) {
+      if (request.redirects === 'refuse') {
+        await answer.discard();
+        throw new UnavailableError(`${request.what} answered with a redirect (${status}); tokens does not follow redirects from a token endpoint`, {
+          hint: 'Check the endpoint URL (TOKENS_*_URL overrides) and any proxy in between.',
+        });
+      }
+      const location = response.headers.get('location');
+      if (request.redirects === 'return' || !location) return answer;
+      await answer.discard();
+      if (++redirects > MAX_REDIRECTS) throw new UnavailableError(`${request.what} redirected more than ${MAX_REDIRECTS} times`);
+      const next = followable(location, url);
+      if (!next) throw new UnavailableError(`${request.what} redirected to a location tokens does not follow (only https://, or http:// to a loopback host)`);
+      if (credentialsOn && request.credentials && next.origin !== request.credentialOrigin) {
+        credentialsOn = false;
+        deps.debug(`${request.label}: the redirect leaves ${request.credentialOrigin}; the credentials stay behind`);
+      }
+      if (status === 303 && method !== 'HEAD') method = 'GET';
+      if (method === 'GET' || method === 'HEAD') body = undefined;
+      url = next;
+      attempt = 0; // a new location gets its own attempts
+      continue;
+    }
+
+    if (status === 429) {
+      const waitMs = rateLimitWaitMs(response.headers, deps.now(), await answer.text(RATE_LIMIT_BODY_LIMIT));
+      lastProblem = 'rate limited (429)';
+      if (waitMs === undefined || waitMs > request.maxRateLimitWaitMs) {
+        throw new UnavailableError(`${request.label} is rate limiting ${request.rateLimitNoun}${describeReset(waitMs, deps.now(), request.maxRateLimitWaitMs)}`, {
+          hint: 'Wait and try again; tokens reuses cached tokens to stay under the limit.',
+        });
+      }
+      if (!mayRepeat()) throw new UnavailableError(`${request.label} is rate limiting ${request.rateLimitNoun}; the body read from stdin was sent once and cannot be sent again`);
+      if (attempt < MAX_ATTEMPTS) {
+        deps.debug(`${request.label}: waiting ${waitMs} ms as asked by the 429`);
+        await deps.sleep(waitMs);
+      }
+      continue;
+    }
+
+    if (RETRYABLE_STATUS.has(status)) {
+      await answer.discard();
+      lastProblem = `HTTP ${status}`;
+      if (request.retry && mayRepeat() && attempt < MAX_ATTEMPTS) {
+        await deps.sleep(backoffMs(attempt, deps.random));
+        continue;
+      }
+      throw new UnavailableError(`${request.what} ${failedAfter(attempt, request.retry, method)} (${lastProblem})`, {
+        hint: 'Try again later.',
+      });
+    }
+    return answer;
+  }
+  throw new UnavailableError(`${request.what} unavailable after ${MAX_ATTEMPTS} attempts (${lastProblem})`, {
+    hint: 'Check your network connection and try again later.',
+  });
+}
+
+function failedAfter(attempt: number, retry: boolean, method: string): string {
+  if (attempt > 1) return `unavailable after ${attempt} attempts`;
+  return retry ? 'unavailable' : `unavailable (sent once: ${method} is not repeated)`;
+}
+
+/** A redirect target tokens follows: https, or http to a loopback host (tests). */
+function followable(location: string, from: URL): URL | undefined {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    return undefined;
+  }
+  if (next.username || next.password) return undefined;
+  if (next.protocol === 'https:') return next;
+  const host = next.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (next.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127\./.test(host))) return next;
+  return undefined;
+}
+
+function refreshing(payload: AsyncIterable<Uint8Array> | Uint8Array, onChunk: () => void): AsyncIterable<Uint8Array> | Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  return (async function* () {
+    for await (const chunk of payload) {
+      onChunk();
+      yield chunk;
+    }
+  })();
+}
+
+class TimeoutMarker extends Error {
+  override name = 'TimeoutError';
+}
+
+function makeAnswer(response: Response, url: URL, credentialsSent: boolean, controller: AbortController, timeoutMs: number, what: string): Answer {
+  let used = false;
+  const take = () => {
+    if (used) throw new Error('internal error: an answer body read twice');
+    used = true;
+  };
+  async function* chunks(): AsyncIterable<Uint8Array> {
+    take();
+    if (!response.body) return;
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        // The clock runs only while we wait for the network, not while the reader (stdout) is slow.
+        const timer = setTimeout(() => controller.abort(new TimeoutMarker()), timeoutMs);
+        let next: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          throw new UnavailableError(`${what}: the answer broke off (${describeNetworkError(error, timeoutMs)})`);
+        } finally {
+          clearTimeout(timer);
+        }
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      reader.releaseLock();
+      if (!controller.signal.aborted) await response.body.cancel().catch(() => undefined);
+    }
+  }
+  return {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+    url,
+    credentialsSent,
+    chunks,
+    /** Read as it streams in, and given up (the stream cancelled) as soon as it passes `limit`. */
+    async text(limit) {
+      const declared = Number(response.headers.get('content-length'));
+      if (Number.isFinite(declared) && declared > limit) {
+        await this.discard();
+        return undefined;
+      }
+      const parts: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of chunks()) {
+        size += chunk.length;
+        if (size > limit) return undefined;
+        parts.push(Buffer.from(chunk));
+      }
+      return Buffer.concat(parts).toString('utf8');
+    },
+    async discard() {
+      if (used) return;
+      used = true;
+      await response.body?.cancel().catch(() => undefined);
+    },
+  };
+}
+
+// --- token endpoints ----------------------------------------------------------------------------
 
 export interface TokenRequest {
   /** For messages: "Chartmetric". */
@@ -34,107 +299,40 @@ export interface TokenResponse {
   redact?: readonly string[];
 }
 
-export function httpTimeoutMs(env: Deps['env']): number {
-  return readEnv(env, TOKENS_HTTP_TIMEOUT);
-}
-
+/** A token request: retried like an idempotent one (a token exchange is), never redirected. */
 export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promise<TokenResponse> {
-  const timeoutMs = httpTimeoutMs(deps.env);
-  const host = new URL(request.url).host;
-  let lastProblem = '';
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    let response: Response;
-    try {
-      response = await deps.fetch(request.url, {
-        method: request.method ?? 'POST',
-        headers: { accept: 'application/json', ...request.headers },
-        body: request.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      lastProblem = describeNetworkError(error, timeoutMs);
-      deps.debug(`${request.providerTitle}: attempt ${attempt} failed: ${lastProblem}`);
-      if (attempt < MAX_ATTEMPTS) await deps.sleep(backoffMs(attempt, deps.random));
-      continue;
-    }
-
-    const { status } = response;
-    deps.debug(`${request.providerTitle}: POST ${host} → ${status} (attempt ${attempt})`);
-    if (status >= 300 && status < 400) {
-      await response.body?.cancel();
-      throw new UnavailableError(
-        `${request.providerTitle} token endpoint answered with a redirect (${status}); tokens does not follow redirects from a token endpoint`,
-        { hint: 'Check the endpoint URL (TOKENS_*_URL overrides) and any proxy in between.' },
-      );
-    }
-    if (status === 429) {
-      const waitMs = rateLimitWaitMs(response.headers, deps.now());
-      await response.body?.cancel();
-      lastProblem = 'rate limited (429)';
-      if (waitMs === undefined || waitMs > MAX_RATE_LIMIT_WAIT_MS) {
-        const when = waitMs === undefined ? '' : ` for ${Math.ceil(waitMs / 1000)} s`;
-        throw new UnavailableError(`${request.providerTitle} is rate limiting token requests${when}`, {
-          hint: 'Wait and try again; tokens reuses cached tokens to stay under the limit.',
-        });
-      }
-      if (attempt < MAX_ATTEMPTS) {
-        deps.debug(`${request.providerTitle}: waiting ${waitMs} ms as asked by the 429`);
-        await deps.sleep(waitMs);
-      }
-      continue;
-    }
-    if (RETRYABLE_STATUS.has(status)) {
-      await response.body?.cancel();
-      lastProblem = `HTTP ${status}`;
-      if (attempt < MAX_ATTEMPTS) await deps.sleep(backoffMs(attempt, deps.random));
-      continue;
-    }
+  const bytes = Buffer.from(request.body);
+  for (let attempt = 1; ; attempt++) {
+    const answer = await exchange(deps, {
+      method: request.method ?? 'POST',
+      url: new URL(request.url),
+      headers: { accept: 'application/json', ...request.headers },
+      body: { open: () => bytes, replayable: true },
+      retry: true,
+      redirects: 'refuse',
+      maxRateLimitWaitMs: MAX_RATE_LIMIT_WAIT_MS,
+      what: `${request.providerTitle} token endpoint`,
+      label: request.providerTitle,
+      rateLimitNoun: 'token requests',
+      verboseUrls: false,
+    });
     let text: string | undefined;
     try {
-      text = await readCapped(response, MAX_BODY_BYTES);
+      text = await answer.text(MAX_BODY_BYTES);
     } catch (error) {
-      lastProblem = describeNetworkError(error, timeoutMs);
-      if (attempt < MAX_ATTEMPTS) await deps.sleep(backoffMs(attempt, deps.random));
+      // A body that broke off: the exchange as a whole is retried, like a network error.
+      if (attempt >= MAX_ATTEMPTS) throw error;
+      await deps.sleep(backoffMs(attempt, deps.random));
       continue;
     }
     if (text === undefined) {
-      throw new UnavailableError(`${request.providerTitle} token endpoint answered ${status} with a body over ${MAX_BODY_BYTES / 1024 / 1024} MB; not read further`);
+      throw new UnavailableError(`${request.providerTitle} token endpoint answered ${answer.status} with a body over ${MAX_BODY_BYTES / 1024 / 1024} MB; not read further`);
     }
-    return { status, headers: response.headers, text, redact: request.secrets };
+    return { status: answer.status, headers: answer.headers, text, redact: request.secrets };
   }
-  throw new UnavailableError(
-    `${request.providerTitle} token endpoint unavailable after ${MAX_ATTEMPTS} attempts (${lastProblem})`,
-    { hint: 'Check your network connection and try again later.' },
-  );
 }
 
-/**
- * The body as text, read as it streams in; undefined (and the stream cancelled) as soon as it
- * passes maxBytes, so an endless or huge answer costs at most that much memory.
- */
-async function readCapped(response: Response, maxBytes: number): Promise<string | undefined> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
-    return undefined;
-  }
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
+// --- policy pieces ------------------------------------------------------------------------------
 
 /** Exponential backoff with full jitter: about 0.25–0.5 s, then 0.5–1 s. */
 export function backoffMs(attempt: number, random: () => number): number {
@@ -143,10 +341,11 @@ export function backoffMs(attempt: number, random: () => number): number {
 }
 
 /**
- * How long a 429 asks us to wait, from Retry-After (seconds or an HTTP date) or
- * X-RateLimit-Reset (a Unix time in seconds; a small number is taken as seconds to wait).
+ * How long a 429 asks us to wait, from Retry-After (seconds or an HTTP date), X-RateLimit-Reset
+ * (a Unix time in seconds; a small number is taken as seconds to wait), or the body's `reset_time`
+ * (SoundCloud: `{"errors":[{"meta":{"reset_time":"2015/06/01 09:49:40 +0000", …}}]}`).
  */
-export function rateLimitWaitMs(headers: Headers, nowMs: number): number | undefined {
+export function rateLimitWaitMs(headers: Headers, nowMs: number, body?: string): number | undefined {
   const retryAfter = headers.get('retry-after')?.trim();
   if (retryAfter) {
     if (/^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;
@@ -160,14 +359,75 @@ export function rateLimitWaitMs(headers: Headers, nowMs: number): number | undef
     if (value < 365 * 24 * 3600) return value * 1000;
     return Math.max(0, value * 1000 - nowMs);
   }
+  const resetTime = body === undefined ? undefined : findResetTime(body);
+  if (resetTime !== undefined) return Math.max(0, resetTime - nowMs);
   return undefined;
 }
 
+/** SoundCloud's reset_time, wherever the JSON body carries it, as milliseconds since the epoch. */
+export function findResetTime(body: string): number | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const seen: unknown[] = [data];
+  for (let i = 0; i < seen.length && i < 1000; i++) {
+    const node = seen[i];
+    if (typeof node !== 'object' || node === null) continue;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'reset_time' && typeof value === 'string') {
+        const time = parseResetTime(value);
+        if (time !== undefined) return time;
+      } else if (key === 'reset_time' && typeof value === 'number' && Number.isFinite(value)) {
+        return value > 1e12 ? value : value * 1000;
+      } else if (typeof value === 'object') seen.push(value);
+    }
+  }
+  return undefined;
+}
+
+/** "2015/06/01 09:49:40 +0000" (SoundCloud's form), or any ISO 8601 time. */
+function parseResetTime(text: string): number | undefined {
+  const m = /^(\d{4})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2}):?(\d{2})$/.exec(text.trim());
+  if (m) {
+    const [, y, mo, d, h, mi, s, sign, oh, om] = m;
+    const offsetMs = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000;
+    return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) - offsetMs;
+  }
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(text)) return undefined;
+  const time = Date.parse(text);
+  return Number.isNaN(time) ? undefined : time;
+}
+
+/** " for 120 s" / "; the limit resets at 2026-12-01T20:30:00Z (in 120 s), past --max-wait". */
+function describeReset(waitMs: number | undefined, nowMs: number, capMs: number): string {
+  if (waitMs === undefined) return ' and did not say when the limit resets';
+  const seconds = Math.ceil(waitMs / 1000);
+  const at = new Date(nowMs + waitMs).toISOString().replace(/\.\d+Z$/, 'Z');
+  return ` for ${seconds} s (the limit resets at ${at}; tokens waits at most ${Math.round(capMs / 1000)} s)`;
+}
+
 function describeNetworkError(error: unknown, timeoutMs: number): string {
+  if (error instanceof UnavailableError) return error.message;
   if (error instanceof Error) {
     if (error.name === 'TimeoutError' || error.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`;
     const cause = (error as { cause?: { code?: string } }).cause;
     if (cause?.code) return cause.code;
+    const code = (error as { code?: string }).code;
+    if (code) return code;
   }
   return 'network error';
+}
+
+/** Query values whose names say they are secrets, masked for debug lines. */
+const SECRET_QUERY = /^(access_token|oauth_token|token|client_secret|refresh_token|api_key|apikey|key|code|password|secret)$/i;
+
+export function redactUrl(url: URL): string {
+  const copy = new URL(url);
+  copy.username = '';
+  copy.password = '';
+  for (const name of [...copy.searchParams.keys()]) if (SECRET_QUERY.test(name)) copy.searchParams.set(name, '[redacted]');
+  return copy.toString().replace(/%5Bredacted%5D/g, '[redacted]');
 }

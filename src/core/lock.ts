@@ -2,50 +2,28 @@
 // holder touches it every second, so a lock left by a killed process goes stale within seconds while
 // a live holder's lock is never broken.
 //
-// Two things proper-lockfile does not do for us:
-// - Taking over a stale lock safely. Its own takeover is stat → rmdir → mkdir, so two waiters that
-//   both saw the dead lock can both remove it, the second removing the first one's fresh lock, and
-//   both go on as holders (or one fails with ENOENT). Here proper-lockfile never judges a lock stale;
-//   a waiter that finds one stale breaks it under a second, short-lived lock (`…lock.breaking`) and
-//   only after checking again that it is still the same stale lock.
-// - Sharing a failure. When the holder gives up (the provider is down, rate limiting, rejected the
-//   credentials), the processes that were already waiting would each repeat the same doomed request
-//   one after the other, N times the time and N times the load. With `shareFailure` the failure is
-//   recorded next to the lock, and those waiters get it (`held.recentFailure`) instead; a process
-//   that asks later tries again. A failure that leaves the store holding a spent refresh token is
-//   shared with every later process too, until a login replaces it.
-import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
+// What proper-lockfile does not do for us: taking over a stale lock safely. Its own takeover is
+// stat → rmdir → mkdir, so two waiters that both saw the dead lock can both remove it, the second
+// removing the first one's fresh lock, and both go on as holders (or one fails with ENOENT). Here
+// proper-lockfile never judges a lock stale; a waiter that finds one stale breaks it under a second,
+// short-lived lock (`…lock.breaking`) and only after checking again that it is still the same stale lock.
+// Only a lock: which failures the processes waiting on it share is the broker's business.
+import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CredentialsRejectedError, StoreError, TokensError, UnavailableError } from './errors.js';
+import { StoreError, UnavailableError } from './errors.js';
 import { readEnv, TOKENS_LOCK_TIMEOUT } from './env.js';
-import { describeErrno, ensurePrivateDir, errnoCode, readPrivateFile } from './private-files.js';
-import { sanitizeProviderText } from './untrusted-text.js';
+import { describeErrno, ensurePrivateDir, errnoCode } from './private-files.js';
 import type { Deps } from './deps.js';
 
 const STALE_MS = 5_000;
 const UPDATE_MS = 1_000;
 /** What proper-lockfile is told: never take a lock over by itself (see above). */
 const NEVER_STALE_MS = 2 ** 31;
-/**
- * A 'waiting' failure is shared only when recorded between the moment this process asked for the
- * lock and now (plus this much): a record "from the future" was written under a clock that ran
- * ahead, and must not block every later process until the real clock passes it.
- */
-const RECORD_CLOCK_TOLERANCE_MS = 5_000;
-
-/**
- * Who else gets a failure of `fn` (a TokensError with exit code 4, 5 or 6), among the callers that
- * share failures: nobody; those that asked for the lock before it happened ('waiting'); or also every
- * later one ('sticky'), until a caller that does not share failures completes under the lock (a login
- * or a logout: what replaces the credentials that failed).
- */
-export type FailureSharing = 'none' | 'waiting' | 'sticky';
 
 /** What withLock uses of Deps; a caller without a full Deps (the file store) passes just these. */
 export type LockDeps = Pick<Deps, 'env' | 'now' | 'sleep' | 'random' | 'debug'>;
 
 export interface LockOptions {
-  shareFailure?: (error: TokensError) => FailureSharing;
   /** How long to wait for the lock before giving up; default TOKENS_LOCK_TIMEOUT, else 90 s. */
   waitMs?: number;
   /**
@@ -62,8 +40,6 @@ export interface LockOptions {
 }
 
 export interface HeldLock {
-  /** A failure shared with this process (see FailureSharing): throw it rather than try again. */
-  readonly recentFailure?: TokensError;
   /**
    * True once the lock was found taken over while held (the holder stopped touching it for longer
    * than the stale period, say the machine slept, and another process broke it): whatever this
@@ -81,8 +57,7 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
   const root = options.root ?? dirname(path);
   if (options.createDir !== false) await ensurePrivateDir(root, dirname(path));
   const waitMs = options.waitMs ?? lockWaitMs(deps.env);
-  const asked = deps.now();
-  const deadline = asked + waitMs;
+  const deadline = deps.now() + waitMs;
   let waited = false;
   for (;;) {
     let release: () => Promise<void>;
@@ -118,24 +93,12 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
       await deps.sleep(100 + Math.round(deps.random() * 200));
       continue;
     }
-    const recorded = await readRecord(path);
-    const recentFailure = options.shareFailure && recorded ? sharedWith(recorded, asked, deps.now()) : undefined;
     try {
-      const held: HeldLock = {
-        ...(recentFailure ? { recentFailure } : {}),
+      return await fn({
         get compromised() {
           return compromised;
         },
-      };
-      const result = await fn(held);
-      if (recorded !== undefined && !(options.shareFailure && recorded !== 'damaged' && recorded.sharing === 'sticky')) {
-        await rm(failurePath(path), { force: true }).catch(() => undefined);
-      }
-      return result;
-    } catch (error) {
-      // A shared failure thrown again stays recorded as it was (its time, its sharing).
-      if (options.shareFailure && error !== recentFailure) await recordFailure(path, error, options.shareFailure, deps);
-      throw error;
+      });
     } finally {
       await release().catch(() => undefined);
     }
@@ -184,77 +147,6 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
     return true;
   } finally {
     await rmdir(breaker).catch(() => undefined);
-  }
-}
-
-// --- shared failures -----------------------------------------------------------------------------
-
-interface RecordedFailure {
-  at: number;
-  sharing: FailureSharing;
-  exitCode: number;
-  message: string;
-  hint?: string;
-}
-
-function failurePath(path: string): string {
-  return `${path}.failure.json`;
-}
-
-async function recordFailure(path: string, error: unknown, share: (error: TokensError) => FailureSharing, deps: LockDeps): Promise<void> {
-  if (!(error instanceof TokensError) || ![4, 5, 6].includes(error.exitCode)) return;
-  const sharing = share(error);
-  if (sharing === 'none') return;
-  const record: RecordedFailure = { at: deps.now(), sharing, exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
-  try {
-    const { replaceFile } = await import('./private-files.js');
-    // The lock's directory was made private when the lock was taken.
-    await replaceFile(failurePath(path), `${JSON.stringify(record)}\n`);
-  } catch (e) {
-    deps.debug(`could not record the failure for other tokens processes (${describeErrno(e)})`);
-  }
-}
-
-/**
- * The recorded failure, if there is one and it is well-formed; 'damaged' for a record that is there
- * but unusable (not JSON, the wrong shape, a FIFO, a link, not ours): never trusted, removed later.
- */
-async function readRecord(path: string): Promise<RecordedFailure | 'damaged' | undefined> {
-  let record: Partial<RecordedFailure> | null;
-  try {
-    const bytes = await readPrivateFile(failurePath(path), 64 * 1024);
-    if (bytes === undefined) return undefined;
-    record = JSON.parse(bytes.toString('utf8')) as Partial<RecordedFailure> | null;
-  } catch {
-    return 'damaged';
-  }
-  if (typeof record !== 'object' || record === null) return 'damaged';
-  const { at, sharing, exitCode, message, hint } = record;
-  if (typeof at !== 'number' || !Number.isFinite(at) || Math.abs(at) > 8.64e15 || typeof message !== 'string' || typeof exitCode !== 'number') return 'damaged';
-  if (sharing !== 'waiting' && sharing !== 'sticky') return 'damaged';
-  return { at, sharing, exitCode, message, ...(typeof hint === 'string' ? { hint } : {}) };
-}
-
-/**
- * The recorded failure as an error to throw, when it is shared with a process that asked at `asked`
- * and looks now: a 'waiting' one only when recorded in [asked, now + tolerance]. Its texts are
- * untrusted (anyone who could write the file chose them): sanitized like any provider text.
- */
-function sharedWith(record: RecordedFailure | 'damaged', asked: number, now: number): TokensError | undefined {
-  if (record === 'damaged') return undefined;
-  if (record.sharing === 'waiting' && (record.at < asked || record.at > now + RECORD_CLOCK_TOLERANCE_MS)) return undefined;
-  const when = new Date(record.at).toISOString().replace(/\.\d+Z$/, 'Z');
-  const text = `${sanitizeProviderText(record.message, 500).replace(/[.\s…]+$/, '')} (as another tokens process found at ${when})`;
-  const options = record.hint === undefined ? {} : { hint: sanitizeProviderText(record.hint, 500) };
-  switch (record.exitCode) {
-    case 4:
-      return new CredentialsRejectedError(text, {}, options);
-    case 5:
-      return new UnavailableError(text, options);
-    case 6:
-      return new StoreError(text, options);
-    default:
-      return undefined;
   }
 }
 

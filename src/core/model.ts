@@ -7,7 +7,7 @@ import type { Deps } from './deps.js';
 export type ProviderName = string;
 
 /** The secret stores TOKENS_STORE can name (src/store/: one file per backend); the first is the default. */
-export const STORE_KINDS = ['keychain', 'file'] as const;
+export const STORE_KINDS = ['keychain', 'file', 'redis'] as const;
 export type UserStoreKind = (typeof STORE_KINDS)[number];
 
 /** An access token as cached: no refresh token, no client secret, ever. */
@@ -148,11 +148,28 @@ export interface ProviderDescriptor<Id extends ProviderName = ProviderName> {
   authScheme: string;
   /** The values of `mode` in its settings (config.json); the first is the default login's. */
   modes: readonly string[];
-  endpoints: Record<string, { env: string; default: string }>;
+  /**
+   * Every URL of the provider by name, each with its TOKENS_*_URL override: the token endpoints,
+   * and `api`, the base that `tokens api` appends its PATH to.
+   */
+  endpoints: Record<string, { env: string; default: string }> & { api: { env: string; default: string } };
   /**
    * The secrets `login` may ask for, each read from its variable when set; every one of those
    * variables is withheld from every child process.
    */
   secrets: readonly SecretRequest[];
   loadAdapter: () => Promise<ProviderAdapter>;
+  /** How `tokens api --paginate` walks the API's pages; absent when it has no next-page links. */
+  loadPagination?: () => Promise<Pagination>;
+}
+
+/** One provider's way of paging a collection (src/providers/NAME/pagination.ts). */
+export interface Pagination {
+  /** The URL of the first page, from the one asked for (SoundCloud: linked_partitioning=true added). */
+  firstPage(url: URL): URL;
+  /**
+   * The items of one parsed page and the link to the next one (undefined on the last page); a
+   * page not in the documented shape is an error naming the field that is missing.
+   */
+  readPage(page: unknown): { items: unknown[]; next?: string } | { problem: string };
 }

@@ -18,7 +18,7 @@ export type ProviderId = (typeof PROVIDERS)[number]['id'];
 export function providerVariables(provider: ProviderDescriptor): EnvVar<unknown>[] {
   const endpoints = Object.entries(provider.endpoints).map(([name, endpoint]) => ({
     name: endpoint.env,
-    doc: `${provider.title} ${name} endpoint (default ${endpoint.default})`,
+    doc: name === 'api' ? `${provider.title} API base for \`tokens api\` (default ${endpoint.default})` : `${provider.title} ${name} endpoint (default ${endpoint.default})`,
     fallback: endpoint.default,
     parse: (raw: string) => checkEndpointUrl(raw, endpoint.env),
   }));

@@ -2,25 +2,20 @@
 //
 // File format (JSON, all binary fields base64):
 //   {"v":1,"kdf":{"name":"scrypt","N":32768,"r":8,"p":1,"salt":"…"},"iv":"…","tag":"…","ct":"…"}
-// The key is scrypt(TOKENS_PASSPHRASE, salt); the map is sealed with AES-256-GCM under a fresh 12-byte IV
+// The key is scrypt(TOKENS_PASSPHRASE, salt); the map is sealed (src/store/crypto.ts, shared with Redis) with AES-256-GCM under a fresh 12-byte IV
 // on every write, with the header ({v, kdf}) bound as additional authenticated data, so any change to
 // the header, IV, tag or ciphertext makes the file undecryptable. Plaintext never touches the disk.
 
-import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
 import { chmod, mkdir, open, stat, statfs, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import { withLock, type LockDeps } from '../core/lock.js';
 import { describeErrno, ensurePrivateDir, readPrivateFile, replaceFile } from '../core/private-files.js';
-import { SecretNotFoundError, type SecretStore } from './store.js';
+import { ENVELOPE_VERSION, hasExactKeys, isRecord, kdfHeader, KeyDeriver, newKdfParams, open as openBox, parseBox, parseKdfHeader, seal, type Box, type KdfParams } from './crypto.js';
+import { localParts } from '../core/local-parts.js';
+import { ChainMovedError, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
 
-const VERSION = 1;
-const DEFAULT_KDF = { N: 2 ** 15, r: 8, p: 1 } as const;
-const SALT_BYTES = 16;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-const KEY_BYTES = 32;
 /** How long set()/delete() wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 20_000;
 /** The largest secrets file read (a few KB in practice). */
@@ -28,19 +23,8 @@ const MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** Free space a write must find (prepareWrite): the new file beside the old one, with room to spare. */
 const MIN_FREE_BYTES = 1024 * 1024;
 
-interface KdfParams {
-  N: number;
-  r: number;
-  p: number;
-  /** base64 */
-  salt: string;
-}
-
-interface Envelope {
+interface Envelope extends Box {
   kdf: KdfParams;
-  iv: Buffer;
-  tag: Buffer;
-  ct: Buffer;
 }
 
 export interface FileStoreOptions {
@@ -66,17 +50,20 @@ const defaultLockDeps: LockDeps = {
 
 export class FileStore implements SecretStore {
   readonly kind = 'file' as const;
+  readonly where = 'file';
+  readonly shared = false;
   readonly path: string;
   readonly #passphrase: string | undefined;
   readonly #lockDeps: LockDeps;
   readonly #privateRoot: string | undefined;
-  /** The derived key for one (salt, params); normally the only one this instance ever derives. */
-  #key: { id: string; key: Promise<Buffer> } | undefined;
+  /** Derives the key for one (salt, params) once; normally the only one this instance ever derives. */
+  readonly #keys: KeyDeriver | undefined;
 
   constructor({ path, passphrase, lockDeps, privateRoot }: FileStoreOptions) {
     this.path = resolve(path);
     this.#privateRoot = privateRoot === undefined ? undefined : resolve(privateRoot);
     this.#passphrase = passphrase === '' ? undefined : passphrase;
+    this.#keys = this.#passphrase === undefined ? undefined : new KeyDeriver(this.#passphrase);
     this.#lockDeps = lockDeps ?? defaultLockDeps;
   }
 
@@ -102,7 +89,7 @@ export class FileStore implements SecretStore {
    * let go again: holding it for the whole exchange would block every other provider's write), a
    * file can be created in the directory (not read-only, not full of inodes), and statfs finds room.
    */
-  async prepareWrite(_key?: string): Promise<void> {
+  async #checkWritable(): Promise<void> {
     this.#requirePassphrase();
     await this.#ensureDir();
     await this.#locked(async () => {
@@ -133,6 +120,28 @@ export class FileStore implements SecretStore {
 
   async list(): Promise<string[]> {
     return [...(await this.#readAll()).keys()].sort();
+  }
+
+  /**
+   * The value, checked writable (#checkWritable); the commit rewrites it only while it is still the
+   * one read (under the file's lock).
+   */
+  async prepareWrite(key: string): Promise<PreparedWrite> {
+    await this.#checkWritable();
+    const value = await this.get(key);
+    return {
+      value,
+      commit: (next) =>
+        this.#update((items) => {
+          if (items.get(key) !== value) throw new ChainMovedError(key);
+          items.set(key, next);
+          return true;
+        }),
+    };
+  }
+
+  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
+    return localParts(profile, provider, deps);
   }
 
   // --- reading -------------------------------------------------------------------------------------
@@ -167,15 +176,8 @@ export class FileStore implements SecretStore {
     const env = parseEnvelope(raw);
     if (env === undefined) throw this.#undecryptable();
     const key = await this.#keyFor(env.kdf);
-    let plain: Buffer;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', key, env.iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(headerAad(env.kdf));
-      decipher.setAuthTag(env.tag);
-      plain = Buffer.concat([decipher.update(env.ct), decipher.final()]);
-    } catch {
-      throw this.#undecryptable();
-    }
+    const plain = openBox(key, env, headerAad(env.kdf));
+    if (plain === undefined) throw this.#undecryptable();
     let parsed: unknown;
     try {
       parsed = JSON.parse(plain.toString('utf8'));
@@ -199,26 +201,14 @@ export class FileStore implements SecretStore {
     });
   }
 
-  /** Derives (once) the key for these KDF parameters, asynchronously so the event loop keeps running. */
-  #keyFor(kdf: KdfParams): Promise<Buffer> {
-    const id = `${kdf.N}:${kdf.r}:${kdf.p}:${kdf.salt}`;
-    if (this.#key?.id !== id) {
-      const passphrase = Buffer.from(this.#requirePassphrase().normalize('NFC'), 'utf8');
-      const options: ScryptOptions = { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + 16 * 1024 * 1024 };
-      const key = new Promise<Buffer>((resolvePromise, reject) => {
-        scrypt(passphrase, Buffer.from(kdf.salt, 'base64'), KEY_BYTES, options, (err, derived) => {
-          passphrase.fill(0);
-          if (err) reject(new StoreError(`cannot derive the key for ${this.path}: ${err.message}`));
-          else resolvePromise(derived);
-        });
-      });
-      // A failed derivation is not cached.
-      key.catch(() => {
-        if (this.#key?.key === key) this.#key = undefined;
-      });
-      this.#key = { id, key };
+  /** The key for these KDF parameters (derived once per instance). */
+  async #keyFor(kdf: KdfParams): Promise<Buffer> {
+    this.#requirePassphrase();
+    try {
+      return await this.#keys!.keyFor(kdf);
+    } catch (err) {
+      throw new StoreError(`cannot derive the key for ${this.path}: ${err instanceof Error ? err.message : 'error'}`);
     }
-    return this.#key.key;
   }
 
   // --- writing -------------------------------------------------------------------------------------
@@ -233,7 +223,7 @@ export class FileStore implements SecretStore {
       let kdf: KdfParams;
       let items: Map<string, string>;
       if (raw === undefined) {
-        kdf = { ...DEFAULT_KDF, salt: randomBytes(SALT_BYTES).toString('base64') };
+        kdf = newKdfParams();
         items = new Map();
       } else {
         ({ kdf, items } = await this.#open(raw));
@@ -287,25 +277,14 @@ export class FileStore implements SecretStore {
 
   async #seal(kdf: KdfParams, items: Map<string, string>): Promise<string> {
     const key = await this.#keyFor(kdf);
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(headerAad(kdf));
     const plain = Buffer.from(JSON.stringify(Object.fromEntries(items)), 'utf8');
-    let ct: Buffer;
+    let box: Box;
     try {
-      ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+      box = seal(key, plain, headerAad(kdf));
     } finally {
       plain.fill(0);
     }
-    const tag = cipher.getAuthTag();
-    const envelope = {
-      v: VERSION,
-      kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: kdf.salt },
-      iv: iv.toString('base64'),
-      tag: tag.toString('base64'),
-      ct: ct.toString('base64'),
-    };
-    return `${JSON.stringify(envelope)}\n`;
+    return `${JSON.stringify({ v: ENVELOPE_VERSION, kdf: kdfHeader(kdf), ...box })}\n`;
   }
 
   /** Creates the parent directory 0700, and tightens it when it is ours and looser than that. */
@@ -329,13 +308,11 @@ export class FileStore implements SecretStore {
 }
 
 // --- envelope ------------------------------------------------------------------------------------
+// {"v":1,"kdf":{…},"iv":"…","tag":"…","ct":"…"}: the box of crypto.ts under its KDF header.
 
 /** The authenticated header: rebuilt from validated fields in a fixed order. */
 function headerAad(kdf: KdfParams): Buffer {
-  return Buffer.from(
-    JSON.stringify({ v: VERSION, kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: kdf.salt } }),
-    'utf8',
-  );
+  return Buffer.from(JSON.stringify({ v: ENVELOPE_VERSION, kdf: kdfHeader(kdf) }), 'utf8');
 }
 
 /** Parses and validates the envelope; undefined when it is not one we wrote (truncated, edited). */
@@ -346,39 +323,8 @@ function parseEnvelope(raw: Buffer): Envelope | undefined {
   } catch {
     return undefined;
   }
-  if (!isRecord(json) || !hasExactKeys(json, ['v', 'kdf', 'iv', 'tag', 'ct']) || json.v !== VERSION) return undefined;
-  const kdf = json.kdf;
-  if (!isRecord(kdf) || !hasExactKeys(kdf, ['name', 'N', 'r', 'p', 'salt']) || kdf.name !== 'scrypt') return undefined;
-  const { N, r, p } = kdf;
-  // Bounded so that an edited header cannot make us allocate gigabytes.
-  if (!isInt(N, 2 ** 14, 2 ** 20) || (N & (N - 1)) !== 0) return undefined;
-  if (!isInt(r, 1, 32) || !isInt(p, 1, 16)) return undefined;
-  const salt = strictBase64(kdf.salt, SALT_BYTES);
-  const iv = strictBase64(json.iv, IV_BYTES);
-  const tag = strictBase64(json.tag, TAG_BYTES);
-  const ct = strictBase64(json.ct);
-  if (!salt || !iv || !tag || !ct) return undefined;
-  return { kdf: { N, r, p, salt: kdf.salt as string }, iv, tag, ct };
-}
-
-/** Decodes canonical base64 only (Node's decoder is lenient; a changed padding bit must not pass). */
-function strictBase64(value: unknown, length?: number): Buffer | undefined {
-  if (typeof value !== 'string') return undefined;
-  const buf = Buffer.from(value, 'base64');
-  if (buf.toString('base64') !== value) return undefined;
-  if (length !== undefined && buf.length !== length) return undefined;
-  return buf;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function hasExactKeys(obj: Record<string, unknown>, keys: string[]): boolean {
-  const actual = Object.keys(obj);
-  return actual.length === keys.length && keys.every((k) => Object.hasOwn(obj, k));
-}
-
-function isInt(v: unknown, min: number, max: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+  if (!isRecord(json) || !hasExactKeys(json, ['v', 'kdf', 'iv', 'tag', 'ct']) || json.v !== ENVELOPE_VERSION) return undefined;
+  const kdf = parseKdfHeader(json.kdf);
+  const box = parseBox(json);
+  return kdf && box ? { kdf, ...box } : undefined;
 }

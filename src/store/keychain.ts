@@ -13,7 +13,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { StoreError } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
-import { SecretNotFoundError, type SecretStore } from './store.js';
+import { localParts } from '../core/local-parts.js';
+import { plainPreparedWrite, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
 
 export const KEYCHAIN_SERVICE = 'tokens';
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 10_000;
@@ -58,6 +59,8 @@ rl.on('close', () => process.exit(0));
 
 export class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const;
+  readonly where = 'keychain';
+  readonly shared = false;
   readonly #timeoutMs: number;
   readonly #service: string;
   readonly #env: Env;
@@ -86,10 +89,6 @@ export class KeychainStore implements SecretStore {
   }
 
   /** A write needs what a lookup needs: the keychain reachable and unlocked. */
-  async prepareWrite(_key?: string): Promise<void> {
-    await this.check();
-  }
-
   async delete(key: string): Promise<boolean> {
     return (await this.#call('delete', 'deletePassword', [this.#service, key])) === true;
   }
@@ -98,6 +97,16 @@ export class KeychainStore implements SecretStore {
     const accounts = await this.#call('list', 'findCredentials', [this.#service]);
     if (!Array.isArray(accounts)) throw this.#unreachable('unexpected answer from keytar');
     return accounts.filter((a): a is string => typeof a === 'string' && a !== PROBE_ACCOUNT).sort();
+  }
+
+  /** Reachable and unlocked (check()), then the value; the lock orders the writers. */
+  async prepareWrite(key: string): Promise<PreparedWrite> {
+    await this.check();
+    return plainPreparedWrite(this, key);
+  }
+
+  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
+    return localParts(profile, provider, deps);
   }
 
   /** Where keytar is, resolved from this module's location (the package root's node_modules). */

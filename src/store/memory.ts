@@ -1,8 +1,11 @@
-import { SecretNotFoundError, type SecretStore } from './store.js';
+import { localParts } from '../core/local-parts.js';
+import { plainPreparedWrite, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
 
 /** In-memory backend for unit tests. */
 export class MemoryStore implements SecretStore {
   readonly kind = 'memory' as const;
+  readonly where = 'memory';
+  readonly shared = false;
   readonly #items = new Map<string, string>();
 
   async check(): Promise<void> {}
@@ -17,13 +20,19 @@ export class MemoryStore implements SecretStore {
     this.#items.set(key, value);
   }
 
-  async prepareWrite(_key?: string): Promise<void> {}
-
   async delete(key: string): Promise<boolean> {
     return this.#items.delete(key);
   }
 
   async list(): Promise<string[]> {
     return [...this.#items.keys()].sort();
+  }
+
+  prepareWrite(key: string): Promise<PreparedWrite> {
+    return plainPreparedWrite(this, key);
+  }
+
+  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
+    return localParts(profile, provider, deps);
   }
 }

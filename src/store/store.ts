@@ -1,5 +1,13 @@
-// The one small interface every secret backend implements (after 99designs/keyring).
+// The one small interface every secret backend implements (after 99designs/keyring), and the pieces
+// a backend lends the broker beside its secrets: a shared token cache (when machines share one), a
+// refresh lock, a board where a failure is left for the processes waiting on that lock, and shared
+// settings. The broker's order is written once (src/core/broker.ts); a backend supplies what it has:
+// the file and keychain stores a file lock and a failure file on this machine (src/core/local-parts.ts),
+// Redis a shared cache, a lease and shared settings on the server (src/store/redis.ts).
 // Keys are opaque strings chosen by the broker (`<profile>/<provider>`); values are opaque strings.
+import type { Paths } from '../core/paths.js';
+import type { LockDeps } from '../core/lock.js';
+import type { AccessToken, ProviderSettings } from '../core/model.js';
 
 import type { UserStoreKind } from '../core/model.js';
 
@@ -9,23 +17,98 @@ export type StoreKind = UserStoreKind | 'memory';
 
 export interface SecretStore {
   readonly kind: StoreKind;
+  /** For people (status, messages): 'keychain', 'file', 'redis (HOST:PORT)'. Never a secret. */
+  readonly where: string;
+  /** True when other machines use the same store: a login or logout here is one for all of them. */
+  readonly shared: boolean;
+  /** What `status` should warn about (a server that keeps nothing across a restart); none by default. */
+  warnings?(): Promise<string[]>;
   /** Throws when the backend cannot be used at all (no keychain, wrong passphrase). Cheap to call twice. */
   check(): Promise<void>;
   /** Throws SecretNotFoundError when the key is absent. */
   get(key: string): Promise<string>;
   set(key: string, value: string): Promise<void>;
-  /**
-   * Called before something is sent that set(key) must then record (a single-use refresh token
-   * about to be exchanged): takes or checks now whatever that write will need, and throws (a
-   * StoreError, exit 6) when it is already known to fail, so it fails before the token is spent.
-   * Writes nothing. A backend with nothing to check resolves at once. Cheap: once per refresh.
-   * File: the lock can be taken, the directory is writable, the file system has room (statfs).
-   * Keychain: reachable and unlocked (check()).
-   */
-  prepareWrite(key: string): Promise<void>;
   /** Returns false when there was nothing to delete. */
   delete(key: string): Promise<boolean>;
   list(): Promise<string[]>;
+  /**
+   * Called under the refresh lock before a refresh that may rotate is sent: reads the value as it is
+   * now, takes or checks whatever the write of its successor will need (and throws a StoreError,
+   * exit 6, when that write is already known to fail, so it fails before the token is spent), and
+   * returns the one write allowed to replace it. Throws SecretNotFoundError when absent.
+   * File: the lock can be taken, the directory is writable, the file system has room (statfs).
+   * Keychain: reachable and unlocked (check()). Redis: the value's version, for compare-and-set.
+   */
+  prepareWrite(key: string): Promise<PreparedWrite>;
+  /** The broker's other pieces for one profile and provider. */
+  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts;
+}
+
+/** The value as read under the lock, and the write that may replace it. */
+export interface PreparedWrite {
+  readonly value: string;
+  /**
+   * Writes `value` only while the stored one is still the one read (compare-and-set); throws
+   * ChainMovedError when it is not, leaving the stored value as it is.
+   */
+  commit(value: string): Promise<void>;
+}
+
+/** What a backend's parts use of the process: its paths, clock, sleep, jitter and debug lines. */
+export type PartsDeps = LockDeps & { paths: Paths };
+
+export interface BrokerParts {
+  /** The access-token cache every machine shares; absent for a store that lives on one machine. */
+  readonly sharedCache?: TokenCache;
+  /** Settings every machine shares (one login serves all); absent when config.json is the only source. */
+  readonly sharedSettings?: SettingsShare;
+  /** Mutual exclusion for refresh, login and logout of this profile and provider on this machine. */
+  readonly lock: RefreshLock;
+  /** The same among machines, taken inside `lock`; absent for a store that lives on one machine. */
+  readonly sharedLock?: RefreshLock;
+  /** Where a failure is left for the other processes waiting on the same lock (see broker.ts). */
+  readonly failures: FailureBoard;
+}
+
+export interface TokenCache {
+  read(): Promise<AccessToken | undefined>;
+  write(token: AccessToken): Promise<void>;
+  delete(): Promise<void>;
+}
+
+export interface SettingsShare {
+  read(): Promise<ProviderSettings | undefined>;
+  write(settings: ProviderSettings): Promise<void>;
+  delete(): Promise<void>;
+}
+
+export interface RefreshLock {
+  /**
+   * Runs `fn` holding the lock. Gives up (UnavailableError or StoreError) when it cannot be had in
+   * time; `what` names it in messages.
+   */
+  run<T>(what: string, fn: (held: HeldLock) => Promise<T>): Promise<T>;
+}
+
+export interface HeldLock {
+  /** True while the lock is still this process's (asked of the lock's owner where there is one). */
+  stillHeld(): Promise<boolean>;
+}
+
+/** A failure as left on the board: data only; what it means and who shares it is the broker's. */
+export interface RecordedFailure {
+  at: number;
+  sharing: 'waiting' | 'sticky';
+  exitCode: number;
+  message: string;
+  hint?: string;
+}
+
+export interface FailureBoard {
+  /** The failure left there; 'damaged' for one that is there but unusable (never trusted, cleared later). */
+  read(): Promise<RecordedFailure | 'damaged' | undefined>;
+  write(record: RecordedFailure): Promise<void>;
+  clear(): Promise<void>;
 }
 
 export class SecretNotFoundError extends Error {
@@ -37,4 +120,32 @@ export class SecretNotFoundError extends Error {
 
 export function isNotFound(e: unknown): e is SecretNotFoundError {
   return e instanceof SecretNotFoundError;
+}
+
+/** A prepared write for a store without versions: read now, written by set (the lock orders writers). */
+export async function plainPreparedWrite(store: Pick<SecretStore, 'get' | 'set'>, key: string): Promise<PreparedWrite> {
+  const value = await store.get(key);
+  return { value, commit: (next) => store.set(key, next) };
+}
+
+/** Validates a recorded failure read back from storage; undefined when it is not one we wrote. */
+export function asRecordedFailure(record: unknown): RecordedFailure | undefined {
+  if (typeof record !== 'object' || record === null) return undefined;
+  const { at, sharing, exitCode, message, hint } = record as Partial<RecordedFailure>;
+  if (typeof at !== 'number' || !Number.isFinite(at) || Math.abs(at) > 8.64e15 || typeof message !== 'string' || typeof exitCode !== 'number') return undefined;
+  if (sharing !== 'waiting' && sharing !== 'sticky') return undefined;
+  return { at, sharing, exitCode, message, ...(typeof hint === 'string' ? { hint } : {}) };
+}
+
+/** A compare-and-set that found the stored value changed since it was read: nothing was written. */
+export class ChainMovedError extends Error {
+  constructor(readonly key: string) {
+    super(`the value under ${key} changed since it was read`);
+    this.name = 'ChainMovedError';
+  }
+}
+
+/** Runs `fn` holding the parts' local lock and, inside it, the shared one (login, logout). */
+export function runLocked<T>(parts: BrokerParts, what: string, fn: () => Promise<T>): Promise<T> {
+  return parts.lock.run(what, () => (parts.sharedLock ? parts.sharedLock.run(what, fn) : fn()));
 }

@@ -223,6 +223,13 @@ describe.each(SHELLS)('%s completion', (shell) => {
     expect(await complete(shell, 'tokens get chartmetric --f')).toEqual(['--force-refresh', '--format']);
   });
 
+  it('completes tokens api: providers, methods and flags', async () => {
+    expect(await complete(shell, 'tokens api ')).toEqual(PROVIDERS);
+    expect(await complete(shell, 'tokens api soundcloud /me --method ')).toEqual(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
+    expect(await complete(shell, 'tokens api soundcloud /me --pa')).toEqual(['--paginate']);
+    expect(await complete(shell, 'tokens api soundcloud /me --max')).toEqual(['--max-wait']);
+  });
+
   it('hands the command line after exec -- to the shell (tokens itself, here)', async () => {
     expect(await complete(shell, 'tokens exec --provider soundcloud -- tokens get soundc')).toEqual(['soundcharts', 'soundcloud']);
   });
@@ -292,7 +299,7 @@ describe('tokens __complete profiles (hidden)', () => {
 });
 
 describe('help that teaches', () => {
-  const COMMANDS = ['login', 'get', 'exec', 'status', 'logout', 'completion'];
+  const COMMANDS = ['login', 'get', 'exec', 'api', 'status', 'logout', 'completion'];
 
   it.each(COMMANDS)('tokens %s --help: exit 0, on stdout, with examples', async (command) => {
     const result = await sandbox.run([command, '--help']);
@@ -321,6 +328,10 @@ describe('help that teaches', () => {
     const login = (await sandbox.run(['login', '--help'])).stdout;
     expect(login).toContain('echo "$REFRESH" | tokens login chartmetric');
     expect(login).toContain('tokens login soundcloud --client-id ID');
+    const api = (await sandbox.run(['api', '--help'])).stdout;
+    expect(api).toContain("tokens api soundcloud /me/tracks --paginate | jq -r '.[].title'");
+    expect(api).toContain("tokens api soundcloud /tracks --form 'track[title]=Demo' --form 'track[asset_data]=@demo.wav'");
+    for (const variable of ['TOKENS_SOUNDCLOUD_API_URL', 'TOKENS_CHARTMETRIC_API_URL', 'TOKENS_SOUNDCHARTS_API_URL']) expect(api).toContain(variable);
     const status = (await sandbox.run(['status', '--help'])).stdout;
     expect(status).toContain('tokens status chartmetric >/dev/null || tokens login chartmetric');
   });
@@ -338,11 +349,11 @@ describe('help that teaches', () => {
     };
     const names = (text: string) => [...text.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]).sort();
     expect(names(section('Credentials:'))).toEqual(['login', 'logout', 'status']);
-    expect(names(section('Tokens:'))).toEqual(['exec', 'get']);
+    expect(names(section('Tokens:'))).toEqual(['api', 'exec', 'get']);
     expect(names(section('Shell:'))).toContain('completion');
     expect(out).toContain('Examples:');
     for (const variable of ['TOKENS_PROFILE', 'TOKENS_STORE', 'TOKENS_PASSPHRASE']) expect(out).toContain(variable);
     expect(out).toMatch(/Exit codes:/);
-    for (const code of ['2 usage', '3 not configured', '6 secret store']) expect(out).toContain(code);
+    for (const code of ['2 usage', '3 not configured', '6 secret store', '8 api: the API answered with an error status']) expect(out).toContain(code);
   });
 });

@@ -79,6 +79,21 @@ describe('openInBrowser with BROWSER', () => {
     expect(lines[4]).toBe('secret=unset');
   });
 
+  it("without BROWSER, the default opener's environment (process.env) loses the withheld variables first", async () => {
+    const saved = { ...process.env };
+    try {
+      process.env.TOKENS_SOUNDCLOUD_CLIENT_SECRET = 'do-not-leak';
+      process.env.PATH = dir; // no opener found: the outcome does not matter, the environment does
+      const env = { ...process.env, BROWSER: '' };
+      await openInBrowser('https://example.com/', { env, childEnv: childEnvironment(env) });
+      expect(process.env.TOKENS_SOUNDCLOUD_CLIENT_SECRET).toBeUndefined();
+      expect(process.env.PATH).toBe(dir);
+    } finally {
+      for (const name of Object.keys(process.env)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it('returns false when the BROWSER command does not exist', async () => {
     const messages: string[] = [];
     const env = { ...process.env, BROWSER: join(dir, 'no-such-browser') };

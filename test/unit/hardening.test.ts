@@ -178,12 +178,15 @@ describe('item 4: access tokens must be RFC 6750 b64tokens', () => {
 
 describe('item 6: shared failure records are untrusted text', () => {
   it('escape sequences in a recorded failure never reach the message', async () => {
-    const deps = testDeps();
+    const { deps } = await chartmetricDeps([]);
     const path = lockPath(deps.paths.stateDir, 'default', 'chartmetric');
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     const record = { at: deps.clock.now + 1000, sharing: 'waiting', exitCode: 5, message: 'down\u001b]0;pwned\u0007\u001b[2J', hint: 'try \u001b[31mlater' };
     await writeFile(`${path}.failure.json`, JSON.stringify(record), { mode: 0o600 });
-    const seen = await withLock(deps, path, 'x', async (held) => held.recentFailure, { shareFailure: () => 'waiting', root: deps.paths.stateDir });
+    const seen = await new TokenBroker(deps).get(chartmetric, 'default', get).then(
+      () => undefined,
+      (error: unknown) => error as UnavailableError,
+    );
     expect(seen).toBeInstanceOf(UnavailableError);
     expect(seen!.message).not.toMatch(/\u001b|\u0007/);
     expect(seen!.hint).not.toMatch(/\u001b/);
@@ -227,7 +230,11 @@ describe('item 8: a FIFO at a cache or state path is damaged, never read', () =>
     const lock = lockPath(deps.paths.stateDir, 'default', 'chartmetric');
     await mkdir(dirname(lock), { recursive: true, mode: 0o700 });
     execFileSync('mkfifo', ['-m', '600', `${lock}.failure.json`]);
-    expect(await withLock(deps, lock, 'x', async (held) => held.recentFailure ?? 'none', { shareFailure: () => 'waiting', root: deps.paths.stateDir })).toBe('none');
+    const broker = await chartmetricDeps([json(200, { token: 'after-fifo', expires_in: 3600 })]);
+    const fifo = lockPath(broker.deps.paths.stateDir, 'default', 'chartmetric');
+    await mkdir(dirname(fifo), { recursive: true, mode: 0o700 });
+    execFileSync('mkfifo', ['-m', '600', `${fifo}.failure.json`]);
+    expect(await new TokenBroker(broker.deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'after-fifo' } });
 
     await mkdir(deps.paths.configDir, { recursive: true, mode: 0o700 });
     execFileSync('mkfifo', ['-m', '600', configFile(deps.paths)]);
@@ -338,17 +345,12 @@ describe('items 15–16: a clock that was wrong', () => {
   });
 
   it('a waiting failure recorded in the future (the clock ran ahead) is not shared', async () => {
-    const deps = testDeps();
-    const path = lockPath(deps.paths.stateDir, 'default', 'chartmetric');
-    const failing = () =>
-      withLock(deps, path, 'x', async () => {
-        throw new UnavailableError('down');
-      }, { shareFailure: () => 'waiting', root: deps.paths.stateDir });
+    const { deps, calls } = await chartmetricDeps([json(400, { error: 'invalid_grant' }), json(200, { token: 'ok', expires_in: 3600 })]);
     const ahead = deps.clock.now;
     deps.clock.now += HOUR;
-    await expect(failing()).rejects.toThrow('down');
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 4 });
     deps.clock.now = ahead;
-    const seen = await withLock(deps, path, 'x', async (held) => held.recentFailure ?? 'none', { shareFailure: () => 'waiting', root: deps.paths.stateDir });
-    expect(seen).toBe('none');
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'ok' } });
+    expect(calls).toHaveLength(2);
   });
 });

@@ -20,7 +20,10 @@ const fourth: ProviderDescriptor = {
   envPrefix: 'SONGSTATS',
   authScheme: 'Bearer',
   modes: ['api_key'],
-  endpoints: { token: { env: 'TOKENS_SONGSTATS_TOKEN_URL', default: 'https://api.songstats.example/token' } },
+  endpoints: {
+    token: { env: 'TOKENS_SONGSTATS_TOKEN_URL', default: 'https://api.songstats.example/token' },
+    api: { env: 'TOKENS_SONGSTATS_API_URL', default: 'https://api.songstats.example' },
+  },
   secrets: [{ name: 'api_key', env: 'TOKENS_SONGSTATS_API_KEY', label: 'Songstats API key' }],
   loadAdapter: async () => {
     throw new Error('not needed here');

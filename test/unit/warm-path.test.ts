@@ -37,6 +37,7 @@ const HEAVY_INPUTS: Array<[string, RegExp]> = [
   ['chalk', /(^|\/)node_modules\/chalk\//],
   ['open', /(^|\/)node_modules\/open\//],
   ['proper-lockfile', /(^|\/)node_modules\/proper-lockfile\//],
+  ['ioredis (the Redis client)', /(^|\/)node_modules\/(ioredis|@ioredis)\//],
   ['the secret stores (src/store/*)', /^src\/store\//],
   ['src/core/http.ts', /^src\/core\/http\.ts$/],
   ['src/core/oauth.ts', /^src\/core\/oauth\.ts$/],
@@ -160,6 +161,30 @@ describe('the warm path, from the metafile', () => {
       .map(([file]) => file);
     expect(zodChunks.length).toBeGreaterThan(0);
     for (const chunk of zodChunks) expect(main.has(chunk)).toBe(false);
+  });
+});
+
+describe('the Redis client, from the metafile', () => {
+  /** The output holding an input module. */
+  const outputHolding = (input: string) => {
+    const found = Object.entries(meta.outputs).find(([, out]) => Object.hasOwn(out.inputs, input));
+    if (!found) throw new Error(`${input} is in no output`);
+    return found[0];
+  };
+  const holdsIoredis = (out: string) => Object.keys(meta.outputs[out]!.inputs).some((p) => /node_modules\/(ioredis|@ioredis)\//.test(p));
+
+  it('is loaded only on the Redis path: no other store, nor main, reaches it without the Redis store', () => {
+    const withClient = Object.keys(meta.outputs).filter(holdsIoredis);
+    expect(withClient.length).toBeGreaterThan(0);
+    expect(withClient).not.toContain(outputHolding('src/store/redis.ts'));
+    for (const start of ['src/main.ts', 'src/store/file.ts', 'src/store/keychain.ts', 'src/store/open.ts', 'src/core/broker.ts', 'src/store/redis-env.ts']) {
+      const closure = staticClosure(outputHolding(start));
+      expect([...closure].filter(holdsIoredis), start).toEqual([]);
+    }
+    // The Redis store's own chunk reaches it by import() only.
+    const redisChunk = outputHolding('src/store/redis.ts');
+    expect([...staticClosure(redisChunk)].filter(holdsIoredis)).toEqual([]);
+    expect(meta.outputs[redisChunk]!.imports.filter((e) => withClient.includes(e.path)).map((e) => e.kind)).toEqual(['dynamic-import']);
   });
 });
 
@@ -359,10 +384,20 @@ describe('the warm path, at run time', () => {
       expect(existsSync(join(home, '.local'))).toBe(false);
       expect(existsSync(join(home, '.config'))).toBe(false);
 
+      // With the Redis store too: a warm get never contacts the server.
+      const redisEnv = warmEnv({ TOKENS_STORE: 'redis', TOKENS_REDIS_URL: `redis://:pw@127.0.0.1:${port}`, TOKENS_PASSPHRASE: 'p' });
+      expect(await runCli(['get', 'chartmetric'], redisEnv)).toEqual({ code: 0, stdout: `${FRESH_TOKEN}\n`, stderr: '' });
+      expect(connections).toBe(0);
+
       // Contrast: the same setup with --force-refresh leaves the warm path, and fails for want of a login.
       const cold = await runCli(['get', 'chartmetric', '--force-refresh'], env);
       expect(cold.code).not.toBe(0);
       expect(cold.stdout).toBe('');
+      // And with the Redis store, --force-refresh does contact it (the counter above is real).
+      const coldRedis = await runCli(['get', 'chartmetric', '--force-refresh'], redisEnv);
+      expect(coldRedis.code).toBe(6);
+      expect(coldRedis.stderr).toContain(`Redis at 127.0.0.1:${port}`);
+      expect(connections).toBeGreaterThan(0);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

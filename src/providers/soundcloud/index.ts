@@ -10,7 +10,9 @@ export const soundcloud = {
     authorize: { env: 'TOKENS_SOUNDCLOUD_AUTHORIZE_URL', default: 'https://secure.soundcloud.com/authorize' },
     token: { env: 'TOKENS_SOUNDCLOUD_TOKEN_URL', default: 'https://secure.soundcloud.com/oauth/token' },
     signout: { env: 'TOKENS_SOUNDCLOUD_SIGNOUT_URL', default: 'https://secure.soundcloud.com/sign-out' },
+    api: { env: 'TOKENS_SOUNDCLOUD_API_URL', default: 'https://api.soundcloud.com' },
   },
   secrets: [{ name: 'client_secret', env: 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', label: 'SoundCloud client secret' }],
   loadAdapter: async () => (await import('./adapter.js')).soundcloudAdapter,
+  loadPagination: async () => (await import('./pagination.js')).pagination,
 } as const satisfies ProviderDescriptor;
