@@ -1,16 +1,23 @@
-// `npm run bench`: is `tokens` fast enough to call in a loop?
+// `npm run bench`: is every everyday form of `tokens` fast enough to call in a loop?
 //
-// Side by side, in one run, alternating the two commands (A, B, A, B, …) so that drift in machine
-// load hits both alike, medians of BENCH_RUNS runs each (default 21, at least 15):
-//   - warm-cache `tokens get chartmetric`            vs `node -e 0`
-//   - `tokens exec --provider chartmetric -- true`   vs `node -e 0` (warm cache)
-//   - `tokens --version`                             vs `node -e 0`
-// as wall-time and peak-RSS ratios, and the token-endpoint request count of 20 and 50 parallel
-// `tokens get` with an expired cache against the fake token server (expect exactly 1).
+// Every row compares two commands run alternately (A, B, A, B, …) so that drift in machine load hits
+// both alike: BENCH_RUNS rounds (default 21, at least 15) after 2 warm-up rounds, each command's
+// median, min and max wall time, and the ratio of the medians. The rows:
+//   - warm `get`, `exec --provider`, `exec` (every configured provider), `status chartmetric`,
+//     `--version`, `get --help`                                    vs `node -e 0`
+//   - cold `get chartmetric --force-refresh`, file store           vs `node` + one scrypt of the file
+//     store's parameters (the floor of any file-store mint)
+//   - the same with the keychain store (gnome-keyring on a private D-Bus session)
+//                                                                   vs `node` starting one `node` child
+//     (the keychain helper is one more Node start); reported, no target
+//   - 50 parallel `get`s at expiry (one refresh, 49 waiters)       vs 50 parallel warm `get`s plus the
+//     token endpoint's answer delay; every round must send exactly one token request and print one token
+// plus the peak RSS of the warm `get` and `exec` (GNU time, `/usr/bin/time -f %M`, Debian package
+// `time`, in separate interleaved runs so the wrapper's start-up never lands in the wall times).
 //
-// Wall time is taken around a direct spawn; peak RSS comes from GNU time (`/usr/bin/time -f %M`,
-// Debian package `time`) in separate, equally interleaved runs, so the wrapper's own start-up never
-// lands in the wall-time figures. Exit status is 0 whatever the targets say, unless BENCH_STRICT=1.
+// The provider is the tests' own fake server (test/support/servers.ts, bundled on the fly); logins are
+// real `tokens login` runs against it. BENCH_ONLY=word,word runs only the rows whose name contains one
+// of the words. Exit status is 0 whatever the targets say, unless BENCH_STRICT=1.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -23,9 +30,24 @@ const GNU_TIME = '/usr/bin/time';
 const NODE = process.execPath;
 const STRICT = process.env.BENCH_STRICT === '1';
 const RUNS = benchRuns(process.env.BENCH_RUNS);
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const WARMUP = 2;
+const PARALLEL = 50;
+/** The token endpoint's answer delay in the parallel rows: the "answer time" added to the warm wall. */
+const ANSWER_DELAY_MS = 100;
+const PASSPHRASE = 'bench passphrase';
 
-const TARGETS = { getWall: 1.25, execWall: 1.35, rss: 1.2 };
+const TARGETS = {
+  warmGet: 1.25,
+  execProvider: 1.35,
+  exec: 1.3,
+  status: 1.5,
+  version: 1.3,
+  help: 1.3,
+  coldFile: 1.5,
+  parallel: 1.3,
+  rss: 1.2,
+};
 
 function benchRuns(value) {
   if (value === undefined || value === '') return 21;
@@ -36,6 +58,8 @@ function benchRuns(value) {
   }
   return n;
 }
+
+const wanted = (name) => ONLY.length === 0 || ONLY.some((word) => name.includes(word));
 
 // ───────────────────────────── preconditions ─────────────────────────────
 
@@ -95,68 +119,83 @@ function baseEnv(home) {
 
 async function newHome(name) {
   const home = join(work, name);
-  await mkdir(home, { recursive: true });
+  await mkdir(home, { recursive: true, mode: 0o700 });
   return home;
 }
 
-async function writeToken(home, accessToken, expiresAt) {
-  const dir = join(home, '.cache/tokens/default');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const token = { access_token: accessToken, token_type: 'bearer', expires_at: expiresAt };
-  await writeFile(join(dir, 'chartmetric.json'), `${JSON.stringify(token)}\n`, { mode: 0o600 });
+const cachePath = (home, provider) => join(home, '.cache/tokens/default', `${provider}.json`);
+
+/** Rewrites the cached token with another expiry (as the process that cached it would have). */
+async function setExpiry(home, provider, expiresAt) {
+  const token = JSON.parse(await readFile(cachePath(home, provider), 'utf8'));
+  await writeFile(cachePath(home, provider), `${JSON.stringify({ ...token, expires_at: expiresAt })}\n`, { mode: 0o600 });
+  return token.access_token;
 }
 
-/** A measured run failed: run it once more with its output kept, show that, and stop. */
-function fail(cmd, env, r) {
-  const again = spawnSync(cmd.argv[0], cmd.argv.slice(1), { env, encoding: 'utf8' });
-  console.error(`bench: ${cmd.label} exited with ${r.status ?? r.signal}; a rerun exited with ${again.status ?? again.signal}:`);
+/**
+ * Runs argv to its end with stdio going nowhere: { status, signal }. Asynchronously, never with
+ * spawnSync: the fake provider server runs in this process and must go on answering meanwhile.
+ */
+function spawnQuiet(argv, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (status, signal) => resolve({ status, signal }));
+  });
+}
+
+/** A measured run failed: show what it says when run once more, and stop. */
+async function fail(cmd, r) {
+  const again = await new Promise((resolve) => {
+    const child = spawn(cmd.argv[0], cmd.argv.slice(1), { env: cmd.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', (error) => resolve({ code: error.message, stderr }));
+    child.on('close', (code, signal) => resolve({ code: code ?? signal, stderr }));
+  });
+  console.error(`bench: ${cmd.label} exited with ${r.status ?? r.signal}; a rerun exited with ${again.code}:`);
   console.error(`${again.stderr}`.trim());
   process.exit(1);
 }
 
 /** One run, wall time in ms. stdout/stderr go nowhere; a failing run stops the bench. */
-function wallRun(cmd, env) {
+async function wallRun(cmd) {
   const start = process.hrtime.bigint();
-  const r = spawnSync(cmd.argv[0], cmd.argv.slice(1), { env, stdio: 'ignore' });
+  const r = await spawnQuiet(cmd.argv, cmd.env);
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) fail(cmd, env, r);
+  if (r.status !== 0) await fail(cmd, r);
   return ms;
 }
 
 /** One run under GNU time, peak RSS in KiB. */
 const rssFile = join(work, 'rss.txt');
-function rssRun(cmd, env) {
-  const r = spawnSync(GNU_TIME, ['-f', '%M', '-o', rssFile, ...cmd.argv], { env, stdio: 'ignore' });
-  if (r.status !== 0) fail(cmd, env, r);
+async function rssRun(cmd) {
+  const r = await spawnQuiet([GNU_TIME, '-f', '%M', '-o', rssFile, ...cmd.argv], cmd.env);
+  if (r.status !== 0) await fail(cmd, r);
   const kib = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
   if (!Number.isFinite(kib) || kib <= 0) throw new Error(`could not read the peak RSS of ${cmd.label} from ${GNU_TIME}`);
   return kib;
 }
 
-function median(values) {
+function stats(values) {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return { median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, min: s[0], max: s.at(-1) };
 }
 
-/** A and B alternated: warm-up runs first (discarded), then RUNS rounds of A-wall, B-wall, A-rss, B-rss. */
-function compare(a, b, env) {
+/** A and B alternated: warm-up rounds first (discarded), then RUNS rounds; each round's `measure` gives A's and B's figure. */
+async function alternate(measureA, measureB) {
   for (let i = 0; i < WARMUP; i++) {
-    wallRun(a, env);
-    wallRun(b, env);
+    await measureA();
+    await measureB();
   }
-  const wall = { a: [], b: [] };
-  const rss = { a: [], b: [] };
+  const a = [];
+  const b = [];
   for (let i = 0; i < RUNS; i++) {
-    wall.a.push(wallRun(a, env));
-    wall.b.push(wallRun(b, env));
-    rss.a.push(rssRun(a, env));
-    rss.b.push(rssRun(b, env));
+    a.push(await measureA());
+    b.push(await measureB());
   }
-  return {
-    wall: { a: median(wall.a), b: median(wall.b) },
-    rss: { a: median(rss.a) / 1024, b: median(rss.b) / 1024 },
-  };
+  return { a: stats(a), b: stats(b) };
 }
 
 // ───────────────────────────── machine ─────────────────────────────
@@ -174,70 +213,20 @@ function cpuModel() {
 }
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-console.log(`tokens ${pkg.version} bench — ${RUNS} runs each (+${WARMUP} warm-up), alternating; medians; stdio → /dev/null`);
-console.log(`machine: ${cpuModel()}, ${cpus().length} cores, node ${process.version}, ${process.platform}/${process.arch}`);
+console.log(`tokens ${pkg.version} bench — ${RUNS} rounds per row (+${WARMUP} warm-up), A and B alternating; median (min–max); stdio → /dev/null`);
+console.log(`machine: ${cpuModel()}, nproc ${cpus().length}, node ${process.version}, ${process.platform}/${process.arch}`);
 const loadAtStart = loadavg()[0];
 console.log('');
 
-// ───────────────────────────── start-up: get, exec, --version ─────────────────────────────
+// ───────────────────────────── the fake provider, logins ─────────────────────────────
 
-const home = await newHome('warm');
-await writeToken(home, 'bench', Date.now() + 24 * 3600 * 1000);
-const env = baseEnv(home);
-
-const check = spawnSync(NODE, [BIN, 'get', 'chartmetric'], { env, encoding: 'utf8' });
-if (check.status !== 0 || check.stdout !== 'bench\n') {
-  console.error(`bench: warm \`tokens get chartmetric\` did not print the cached token (exit ${check.status}):\n${check.stderr}`);
-  process.exit(1);
-}
-
-const nodeBaseline = { label: 'node -e 0', argv: [NODE, '-e', '0'] };
-const scenarios = [
-  { name: 'warm get', cmd: { label: 'tokens get chartmetric', argv: [NODE, BIN, 'get', 'chartmetric'] }, wallTarget: TARGETS.getWall },
-  { name: 'exec', cmd: { label: 'tokens exec --provider chartmetric -- true', argv: [NODE, BIN, 'exec', '--provider', 'chartmetric', '--', 'true'] }, wallTarget: TARGETS.execWall },
-  { name: '--version', cmd: { label: 'tokens --version', argv: [NODE, BIN, '--version'] }, wallTarget: undefined },
-  // The Redis store, pointed at a port where nothing listens: the warm get must not contact it (if it
-  // did, it would fail, and so would the bench).
-  {
-    name: 'warm get (redis store)',
-    cmd: { label: 'tokens get chartmetric (TOKENS_STORE=redis)', argv: [NODE, BIN, 'get', 'chartmetric'] },
-    wallTarget: TARGETS.getWall,
-    env: { TOKENS_STORE: 'redis', TOKENS_REDIS_URL: 'redis://:bench@127.0.0.1:9', TOKENS_PASSPHRASE: 'bench passphrase' },
-  },
-];
-
-const rows = [];
-let missed = 0;
-const ratioRow = (metric, a, b, unit, target) => {
-  const ratio = a / b;
-  const pass = target === undefined ? undefined : ratio <= target;
-  if (pass === false) missed++;
-  rows.push([
-    metric,
-    `${a.toFixed(1)} ${unit}`,
-    `${b.toFixed(1)} ${unit}`,
-    `${ratio.toFixed(2)}×`,
-    target === undefined ? '—' : `≤ ${target.toFixed(2)}×`,
-    pass === undefined ? 'info' : pass ? 'pass' : 'FAIL',
-  ]);
-};
-
-for (const s of scenarios) {
-  process.stderr.write(`measuring ${s.cmd.label} vs node -e 0 …\n`);
-  const r = compare(s.cmd, nodeBaseline, { ...env, ...s.env });
-  ratioRow(`${s.name} wall`, r.wall.a, r.wall.b, 'ms', s.wallTarget);
-  ratioRow(`${s.name} peak RSS`, r.rss.a, r.rss.b, 'MiB', TARGETS.rss);
-}
-
-// ───────────────────────────── parallel gets, expired cache ─────────────────────────────
-
-/** test/support/servers.ts, bundled on the fly so the bench uses the very server the tests use. */
-async function loadFakeServer() {
+/** A test/support module, bundled on the fly so the bench uses the very code the tests use. */
+async function loadSupport(name) {
   const { build } = await import('esbuild');
-  const outfile = join(work, 'servers.mjs');
+  const outfile = join(work, `${name}.mjs`);
   await build({
     absWorkingDir: ROOT,
-    entryPoints: ['test/support/servers.ts'],
+    entryPoints: [`test/support/${name}.ts`],
     outfile,
     bundle: true,
     format: 'esm',
@@ -262,60 +251,156 @@ function runAsync(args, env, input) {
   });
 }
 
-async function parallelGets(server, n) {
-  const h = await newHome(`parallel-${n}`);
-  const refreshToken = `bench-rt-${n}`;
-  server.chartmetric.addRefreshToken(refreshToken);
-  const e = { ...baseEnv(h), ...server.env(), TOKENS_STORE: 'file', TOKENS_PASSPHRASE: 'bench passphrase', TOKENS_HTTP_TIMEOUT: '30' };
-  const login = await runAsync(['login', 'chartmetric'], e, `${refreshToken}\n`);
-  if (login.code !== 0) throw new Error(`tokens login chartmetric failed (exit ${login.code}): ${login.stderr.trim()}`);
-  // Expire the cached token login wrote; the refresh token stays in the (file) store.
-  const cached = JSON.parse(await readFile(join(h, '.cache/tokens/default/chartmetric.json'), 'utf8'));
-  await writeToken(h, cached.access_token, Date.now() - 1000);
-
-  const before = server.count('chartmetric', '/api/token');
-  const mintsBefore = server.mints('chartmetric');
-  const start = process.hrtime.bigint();
-  const results = await Promise.all(Array.from({ length: n }, () => runAsync(['get', 'chartmetric'], e)));
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const failed = results.filter((r) => r.code !== 0);
-  const tokens = new Set(results.map((r) => r.stdout));
-  return {
-    requests: server.count('chartmetric', '/api/token') - before,
-    mints: server.mints('chartmetric') - mintsBefore,
-    failed: failed.length,
-    firstError: failed[0]?.stderr.trim(),
-    sameToken: failed.length === 0 && tokens.size === 1 && !tokens.has('') && !tokens.has(`${cached.access_token}\n`),
-    seconds,
-  };
+async function mustRun(args, env, input) {
+  const r = await runAsync(args, env, input);
+  if (r.code !== 0) throw new Error(`tokens ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return r;
 }
 
-process.stderr.write('measuring parallel gets against the fake token server …\n');
-const { startProviderServer } = await loadFakeServer();
-const server = await startProviderServer();
-server.delayMs = 300;
-const parallel = [];
-try {
-  for (const n of [20, 50]) {
-    const r = await parallelGets(server, n);
-    parallel.push({ n, ...r });
-    const ok = r.requests === 1 && r.sameToken && r.failed === 0;
-    if (!ok) missed++;
-    rows.push([
-      `${n} parallel gets: token requests`,
-      String(r.requests),
-      '—',
-      '—',
-      '= 1, same token',
-      ok ? 'pass' : 'FAIL',
-    ]);
+const { startProviderServer } = await loadSupport('servers');
+const server = await startProviderServer({
+  chartmetric: { refreshTokens: ['bench-cm-rt'] },
+  soundcloud: { clients: [{ clientId: 'bench-client', clientSecret: 'bench-scl-secret', redirectUris: ['http://127.0.0.1:9/callback'] }] },
+});
+
+/** A HOME logged in to Chartmetric (and SoundCloud, app-only) with the file store: both tokens cached. */
+async function fileStoreHome(name) {
+  const home = await newHome(name);
+  const env = { ...baseEnv(home), ...server.env(), TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASSPHRASE, TOKENS_HTTP_TIMEOUT: '30' };
+  await mustRun(['login', 'chartmetric'], { ...env, TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'bench-cm-rt' });
+  await mustRun(['login', 'soundcloud', '--client-credentials', '--client-id', 'bench-client'], { ...env, TOKENS_SOUNDCLOUD_CLIENT_SECRET: 'bench-scl-secret' });
+  // An app-only login caches no token; the first get does.
+  await mustRun(['get', 'soundcloud'], env);
+  return { home, env };
+}
+
+// ───────────────────────────── the rows ─────────────────────────────
+
+const rows = [];
+const notes = [];
+let missed = 0;
+const fmt = (s, unit) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)}) ${unit}`;
+function addRow(name, a, b, baselineLabel, target, unit = 'ms', extra = 0) {
+  const ratio = a.median / (b.median + extra);
+  const pass = target === undefined ? undefined : ratio <= target;
+  if (pass === false) missed++;
+  rows.push([name, fmt(a, unit), `${fmt(b, unit)}${extra ? ` + ${extra} ms` : ''}`, baselineLabel, `${ratio.toFixed(2)}×`, target === undefined ? '—' : `≤ ${target.toFixed(2)}×`, pass === undefined ? 'info' : pass ? 'pass' : 'FAIL']);
+}
+
+const tokens = (env, ...args) => ({ label: `tokens ${args.join(' ')}`, argv: [NODE, BIN, ...args], env });
+const nodeBaseline = (env) => ({ label: 'node -e 0', argv: [NODE, '-e', '0'], env });
+
+async function startupRows() {
+  if (!['startup', 'warm', 'exec', 'status', 'version', 'help'].some(wanted)) return;
+  const { home, env } = await fileStoreHome('warm');
+  const check = await runAsync(['get', 'chartmetric'], env);
+  const cached = JSON.parse(await readFile(cachePath(home, 'chartmetric'), 'utf8'));
+  if (check.code !== 0 || check.stdout !== `${cached.access_token}\n`) {
+    throw new Error(`warm \`tokens get chartmetric\` did not print the cached token (exit ${check.code}): ${check.stderr}`);
   }
-  if (server.violations.length > 0) {
-    missed++;
-    console.error(`bench: the fake server recorded violations:\n  ${server.violations.join('\n  ')}`);
+  const node = nodeBaseline(env);
+  const scenarios = [
+    { name: 'warm get chartmetric', cmd: tokens(env, 'get', 'chartmetric'), target: TARGETS.warmGet, rss: true },
+    // The Redis store, pointed at a port where nothing listens: the warm get must not contact it (if
+    // it did, it would fail, and so would the bench).
+    {
+      name: 'warm get chartmetric (redis store)',
+      cmd: tokens({ ...env, TOKENS_STORE: 'redis', TOKENS_REDIS_URL: 'redis://:bench@127.0.0.1:9' }, 'get', 'chartmetric'),
+      target: TARGETS.warmGet,
+    },
+    { name: 'exec --provider chartmetric -- true', cmd: tokens(env, 'exec', '--provider', 'chartmetric', '--', 'true'), target: TARGETS.execProvider, rss: true },
+    { name: 'exec -- true (2 configured providers)', cmd: tokens(env, 'exec', '--', 'true'), target: TARGETS.exec },
+    { name: 'status chartmetric', cmd: tokens(env, 'status', 'chartmetric'), target: TARGETS.status },
+    { name: '--version', cmd: tokens(env, '--version'), target: TARGETS.version },
+    { name: 'get --help', cmd: tokens(env, 'get', '--help'), target: TARGETS.help },
+  ];
+  for (const s of scenarios.filter((x) => wanted('startup') || wanted(x.name))) {
+    process.stderr.write(`measuring ${s.cmd.label} vs node -e 0 …\n`);
+    const wall = await alternate(() => wallRun(s.cmd), () => wallRun(node));
+    addRow(`${s.name}, wall`, wall.a, wall.b, 'node -e 0', s.target);
+    if (s.rss) {
+      const rss = await alternate(async () => (await rssRun(s.cmd)) / 1024, async () => (await rssRun(node)) / 1024);
+      addRow(`${s.name}, peak RSS`, rss.a, rss.b, 'node -e 0', TARGETS.rss, 'MiB');
+    }
   }
-} finally {
-  await server.close();
+}
+
+/** `node` deriving one key with the file store's KDF parameters (read from the secrets file). */
+async function scryptBaseline(env, home) {
+  const envelope = JSON.parse(await readFile(join(home, '.local/share/tokens/secrets.enc'), 'utf8'));
+  const { N, r, p, salt } = envelope.kdf;
+  const script = `require('node:crypto').scrypt('${PASSPHRASE}', Buffer.from('${salt}', 'base64'), 32, { N: ${N}, r: ${r}, p: ${p}, maxmem: ${256 * N * r + 16 * 1024 * 1024} }, (e) => { if (e) throw e; })`;
+  return { label: 'node + one scrypt', argv: [NODE, '-e', script], env };
+}
+
+async function coldFileRow() {
+  const { home, env } = await fileStoreHome('cold-file');
+  const cmd = tokens(env, 'get', 'chartmetric', '--force-refresh');
+  const floor = await scryptBaseline(env, home);
+  process.stderr.write(`measuring ${cmd.label} (file store) vs ${floor.label} …\n`);
+  const before = server.count('chartmetric', '/api/token');
+  const wall = await alternate(() => wallRun(cmd), () => wallRun(floor));
+  const requests = server.count('chartmetric', '/api/token') - before;
+  if (requests !== RUNS + WARMUP) throw new Error(`expected ${RUNS + WARMUP} token requests from the cold gets, saw ${requests}`);
+  addRow('cold get --force-refresh, file store, wall', wall.a, wall.b, floor.label, TARGETS.coldFile);
+}
+
+async function coldKeychainRow() {
+  const { startSecretService } = await loadSupport('secret-service');
+  const home = await newHome('cold-keychain');
+  const service = await startSecretService(home);
+  try {
+    const env = { ...baseEnv(home), ...service.env, ...server.env(), TOKENS_HTTP_TIMEOUT: '30' };
+    await mustRun(['login', 'chartmetric'], { ...env, TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'bench-cm-rt' });
+    const cmd = tokens(env, 'get', 'chartmetric', '--force-refresh');
+    const floor = { label: 'node starting node -e 0', argv: [NODE, '-e', `require('node:child_process').spawnSync(process.execPath, ['-e', '0'])`], env };
+    process.stderr.write(`measuring ${cmd.label} (keychain store) vs ${floor.label} …\n`);
+    const wall = await alternate(() => wallRun(cmd), () => wallRun(floor));
+    addRow('cold get --force-refresh, keychain store, wall', wall.a, wall.b, floor.label, undefined);
+  } finally {
+    await service.stop();
+  }
+}
+
+/** Starts n `tokens get chartmetric` at once; the wall time until all have ended, and what they printed. */
+async function batch(n, env) {
+  const start = process.hrtime.bigint();
+  const results = await Promise.all(Array.from({ length: n }, () => runAsync(['get', 'chartmetric'], env)));
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const failed = results.filter((r) => r.code !== 0);
+  if (failed.length > 0) throw new Error(`${failed.length} of ${n} parallel gets failed; first: ${failed[0].stderr.trim()}`);
+  return { ms, printed: new Set(results.map((r) => r.stdout)) };
+}
+
+async function parallelRow() {
+  const { home, env } = await fileStoreHome('parallel');
+  server.delayMs = ANSWER_DELAY_MS;
+  let rounds = 0;
+  const warm = async () => {
+    await setExpiry(home, 'chartmetric', Date.now() + 3600_000);
+    const { ms, printed } = await batch(PARALLEL, env);
+    if (printed.size !== 1) throw new Error('the warm parallel gets printed different tokens');
+    return ms;
+  };
+  const expired = async () => {
+    const old = await setExpiry(home, 'chartmetric', Date.now() - 1000);
+    const before = server.count('chartmetric', '/api/token');
+    const { ms, printed } = await batch(PARALLEL, env);
+    const requests = server.count('chartmetric', '/api/token') - before;
+    if (requests !== 1 || printed.size !== 1 || printed.has(`${old}\n`) || printed.has('')) {
+      throw new Error(`${PARALLEL} parallel gets at expiry: ${requests} token request(s), ${printed.size} different output(s); expected 1 request and one new token`);
+    }
+    rounds++;
+    return ms;
+  };
+  process.stderr.write(`measuring ${PARALLEL} parallel gets at expiry vs ${PARALLEL} parallel warm gets …\n`);
+  try {
+    const wall = await alternate(expired, warm);
+    addRow(`${PARALLEL} parallel gets at expiry, wall`, wall.a, wall.b, `${PARALLEL} warm + answer delay`, TARGETS.parallel, 'ms', ANSWER_DELAY_MS);
+    notes.push(`${PARALLEL} parallel gets at expiry: ${rounds} rounds, each exactly 1 token request and one new token printed by all ${PARALLEL}; token endpoint delay ${ANSWER_DELAY_MS} ms`);
+  } finally {
+    server.delayMs = 0;
+  }
 }
 
 // ───────────────────────────── many machines, one Redis ─────────────────────────────
@@ -362,8 +447,7 @@ async function fleetGets(server, redisUrl, machines, perMachine) {
   const client = new Redis(redisUrl);
   await client.del('tokens:default:chartmetric:token');
   client.disconnect();
-  const cached = JSON.parse(await readFile(join(homes[0], '.cache/tokens/default/chartmetric.json'), 'utf8'));
-  await writeToken(homes[0], cached.access_token, Date.now() - 1000);
+  await setExpiry(homes[0], 'chartmetric', Date.now() - 1000);
 
   const before = server.count('chartmetric', '/api/token');
   const start = process.hrtime.bigint();
@@ -380,49 +464,57 @@ async function fleetGets(server, redisUrl, machines, perMachine) {
   };
 }
 
-process.stderr.write('measuring 5 machines × 10 gets on one Redis …\n');
-const fleetServer = await startProviderServer();
-fleetServer.delayMs = 300;
-const redisServer = await startRedis();
-let fleet;
+async function fleetRow() {
+  process.stderr.write('measuring 5 machines × 10 gets on one Redis …\n');
+  const fleetServer = await startProviderServer();
+  fleetServer.delayMs = 300;
+  const redisServer = await startRedis();
+  try {
+    const fleet = await fleetGets(fleetServer, redisServer.url, 5, 10);
+    const ok = fleet.requests === 1 && fleet.sameToken;
+    if (!ok) missed++;
+    rows.push(['5 machines × 10 gets (redis): token requests', String(fleet.requests), '—', '—', '—', '= 1, same token', ok ? 'pass' : 'FAIL']);
+    const detail = fleet.failed > 0 ? `${fleet.failed} failed (first: ${fleet.firstError})` : `all exited 0, ${fleet.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
+    notes.push(`5 machines × 10 gets (redis store): ${fleet.requests} token request(s), ${detail}, ${fleet.seconds.toFixed(2)} s (server delay 300 ms)`);
+    if (fleetServer.violations.length > 0) {
+      missed++;
+      notes.push(`the fake server recorded violations:\n  ${fleetServer.violations.join('\n  ')}`);
+    }
+  } finally {
+    await fleetServer.close();
+    await redisServer.stop();
+  }
+}
+
 try {
-  fleet = await fleetGets(fleetServer, redisServer.url, 5, 10);
-  const ok = fleet.requests === 1 && fleet.sameToken;
-  if (!ok) missed++;
-  rows.push(['5 machines × 10 gets (redis): token requests', String(fleet.requests), '—', '—', '= 1, same token', ok ? 'pass' : 'FAIL']);
-  if (fleetServer.violations.length > 0) {
+  await startupRows();
+  if (wanted('cold-file')) await coldFileRow();
+  if (wanted('cold-keychain')) await coldKeychainRow();
+  if (wanted('parallel')) await parallelRow();
+  if (wanted('redis-fleet')) await fleetRow();
+  if (server.violations.length > 0) {
     missed++;
-    console.error(`bench: the fake server recorded violations:\n  ${fleetServer.violations.join('\n  ')}`);
+    notes.push(`the fake server recorded violations:\n  ${server.violations.join('\n  ')}`);
   }
 } finally {
-  await fleetServer.close();
-  await redisServer.stop();
+  await server.close();
 }
 
 // ───────────────────────────── report ─────────────────────────────
 
-const header = ['metric', 'tokens', 'node -e 0', 'ratio', 'target', 'result'];
+const header = ['form', 'tokens: median (min–max)', 'baseline: median (min–max)', 'baseline', 'ratio', 'target', 'result'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+const line = (cells) => cells.map((c, i) => (i === 0 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
 console.log(line(header));
 console.log(widths.map((w) => '─'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 console.log('');
-for (const p of parallel) {
-  const detail = p.failed > 0 ? `${p.failed} failed (first: ${p.firstError})` : `all exited 0, ${p.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
-  console.log(`${p.n} parallel gets: ${p.requests} token request(s), ${p.mints} mint(s), ${detail}, ${p.seconds.toFixed(2)} s (server delay 300 ms)`);
-}
-{
-  const detail = fleet.failed > 0 ? `${fleet.failed} failed (first: ${fleet.firstError})` : `all exited 0, ${fleet.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
-  console.log(`5 machines × 10 gets (redis store): ${fleet.requests} token request(s), ${detail}, ${fleet.seconds.toFixed(2)} s (server delay 300 ms)`);
-}
+for (const note of notes) console.log(note);
 const loadAtEnd = loadavg()[0];
 console.log(`load average (1 min): ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end${Math.max(loadAtStart, loadAtEnd) > cpus().length ? ' — a busy machine: the wall-time ratios are noisy' : ''}`);
 console.log('');
 if (missed > 0) {
   console.log(`${missed} target(s) missed${STRICT ? '' : ' (BENCH_STRICT=1 makes that a failure)'}`);
-  await rm(work, { recursive: true, force: true });
   process.exit(STRICT ? 1 : 0);
 }
 console.log('all targets met');
-await rm(work, { recursive: true, force: true });

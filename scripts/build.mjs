@@ -58,22 +58,29 @@ const fastPathBoundary = {
   },
 };
 
-// node:os in the fast build, loaded on first use: a warm `get` never needs it (only without HOME,
-// or for a signal number after exec), and loading it costs about 1 ms. Only the members the fast
-// path imports are here: importing any other makes the build fail, rather than break at run time.
-const LAZY_OS = `
+// node:os and node:tty in the fast build, loaded on first use: a warm `get` never needs them (os
+// only without HOME, or for a signal number after exec; tty for `status`), and loading os costs
+// about 1 ms. Only the members the fast path imports are here: importing any other makes the build
+// fail, rather than break at run time.
+const LAZY_BUILTINS = {
+  os: `
 const os = () => require('node:os');
 export const homedir = () => os().homedir();
 export const constants = new Proxy({}, { get: (_, name) => os().constants[name] });
-`;
-const lazyOs = {
-  name: 'lazy-node-os',
+`,
+  tty: `
+export const isatty = (fd) => require('node:tty').isatty(fd);
+`,
+};
+const lazyBuiltins = {
+  name: 'lazy-node-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?os$/ }, (args) =>
+    b.onResolve({ filter: /^(node:)?(os|tty)$/ }, (args) => {
+      const name = args.path.replace(/^node:/, '');
       // The shim's own require() is the real module.
-      args.namespace === 'lazy-builtin' ? { path: 'node:os', external: true } : { path: 'node:os', namespace: 'lazy-builtin' },
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({ contents: LAZY_OS, loader: 'js' }));
+      return args.namespace === 'lazy-builtin' ? { path: `node:${name}`, external: true } : { path: `node:${name}`, namespace: 'lazy-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: LAZY_BUILTINS[args.path.replace(/^node:/, '')], loader: 'js' }));
   },
 };
 
@@ -88,7 +95,7 @@ const fast = await build({
   target: 'node20',
   metafile: true,
   legalComments: 'none',
-  plugins: [fastPathBoundary, lazyOs],
+  plugins: [fastPathBoundary, lazyBuiltins],
   logLevel: 'warning',
 });
 

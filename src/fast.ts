@@ -1,10 +1,13 @@
-// The fast path: `tokens get` and `tokens exec` answered from a fresh token cache without loading
-// the full program (commander, the broker, the stores, the providers' code). scripts/build.mjs
+// The fast path: the everyday forms of `tokens get`, `exec`, `status` and `--version` answered
+// without loading the full program (commander, the broker, the stores, the providers' code) — from a
+// fresh token cache, config.json read by hand (src/core/config-file.ts) and the notes of what is
+// stored (src/core/secret-note.ts); at expiry, all but one of many parallel calls wait here for the
+// one refresh (src/fast-refresh.ts). scripts/build.mjs
 // bundles this file on its own, as CommonJS, into dist/fast.cjs, which bin/tokens.js requires: a
 // CommonJS entry skips the ES module loader's start-up, and one small file is all a warm call reads.
 //
-// It claims only the plainest forms of the two commands (see planFastPath) when every token they
-// need is in the cache and fresh. Everything else, and anything in doubt, goes to the full program
+// It claims only the plainest forms of those commands (see planFastPath), and answers them only
+// when what it reads is certain. Everything else, and anything in doubt, goes to the full program
 // (dist/main.js, loaded with import()), which prints the real output, help and errors. For what it
 // claims, the fast path's output and exit code are those of the full program: it runs the same
 // validators, the same cache read and freshness test, the same formatting and the same exec child
@@ -13,13 +16,21 @@
 // test/unit/fast-path.test.ts runs calls both ways and compares; test/unit/warm-path.test.ts checks
 // what dist/fast.cjs contains and what a warm call loads.
 import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { DEFAULT_MIN_TTL_SECONDS, isFresh, readCache } from './core/cache.js';
+import { readConfigQuickly, settingsFor } from './core/config-file.js';
 import { resolveEndpoints } from './core/endpoints.js';
 import { checkEnv, TOKENS_DEBUG, TOKENS_NO_FAST_PATH } from './core/env.js';
-import { allVariables } from './providers/registry.js';
+import { describeTokensError, isTokensError } from './core/errors.js';
 import { FORMATS, formatCredential, type Format } from './core/format.js';
 import { resolvePaths, type Env, type Paths } from './core/paths.js';
+import { notedRefreshToken } from './core/secret-note.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './cli/parse.js';
+import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptions } from './commands/status-report.js';
+import { awaitRefresh, type RefreshClaim } from './fast-refresh.js';
+import { allVariables, PROVIDERS } from './providers/registry.js';
+import { storeKindFromEnv } from './store/open.js';
+import pkg from '../package.json' with { type: 'json' };
 import type { Credential } from './core/broker.js';
 import type { ProviderDescriptor } from './core/model.js';
 
@@ -28,11 +39,16 @@ export const NO_FAST_PATH_ENV = TOKENS_NO_FAST_PATH.name;
 
 export type FastPlan =
   | { command: 'get'; provider: ProviderDescriptor; profile: string; format: Format; minTtlSeconds: number; minTtlGiven: boolean }
-  | { command: 'exec'; providers: ProviderDescriptor[]; profile: string; argv: string[] };
+  /** `providers` undefined: every provider configured in the profile (config.json). */
+  | { command: 'exec'; providers: ProviderDescriptor[] | undefined; profile: string; argv: string[] }
+  | { command: 'status'; options: StatusOptions }
+  | { command: 'version' };
 
-/** The options the fast path understands, per command; each takes a value. */
+/** The options the fast path understands, per command; each takes a value, except the flags. */
 const GET_OPTIONS = ['--format', '--min-ttl', '--profile'] as const;
 const EXEC_OPTIONS = ['--provider', '--profile'] as const;
+const STATUS_OPTIONS = ['--profile'] as const;
+const STATUS_FLAGS = ['--json'] as const;
 
 interface Scanned {
   /** Option name → the values given, in order. */
@@ -48,7 +64,7 @@ interface Scanned {
  * (`--name value`, `--name=value`). Undefined for anything else: an unknown or short option, a
  * missing value, a value that looks like an option.
  */
-function scan(args: readonly string[], known: readonly string[]): Scanned | undefined {
+function scan(args: readonly string[], known: readonly string[], flags: readonly string[] = []): Scanned | undefined {
   const values = new Map<string, string[]>();
   const operands: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -56,6 +72,11 @@ function scan(args: readonly string[], known: readonly string[]): Scanned | unde
     if (arg === '--') return { values, operands, afterDashes: args.slice(i + 1) };
     if (!arg.startsWith('-')) {
       operands.push(arg);
+      continue;
+    }
+    if (flags.includes(arg)) {
+      if (values.has(arg)) return undefined;
+      values.set(arg, []);
       continue;
     }
     const eq = arg.indexOf('=');
@@ -92,6 +113,8 @@ function profileOf(scanned: Scanned, env: Env): string {
 export function planFastPath(argv: readonly string[], env: Env): FastPlan | undefined {
   if (env[NO_FAST_PATH_ENV] !== undefined || env[TOKENS_DEBUG.name] !== undefined) return undefined;
   const [command, ...args] = argv;
+  // Commander answers these before the variables are checked.
+  if (argv.length === 1 && (command === '--version' || command === '-V')) return { command: 'version' };
   try {
     // A bad TOKENS_* value is the full program's usage error.
     checkEnv(env, allVariables());
@@ -100,8 +123,8 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       if (!scanned || scanned.afterDashes !== undefined || scanned.operands.length !== 1) return undefined;
       const provider = parseProvider(scanned.operands[0]!);
       const format = single(scanned, '--format') ?? 'token';
-      if (!(FORMATS as readonly string[]).includes(format)) return undefined;
       const minTtl = single(scanned, '--min-ttl');
+      if (!(FORMATS as readonly string[]).includes(format)) return undefined;
       const plan: FastPlan = {
         command: 'get',
         provider,
@@ -115,14 +138,21 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
     }
     if (command === 'exec') {
       const scanned = scan(args, EXEC_OPTIONS);
-      // Exactly `exec OPTIONS -- CMD [ARGS…]`, with at least one --provider (none means "every
-      // configured provider", which needs the config file).
+      // Exactly `exec OPTIONS -- CMD [ARGS…]`; no --provider means every configured provider.
       if (!scanned || scanned.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
       const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
-      if (providers.length === 0) return undefined;
-      const plan: FastPlan = { command: 'exec', providers, profile: profileOf(scanned, env), argv: scanned.afterDashes };
+      const plan: FastPlan = { command: 'exec', providers: providers.length > 0 ? providers : undefined, profile: profileOf(scanned, env), argv: scanned.afterDashes };
       for (const provider of providers) resolveEndpoints(provider, env);
       return plan;
+    }
+    if (command === 'status') {
+      const scanned = scan(args, STATUS_OPTIONS, STATUS_FLAGS);
+      if (!scanned || scanned.afterDashes !== undefined || scanned.operands.length > 1) return undefined;
+      const name = scanned.operands[0];
+      return {
+        command: 'status',
+        options: { profile: profileOf(scanned, env), json: scanned.values.has('--json'), ...(name === undefined ? {} : { provider: parseProvider(name) }) },
+      };
     }
   } catch {
     // A value the full program rejects: it says so itself.
@@ -130,10 +160,39 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
   return undefined;
 }
 
-/** The cached token, when it has at least minTtlSeconds left: what TokenBroker.get returns first. */
-async function freshCredential(paths: Paths, provider: ProviderDescriptor, profile: string, minTtlSeconds: number, given: boolean): Promise<Credential | undefined> {
+/** What a run hands to the full program when the fast path does not answer. */
+interface Handoff {
+  /** Refreshes this process claimed (src/fast-refresh.ts): released once the full program is done. */
+  claims: RefreshClaim[];
+  /** When this process began waiting for another process's refresh, if it did. */
+  askedAt?: number;
+}
+
+/**
+ * The token TokenBroker.get would return first: the cached one when it has at least minTtlSeconds
+ * left, else the one another process's refresh leaves in the cache (waited for). Undefined when
+ * the full program must get it; `handoff` then says what this process claimed or waited for.
+ */
+async function credentialFor(
+  paths: Paths,
+  env: Env,
+  provider: ProviderDescriptor,
+  profile: string,
+  minTtl: { seconds: number; given: boolean },
+  handoff: Handoff,
+  mayClaim: boolean,
+): Promise<Credential | undefined> {
   const read = await readCache(paths, profile, provider.id);
-  return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtlSeconds, given) ? { kind: 'token', token: read.token } : undefined;
+  if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given)) return { kind: 'token', token: read.token };
+  // A damaged cache is the full program's to report (with --verbose) and rebuild.
+  if (read.kind === 'damaged') return undefined;
+  // Waiting can take a while: from here on, as in every run but a warm get, no inspector on SIGUSR1.
+  refuseInspectorSignal();
+  const waited = await awaitRefresh(paths, env, profile, provider.id, minTtl, { mayClaim });
+  if (waited.kind === 'token') return { kind: 'token', token: waited.token };
+  if (waited.claim) handoff.claims.push(waited.claim);
+  if (waited.askedAt !== undefined) handoff.askedAt = Math.min(handoff.askedAt ?? Infinity, waited.askedAt);
+  return undefined;
 }
 
 /**
@@ -168,25 +227,93 @@ class FastOutput {
   };
 }
 
+/** A planned call answered: what to print, and the exit code. */
+interface Answer {
+  stdout?: string;
+  stderr?: string;
+  code: number;
+}
+
 /**
- * Answers a planned call when the cache allows: get's output (for the caller to print), or exec's
- * child run to its end. Undefined when the full program must take it, decided before anything is
- * printed or run.
+ * Answers a planned call when what it needs is certain: get's or status's output (for the caller
+ * to print), or exec's child run to its end. Undefined when the full program must take it, decided
+ * before anything is printed or run.
  */
-async function answer(plan: FastPlan, env: Env, output: FastOutput): Promise<{ stdout?: string; code: number } | undefined> {
+async function answer(plan: FastPlan, env: Env, output: FastOutput, handoff: Handoff): Promise<Answer | undefined> {
   const paths = resolvePaths(env);
-  if (plan.command === 'get') {
-    const credential = await freshCredential(paths, plan.provider, plan.profile, plan.minTtlSeconds, plan.minTtlGiven);
-    if (!credential) return undefined;
-    return { stdout: formatCredential(plan.format, plan.provider, plan.profile, credential), code: 0 };
+  switch (plan.command) {
+    case 'version':
+      return { stdout: `${pkg.version}\n`, code: 0 };
+    case 'get': {
+      const credential = await credentialFor(paths, env, plan.provider, plan.profile, { seconds: plan.minTtlSeconds, given: plan.minTtlGiven }, handoff, true);
+      if (!credential) return undefined;
+      return { stdout: formatCredential(plan.format, plan.provider, plan.profile, credential), code: 0 };
+    }
+    case 'exec':
+      return answerExec(plan, env, paths, output, handoff);
+    case 'status':
+      return answerStatus(plan.options, env, paths);
+  }
+}
+
+async function answerExec(plan: Extract<FastPlan, { command: 'exec' }>, env: Env, paths: Paths, output: FastOutput, handoff: Handoff): Promise<Answer | undefined> {
+  let providers = plan.providers;
+  if (!providers) {
+    // As runExec does: the providers with settings in the profile. None, or a config.json the
+    // hand check is not sure of, is the full program's to report.
+    const config = readConfigQuickly(paths, PROVIDERS);
+    providers = config ? PROVIDERS.filter((p) => settingsFor(config, plan.profile, p.id)) : [];
+    if (providers.length === 0) return undefined;
   }
   // Loaded only here: it brings node:child_process, which a get never needs.
   const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
-  const credentials = await Promise.all(plan.providers.map((p) => freshCredential(paths, p, plan.profile, EXEC_MIN_TTL_SECONDS, false)));
-  if (!credentials.every((c): c is Credential => c !== undefined)) return undefined;
+  const credentials: Credential[] = [];
+  for (const provider of providers) {
+    const credential = await credentialFor(paths, env, provider, plan.profile, { seconds: EXEC_MIN_TTL_SECONDS, given: false }, handoff, false);
+    if (!credential) return undefined;
+    credentials.push(credential);
+  }
   // spawnChild rejects only when spawn() throws, before any child exists: the full program may retry.
-  const code = await spawnChild(plan.argv, childEnv(env, plan.providers, credentials, plan.profile), output.stderr).catch(() => undefined);
+  const code = await spawnChild(plan.argv, childEnv(env, providers, credentials, plan.profile), output.stderr).catch(() => undefined);
   return code === undefined ? undefined : { code };
+}
+
+/**
+ * runStatus (src/commands/status.ts) without the store: answered only when config.json passes the
+ * hand check, every configured provider reported has a note of what is stored, and the table needs
+ * no colour. The entries and the output are status-report.ts's, as in the full program.
+ */
+async function answerStatus(options: StatusOptions, env: Env, paths: Paths): Promise<Answer | undefined> {
+  // The Redis store names itself by its server, and may hold settings this machine lacks: the full program's.
+  const storeKind = storeKindFromEnv(env);
+  if (storeKind !== 'keychain' && storeKind !== 'file') return undefined;
+  const config = readConfigQuickly(paths, PROVIDERS);
+  if (!config) return undefined;
+  let targets;
+  try {
+    targets = statusTargets(options, PROVIDERS, (provider) => settingsFor(config, options.profile, provider.id));
+  } catch (error) {
+    // A named provider that is not configured: exit 3, the script test `status P || login P`.
+    if (!isTokensError(error)) throw error;
+    return { stderr: describeTokensError(error), code: error.exitCode };
+  }
+  if (!options.json && wantsColour(env, () => isatty(1))) return undefined;
+  const entries = [];
+  for (const target of targets) {
+    const id = target.provider.id;
+    let refreshToken: boolean | null = null;
+    let cached;
+    if (target.settings) {
+      const noted = notedRefreshToken(paths, env, options.profile, id);
+      if (noted === undefined) return undefined;
+      refreshToken = noted;
+      cached = await readCache(paths, options.profile, id);
+    }
+    // A local store's name is its kind (status.ts: describeStore).
+    const store = target.settings ? (target.settings.store ?? storeKind) : '';
+    entries.push(statusEntry(target, options.profile, { token: cached?.kind === 'hit' ? cached.token : undefined, refreshToken, store, now: Date.now() }));
+  }
+  return { stdout: statusOutput(entries, { json: options.json, profile: options.profile, where: storeKind, now: Date.now() }), code: 0 };
 }
 
 /** Exits once everything written to these streams has drained. */
@@ -201,10 +328,11 @@ function exitAfter(code: number, streams: readonly NodeJS.WritableStream[]): voi
  * with a listener installed, Node no longer starts it on that signal. Every run installs it except
  * a warm get, which lives a few milliseconds past Node's own start-up (when no code of ours can run
  * anyway), holds only the cached token it prints, and keeps its built-ins to those of an empty
- * script (test/unit/warm-path.test.ts). `exec` passes SIGUSR1 on to its child.
+ * script (test/unit/warm-path.test.ts); a get that waits for another process's refresh installs it
+ * when it begins to wait. `exec` passes SIGUSR1 on to its child.
  */
 function refuseInspectorSignal(): void {
-  process.on('SIGUSR1', () => {});
+  if (process.listenerCount('SIGUSR1') === 0) process.on('SIGUSR1', () => {});
 }
 
 /** bin/tokens.js: the fast path when it applies, else the full program; then exit with its code. */
@@ -212,14 +340,22 @@ export async function run(argv: string[]): Promise<void> {
   const plan = planFastPath(argv, process.env);
   if (plan?.command !== 'get') refuseInspectorSignal();
   const output = new FastOutput();
-  const answered = plan ? await answer(plan, process.env, output).catch(() => undefined) : undefined;
+  const handoff: Handoff = { claims: [] };
+  const answered = plan ? await answer(plan, process.env, output, handoff).catch(() => undefined) : undefined;
   if (answered) {
     if (answered.stdout !== undefined) output.stdout(answered.stdout);
+    if (answered.stderr !== undefined) output.stderr.write(answered.stderr);
     return exitAfter(answered.code, [...output.used]);
   }
   if (plan?.command === 'get') refuseInspectorSignal();
-  const { main } = await import('./main.js');
-  const code = await main(argv);
+  let code: number;
+  try {
+    const { main } = await import('./main.js');
+    code = await main(argv, undefined, undefined, handoff.askedAt);
+  } finally {
+    // The refresh this process claimed is done (its token cached, or its failure recorded).
+    for (const claim of handoff.claims) claim.release();
+  }
   // Exit once stdout has drained, so nothing (a keep-alive socket, a stdin reader) holds us open.
   exitAfter(code, [process.stdout]);
 }

@@ -2,7 +2,7 @@
 // stderr and the contract's exit code. This is the only place errors become exit codes.
 import { CommanderError } from 'commander';
 import { buildProgram, type ParsedCommand } from './cli/program.js';
-import { ExitCode, isTokensError } from './core/errors.js';
+import { ExitCode, describeTokensError, isTokensError } from './core/errors.js';
 import { resolvePaths } from './core/paths.js';
 import { checkEnv, TOKENS_DEBUG } from './core/env.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
@@ -16,10 +16,7 @@ export function exitCodeFor(error: unknown): number {
 }
 
 export function describeError(error: unknown, verbose: boolean): string {
-  if (isTokensError(error)) {
-    const message = error.message.replace(/[.\s]+$/, '');
-    return `tokens: ${message}${error.hint ? `. ${error.hint}` : ''}\n`;
-  }
+  if (isTokensError(error)) return describeTokensError(error);
   const detail = verbose && error instanceof Error ? `\n${error.stack ?? error.message}` : ' (run with --verbose for details)';
   return `tokens: internal error${detail}\n`;
 }
@@ -52,12 +49,13 @@ export function processIO(): IO {
   };
 }
 
-export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
+export function realDeps(io: IO, env: Deps['env'], verbose: boolean, askedAt?: number): Deps {
   const paths = resolvePaths(env);
   // One store per run: a key derived or a connection opened once serves every provider of the run.
   let store: ReturnType<Deps['openStore']> | undefined;
   const childEnv = childEnvironment(env);
   return {
+    ...(askedAt === undefined ? {} : { askedAt }),
     io,
     env,
     childEnv,
@@ -73,8 +71,11 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean): Deps {
   };
 }
 
-/** `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts). */
-export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = { ...process.env }): Promise<number> {
+/**
+ * `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts).
+ * `askedAt`: see Deps.askedAt (the fast path's hand-over after waiting).
+ */
+export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = { ...process.env }, askedAt?: number): Promise<number> {
   let parsed: ParsedCommand | undefined;
   let verbose = Boolean(env[TOKENS_DEBUG.name]);
   try {
@@ -92,7 +93,7 @@ export async function main(argv: string[], io: IO = processIO(), env: Deps['env'
     verbose = parsed.verbose;
     // A bad TOKENS_* value is a usage error too, reported before anything is looked at.
     if (!parsed.lenient) checkEnv(env, allVariables());
-    return await parsed.invocation(realDeps(io, env, verbose));
+    return await parsed.invocation(realDeps(io, env, verbose, askedAt));
   } catch (error) {
     if (error instanceof CommanderError) return exitCodeFor(error);
     io.stderr.write(describeError(error, verbose));

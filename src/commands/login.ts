@@ -7,6 +7,7 @@ import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
 import { providerContext } from '../core/context.js';
 import { InputReader } from '../core/input.js';
 import { profileNote } from '../core/hints.js';
+import { noteStoredSecrets } from '../core/secret-note.js';
 import type { Deps } from '../core/deps.js';
 import { isNotFound, runLocked, type SecretStore } from '../store/store.js';
 import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
@@ -47,6 +48,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
       });
       const outcome = await adapter.completeLogin(ctx, secrets, authorization);
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
+      await noteStoredSecrets(deps.paths, deps.env, profile, provider.id, outcome.secrets);
       await parts.sharedSettings?.write(settings);
       await updateSettings(deps, profile, provider.id, settings);
       if (outcome.token) {

@@ -7,6 +7,7 @@ import { updateSettings } from '../core/config.js';
 import { findSettings, providerContext } from '../core/context.js';
 import { NotConfiguredError, isTokensError } from '../core/errors.js';
 import { profileNote } from '../core/hints.js';
+import { forgetStoredSecrets } from '../core/secret-note.js';
 import type { Deps } from '../core/deps.js';
 import { runLocked } from '../store/store.js';
 import type { ProviderDescriptor } from '../core/model.js';
@@ -38,6 +39,7 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
   }
 
   await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
+    await forgetStoredSecrets(deps.paths, profile, provider.id);
     await store.delete(secretKey(profile, provider.id));
     await parts.sharedCache?.delete();
     await parts.sharedSettings?.delete();

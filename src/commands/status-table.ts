@@ -1,6 +1,22 @@
-// The human table of `tokens status`, coloured through chalk only when colour is wanted.
-import { Chalk } from 'chalk';
-import type { StatusEntry } from './status.js';
+// The human table of `tokens status`, coloured through chalk only when colour is wanted (chalk is
+// loaded then only: the fast path prints the plain table).
+import type { StatusEntry } from './status-report.js';
+
+/** How the table marks its header and the token's state; plain text unless colour is wanted. */
+export interface Painter {
+  bold(text: string): string;
+  red(text: string): string;
+  green(text: string): string;
+}
+
+const PLAIN: Painter = { bold: (t) => t, red: (t) => t, green: (t) => t };
+
+/** ANSI colours (chalk, level 1), for a terminal or FORCE_COLOR. */
+export async function colourPainter(): Promise<Painter> {
+  const { Chalk } = await import('chalk');
+  const chalk = new Chalk({ level: 1 });
+  return { bold: (t) => chalk.bold(t), red: (t) => chalk.red(t), green: (t) => chalk.green(t) };
+}
 
 export function describeExpiry(expiresAt: string | null, now: number): string {
   if (!expiresAt) return 'no cached token';
@@ -12,8 +28,8 @@ export function describeExpiry(expiresAt: string | null, now: number): string {
   return `expires in ${Math.floor(minutes / 60)} h`;
 }
 
-export function renderStatusTable(entries: StatusEntry[], options: { now: number; color: boolean; profile: string }): string {
-  const chalk = new Chalk({ level: options.color ? 1 : 0 });
+export function renderStatusTable(entries: StatusEntry[], options: { now: number; profile: string; paint?: Painter }): string {
+  const colour = options.paint ?? PLAIN;
   const shown = entries.filter((e) => e.configured);
   if (shown.length === 0) return `No provider is configured for profile "${options.profile}". Run \`tokens login PROVIDER\`.\n`;
   const header = ['PROVIDER', 'PROFILE', 'MODE', 'STORE', 'TOKEN', 'REFRESH TOKEN'];
@@ -29,9 +45,9 @@ export function renderStatusTable(entries: StatusEntry[], options: { now: number
   const pad = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const paint = (row: string[], line: string) => {
     const token = row[4]!;
-    if (token === 'expired') return line.replace(token, chalk.red(token));
-    if (token.startsWith('expires')) return line.replace(token, chalk.green(token));
+    if (token === 'expired') return line.replace(token, colour.red(token));
+    if (token.startsWith('expires')) return line.replace(token, colour.green(token));
     return line;
   };
-  return [chalk.bold(pad(header)), ...rows.map((r) => paint(r, pad(r)))].join('\n') + '\n';
+  return [colour.bold(pad(header)), ...rows.map((r) => paint(r, pad(r)))].join('\n') + '\n';
 }

@@ -1,33 +1,20 @@
 // `tokens status [PROVIDER] [--json]`: what is configured, where, in which mode, and when the
-// cached token expires. Never a secret: the store is asked only whether a refresh token exists.
+// cached token expires. Never a secret. Whether a refresh token is stored comes from the note that
+// login and rotation leave (src/core/secret-note.ts); only without a usable note (and always for the
+// Redis store) is the store asked, and then only whether the refresh token exists. What is reported
+// and how it is printed is status-report.ts, shared with the fast path (src/fast.ts).
 import { secretKey } from '../core/broker.js';
-import { isFresh, readCache } from '../core/cache.js';
+import { readCache } from '../core/cache.js';
 import { findSettings } from '../core/context.js';
 import { ExitCode, isTokensError } from '../core/errors.js';
-import { notConfigured } from '../core/hints.js';
+import { notedRefreshToken } from '../core/secret-note.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
+import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusEntry, type StatusOptions } from './status-report.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor, ProviderSettings } from '../core/model.js';
 import type { SecretStore } from '../store/store.js';
 
-export interface StatusOptions {
-  provider?: ProviderDescriptor;
-  profile: string;
-  json: boolean;
-}
-
-/** One row of `status --json`; the field set is documented in the README and kept stable. */
-export interface StatusEntry {
-  provider: string;
-  profile: string;
-  configured: boolean;
-  mode: string | null;
-  store: string | null;
-  client_id: string | null;
-  token_expires_at: string | null;
-  token_expired: boolean | null;
-  refresh_token: boolean | null;
-}
+export type { StatusEntry, StatusOptions } from './status-report.js';
 
 export async function runStatus(options: StatusOptions, deps: Deps): Promise<number> {
   const providers = options.provider ? [options.provider] : deps.providers;
@@ -48,45 +35,31 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     }
     if (settings) found.set(provider, settings);
   }
-  if (options.provider && found.size === 0) {
-    throw notConfigured(options.provider.id, options.profile);
-  }
-  const store = found.size > 0 && !unreadable ? await openQuietly(opened, deps) : undefined;
+  const targets = statusTargets(options, deps.providers, (provider) => found.get(provider));
+  const noted = new Map([...found.keys()].map((p) => [p.id, notedRefreshToken(deps.paths, deps.env, options.profile, p.id)]));
+  const needsStore = [...noted.values()].some((v) => v === undefined);
+  const store = found.size > 0 && !unreadable && needsStore ? await openQuietly(opened, deps) : undefined;
   for (const warning of store ? ((await store.warnings?.()) ?? []) : []) deps.io.stderr.write(`warning: ${warning}\n`);
   const entries: StatusEntry[] = [];
-  for (const provider of providers) {
-    const settings = found.get(provider);
-    if (!settings) {
-      if (options.provider || options.json) entries.push(emptyEntry(provider, options.profile));
-      continue;
-    }
-    const cached = await readCache(deps.paths, options.profile, provider.id);
-    const token = cached.kind === 'hit' ? cached.token : undefined;
-    entries.push({
-      provider: provider.id,
-      profile: options.profile,
-      configured: true,
-      mode: settings.mode,
-      store: describeStore(settings.store ?? storeKind(deps.env), opened),
-      client_id: settings.client_id ?? settings.app_id ?? null,
-      token_expires_at: token ? new Date(token.expires_at).toISOString() : null,
-      // A token obtained "in the future" (under a clock that ran ahead) is stale whatever it says.
-      token_expired: token ? token.expires_at <= deps.now() || !isFresh(token, deps.now(), 0, true) : null,
-      refresh_token: store ? await hasRefreshToken(store, secretKey(options.profile, provider.id)) : null,
-    });
+  for (const target of targets) {
+    const id = target.provider.id;
+    const cached = target.settings ? await readCache(deps.paths, options.profile, id) : undefined;
+    const known = noted.get(id);
+    entries.push(
+      statusEntry(target, options.profile, {
+        token: cached?.kind === 'hit' ? cached.token : undefined,
+        refreshToken: known ?? (store ? await hasRefreshToken(store, secretKey(options.profile, id)) : null),
+        store: target.settings ? describeStore(target.settings.store ?? storeKind(deps.env), opened) : '',
+        now: deps.now(),
+      }),
+    );
   }
-
-  if (options.json) {
-    deps.io.stdout.write(`${JSON.stringify({ profile: options.profile, store: opened.where, providers: entries }, null, 2)}\n`);
-    return 0;
-  }
-  const { renderStatusTable } = await import('./status-table.js');
-  deps.io.stdout.write(renderStatusTable(entries, { now: deps.now(), color: useColor(deps), profile: options.profile }));
+  const colour = !options.json && wantsColour(deps.env, () => deps.io.stdoutIsTTY);
+  const { colourPainter } = await import('./status-table.js');
+  deps.io.stdout.write(
+    statusOutput(entries, { json: options.json, profile: options.profile, where: opened.where, now: deps.now(), ...(colour ? { paint: await colourPainter() } : {}) }),
+  );
   return 0;
-}
-
-function emptyEntry(provider: ProviderDescriptor, profile: string): StatusEntry {
-  return { provider: provider.id, profile, configured: false, mode: null, store: null, client_id: null, token_expires_at: null, token_expired: null, refresh_token: null };
 }
 
 /** The store a login used, as people know it: 'redis (HOST:PORT)' when it is the open one. */
@@ -111,10 +84,4 @@ async function hasRefreshToken(store: SecretStore, key: string): Promise<boolean
   } catch {
     return false;
   }
-}
-
-function useColor(deps: Deps): boolean {
-  if (deps.env.NO_COLOR !== undefined && deps.env.NO_COLOR !== '') return false;
-  if (deps.env.FORCE_COLOR !== undefined && deps.env.FORCE_COLOR !== '0') return true;
-  return deps.io.stdoutIsTTY;
 }

@@ -84,7 +84,11 @@ export class TokenBroker {
     const store = await deps.openStore();
     const parts = store.parts(profile, provider.id, deps);
     const what = `${provider.id} (profile ${profile})`;
-    const asked = deps.now();
+    // A process that began waiting for another's refresh on the fast path (Deps.askedAt) shares a
+    // failure recorded since then, as one that waited here would.
+    const asked = Math.min(deps.askedAt ?? Infinity, deps.now());
+    // Code first, outside the lock: its holder should hold it no longer than the work takes.
+    const [{ loadProviderContext }, adapter] = await Promise.all([import('./context.js'), provider.loadAdapter()]);
     // A lock lost before anything was sent (this process was too slow to renew it, and another took
     // it over) costs nothing: wait for the lock again, and most likely find the other's token.
     for (let attempt = 1; ; attempt++) {
@@ -93,9 +97,7 @@ export class TokenBroker {
           // Another process on this machine may have refreshed while we waited: no store, no request.
           const mine = await readCache(deps.paths, profile, provider.id);
           if (mine.kind === 'hit' && this.#willDo(mine.token, options, seen)) return { kind: 'token', token: mine.token };
-          const { loadProviderContext } = await import('./context.js');
           const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
-          const adapter = await provider.loadAdapter();
           if (adapter.staticCredentials?.(ctx.settings, {})) {
             const secrets = await readSecrets(store, secretKey(profile, provider.id), provider, profile);
             return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };

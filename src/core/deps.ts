@@ -31,4 +31,9 @@ export interface Deps {
   openStore: () => Promise<SecretStore>;
   /** Debug lines (--verbose / TOKENS_DEBUG); never given a secret. */
   debug: (message: string) => void;
+  /**
+   * When this process began waiting for a refresh another process was making, if it did (the fast
+   * path waited, then handed over): the lock shares with it a failure recorded since.
+   */
+  askedAt?: number;
 }

@@ -74,3 +74,9 @@ export interface OAuthErrorDetails {
 export function isTokensError(e: unknown): e is TokensError {
   return e instanceof TokensError;
 }
+
+/** The one line on stderr for a typed error: its message, then its hint (src/main.ts; the fast path). */
+export function describeTokensError(error: TokensError): string {
+  const message = error.message.replace(/[.\s]+$/, '');
+  return `tokens: ${message}${error.hint ? `. ${error.hint}` : ''}\n`;
+}

@@ -3,12 +3,13 @@
 // beside it. No shared cache: the local cache file is all there is, and the broker reads it anyway.
 import { rm } from 'node:fs/promises';
 import { lockPath, withLock } from './lock.js';
+import { failurePath as failureFile } from './lock-files.js';
 import { readPrivateFile } from './private-files.js';
 import { asRecordedFailure, type BrokerParts, type PartsDeps } from '../store/store.js';
 
 export function localParts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
   const path = lockPath(deps.paths.stateDir, profile, provider);
-  const failurePath = `${path}.failure.json`;
+  const failurePath = failureFile(path);
   return {
     lock: {
       run: (what, fn) => withLock(deps, path, what, (held) => fn({ stillHeld: async () => !held.compromised }), { root: deps.paths.stateDir }),

@@ -9,19 +9,18 @@
 // short-lived lock (`…lock.breaking`) and only after checking again that it is still the same stale lock.
 // Only a lock: which failures the processes waiting on it share is the broker's business.
 import { mkdir, rmdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { StoreError, UnavailableError } from './errors.js';
-import { readEnv, TOKENS_LOCK_TIMEOUT } from './env.js';
 import { describeErrno, ensurePrivateDir, errnoCode } from './private-files.js';
+import { lockPath, lockWaitMs, STALE_MS } from './lock-files.js';
 import type { Deps } from './deps.js';
 
-const STALE_MS = 5_000;
 const UPDATE_MS = 1_000;
 /** What proper-lockfile is told: never take a lock over by itself (see above). */
 const NEVER_STALE_MS = 2 ** 31;
 
 /** What withLock uses of Deps; a caller without a full Deps (the file store) passes just these. */
-export type LockDeps = Pick<Deps, 'env' | 'now' | 'sleep' | 'random' | 'debug'>;
+export type LockDeps = Pick<Deps, 'env' | 'now' | 'sleep' | 'random' | 'debug' | 'askedAt'>;
 
 export interface LockOptions {
   /** How long to wait for the lock before giving up; default TOKENS_LOCK_TIMEOUT, else 90 s. */
@@ -48,16 +47,15 @@ export interface HeldLock {
   readonly compromised: boolean;
 }
 
-export function lockPath(stateDir: string, profile: string, name: string): string {
-  return join(stateDir, profile, `${name}.lock`);
-}
+export { lockPath };
 
 export async function withLock<T>(deps: LockDeps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
   const root = options.root ?? dirname(path);
   if (options.createDir !== false) await ensurePrivateDir(root, dirname(path));
   const waitMs = options.waitMs ?? lockWaitMs(deps.env);
-  const deadline = deps.now() + waitMs;
+  // A process that began waiting earlier (Deps.askedAt: on the fast path) has waited that long already.
+  const deadline = Math.min(deps.askedAt ?? Infinity, deps.now()) + waitMs;
   let waited = false;
   for (;;) {
     let release: () => Promise<void>;
@@ -150,6 +148,3 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
   }
 }
 
-function lockWaitMs(env: Deps['env']): number {
-  return readEnv(env, TOKENS_LOCK_TIMEOUT);
-}

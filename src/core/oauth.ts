@@ -1,27 +1,27 @@
 // Strict processing of token endpoint answers (after oauth4webapi): every field read is validated
 // with zod, errors carry status / error / error_description, and never the raw body.
-import { z } from 'zod';
+import * as z from './zod.js';
 import { CredentialsRejectedError, UnavailableError, type OAuthErrorDetails } from './errors.js';
 import type { TokenResponse } from './http.js';
 import { sanitizeProviderText } from './untrusted-text.js';
 
 const OAuthErrorBody = z.object({
-  error: z.string().max(200).optional(),
-  error_description: z.string().optional(),
-  message: z.string().optional(),
+  error: z.optional(z.string().check(z.maxLength(200))),
+  error_description: z.optional(z.string()),
+  message: z.optional(z.string()),
 });
 
 /** Statuses that mean "these credentials are not accepted": the user must log in again. */
 const REJECTED_STATUS = new Set([400, 401, 403]);
 
-export interface ProcessOptions<T extends z.ZodType> {
+export interface ProcessOptions<T extends z.ZodMiniType> {
   providerTitle: string;
   schema: T;
   /** Printed after a rejection, e.g. "Run `tokens login chartmetric`." */
   loginHint: string;
 }
 
-export function processTokenResponse<T extends z.ZodType>(response: TokenResponse, options: ProcessOptions<T>): z.infer<T> {
+export function processTokenResponse<T extends z.ZodMiniType>(response: TokenResponse, options: ProcessOptions<T>): z.infer<T> {
   const { providerTitle } = options;
   if (response.status === 200 || response.status === 201) {
     let body: unknown;
@@ -67,7 +67,7 @@ export function describeOAuthError(details: OAuthErrorDetails): string {
 }
 
 /** Names the fields that failed, e.g. "token (expected string, received undefined)". */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((issue) => {
@@ -94,4 +94,4 @@ export function isInvalidGrant(error: unknown): boolean {
 }
 
 /** Common schema for `expires_in`: a positive number of seconds (some servers send a string). */
-export const ExpiresIn = z.coerce.number().positive().finite();
+export const ExpiresIn = z.coerce.number().check(z.positive());

@@ -106,11 +106,16 @@ export async function ensurePrivateDir(root: string, dir: string, { create = tru
   }
 }
 
-/** Writes `contents` to `path` (under `root`, see ensurePrivateDir), atomically, mode 0600. */
-export async function writePrivateFile(root: string, path: string, contents: string | Uint8Array): Promise<void> {
+/**
+ * Writes `contents` to `path` (under `root`, see ensurePrivateDir), atomically, mode 0600.
+ * `durable: false` skips the fsyncs, for files that may be lost in a crash (the token cache, which
+ * is then refreshed; the notes of what is stored, which are then asked of the store): the rename
+ * still makes the replacement atomic, and the fsyncs cost milliseconds on every write.
+ */
+export async function writePrivateFile(root: string, path: string, contents: string | Uint8Array, { durable = true } = {}): Promise<void> {
   await ensurePrivateDir(root, dirname(path));
   try {
-    await replaceFile(path, contents);
+    await replaceFile(path, contents, { durable });
   } catch (error) {
     throw new StoreError(`cannot write ${path}: ${describeErrno(error)}`, { cause: error });
   }
@@ -121,7 +126,7 @@ export async function writePrivateFile(root: string, path: string, contents: str
  * 0600 beside `path`, fsync, rename over `path` (replacing a link there, never following it), then
  * fsync of the directory so the rename survives a crash. Errors are the system's (errno codes).
  */
-export async function replaceFile(path: string, contents: string | Uint8Array): Promise<void> {
+export async function replaceFile(path: string, contents: string | Uint8Array, { durable = true } = {}): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW;
   let temp = '';
   let handle: FileHandle | undefined;
@@ -136,7 +141,7 @@ export async function replaceFile(path: string, contents: string | Uint8Array): 
   try {
     try {
       await handle.writeFile(contents);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -145,7 +150,7 @@ export async function replaceFile(path: string, contents: string | Uint8Array): 
     await unlink(temp).catch(() => undefined);
     throw error;
   }
-  await syncDir(dirname(path));
+  if (durable) await syncDir(dirname(path));
 }
 
 async function syncDir(dir: string): Promise<void> {

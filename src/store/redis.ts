@@ -156,7 +156,7 @@ export class RedisStore implements SecretStore {
         read: async () => {
           const text = await settings.read();
           if (text === undefined) return undefined;
-          const { parseSettings } = await import('../core/config.js');
+          const { parseSettings } = await import('../core/config-schema.js');
           return parseSettings(parseJson(text));
         },
         write: (s: ProviderSettings) => settings.write(JSON.stringify(s)),

@@ -3,7 +3,7 @@
 // half-written (the next `get` after the fault clears needs no new login). Plus single faults, a
 // lock holder killed mid-exchange, a store that cannot be written after an exchange, a damaged cache.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file.js';
@@ -141,6 +141,41 @@ describe.each(['chartmetric', 'soundcharts', 'soundcloud-user'] as const)(`%s: $
     console.log(`${setup}, ${c.name}: ${N} processes done ${ms} ms after the lock was free`);
     expect(w.server.violations).toEqual([]);
     await expectStoreIntact(w, liveBefore);
+  });
+});
+
+/** Whether a process is in the fast path's wait (src/fast-refresh.ts): it watches the cache directory. */
+async function watchesCache(pid: number): Promise<boolean> {
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+  const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return links.some((l) => l.includes('inotify'));
+}
+
+describe(`${N} plain parallel gets (waiting on the fast path) while the refresh fails`, () => {
+  it('one exchange (with its retries); the waiters hand over and are given its answer: every process exits 5', { timeout: 120_000 }, async () => {
+    const w = await loggedIn('chartmetric');
+    w.server.faultAlways('chartmetric', { status: 500 });
+    const since = Date.now();
+    // As above, the lock is held here until all N wait; they wait on the fast path, not in the full
+    // program (no --verbose), and none of them has claimed the refresh.
+    const release = await holdLock(w);
+    const started = Array.from({ length: N }, () => w.sandbox.start(['get', 'chartmetric'], { env: w.env, timeoutMs: 100_000 }));
+    try {
+      for (const p of started) {
+        for (let i = 0; i < 3000 && p.child.exitCode === null && !(await watchesCache(p.child.pid!)); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(await watchesCache(p.child.pid!), 'waiting on the fast path').toBe(true);
+      }
+    } finally {
+      await release();
+    }
+    const results = await Promise.all(started.map((p) => p.result));
+    for (const r of results) {
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
+      expect(r.stderr).toMatch(/Chartmetric token endpoint unavailable after 3 attempts \(HTTP 500\)/);
+    }
+    expect(tokenRequests(w, since)).toHaveLength(3);
+    expect(results.filter((r) => /as another tokens process found at/.test(r.stderr))).toHaveLength(N - 1);
+    expect(w.server.violations).toEqual([]);
   });
 });
 

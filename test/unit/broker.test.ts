@@ -7,6 +7,7 @@ import { updateSettings } from '../../src/core/config.js';
 import { chartmetric } from '../../src/providers/chartmetric/index.js';
 import { soundcharts } from '../../src/providers/soundcharts/index.js';
 import { json, scriptedFetch, testDeps } from '../support/deps.js';
+import type { AccessToken } from '../../src/core/model.js';
 
 const get = { minTtlSeconds: 60, forceRefresh: false };
 
@@ -106,5 +107,53 @@ describe('TokenBroker', () => {
     const deps = testDeps();
     await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token', store: 'file' });
     await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 3, hint: expect.stringContaining('TOKENS_STORE=file') });
+  });
+});
+
+describe('TokenBroker and its store parts', () => {
+  it('a lock found lost right before sending: nothing is sent, the lock is taken again, and after 3 tries exit 6 saying so', async () => {
+    const { deps, calls } = await chartmetricDeps([json(200, { token: 'never', expires_in: 3600 })]);
+    let taken = 0;
+    const parts = deps.store.parts.bind(deps.store);
+    deps.store.parts = (profile, provider, d) => ({
+      ...parts(profile, provider, d),
+      sharedLock: {
+        run: async (_what, fn) => {
+          taken++;
+          return fn({ stillHeld: async () => false });
+        },
+      },
+    });
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('kept losing the refresh lock for chartmetric (profile default) before it could send a refresh'),
+    });
+    expect(taken).toBe(3);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('a shared cache answers a cold machine without a request, and is written after a refresh', async () => {
+    const { deps, calls } = await chartmetricDeps([json(200, { token: 'minted', expires_in: 3600 })]);
+    let shared: AccessToken | undefined = { access_token: 'from-another-machine', token_type: 'bearer', expires_at: deps.clock.now + 3_600_000 };
+    const parts = deps.store.parts.bind(deps.store);
+    deps.store.parts = (profile, provider, d) => ({
+      ...parts(profile, provider, d),
+      sharedCache: {
+        read: async () => shared,
+        write: async (t) => {
+          shared = t;
+        },
+        delete: async () => {
+          shared = undefined;
+        },
+      },
+    });
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'from-another-machine' } });
+    expect(calls).toHaveLength(0);
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit', token: { access_token: 'from-another-machine' } });
+    // --force-refresh replaces it, everywhere.
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', { ...get, forceRefresh: true })).toMatchObject({ token: { access_token: 'minted' } });
+    expect(shared?.access_token).toBe('minted');
+    expect(calls).toHaveLength(1);
   });
 });

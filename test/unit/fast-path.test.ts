@@ -1,19 +1,20 @@
-// The fast path (src/fast.ts → dist/fast.cjs) answers warm `get` and `exec` calls without the full
-// program. Two things must hold:
-//  - it claims only what it understands (planFastPath): the plainest forms of the two commands, with
+// The fast path (src/fast.ts → dist/fast.cjs) answers the everyday forms of `get`, `exec`, `status`
+// and `--version` without the full program. Two things must hold:
+//  - it claims only what it understands (planFastPath): the plainest forms of those commands, with
 //    values the full program accepts; anything else goes to the full program;
 //  - for what it claims, nothing differs from the full program: the same stdout, stderr and exit
 //    code. The CLI tests run each call twice, as users get it and with TOKENS_NO_FAST_PATH=1 (which
 //    sends every call to the full program), and compare; a module-loader hook shows which of the two
 //    actually ran.
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NO_FAST_PATH_ENV, planFastPath } from '../../src/fast.js';
 import { BIN, DIST, Sandbox, runNode, type CliResult } from '../support/cli.js';
+import { expireCache, useWorlds, type World } from '../support/worlds.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -27,8 +28,12 @@ describe('planFastPath: what the fast path claims', () => {
       minTtlSeconds: 60,
       ...extra,
     });
-  const exec = (providers: string[], argv: string[], profile = 'default') =>
-    expect.objectContaining({ command: 'exec', providers: providers.map((id) => expect.objectContaining({ id })), profile, argv });
+  const exec = (providers: string[] | undefined, argv: string[], profile = 'default') =>
+    expect.objectContaining({ command: 'exec', providers: providers?.map((id) => expect.objectContaining({ id })), profile, argv });
+  const status = (provider: string | undefined, extra: Partial<{ profile: string; json: boolean }> = {}) => ({
+    command: 'status',
+    options: { profile: 'default', json: false, ...(provider ? { provider: expect.objectContaining({ id: provider }) } : {}), ...extra },
+  });
 
   it.each<[string[], Env, unknown]>([
     [['get', 'chartmetric'], {}, get('chartmetric')],
@@ -59,6 +64,18 @@ describe('planFastPath: what the fast path claims', () => {
     [['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'http://127.0.0.1:9/token' }, get('chartmetric')],
     [['get', 'chartmetric'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'https://proxy.example/token' }, get('chartmetric')],
     [['exec', '--provider', 'chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'])],
+    // No --provider: every provider configured in the profile (read from config.json when answering).
+    [['exec', '--', 'true'], {}, exec(undefined, ['true'])],
+    [['exec', '--profile', 'staging', '--', 'true'], {}, exec(undefined, ['true'], 'staging')],
+    [['exec', '--', 'true'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }, exec(undefined, ['true'])],
+    [['status'], {}, status(undefined)],
+    [['status', 'chartmetric'], {}, status('chartmetric')],
+    [['status', 'chartmetric', '--json'], {}, status('chartmetric', { json: true })],
+    [['status', '--json', '--profile', 'staging'], {}, status(undefined, { json: true, profile: 'staging' })],
+    [['status', '--profile=staging', 'soundcloud'], {}, status('soundcloud', { profile: 'staging' })],
+    [['status'], { TOKENS_PROFILE: 'staging' }, status(undefined, { profile: 'staging' })],
+    [['--version'], {}, { command: 'version' }],
+    [['-V'], {}, { command: 'version' }],
     [['exec', '--provider=chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'])],
     [
       ['exec', '--provider', 'soundcloud', '--provider', 'chartmetric', '--profile', 'staging', '--', 'sh', '-c', 'env'],
@@ -80,11 +97,10 @@ describe('planFastPath: what the fast path claims', () => {
   it.each<[string[], Env]>([
     // Not get or exec, or not the command at all.
     [[], {}],
-    [['--version'], {}],
-    [['-V'], {}],
     [['--help'], {}],
+    [['--version', '--help'], {}],
+    [['get', '--version'], {}],
     [['help', 'get'], {}],
-    [['status', 'chartmetric'], {}],
     [['login', 'chartmetric'], {}],
     [['logout', 'chartmetric'], {}],
     [['completion', 'bash'], {}],
@@ -134,8 +150,6 @@ describe('planFastPath: what the fast path claims', () => {
     [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_LOCK_TIMEOUT: '0' }],
     // exec: only `exec --provider P… [--profile P] -- CMD…`.
     [['exec'], {}],
-    [['exec', '--', 'true'], {}],
-    [['exec', '--profile', 'staging', '--', 'true'], {}],
     [['exec', '--provider', 'chartmetric'], {}],
     [['exec', '--provider', 'chartmetric', '--'], {}],
     [['exec', '--provider', 'chartmetric', 'true'], {}],
@@ -153,6 +167,20 @@ describe('planFastPath: what the fast path claims', () => {
     [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_DEBUG: '1' }],
     [['exec', '--provider', 'chartmetric', '--', 'true'], { [NO_FAST_PATH_ENV]: '1' }],
     [['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'], { TOKENS_SOUNDCLOUD_AUTHORIZE_URL: 'http://example.com/a' }],
+    [['exec', '--', 'true'], { TOKENS_DEBUG: '1' }],
+    // status: one known provider at most, --json and --profile only.
+    [['status', 'nope'], {}],
+    [['status', 'chartmetric', 'soundcloud'], {}],
+    [['status', '--json', '--json'], {}],
+    [['status', '--json=1'], {}],
+    [['status', '--verbose'], {}],
+    [['status', '-v'], {}],
+    [['status', '--help'], {}],
+    [['status', '--', 'chartmetric'], {}],
+    [['status', '--profile', 'bad name'], {}],
+    [['status'], { TOKENS_DEBUG: '1' }],
+    [['status'], { [NO_FAST_PATH_ENV]: '1' }],
+    [['--version'], { [NO_FAST_PATH_ENV]: '1' }],
   ])('leaves %j (env %j) to the full program', (argv, env) => {
     expect(planFastPath(argv, env)).toBeUndefined();
   });
@@ -206,10 +234,10 @@ interface Traced extends CliResult {
   fullProgram: boolean;
 }
 
-async function runTraced(args: string[], env: Env, input?: string): Promise<Traced> {
+async function runTraced(args: string[], env: Env, input?: string, base: Record<string, string> = sandbox.baseEnv()): Promise<Traced> {
   const trace = join(work, `${Math.random().toString(36).slice(2)}.txt`);
   await writeFile(trace, '');
-  const full: Record<string, string> = { ...sandbox.baseEnv(), FAST_PATH_TRACE: trace };
+  const full: Record<string, string> = { ...base, FAST_PATH_TRACE: trace };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete full[k];
     else full[k] = v;
@@ -221,9 +249,9 @@ async function runTraced(args: string[], env: Env, input?: string): Promise<Trac
 }
 
 /** The call as users make it, and the same call forced to the full program. */
-async function bothWays(args: string[], env: Env = {}, input?: string): Promise<{ fast: Traced; full: Traced }> {
-  const fast = await runTraced(args, env, input);
-  const full = await runTraced(args, { ...env, [NO_FAST_PATH_ENV]: '1' }, input);
+async function bothWays(args: string[], env: Env = {}, input?: string, base?: Record<string, string>): Promise<{ fast: Traced; full: Traced }> {
+  const fast = await runTraced(args, env, input, base);
+  const full = await runTraced(args, { ...env, [NO_FAST_PATH_ENV]: '1' }, input, base);
   expect(full.fullProgram, 'TOKENS_NO_FAST_PATH=1 runs the full program').toBe(true);
   return { fast, full };
 }
@@ -289,7 +317,6 @@ describe('the fast path and the full program answer alike', () => {
     [['get', 'chartmetric', '--format', 'json', '--format', 'env']],
     [['exec', '--provider', 'chartmetric']],
     [['exec', '--provider', 'nope', '--', 'true']],
-    [['--version']],
   ])('handed off: %j gives the full program’s answer', async (args) => {
     await cache('chartmetric', 'cm_tok');
     const { fast, full } = await bothWays(args);
@@ -378,5 +405,128 @@ describe('the fast path and the full program answer alike', () => {
       TOKENS_HTTP_TIMEOUT: '5',
       TOKENS_PROFILE: 'default',
     });
+  });
+});
+
+// ───────────────────────────── what needs config.json and the notes of what is stored ─────────────────────────────
+
+const { loggedIn } = useWorlds({ passphrase: 'fast path passphrase' });
+
+/** bothWays in a world: its HOME, its server, its file store. */
+const bothWaysIn = (w: World, args: string[], env: Env = {}) => bothWays(args, env, undefined, { ...w.sandbox.baseEnv(), ...w.env });
+
+/**
+ * A world logged in to Chartmetric and SoundCloud (app-only) in the default profile, and to
+ * Soundcharts with the legacy API key in "staging": every token that can be cached is.
+ */
+async function configuredWorld(): Promise<World> {
+  const w = await loggedIn('chartmetric');
+  const scl = await w.run(['login', 'soundcloud', '--client-credentials', '--client-id', 'scl-client'], { env: { TOKENS_SOUNDCLOUD_CLIENT_SECRET: w.secrets[2]! } });
+  expect(scl.code, scl.stderr).toBe(0);
+  const legacy = await w.run(['login', 'soundcharts', '--legacy', '--app-id', 'APP-1', '--profile', 'staging'], { env: { TOKENS_SOUNDCHARTS_API_KEY: 'legacy-api-key-value' } });
+  expect(legacy.code, legacy.stderr).toBe(0);
+  return w;
+}
+
+const configPath = (w: World) => join(w.sandbox.home, '.config/tokens/config.json');
+
+describe('exec without --provider: every configured provider, alike both ways', () => {
+  it('configured and cached: the fast path’s, with the full program’s environment', async () => {
+    const w = await configuredWorld();
+    const { fast, full } = await bothWaysIn(w, ['exec', '--', ...PRINT_ENV]);
+    expect(fast.fullProgram, 'answered by the fast path').toBe(false);
+    expect(outcome(fast)).toEqual(outcome(full));
+    expect(Object.keys(JSON.parse(fast.stdout))).toEqual(expect.arrayContaining(['CHARTMETRIC_ACCESS_TOKEN', 'SOUNDCLOUD_ACCESS_TOKEN']));
+  });
+
+  it.each<[string, (w: World) => Promise<void>, string[]]>([
+    ['nothing configured in the profile', async () => undefined, ['--profile', 'empty']],
+    ['legacy Soundcharts (no access token to cache)', async () => undefined, ['--profile', 'staging']],
+    ['a configured provider without a cached token', async (w) => expireCache(w), []],
+    ['a damaged config.json', async (w) => writeFile(configPath(w), '{"version": 1, "profiles": {"default": {"chartm'), []],
+    ['a config.json the schema rejects', async (w) => writeFile(configPath(w), JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 5 } } } })), []],
+    [
+      'a config.json only the schema accepts (it trims the URL)',
+      async (w) => {
+        const config = JSON.parse(await readFile(configPath(w), 'utf8'));
+        config.profiles.default.chartmetric.redirect_uri = ' http://127.0.0.1:9/cb ';
+        await writeFile(configPath(w), JSON.stringify(config));
+      },
+      [],
+    ],
+  ])('%s: the full program answers', async (_what, prepare, options) => {
+    const w = await configuredWorld();
+    await prepare(w);
+    const { fast, full } = await bothWaysIn(w, ['exec', ...options, '--', ...PRINT_ENV]);
+    expect(fast.fullProgram, 'handed to the full program').toBe(true);
+    expect(outcome(fast)).toEqual(outcome(full));
+  });
+});
+
+describe('status, alike both ways', () => {
+  it.each([
+    [['status', 'chartmetric']],
+    [['status', 'chartmetric', '--json']],
+    [['status']],
+    [['status', '--json']],
+    [['status', '--profile', 'empty']],
+    [['status', '--json', '--profile', 'empty']],
+    // Not configured: exit 3 and the full program's one line.
+    [['status', 'soundcharts']],
+  ])('%j: the fast path’s, with the full program’s output', async (args) => {
+    const w = await configuredWorld();
+    const { fast, full } = await bothWaysIn(w, args);
+    expect(fast.fullProgram, 'answered by the fast path').toBe(false);
+    expect(outcome(fast)).toEqual(outcome(full));
+    if (args.includes('soundcharts')) expect(fast.code).toBe(3);
+  });
+
+  it('an expired token, and a wrong passphrase (the note answers, the store is not opened): alike', async () => {
+    const w = await configuredWorld();
+    await expireCache(w);
+    for (const env of [{}, { TOKENS_PASSPHRASE: 'not the passphrase' }]) {
+      const { fast, full } = await bothWaysIn(w, ['status', '--json'], env);
+      expect(fast.fullProgram).toBe(false);
+      expect(outcome(fast)).toEqual(outcome(full));
+      expect(JSON.parse(fast.stdout).providers.find((p: { provider: string }) => p.provider === 'chartmetric')).toMatchObject({ token_expired: true, refresh_token: true });
+    }
+  });
+
+  it.each<[string, (w: World) => Promise<void>, Env | ((w: World) => Env)]>([
+    ['no note of what is stored (an older tokens logged in)', async (w) => rm(join(w.sandbox.home, '.local/state/tokens/default/chartmetric.stored.json')), {}],
+    ['a note for another store (TOKENS_STORE=keychain, none running)', async () => undefined, { TOKENS_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', TOKENS_KEYCHAIN_TIMEOUT: '2' }],
+    ['another secrets file (TOKENS_STORE_FILE)', async (w) => writeFile(join(w.sandbox.home, 'other.enc'), ''), (w) => ({ TOKENS_STORE_FILE: join(w.sandbox.home, 'other.enc') })],
+    ['the secrets file gone', async (w) => rm(join(w.sandbox.home, '.local/share/tokens/secrets.enc')), {}],
+    ['a note others may write', async (w) => chmod(join(w.sandbox.home, '.local/state/tokens/default/chartmetric.stored.json'), 0o622), {}],
+    ['an invalid TOKENS_STORE', async () => undefined, { TOKENS_STORE: 'redis-ish' }],
+    ['colour wanted (FORCE_COLOR)', async () => undefined, { NO_COLOR: undefined, FORCE_COLOR: '1' }],
+    ['a damaged config.json', async (w) => writeFile(configPath(w), '{'), {}],
+  ])('%s: the full program answers', async (_what, prepare, env) => {
+    const w = await configuredWorld();
+    await prepare(w);
+    const { fast, full } = await bothWaysIn(w, ['status', 'chartmetric'], typeof env === 'function' ? env(w) : env);
+    expect(fast.fullProgram, 'handed to the full program').toBe(true);
+    expect(outcome(fast)).toEqual(outcome(full));
+  });
+
+  it('logout removes the note with the secrets; a login writes it again', async () => {
+    const w = await configuredWorld();
+    const note = join(w.sandbox.home, '.local/state/tokens/default/chartmetric.stored.json');
+    expect(JSON.parse(await readFile(note, 'utf8'))).toMatchObject({ store: 'file', refresh_token: true });
+    expect((await w.run(['logout', 'chartmetric'])).code).toBe(0);
+    await expect(readFile(note, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    const { fast, full } = await bothWaysIn(w, ['status', 'chartmetric']);
+    expect(fast.fullProgram).toBe(false);
+    expect(outcome(fast)).toEqual(outcome(full));
+    expect(fast.code).toBe(3);
+  });
+});
+
+describe('--version', () => {
+  it.each([[['--version']], [['-V']]])('%j: the fast path’s, with the full program’s output', async (args) => {
+    const { fast, full } = await bothWays(args);
+    expect(fast.fullProgram).toBe(false);
+    expect(outcome(fast)).toEqual(outcome(full));
+    expect(fast.stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeExpiry, renderStatusTable } from '../../src/commands/status-table.js';
-import type { StatusEntry } from '../../src/commands/status.js';
+import { colourPainter, describeExpiry, renderStatusTable } from '../../src/commands/status-table.js';
+import type { StatusEntry } from '../../src/commands/status-report.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const at = (ms: number) => new Date(NOW + ms).toISOString();
@@ -23,7 +23,7 @@ describe('renderStatusTable', () => {
   });
 
   it('lines up columns, without colour codes when colour is off', () => {
-    const text = renderStatusTable([entry({}), entry({ provider: 'soundcloud', mode: 'authorization_code', token_expires_at: at(-5), refresh_token: null })], { now: NOW, color: false, profile: 'default' });
+    const text = renderStatusTable([entry({}), entry({ provider: 'soundcloud', mode: 'authorization_code', token_expires_at: at(-5), refresh_token: null })], { now: NOW, profile: 'default' });
     expect(text).toBe(
       [
         'PROVIDER     PROFILE  MODE                STORE     TOKEN              REFRESH TOKEN',
@@ -35,16 +35,16 @@ describe('renderStatusTable', () => {
     expect(text).not.toMatch(/\u001b\[/);
   });
 
-  it('colours expiry when colour is on', () => {
-    const text = renderStatusTable([entry({ token_expires_at: at(-5) })], { now: NOW, color: true, profile: 'default' });
+  it('colours expiry when colour is on', async () => {
+    const text = renderStatusTable([entry({ token_expires_at: at(-5) })], { now: NOW, profile: 'default', paint: await colourPainter() });
     expect(text).toContain('\u001b[31mexpired');
   });
 
   it('says what to do when nothing is configured', () => {
-    expect(renderStatusTable([entry({ configured: false })], { now: NOW, color: false, profile: 'staging' })).toContain('tokens login PROVIDER');
+    expect(renderStatusTable([entry({ configured: false })], { now: NOW, profile: 'staging' })).toContain('tokens login PROVIDER');
   });
 
   it('legacy mode shows a static key, not an expiry', () => {
-    expect(renderStatusTable([entry({ provider: 'soundcharts', mode: 'legacy', token_expires_at: null, refresh_token: false })], { now: NOW, color: false, profile: 'default' })).toContain('static API key');
+    expect(renderStatusTable([entry({ provider: 'soundcharts', mode: 'legacy', token_expires_at: null, refresh_token: false })], { now: NOW, profile: 'default' })).toContain('static API key');
   });
 });

@@ -1,5 +1,6 @@
-// The warm path — `tokens get` or `tokens exec` answered from a fresh cache — must stay cheap enough
-// to call in a loop. bin/tokens.js (CommonJS) requires dist/fast.cjs, one CommonJS bundle of
+// The warm path — `tokens get` or `tokens exec` answered from a fresh cache, and the other fast
+// forms (`exec` of every configured provider, `status`, `--version`, a `get` that waits for another
+// process's refresh) — must stay cheap enough to call in a loop. bin/tokens.js (CommonJS) requires dist/fast.cjs, one CommonJS bundle of
 // src/fast.ts, which answers those calls itself and hands everything else to dist/main.js (the full
 // program, ES modules, commander) with import(). Two kinds of evidence that the warm path loads none
 // of the heavy code:
@@ -13,13 +14,15 @@
 //    network nor the secret store.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, DIST, ROOT } from '../support/cli.js';
+import { resolvePaths } from '../../src/core/paths.js';
+import { noteStoredSecrets } from '../../src/core/secret-note.js';
 
 interface MetaImport {
   path: string;
@@ -38,7 +41,8 @@ const HEAVY_INPUTS: Array<[string, RegExp]> = [
   ['open', /(^|\/)node_modules\/open\//],
   ['proper-lockfile', /(^|\/)node_modules\/proper-lockfile\//],
   ['ioredis (the Redis client)', /(^|\/)node_modules\/(ioredis|@ioredis)\//],
-  ['the secret stores (src/store/*)', /^src\/store\//],
+  // open.ts only names the store TOKENS_STORE selects (the stores themselves are its dynamic imports).
+  ['the secret stores (src/store/* but open.ts)', /^src\/store\/(?!open\.ts$)/],
   ['src/core/http.ts', /^src\/core\/http\.ts$/],
   ['src/core/oauth.ts', /^src\/core\/oauth\.ts$/],
   ['src/core/config.ts', /^src\/core\/config\.ts$/],
@@ -56,7 +60,8 @@ const NOT_IN_FAST: Array<[string, RegExp]> = [
   ['src/core/broker.ts', /^src\/core\/broker\.ts$/],
   ['src/core/lock.ts', /^src\/core\/lock\.ts$/],
   ['src/core/private-files.ts', /^src\/core\/private-files\.ts$/],
-  ['src/commands/* other than exec-child.ts', /^src\/commands\/(?!exec-child\.ts$)/],
+  // exec-child.ts and the status report and table (no store, no chalk: see status-table.ts) are shared.
+  ['src/commands/* other than exec-child.ts and status-report/table.ts', /^src\/commands\/(?!exec-child\.ts$|status-report\.ts$|status-table\.ts$)/],
 ];
 /** Built-ins the warm path has no business importing (crypto, any networking, workers). */
 const HEAVY_BUILTINS = ['crypto', 'http', 'https', 'http2', 'net', 'tls', 'dns', 'zlib', 'worker_threads', 'readline'];
@@ -120,16 +125,28 @@ describe('the warm path, from the metafile', () => {
     const fast = outputOf('src/fast.ts');
     expect(fast).toMatch(/(^|\/)fast\.cjs$/);
     const out = meta.outputs[fast]!;
-    // A few kilobytes of our own code; zod or commander alone would be far more.
-    expect(out.bytes).toBeLessThan(32 * 1024);
+    // Some tens of kilobytes of our own code, unminified; zod or commander alone would be far more.
+    expect(out.bytes).toBeLessThan(64 * 1024);
     const inputs = Object.keys(out.inputs);
-    for (const expected of ['src/fast.ts', 'src/core/cache.ts', 'src/core/format.ts', 'src/core/endpoints.ts', 'src/cli/parse.ts', 'src/providers/registry.ts', 'src/commands/exec-child.ts']) {
+    for (const expected of [
+      'src/fast.ts',
+      'src/fast-refresh.ts',
+      'src/core/cache.ts',
+      'src/core/config-file.ts',
+      'src/core/secret-note.ts',
+      'src/core/format.ts',
+      'src/core/endpoints.ts',
+      'src/cli/parse.ts',
+      'src/providers/registry.ts',
+      'src/commands/exec-child.ts',
+      'src/commands/status-report.ts',
+    ]) {
       expect(inputs).toContain(expected);
     }
     for (const [name, pattern] of NOT_IN_FAST) expect(inputs.filter((p) => pattern.test(p)), name).toEqual([]);
     // The full program's dynamic imports (provider adapters, …) are stubs in fast.cjs, never bundled;
-    // node:os is a shim that loads it on first use.
-    expect(inputs.filter((p) => !p.startsWith('src/') && !p.startsWith('not-on-the-fast-path:'))).toEqual(['lazy-builtin:node:os']);
+    // node:os and node:tty are shims that load them on first use.
+    expect(inputs.filter((p) => !p.startsWith('src/') && !p.startsWith('not-on-the-fast-path:')).sort()).toEqual(['lazy-builtin:node:os', 'lazy-builtin:node:tty', 'package.json']);
     // Outside itself it reaches Node built-ins, none heavy, and dist/main.js, by import() only.
     const externals = out.imports.filter((edge) => edge.external);
     expect(externals.filter((edge) => !edge.path.startsWith('node:'))).toEqual([{ path: './main.js', kind: 'dynamic-import', external: true }]);
@@ -194,6 +211,8 @@ const FRESH_TOKEN = 'warm-path-token';
 
 let work: string;
 let home: string;
+/** A HOME with Chartmetric configured (config.json, a note of what is stored) and cached. */
+let configuredHome: string;
 /** Records every module URL the ESM loader loads, through a module.register() hook. */
 let traceEsm: string;
 /** Writes the files in require.cache (every CommonJS module loaded) at exit. */
@@ -209,6 +228,18 @@ beforeAll(async () => {
     join(home, '.cache/tokens/default/chartmetric.json'),
     JSON.stringify({ access_token: FRESH_TOKEN, token_type: 'bearer', expires_at: Date.now() + 24 * 3600_000 }),
   );
+  configuredHome = join(work, 'configured');
+  // As tokens leaves them: directories 0700, files 0600 (a looser one is the full program's to tighten).
+  await mkdir(join(configuredHome, '.cache/tokens/default'), { recursive: true, mode: 0o700 });
+  await writeFile(
+    join(configuredHome, '.cache/tokens/default/chartmetric.json'),
+    JSON.stringify({ access_token: FRESH_TOKEN, token_type: 'bearer', expires_at: Date.now() + 24 * 3600_000 }),
+    { mode: 0o600 },
+  );
+  await mkdir(join(configuredHome, '.config/tokens'), { recursive: true, mode: 0o700 });
+  await writeFile(join(configuredHome, '.config/tokens/config.json'), JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 'refresh_token', store: 'keychain' } } } }), { mode: 0o600 });
+  // The note login leaves once the refresh token is in the (keychain) store.
+  await noteStoredSecrets(resolvePaths({ HOME: configuredHome }), { HOME: configuredHome }, 'default', 'chartmetric', { refresh_token: 'not-a-real-one' });
   await writeFile(
     join(work, 'esm-hooks.mjs'),
     [
@@ -292,16 +323,27 @@ function warmEnv(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 /** The dist/ files a run loaded: CommonJS ones from require.cache, ES modules from the loader hook. */
-async function distModulesLoaded(args: string[]): Promise<{ run: Run; cjs: string[]; esm: string[] }> {
+/** The node arguments and environment that record which dist/ modules a run loads (see distModules). */
+async function tracing(extra: Record<string, string> = {}) {
   const esmFile = join(work, `esm-${Math.random().toString(36).slice(2)}.txt`);
   const cjsFile = join(work, `cjs-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(esmFile, '');
-  const run = await runCli(args, warmEnv({ WARM_TRACE_FILE: esmFile, WARM_TRACE_CJS_FILE: cjsFile }), [
-    '--import',
-    pathToFileURL(traceEsm).href,
-    '--require',
-    traceCjs,
-  ]);
+  return {
+    env: warmEnv({ WARM_TRACE_FILE: esmFile, WARM_TRACE_CJS_FILE: cjsFile, ...extra }),
+    nodeArgs: ['--import', pathToFileURL(traceEsm).href, '--require', traceCjs],
+    esmFile,
+    cjsFile,
+  };
+}
+
+async function distModulesLoaded(args: string[], extraEnv: Record<string, string> = {}): Promise<{ run: Run; cjs: string[]; esm: string[] }> {
+  const traced = await tracing(extraEnv);
+  const run = await runCli(args, traced.env, traced.nodeArgs);
+  return { run, ...(await distModules(traced)) };
+}
+
+/** The dist/ files a traced run loaded: CommonJS ones from require.cache, ES modules from the loader hook. */
+async function distModules({ esmFile, cjsFile }: { esmFile: string; cjsFile: string }): Promise<{ cjs: string[]; esm: string[] }> {
   const inDist = (path: string) => !relative(DIST, path).startsWith('..');
   const esm = (await readFile(esmFile, 'utf8'))
     .split('\n')
@@ -310,7 +352,7 @@ async function distModulesLoaded(args: string[]): Promise<{ run: Run; cjs: strin
     .filter(inDist)
     .map((path) => relative(DIST, path));
   const cjs = (JSON.parse(await readFile(cjsFile, 'utf8')) as string[]).filter(inDist).map((path) => relative(DIST, path));
-  return { run, cjs, esm };
+  return { cjs, esm };
 }
 
 describe('the warm path, at run time', () => {
@@ -322,6 +364,59 @@ describe('the warm path, at run time', () => {
     expect(run).toMatchObject({ code: 0, stdout, stderr: '' });
     expect(cjs).toEqual(['fast.cjs']);
     expect(esm).toEqual([]);
+  });
+
+  it.each([
+    ['exec of every configured provider', ['exec', '--', process.execPath, '-e', 'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)'], FRESH_TOKEN],
+    ['status chartmetric', ['status', 'chartmetric'], expect.stringMatching(/^PROVIDER .*\nchartmetric +default +refresh_token +keychain +expires in \d+ h +yes\n$/)],
+    ['status --json', ['status', '--json'], expect.stringContaining('"refresh_token": true')],
+    ['status of a provider not configured (exit 3)', ['status', 'soundcloud'], ''],
+    ['--version', ['--version'], expect.stringMatching(/^\d+\.\d+\.\d+\n$/)],
+  ])('%s loads dist/fast.cjs and nothing else from dist/', async (_name, args, stdout) => {
+    const { run, cjs, esm } = await distModulesLoaded(args, { HOME: configuredHome });
+    expect(run).toMatchObject({ code: args.includes('soundcloud') ? 3 : 0, stdout });
+    expect(cjs).toEqual(['fast.cjs']);
+    expect(esm).toEqual([]);
+  });
+
+  it('a get at expiry while another process refreshes waits for its token, in dist/fast.cjs alone', async () => {
+    const waitingHome = join(work, 'waiting');
+    const cacheDir = join(waitingHome, '.cache/tokens/default');
+    const stateDir = join(waitingHome, '.local/state/tokens/default');
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const expired = { access_token: 'the-old-token', token_type: 'bearer', expires_at: Date.now() - 1000 };
+    await writeFile(join(cacheDir, 'chartmetric.json'), JSON.stringify(expired), { mode: 0o600 });
+    // The refresh is claimed by a live process (this one), as the first fast path at expiry does.
+    const claim = join(stateDir, 'chartmetric.lock.refreshing');
+    await writeFile(claim, `${process.pid}\n`, { mode: 0o600 });
+
+    const traced = await tracing({ HOME: waitingHome });
+    let stdout = '';
+    const child = spawn(process.execPath, [...traced.nodeArgs, BIN, 'get', 'chartmetric'], { env: traced.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Waiting: it watches the cache directory (an inotify descriptor appears among its open files).
+    const watching = async () => {
+      const fds = await readdir(`/proc/${child.pid}/fd`).catch(() => []);
+      const links = await Promise.all(fds.map((fd) => readlink(`/proc/${child.pid}/fd/${fd}`).catch(() => '')));
+      return links.some((l) => l.includes('inotify'));
+    };
+    for (let i = 0; i < 1000 && !(await watching()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await watching(), 'the waiter watches the cache directory').toBe(true);
+    expect(stdout, 'nothing printed while the cache holds an expired token').toBe('');
+
+    // The refresh lands, as the full program writes it: a new file renamed over the old one.
+    const fresh = { access_token: 'the-new-token', token_type: 'bearer', expires_at: Date.now() + 3600_000 };
+    await writeFile(join(cacheDir, 'chartmetric.json.tmp'), JSON.stringify(fresh), { mode: 0o600 });
+    await rename(join(cacheDir, 'chartmetric.json.tmp'), join(cacheDir, 'chartmetric.json'));
+    expect(await exited).toBe(0);
+    expect(stdout).toBe('the-new-token\n');
+    const { cjs, esm } = await distModules(traced);
+    expect(cjs).toEqual(['fast.cjs']);
+    expect(esm).toEqual([]);
+    // A live process's claim is not the waiter's to remove.
+    expect(existsSync(claim)).toBe(true);
   });
 
   it('the tracing is real: a call the fast path hands off loads dist/main.js as an ES module', async () => {

@@ -1,6 +1,6 @@
 // Chartmetric: a long-lived refresh token, exchanged at POST /api/token with a JSON
 // {"refreshtoken"} body. The answer may carry a new refresh token, which replaces the old one.
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
@@ -10,10 +10,10 @@ import { secretRequest } from '../../core/model.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
-  token: z.string().min(1),
+  token: z.string().check(z.minLength(1)),
   expires_in: ExpiresIn,
-  refresh_token: z.string().min(1).nullish(),
-  scope: z.string().nullish(),
+  refresh_token: z.nullish(z.string().check(z.minLength(1))),
+  scope: z.nullish(z.string()),
 });
 
 async function mint(ctx: ProviderContext, secrets: Secrets) {

@@ -1,6 +1,6 @@
 // Soundcharts: client credentials over HTTP Basic with an optional team_id in the form body;
 // or the deprecated x-app-id / x-api-key header pair, which has no access token at all.
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, basicAuth, formBody, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
@@ -10,8 +10,8 @@ import { secretRequest } from '../../core/model.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
-  access_token: z.string().min(1),
-  token_type: z.string().min(1),
+  access_token: z.string().check(z.minLength(1)),
+  token_type: z.string().check(z.minLength(1)),
   expires_in: ExpiresIn,
 });
 

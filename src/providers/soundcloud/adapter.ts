@@ -1,7 +1,7 @@
 // SoundCloud (OAuth 2.1): Authorization Code + PKCE in the browser, finished by a loopback
 // listener, with single-use refresh tokens; or app-only client credentials, minted with HTTP Basic
 // only and renewed with the issued refresh token (an app may mint just 50 tokens per 12 h).
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openInBrowser } from '../../core/browser.js';
 import { CredentialsRejectedError, UnavailableError } from '../../core/errors.js';
 import { sendTokenRequest } from '../../core/http.js';
@@ -31,14 +31,14 @@ function isAuthorization(value: Readonly<Record<string, string>> | undefined): v
 
 /** A user grant always rotates: the answer must carry the next refresh token. */
 const UserTokenAnswer = z.object({
-  access_token: z.string().min(1),
-  token_type: z.string().nullish(),
+  access_token: z.string().check(z.minLength(1)),
+  token_type: z.nullish(z.string()),
   expires_in: ExpiresIn,
-  refresh_token: z.string().min(1),
-  scope: z.string().nullish(),
+  refresh_token: z.string().check(z.minLength(1)),
+  scope: z.nullish(z.string()),
 });
 
-const AppTokenAnswer = UserTokenAnswer.extend({ refresh_token: z.string().min(1).nullish() });
+const AppTokenAnswer = z.extend(UserTokenAnswer, { refresh_token: z.nullish(z.string().check(z.minLength(1))) });
 
 /** A form POST to the token endpoint; `secrets` are the values in it that an answer must not echo. */
 function post(ctx: ProviderContext, headers: Record<string, string>, fields: Record<string, string | undefined>, secrets: readonly string[]) {

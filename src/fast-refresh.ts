@@ -1,0 +1,226 @@
+// At expiry, many `tokens get` at once: one process refreshes, the others wait for its token. The
+// waiting is done here, on the fast path, so that the waiters never load the full program.
+//
+// The refresh itself is always the full program's, under its lock (src/core/lock.ts: a
+// proper-lockfile mkdir lock). But the full program takes that lock only after it has loaded,
+// by which time every process started with it has already looked at the cache. So the first fast
+// path to find the token expired claims the refresh with a small file beside the lock
+// (`PROVIDER.lock.refreshing`, created exclusively, holding its pid), hands over to the full program,
+// and removes the claim once the full program is done. A fast path that finds the refresh claimed,
+// or the lock held, waits: it polls the cache (a few hundred bytes, read synchronously) with a short
+// backoff, or, where it can, watches the cache's directory (fs.watch: woken by the rename that
+// writes the token) and looks at the lock and the claim every POLL_MS, and answers as soon as the
+// token there will do. The claim decides nothing: a waiter
+// answers only from a cache that passes the same checks as ever, and whatever is in doubt goes to
+// the full program, which decides under the lock — a claim whose process is gone, a stale lock, a
+// failure recorded beside the lock (the full program shares it with processes that were waiting:
+// the waiter hands over the time it began to wait), a lock and claim gone with no usable token, a
+// wait as long as the lock's (TOKENS_LOCK_TIMEOUT; the full program then counts it as waited), or a
+// state directory that is not private.
+import { closeSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import { cacheFile, isFresh, readCache } from './core/cache.js';
+import { failurePath, lockPath, lockWaitMs, STALE_MS } from './core/lock-files.js';
+import type { Env } from './core/paths.js';
+import type { AccessToken, ProviderName } from './core/model.js';
+import type { Paths } from './core/paths.js';
+
+/** Polling without a watcher: from FIRST_POLL_MS, doubling up to MAX_POLL_MS. */
+const FIRST_POLL_MS = 10;
+const MAX_POLL_MS = 50;
+/** With a watcher on the cache directory, the lock and the claim are looked at this often. */
+const WATCHED_POLL_MS = 200;
+
+/** A refresh this process claimed; released (the claim file removed) once the full program is done. */
+export interface RefreshClaim {
+  release(): void;
+}
+
+export type Awaited =
+  | { kind: 'token'; token: AccessToken }
+  /** The full program's business; `askedAt` when this process waited first, `claim` when it claimed the refresh. */
+  | { kind: 'handoff'; askedAt?: number; claim?: RefreshClaim };
+
+const claimPath = (lock: string) => `${lock}.refreshing`;
+
+/** The state directory holding the lock, if it is ours alone: a directory we own that nobody else may write. */
+function isPrivateDir(dir: string): boolean {
+  try {
+    const info = lstatSync(dir);
+    return info.isDirectory() && (info.mode & 0o022) === 0 && (typeof process.getuid !== 'function' || info.uid === process.getuid());
+  } catch {
+    return false;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The claim's process: 'absent' (no claim), 'alive', or 'gone' (the process is not running). */
+function claimant(path: string): 'absent' | 'alive' | 'gone' {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'gone';
+  }
+  const pid = Number(text.trim());
+  if (text.trim() === '') {
+    // Created an instant ago and not yet written; a claim empty for longer was left by a crash.
+    try {
+      return Date.now() - statSync(path).mtimeMs < 1000 ? 'alive' : 'gone';
+    } catch {
+      return 'absent';
+    }
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return 'gone';
+  try {
+    process.kill(pid, 0);
+    return 'alive';
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? 'alive' : 'gone';
+  }
+}
+
+/** The provider lock: 'absent', 'held', or 'stale' (its holder stopped touching it: lock.ts breaks it). */
+function lockState(lock: string): 'absent' | 'held' | 'stale' {
+  try {
+    return Date.now() - statSync(lock).mtimeMs > STALE_MS ? 'stale' : 'held';
+  } catch {
+    return 'absent';
+  }
+}
+
+/** Claims the refresh: true when this process created the claim file. */
+function tryClaim(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch {
+    return false;
+  }
+  try {
+    writeSync(fd, `${process.pid}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+function claimOf(path: string): RefreshClaim {
+  return {
+    release() {
+      try {
+        if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+      } catch {
+        // Gone already, or never fully ours: nothing to release.
+      }
+    },
+  };
+}
+
+/**
+ * For a token that is missing or will not do: the token another process's refresh leaves in the
+ * cache, after waiting for it, or the hand-over to the full program (with this process's claim on
+ * the refresh, when no other process was making one and `mayClaim`: a `get`, whose full program is
+ * done soon after its refresh; not an `exec`, whose full program lasts as long as its command).
+ */
+export async function awaitRefresh(
+  paths: Paths,
+  env: Env,
+  profile: string,
+  provider: ProviderName,
+  minTtl: { seconds: number; given: boolean },
+  { mayClaim }: { mayClaim: boolean },
+): Promise<Awaited> {
+  const lock = lockPath(paths.stateDir, profile, provider);
+  const claim = claimPath(lock);
+  if (!isPrivateDir(dirname(lock)) || exists(failurePath(lock))) return { kind: 'handoff' };
+  const usable = async (): Promise<AccessToken | undefined> => {
+    const read = await readCache(paths, profile, provider);
+    return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given) ? read.token : undefined;
+  };
+
+  const holder = claimant(claim);
+  if (holder === 'gone') {
+    // Left by a process that died: out of the way (if another waiter replaced it meanwhile, the
+    // worst is two full programs, and the lock still lets one refresh).
+    try {
+      unlinkSync(claim);
+    } catch {
+      // someone else removed it
+    }
+  }
+  const held = lockState(lock);
+  if (held === 'stale') return { kind: 'handoff' };
+  // Nobody is refreshing: this process will (unless another claimed it a moment ago: then wait).
+  if (holder !== 'alive' && held === 'absent') {
+    if (!mayClaim) return { kind: 'handoff' };
+    if (tryClaim(claim)) return { kind: 'handoff', claim: claimOf(claim) };
+  }
+
+  const askedAt = Date.now();
+  const waitMs = lockWaitMs(env);
+  const waker = new Waker(dirname(cacheFile(paths, profile, provider)));
+  try {
+    let pause = FIRST_POLL_MS;
+    for (;;) {
+      await waker.sleep(waker.watching ? WATCHED_POLL_MS : pause);
+      pause = Math.min(pause * 2, MAX_POLL_MS);
+      const token = await usable();
+      if (token) return { kind: 'token', token };
+      if (exists(failurePath(lock)) || Date.now() - askedAt >= waitMs) return { kind: 'handoff', askedAt };
+      const who = claimant(claim);
+      const lockNow = lockState(lock);
+      if (who === 'gone' || lockNow === 'stale') return { kind: 'handoff', askedAt };
+      if (who === 'absent' && lockNow === 'absent') {
+        const late = await usable();
+        return late ? { kind: 'token', token: late } : { kind: 'handoff', askedAt };
+      }
+    }
+  } finally {
+    waker.close();
+  }
+}
+
+/** Sleeps that end early when something changes in a directory (fs.watch), where watching works. */
+class Waker {
+  readonly #watcher: FSWatcher | undefined;
+  #wake: () => void = () => undefined;
+
+  constructor(dir: string) {
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(dir, { persistent: false }, () => this.#wake());
+      watcher.on('error', () => undefined);
+    } catch {
+      // No directory yet, no inotify watches left, …: poll instead.
+      watcher = undefined;
+    }
+    this.#watcher = watcher;
+  }
+
+  get watching(): boolean {
+    return this.#watcher !== undefined;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  close(): void {
+    this.#watcher?.close();
+  }
+}
