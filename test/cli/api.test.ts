@@ -295,7 +295,9 @@ describe('failures', () => {
     // happened: one that then refreshed again (rather than use the cache) would mint a second time.
     w.apis.soundcloud.refuse(cached, { holdUntilMinted: true });
     const since = Date.now();
-    const results = await Promise.all(Array.from({ length: 20 }, () => w.api(['soundcloud', '/users/1002'])));
+    // Held answers can take as long as twenty processes take to start on a busy machine: more than
+    // the suite's 5 s HTTP timeout, after which a held GET would be repeated (still refused).
+    const results = await Promise.all(Array.from({ length: 20 }, () => w.api(['soundcloud', '/users/1002'], { env: { TOKENS_HTTP_TIMEOUT: '120' } })));
     for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(new Set(results.map((r) => JSON.parse(r.stdout).username))).toEqual(new Set(['fake-artist']));
     expect(tokenRequests(w, since)).toHaveLength(1);
