@@ -1,19 +1,15 @@
 // Soundcharts: client credentials over HTTP Basic with an optional team_id in the form body;
 // or the deprecated x-app-id / x-api-key header pair, which has no access token at all.
 import * as z from '../../core/zod.js';
-import { sendTokenRequest } from '../../core/http.js';
-import { ExpiresIn, basicAuth, formBody, processTokenResponse } from '../../core/oauth.js';
+import { clientCredentialsGrantRequest, processGrantResponse, TokenAnswer } from '../../core/grants.js';
 import { loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags, requireFlag } from '../common.js';
 import { soundcharts } from './index.js';
 import { secretRequest } from '../../core/model.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
-const TokenAnswer = z.object({
-  access_token: z.string().check(z.minLength(1)),
-  token_type: z.string().check(z.minLength(1)),
-  expires_in: ExpiresIn,
-});
+/** Soundcharts documents token_type as always present. */
+const SoundchartsTokenAnswer = z.extend(TokenAnswer, { token_type: z.string().check(z.minLength(1)) });
 
 export const LEGACY_WARNING =
   'Soundcharts API keys (x-app-id / x-api-key) are deprecated; prefer `tokens login soundcharts --client-id ID` with API client credentials.';
@@ -24,15 +20,10 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   if (ctx.settings.mode !== 'client_credentials' || !clientId || !clientSecret) {
     throw new Error('soundcharts mint called without client credentials');
   }
-  const authorization = basicAuth(clientId, clientSecret);
-  const response = await sendTokenRequest(ctx.deps, {
-    providerTitle: 'Soundcharts',
-    url: ctx.endpoint('token'),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
-    body: formBody({ grant_type: 'client_credentials', team_id: ctx.settings.team_id }),
-    secrets: [clientSecret, authorization.slice('Basic '.length)],
-  });
-  const answer = processTokenResponse(response, { providerTitle: 'Soundcharts', schema: TokenAnswer, loginHint: loginHint('soundcharts', ctx.profile) });
+  const endpoint = { providerTitle: 'Soundcharts', url: ctx.endpoint('token'), loginHint: loginHint('soundcharts', ctx.profile) };
+  const client = { id: clientId, secret: clientSecret, authentication: 'basic' } as const;
+  const response = await clientCredentialsGrantRequest(ctx.deps, endpoint, client, { team_id: ctx.settings.team_id });
+  const answer = processGrantResponse(response, endpoint, SoundchartsTokenAnswer);
   return { token: accessToken(answer, ctx.deps.now(), 'Soundcharts') };
 }
 

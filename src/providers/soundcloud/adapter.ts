@@ -1,11 +1,22 @@
 // SoundCloud (OAuth 2.1): Authorization Code + PKCE in the browser, finished by a loopback
 // listener, with single-use refresh tokens; or app-only client credentials, minted with HTTP Basic
 // only and renewed with the issued refresh token (an app may mint just 50 tokens per 12 h).
-import * as z from '../../core/zod.js';
 import { openInBrowser } from '../../core/browser.js';
 import { CredentialsRejectedError, UnavailableError } from '../../core/errors.js';
 import { sendTokenRequest } from '../../core/http.js';
-import { ExpiresIn, basicAuth, describeOAuthError, formBody, oauthErrorDetails, processTokenResponse } from '../../core/oauth.js';
+import { describeOAuthError, oauthErrorDetails } from '../../core/oauth.js';
+import {
+  authorizationCodeGrantRequest,
+  clientCredentialsGrantRequest,
+  processGrantResponse,
+  refreshTokenGrantRequest,
+  RotatingTokenAnswer,
+  TokenAnswer,
+  type ClientAuthentication,
+  type OAuthClient,
+  type TokenAnswerSchema,
+  type TokenEndpoint,
+} from '../../core/grants.js';
 import { loginCommand, loginHint } from '../../core/hints.js';
 import { accessToken, mintResult, refuseFlags, requireFlag } from '../common.js';
 import { startCallbackListener } from './listener.js';
@@ -29,48 +40,29 @@ function isAuthorization(value: Readonly<Record<string, string>> | undefined): v
   return Boolean(value?.code && value.code_verifier && value.redirect_uri);
 }
 
-/** A user grant always rotates: the answer must carry the next refresh token. */
-const UserTokenAnswer = z.object({
-  access_token: z.string().check(z.minLength(1)),
-  token_type: z.nullish(z.string()),
-  expires_in: ExpiresIn,
-  refresh_token: z.string().check(z.minLength(1)),
-  scope: z.nullish(z.string()),
-});
-
-const AppTokenAnswer = z.extend(UserTokenAnswer, { refresh_token: z.nullish(z.string().check(z.minLength(1))) });
-
-/** A form POST to the token endpoint; `secrets` are the values in it that an answer must not echo. */
-function post(ctx: ProviderContext, headers: Record<string, string>, fields: Record<string, string | undefined>, secrets: readonly string[]) {
-  return sendTokenRequest(ctx.deps, {
-    providerTitle: TITLE,
-    url: ctx.endpoint('token'),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: formBody(fields),
-    secrets,
-  });
+function clientOf(ctx: ProviderContext, secrets: Secrets, authentication: ClientAuthentication): OAuthClient {
+  const id = ctx.settings.client_id;
+  const secret = secrets.client_secret;
+  if (!id || !secret) throw new Error('soundcloud credentials incomplete');
+  return { id, secret, authentication };
 }
 
-function clientOf(ctx: ProviderContext, secrets: Secrets): { clientId: string; clientSecret: string } {
-  const clientId = ctx.settings.client_id;
-  const clientSecret = secrets.client_secret;
-  if (!clientId || !clientSecret) throw new Error('soundcloud credentials incomplete');
-  return { clientId, clientSecret };
+function tokenEndpoint(ctx: ProviderContext, loginHint: string): TokenEndpoint {
+  return { providerTitle: TITLE, url: ctx.endpoint('token'), loginHint };
 }
 
-/** The refresh grant as SoundCloud documents it: client credentials in the form body. */
-async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: typeof UserTokenAnswer | typeof AppTokenAnswer) {
-  const { clientId, clientSecret } = clientOf(ctx, secrets);
-  const response = await post(ctx, {}, { grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken }, [clientSecret, refreshToken]);
-  return processTokenResponse(response, { providerTitle: TITLE, schema, loginHint: loginHint('soundcloud', ctx.profile) });
+/** The refresh grant as SoundCloud documents it: client credentials in the form body. A user grant always rotates. */
+async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: TokenAnswerSchema) {
+  const endpoint = tokenEndpoint(ctx, loginHint('soundcloud', ctx.profile, ctx.settings.mode === 'client_credentials' ? ' --client-credentials' : ''));
+  const response = await refreshTokenGrantRequest(ctx.deps, endpoint, clientOf(ctx, secrets, 'body'), refreshToken);
+  return processGrantResponse(response, endpoint, schema);
 }
 
 /** Client credentials: HTTP Basic only; SoundCloud refuses credentials in the body for this grant. */
 async function clientCredentialsGrant(ctx: ProviderContext, secrets: Secrets) {
-  const { clientId, clientSecret } = clientOf(ctx, secrets);
-  const authorization = basicAuth(clientId, clientSecret);
-  const response = await post(ctx, { authorization }, { grant_type: 'client_credentials' }, [clientSecret, authorization.slice('Basic '.length)]);
-  return processTokenResponse(response, { providerTitle: TITLE, schema: AppTokenAnswer, loginHint: loginHint('soundcloud', ctx.profile, ' --client-credentials') });
+  const endpoint = tokenEndpoint(ctx, loginHint('soundcloud', ctx.profile, ' --client-credentials'));
+  const response = await clientCredentialsGrantRequest(ctx.deps, endpoint, clientOf(ctx, secrets, 'basic'));
+  return processGrantResponse(response, endpoint, TokenAnswer);
 }
 
 function bundle(clientSecret: string, refreshToken: string | null | undefined): Secrets {
@@ -79,11 +71,11 @@ function bundle(clientSecret: string, refreshToken: string | null | undefined): 
 
 async function mint(ctx: ProviderContext, secrets: Secrets) {
   const now = () => ctx.deps.now();
-  const { clientSecret } = clientOf(ctx, secrets);
+  const clientSecret = clientOf(ctx, secrets, 'body').secret;
   if (ctx.settings.mode === 'client_credentials') {
     if (secrets.refresh_token) {
       try {
-        const answer = await refreshGrant(ctx, secrets, secrets.refresh_token, AppTokenAnswer);
+        const answer = await refreshGrant(ctx, secrets, secrets.refresh_token, TokenAnswer);
         return mintResult(answer, now(), TITLE, bundle(clientSecret, answer.refresh_token ?? secrets.refresh_token));
       } catch (error) {
         if (!(error instanceof CredentialsRejectedError)) throw error;
@@ -96,7 +88,7 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   }
   const refreshToken = secrets.refresh_token;
   if (!refreshToken) throw new Error('soundcloud user login without a refresh token');
-  const answer = await refreshGrant(ctx, secrets, refreshToken, UserTokenAnswer);
+  const answer = await refreshGrant(ctx, secrets, refreshToken, RotatingTokenAnswer);
   return mintResult(answer, now(), TITLE, bundle(clientSecret, answer.refresh_token));
 }
 
@@ -104,7 +96,7 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
 async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<Authorization> {
   const { deps, settings, flags } = ctx;
   const redirect = parseRedirectUri(settings.redirect_uri ?? DEFAULT_REDIRECT_URI);
-  const { clientId } = clientOf(ctx, secrets);
+  const clientId = clientOf(ctx, secrets, 'body').id;
   const pkce = createPkce();
   const state = createState();
   const timeoutSeconds = flags.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
@@ -142,18 +134,11 @@ async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<
 
 /** The code exchange, run under the provider lock with the secrets persisted right after. */
 async function exchangeCode(ctx: LoginContext, secrets: Secrets, authorization: Authorization) {
-  const { deps } = ctx;
-  const { clientId, clientSecret } = clientOf(ctx, secrets);
-  const response = await post(ctx, {}, {
-    grant_type: 'authorization_code',
-    client_id: clientId,
-    client_secret: clientSecret,
-    redirect_uri: authorization.redirect_uri,
-    code_verifier: authorization.code_verifier,
-    code: authorization.code,
-  }, [clientSecret, authorization.code, authorization.code_verifier]);
-  const answer = processTokenResponse(response, { providerTitle: TITLE, schema: UserTokenAnswer, loginHint: 'Check the client id, client secret and redirect URI registered with your SoundCloud app, then log in again.' });
-  return { secrets: bundle(clientSecret, answer.refresh_token), token: accessToken(answer, deps.now(), TITLE) };
+  const client = clientOf(ctx, secrets, 'body');
+  const endpoint = tokenEndpoint(ctx, 'Check the client id, client secret and redirect URI registered with your SoundCloud app, then log in again.');
+  const response = await authorizationCodeGrantRequest(ctx.deps, endpoint, client, authorization);
+  const answer = processGrantResponse(response, endpoint, RotatingTokenAnswer);
+  return { secrets: bundle(client.secret, answer.refresh_token), token: accessToken(answer, ctx.deps.now(), TITLE) };
 }
 
 async function signOut(ctx: ProviderContext, token: AccessToken): Promise<void> {

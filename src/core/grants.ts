@@ -1,0 +1,107 @@
+// The OAuth 2.0 grants tokens sends (after oauth4webapi): per grant, a request function that sends
+// what RFC 6749 says and nothing else, and one strict processor of the answer. How the client
+// authenticates is a strategy of the client (HTTP Basic, or its credentials in the form body), since
+// providers differ there and even between grants (SoundCloud: Basic only for client credentials,
+// the body for the other two). Every secret a request carries is handed on for redaction, so an
+// answer that echoes one never shows it. A provider's adapter keeps only its data and what is truly
+// its own (Chartmetric's JSON exchange is not an OAuth grant and stays in its adapter).
+import { sendTokenRequest, type TokenResponse } from './http.js';
+import { basicAuth, ExpiresIn, formBody, processTokenResponse } from './oauth.js';
+import * as z from './zod.js';
+import type { Deps } from './deps.js';
+
+export type ClientAuthentication = 'basic' | 'body';
+
+export interface OAuthClient {
+  id: string;
+  secret: string;
+  authentication: ClientAuthentication;
+}
+
+/** Where a grant is sent, and what messages about it say. */
+export interface TokenEndpoint {
+  /** For messages: "SoundCloud". */
+  providerTitle: string;
+  url: string;
+  /** Printed after a rejection, e.g. "Run `tokens login soundcloud`." */
+  loginHint: string;
+}
+
+/** A standard token answer (RFC 6749 §5.1); `refresh_token` optional. */
+export const TokenAnswer = z.object({
+  access_token: z.string().check(z.minLength(1)),
+  token_type: z.nullish(z.string()),
+  expires_in: ExpiresIn,
+  refresh_token: z.nullish(z.string().check(z.minLength(1))),
+  scope: z.nullish(z.string()),
+});
+/** An answer that must rotate: the next refresh token is required. */
+export const RotatingTokenAnswer = z.extend(TokenAnswer, { refresh_token: z.string().check(z.minLength(1)) });
+
+export type TokenAnswerSchema = typeof TokenAnswer | typeof RotatingTokenAnswer;
+
+/** The client's credentials as its strategy places them: a header, or two form fields. */
+function authenticate(client: OAuthClient): { headers: Record<string, string>; fields: Record<string, string>; secrets: string[] } {
+  if (client.authentication === 'basic') {
+    const authorization = basicAuth(client.id, client.secret);
+    return { headers: { authorization }, fields: {}, secrets: [client.secret, authorization.slice('Basic '.length)] };
+  }
+  return { headers: {}, fields: { client_id: client.id, client_secret: client.secret }, secrets: [client.secret] };
+}
+
+/** A form POST of one grant; `secrets` are the grant's own secret values (a refresh token, a code). */
+function grantRequest(
+  deps: Deps,
+  endpoint: TokenEndpoint,
+  client: OAuthClient,
+  fields: Record<string, string | undefined>,
+  secrets: readonly string[],
+): Promise<TokenResponse> {
+  const auth = authenticate(client);
+  return sendTokenRequest(deps, {
+    providerTitle: endpoint.providerTitle,
+    url: endpoint.url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth.headers },
+    body: formBody({ ...fields, ...auth.fields }),
+    secrets: [...auth.secrets, ...secrets],
+  });
+}
+
+/** RFC 6749 §4.4; `extra` carries provider parameters (Soundcharts' team_id). */
+export function clientCredentialsGrantRequest(
+  deps: Deps,
+  endpoint: TokenEndpoint,
+  client: OAuthClient,
+  extra: Record<string, string | undefined> = {},
+): Promise<TokenResponse> {
+  return grantRequest(deps, endpoint, client, { grant_type: 'client_credentials', ...extra }, []);
+}
+
+/** RFC 6749 §6. */
+export function refreshTokenGrantRequest(deps: Deps, endpoint: TokenEndpoint, client: OAuthClient, refreshToken: string): Promise<TokenResponse> {
+  return grantRequest(deps, endpoint, client, { grant_type: 'refresh_token', refresh_token: refreshToken }, [refreshToken]);
+}
+
+/** RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5). */
+export function authorizationCodeGrantRequest(
+  deps: Deps,
+  endpoint: TokenEndpoint,
+  client: OAuthClient,
+  grant: { code: string; redirect_uri: string; code_verifier: string },
+): Promise<TokenResponse> {
+  return grantRequest(
+    deps,
+    endpoint,
+    client,
+    { grant_type: 'authorization_code', redirect_uri: grant.redirect_uri, code_verifier: grant.code_verifier, code: grant.code },
+    [grant.code, grant.code_verifier],
+  );
+}
+
+/**
+ * The answer of any grant, strictly: every field validated by `schema` (TokenAnswer, or a stricter
+ * one a provider documents), an error answer typed (rejected: exit 4; anything else: exit 5).
+ */
+export function processGrantResponse<S extends z.ZodMiniType>(response: TokenResponse, endpoint: TokenEndpoint, schema: S): z.infer<S> {
+  return processTokenResponse(response, { providerTitle: endpoint.providerTitle, schema, loginHint: endpoint.loginHint });
+}

@@ -1,0 +1,78 @@
+// The grants module: each grant sends exactly its RFC 6749 fields, the client authenticates by its
+// strategy (Basic header, or id and secret in the body, never both), and the processor is strict.
+import { describe, expect, it } from 'vitest';
+import {
+  authorizationCodeGrantRequest,
+  clientCredentialsGrantRequest,
+  processGrantResponse,
+  refreshTokenGrantRequest,
+  RotatingTokenAnswer,
+  TokenAnswer,
+  type OAuthClient,
+} from '../../src/core/grants.js';
+import { json, scriptedFetch, testDeps } from '../support/deps.js';
+
+const endpoint = { providerTitle: 'Test', url: 'https://auth.example/token', loginHint: 'Run `tokens login test`.' };
+const basic: OAuthClient = { id: 'cid', secret: 'csecret-value', authentication: 'basic' };
+const body: OAuthClient = { ...basic, authentication: 'body' };
+const BASIC_HEADER = `Basic ${Buffer.from('cid:csecret-value').toString('base64')}`;
+
+async function sent(send: (deps: ReturnType<typeof testDeps>) => Promise<unknown>) {
+  const { fetch, calls } = scriptedFetch([json(200, { access_token: 'a' })]);
+  await send(testDeps({ fetch }));
+  const init = calls[0]!.init;
+  const headers = new Headers(init.headers as Record<string, string>);
+  return { fields: Object.fromEntries(new URLSearchParams(String(init.body))), authorization: headers.get('authorization'), type: headers.get('content-type') };
+}
+
+describe('grant requests', () => {
+  it.each([
+    ['client credentials, Basic', (d: ReturnType<typeof testDeps>) => clientCredentialsGrantRequest(d, endpoint, basic), { grant_type: 'client_credentials' }, BASIC_HEADER],
+    [
+      'client credentials with a provider parameter, Basic',
+      (d: ReturnType<typeof testDeps>) => clientCredentialsGrantRequest(d, endpoint, basic, { team_id: 'T', absent: undefined }),
+      { grant_type: 'client_credentials', team_id: 'T' },
+      BASIC_HEADER,
+    ],
+    [
+      'client credentials, in the body',
+      (d: ReturnType<typeof testDeps>) => clientCredentialsGrantRequest(d, endpoint, body),
+      { grant_type: 'client_credentials', client_id: 'cid', client_secret: 'csecret-value' },
+      null,
+    ],
+    [
+      'refresh token, in the body',
+      (d: ReturnType<typeof testDeps>) => refreshTokenGrantRequest(d, endpoint, body, 'rt-1'),
+      { grant_type: 'refresh_token', refresh_token: 'rt-1', client_id: 'cid', client_secret: 'csecret-value' },
+      null,
+    ],
+    [
+      'authorization code with PKCE, in the body',
+      (d: ReturnType<typeof testDeps>) => authorizationCodeGrantRequest(d, endpoint, body, { code: 'c', redirect_uri: 'http://127.0.0.1:1/cb', code_verifier: 'v' }),
+      { grant_type: 'authorization_code', code: 'c', redirect_uri: 'http://127.0.0.1:1/cb', code_verifier: 'v', client_id: 'cid', client_secret: 'csecret-value' },
+      null,
+    ],
+  ] as const)('%s', async (_what, send, fields, authorization) => {
+    const request = await sent(send);
+    expect(request.fields).toEqual(fields);
+    expect(request.authorization).toBe(authorization);
+    expect(request.type).toBe('application/x-www-form-urlencoded');
+  });
+});
+
+describe('processGrantResponse', () => {
+  const response = (status: number, payload: unknown) => ({ status, headers: new Headers(), text: JSON.stringify(payload), redact: [] });
+
+  it('accepts the documented fields, and requires a refresh token where the grant rotates', () => {
+    expect(processGrantResponse(response(200, { access_token: 'a', expires_in: 3600 }), endpoint, TokenAnswer)).toMatchObject({ access_token: 'a', expires_in: 3600 });
+    expect(() => processGrantResponse(response(200, { access_token: 'a', expires_in: 3600 }), endpoint, RotatingTokenAnswer)).toThrow(/refresh_token missing/);
+    expect(() => processGrantResponse(response(200, { expires_in: 3600 }), endpoint, TokenAnswer)).toThrow(/access_token missing/);
+  });
+
+  it('types a rejection (exit 4, with the hint) and any other error (exit 5)', () => {
+    expect(() => processGrantResponse(response(401, { error: 'invalid_client' }), endpoint, TokenAnswer)).toThrow(
+      expect.objectContaining({ exitCode: 4, hint: endpoint.loginHint }),
+    );
+    expect(() => processGrantResponse(response(500, {}), endpoint, TokenAnswer)).toThrow(expect.objectContaining({ exitCode: 5 }));
+  });
+});
