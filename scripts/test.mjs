@@ -118,6 +118,14 @@ if (!existsSync(vitest) || !existsSync(tsc)) {
   console.error('[test] the dev dependencies are not installed: run npm ci (or npm install) first');
   process.exit(1);
 }
+const biome = join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
+console.error('[test] $ biome ci (formatting and lint)');
+const lint = spawnSync(process.execPath, [biome, 'ci', '--colors=off', '.'], { cwd: root, encoding: 'utf8' });
+if (lint.status !== 0) {
+  process.stderr.write(lint.stdout + lint.stderr);
+  console.error('[test] formatting or lint failed: run `npx biome check --write .` to fix what it can, then fix the rest');
+  process.exit(1);
+}
 console.error('[test] $ tsc --noEmit');
 const typecheck = spawnSync(process.execPath, [tsc, '--noEmit', '--pretty', 'false'], { cwd: root, encoding: 'utf8' });
 if (typecheck.status !== 0) {

@@ -139,7 +139,7 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
     if (command === 'exec') {
       const scanned = scan(args, EXEC_OPTIONS);
       // Exactly `exec OPTIONS -- CMD [ARGS…]`; no --provider means every configured provider.
-      if (!scanned || scanned.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
+      if (scanned?.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
       const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
       const plan: FastPlan = { command: 'exec', providers: providers.length > 0 ? providers : undefined, profile: profileOf(scanned, env), argv: scanned.afterDashes };
       for (const provider of providers) resolveEndpoints(provider, env);

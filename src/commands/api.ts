@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { apiBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
-import { TokenBroker, type Credential } from '../core/broker.js';
+import { TokenBroker, } from '../core/broker.js';
 import { ApiStatusError, CredentialsRejectedError, UnavailableError, UsageError } from '../core/errors.js';
 import { credentialHeaders } from '../core/format.js';
 import { loginCommand } from '../core/hints.js';

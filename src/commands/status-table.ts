@@ -49,5 +49,5 @@ export function renderStatusTable(entries: StatusEntry[], options: { now: number
     if (token.startsWith('expires')) return line.replace(token, colour.green(token));
     return line;
   };
-  return [colour.bold(pad(header)), ...rows.map((r) => paint(r, pad(r)))].join('\n') + '\n';
+  return `${[colour.bold(pad(header)), ...rows.map((r) => paint(r, pad(r)))].join('\n')}\n`;
 }

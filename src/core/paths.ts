@@ -20,7 +20,7 @@ export function resolvePaths(env: Env): Paths {
   const base = (name: string, fallback: string) => {
     const value = env[name];
     // The spec says relative values are invalid and must be ignored.
-    return value && value.startsWith('/') ? value : join(home, fallback);
+    return value?.startsWith('/') ? value : join(home, fallback);
   };
   return {
     configDir: join(base('XDG_CONFIG_HOME', '.config'), 'tokens'),

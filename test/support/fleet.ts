@@ -4,7 +4,7 @@
 // never do.
 import { afterEach, expect } from 'vitest';
 import { Sandbox, type CliResult, type RunOptions } from './cli.js';
-import { RedisServer } from './redis.js';
+import type { RedisServer } from './redis.js';
 import { startProviderServer, type ProviderServer } from './servers.js';
 import { freePort, login, random, secretsSeen, type Setup, type World } from './worlds.js';
 

@@ -391,7 +391,7 @@ describe('the fast path and the full program answer alike', () => {
     const env = { TOKENS_PASSPHRASE: 'never-seen-pass', TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'never-seen-rt', TOKENS_EXTRA: 'kept' };
     const { fast, full } = await bothWays(['exec', ...rest], env, 'piped in\n');
     // spawn() throwing is the one case the fast path gives back (before any child ran).
-    expect(fast.fullProgram, 'answered by the fast path').toBe(rest.includes('') ? true : false);
+    expect(fast.fullProgram, 'answered by the fast path').toBe(!!rest.includes(''));
     expect(outcome(fast)).toEqual(outcome(full));
     expect(fast.stdout).not.toContain('never-seen');
   });

@@ -9,7 +9,7 @@ import { TokenBroker, secretKey } from '../../src/core/broker.js';
 import { cacheFile, isFresh, readCache, writeCache } from '../../src/core/cache.js';
 import { configFile, loadConfig, updateSettings } from '../../src/core/config.js';
 import { sendTokenRequest, MAX_BODY_BYTES } from '../../src/core/http.js';
-import { lockPath, withLock } from '../../src/core/lock.js';
+import { lockPath, } from '../../src/core/lock.js';
 import { ensurePrivateDir, writePrivateFile } from '../../src/core/private-files.js';
 import { StoreError, UnavailableError } from '../../src/core/errors.js';
 import { sanitizeProviderText } from '../../src/core/untrusted-text.js';

@@ -75,7 +75,7 @@ function expectSecurityHeaders(headers: Record<string, string | string[] | undef
   expect(headers['content-type']).toBe('text/html; charset=utf-8');
   expect(headers['x-content-type-options']).toBe('nosniff');
   expect(String(headers['content-security-policy'])).toMatch(/^default-src 'none'; style-src 'unsafe-inline'/);
-  expect(headers['connection']).toBe('close');
+  expect(headers.connection).toBe('close');
 }
 
 describe('soundcloud callback listener', () => {

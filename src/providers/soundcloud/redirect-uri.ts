@@ -24,7 +24,7 @@ export interface ParsedRedirectUri {
   uri: string;
 }
 
-const HELP = 'use http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH, e.g. ' + DEFAULT_REDIRECT_URI;
+const HELP = `use http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH, e.g. ${DEFAULT_REDIRECT_URI}`;
 
 function invalid(uri: string, reason: string): UsageError {
   const shown = uri.length > 200 ? `${uri.slice(0, 200)}…` : uri;
