@@ -15,7 +15,14 @@ export {
   type ResetFault,
   type StatusFault,
 } from './fake/harness.js';
-export type { AccessTokenInfo, EndpointKind, Fault, FaultTarget, MintRecord, RecordedRequest } from './fake/token-endpoint.js';
+export type {
+  AccessTokenInfo,
+  EndpointKind,
+  Fault,
+  FaultTarget,
+  MintRecord,
+  RecordedRequest,
+} from './fake/token-endpoint.js';
 export type { ChartmetricControl } from './fake/chartmetric.js';
 export type { SoundchartsClient, SoundchartsControl } from './fake/soundcharts.js';
 export type { AuthorizeMode, IssuedTokens, SoundcloudClient, SoundcloudControl } from './fake/soundcloud.js';
@@ -40,7 +47,19 @@ export {
 export { generatedBytes, generatedChunks, generatedDigest } from './fake/bytes.js';
 export { MEDIA_SIZE, type CdnRequest, type FakeCdn } from './fake/cdn.js';
 export type { MultipartPart } from './fake/multipart.js';
-export { SOUNDCLOUD_API_PREFIX, SOUNDCLOUD_ME_ID, SOUNDCLOUD_USERS, soundcloudTrack, type SoundcloudApi, type SoundcloudUpload } from './fake/soundcloud-api.js';
+export {
+  SOUNDCLOUD_API_PREFIX,
+  SOUNDCLOUD_ME_ID,
+  SOUNDCLOUD_USERS,
+  soundcloudTrack,
+  type SoundcloudApi,
+  type SoundcloudUpload,
+} from './fake/soundcloud-api.js';
 export { CHARTMETRIC_API_PREFIX, CHARTMETRIC_ARTISTS, type ChartmetricApi } from './fake/chartmetric-api.js';
-export { SOUNDCHARTS_API_PREFIX, SOUNDCHARTS_ARTIST, soundchartsSong, type SoundchartsApi } from './fake/soundcharts-api.js';
+export {
+  SOUNDCHARTS_API_PREFIX,
+  SOUNDCHARTS_ARTIST,
+  soundchartsSong,
+  type SoundchartsApi,
+} from './fake/soundcharts-api.js';
 export { soundcloudResetTime } from './fake/harness.js';

@@ -116,13 +116,23 @@ describe('credentials', () => {
     const me = await fetch(`${apis.soundcloud.base}/me`, { headers: oauth(t) });
     expect(me.status).toBe(200);
     expect(await me.json()).toEqual(SOUNDCLOUD_USERS[1001]);
-    expect(apis.soundcloud.requests[0]).toMatchObject({ api: 'soundcloud', route: '/me', credential: 'token', token: t, status: 200 });
+    expect(apis.soundcloud.requests[0]).toMatchObject({
+      api: 'soundcloud',
+      route: '/me',
+      credential: 'token',
+      token: t,
+      status: 200,
+    });
     expect(apis.soundcloud.requests[0]!.headers.authorization).toBe(`OAuth ${t}`);
 
     server.soundcloud.revokeFamily(t);
     const revoked = await fetch(`${apis.soundcloud.base}/me`, { headers: oauth(t) });
     expect(revoked.status).toBe(401);
-    expect(await revoked.json()).toMatchObject({ code: 401, errors: [{ error_message: '401 - Unauthorized' }], error: null });
+    expect(await revoked.json()).toMatchObject({
+      code: 401,
+      errors: [{ error_message: '401 - Unauthorized' }],
+      error: null,
+    });
     expect(apis.soundcloud.requests[1]!.credential).toBe('refused');
 
     server.soundcloud.expiresIn = 0;
@@ -188,19 +198,25 @@ describe('credentials', () => {
     expect(apis.soundcharts.requests[1]!.credential).toBe('legacy');
     const wrongKey = await fetch(url, { headers: { 'x-app-id': 'app-1', 'x-api-key': 'nope' } });
     expect(wrongKey.status).toBe(401);
-    expect(await wrongKey.json()).toEqual({ errors: [{ key: 'auth.unauthorized', code: 401, message: 'You are not logged in' }] });
+    expect(await wrongKey.json()).toEqual({
+      errors: [{ key: 'auth.unauthorized', code: 401, message: 'You are not logged in' }],
+    });
     expect(apis.violations()).toEqual([]);
 
     expect((await fetch(url, { headers: { 'x-api-key': 'key-1' } })).status).toBe(401);
     expect(apis.soundcharts.violations).toEqual([expect.stringMatching(/must come together/)]);
     const unknown = await fetch(`${apis.soundcharts.base}/api/v2/artist/00000000-0000`, { headers: bearer(t) });
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({ errors: [{ key: 'resource.not_found', code: 404, message: 'Artist not found' }] });
+    expect(await unknown.json()).toEqual({
+      errors: [{ key: 'resource.not_found', code: 404, message: 'Artist not found' }],
+    });
   });
 
   it('legacy keys anywhere else are a violation', async () => {
     const t = await chartmetricToken();
-    await fetch(`${apis.chartmetric.base}/api/artist/3380`, { headers: { ...bearer(t), 'x-app-id': 'app-1', 'x-api-key': 'key-1' } });
+    await fetch(`${apis.chartmetric.base}/api/artist/3380`, {
+      headers: { ...bearer(t), 'x-app-id': 'app-1', 'x-api-key': 'key-1' },
+    });
     expect(apis.chartmetric.violations.join('\n')).toMatch(/legacy keys .* sent to the chartmetric API/);
   });
 });
@@ -225,7 +241,9 @@ describe('SoundCloud resources', () => {
     const res = await fetch(`${apis.soundcloud.base}/tracks/3/stream`, { headers: oauth(t), redirect: 'manual' });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe(`${apis.cdn.url}/media/track-3.mp3`);
-    expect((await fetch(`${apis.soundcloud.base}/tracks/99/stream`, { headers: oauth(t), redirect: 'manual' })).status).toBe(404);
+    expect(
+      (await fetch(`${apis.soundcloud.base}/tracks/99/stream`, { headers: oauth(t), redirect: 'manual' })).status,
+    ).toBe(404);
   });
 });
 
@@ -286,7 +304,9 @@ describe('multipart upload', () => {
     const t = soundcloudUserToken();
     const form = new FormData();
     form.append('track[title]', 'No file');
-    expect((await fetch(`${apis.soundcloud.base}/tracks`, { method: 'POST', headers: oauth(t), body: form })).status).toBe(422);
+    expect(
+      (await fetch(`${apis.soundcloud.base}/tracks`, { method: 'POST', headers: oauth(t), body: form })).status,
+    ).toBe(422);
     expect(apis.violations()).toEqual([]);
     const broken = await fetch(`${apis.soundcloud.base}/tracks`, {
       method: 'POST',
@@ -294,10 +314,14 @@ describe('multipart upload', () => {
       body: '--XyZ\r\nContent-Disposition: form-data; name="track[title]"\r\n\r\nT\r\n--XyZ\r\n',
     });
     expect(broken.status).toBe(400);
-    expect(apis.soundcloud.violations).toEqual([expect.stringMatching(/malformed multipart body: the body ended before the closing boundary/)]);
+    expect(apis.soundcloud.violations).toEqual([
+      expect.stringMatching(/malformed multipart body: the body ended before the closing boundary/),
+    ]);
     // An app token may not upload.
     const app = await soundcloudAppToken();
-    expect((await fetch(`${apis.soundcloud.base}/tracks`, { method: 'POST', headers: oauth(app), body: form })).status).toBe(401);
+    expect(
+      (await fetch(`${apis.soundcloud.base}/tracks`, { method: 'POST', headers: oauth(app), body: form })).status,
+    ).toBe(401);
   });
 
   it('the parser finds boundaries split across chunks, byte by byte', () => {
@@ -312,7 +336,12 @@ describe('multipart upload', () => {
     parser.end();
     expect(parser.error).toBeUndefined();
     expect(parser.parts).toEqual([
-      { name: 'a', size: 20, sha256: createHash('sha256').update('value\r\n--b0und in it').digest('hex'), value: 'value\r\n--b0und in it' },
+      {
+        name: 'a',
+        size: 20,
+        sha256: createHash('sha256').update('value\r\n--b0und in it').digest('hex'),
+        value: 'value\r\n--b0und in it',
+      },
       {
         name: 'f',
         filename: 'x.bin',
@@ -331,7 +360,10 @@ describe('pagination', () => {
     let url: string | undefined = `${apis.soundcloud.base}/tracks?q=hello&limit=3&linked_partitioning=true`;
     const pages: number[] = [];
     while (url) {
-      const page = (await (await fetch(url, { headers: oauth(t) })).json()) as { collection: { id: number }[]; next_href?: string };
+      const page = (await (await fetch(url, { headers: oauth(t) })).json()) as {
+        collection: { id: number }[];
+        next_href?: string;
+      };
       pages.push(page.collection.length);
       ids.push(...page.collection.map((c) => c.id));
       if (page.next_href) {
@@ -348,9 +380,21 @@ describe('pagination', () => {
   it('SoundCloud: a bare array without linked_partitioning; next_href under another origin when asked', async () => {
     const t = await soundcloudAppToken();
     const bare = await (await fetch(`${apis.soundcloud.base}/tracks?limit=2`, { headers: oauth(t) })).json();
-    expect(bare).toEqual([{ kind: 'track', id: 1, title: 'Track 1', user_id: 1002, access: 'playable', uri: 'https://api.soundcloud.com/tracks/1' }, expect.objectContaining({ id: 2 })]);
+    expect(bare).toEqual([
+      {
+        kind: 'track',
+        id: 1,
+        title: 'Track 1',
+        user_id: 1002,
+        access: 'playable',
+        uri: 'https://api.soundcloud.com/tracks/1',
+      },
+      expect.objectContaining({ id: 2 }),
+    ]);
     apis.soundcloud.nextLinkBase = apis.cdn.url;
-    const page = (await (await fetch(`${apis.soundcloud.base}/tracks?limit=2&linked_partitioning=1`, { headers: oauth(t) })).json()) as { next_href: string };
+    const page = (await (
+      await fetch(`${apis.soundcloud.base}/tracks?limit=2&linked_partitioning=1`, { headers: oauth(t) })
+    ).json()) as { next_href: string };
     expect(new URL(page.next_href).origin).toBe(apis.cdn.url);
   });
 
@@ -359,7 +403,10 @@ describe('pagination', () => {
     const first = `${apis.soundcharts.base}/api/v2.21/artist/${SOUNDCHARTS_ARTIST.uuid}/songs?limit=3&sortBy=date`;
     // A path is under the base, as the contract reads it (and a proxy in front of the API needs).
     const resolve = (link: string) => (link.startsWith('/') ? `${apis.soundcharts.base}${link}` : link);
-    type Page = { items: { song: { name: string } }[]; page: { offset: number; total: number; next: string | null; previous: string | null; limit: number } };
+    type Page = {
+      items: { song: { name: string } }[];
+      page: { offset: number; total: number; next: string | null; previous: string | null; limit: number };
+    };
     const names: string[] = [];
     const metas: Page['page'][] = [];
     let url: string | null = first;
@@ -403,7 +450,13 @@ describe('faults', () => {
     expect((await fetch(url, { headers: bearer(t) })).status).toBe(401);
     apis.chartmetric.clearFaults();
     expect((await fetch(url, { headers: bearer(t) })).status).toBe(200);
-    expect(apis.chartmetric.requests.map((r) => [r.status, r.credential, r.fault && 'status' in r.fault ? r.fault.status : undefined])).toEqual([
+    expect(
+      apis.chartmetric.requests.map((r) => [
+        r.status,
+        r.credential,
+        r.fault && 'status' in r.fault ? r.fault.status : undefined,
+      ]),
+    ).toEqual([
       [401, 'token', 401],
       [200, 'token', undefined],
       [401, 'token', 401],
@@ -445,12 +498,20 @@ describe('faults', () => {
     const t = soundcloudUserToken();
     const url = `${apis.soundcloud.base}/me`;
     const reset = new Date(Date.UTC(2031, 0, 2, 3, 4, 5));
-    apis.soundcloud.fault([{ status: 429, retryAfter: 2 }, { status: 429, rateLimitReset: 1924991045 }, { status: 429, resetTime: reset }]);
+    apis.soundcloud.fault([
+      { status: 429, retryAfter: 2 },
+      { status: 429, rateLimitReset: 1924991045 },
+      { status: 429, resetTime: reset },
+    ]);
     const a = await fetch(url, { headers: oauth(t) });
     expect([a.status, a.headers.get('retry-after')]).toEqual([429, '2']);
     expect(await a.json()).toMatchObject({ code: 429, message: '429 - Too Many Requests' });
     const b = await fetch(url, { headers: oauth(t) });
-    expect([b.headers.get('x-ratelimit-reset'), b.headers.get('x-ratelimit-remaining'), b.headers.get('retry-after')]).toEqual(['1924991045', '0', null]);
+    expect([
+      b.headers.get('x-ratelimit-reset'),
+      b.headers.get('x-ratelimit-remaining'),
+      b.headers.get('retry-after'),
+    ]).toEqual(['1924991045', '0', null]);
     const c = await fetch(url, { headers: oauth(t) });
     expect(c.headers.get('retry-after')).toBeNull();
     expect(await c.json()).toEqual({
@@ -469,11 +530,19 @@ describe('faults', () => {
 
   it('503 for a GET and for a POST, counted; a fault can target a path and a method', async () => {
     const t = await soundchartsToken();
-    apis.soundcharts.fault([{ status: 503, path: '/echo', method: 'POST' }, { status: 503, path: '/echo', method: 'POST' }]);
+    apis.soundcharts.fault([
+      { status: 503, path: '/echo', method: 'POST' },
+      { status: 503, path: '/echo', method: 'POST' },
+    ]);
     apis.soundcharts.fault({ status: 503, path: '/api/*' });
     const get = await fetch(`${apis.soundcharts.base}/echo`, { headers: bearer(t) });
     expect(get.status).toBe(200);
-    const post = () => fetch(`${apis.soundcharts.base}/echo`, { method: 'POST', headers: { ...bearer(t), 'content-type': 'application/json' }, body: '{"a":1}' });
+    const post = () =>
+      fetch(`${apis.soundcharts.base}/echo`, {
+        method: 'POST',
+        headers: { ...bearer(t), 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
     const p1 = await post();
     expect(p1.status).toBe(503);
     expect(p1.headers.get('content-type')).toMatch(/text\/html/);
@@ -482,7 +551,9 @@ describe('faults', () => {
     expect(apis.soundcharts.count('/echo', 'POST')).toBe(3);
     expect(apis.soundcharts.count('/echo', 'GET')).toBe(1);
     expect(apis.soundcharts.pendingFaults()).toBe(1);
-    expect((await fetch(`${apis.soundcharts.base}/api/v2/artist/${SOUNDCHARTS_ARTIST.uuid}`, { headers: bearer(t) })).status).toBe(503);
+    expect(
+      (await fetch(`${apis.soundcharts.base}/api/v2/artist/${SOUNDCHARTS_ARTIST.uuid}`, { headers: bearer(t) })).status,
+    ).toBe(503);
     expect(apis.soundcharts.pendingFaults()).toBe(0);
   });
 
@@ -517,7 +588,9 @@ describe('bodies', () => {
     expect(bytes.length).toBe(BINARY_SIZE);
     expect(bytes.equals(generatedBytes(BINARY_SIZE))).toBe(true);
     expect(new Set(bytes).size).toBe(256);
-    const small = Buffer.from(await (await fetch(`${apis.chartmetric.base}/binary?size=10`, { headers: bearer(t) })).arrayBuffer());
+    const small = Buffer.from(
+      await (await fetch(`${apis.chartmetric.base}/binary?size=10`, { headers: bearer(t) })).arrayBuffer(),
+    );
     expect(small.equals(generatedBytes(10))).toBe(true);
     expect((await fetch(`${apis.chartmetric.base}/binary?size=-1`, { headers: bearer(t) })).status).toBe(400);
   });
@@ -541,7 +614,11 @@ describe('bodies', () => {
     const hung = fetch(`${apis.chartmetric.base}/api/artist/3380`, { headers: bearer(await chartmetricToken()) });
     hung.catch(() => undefined);
     await apis.close();
-    await expect((async () => { for (;;) if ((await reader.read()).done) return; })()).rejects.toThrow();
+    await expect(
+      (async () => {
+        for (;;) if ((await reader.read()).done) return;
+      })(),
+    ).rejects.toThrow();
     await expect(hung).rejects.toThrow();
   });
 });
@@ -562,7 +639,11 @@ describe('the CDN', () => {
     await fetch(location, { headers: bearer(t) });
     await fetch(`${location}?sig=${t}`);
     await fetch(location, { headers: { 'x-api-key': 'key-1' } });
-    expect(apis.cdn.requests.slice(1).map((c) => c.credentials)).toEqual([['authorization', 'token in header authorization'], ['token in query sig'], ['x-api-key']]);
+    expect(apis.cdn.requests.slice(1).map((c) => c.credentials)).toEqual([
+      ['authorization', 'token in header authorization'],
+      ['token in query sig'],
+      ['x-api-key'],
+    ]);
     expect(apis.cdn.violations).toHaveLength(3);
     expect(apis.violations()).toHaveLength(3);
   });
@@ -574,9 +655,17 @@ describe('the auth server describes its access tokens', () => {
     const app = await soundcloudAppToken();
     const user = soundcloudUserToken();
     expect(server.describeAccessToken(cm)).toEqual({ provider: 'chartmetric', alive: true });
-    expect(server.describeAccessToken(app)).toEqual({ provider: 'soundcloud', alive: true, grant: 'client_credentials' });
+    expect(server.describeAccessToken(app)).toEqual({
+      provider: 'soundcloud',
+      alive: true,
+      grant: 'client_credentials',
+    });
     server.soundcloud.revokeFamily(user);
-    expect(server.describeAccessToken(user)).toEqual({ provider: 'soundcloud', alive: false, grant: 'authorization_code' });
+    expect(server.describeAccessToken(user)).toEqual({
+      provider: 'soundcloud',
+      alive: false,
+      grant: 'authorization_code',
+    });
     expect(server.describeAccessToken('nope')).toBeUndefined();
   });
 });

@@ -46,7 +46,14 @@ const KEEP_LIMIT = 1024 * 1024;
 /** Header names that carry credentials: echo drops them, the CDN flags them. */
 export const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'x-app-id', 'x-api-key', 'cookie'] as const;
 /** Query parameter names that carry credentials: never sent by the CLI. */
-export const CREDENTIAL_PARAMS = ['oauth_token', 'access_token', 'client_id', 'client_secret', 'api_key', 'app_id'] as const;
+export const CREDENTIAL_PARAMS = [
+  'oauth_token',
+  'access_token',
+  'client_id',
+  'client_secret',
+  'api_key',
+  'app_id',
+] as const;
 
 /** What the fake APIs ask the fake auth server (a ProviderServer is one). */
 export interface TokenAuthority {
@@ -253,7 +260,11 @@ export abstract class FakeApi {
    * learn of it after a refresh already happened (one that refreshed again would show).
    */
   refuse(token: string, options: { holdUntilMinted?: boolean } = {}): void {
-    this.refused.set(token, { holdUntilMinted: options.holdUntilMinted ?? false, mintsBefore: this.tokens.issued.length, answered: 0 });
+    this.refused.set(token, {
+      holdUntilMinted: options.holdUntilMinted ?? false,
+      mintsBefore: this.tokens.issued.length,
+      answered: 0,
+    });
   }
 
   /** Empty requests and violations (state and faults are kept). */
@@ -279,7 +290,9 @@ export abstract class FakeApi {
 
   /** Headers of a 401 answer. */
   protected challenge(): Record<string, string> {
-    return this.scheme === 'Bearer' ? { 'www-authenticate': `Bearer realm="${this.provider}", error="invalid_token"` } : {};
+    return this.scheme === 'Bearer'
+      ? { 'www-authenticate': `Bearer realm="${this.provider}", error="invalid_token"` }
+      : {};
   }
 
   /**
@@ -388,7 +401,12 @@ export abstract class FakeApi {
   private bytes(query: URLSearchParams, fallback: number): ApiAnswer {
     const size = sizeParam(query, fallback);
     if (size === undefined) return this.error(400, 'size must be a whole number of bytes');
-    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, size, chunks: () => generatedChunks(size) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/octet-stream' },
+      size,
+      chunks: () => generatedChunks(size),
+    };
   }
 
   // ───────── request handling ─────────
@@ -423,13 +441,20 @@ export abstract class FakeApi {
     // Credentials: checked (and violations noted) for every request, faulted or not.
     this.queryChecks(rec, target.searchParams);
     if ((req.headersDistinct.authorization?.length ?? 0) > 1) this.violate(rec, 'more than one Authorization header');
-    const hasCredentials = rec.headers.authorization !== undefined || rec.headers['x-app-id'] !== undefined || rec.headers['x-api-key'] !== undefined;
+    const hasCredentials =
+      rec.headers.authorization !== undefined ||
+      rec.headers['x-app-id'] !== undefined ||
+      rec.headers['x-api-key'] !== undefined;
     const authenticated = this.authenticate(rec);
     const refusal = authenticated?.kind === 'token' ? this.refused.get(authenticated.token) : undefined;
     const credential = refusal ? undefined : authenticated;
     rec.credential = credential ? credential.kind : hasCredentials ? 'refused' : 'none';
     if (refusal?.holdUntilMinted && refusal.answered++ > 0) {
-      for (let waited = 0; this.tokens.issued.length <= refusal.mintsBefore && waited < HOLD_LIMIT_MS && !server.closed; waited += 20) {
+      for (
+        let waited = 0;
+        this.tokens.issued.length <= refusal.mintsBefore && waited < HOLD_LIMIT_MS && !server.closed;
+        waited += 20
+      ) {
         await server.sleep(20);
       }
     }
@@ -441,12 +466,18 @@ export abstract class FakeApi {
       return;
     }
 
-    const fault = this.faults.take((f) => matches(rec, f.path, f.method) && (f.token === undefined || f.token === rec.token));
+    const fault = this.faults.take(
+      (f) => matches(rec, f.path, f.method) && (f.token === undefined || f.token === rec.token),
+    );
     if (fault) rec.fault = fault;
     if (fault && !isAfterProcessing(fault)) {
       switch (fault.kind) {
         case undefined:
-          server.send(rec, res, statusFaultReply(fault, (s) => this.faultBody(s)));
+          server.send(
+            rec,
+            res,
+            statusFaultReply(fault, (s) => this.faultBody(s)),
+          );
           return;
         case 'hang':
           return;
@@ -454,7 +485,11 @@ export abstract class FakeApi {
           server.reset(res);
           return;
         case 'malformed':
-          server.send(rec, res, { status: 200, headers: { 'content-type': JSON_TYPE }, body: fault.body ?? `{"data": "${MALFORMED_MARKER}", "items": [` });
+          server.send(rec, res, {
+            status: 200,
+            headers: { 'content-type': JSON_TYPE },
+            body: fault.body ?? `{"data": "${MALFORMED_MARKER}", "items": [`,
+          });
           return;
         case 'redirect':
           server.send(rec, res, redirectReply(fault.location, fault.status ?? 302));
@@ -501,9 +536,10 @@ export abstract class FakeApi {
         allowed = [...allowed, ...r.methods];
         continue;
       }
-      if (!this.allows(r, credential)) return this.error(401, 'This endpoint needs a user session (authorization code) token', this.challenge());
+      if (!this.allows(r, credential))
+        return this.error(401, 'This endpoint needs a user session (authorization code) token', this.challenge());
       const params: Record<string, string> = {};
-      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
+      for (const [i, n] of r.names.entries()) params[n] = decodeURIComponent(m[i + 1]!);
       return r.handle({ rec, params, query: target.searchParams, credential });
     }
     if (allowed.length > 0) return this.error(405, 'Method Not Allowed', { allow: [...new Set(allowed)].join(', ') });
@@ -559,13 +595,19 @@ export abstract class FakeApi {
 
   private queryChecks(rec: ApiRequest, query: URLSearchParams): void {
     for (const [k, v] of query) {
-      if ((CREDENTIAL_PARAMS as readonly string[]).includes(k.toLowerCase())) this.violate(rec, `credential parameter ${k} in the query string`);
+      if ((CREDENTIAL_PARAMS as readonly string[]).includes(k.toLowerCase()))
+        this.violate(rec, `credential parameter ${k} in the query string`);
       else if (this.tokens.describeAccessToken(v)) this.violate(rec, `an access token in query parameter ${k}`);
     }
   }
 
   /** Streams the answer with backpressure; stops when the client goes away or the server closes. */
-  private async stream(rec: ApiRequest, req: IncomingMessage, res: ServerResponse, answer: StreamAnswer): Promise<void> {
+  private async stream(
+    rec: ApiRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+    answer: StreamAnswer,
+  ): Promise<void> {
     if (this.server.closed || res.destroyed) return;
     rec.status = answer.status;
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(answer.size) });
@@ -602,7 +644,13 @@ function matches(rec: ApiRequest, path: string | undefined, method: string | und
 // ───────────────────────────── pagination helpers ─────────────────────────────
 
 /** A whole number query parameter within [min, max], the fallback when absent, undefined when invalid. */
-export function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number | undefined {
+export function intParam(
+  query: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number | undefined {
   const raw = query.get(name);
   if (raw === null) return fallback;
   if (!/^\d{1,9}$/.test(raw)) return undefined;

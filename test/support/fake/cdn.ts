@@ -65,9 +65,11 @@ export class FakeCdn {
   private credentialsIn(headers: Record<string, string>, query: URLSearchParams): string[] {
     const found: string[] = [];
     for (const h of CREDENTIAL_HEADERS) if (headers[h] !== undefined) found.push(h);
-    for (const [k] of query) if ((CREDENTIAL_PARAMS as readonly string[]).includes(k.toLowerCase())) found.push(`query ${k}`);
+    for (const [k] of query)
+      if ((CREDENTIAL_PARAMS as readonly string[]).includes(k.toLowerCase())) found.push(`query ${k}`);
     const pieces = (where: string, value: string) => {
-      for (const piece of value.split(/[\s,;=]+/)) if (piece && this.tokens.describeAccessToken(piece)) found.push(`token in ${where}`);
+      for (const piece of value.split(/[\s,;=]+/))
+        if (piece && this.tokens.describeAccessToken(piece)) found.push(`token in ${where}`);
     };
     for (const [k, v] of Object.entries(headers)) pieces(`header ${k}`, v);
     for (const [k, v] of query) pieces(`query ${k}`, v);
@@ -93,7 +95,9 @@ export class FakeCdn {
     };
     this.requests.push(rec);
     if (rec.credentials.length > 0) {
-      this.violations.push(`CDN ${rec.method} ${rec.path}: credentials sent to another origin: ${rec.credentials.join(', ')}`);
+      this.violations.push(
+        `CDN ${rec.method} ${rec.path}: credentials sent to another origin: ${rec.credentials.join(', ')}`,
+      );
     }
     const media = /^\/media\/[^/]+$/.test(rec.path);
     if (!media || (rec.method !== 'GET' && rec.method !== 'HEAD')) {
@@ -102,7 +106,10 @@ export class FakeCdn {
     }
     if (this.server.closed || res.destroyed) return;
     rec.status = 200;
-    res.writeHead(200, { 'content-type': rec.path.endsWith('.mp3') ? 'audio/mpeg' : 'application/octet-stream', 'content-length': String(MEDIA_SIZE) });
+    res.writeHead(200, {
+      'content-type': rec.path.endsWith('.mp3') ? 'audio/mpeg' : 'application/octet-stream',
+      'content-length': String(MEDIA_SIZE),
+    });
     if (rec.method === 'GET') for (const c of generatedChunks(MEDIA_SIZE)) res.write(c);
     res.end();
     rec.finishedAt = Date.now();

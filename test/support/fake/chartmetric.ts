@@ -1,7 +1,14 @@
 // Chartmetric's token endpoint: POST /chartmetric/api/token exchanges a refresh token (JSON body
 // `{"refreshtoken": …}`) for an access token, optionally rotating the refresh token.
 import { AccessTokens, MALFORMED_MARKER, jsonReply, randomToken, type Reply } from './harness.js';
-import { postChecks, type AccessTokenInfo, type EndpointKind, type ProviderAuth, type RecordedRequest, type TokenContext } from './token-endpoint.js';
+import {
+  postChecks,
+  type AccessTokenInfo,
+  type EndpointKind,
+  type ProviderAuth,
+  type RecordedRequest,
+  type TokenContext,
+} from './token-endpoint.js';
 
 export const CHARTMETRIC_TOKEN_PATH = '/chartmetric/api/token';
 
@@ -76,7 +83,8 @@ export class ChartmetricAuth implements ProviderAuth<ChartmetricControl> {
     const bad = (message: string) => jsonReply(400, { error: 'bad_request', message });
     const early = postChecks(ctx, rec, target, 'application/json', () => bad('Content-Type must be application/json'));
     if (early) return early;
-    if (rec.headers.authorization !== undefined) ctx.violate(rec, 'unexpected Authorization header on the token request');
+    if (rec.headers.authorization !== undefined)
+      ctx.violate(rec, 'unexpected Authorization header on the token request');
     let parsed: unknown;
     try {
       parsed = JSON.parse(rec.body);
@@ -99,7 +107,8 @@ export class ChartmetricAuth implements ProviderAuth<ChartmetricControl> {
     const unauthorized = () => jsonReply(401, { error: 'invalid_grant', message: 'Invalid or expired refresh token' });
     const state = this.refreshTokens.get(rt);
     if (state === undefined) {
-      if (this.refreshTokens.get(rt.trim()) === 'active') ctx.violate(rec, 'refresh token sent with surrounding whitespace');
+      if (this.refreshTokens.get(rt.trim()) === 'active')
+        ctx.violate(rec, 'refresh token sent with surrounding whitespace');
       return unauthorized();
     }
     if (state === 'used') {

@@ -64,7 +64,14 @@ export interface DelayFault {
   ms: number;
 }
 /** Every way a fake server can misbehave; each server adds its own way of saying where a fault applies. */
-export type FaultKind = StatusFault | HangFault | ResetFault | MalformedFault | MissingFault | RedirectFault | DelayFault;
+export type FaultKind =
+  | StatusFault
+  | HangFault
+  | ResetFault
+  | MalformedFault
+  | MissingFault
+  | RedirectFault
+  | DelayFault;
 
 /** Marker contained in the default body of a 'malformed' fault: tests assert it is never printed. */
 export const MALFORMED_MARKER = 'MALFORMED_SECRET_DO_NOT_PRINT';
@@ -122,7 +129,12 @@ export function jsonReply(status: number, json: Record<string, unknown>, headers
   return { status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(json), json };
 }
 
-export function oauthError(status: number, error: string, description?: string, headers: Record<string, string> = {}): Reply {
+export function oauthError(
+  status: number,
+  error: string,
+  description?: string,
+  headers: Record<string, string> = {},
+): Reply {
   const json: Record<string, unknown> = { error };
   if (description !== undefined) json.error_description = description;
   return jsonReply(status, json, headers);
@@ -181,7 +193,10 @@ export function soundcloudRateLimitBody(resetTime: Date | string): Record<string
 }
 
 /** The answer of a status fault; `defaultBody` chooses the body when the fault names none. */
-export function statusFaultReply(f: StatusFault, defaultBody: (status: number) => { body: string; type: string } = defaultFaultBody): Reply {
+export function statusFaultReply(
+  f: StatusFault,
+  defaultBody: (status: number) => { body: string; type: string } = defaultFaultBody,
+): Reply {
   const headers: Record<string, string> = {};
   let body: string;
   if (f.body === undefined && f.resetTime !== undefined) {
@@ -355,7 +370,9 @@ export class LoopbackServer<R> {
   constructor(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {
     this.http = http.createServer((req, res) => {
       handler(req, res).catch((err: unknown) => {
-        this.violations.push(`internal server error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.violations.push(
+          `internal server error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
         if (!res.headersSent && !res.destroyed) {
           res.writeHead(500, { 'content-type': 'text/plain' });
           res.end('internal test-server error');

@@ -86,7 +86,8 @@ export class MultipartParser {
             return;
           }
           if (i > 0 && !(i >= 2 && this.pending[i - 2] === 0x0d && this.pending[i - 1] === 0x0a)) {
-            return this.fail('the first boundary does not start a line');
+            this.fail('the first boundary does not start a line');
+            return;
           }
           this.pending = this.pending.subarray(i + this.first.length);
           this.state = 'after-boundary';
@@ -100,7 +101,10 @@ export class MultipartParser {
             this.pending = Buffer.alloc(0);
             return;
           }
-          if (two !== '\r\n') return this.fail('a boundary is not followed by CRLF or --');
+          if (two !== '\r\n') {
+            this.fail('a boundary is not followed by CRLF or --');
+            return;
+          }
           this.pending = this.pending.subarray(2);
           this.state = 'headers';
           break;
@@ -108,7 +112,7 @@ export class MultipartParser {
         case 'headers': {
           const end = this.pending.indexOf('\r\n\r\n', 0, 'latin1');
           if (end < 0) {
-            if (this.pending.length > HEADER_LIMIT) return this.fail('part headers too long');
+            if (this.pending.length > HEADER_LIMIT) this.fail('part headers too long');
             return;
           }
           const opened = this.openPart(this.pending.subarray(0, end).toString('utf8'));
@@ -169,7 +173,9 @@ export class MultipartParser {
       return false;
     }
     const param = (key: string): string | undefined => {
-      const m = new RegExp(`;\\s*${key}="((?:[^"\\\\]|\\\\.)*)"`, 'i').exec(disposition) ?? new RegExp(`;\\s*${key}=([^;\\s]+)`, 'i').exec(disposition);
+      const m =
+        new RegExp(`;\\s*${key}="((?:[^"\\\\]|\\\\.)*)"`, 'i').exec(disposition) ??
+        new RegExp(`;\\s*${key}=([^;\\s]+)`, 'i').exec(disposition);
       return m?.[1]?.replace(/\\(.)/g, '$1');
     };
     const name = param('name');
@@ -177,7 +183,15 @@ export class MultipartParser {
       this.fail('a part without a name');
       return false;
     }
-    this.part = { name, filename: param('filename'), contentType: headers['content-type'], size: 0, hash: createHash('sha256'), kept: [], keptSize: 0 };
+    this.part = {
+      name,
+      filename: param('filename'),
+      contentType: headers['content-type'],
+      size: 0,
+      hash: createHash('sha256'),
+      kept: [],
+      keptSize: 0,
+    };
     return true;
   }
 

@@ -26,9 +26,29 @@ import {
   statusFaultReply,
   type ProviderName,
 } from './harness.js';
-import { SOUNDCHARTS_TOKEN_PATH, SoundchartsAuth, type SoundchartsClient, type SoundchartsControl } from './soundcharts.js';
-import { SOUNDCLOUD_PATHS, SoundcloudAuth, type AuthorizeMode, type SoundcloudClient, type SoundcloudControl } from './soundcloud.js';
-import type { AccessTokenInfo, EndpointKind, Fault, FaultTarget, MintRecord, ProviderAuth, RecordedRequest, TokenContext } from './token-endpoint.js';
+import {
+  SOUNDCHARTS_TOKEN_PATH,
+  SoundchartsAuth,
+  type SoundchartsClient,
+  type SoundchartsControl,
+} from './soundcharts.js';
+import {
+  SOUNDCLOUD_PATHS,
+  SoundcloudAuth,
+  type AuthorizeMode,
+  type SoundcloudClient,
+  type SoundcloudControl,
+} from './soundcloud.js';
+import type {
+  AccessTokenInfo,
+  EndpointKind,
+  Fault,
+  FaultTarget,
+  MintRecord,
+  ProviderAuth,
+  RecordedRequest,
+  TokenContext,
+} from './token-endpoint.js';
 
 export interface ProviderUrls {
   chartmetricToken: string;
@@ -203,8 +223,9 @@ class ProviderServerImpl implements ProviderServer {
   }
 
   count(provider: ProviderName, pathSuffix?: string): number {
-    return this.requests.filter((r) => r.provider === provider && (pathSuffix === undefined || r.path.endsWith(pathSuffix)))
-      .length;
+    return this.requests.filter(
+      (r) => r.provider === provider && (pathSuffix === undefined || r.path.endsWith(pathSuffix)),
+    ).length;
   }
 
   mints(provider: ProviderName, grantType?: string): number {

@@ -9,7 +9,16 @@
 //       parameters kept: by default a path from the API root, as Soundcharts writes it (behind a
 //       proxy the client puts it under its base; `nextStyle = 'path'`), or an absolute URL under the
 //       base (`'url'`); an absolute URL under `nextLinkBase` when that is set.
-import { FakeApi, intParam, nextQuery, type ApiCall, type ApiRequest, type ApiRoute, type Credential, type TokenAuthority } from './api-base.js';
+import {
+  FakeApi,
+  intParam,
+  nextQuery,
+  type ApiCall,
+  type ApiRequest,
+  type ApiRoute,
+  type Credential,
+  type TokenAuthority,
+} from './api-base.js';
 import { jsonReply, type Reply } from './harness.js';
 
 export const SOUNDCHARTS_API_PREFIX = '/soundcharts-api';

@@ -1,7 +1,22 @@
 // Soundcharts' token endpoint: POST /soundcharts/oauth/token, client credentials by HTTP Basic, a
 // form body with grant_type=client_credentials and optionally team_id. No refresh tokens.
-import { AccessTokens, MALFORMED_MARKER, formDecode, jsonReply, oauthError, parseBasic, type Reply } from './harness.js';
-import { formPostChecks, type AccessTokenInfo, type EndpointKind, type ProviderAuth, type RecordedRequest, type TokenContext } from './token-endpoint.js';
+import {
+  AccessTokens,
+  MALFORMED_MARKER,
+  formDecode,
+  jsonReply,
+  oauthError,
+  parseBasic,
+  type Reply,
+} from './harness.js';
+import {
+  formPostChecks,
+  type AccessTokenInfo,
+  type EndpointKind,
+  type ProviderAuth,
+  type RecordedRequest,
+  type TokenContext,
+} from './token-endpoint.js';
 
 export const SOUNDCHARTS_TOKEN_PATH = '/soundcharts/oauth/token';
 

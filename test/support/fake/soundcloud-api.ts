@@ -21,8 +21,20 @@ export const SOUNDCLOUD_API_PREFIX = '/soundcloud-api';
 
 /** The user /me answers, and the other known user. */
 export const SOUNDCLOUD_USERS = {
-  1001: { kind: 'user', id: 1001, username: 'fake-listener', permalink: 'fake-listener', uri: 'https://api.soundcloud.com/users/1001' },
-  1002: { kind: 'user', id: 1002, username: 'fake-artist', permalink: 'fake-artist', uri: 'https://api.soundcloud.com/users/1002' },
+  1001: {
+    kind: 'user',
+    id: 1001,
+    username: 'fake-listener',
+    permalink: 'fake-listener',
+    uri: 'https://api.soundcloud.com/users/1001',
+  },
+  1002: {
+    kind: 'user',
+    id: 1002,
+    username: 'fake-artist',
+    permalink: 'fake-artist',
+    uri: 'https://api.soundcloud.com/users/1002',
+  },
 } as const;
 export const SOUNDCLOUD_ME_ID = 1001;
 
@@ -43,7 +55,14 @@ export interface SoundcloudApiOptions {
 
 /** The track at position `n` (1-based) of the collections. */
 export function soundcloudTrack(n: number): Record<string, unknown> {
-  return { kind: 'track', id: n, title: `Track ${n}`, user_id: 1002, access: 'playable', uri: `https://api.soundcloud.com/tracks/${n}` };
+  return {
+    kind: 'track',
+    id: n,
+    title: `Track ${n}`,
+    user_id: 1002,
+    access: 'playable',
+    uri: `https://api.soundcloud.com/tracks/${n}`,
+  };
 }
 
 function encodeCursor(offset: number): string {
@@ -83,7 +102,12 @@ export class SoundcloudApi extends FakeApi {
 
   protected routes(): ApiRoute[] {
     return [
-      { methods: ['GET', 'HEAD'], path: '/me', access: 'user', handle: () => jsonReply(200, { ...SOUNDCLOUD_USERS[SOUNDCLOUD_ME_ID] }) },
+      {
+        methods: ['GET', 'HEAD'],
+        path: '/me',
+        access: 'user',
+        handle: () => jsonReply(200, { ...SOUNDCLOUD_USERS[SOUNDCLOUD_ME_ID] }),
+      },
       {
         methods: ['GET', 'HEAD'],
         path: '/users/:id',
@@ -93,17 +117,26 @@ export class SoundcloudApi extends FakeApi {
         },
       },
       { methods: ['GET', 'HEAD'], path: '/tracks', handle: (call) => this.collection(call, '/tracks') },
-      { methods: ['GET', 'HEAD'], path: '/me/tracks', access: 'user', handle: (call) => this.collection(call, '/me/tracks') },
+      {
+        methods: ['GET', 'HEAD'],
+        path: '/me/tracks',
+        access: 'user',
+        handle: (call) => this.collection(call, '/me/tracks'),
+      },
       { methods: ['POST'], path: '/tracks', access: 'user', handle: (call) => this.upload(call) },
       {
         methods: ['GET', 'HEAD'],
         path: '/tracks/:id',
-        handle: ({ params }) => (this.knownTrack(params.id!) ? jsonReply(200, soundcloudTrack(Number(params.id))) : this.error(404)),
+        handle: ({ params }) =>
+          this.knownTrack(params.id!) ? jsonReply(200, soundcloudTrack(Number(params.id))) : this.error(404),
       },
       {
         methods: ['GET', 'HEAD'],
         path: '/tracks/:id/stream',
-        handle: ({ params }) => (this.knownTrack(params.id!) ? redirectReply(`${this.cdnUrl()}/media/track-${params.id}.mp3`) : this.error(404)),
+        handle: ({ params }) =>
+          this.knownTrack(params.id!)
+            ? redirectReply(`${this.cdnUrl()}/media/track-${params.id}.mp3`)
+            : this.error(404),
       },
     ];
   }
@@ -113,7 +146,9 @@ export class SoundcloudApi extends FakeApi {
   }
 
   private collection({ query }: ApiCall, route: string): Reply {
-    const limit = query.has('page_size') ? intParam(query, 'page_size', 50, 1, 200) : intParam(query, 'limit', 50, 1, 200);
+    const limit = query.has('page_size')
+      ? intParam(query, 'page_size', 50, 1, 200)
+      : intParam(query, 'limit', 50, 1, 200);
     if (limit === undefined) return this.error(400, 'Bad Request');
     const cursor = query.get('cursor');
     const offset = cursor === null ? 0 : decodeCursor(cursor);
@@ -121,7 +156,8 @@ export class SoundcloudApi extends FakeApi {
     const items: Record<string, unknown>[] = [];
     for (let n = offset + 1; n <= Math.min(this.trackCount, offset + limit); n++) items.push(soundcloudTrack(n));
     const linked = query.get('linked_partitioning');
-    if (linked !== 'true' && linked !== '1') return { status: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(items) };
+    if (linked !== 'true' && linked !== '1')
+      return { status: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(items) };
     const page: Record<string, unknown> = { collection: items };
     if (offset + limit < this.trackCount) {
       const q = nextQuery(query, ['limit', 'page_size', 'cursor', 'linked_partitioning'], {
@@ -157,7 +193,12 @@ export class SoundcloudApi extends FakeApi {
       id: upload.id,
       title: upload.title,
       state: 'processing',
-      asset_data: { filename: upload.filename, content_type: upload.contentType ?? null, size: upload.size, sha256: upload.sha256 },
+      asset_data: {
+        filename: upload.filename,
+        content_type: upload.contentType ?? null,
+        size: upload.size,
+        sha256: upload.sha256,
+      },
     });
   }
 }

@@ -20,7 +20,15 @@ import {
   redirectReply,
   type Reply,
 } from './harness.js';
-import { formPostChecks, postChecks, type AccessTokenInfo, type EndpointKind, type ProviderAuth, type RecordedRequest, type TokenContext } from './token-endpoint.js';
+import {
+  formPostChecks,
+  postChecks,
+  type AccessTokenInfo,
+  type EndpointKind,
+  type ProviderAuth,
+  type RecordedRequest,
+  type TokenContext,
+} from './token-endpoint.js';
 import { s256 } from './client-helpers.js';
 
 export const SOUNDCLOUD_PATHS = {
@@ -242,12 +250,21 @@ export class SoundcloudAuth implements ProviderAuth<SoundcloudControl> {
     });
   }
 
-  private seed(clientId: string, opts: { scope?: string; grant?: Grant } | undefined, withAccess: boolean): IssuedTokens {
+  private seed(
+    clientId: string,
+    opts: { scope?: string; grant?: Grant } | undefined,
+    withAccess: boolean,
+  ): IssuedTokens {
     if (!this.clients.has(clientId)) throw new Error(`unknown SoundCloud client ${clientId}: addClient() first`);
     const f = this.newFamily(clientId, opts?.grant ?? 'authorization_code', opts?.scope ?? this.control.defaultScope);
     const t = this.issueInFamily(f);
     if (!withAccess) this.access.delete(t.accessToken);
-    return { accessToken: withAccess ? t.accessToken : '', refreshToken: t.refreshToken, expiresIn: t.expiresIn, scope: f.scope };
+    return {
+      accessToken: withAccess ? t.accessToken : '',
+      refreshToken: t.refreshToken,
+      expiresIn: t.expiresIn,
+      scope: f.scope,
+    };
   }
 
   // ───────── token endpoint ─────────
@@ -277,7 +294,10 @@ export class SoundcloudAuth implements ProviderAuth<SoundcloudControl> {
     let clientSecret: string;
     if (grant === 'client_credentials') {
       if (inBody) {
-        ctx.violate(rec, 'client credentials in the body for grant_type=client_credentials (only HTTP Basic is supported)');
+        ctx.violate(
+          rec,
+          'client credentials in the body for grant_type=client_credentials (only HTTP Basic is supported)',
+        );
         return invalidClient('Client credentials must be sent with HTTP Basic authentication');
       }
       if (basic.kind === 'none') {
@@ -313,7 +333,10 @@ export class SoundcloudAuth implements ProviderAuth<SoundcloudControl> {
     }
     const viaBasic = basic.kind === 'ok';
     const client = this.clients.get(clientId) ?? (viaBasic ? this.clients.get(formDecode(clientId)) : undefined);
-    if (!client || (client.clientSecret !== clientSecret && !(viaBasic && client.clientSecret === formDecode(clientSecret)))) {
+    if (
+      !client ||
+      (client.clientSecret !== clientSecret && !(viaBasic && client.clientSecret === formDecode(clientSecret)))
+    ) {
       return invalidClient();
     }
 
@@ -323,7 +346,8 @@ export class SoundcloudAuth implements ProviderAuth<SoundcloudControl> {
         : grant === 'refresh_token'
           ? ['grant_type', 'refresh_token', 'client_id', 'client_secret', 'scope']
           : ['grant_type', 'scope'];
-    for (const k of Object.keys(form)) if (!allowed.includes(k)) ctx.violate(rec, `unexpected parameter ${k} for grant_type=${grant}`);
+    for (const k of Object.keys(form))
+      if (!allowed.includes(k)) ctx.violate(rec, `unexpected parameter ${k} for grant_type=${grant}`);
 
     if (grant === 'authorization_code') return this.authorizationCode(rec, form, client);
     if (grant === 'refresh_token') return this.refreshToken(rec, form, client);
@@ -344,7 +368,8 @@ export class SoundcloudAuth implements ProviderAuth<SoundcloudControl> {
       return oauthError(400, 'invalid_request', 'Invalid code_verifier');
     }
     const code = this.codes.get(form.code!);
-    if (!code || code.clientId !== client.clientId) return oauthError(400, 'invalid_grant', 'Invalid authorization code');
+    if (!code || code.clientId !== client.clientId)
+      return oauthError(400, 'invalid_grant', 'Invalid authorization code');
     if (code.used) {
       ctx.violate(rec, 'authorization code reused');
       if (code.familyId) this.revokeFamilyById(code.familyId);
@@ -384,7 +409,12 @@ export class SoundcloudAuth implements ProviderAuth<SoundcloudControl> {
     }
     if (form.scope !== undefined) {
       const granted = new Set(f.scope.split(' ').filter(Boolean));
-      if (!form.scope.split(' ').filter(Boolean).every((s) => granted.has(s))) {
+      if (
+        !form.scope
+          .split(' ')
+          .filter(Boolean)
+          .every((s) => granted.has(s))
+      ) {
         ctx.violate(rec, 'refresh asks for a scope beyond the grant');
         return oauthError(400, 'invalid_scope');
       }
@@ -476,20 +506,38 @@ export class SoundcloudAuth implements ProviderAuth<SoundcloudControl> {
       ctx.violate(rec, why);
       return redirectReply(this.withParams(redirectUri, { error, error_description: description, state: q.state }));
     };
-    if (duplicates.length > 0) return fail('invalid_request', `repeated parameter(s): ${duplicates.join(', ')}`, 'Repeated parameter');
+    if (duplicates.length > 0)
+      return fail('invalid_request', `repeated parameter(s): ${duplicates.join(', ')}`, 'Repeated parameter');
     if (q.response_type === undefined) return fail('invalid_request', 'missing response_type', 'Missing response_type');
     if (q.response_type !== 'code') {
-      return fail('unsupported_response_type', `response_type ${q.response_type}`, 'Only response_type=code is supported');
+      return fail(
+        'unsupported_response_type',
+        `response_type ${q.response_type}`,
+        'Only response_type=code is supported',
+      );
     }
     if (!q.code_challenge || !CHALLENGE_RE.test(q.code_challenge)) {
       return fail('invalid_request', 'missing or malformed code_challenge', 'PKCE code_challenge required');
     }
     if (q.code_challenge_method !== 'S256') {
-      return fail('invalid_request', `code_challenge_method ${q.code_challenge_method ?? '(none)'}`, 'code_challenge_method must be S256');
+      return fail(
+        'invalid_request',
+        `code_challenge_method ${q.code_challenge_method ?? '(none)'}`,
+        'code_challenge_method must be S256',
+      );
     }
     if (!q.state) return fail('invalid_request', 'missing state', 'state required');
     if (q.scope === '') ctx.violate(rec, 'empty scope parameter');
-    const known = ['client_id', 'redirect_uri', 'response_type', 'code_challenge', 'code_challenge_method', 'state', 'scope', 'display'];
+    const known = [
+      'client_id',
+      'redirect_uri',
+      'response_type',
+      'code_challenge',
+      'code_challenge_method',
+      'state',
+      'scope',
+      'display',
+    ];
     for (const k of Object.keys(q)) if (!known.includes(k)) ctx.violate(rec, `unexpected parameter ${k}`);
 
     const p: PendingAuthorization = {

@@ -102,7 +102,11 @@ export function postChecks(
 }
 
 /** postChecks for an OAuth form-encoded token endpoint, then its parameters, none of them repeated. */
-export function formPostChecks(ctx: TokenContext, rec: RecordedRequest, target: URL): { reply: Reply } | { form: Record<string, string> } {
+export function formPostChecks(
+  ctx: TokenContext,
+  rec: RecordedRequest,
+  target: URL,
+): { reply: Reply } | { form: Record<string, string> } {
   const early = postChecks(ctx, rec, target, 'application/x-www-form-urlencoded', () =>
     oauthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded'),
   );
