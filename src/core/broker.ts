@@ -104,12 +104,12 @@ export class TokenBroker {
           }
           // Or another machine: its token, no lease, no request.
           const shared = await parts.sharedCache?.read();
-          if (shared && this.#willDo(shared, options, seen)) {
+          // With --force-refresh and nothing cached here, the shared token is the one to replace.
+          const replacing: CacheRead = options.forceRefresh && seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
+          if (shared && this.#willDo(shared, options, replacing)) {
             await this.#cacheLocally(profile, provider, shared);
             return { kind: 'token', token: shared };
           }
-          // With --force-refresh and nothing cached here, the shared token is the one to replace.
-          const replacing: CacheRead = seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
           return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) =>
             this.#underLock(bothHeld(local, remote), asked, store, parts, ctx, adapter, provider, profile, options, replacing),
           );
