@@ -128,7 +128,9 @@ const cachePath = (home, provider) => join(home, '.cache/tokens/default', `${pro
 /** Rewrites the cached token with another expiry (as the process that cached it would have). */
 async function setExpiry(home, provider, expiresAt) {
   const token = JSON.parse(await readFile(cachePath(home, provider), 'utf8'));
-  await writeFile(cachePath(home, provider), `${JSON.stringify({ ...token, expires_at: expiresAt })}\n`, { mode: 0o600 });
+  await writeFile(cachePath(home, provider), `${JSON.stringify({ ...token, expires_at: expiresAt })}\n`, {
+    mode: 0o600,
+  });
   return token.access_token;
 }
 
@@ -173,7 +175,8 @@ async function rssRun(cmd) {
   const r = await spawnQuiet([GNU_TIME, '-f', '%M', '-o', rssFile, ...cmd.argv], cmd.env);
   if (r.status !== 0) await fail(cmd, r);
   const kib = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
-  if (!Number.isFinite(kib) || kib <= 0) throw new Error(`could not read the peak RSS of ${cmd.label} from ${GNU_TIME}`);
+  if (!Number.isFinite(kib) || kib <= 0)
+    throw new Error(`could not read the peak RSS of ${cmd.label} from ${GNU_TIME}`);
   return kib;
 }
 
@@ -213,8 +216,12 @@ function cpuModel() {
 }
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-console.log(`tokens ${pkg.version} bench — ${RUNS} rounds per row (+${WARMUP} warm-up), A and B alternating; median (min–max); stdio → /dev/null`);
-console.log(`machine: ${cpuModel()}, nproc ${cpus().length}, node ${process.version}, ${process.platform}/${process.arch}`);
+console.log(
+  `tokens ${pkg.version} bench — ${RUNS} rounds per row (+${WARMUP} warm-up), A and B alternating; median (min–max); stdio → /dev/null`,
+);
+console.log(
+  `machine: ${cpuModel()}, nproc ${cpus().length}, node ${process.version}, ${process.platform}/${process.arch}`,
+);
 const loadAtStart = loadavg()[0];
 console.log('');
 
@@ -260,15 +267,28 @@ async function mustRun(args, env, input) {
 const { startProviderServer } = await loadSupport('servers');
 const server = await startProviderServer({
   chartmetric: { refreshTokens: ['bench-cm-rt'] },
-  soundcloud: { clients: [{ clientId: 'bench-client', clientSecret: 'bench-scl-secret', redirectUris: ['http://127.0.0.1:9/callback'] }] },
+  soundcloud: {
+    clients: [
+      { clientId: 'bench-client', clientSecret: 'bench-scl-secret', redirectUris: ['http://127.0.0.1:9/callback'] },
+    ],
+  },
 });
 
 /** A HOME logged in to Chartmetric (and SoundCloud, app-only) with the file store: both tokens cached. */
 async function fileStoreHome(name) {
   const home = await newHome(name);
-  const env = { ...baseEnv(home), ...server.env(), TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASSPHRASE, TOKENS_HTTP_TIMEOUT: '30' };
+  const env = {
+    ...baseEnv(home),
+    ...server.env(),
+    TOKENS_STORE: 'file',
+    TOKENS_PASSPHRASE: PASSPHRASE,
+    TOKENS_HTTP_TIMEOUT: '30',
+  };
   await mustRun(['login', 'chartmetric'], { ...env, TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'bench-cm-rt' });
-  await mustRun(['login', 'soundcloud', '--client-credentials', '--client-id', 'bench-client'], { ...env, TOKENS_SOUNDCLOUD_CLIENT_SECRET: 'bench-scl-secret' });
+  await mustRun(['login', 'soundcloud', '--client-credentials', '--client-id', 'bench-client'], {
+    ...env,
+    TOKENS_SOUNDCLOUD_CLIENT_SECRET: 'bench-scl-secret',
+  });
   // An app-only login caches no token; the first get does.
   await mustRun(['get', 'soundcloud'], env);
   return { home, env };
@@ -284,7 +304,15 @@ function addRow(name, a, b, baselineLabel, target, unit = 'ms', extra = 0) {
   const ratio = a.median / (b.median + extra);
   const pass = target === undefined ? undefined : ratio <= target;
   if (pass === false) missed++;
-  const row = [name, fmt(a, unit), `${fmt(b, unit)}${extra ? ` + ${extra} ms` : ''}`, baselineLabel, `${ratio.toFixed(2)}×`, target === undefined ? '—' : `≤ ${target.toFixed(2)}×`, pass === undefined ? 'info' : pass ? 'pass' : 'FAIL'];
+  const row = [
+    name,
+    fmt(a, unit),
+    `${fmt(b, unit)}${extra ? ` + ${extra} ms` : ''}`,
+    baselineLabel,
+    `${ratio.toFixed(2)}×`,
+    target === undefined ? '—' : `≤ ${target.toFixed(2)}×`,
+    pass === undefined ? 'info' : pass ? 'pass' : 'FAIL',
+  ];
   rows.push(row);
   // Each row as soon as it is measured (a long run on a busy machine still leaves its figures).
   process.stderr.write(`  ${row.join(' | ')}\n`);
@@ -299,7 +327,9 @@ async function startupRows() {
   const check = await runAsync(['get', 'chartmetric'], env);
   const cached = JSON.parse(await readFile(cachePath(home, 'chartmetric'), 'utf8'));
   if (check.code !== 0 || check.stdout !== `${cached.access_token}\n`) {
-    throw new Error(`warm \`tokens get chartmetric\` did not print the cached token (exit ${check.code}): ${check.stderr}`);
+    throw new Error(
+      `warm \`tokens get chartmetric\` did not print the cached token (exit ${check.code}): ${check.stderr}`,
+    );
   }
   const node = nodeBaseline(env);
   const scenarios = [
@@ -308,10 +338,19 @@ async function startupRows() {
     // it did, it would fail, and so would the bench).
     {
       name: 'warm get chartmetric (redis store)',
-      cmd: tokens({ ...env, TOKENS_STORE: 'redis', TOKENS_REDIS_URL: 'redis://:bench@127.0.0.1:9' }, 'get', 'chartmetric'),
+      cmd: tokens(
+        { ...env, TOKENS_STORE: 'redis', TOKENS_REDIS_URL: 'redis://:bench@127.0.0.1:9' },
+        'get',
+        'chartmetric',
+      ),
       target: TARGETS.warmGet,
     },
-    { name: 'exec --provider chartmetric -- true', cmd: tokens(env, 'exec', '--provider', 'chartmetric', '--', 'true'), target: TARGETS.execProvider, rss: true },
+    {
+      name: 'exec --provider chartmetric -- true',
+      cmd: tokens(env, 'exec', '--provider', 'chartmetric', '--', 'true'),
+      target: TARGETS.execProvider,
+      rss: true,
+    },
     { name: 'exec -- true (2 configured providers)', cmd: tokens(env, 'exec', '--', 'true'), target: TARGETS.exec },
     { name: 'status chartmetric', cmd: tokens(env, 'status', 'chartmetric'), target: TARGETS.status },
     { name: '--version', cmd: tokens(env, '--version'), target: TARGETS.version },
@@ -319,10 +358,16 @@ async function startupRows() {
   ];
   for (const s of scenarios.filter((x) => wanted('startup') || wanted(x.name))) {
     process.stderr.write(`measuring ${s.cmd.label} vs node -e 0 …\n`);
-    const wall = await alternate(() => wallRun(s.cmd), () => wallRun(node));
+    const wall = await alternate(
+      () => wallRun(s.cmd),
+      () => wallRun(node),
+    );
     addRow(`${s.name}, wall`, wall.a, wall.b, 'node -e 0', s.target);
     if (s.rss) {
-      const rss = await alternate(async () => (await rssRun(s.cmd)) / 1024, async () => (await rssRun(node)) / 1024);
+      const rss = await alternate(
+        async () => (await rssRun(s.cmd)) / 1024,
+        async () => (await rssRun(node)) / 1024,
+      );
       addRow(`${s.name}, peak RSS`, rss.a, rss.b, 'node -e 0', TARGETS.rss, 'MiB');
     }
   }
@@ -342,9 +387,13 @@ async function coldFileRow() {
   const floor = await scryptBaseline(env, home);
   process.stderr.write(`measuring ${cmd.label} (file store) vs ${floor.label} …\n`);
   const before = server.count('chartmetric', '/api/token');
-  const wall = await alternate(() => wallRun(cmd), () => wallRun(floor));
+  const wall = await alternate(
+    () => wallRun(cmd),
+    () => wallRun(floor),
+  );
   const requests = server.count('chartmetric', '/api/token') - before;
-  if (requests !== RUNS + WARMUP) throw new Error(`expected ${RUNS + WARMUP} token requests from the cold gets, saw ${requests}`);
+  if (requests !== RUNS + WARMUP)
+    throw new Error(`expected ${RUNS + WARMUP} token requests from the cold gets, saw ${requests}`);
   addRow('cold get --force-refresh, file store, wall', wall.a, wall.b, floor.label, TARGETS.coldFile);
 }
 
@@ -356,9 +405,16 @@ async function coldKeychainRow() {
     const env = { ...baseEnv(home), ...service.env, ...server.env(), TOKENS_HTTP_TIMEOUT: '30' };
     await mustRun(['login', 'chartmetric'], { ...env, TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'bench-cm-rt' });
     const cmd = tokens(env, 'get', 'chartmetric', '--force-refresh');
-    const floor = { label: 'node starting node -e 0', argv: [NODE, '-e', `require('node:child_process').spawnSync(process.execPath, ['-e', '0'])`], env };
+    const floor = {
+      label: 'node starting node -e 0',
+      argv: [NODE, '-e', `require('node:child_process').spawnSync(process.execPath, ['-e', '0'])`],
+      env,
+    };
     process.stderr.write(`measuring ${cmd.label} (keychain store) vs ${floor.label} …\n`);
-    const wall = await alternate(() => wallRun(cmd), () => wallRun(floor));
+    const wall = await alternate(
+      () => wallRun(cmd),
+      () => wallRun(floor),
+    );
     addRow('cold get --force-refresh, keychain store, wall', wall.a, wall.b, floor.label, undefined);
   } finally {
     await service.stop();
@@ -371,7 +427,8 @@ async function batch(n, env) {
   const results = await Promise.all(Array.from({ length: n }, () => runAsync(['get', 'chartmetric'], env)));
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const failed = results.filter((r) => r.code !== 0);
-  if (failed.length > 0) throw new Error(`${failed.length} of ${n} parallel gets failed; first: ${failed[0].stderr.trim()}`);
+  if (failed.length > 0)
+    throw new Error(`${failed.length} of ${n} parallel gets failed; first: ${failed[0].stderr.trim()}`);
   return { ms, printed: new Set(results.map((r) => r.stdout)) };
 }
 
@@ -391,7 +448,9 @@ async function parallelRow() {
     const { ms, printed } = await batch(PARALLEL, env);
     const requests = server.count('chartmetric', '/api/token') - before;
     if (requests !== 1 || printed.size !== 1 || printed.has(`${old}\n`) || printed.has('')) {
-      throw new Error(`${PARALLEL} parallel gets at expiry: ${requests} token request(s), ${printed.size} different output(s); expected 1 request and one new token`);
+      throw new Error(
+        `${PARALLEL} parallel gets at expiry: ${requests} token request(s), ${printed.size} different output(s); expected 1 request and one new token`,
+      );
     }
     rounds++;
     return ms;
@@ -399,8 +458,18 @@ async function parallelRow() {
   process.stderr.write(`measuring ${PARALLEL} parallel gets at expiry vs ${PARALLEL} parallel warm gets …\n`);
   try {
     const wall = await alternate(expired, warm);
-    addRow(`${PARALLEL} parallel gets at expiry, wall`, wall.a, wall.b, `${PARALLEL} warm + answer delay`, TARGETS.parallel, 'ms', ANSWER_DELAY_MS);
-    notes.push(`${PARALLEL} parallel gets at expiry: ${rounds} rounds, each exactly 1 token request and one new token printed by all ${PARALLEL}; token endpoint delay ${ANSWER_DELAY_MS} ms`);
+    addRow(
+      `${PARALLEL} parallel gets at expiry, wall`,
+      wall.a,
+      wall.b,
+      `${PARALLEL} warm + answer delay`,
+      TARGETS.parallel,
+      'ms',
+      ANSWER_DELAY_MS,
+    );
+    notes.push(
+      `${PARALLEL} parallel gets at expiry: ${rounds} rounds, each exactly 1 token request and one new token printed by all ${PARALLEL}; token endpoint delay ${ANSWER_DELAY_MS} ms`,
+    );
   } finally {
     server.delayMs = 0;
   }
@@ -424,7 +493,11 @@ async function startRedis() {
   const dir = join(work, 'redis');
   await mkdir(dir, { recursive: true });
   const password = `bench-${Math.random().toString(36).slice(2)}`;
-  await writeFile(join(dir, 'redis.conf'), `port ${port}\nbind 127.0.0.1\nrequirepass ${password}\ndir ${dir}\nappendonly yes\nsave ""\nlogfile ""\n`, { mode: 0o600 });
+  await writeFile(
+    join(dir, 'redis.conf'),
+    `port ${port}\nbind 127.0.0.1\nrequirepass ${password}\ndir ${dir}\nappendonly yes\nsave ""\nlogfile ""\n`,
+    { mode: 0o600 },
+  );
   const child = spawn('redis-server', [join(dir, 'redis.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise((resolve, reject) => {
     let log = '';
@@ -434,17 +507,27 @@ async function startRedis() {
     });
     child.on('exit', (code) => reject(new Error(`redis-server exited (${code}): ${log}`)));
   });
-  return { url: `redis://:${password}@127.0.0.1:${port}`, stop: () => new Promise((resolve) => (child.once('exit', resolve), process.kill(child.pid, 'SIGTERM'))) };
+  return {
+    url: `redis://:${password}@127.0.0.1:${port}`,
+    stop: () => new Promise((resolve) => (child.once('exit', resolve), process.kill(child.pid, 'SIGTERM'))),
+  };
 }
 
 async function fleetGets(server, redisUrl, machines, perMachine) {
   const refreshToken = 'bench-rt-fleet';
   server.chartmetric.addRefreshToken(refreshToken);
-  const shared = { ...server.env(), TOKENS_STORE: 'redis', TOKENS_REDIS_URL: redisUrl, TOKENS_PASSPHRASE: 'bench passphrase', TOKENS_HTTP_TIMEOUT: '30' };
+  const shared = {
+    ...server.env(),
+    TOKENS_STORE: 'redis',
+    TOKENS_REDIS_URL: redisUrl,
+    TOKENS_PASSPHRASE: 'bench passphrase',
+    TOKENS_HTTP_TIMEOUT: '30',
+  };
   const homes = [];
   for (let i = 0; i < machines; i++) homes.push(await newHome(`machine-${i}`));
   const login = await runAsync(['login', 'chartmetric'], { ...baseEnv(homes[0]), ...shared }, `${refreshToken}\n`);
-  if (login.code !== 0) throw new Error(`tokens login chartmetric (redis) failed (exit ${login.code}): ${login.stderr.trim()}`);
+  if (login.code !== 0)
+    throw new Error(`tokens login chartmetric (redis) failed (exit ${login.code}): ${login.stderr.trim()}`);
   // At expiry: the shared token deleted in Redis itself, the one local cache (machine 0's) expired.
   const { Redis } = await import('ioredis');
   const client = new Redis(redisUrl);
@@ -454,7 +537,11 @@ async function fleetGets(server, redisUrl, machines, perMachine) {
 
   const before = server.count('chartmetric', '/api/token');
   const start = process.hrtime.bigint();
-  const results = await Promise.all(homes.flatMap((h) => Array.from({ length: perMachine }, () => runAsync(['get', 'chartmetric'], { ...baseEnv(h), ...shared }))));
+  const results = await Promise.all(
+    homes.flatMap((h) =>
+      Array.from({ length: perMachine }, () => runAsync(['get', 'chartmetric'], { ...baseEnv(h), ...shared })),
+    ),
+  );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const failed = results.filter((r) => r.code !== 0);
   const tokens = new Set(results.map((r) => r.stdout));
@@ -476,9 +563,22 @@ async function fleetRow() {
     const fleet = await fleetGets(fleetServer, redisServer.url, 5, 10);
     const ok = fleet.requests === 1 && fleet.sameToken;
     if (!ok) missed++;
-    rows.push(['5 machines × 10 gets (redis): token requests', String(fleet.requests), '—', '—', '—', '= 1, same token', ok ? 'pass' : 'FAIL']);
-    const detail = fleet.failed > 0 ? `${fleet.failed} failed (first: ${fleet.firstError})` : `all exited 0, ${fleet.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
-    notes.push(`5 machines × 10 gets (redis store): ${fleet.requests} token request(s), ${detail}, ${fleet.seconds.toFixed(2)} s (server delay 300 ms)`);
+    rows.push([
+      '5 machines × 10 gets (redis): token requests',
+      String(fleet.requests),
+      '—',
+      '—',
+      '—',
+      '= 1, same token',
+      ok ? 'pass' : 'FAIL',
+    ]);
+    const detail =
+      fleet.failed > 0
+        ? `${fleet.failed} failed (first: ${fleet.firstError})`
+        : `all exited 0, ${fleet.sameToken ? 'all printed the same new token' : 'tokens DIFFER'}`;
+    notes.push(
+      `5 machines × 10 gets (redis store): ${fleet.requests} token request(s), ${detail}, ${fleet.seconds.toFixed(2)} s (server delay 300 ms)`,
+    );
     if (fleetServer.violations.length > 0) {
       missed++;
       notes.push(`the fake server recorded violations:\n  ${fleetServer.violations.join('\n  ')}`);
@@ -505,16 +605,27 @@ try {
 
 // ───────────────────────────── report ─────────────────────────────
 
-const header = ['form', 'tokens: median (min–max)', 'baseline: median (min–max)', 'baseline', 'ratio', 'target', 'result'];
+const header = [
+  'form',
+  'tokens: median (min–max)',
+  'baseline: median (min–max)',
+  'baseline',
+  'ratio',
+  'target',
+  'result',
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells) => cells.map((c, i) => (i === 0 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+const line = (cells) =>
+  cells.map((c, i) => (i === 0 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
 console.log(line(header));
 console.log(widths.map((w) => '─'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 console.log('');
 for (const note of notes) console.log(note);
 const loadAtEnd = loadavg()[0];
-console.log(`load average (1 min): ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end${Math.max(loadAtStart, loadAtEnd) > cpus().length ? ' — a busy machine: the wall-time ratios are noisy' : ''}`);
+console.log(
+  `load average (1 min): ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end${Math.max(loadAtStart, loadAtEnd) > cpus().length ? ' — a busy machine: the wall-time ratios are noisy' : ''}`,
+);
 console.log('');
 if (missed > 0) {
   console.log(`${missed} target(s) missed${STRICT ? '' : ' (BENCH_STRICT=1 makes that a failure)'}`);

@@ -20,7 +20,15 @@ const lazyCommanderChildProcess = {
     b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       if (!source.includes(COMMANDER_EAGER_CHILD_PROCESS)) {
-        return { contents: source, loader: 'js', warnings: [{ text: 'commander no longer has the eager child_process require; lazy-commander-child-process did nothing' }] };
+        return {
+          contents: source,
+          loader: 'js',
+          warnings: [
+            {
+              text: 'commander no longer has the eager child_process require; lazy-commander-child-process did nothing',
+            },
+          ],
+        };
       }
       const lazy = "const childProcess = new Proxy({}, { get: (_, name) => require('node:child_process')[name] });";
       return { contents: source.replace(COMMANDER_EAGER_CHILD_PROCESS, lazy), loader: 'js' };
@@ -78,9 +86,14 @@ const lazyBuiltins = {
     b.onResolve({ filter: /^(node:)?(os|tty)$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
       // The shim's own require() is the real module.
-      return args.namespace === 'lazy-builtin' ? { path: `node:${name}`, external: true } : { path: `node:${name}`, namespace: 'lazy-builtin' };
+      return args.namespace === 'lazy-builtin'
+        ? { path: `node:${name}`, external: true }
+        : { path: `node:${name}`, namespace: 'lazy-builtin' };
     });
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: LAZY_BUILTINS[args.path.replace(/^node:/, '')], loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: LAZY_BUILTINS[args.path.replace(/^node:/, '')],
+      loader: 'js',
+    }));
   },
 };
 

@@ -8,7 +8,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const COMPLETION_FILES = { bash: 'completions/tokens.bash', zsh: 'completions/_tokens', fish: 'completions/tokens.fish' };
+const COMPLETION_FILES = {
+  bash: 'completions/tokens.bash',
+  zsh: 'completions/_tokens',
+  fish: 'completions/tokens.fish',
+};
 
 const check = process.argv.includes('--check');
 const stale = [];
@@ -29,6 +33,8 @@ for (const [shell, file] of Object.entries(COMPLETION_FILES)) {
   }
 }
 if (stale.length > 0) {
-  process.stderr.write(`completions: out of date: ${stale.join(', ')}; run npm run build && node scripts/completions.mjs\n`);
+  process.stderr.write(
+    `completions: out of date: ${stale.join(', ')}; run npm run build && node scripts/completions.mjs\n`,
+  );
   process.exitCode = 1;
 }

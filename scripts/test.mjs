@@ -19,17 +19,27 @@ const prerequisites = [
   { what: 'chromium', pkg: 'chromium', ok: () => hasCommand('chromium') },
   { what: 'zsh', pkg: 'zsh', ok: () => hasCommand('zsh') },
   { what: 'fish', pkg: 'fish', ok: () => hasCommand('fish') },
-  { what: 'bash-completion', pkg: 'bash-completion', ok: () => existsSync('/usr/share/bash-completion/bash_completion') },
+  {
+    what: 'bash-completion',
+    pkg: 'bash-completion',
+    ok: () => existsSync('/usr/share/bash-completion/bash_completion'),
+  },
   { what: 'libsecret (libsecret-1.pc)', pkg: 'libsecret-1-dev', ok: hasLibsecret },
   { what: 'secret-tool', pkg: 'libsecret-tools', ok: () => hasCommand('secret-tool') },
   { what: 'python3 (the pseudo-terminal test)', pkg: 'python3', ok: () => hasCommand('python3') },
   { what: 'ip (a network namespace for the loopback-only listener test)', pkg: 'iproute2', ok: () => hasCommand('ip') },
   { what: 'redis-server (the Redis store tests)', pkg: 'redis-server', ok: () => hasCommand('redis-server') },
-  { what: 'faketime (a clock that runs ahead, for the clock tests)', pkg: 'faketime', ok: () => hasCommand('faketime') },
+  {
+    what: 'faketime (a clock that runs ahead, for the clock tests)',
+    pkg: 'faketime',
+    ok: () => hasCommand('faketime'),
+  },
 ];
 
 function hasCommand(name) {
-  for (const dir of (process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+  for (const dir of (process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(
+    delimiter,
+  )) {
     if (!dir) continue;
     try {
       accessSync(join(dir, name), constants.X_OK);
@@ -61,7 +71,11 @@ function missingNow() {
 
 function run(cmd, args, env = {}) {
   console.error(`[test] $ ${cmd} ${args.join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   return r.status === 0;
 }
 
@@ -79,7 +93,10 @@ if ((missing.length > 0 || !keytar.ok) && canApt) {
   }
   console.error(`[test] installing missing prerequisites: ${[...packages].join(' ')}`);
   const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
-  if (!run('apt-get', ['update'], aptEnv) || !run('apt-get', ['install', '-y', '--no-install-recommends', ...packages], aptEnv)) {
+  if (
+    !run('apt-get', ['update'], aptEnv) ||
+    !run('apt-get', ['install', '-y', '--no-install-recommends', ...packages], aptEnv)
+  ) {
     console.error('[test] apt-get failed');
   }
   missing = missingNow();
@@ -123,7 +140,9 @@ console.error('[test] $ biome ci (formatting and lint)');
 const lint = spawnSync(process.execPath, [biome, 'ci', '--colors=off', '.'], { cwd: root, encoding: 'utf8' });
 if (lint.status !== 0) {
   process.stderr.write(lint.stdout + lint.stderr);
-  console.error('[test] formatting or lint failed: run `npx biome check --write .` to fix what it can, then fix the rest');
+  console.error(
+    '[test] formatting or lint failed: run `npx biome check --write .` to fix what it can, then fix the rest',
+  );
   process.exit(1);
 }
 console.error('[test] $ tsc --noEmit');
@@ -137,7 +156,10 @@ if (typecheck.status !== 0) {
 // A JSON report beside the usual output, so the run can end with one plain "N passed, N failed" line.
 const report = join(root, 'test', '.tmp', `report-${process.pid}.json`);
 const reporters = ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
-const child = spawn(process.execPath, [vitest, 'run', ...reporters, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const child = spawn(process.execPath, [vitest, 'run', ...reporters, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
 for (const sig of Object.keys(SIGNALS)) process.on(sig, () => child.kill(sig));
 child.on('error', (e) => {
@@ -150,7 +172,9 @@ child.on('exit', (code, signal) => {
     const counts = JSON.parse(readFileSync(report, 'utf8'));
     rmSync(report, { force: true });
     const skipped = counts.numPendingTests + counts.numTodoTests;
-    console.log(`tests: ${counts.numPassedTests} passed, ${counts.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+    console.log(
+      `tests: ${counts.numPassedTests} passed, ${counts.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`,
+    );
     // A run that executed nothing proves nothing.
     if (exit === 0 && counts.numTotalTests === 0) exit = 1;
   } catch {

@@ -17,7 +17,17 @@
 // the waiter hands over the time it began to wait), a lock and claim gone with no usable token, a
 // wait as long as the lock's (TOKENS_LOCK_TIMEOUT; the full program then counts it as waited), or a
 // state directory that is not private.
-import { closeSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import {
+  closeSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  watch,
+  writeSync,
+  type FSWatcher,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { cacheFile, isFresh, readCache } from './core/cache.js';
 import { failurePath, lockPath, lockWaitMs, STALE_MS } from './core/lock-files.js';
@@ -47,7 +57,11 @@ const claimPath = (lock: string) => `${lock}.refreshing`;
 function isPrivateDir(dir: string): boolean {
   try {
     const info = lstatSync(dir);
-    return info.isDirectory() && (info.mode & 0o022) === 0 && (typeof process.getuid !== 'function' || info.uid === process.getuid());
+    return (
+      info.isDirectory() &&
+      (info.mode & 0o022) === 0 &&
+      (typeof process.getuid !== 'function' || info.uid === process.getuid())
+    );
   } catch {
     return false;
   }
@@ -144,7 +158,9 @@ export async function awaitRefresh(
   if (!isPrivateDir(dirname(lock)) || exists(failurePath(lock))) return { kind: 'handoff' };
   const usable = async (): Promise<AccessToken | undefined> => {
     const read = await readCache(paths, profile, provider);
-    return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given) ? read.token : undefined;
+    return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given)
+      ? read.token
+      : undefined;
   };
 
   const holder = claimant(claim);

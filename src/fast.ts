@@ -38,7 +38,14 @@ import type { ProviderDescriptor } from './core/model.js';
 export const NO_FAST_PATH_ENV = TOKENS_NO_FAST_PATH.name;
 
 export type FastPlan =
-  | { command: 'get'; provider: ProviderDescriptor; profile: string; format: Format; minTtlSeconds: number; minTtlGiven: boolean }
+  | {
+      command: 'get';
+      provider: ProviderDescriptor;
+      profile: string;
+      format: Format;
+      minTtlSeconds: number;
+      minTtlGiven: boolean;
+    }
   /** `providers` undefined: every provider configured in the profile (config.json). */
   | { command: 'exec'; providers: ProviderDescriptor[] | undefined; profile: string; argv: string[] }
   | { command: 'status'; options: StatusOptions }
@@ -141,7 +148,12 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       // Exactly `exec OPTIONS -- CMD [ARGS…]`; no --provider means every configured provider.
       if (scanned?.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
       const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
-      const plan: FastPlan = { command: 'exec', providers: providers.length > 0 ? providers : undefined, profile: profileOf(scanned, env), argv: scanned.afterDashes };
+      const plan: FastPlan = {
+        command: 'exec',
+        providers: providers.length > 0 ? providers : undefined,
+        profile: profileOf(scanned, env),
+        argv: scanned.afterDashes,
+      };
       for (const provider of providers) resolveEndpoints(provider, env);
       return plan;
     }
@@ -151,7 +163,11 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       const name = scanned.operands[0];
       return {
         command: 'status',
-        options: { profile: profileOf(scanned, env), json: scanned.values.has('--json'), ...(name === undefined ? {} : { provider: parseProvider(name) }) },
+        options: {
+          profile: profileOf(scanned, env),
+          json: scanned.values.has('--json'),
+          ...(name === undefined ? {} : { provider: parseProvider(name) }),
+        },
       };
     }
   } catch {
@@ -183,7 +199,8 @@ async function credentialFor(
   mayClaim: boolean,
 ): Promise<Credential | undefined> {
   const read = await readCache(paths, profile, provider.id);
-  if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given)) return { kind: 'token', token: read.token };
+  if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given))
+    return { kind: 'token', token: read.token };
   // A damaged cache is the full program's to report (with --verbose) and rebuild.
   if (read.kind === 'damaged') return undefined;
   // Waiting can take a while: from here on, as in every run but a warm get, no inspector on SIGUSR1.
@@ -245,7 +262,15 @@ async function answer(plan: FastPlan, env: Env, output: FastOutput, handoff: Han
     case 'version':
       return { stdout: `${pkg.version}\n`, code: 0 };
     case 'get': {
-      const credential = await credentialFor(paths, env, plan.provider, plan.profile, { seconds: plan.minTtlSeconds, given: plan.minTtlGiven }, handoff, true);
+      const credential = await credentialFor(
+        paths,
+        env,
+        plan.provider,
+        plan.profile,
+        { seconds: plan.minTtlSeconds, given: plan.minTtlGiven },
+        handoff,
+        true,
+      );
       if (!credential) return undefined;
       return { stdout: formatCredential(plan.format, plan.provider, plan.profile, credential), code: 0 };
     }
@@ -256,7 +281,13 @@ async function answer(plan: FastPlan, env: Env, output: FastOutput, handoff: Han
   }
 }
 
-async function answerExec(plan: Extract<FastPlan, { command: 'exec' }>, env: Env, paths: Paths, output: FastOutput, handoff: Handoff): Promise<Answer | undefined> {
+async function answerExec(
+  plan: Extract<FastPlan, { command: 'exec' }>,
+  env: Env,
+  paths: Paths,
+  output: FastOutput,
+  handoff: Handoff,
+): Promise<Answer | undefined> {
   let providers = plan.providers;
   if (!providers) {
     // As runExec does: the providers with settings in the profile. None, or a config.json the
@@ -269,12 +300,22 @@ async function answerExec(plan: Extract<FastPlan, { command: 'exec' }>, env: Env
   const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
   const credentials: Credential[] = [];
   for (const provider of providers) {
-    const credential = await credentialFor(paths, env, provider, plan.profile, { seconds: EXEC_MIN_TTL_SECONDS, given: false }, handoff, false);
+    const credential = await credentialFor(
+      paths,
+      env,
+      provider,
+      plan.profile,
+      { seconds: EXEC_MIN_TTL_SECONDS, given: false },
+      handoff,
+      false,
+    );
     if (!credential) return undefined;
     credentials.push(credential);
   }
   // spawnChild rejects only when spawn() throws, before any child exists: the full program may retry.
-  const code = await spawnChild(plan.argv, childEnv(env, providers, credentials, plan.profile), output.stderr).catch(() => undefined);
+  const code = await spawnChild(plan.argv, childEnv(env, providers, credentials, plan.profile), output.stderr).catch(
+    () => undefined,
+  );
   return code === undefined ? undefined : { code };
 }
 
@@ -311,9 +352,19 @@ async function answerStatus(options: StatusOptions, env: Env, paths: Paths): Pro
     }
     // A local store's name is its kind (status.ts: describeStore).
     const store = target.settings ? (target.settings.store ?? storeKind) : '';
-    entries.push(statusEntry(target, options.profile, { token: cached?.kind === 'hit' ? cached.token : undefined, refreshToken, store, now: Date.now() }));
+    entries.push(
+      statusEntry(target, options.profile, {
+        token: cached?.kind === 'hit' ? cached.token : undefined,
+        refreshToken,
+        store,
+        now: Date.now(),
+      }),
+    );
   }
-  return { stdout: statusOutput(entries, { json: options.json, profile: options.profile, where: storeKind, now: Date.now() }), code: 0 };
+  return {
+    stdout: statusOutput(entries, { json: options.json, profile: options.profile, where: storeKind, now: Date.now() }),
+    code: 0,
+  };
 }
 
 /** Exits once everything written to these streams has drained. */

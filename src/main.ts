@@ -17,7 +17,8 @@ export function exitCodeFor(error: unknown): number {
 
 export function describeError(error: unknown, verbose: boolean): string {
   if (isTokensError(error)) return describeTokensError(error);
-  const detail = verbose && error instanceof Error ? `\n${error.stack ?? error.message}` : ' (run with --verbose for details)';
+  const detail =
+    verbose && error instanceof Error ? `\n${error.stack ?? error.message}` : ' (run with --verbose for details)';
   return `tokens: internal error${detail}\n`;
 }
 
@@ -75,7 +76,12 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean, askedAt?: n
  * `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts).
  * `askedAt`: see Deps.askedAt (the fast path's hand-over after waiting).
  */
-export async function main(argv: string[], io: IO = processIO(), env: Deps['env'] = { ...process.env }, askedAt?: number): Promise<number> {
+export async function main(
+  argv: string[],
+  io: IO = processIO(),
+  env: Deps['env'] = { ...process.env },
+  askedAt?: number,
+): Promise<number> {
   let parsed: ParsedCommand | undefined;
   let verbose = Boolean(env[TOKENS_DEBUG.name]);
   try {

@@ -72,15 +72,17 @@ async function runOps(
   { env, bundle = bundleInRepo, timeoutMs }: { env: Record<string, string>; bundle?: string; timeoutMs?: number },
 ): Promise<Result[]> {
   const args = [driver, bundle, JSON.stringify(ops), timeoutMs === undefined ? '' : String(timeoutMs)];
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c, stdout, stderr }));
-  });
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (c) => resolve({ code: c, stdout, stderr }));
+    },
+  );
   expect(code, stderr).toBe(0);
   const results = JSON.parse(stdout) as Result[];
   for (const r of results) if ('error' in r && r.error.name === 'load') throw new Error(r.error.message);
@@ -137,13 +139,19 @@ describe('KeychainStore (gnome-keyring on a private session bus)', () => {
 
   it('reports a missing key as not found', async () => {
     const [r] = await runOps([{ op: 'get', key: 'nobody/none' }], { env: service!.env });
-    expect(storeError(r)).toMatchObject({ name: 'SecretNotFoundError', message: expect.stringContaining('nobody/none') });
+    expect(storeError(r)).toMatchObject({
+      name: 'SecretNotFoundError',
+      message: expect.stringContaining('nobody/none'),
+    });
   }, 30_000);
 
   it('fails with exit 6 naming TOKENS_STORE=file when there is no session bus', async () => {
     const env = { ...service!.env, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, 'no-such-bus-socket')}` };
     delete (env as Record<string, string | undefined>).DISPLAY;
-    const results = await runOps([{ op: 'check' }, { op: 'get', key: 'a' }, { op: 'set', key: 'a', value: 'sekrit-value-123' }, { op: 'list' }], { env });
+    const results = await runOps(
+      [{ op: 'check' }, { op: 'get', key: 'a' }, { op: 'set', key: 'a', value: 'sekrit-value-123' }, { op: 'list' }],
+      { env },
+    );
     for (const r of results) {
       const e = storeError(r);
       expect(e).toMatchObject({ name: 'StoreError', exitCode: 6 });

@@ -22,7 +22,10 @@ afterAll(async () => {
 
 function store(env: Record<string, string> = {}, passphrase = PASS): RedisStore {
   const prefix = env.TOKENS_REDIS_PREFIX ?? `t${random('')}:`;
-  return new RedisStore({ ...redisSettings({ TOKENS_REDIS_URL: redis.url, TOKENS_REDIS_PREFIX: prefix, ...env }), passphrase });
+  return new RedisStore({
+    ...redisSettings({ TOKENS_REDIS_URL: redis.url, TOKENS_REDIS_PREFIX: prefix, ...env }),
+    passphrase,
+  });
 }
 
 const deps: PartsDeps = {
@@ -51,8 +54,16 @@ describe('RedisStore', () => {
     expect(dump).not.toContain(secret);
     expect(dump).not.toContain(token);
     expect(dump).not.toContain(Buffer.from(secret).toString('base64'));
-    const names = dump.split('\n').map((l) => l.split(' ')[0]).filter((n) => n!.startsWith('team-a:'));
-    expect(names.sort()).toEqual(['team-a:default:chartmetric:secrets', 'team-a:default:chartmetric:settings', 'team-a:default:chartmetric:token', 'team-a:kdf']);
+    const names = dump
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .filter((n) => n!.startsWith('team-a:'));
+    expect(names.sort()).toEqual([
+      'team-a:default:chartmetric:secrets',
+      'team-a:default:chartmetric:settings',
+      'team-a:default:chartmetric:token',
+      'team-a:kdf',
+    ]);
     // The shared token expires with the token.
     const c = redis.client();
     const ttl = await c.pttl('team-a:default:chartmetric:token');
@@ -61,7 +72,10 @@ describe('RedisStore', () => {
 
     // A value moved to another key does not open there.
     await c.set('team-a:default:soundcloud:token', (await c.get('team-a:default:chartmetric:token'))!);
-    await expect(s.parts('default', 'soundcloud', deps).sharedCache!.read()).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('cannot decrypt') });
+    await expect(s.parts('default', 'soundcloud', deps).sharedCache!.read()).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('cannot decrypt'),
+    });
     c.disconnect();
   });
 
@@ -70,14 +84,22 @@ describe('RedisStore', () => {
     await store({ TOKENS_REDIS_PREFIX: prefix }).set('default/soundcloud', '{"refresh_token":"x"}');
     const before = await redis.dump();
     const wrong = store({ TOKENS_REDIS_PREFIX: prefix }, 'not the passphrase');
-    await expect(wrong.check()).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('wrong TOKENS_PASSPHRASE') });
+    await expect(wrong.check()).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('wrong TOKENS_PASSPHRASE'),
+    });
     await expect(wrong.set('default/soundcloud', '{}')).rejects.toMatchObject({ exitCode: 6 });
     expect(await redis.dump()).toBe(before);
   });
 
   it('a missing passphrase is exit 6 naming TOKENS_PASSPHRASE; a missing URL names TOKENS_REDIS_URL', async () => {
-    await expect(store({}, '').check()).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('TOKENS_PASSPHRASE') });
-    expect(() => redisSettings({})).toThrow(expect.objectContaining({ exitCode: 6, message: expect.stringContaining('TOKENS_REDIS_URL') }));
+    await expect(store({}, '').check()).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('TOKENS_PASSPHRASE'),
+    });
+    expect(() => redisSettings({})).toThrow(
+      expect.objectContaining({ exitCode: 6, message: expect.stringContaining('TOKENS_REDIS_URL') }),
+    );
     for (const bad of ['http://h:1', 'redis://', 'not a url secret123', 'redis://:secret123@h:1/db']) {
       let message = '';
       try {
@@ -137,8 +159,11 @@ describe('RedisStore', () => {
     const refusing = await RedisServer.start({ aof: false, save: '900 1', extra: ['rename-command CONFIG ""'] });
     const saving = await RedisServer.start({ aof: false, save: '900 1' });
     try {
-      const on = (server: RedisServer) => new RedisStore({ ...redisSettings({ TOKENS_REDIS_URL: server.url }), passphrase: PASS });
-      expect(await on(bare).warnings()).toEqual([expect.stringMatching(new RegExp(`Redis at ${bare.address} keeps no persistence`))]);
+      const on = (server: RedisServer) =>
+        new RedisStore({ ...redisSettings({ TOKENS_REDIS_URL: server.url }), passphrase: PASS });
+      expect(await on(bare).warnings()).toEqual([
+        expect.stringMatching(new RegExp(`Redis at ${bare.address} keeps no persistence`)),
+      ]);
       expect(await on(refusing).warnings()).toEqual([expect.stringContaining('cannot tell whether')]);
       expect(await on(saving).warnings()).toEqual([]);
     } finally {
@@ -177,13 +202,22 @@ describe('RedisStore', () => {
 
     it('unreachable', async () => {
       const port = await freePort();
-      await expectStoreFailure(`redis://:pw-in-url@127.0.0.1:${port}`, `127.0.0.1:${port}`, /cannot reach Redis at .*ECONNREFUSED/);
+      await expectStoreFailure(
+        `redis://:pw-in-url@127.0.0.1:${port}`,
+        `127.0.0.1:${port}`,
+        /cannot reach Redis at .*ECONNREFUSED/,
+      );
     });
     it('wrong password', async () => {
       await expectStoreFailure(`redis://:pw-in-url@127.0.0.1:${redis.port}`, redis.address, /refused the password/);
     });
     it('no answer within TOKENS_REDIS_TIMEOUT', async () => {
-      await expectStoreFailure(`redis://:pw-in-url@127.0.0.1:${silentPort}`, `127.0.0.1:${silentPort}`, /did not answer within 0\.5 s/, { TOKENS_REDIS_TIMEOUT: '0.5' });
+      await expectStoreFailure(
+        `redis://:pw-in-url@127.0.0.1:${silentPort}`,
+        `127.0.0.1:${silentPort}`,
+        /did not answer within 0\.5 s/,
+        { TOKENS_REDIS_TIMEOUT: '0.5' },
+      );
     });
   });
 });

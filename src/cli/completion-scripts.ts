@@ -211,7 +211,12 @@ function bashCommand(m: ProgramModel, c: CommandModel): string[] {
   c.args.forEach((arg, index) => {
     const body = bashValues(m, arg.hint, '');
     if (body.length === 0) return;
-    const pattern = arg.variadic && index === c.args.length - 1 ? (index === 0 ? '*' : `${index}|[${index + 1}-9]|[1-9][0-9]*`) : String(index);
+    const pattern =
+      arg.variadic && index === c.args.length - 1
+        ? index === 0
+          ? '*'
+          : `${index}|[${index + 1}-9]|[1-9][0-9]*`
+        : String(index);
     positional.push(`${i8}    ${pattern}) ${body[0]!.trim()} ;;`);
   });
   if (positional.length > 0) lines.push(`${i8}case $n in`, ...positional, `${i8}esac`);
@@ -348,7 +353,13 @@ function zshCommand(m: ProgramModel, c: CommandModel): string[] {
   // exec-style commands take options only before the command line.
   const flags = c.commandLineAt !== undefined ? "-S -A '-*'" : '-S';
   const specs = [...zshOptionSpecs(m, c.options), ...zshArgumentSpecs(m, c)];
-  return [`        (${c.names.join('|')})`, `          _arguments ${flags} \\`, ...specs.map((s) => `            ${s} \\`), '            && ret=0', '          ;;'];
+  return [
+    `        (${c.names.join('|')})`,
+    `          _arguments ${flags} \\`,
+    ...specs.map((s) => `            ${s} \\`),
+    '            && ret=0',
+    '          ;;',
+  ];
 }
 
 export function zshScript(program: Command): string {
@@ -450,12 +461,15 @@ function fishCommand(m: ProgramModel, c: CommandModel): string[] {
   for (const o of c.options) lines.push(fishOption(m, optionCondition, o));
   c.args.forEach((arg, index) => {
     if (arg.hint?.kind === 'command-line') {
-      lines.push(`complete -c ${m.name} -n ${fq(`__${m.name}_in_command_line ${c.name}`)} -a '(__${m.name}_command_line)'`);
+      lines.push(
+        `complete -c ${m.name} -n ${fq(`__${m.name}_in_command_line ${c.name}`)} -a '(__${m.name}_command_line)'`,
+      );
       return;
     }
     const values = fishValues(m, arg.hint);
     if (!values) return;
-    const condition = arg.variadic && index === c.args.length - 1 ? `${at()}; and test (__${m.name}_state)[2] -ge ${index}` : at(index);
+    const condition =
+      arg.variadic && index === c.args.length - 1 ? `${at()}; and test (__${m.name}_state)[2] -ge ${index}` : at(index);
     lines.push(`complete -c ${m.name} -n ${fq(condition)}${values} -d ${fq(arg.name)}`);
   });
   return lines;
@@ -466,7 +480,12 @@ export function fishScript(program: Command): string {
   const p = `__${m.name}`;
   const topValued = valueOptionNames(m.options);
   const valueCases = m.commands.flatMap((c) =>
-    valueOptionNames(c.options).length > 0 ? [`            case ${c.names.flatMap((n) => valueOptionNames(c.options).map((o) => fq(`${n} ${o}`))).join(' ')}`, '                set skip 1'] : [],
+    valueOptionNames(c.options).length > 0
+      ? [
+          `            case ${c.names.flatMap((n) => valueOptionNames(c.options).map((o) => fq(`${n} ${o}`))).join(' ')}`,
+          '                set skip 1',
+        ]
+      : [],
   );
   const commandLineCases = m.commands
     .filter((c) => c.commandLineAt !== undefined)
@@ -506,7 +525,9 @@ export function fishScript(program: Command): string {
     '        end',
     '        if test -z "$cmd"',
     '            switch $w',
-    ...(topValued.length > 0 ? [`                case ${topValued.map(fq).join(' ')}`, '                    set skip 1'] : []),
+    ...(topValued.length > 0
+      ? [`                case ${topValued.map(fq).join(' ')}`, '                    set skip 1']
+      : []),
     "                case '-*'",
     "                case '*'",
     '                    set cmd $w',
@@ -552,7 +573,9 @@ export function fishScript(program: Command): string {
     '',
     '# commands',
     ...m.options.map((o) => fishOption(m, `${p}_at ''`, o)),
-    ...m.commands.flatMap((c) => c.names.map((n) => `complete -c ${m.name} -n ${fq(`${p}_at ''`)} -a ${n} -d ${fq(c.summary)}`)),
+    ...m.commands.flatMap((c) =>
+      c.names.map((n) => `complete -c ${m.name} -n ${fq(`${p}_at ''`)} -a ${n} -d ${fq(c.summary)}`),
+    ),
     ...m.commands.flatMap((c) => ['', ...fishCommand(m, c)]),
   ];
   return `${lines.join('\n')}\n`;

@@ -5,7 +5,8 @@ import type { ProviderDescriptor } from '../core/model.js';
 
 export function parseProvider(name: string, providers: readonly ProviderDescriptor[] = PROVIDERS): ProviderDescriptor {
   const provider = providers.find((p) => p.id === name);
-  if (!provider) throw new UsageError(`unknown provider "${name}"; known providers: ${providers.map((p) => p.id).join(', ')}`);
+  if (!provider)
+    throw new UsageError(`unknown provider "${name}"; known providers: ${providers.map((p) => p.id).join(', ')}`);
   return provider;
 }
 

@@ -74,9 +74,9 @@ function loginFlags(command: Command): LoginFlags {
 /** The hidden command the completion scripts call for dynamic values; never shown in help. */
 export const COMPLETE_COMMAND = '__complete';
 
-
 /** "a, b and c". */
-const listInWords = (items: readonly string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+const listInWords = (items: readonly string[]) =>
+  items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 
 /**
  * Commander's own errors (unknown option or command, missing argument, bad choice) in the CLI's
@@ -85,7 +85,10 @@ const listInWords = (items: readonly string[]) => (items.length < 2 ? items.join
 export function commanderErrorLine(text: string, commandPath: string): string {
   const [first = '', ...rest] = text.trim().split('\n');
   const message = first.replace(/^error: /, '').replace(/[.\s]+$/, '');
-  const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1');
+  const suggestion = rest
+    .join(' ')
+    .trim()
+    .replace(/^\((.*)\)$/, '$1');
   return `tokens: ${message}${suggestion ? ` (${suggestion.replace(/^Did/, 'did')})` : ''}. See '${commandPath} --help'.\n`;
 }
 
@@ -94,23 +97,35 @@ const examples = (lines: string[], notes = '') =>
 
 /** --profile, on the program (before the command) and on every command (after it). */
 const profileOption = () =>
-  completes(new Option('--profile <name>', 'profile to use (separate credentials per profile)').env(TOKENS_PROFILE.name).default('default'), {
-    kind: 'profiles',
-  });
+  completes(
+    new Option('--profile <name>', 'profile to use (separate credentials per profile)')
+      .env(TOKENS_PROFILE.name)
+      .default('default'),
+    {
+      kind: 'profiles',
+    },
+  );
 
 export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) => void, version: string): Command {
   const providers = io.providers ?? PROVIDERS;
   const providerIds = providers.map((p) => p.id);
-  const providerArgument = (name: string) => completes(new Argument(name, providerIds.join('|')), { kind: 'values', values: providerIds });
+  const providerArgument = (name: string) =>
+    completes(new Argument(name, providerIds.join('|')), { kind: 'values', values: providerIds });
   const parseProvider = (name: string) => parseProviderName(name, providers);
   const program = new Command('tokens')
-    .description(`Fresh access tokens for the ${listInWords(providers.map((p) => p.title))} APIs, with secrets kept in the OS keychain.`)
+    .description(
+      `Fresh access tokens for the ${listInWords(providers.map((p) => p.title))} APIs, with secrets kept in the OS keychain.`,
+    )
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: (text, write) => write(commanderErrorLine(text, 'tokens')) })
+    .configureOutput({
+      writeOut: io.writeOut,
+      writeErr: io.writeErr,
+      outputError: (text, write) => write(commanderErrorLine(text, 'tokens')),
+    })
     .addOption(profileOption())
     .addHelpText(
       'after',
@@ -153,7 +168,11 @@ Exit codes:
    * TOKENS_PROFILE, else the default: the command's own option carries the last two.
    */
   const profileOf = (command: Command): string =>
-    parseProfile(command.getOptionValueSource('profile') !== 'cli' && program.getOptionValueSource('profile') === 'cli' ? program.opts().profile : command.opts().profile);
+    parseProfile(
+      command.getOptionValueSource('profile') !== 'cli' && program.getOptionValueSource('profile') === 'cli'
+        ? program.opts().profile
+        : command.opts().profile,
+    );
   const verbose = (command: Command) => Boolean(command.opts().verbose) || Boolean(io.env[TOKENS_DEBUG.name]);
 
   program.commandsGroup('Credentials:');
@@ -193,7 +212,9 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
   program.commandsGroup('Tokens:');
   common(program.command('get'))
     .summary('print a valid access token')
-    .description('Print a valid access token, from the cache while it has --min-ttl seconds left, else minted or refreshed.')
+    .description(
+      'Print a valid access token, from the cache while it has --min-ttl seconds left, else minted or refreshed.',
+    )
     .addArgument(providerArgument('<provider>'))
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('token'))
     .option('--min-ttl <seconds>', 'minimum seconds of validity a cached token must have', '60')
@@ -220,13 +241,18 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
         minTtlGiven: command.getOptionValueSource('minTtl') !== 'default',
         forceRefresh: Boolean(o.forceRefresh),
       };
-      onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/get.js')).runGet(options, deps) });
+      onAction({
+        verbose: verbose(command),
+        invocation: async (deps) => (await import('../commands/get.js')).runGet(options, deps),
+      });
     });
 
   common(program.command('exec'))
     .summary('run a command with fresh tokens in its environment')
     .description('Run a command (no shell) with P_ACCESS_TOKEN and P_AUTHORIZATION set for each provider.')
-    .addArgument(completes(new Argument('<command...>', 'the command and its arguments, after --'), { kind: 'command-line' }))
+    .addArgument(
+      completes(new Argument('<command...>', 'the command and its arguments, after --'), { kind: 'command-line' }),
+    )
     .addOption(
       completes(
         new Option('--provider <provider>', 'provider to include (repeatable)')
@@ -255,12 +281,20 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
       const o = cmd.opts();
       const providers = (o.provider as string[]).map(parseProvider);
       const options = { providers, profile: profileOf(cmd), command };
-      onAction({ verbose: verbose(cmd), invocation: async (deps) => (await import('../commands/exec.js')).runExec(options, deps) });
+      onAction({
+        verbose: verbose(cmd),
+        invocation: async (deps) => (await import('../commands/exec.js')).runExec(options, deps),
+      });
     });
 
   const repeatable = (flags: string, description: string) =>
-    new Option(flags, description).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
-  const apiBases = providers.map((p) => `  ${p.id.padEnd(12)}${p.endpoints.api.default.padEnd(40)}${p.endpoints.api.env}`).join('\n');
+    new Option(flags, description).argParser((value: string, previous: string[] | undefined) => [
+      ...(previous ?? []),
+      value,
+    ]);
+  const apiBases = providers
+    .map((p) => `  ${p.id.padEnd(12)}${p.endpoints.api.default.padEnd(40)}${p.endpoints.api.env}`)
+    .join('\n');
   // -f and -F together, in the order given: it decides nesting and the order of array items.
   const fields: FieldSpec[] = [];
   const field = (flags: string, description: string, typed: boolean) =>
@@ -274,11 +308,30 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
       'Send one request (with --paginate, one per page) to the API of PROVIDER with a fresh access token, and write the response body to stdout byte for byte.',
     )
     .addArgument(providerArgument('<provider>'))
-    .addArgument(new Argument('<path>', 'a PATH starting with / (appended to the API base), or a full URL under the base'))
-    .addOption(completes(new Option('-X, --method <method>', 'HTTP method (default GET, or POST with --input/--form)'), { kind: 'values', values: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] }))
+    .addArgument(
+      new Argument('<path>', 'a PATH starting with / (appended to the API base), or a full URL under the base'),
+    )
+    .addOption(
+      completes(new Option('-X, --method <method>', 'HTTP method (default GET, or POST with --input/--form)'), {
+        kind: 'values',
+        values: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      }),
+    )
     .addOption(repeatable('-H, --header <header>', "extra request header 'Name: value' (repeatable)"))
-    .addOption(field('-f, --raw-field <key=value>', 'a string field: query parameter for GET/HEAD/DELETE, else JSON body (repeatable)', false))
-    .addOption(field('-F, --field <key=value>', 'a typed field: true, false, null, integers; @PATH reads a file, @- stdin (repeatable)', true))
+    .addOption(
+      field(
+        '-f, --raw-field <key=value>',
+        'a string field: query parameter for GET/HEAD/DELETE, else JSON body (repeatable)',
+        false,
+      ),
+    )
+    .addOption(
+      field(
+        '-F, --field <key=value>',
+        'a typed field: true, false, null, integers; @PATH reads a file, @- stdin (repeatable)',
+        true,
+      ),
+    )
     .addOption(repeatable('--form <key=value>', 'a multipart/form-data part; key=@PATH streams a file (repeatable)'))
     .option('--input <path>', 'the request body from a file, or - for stdin')
     .option('--paginate', 'follow next-page links and print one JSON array of all items')
@@ -293,7 +346,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
           "tokens api soundcloud /me/tracks --paginate | jq -r '.[].title'",
           "tokens api soundcloud /tracks -f q=ambient -f 'bpm[from]=120' -F limit=50",
           "tokens api soundcloud /tracks --form 'track[title]=Demo' --form 'track[asset_data]=@demo.wav'",
-          "tokens api soundcloud /tracks/123 -X PUT -f 'track[title]=New title'   # JSON {\"track\":{\"title\":…}}",
+          'tokens api soundcloud /tracks/123 -X PUT -f \'track[title]=New title\'   # JSON {"track":{"title":…}}',
           'tokens api chartmetric /api/artist/206557 --max-wait 120    # ride out the plan rate limit',
           'tokens api soundcharts /api/v2/artist/UUID/songs --paginate',
           'jq -n \'{playlist:{title:"Mix"}}\' | tokens api soundcloud /playlists --input -',
@@ -335,7 +388,9 @@ never leave the API's origin. An error status prints the body, one line on stder
   program.commandsGroup('Credentials:');
   common(program.command('status'))
     .summary('show what is configured and when tokens expire')
-    .description('Show what is configured, in which store and mode, and when cached tokens expire. Never prints a secret.')
+    .description(
+      'Show what is configured, in which store and mode, and when cached tokens expire. Never prints a secret.',
+    )
     .addArgument(providerArgument('[provider]'))
     .option('--json', 'machine-readable output')
     .addHelpText(
@@ -351,8 +406,15 @@ never leave the API's origin. An error status prints the body, one line on stder
     )
     .action((name: string | undefined, _opts, command: Command) => {
       const o = command.opts();
-      const options = { profile: profileOf(command), json: Boolean(o.json), ...(name ? { provider: parseProvider(name) } : {}) };
-      onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/status.js')).runStatus(options, deps) });
+      const options = {
+        profile: profileOf(command),
+        json: Boolean(o.json),
+        ...(name ? { provider: parseProvider(name) } : {}),
+      };
+      onAction({
+        verbose: verbose(command),
+        invocation: async (deps) => (await import('../commands/status.js')).runStatus(options, deps),
+      });
     });
 
   common(program.command('logout'))
@@ -368,7 +430,10 @@ never leave the API's origin. An error status prints the body, one line on stder
     )
     .action((name: string, _opts, command: Command) => {
       const options = { provider: parseProvider(name), profile: profileOf(command) };
-      onAction({ verbose: verbose(command), invocation: async (deps) => (await import('../commands/logout.js')).runLogout(options, deps) });
+      onAction({
+        verbose: verbose(command),
+        invocation: async (deps) => (await import('../commands/logout.js')).runLogout(options, deps),
+      });
     });
 
   program.commandsGroup('Shell:');
@@ -386,11 +451,15 @@ never leave the API's origin. An error status prints the body, one line on stder
       ]),
     )
     .action((shell: string, _opts, command: Command) => {
-      if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`unknown shell "${shell}"; use bash, zsh or fish`);
+      if (!(SHELLS as readonly string[]).includes(shell))
+        throw new UsageError(`unknown shell "${shell}"; use bash, zsh or fish`);
       onAction({
         verbose: verbose(command),
         invocation: async (deps) =>
-          (await import('../commands/completion.js')).runCompletion({ shell: shell as (typeof SHELLS)[number], program }, deps),
+          (await import('../commands/completion.js')).runCompletion(
+            { shell: shell as (typeof SHELLS)[number], program },
+            deps,
+          ),
       });
     });
 

@@ -6,13 +6,20 @@ import { STATUS_CODES } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { apiBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
-import { TokenBroker, } from '../core/broker.js';
+import { TokenBroker } from '../core/broker.js';
 import { ApiStatusError, CredentialsRejectedError, UnavailableError, UsageError } from '../core/errors.js';
 import { credentialHeaders } from '../core/format.js';
 import { loginCommand } from '../core/hints.js';
 import { exchange, retryableRequest, type Answer } from '../core/http.js';
 import { fileBody, jsonBody, multipartBody, stdinBody, type RequestBody } from '../core/request-body.js';
-import { fieldSource, nestFields, queryValue, type FieldSpec, type FieldValue, type FormPart } from '../core/request-fields.js';
+import {
+  fieldSource,
+  nestFields,
+  queryValue,
+  type FieldSpec,
+  type FieldValue,
+  type FormPart,
+} from '../core/request-fields.js';
 import { redactSecrets, sanitizeProviderText } from '../core/untrusted-text.js';
 import type { Deps } from '../core/deps.js';
 import type { Pagination, ProviderDescriptor } from '../core/model.js';
@@ -61,21 +68,30 @@ export function planApiRequest(options: ApiOptions, env: Deps['env']): ApiPlan {
   if (options.method !== undefined && !(METHODS as readonly string[]).includes(options.method)) {
     throw new UsageError(`unknown method "${options.method}"; use one of: ${METHODS.join(', ')}`);
   }
-  if (options.input !== undefined && options.form.length > 0) throw new UsageError('--input and --form both give the request body; use one');
+  if (options.input !== undefined && options.form.length > 0)
+    throw new UsageError('--input and --form both give the request body; use one');
   const rawBody = options.input !== undefined || options.form.length > 0;
   const method = options.method ?? (rawBody ? 'POST' : 'GET');
   if (rawBody && (method === 'GET' || method === 'HEAD')) {
-    throw new UsageError(`a ${method} request has no body (${options.input !== undefined ? '--input' : '--form'}); use -X POST, PUT or PATCH`);
+    throw new UsageError(
+      `a ${method} request has no body (${options.input !== undefined ? '--input' : '--form'}); use -X POST, PUT or PATCH`,
+    );
   }
   const fieldsIn = QUERY_METHODS.has(method) ? 'query' : 'body';
   if (rawBody && fieldsIn === 'body' && options.fields.length > 0) {
-    throw new UsageError(`-f/-F make a JSON body, which ${options.input !== undefined ? '--input' : '--form'} already gives; put query parameters in the PATH`);
+    throw new UsageError(
+      `-f/-F make a JSON body, which ${options.input !== undefined ? '--input' : '--form'} already gives; put query parameters in the PATH`,
+    );
   }
   const stdinUsers = options.fields.filter((f) => f.typed && f.value === '@-').length + (options.input === '-' ? 1 : 0);
   if (stdinUsers > 1) throw new UsageError('stdin can be read once: only one of -F key=@- and --input - may use it');
   if (options.paginate) {
-    if (!provider.loadPagination) throw new UsageError(`${provider.id} has no next-page links: --paginate does not apply`);
-    if (method !== 'GET') throw new UsageError('--paginate follows next-page links with GET requests; it cannot be combined with another method or a body');
+    if (!provider.loadPagination)
+      throw new UsageError(`${provider.id} has no next-page links: --paginate does not apply`);
+    if (method !== 'GET')
+      throw new UsageError(
+        '--paginate follows next-page links with GET requests; it cannot be combined with another method or a body',
+      );
     if (options.include) throw new UsageError('--paginate prints one JSON array; --include does not apply');
   }
   const base = apiBase(provider, env);
@@ -97,10 +113,12 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
   } else if (values.length > 0) {
     body = jsonBody(nestFields(values));
   }
-  if (options.input !== undefined) body = options.input === '-' ? stdinBody(deps.io.stdin) : await fileBody(options.input);
+  if (options.input !== undefined)
+    body = options.input === '-' ? stdinBody(deps.io.stdin) : await fileBody(options.input);
   if (options.form.length > 0) body = await multipartBody(options.form, `tokens-${randomBytes(16).toString('hex')}`);
   const headers: Record<string, string> = {};
-  for (const [name, value] of options.headers) headers[name.toLowerCase()] = headers[name.toLowerCase()] ? `${headers[name.toLowerCase()]}, ${value}` : value;
+  for (const [name, value] of options.headers)
+    headers[name.toLowerCase()] = headers[name.toLowerCase()] ? `${headers[name.toLowerCase()]}, ${value}` : value;
   if (body?.contentType && headers['content-type'] === undefined) headers['content-type'] = body.contentType;
   const pagination = options.paginate ? await provider.loadPagination!() : undefined;
 
@@ -138,12 +156,17 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
     if (refused.kind === 'static') throw rejected(provider, profile, 'the legacy API key');
     if (body && !body.replayable) {
       await broker.replaceRefused(provider, profile, refused.token.access_token, { minTtlSeconds: MIN_TTL_SECONDS });
-      throw new UnavailableError(`${provider.id} refused the access token (401) and the body read from stdin was sent once, so the request was not repeated`, {
-        hint: 'A fresh token is cached now: run the command again.',
-      });
+      throw new UnavailableError(
+        `${provider.id} refused the access token (401) and the body read from stdin was sent once, so the request was not repeated`,
+        {
+          hint: 'A fresh token is cached now: run the command again.',
+        },
+      );
     }
     debug(`${provider.id}: 401 for the access token; refreshing it once and repeating the request`);
-    credential = await broker.replaceRefused(provider, profile, refused.token.access_token, { minTtlSeconds: MIN_TTL_SECONDS });
+    credential = await broker.replaceRefused(provider, profile, refused.token.access_token, {
+      minTtlSeconds: MIN_TTL_SECONDS,
+    });
     answer = await attempt();
     if (answer.status === 401 && answer.credentialsSent) {
       await answer.discard();
@@ -169,7 +192,14 @@ async function single(options: ApiOptions, plan: ApiPlan, answer: Answer, out: O
   if (answer.status >= 400) throw statusError(options, plan, answer);
 }
 
-async function paginate(options: ApiOptions, plan: ApiPlan, first: URL, pagination: Pagination, send: (url: URL) => Promise<Answer>, out: Output): Promise<void> {
+async function paginate(
+  options: ApiOptions,
+  plan: ApiPlan,
+  first: URL,
+  pagination: Pagination,
+  send: (url: URL) => Promise<Answer>,
+  out: Output,
+): Promise<void> {
   const { provider } = options;
   const emit = (text: string) => (options.silent ? Promise.resolve() : out.write(text));
   let url = pagination.firstPage(first);
@@ -186,7 +216,8 @@ async function paginate(options: ApiOptions, plan: ApiPlan, first: URL, paginati
         else for await (const chunk of answer.chunks()) await out.write(chunk);
         throw statusError(options, { ...plan, url }, answer);
       }
-      const fail = (why: string) => new UnavailableError(`${provider.id} page ${page} (${pathUnderBase(plan.base, url)}): ${why}`);
+      const fail = (why: string) =>
+        new UnavailableError(`${provider.id} page ${page} (${pathUnderBase(plan.base, url)}): ${why}`);
       const text = await answer.text(PAGE_LIMIT);
       if (text === undefined) throw fail(`larger than ${PAGE_LIMIT / 1024 / 1024} MB, too large to paginate`);
       let parsed: unknown;
@@ -202,7 +233,8 @@ async function paginate(options: ApiOptions, plan: ApiPlan, first: URL, paginati
       for (const item of read.items) await emit(`${items++ === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
       if (read.next === undefined) break;
       const next = resolveNextPage(plan.base, url, read.next);
-      if ('outside' in next) throw fail(`the next-page link leads to ${next.outside}, outside the API base ${plan.base.href}; not followed`);
+      if ('outside' in next)
+        throw fail(`the next-page link leads to ${next.outside}, outside the API base ${plan.base.href}; not followed`);
       if (seen.has(next.url.href)) throw fail('the next-page link points back to a page already read');
       url = next.url;
     }
@@ -213,7 +245,10 @@ async function paginate(options: ApiOptions, plan: ApiPlan, first: URL, paginati
 }
 
 /** -F values read from their files and stdin; an unreadable file is a usage error. */
-async function fieldValues(fields: readonly FieldSpec[], deps: Deps): Promise<Array<{ spec: FieldSpec; value: FieldValue }>> {
+async function fieldValues(
+  fields: readonly FieldSpec[],
+  deps: Deps,
+): Promise<Array<{ spec: FieldSpec; value: FieldValue }>> {
   const out: Array<{ spec: FieldSpec; value: FieldValue }> = [];
   for (const spec of fields) {
     const source = fieldSource(spec);
@@ -223,7 +258,9 @@ async function fieldValues(fields: readonly FieldSpec[], deps: Deps): Promise<Ar
       try {
         out.push({ spec, value: await readFile(source.file, 'utf8') });
       } catch (error) {
-        throw new UsageError(`-F ${spec.key}: cannot read ${source.file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        throw new UsageError(
+          `-F ${spec.key}: cannot read ${source.file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
       }
     }
   }
@@ -232,7 +269,8 @@ async function fieldValues(fields: readonly FieldSpec[], deps: Deps): Promise<Ar
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const parts: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer | string>) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  for await (const chunk of stream as AsyncIterable<Buffer | string>)
+    parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
   return Buffer.concat(parts).toString('utf8');
 }
 
@@ -250,12 +288,21 @@ function headBlock(answer: Answer): string {
 
 /** `soundcloud answered 404 Not Found for GET /users/1`: the body is on stdout already. */
 function statusError(options: ApiOptions, plan: ApiPlan, answer: Answer): ApiStatusError {
-  const where = answer.url.origin === plan.base.origin ? pathUnderBase(plan.base, answer.url) : `${answer.url.origin}${answer.url.pathname}`;
-  return new ApiStatusError(`${options.provider.id} answered ${`${answer.status} ${reason(answer)}`.trim()} for ${plan.method} ${where}`);
+  const where =
+    answer.url.origin === plan.base.origin
+      ? pathUnderBase(plan.base, answer.url)
+      : `${answer.url.origin}${answer.url.pathname}`;
+  return new ApiStatusError(
+    `${options.provider.id} answered ${`${answer.status} ${reason(answer)}`.trim()} for ${plan.method} ${where}`,
+  );
 }
 
 function rejected(provider: ProviderDescriptor, profile: string, what: string): CredentialsRejectedError {
-  return new CredentialsRejectedError(`${provider.id} refused ${what} (401)`, { status: 401 }, { hint: `Run \`${loginCommand(provider.id, profile)}\`.` });
+  return new CredentialsRejectedError(
+    `${provider.id} refused ${what} (401)`,
+    { status: 401 },
+    { hint: `Run \`${loginCommand(provider.id, profile)}\`.` },
+  );
 }
 
 /** stdout went away (a reader such as `head` stopped): not an error, the run just ends. */

@@ -28,7 +28,12 @@ const FORWARDED_SIGNALS = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 
  * The child's environment: ours minus the withheld variables, plus P_ACCESS_TOKEN / P_AUTHORIZATION
  * (or the legacy pair) for each provider, in order, and TOKENS_PROFILE.
  */
-export function childEnv(env: Env, providers: readonly ProviderDescriptor[], credentials: readonly Credential[], profile: string): Record<string, string> {
+export function childEnv(
+  env: Env,
+  providers: readonly ProviderDescriptor[],
+  credentials: readonly Credential[],
+  profile: string,
+): Record<string, string> {
   const out = childEnvironment(env);
   providers.forEach((provider, i) => {
     for (const [name, value] of credentialEnv(provider, credentials[i]!)) out[name] = value;
@@ -44,7 +49,11 @@ export function childEnv(env: Env, providers: readonly ProviderDescriptor[], cre
  * the child already, which is in that group, and is not sent again (see GroupWitness). Rejects only
  * when spawn() itself throws (an invalid argument), so no child was started.
  */
-export function spawnChild(command: readonly string[], env: Record<string, string>, stderr: { write(text: string): unknown }): Promise<number> {
+export function spawnChild(
+  command: readonly string[],
+  env: Record<string, string>,
+  stderr: { write(text: string): unknown },
+): Promise<number> {
   const [file, ...args] = command;
   return new Promise((resolve, reject) => {
     // Handlers go in before the child exists: a signal sent the moment the child starts must be
@@ -111,7 +120,9 @@ class GroupWitness {
     if (process.platform !== 'linux' || !inTerminalForeground()) return undefined;
     const traps = FORWARDED_SIGNALS.map((s) => s.slice(3)).join(' ');
     try {
-      const sh = spawn('/bin/sh', ['-c', `trap : ${traps}; while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`], { stdio: 'ignore' });
+      const sh = spawn('/bin/sh', ['-c', `trap : ${traps}; while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`], {
+        stdio: 'ignore',
+      });
       sh.on('error', () => undefined);
       sh.unref();
       return sh.pid === undefined ? undefined : new GroupWitness(sh.pid);

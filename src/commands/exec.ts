@@ -30,7 +30,9 @@ async function configuredProviders(deps: Deps, profile: string): Promise<Provide
   const config = await loadConfig(deps);
   const found = deps.providers.filter((p) => settingsFor(config, profile, p.id));
   if (found.length === 0) {
-    throw new NotConfiguredError(`no provider is configured for profile "${profile}"`, { hint: 'Run `tokens login PROVIDER` first, or pass --provider.' });
+    throw new NotConfiguredError(`no provider is configured for profile "${profile}"`, {
+      hint: 'Run `tokens login PROVIDER` first, or pass --provider.',
+    });
   }
   return found;
 }

@@ -64,7 +64,9 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
   } finally {
     input.close();
   }
-  deps.io.stderr.write(`Logged in to ${provider.title}${profileNote(profile)}; secrets kept in ${describeStore(store)}.\n`);
+  deps.io.stderr.write(
+    `Logged in to ${provider.title}${profileNote(profile)}; secrets kept in ${describeStore(store)}.\n`,
+  );
   return 0;
 }
 

@@ -23,18 +23,22 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
   const store = await deps.openStore();
   const parts = store.parts(profile, provider.id, deps);
   const settings = await findSettings(deps, provider, profile, parts.sharedSettings);
-  if (!settings) throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"; nothing to log out`);
+  if (!settings)
+    throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"; nothing to log out`);
   const adapter = await provider.loadAdapter();
   await store.check();
 
   if (adapter.hasSession?.(settings) && adapter.signOut) {
     try {
       const credential = await new TokenBroker(deps).get(provider, profile, { minTtlSeconds: 0, forceRefresh: false });
-      if (credential.kind === 'token') await adapter.signOut(providerContext(deps, provider, profile, settings), credential.token);
+      if (credential.kind === 'token')
+        await adapter.signOut(providerContext(deps, provider, profile, settings), credential.token);
       deps.io.stderr.write(`Signed out of ${provider.title}.\n`);
     } catch (error) {
       const why = isTokensError(error) ? error.message : 'unexpected error';
-      deps.io.stderr.write(`warning: could not sign out at ${provider.title} (${why}); removing the local credentials anyway\n`);
+      deps.io.stderr.write(
+        `warning: could not sign out at ${provider.title} (${why}); removing the local credentials anyway\n`,
+      );
     }
   }
 

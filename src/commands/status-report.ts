@@ -35,8 +35,15 @@ export interface StatusTarget {
  * The providers reported on (`options.provider`, else all of them, in order) with the settings
  * found for each. A named provider not configured: exit 3.
  */
-export function statusTargets(options: StatusOptions, providers: readonly ProviderDescriptor[], settingsOf: (provider: ProviderDescriptor) => ProviderSettings | undefined): StatusTarget[] {
-  const targets = (options.provider ? [options.provider] : providers).map((provider) => ({ provider, settings: settingsOf(provider) }));
+export function statusTargets(
+  options: StatusOptions,
+  providers: readonly ProviderDescriptor[],
+  settingsOf: (provider: ProviderDescriptor) => ProviderSettings | undefined,
+): StatusTarget[] {
+  const targets = (options.provider ? [options.provider] : providers).map((provider) => ({
+    provider,
+    settings: settingsOf(provider),
+  }));
   if (options.provider && !targets[0]!.settings) throw notConfigured(options.provider.id, options.profile);
   // Unconfigured providers appear in the JSON only.
   return targets.filter((t) => t.settings || options.json);
@@ -55,7 +62,17 @@ export interface StatusFacts {
 export function statusEntry(target: StatusTarget, profile: string, facts: StatusFacts): StatusEntry {
   const { provider, settings } = target;
   if (!settings) {
-    return { provider: provider.id, profile, configured: false, mode: null, store: null, client_id: null, token_expires_at: null, token_expired: null, refresh_token: null };
+    return {
+      provider: provider.id,
+      profile,
+      configured: false,
+      mode: null,
+      store: null,
+      client_id: null,
+      token_expires_at: null,
+      token_expired: null,
+      refresh_token: null,
+    };
   }
   const { token } = facts;
   return {
@@ -73,9 +90,17 @@ export function statusEntry(target: StatusTarget, profile: string, facts: Status
 }
 
 /** `where`: the store TOKENS_STORE selects, as people know it ('redis (HOST:PORT)'). */
-export function statusOutput(entries: StatusEntry[], options: { json: boolean; profile: string; where: string; now: number; paint?: Painter }): string {
-  if (options.json) return `${JSON.stringify({ profile: options.profile, store: options.where, providers: entries }, null, 2)}\n`;
-  return renderStatusTable(entries, { now: options.now, profile: options.profile, ...(options.paint ? { paint: options.paint } : {}) });
+export function statusOutput(
+  entries: StatusEntry[],
+  options: { json: boolean; profile: string; where: string; now: number; paint?: Painter },
+): string {
+  if (options.json)
+    return `${JSON.stringify({ profile: options.profile, store: options.where, providers: entries }, null, 2)}\n`;
+  return renderStatusTable(entries, {
+    now: options.now,
+    profile: options.profile,
+    ...(options.paint ? { paint: options.paint } : {}),
+  });
 }
 
 /** Colour for the table: never with NO_COLOR, always with FORCE_COLOR (not 0), else on a terminal. */

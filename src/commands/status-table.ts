@@ -28,21 +28,33 @@ export function describeExpiry(expiresAt: string | null, now: number): string {
   return `expires in ${Math.floor(minutes / 60)} h`;
 }
 
-export function renderStatusTable(entries: StatusEntry[], options: { now: number; profile: string; paint?: Painter }): string {
+export function renderStatusTable(
+  entries: StatusEntry[],
+  options: { now: number; profile: string; paint?: Painter },
+): string {
   const colour = options.paint ?? PLAIN;
   const shown = entries.filter((e) => e.configured);
-  if (shown.length === 0) return `No provider is configured for profile "${options.profile}". Run \`tokens login PROVIDER\`.\n`;
+  if (shown.length === 0)
+    return `No provider is configured for profile "${options.profile}". Run \`tokens login PROVIDER\`.\n`;
   const header = ['PROVIDER', 'PROFILE', 'MODE', 'STORE', 'TOKEN', 'REFRESH TOKEN'];
   const rows = shown.map((e) => [
     e.provider,
     e.profile,
     e.mode ?? '',
     e.store ?? '',
-    e.mode === 'legacy' ? 'static API key' : e.token_expired ? 'expired' : describeExpiry(e.token_expires_at, options.now),
+    e.mode === 'legacy'
+      ? 'static API key'
+      : e.token_expired
+        ? 'expired'
+        : describeExpiry(e.token_expires_at, options.now),
     e.refresh_token === null ? 'unknown' : e.refresh_token ? 'yes' : 'no',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const pad = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const pad = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const paint = (row: string[], line: string) => {
     const token = row[4]!;
     if (token === 'expired') return line.replace(token, colour.red(token));

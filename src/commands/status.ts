@@ -9,7 +9,14 @@ import { findSettings } from '../core/context.js';
 import { ExitCode, isTokensError } from '../core/errors.js';
 import { notedRefreshToken } from '../core/secret-note.js';
 import { storeKindFromEnv as storeKind } from '../store/open.js';
-import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusEntry, type StatusOptions } from './status-report.js';
+import {
+  statusEntry,
+  statusOutput,
+  statusTargets,
+  wantsColour,
+  type StatusEntry,
+  type StatusOptions,
+} from './status-report.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor, ProviderSettings } from '../core/model.js';
 import type { SecretStore } from '../store/store.js';
@@ -29,14 +36,19 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     } catch (error) {
       // A shared store that cannot be read: say so, and show what this machine knows.
       if (!isTokensError(error) || error.exitCode !== ExitCode.store) throw error;
-      if (!unreadable) deps.io.stderr.write(`note: the secret store could not be read (${error.message}); showing this machine's settings only\n`);
+      if (!unreadable)
+        deps.io.stderr.write(
+          `note: the secret store could not be read (${error.message}); showing this machine's settings only\n`,
+        );
       unreadable = true;
       settings = await findSettings(deps, provider, options.profile);
     }
     if (settings) found.set(provider, settings);
   }
   const targets = statusTargets(options, deps.providers, (provider) => found.get(provider));
-  const noted = new Map([...found.keys()].map((p) => [p.id, notedRefreshToken(deps.paths, deps.env, options.profile, p.id)]));
+  const noted = new Map(
+    [...found.keys()].map((p) => [p.id, notedRefreshToken(deps.paths, deps.env, options.profile, p.id)]),
+  );
   const needsStore = [...noted.values()].some((v) => v === undefined);
   const store = found.size > 0 && !unreadable && needsStore ? await openQuietly(opened, deps) : undefined;
   for (const warning of store ? ((await store.warnings?.()) ?? []) : []) deps.io.stderr.write(`warning: ${warning}\n`);
@@ -57,7 +69,13 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
   const colour = !options.json && wantsColour(deps.env, () => deps.io.stdoutIsTTY);
   const { colourPainter } = await import('./status-table.js');
   deps.io.stdout.write(
-    statusOutput(entries, { json: options.json, profile: options.profile, where: opened.where, now: deps.now(), ...(colour ? { paint: await colourPainter() } : {}) }),
+    statusOutput(entries, {
+      json: options.json,
+      profile: options.profile,
+      where: opened.where,
+      now: deps.now(),
+      ...(colour ? { paint: await colourPainter() } : {}),
+    }),
   );
   return 0;
 }
@@ -72,7 +90,9 @@ async function openQuietly(store: SecretStore, deps: Deps): Promise<SecretStore 
     await store.check();
     return store;
   } catch (error) {
-    deps.io.stderr.write(`note: the secret store could not be read (${isTokensError(error) ? error.message : 'error'}); refresh-token presence unknown\n`);
+    deps.io.stderr.write(
+      `note: the secret store could not be read (${isTokensError(error) ? error.message : 'error'}); refresh-token presence unknown\n`,
+    );
     return undefined;
   }
 }

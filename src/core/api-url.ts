@@ -47,7 +47,9 @@ export function resolveTarget(base: ApiBase, target: string, providerId: string)
   }
   url.hash = '';
   if (!isUnderBase(base, url)) {
-    throw new UsageError(`${describeOutside(url)} is not under the ${providerId} API base ${base.href}; tokens sends the ${providerId} credentials nowhere else`);
+    throw new UsageError(
+      `${describeOutside(url)} is not under the ${providerId} API base ${base.href}; tokens sends the ${providerId} credentials nowhere else`,
+    );
   }
   return url;
 }
@@ -77,5 +79,7 @@ export function pathUnderBase(base: ApiBase, url: URL): string {
 
 /** A URL outside the base, for a message: its origin and path, never its query or user info. */
 function describeOutside(url: URL): string {
-  return url.protocol === 'http:' || url.protocol === 'https:' ? `${url.origin}${url.pathname}` : `a ${url.protocol} URL`;
+  return url.protocol === 'http:' || url.protocol === 'https:'
+    ? `${url.origin}${url.pathname}`
+    : `a ${url.protocol} URL`;
 }

@@ -7,12 +7,36 @@
 // machine only one goes on to the shared store (the others find its token in the local cache, with no
 // key derived and no call to the store); across machines the store's shared lock, when it has one.
 import { readCache, isFresh, lifetimeMs, writeCache, type CacheRead } from './cache.js';
-import { CredentialsRejectedError, ExitCode, NotConfiguredError, StoreError, TokensError, UnavailableError, UsageError } from './errors.js';
+import {
+  CredentialsRejectedError,
+  ExitCode,
+  NotConfiguredError,
+  StoreError,
+  TokensError,
+  UnavailableError,
+  UsageError,
+} from './errors.js';
 import { sanitizeProviderText } from './untrusted-text.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
-import type { AccessToken, MintResult, ProviderAdapter, ProviderContext, ProviderDescriptor, Secrets, StaticHeaders } from './model.js';
-import type { BrokerParts, FailureBoard, HeldLock, PreparedWrite, RecordedFailure, RefreshLock, SecretStore } from '../store/store.js';
+import type {
+  AccessToken,
+  MintResult,
+  ProviderAdapter,
+  ProviderContext,
+  ProviderDescriptor,
+  Secrets,
+  StaticHeaders,
+} from './model.js';
+import type {
+  BrokerParts,
+  FailureBoard,
+  HeldLock,
+  PreparedWrite,
+  RecordedFailure,
+  RefreshLock,
+  SecretStore,
+} from '../store/store.js';
 
 export interface GetOptions {
   minTtlSeconds: number;
@@ -41,7 +65,11 @@ export class TokenBroker {
   async get(provider: ProviderDescriptor, profile: string, options: GetOptions): Promise<Credential> {
     const seen = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(seen, provider);
-    if (!options.forceRefresh && seen.kind === 'hit' && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds, options.minTtlGiven)) {
+    if (
+      !options.forceRefresh &&
+      seen.kind === 'hit' &&
+      isFresh(seen.token, this.#deps.now(), options.minTtlSeconds, options.minTtlGiven)
+    ) {
       return { kind: 'token', token: seen.token };
     }
     // A fresh token would not meet --min-ttl either: say so rather than mint (and rotate) in vain.
@@ -62,24 +90,43 @@ export class TokenBroker {
    * is used; otherwise this caller refreshes. So N callers refused with the same token cause one
    * refresh, not N.
    */
-  async replaceRefused(provider: ProviderDescriptor, profile: string, refused: string, options: Omit<GetOptions, 'forceRefresh'>): Promise<Credential> {
+  async replaceRefused(
+    provider: ProviderDescriptor,
+    profile: string,
+    refused: string,
+    options: Omit<GetOptions, 'forceRefresh'>,
+  ): Promise<Credential> {
     const seen = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(seen, provider);
-    if (seen.kind === 'hit' && seen.token.access_token !== refused && isFresh(seen.token, this.#deps.now(), options.minTtlSeconds)) {
+    if (
+      seen.kind === 'hit' &&
+      seen.token.access_token !== refused &&
+      isFresh(seen.token, this.#deps.now(), options.minTtlSeconds)
+    ) {
       return { kind: 'token', token: seen.token };
     }
     const key = `${secretKey(profile, provider.id)} refused ${refused}`;
     let pending = this.#inflight.get(key);
     if (!pending) {
       // What #refresh compares the cache with under the lock: the refused token, as if just read.
-      const refusedSeen: CacheRead = { kind: 'hit', token: { access_token: refused, token_type: provider.authScheme, expires_at: 0 } };
-      pending = this.#refresh(provider, profile, { ...options, forceRefresh: true }, refusedSeen).finally(() => this.#inflight.delete(key));
+      const refusedSeen: CacheRead = {
+        kind: 'hit',
+        token: { access_token: refused, token_type: provider.authScheme, expires_at: 0 },
+      };
+      pending = this.#refresh(provider, profile, { ...options, forceRefresh: true }, refusedSeen).finally(() =>
+        this.#inflight.delete(key),
+      );
       this.#inflight.set(key, pending);
     }
     return pending;
   }
 
-  async #refresh(provider: ProviderDescriptor, profile: string, options: GetOptions, seen: CacheRead): Promise<Credential> {
+  async #refresh(
+    provider: ProviderDescriptor,
+    profile: string,
+    options: GetOptions,
+    seen: CacheRead,
+  ): Promise<Credential> {
     const deps = this.#deps;
     const store = await deps.openStore();
     const parts = store.parts(profile, provider.id, deps);
@@ -96,7 +143,8 @@ export class TokenBroker {
         return await parts.lock.run(what, async (local) => {
           // Another process on this machine may have refreshed while we waited: no store, no request.
           const mine = await readCache(deps.paths, profile, provider.id);
-          if (mine.kind === 'hit' && this.#willDo(mine.token, options, seen)) return { kind: 'token', token: mine.token };
+          if (mine.kind === 'hit' && this.#willDo(mine.token, options, seen))
+            return { kind: 'token', token: mine.token };
           const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
           if (adapter.staticCredentials?.(ctx.settings, {})) {
             const secrets = await readSecrets(store, secretKey(profile, provider.id), provider, profile);
@@ -105,17 +153,30 @@ export class TokenBroker {
           // Or another machine: its token, no lease, no request.
           const shared = await parts.sharedCache?.read();
           // With --force-refresh and nothing cached here, the shared token is the one to replace.
-          const replacing: CacheRead = options.forceRefresh && seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
+          const replacing: CacheRead =
+            options.forceRefresh && seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
           if (shared && this.#willDo(shared, options, replacing)) {
             await this.#cacheLocally(profile, provider, shared);
             return { kind: 'token', token: shared };
           }
           return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) =>
-            this.#underLock(bothHeld(local, remote), asked, store, parts, ctx, adapter, provider, profile, options, replacing),
+            this.#underLock(
+              bothHeld(local, remote),
+              asked,
+              store,
+              parts,
+              ctx,
+              adapter,
+              provider,
+              profile,
+              options,
+              replacing,
+            ),
           );
         });
       } catch (error) {
-        if (!(error instanceof LostBeforeSending) || attempt >= MAX_LOCK_ATTEMPTS) throw error instanceof LostBeforeSending ? error.reported : error;
+        if (!(error instanceof LostBeforeSending) || attempt >= MAX_LOCK_ATTEMPTS)
+          throw error instanceof LostBeforeSending ? error.reported : error;
         deps.debug(`lost the lock for ${what} before sending anything; waiting for it again`);
       }
     }
@@ -146,11 +207,13 @@ export class TokenBroker {
     // Or tried while we waited, and failed: the same request now would fail the same way (or,
     // after a lost rotation, send a spent refresh token). Give up with its answer.
     const recorded = await parts.failures.read().catch(() => undefined);
-    const recentFailure = recorded && recorded !== 'damaged' ? sharedWith(recorded, asked, this.#deps.now()) : undefined;
+    const recentFailure =
+      recorded && recorded !== 'damaged' ? sharedWith(recorded, asked, this.#deps.now()) : undefined;
     if (recentFailure) throw recentFailure;
     try {
       const token = await this.#mintAndPersist(store, parts, held, ctx, adapter, provider, profile);
-      if (recorded !== undefined && (recorded === 'damaged' || recorded.sharing !== 'sticky')) await parts.failures.clear().catch(() => undefined);
+      if (recorded !== undefined && (recorded === 'damaged' || recorded.sharing !== 'sticky'))
+        await parts.failures.clear().catch(() => undefined);
       refuseUnreachableMinTtl(token, provider, options);
       return { kind: 'token', token };
     } catch (error) {
@@ -160,7 +223,13 @@ export class TokenBroker {
   }
 
   /** The token in the local or shared cache once the lock is held, when it will do. */
-  async #freshAfterWait(profile: string, provider: ProviderDescriptor, options: GetOptions, seen: CacheRead, parts: BrokerParts): Promise<AccessToken | undefined> {
+  async #freshAfterWait(
+    profile: string,
+    provider: ProviderDescriptor,
+    options: GetOptions,
+    seen: CacheRead,
+    parts: BrokerParts,
+  ): Promise<AccessToken | undefined> {
     const deps = this.#deps;
     const local = await readCache(deps.paths, profile, provider.id);
     const shared = await parts.sharedCache?.read();
@@ -188,10 +257,15 @@ export class TokenBroker {
     // Nothing is spent before this check: a holder that lost its lock (paused, cut off) sends nothing.
     if (!(await held.stillHeld())) throw new LostBeforeSending(lostBeforeSending(provider, profile));
     const persist = (rotated: Secrets | undefined, before: Secrets) =>
-      rotated && !sameSecrets(rotated, before) ? persistRotated(write, rotated, provider, profile, ctx.settings) : Promise.resolve();
+      rotated && !sameSecrets(rotated, before)
+        ? persistRotated(write, rotated, provider, profile, ctx.settings)
+        : Promise.resolve();
     let result;
     try {
-      result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
+      result = await mintKeepingRotation(
+        () => adapter.mint(ctx, secrets),
+        (rotated) => persist(rotated, secrets),
+      );
     } catch (error) {
       // A rejected refresh token that changed in the store meanwhile means we lost a race with a
       // process outside our lock (an older tokens, a login): try once more with the new one. Unless
@@ -205,29 +279,44 @@ export class TokenBroker {
       deps.debug(`${provider.id}: refresh token changed meanwhile; retrying with the new one`);
       write = latest;
       secrets = latestSecrets;
-      result = await mintKeepingRotation(() => adapter.mint(ctx, secrets), (rotated) => persist(rotated, secrets));
+      result = await mintKeepingRotation(
+        () => adapter.mint(ctx, secrets),
+        (rotated) => persist(rotated, secrets),
+      );
     }
     // Persistence order: a rotated secret reaches the store before the token is cached or printed.
     await persist(result.secrets, secrets);
-    await parts.sharedCache?.write(result.token).catch((error: unknown) =>
-      deps.debug(`could not write the shared token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
-    );
+    await parts.sharedCache
+      ?.write(result.token)
+      .catch((error: unknown) =>
+        deps.debug(
+          `could not write the shared token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`,
+        ),
+      );
     await this.#cacheLocally(profile, provider, result.token);
     return result.token;
   }
 
   async #cacheLocally(profile: string, provider: ProviderDescriptor, token: AccessToken): Promise<void> {
     await writeCache(this.#deps.paths, profile, provider.id, token).catch((error: unknown) =>
-      this.#deps.debug(`could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`),
+      this.#deps.debug(
+        `could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`,
+      ),
     );
   }
 
   #reportDamage(read: CacheRead, provider: ProviderDescriptor): void {
-    if (read.kind === 'damaged') this.#deps.debug(`ignoring damaged ${provider.id} token cache: ${read.reason}; it will be rebuilt`);
+    if (read.kind === 'damaged')
+      this.#deps.debug(`ignoring damaged ${provider.id} token cache: ${read.reason}; it will be rebuilt`);
   }
 }
 
-async function prepareWrite(store: SecretStore, key: string, provider: ProviderDescriptor, profile: string): Promise<PreparedWrite> {
+async function prepareWrite(
+  store: SecretStore,
+  key: string,
+  provider: ProviderDescriptor,
+  profile: string,
+): Promise<PreparedWrite> {
   const { isNotFound } = await import('../store/store.js');
   try {
     return await store.prepareWrite(key);
@@ -248,7 +337,10 @@ function bothHeld(local: HeldLock, remote: HeldLock): HeldLock {
  * Runs a mint; when the answer rotated the refresh token but its access token was refused
  * (UnusableTokenError), the new refresh token is stored first, then the error goes on.
  */
-async function mintKeepingRotation(mint: () => Promise<MintResult>, persist: (rotated: Secrets) => Promise<void>): Promise<MintResult> {
+async function mintKeepingRotation(
+  mint: () => Promise<MintResult>,
+  persist: (rotated: Secrets) => Promise<void>,
+): Promise<MintResult> {
   try {
     return await mint();
   } catch (error) {
@@ -264,10 +356,14 @@ async function mintKeepingRotation(mint: () => Promise<MintResult>, persist: (ro
  */
 function refuseUnreachableMinTtl(token: AccessToken, provider: ProviderDescriptor, options: GetOptions): void {
   const lifetime = lifetimeMs(token);
-  if (!options.minTtlGiven || lifetime === undefined || lifetime <= 0 || options.minTtlSeconds * 1000 <= lifetime) return;
-  throw new UsageError(`--min-ttl ${options.minTtlSeconds} is longer than the lifetime of ${provider.title} tokens (${Math.floor(lifetime / 1000)} s)`, {
-    hint: `Ask for at most --min-ttl ${Math.floor(lifetime / 1000)}.`,
-  });
+  if (!options.minTtlGiven || lifetime === undefined || lifetime <= 0 || options.minTtlSeconds * 1000 <= lifetime)
+    return;
+  throw new UsageError(
+    `--min-ttl ${options.minTtlSeconds} is longer than the lifetime of ${provider.title} tokens (${Math.floor(lifetime / 1000)} s)`,
+    {
+      hint: `Ask for at most --min-ttl ${Math.floor(lifetime / 1000)}.`,
+    },
+  );
 }
 
 /** How often a process waits for the lock again after losing it before it sent anything. */
@@ -291,11 +387,18 @@ function lostBeforeSending(provider: ProviderDescriptor, profile: string): Store
 function lostLeaseRefused(provider: ProviderDescriptor, profile: string): StoreError {
   return new StoreError(
     `this process lost the refresh lock for ${provider.id} (profile ${profile}) while its refresh was on the way, and ${provider.title} refused the refresh token it sent, which another process had already used; nothing was written`,
-    { hint: `${provider.title} may have revoked the login for that reuse: if the next get is refused, run \`${loginCommand(provider.id, profile)}\`.` },
+    {
+      hint: `${provider.title} may have revoked the login for that reuse: if the next get is refused, run \`${loginCommand(provider.id, profile)}\`.`,
+    },
   );
 }
 
-export async function readSecrets(store: { get(key: string): Promise<string> }, key: string, provider: ProviderDescriptor, profile: string): Promise<Secrets> {
+export async function readSecrets(
+  store: { get(key: string): Promise<string> },
+  key: string,
+  provider: ProviderDescriptor,
+  profile: string,
+): Promise<Secrets> {
   const { isNotFound } = await import('../store/store.js');
   let text: string;
   try {
@@ -310,11 +413,14 @@ export async function readSecrets(store: { get(key: string): Promise<string> }, 
 function parseSecrets(text: string, provider: ProviderDescriptor, profile: string): Secrets {
   try {
     const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string')) return value as Secrets;
+    if (typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string'))
+      return value as Secrets;
   } catch {
     // fall through
   }
-  throw new StoreError(`the stored ${provider.title} credentials for profile ${profile} are damaged`, { hint: `Run \`${loginCommand(provider.id, profile)}\` again.` });
+  throw new StoreError(`the stored ${provider.title} credentials for profile ${profile} are damaged`, {
+    hint: `Run \`${loginCommand(provider.id, profile)}\` again.`,
+  });
 }
 
 async function persistRotated(
@@ -341,9 +447,12 @@ async function persistRotated(
     // App-only credentials still hold the client secret, which mints afresh when the spent refresh
     // token is refused; for anything else the spent refresh token was the whole login.
     if (settings.mode === 'client_credentials') {
-      throw new RotationNotSavedError(`${issued}; the stored client credentials still work, so the next get mints a new token with them`, {
-        hint: 'Fix the secret store.',
-      });
+      throw new RotationNotSavedError(
+        `${issued}; the stored client credentials still work, so the next get mints a new token with them`,
+        {
+          hint: 'Fix the secret store.',
+        },
+      );
     }
     throw new RotationNotSavedError(
       `${issued}; the old one is spent, so this login is lost`,
@@ -389,10 +498,20 @@ async function recordFailure(board: FailureBoard, error: unknown, deps: Deps): P
   if (!(error instanceof TokensError)) return;
   const sharing = shareFailure(error);
   if (sharing === 'none') return;
-  const record: RecordedFailure = { at: deps.now(), sharing, exitCode: error.exitCode, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
-  await board.write(record).catch((e: unknown) =>
-    deps.debug(`could not record the failure for other tokens processes (${(e as NodeJS.ErrnoException).code ?? 'error'})`),
-  );
+  const record: RecordedFailure = {
+    at: deps.now(),
+    sharing,
+    exitCode: error.exitCode,
+    message: error.message,
+    ...(error.hint ? { hint: error.hint } : {}),
+  };
+  await board
+    .write(record)
+    .catch((e: unknown) =>
+      deps.debug(
+        `could not record the failure for other tokens processes (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      ),
+    );
 }
 
 /**
@@ -408,7 +527,8 @@ const RECORD_CLOCK_TOLERANCE_MS = 5_000;
  * untrusted (anyone who could write the board chose them): sanitized like any provider text.
  */
 function sharedWith(record: RecordedFailure, asked: number, now: number): TokensError | undefined {
-  if (record.sharing === 'waiting' && (record.at < asked || record.at > now + RECORD_CLOCK_TOLERANCE_MS)) return undefined;
+  if (record.sharing === 'waiting' && (record.at < asked || record.at > now + RECORD_CLOCK_TOLERANCE_MS))
+    return undefined;
   const when = new Date(record.at).toISOString().replace(/\.\d+Z$/, 'Z');
   const text = `${sanitizeProviderText(record.message, 500).replace(/[.\s…]+$/, '')} (as another tokens process found at ${when})`;
   const options = record.hint === undefined ? {} : { hint: sanitizeProviderText(record.hint, 500) };
@@ -435,4 +555,3 @@ export function notLoggedIn(provider: ProviderDescriptor, profile: string): NotC
     hint: `Run \`${loginCommand(provider.id, profile)}\`.`,
   });
 }
-

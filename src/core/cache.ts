@@ -13,10 +13,7 @@ export function cacheFile(paths: Paths, profile: string, provider: ProviderName)
   return join(paths.cacheDir, profile, `${provider}.json`);
 }
 
-export type CacheRead =
-  | { kind: 'hit'; token: AccessToken }
-  | { kind: 'absent' }
-  | { kind: 'damaged'; reason: string };
+export type CacheRead = { kind: 'hit'; token: AccessToken } | { kind: 'absent' } | { kind: 'damaged'; reason: string };
 
 /** RFC 6750 `b64token`: what may follow "Bearer " in a header, and nothing else (no CR, LF, escapes). */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -60,7 +57,8 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
     const info = fstatSync(fd);
     if (!info.isFile()) return { kind: 'damaged', reason: 'not a regular file' };
     const uid = process.getuid?.();
-    if (uid !== undefined && info.uid !== uid) return { kind: 'damaged', reason: `owned by another user (uid ${info.uid})` };
+    if (uid !== undefined && info.uid !== uid)
+      return { kind: 'damaged', reason: `owned by another user (uid ${info.uid})` };
     if ((info.mode & 0o022) !== 0) return { kind: 'damaged', reason: 'writable by group or others' };
     if ((info.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
     if (info.size > MAX_CACHE_BYTES) return { kind: 'damaged', reason: 'too large' };
@@ -102,7 +100,13 @@ export function asAccessToken(data: unknown): AccessToken | undefined {
     if (expires_at - obtained_at > MAX_LIFETIME_SECONDS * 1000) return undefined;
   }
   if (scope !== undefined && typeof scope !== 'string') return undefined;
-  return { access_token, token_type, expires_at, ...(obtained_at === undefined ? {} : { obtained_at }), ...(scope === undefined ? {} : { scope }) };
+  return {
+    access_token,
+    token_type,
+    expires_at,
+    ...(obtained_at === undefined ? {} : { obtained_at }),
+    ...(scope === undefined ? {} : { scope }),
+  };
 }
 
 /** A time in ms that a Date can show (|t| ≤ 8.64e15), so no caller meets a RangeError. */
@@ -137,12 +141,19 @@ export function isFresh(token: AccessToken, nowMs: number, minTtlSeconds: number
   return token.expires_at - nowMs >= requiredTtlMs(token, minTtlSeconds, given);
 }
 
-export async function writeCache(paths: Paths, profile: string, provider: ProviderName, token: AccessToken): Promise<void> {
+export async function writeCache(
+  paths: Paths,
+  profile: string,
+  provider: ProviderName,
+  token: AccessToken,
+): Promise<void> {
   const { writePrivateFile } = await import('./private-files.js');
   await writePrivateFile(paths.cacheDir, cacheFile(paths, profile, provider), `${JSON.stringify(token)}\n`);
 }
 
 export async function deleteCache(paths: Paths, profile: string, provider: ProviderName): Promise<void> {
   const file = cacheFile(paths, profile, provider);
-  await new Promise<void>((resolve, reject) => rm(file, { force: true }, (error) => (error ? reject(error) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    rm(file, { force: true }, (error) => (error ? reject(error) : resolve())),
+  );
 }

@@ -44,16 +44,21 @@ const SETTINGS_FIELDS: Record<Exclude<keyof ProviderSettings, 'mode'>, (v: unkno
   store: (v) => (STORE_KINDS as readonly unknown[]).includes(v),
 };
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function isSettings(v: unknown, provider: ProviderDescriptor): boolean {
   if (!isPlainObject(v) || !(provider.modes as readonly unknown[]).includes(v.mode)) return false;
-  return Object.keys(v).every((k) => k === 'mode' || (Object.hasOwn(SETTINGS_FIELDS, k) && SETTINGS_FIELDS[k as keyof typeof SETTINGS_FIELDS](v[k])));
+  return Object.keys(v).every(
+    (k) =>
+      k === 'mode' || (Object.hasOwn(SETTINGS_FIELDS, k) && SETTINGS_FIELDS[k as keyof typeof SETTINGS_FIELDS](v[k])),
+  );
 }
 
 /** True only for a parsed config.json that the schema for these providers certainly accepts as it is. */
 export function isCertainlyValidConfig(data: unknown, providers: readonly ProviderDescriptor[]): data is Config {
-  if (!isPlainObject(data) || Object.keys(data).length !== 2 || data.version !== 1 || !isPlainObject(data.profiles)) return false;
+  if (!isPlainObject(data) || Object.keys(data).length !== 2 || data.version !== 1 || !isPlainObject(data.profiles))
+    return false;
   const profiles = data.profiles;
   return Object.keys(profiles).every((name) => {
     const profile = profiles[name];
@@ -69,7 +74,11 @@ export function isCertainlyValidConfig(data: unknown, providers: readonly Provid
 function isPrivateDir(dir: string): boolean {
   try {
     const info = lstatSync(dir);
-    return info.isDirectory() && (info.mode & 0o077) === 0 && (typeof process.getuid !== 'function' || info.uid === process.getuid());
+    return (
+      info.isDirectory() &&
+      (info.mode & 0o077) === 0 &&
+      (typeof process.getuid !== 'function' || info.uid === process.getuid())
+    );
   } catch {
     return false;
   }

@@ -5,7 +5,14 @@
 import { UsageError } from './errors.js';
 import { lockPath, withLock } from './lock.js';
 import { ensurePrivateDir, readPrivateFile, writePrivateFile } from './private-files.js';
-import { CONFIG_MAX_BYTES, configFile, EMPTY_CONFIG, isCertainlyValidConfig, settingsFor, type Config } from './config-file.js';
+import {
+  CONFIG_MAX_BYTES,
+  configFile,
+  EMPTY_CONFIG,
+  isCertainlyValidConfig,
+  settingsFor,
+  type Config,
+} from './config-file.js';
 import type { Deps } from './deps.js';
 import type { ProviderName, ProviderSettings } from './model.js';
 
@@ -26,7 +33,9 @@ export async function loadConfig({ paths, providers }: ConfigDeps): Promise<Conf
   try {
     data = JSON.parse(text);
   } catch {
-    throw new UsageError(`invalid config ${file}: not valid JSON`, { hint: 'Fix or remove the file; `tokens login` writes it again.' });
+    throw new UsageError(`invalid config ${file}: not valid JSON`, {
+      hint: 'Fix or remove the file; `tokens login` writes it again.',
+    });
   }
   // The common case, a file tokens wrote itself, without loading zod (see config-file.ts).
   if (isCertainlyValidConfig(data, providers)) return data;
@@ -43,17 +52,29 @@ export async function loadConfig({ paths, providers }: ConfigDeps): Promise<Conf
 }
 
 /** Read-modify-write under a lock, so two logins at once cannot drop each other's settings. */
-export async function updateSettings(deps: Deps, profile: string, provider: ProviderName, settings: ProviderSettings | undefined): Promise<void> {
+export async function updateSettings(
+  deps: Deps,
+  profile: string,
+  provider: ProviderName,
+  settings: ProviderSettings | undefined,
+): Promise<void> {
   const file = configFile(deps.paths);
-  await withLock(deps, lockPath(deps.paths.stateDir, '.config', 'config'), 'the config file', async () => {
-    const config = await loadConfig(deps);
-    const profileConfig = { ...config.profiles[profile] };
-    const descriptor = deps.providers.find((p) => p.id === provider);
-    const { settingsOf, Settings } = await import('./config-schema.js');
-    if (settings) profileConfig[provider] = descriptor ? settingsOf(descriptor).parse(settings) : Settings.parse(settings);
-    else delete profileConfig[provider];
-    const profiles = { ...config.profiles, [profile]: profileConfig };
-    if (Object.keys(profileConfig).length === 0) delete profiles[profile];
-    await writePrivateFile(deps.paths.configDir, file, `${JSON.stringify({ version: 1, profiles }, null, 2)}\n`);
-  }, { root: deps.paths.stateDir });
+  await withLock(
+    deps,
+    lockPath(deps.paths.stateDir, '.config', 'config'),
+    'the config file',
+    async () => {
+      const config = await loadConfig(deps);
+      const profileConfig = { ...config.profiles[profile] };
+      const descriptor = deps.providers.find((p) => p.id === provider);
+      const { settingsOf, Settings } = await import('./config-schema.js');
+      if (settings)
+        profileConfig[provider] = descriptor ? settingsOf(descriptor).parse(settings) : Settings.parse(settings);
+      else delete profileConfig[provider];
+      const profiles = { ...config.profiles, [profile]: profileConfig };
+      if (Object.keys(profileConfig).length === 0) delete profiles[profile];
+      await writePrivateFile(deps.paths.configDir, file, `${JSON.stringify({ version: 1, profiles }, null, 2)}\n`);
+    },
+    { root: deps.paths.stateDir },
+  );
 }

@@ -18,7 +18,10 @@ export function checkEndpointUrl(raw: string, variable: string): string {
   }
   if (url.protocol === 'https:') return url.toString();
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url.toString();
-  if (url.protocol === 'http:') throw new UsageError(`${variable}: http:// is only allowed for a loopback host (127.0.0.1, localhost, ::1); use https://`);
+  if (url.protocol === 'http:')
+    throw new UsageError(
+      `${variable}: http:// is only allowed for a loopback host (127.0.0.1, localhost, ::1); use https://`,
+    );
   throw new UsageError(`${variable} must be an https:// URL`);
 }
 

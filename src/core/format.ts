@@ -33,7 +33,12 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-export function formatCredential(format: Format, provider: ProviderDescriptor, profile: string, credential: Credential): string {
+export function formatCredential(
+  format: Format,
+  provider: ProviderDescriptor,
+  profile: string,
+  credential: Credential,
+): string {
   if (format === 'env') {
     return credentialEnv(provider, credential)
       .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)

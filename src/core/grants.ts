@@ -41,7 +41,11 @@ export const RotatingTokenAnswer = z.extend(TokenAnswer, { refresh_token: z.stri
 export type TokenAnswerSchema = typeof TokenAnswer | typeof RotatingTokenAnswer;
 
 /** The client's credentials as its strategy places them: a header, or two form fields. */
-function authenticate(client: OAuthClient): { headers: Record<string, string>; fields: Record<string, string>; secrets: string[] } {
+function authenticate(client: OAuthClient): {
+  headers: Record<string, string>;
+  fields: Record<string, string>;
+  secrets: string[];
+} {
   if (client.authentication === 'basic') {
     const authorization = basicAuth(client.id, client.secret);
     return { headers: { authorization }, fields: {}, secrets: [client.secret, authorization.slice('Basic '.length)] };
@@ -78,8 +82,15 @@ export function clientCredentialsGrantRequest(
 }
 
 /** RFC 6749 §6. */
-export function refreshTokenGrantRequest(deps: Deps, endpoint: TokenEndpoint, client: OAuthClient, refreshToken: string): Promise<TokenResponse> {
-  return grantRequest(deps, endpoint, client, { grant_type: 'refresh_token', refresh_token: refreshToken }, [refreshToken]);
+export function refreshTokenGrantRequest(
+  deps: Deps,
+  endpoint: TokenEndpoint,
+  client: OAuthClient,
+  refreshToken: string,
+): Promise<TokenResponse> {
+  return grantRequest(deps, endpoint, client, { grant_type: 'refresh_token', refresh_token: refreshToken }, [
+    refreshToken,
+  ]);
 }
 
 /** RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5). */
@@ -93,7 +104,12 @@ export function authorizationCodeGrantRequest(
     deps,
     endpoint,
     client,
-    { grant_type: 'authorization_code', redirect_uri: grant.redirect_uri, code_verifier: grant.code_verifier, code: grant.code },
+    {
+      grant_type: 'authorization_code',
+      redirect_uri: grant.redirect_uri,
+      code_verifier: grant.code_verifier,
+      code: grant.code,
+    },
     [grant.code, grant.code_verifier],
   );
 }
@@ -102,6 +118,14 @@ export function authorizationCodeGrantRequest(
  * The answer of any grant, strictly: every field validated by `schema` (TokenAnswer, or a stricter
  * one a provider documents), an error answer typed (rejected: exit 4; anything else: exit 5).
  */
-export function processGrantResponse<S extends z.ZodMiniType>(response: TokenResponse, endpoint: TokenEndpoint, schema: S): z.infer<S> {
-  return processTokenResponse(response, { providerTitle: endpoint.providerTitle, schema, loginHint: endpoint.loginHint });
+export function processGrantResponse<S extends z.ZodMiniType>(
+  response: TokenResponse,
+  endpoint: TokenEndpoint,
+  schema: S,
+): z.infer<S> {
+  return processTokenResponse(response, {
+    providerTitle: endpoint.providerTitle,
+    schema,
+    loginHint: endpoint.loginHint,
+  });
 }

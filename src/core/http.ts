@@ -86,7 +86,8 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
   let lastProblem = '';
   const mayRepeat = () => !bodySent || (body?.replayable ?? true);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const onCredentialOrigin = credentialsOn && request.credentials !== undefined && url.origin === request.credentialOrigin;
+    const onCredentialOrigin =
+      credentialsOn && request.credentials !== undefined && url.origin === request.credentialOrigin;
     const headers: Record<string, string> = { ...request.headers };
     if (onCredentialOrigin) for (const [name, value] of request.credentials!) headers[name] = value;
     if (body?.length !== undefined) headers['content-length'] = String(body.length);
@@ -119,22 +120,31 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     }
     clearTimeout(timer);
     const { status } = response;
-    deps.debug(`${request.label}: ${where} → ${status}${response.statusText ? ` ${response.statusText}` : ''} (attempt ${attempt})`);
+    deps.debug(
+      `${request.label}: ${where} → ${status}${response.statusText ? ` ${response.statusText}` : ''} (attempt ${attempt})`,
+    );
     const answer = makeAnswer(response, url, onCredentialOrigin, controller, timeoutMs, request.what);
 
     if (REDIRECT_STATUS.has(status)) {
       if (request.redirects === 'refuse') {
         await answer.discard();
-        throw new UnavailableError(`${request.what} answered with a redirect (${status}); tokens does not follow redirects from a token endpoint`, {
-          hint: 'Check the endpoint URL (TOKENS_*_URL overrides) and any proxy in between.',
-        });
+        throw new UnavailableError(
+          `${request.what} answered with a redirect (${status}); tokens does not follow redirects from a token endpoint`,
+          {
+            hint: 'Check the endpoint URL (TOKENS_*_URL overrides) and any proxy in between.',
+          },
+        );
       }
       const location = response.headers.get('location');
       if (request.redirects === 'return' || !location) return answer;
       await answer.discard();
-      if (++redirects > MAX_REDIRECTS) throw new UnavailableError(`${request.what} redirected more than ${MAX_REDIRECTS} times`);
+      if (++redirects > MAX_REDIRECTS)
+        throw new UnavailableError(`${request.what} redirected more than ${MAX_REDIRECTS} times`);
       const next = followable(location, url);
-      if (!next) throw new UnavailableError(`${request.what} redirected to a location tokens does not follow (only https://, or http:// to a loopback host)`);
+      if (!next)
+        throw new UnavailableError(
+          `${request.what} redirected to a location tokens does not follow (only https://, or http:// to a loopback host)`,
+        );
       if (credentialsOn && request.credentials && next.origin !== request.credentialOrigin) {
         credentialsOn = false;
         deps.debug(`${request.label}: the redirect leaves ${request.credentialOrigin}; the credentials stay behind`);
@@ -150,11 +160,17 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
       const waitMs = rateLimitWaitMs(response.headers, deps.now(), await answer.text(RATE_LIMIT_BODY_LIMIT));
       lastProblem = 'rate limited (429)';
       if (waitMs === undefined || waitMs > request.maxRateLimitWaitMs) {
-        throw new UnavailableError(`${request.label} is rate limiting ${request.rateLimitNoun}${describeReset(waitMs, deps.now(), request.maxRateLimitWaitMs)}`, {
-          hint: 'Wait and try again; tokens reuses cached tokens to stay under the limit.',
-        });
+        throw new UnavailableError(
+          `${request.label} is rate limiting ${request.rateLimitNoun}${describeReset(waitMs, deps.now(), request.maxRateLimitWaitMs)}`,
+          {
+            hint: 'Wait and try again; tokens reuses cached tokens to stay under the limit.',
+          },
+        );
       }
-      if (!mayRepeat()) throw new UnavailableError(`${request.label} is rate limiting ${request.rateLimitNoun}; the body read from stdin was sent once and cannot be sent again`);
+      if (!mayRepeat())
+        throw new UnavailableError(
+          `${request.label} is rate limiting ${request.rateLimitNoun}; the body read from stdin was sent once and cannot be sent again`,
+        );
       if (attempt < MAX_ATTEMPTS) {
         deps.debug(`${request.label}: waiting ${waitMs} ms as asked by the 429`);
         await deps.sleep(waitMs);
@@ -200,7 +216,10 @@ function followable(location: string, from: URL): URL | undefined {
   return undefined;
 }
 
-function refreshing(payload: AsyncIterable<Uint8Array> | Uint8Array, onChunk: () => void): AsyncIterable<Uint8Array> | Uint8Array {
+function refreshing(
+  payload: AsyncIterable<Uint8Array> | Uint8Array,
+  onChunk: () => void,
+): AsyncIterable<Uint8Array> | Uint8Array {
   if (payload instanceof Uint8Array) return payload;
   return (async function* () {
     for await (const chunk of payload) {
@@ -214,7 +233,14 @@ class TimeoutMarker extends Error {
   override name = 'TimeoutError';
 }
 
-function makeAnswer(response: Response, url: URL, credentialsSent: boolean, controller: AbortController, timeoutMs: number, what: string): Answer {
+function makeAnswer(
+  response: Response,
+  url: URL,
+  credentialsSent: boolean,
+  controller: AbortController,
+  timeoutMs: number,
+  what: string,
+): Answer {
   let used = false;
   const take = () => {
     if (used) throw new Error('internal error: an answer body read twice');
@@ -326,7 +352,9 @@ export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promi
       continue;
     }
     if (text === undefined) {
-      throw new UnavailableError(`${request.providerTitle} token endpoint answered ${answer.status} with a body over ${MAX_BODY_BYTES / 1024 / 1024} MB; not read further`);
+      throw new UnavailableError(
+        `${request.providerTitle} token endpoint answered ${answer.status} with a body over ${MAX_BODY_BYTES / 1024 / 1024} MB; not read further`,
+      );
     }
     return { status: answer.status, headers: answer.headers, text, redact: request.secrets };
   }
@@ -422,12 +450,14 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
 }
 
 /** Query values whose names say they are secrets, masked for debug lines. */
-const SECRET_QUERY = /^(access_token|oauth_token|token|client_secret|refresh_token|api_key|apikey|key|code|password|secret)$/i;
+const SECRET_QUERY =
+  /^(access_token|oauth_token|token|client_secret|refresh_token|api_key|apikey|key|code|password|secret)$/i;
 
 export function redactUrl(url: URL): string {
   const copy = new URL(url);
   copy.username = '';
   copy.password = '';
-  for (const name of [...copy.searchParams.keys()]) if (SECRET_QUERY.test(name)) copy.searchParams.set(name, '[redacted]');
+  for (const name of [...copy.searchParams.keys()])
+    if (SECRET_QUERY.test(name)) copy.searchParams.set(name, '[redacted]');
   return copy.toString().replace(/%5Bredacted%5D/g, '[redacted]');
 }

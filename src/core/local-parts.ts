@@ -12,7 +12,10 @@ export function localParts(profile: string, provider: string, deps: PartsDeps): 
   const failurePath = failureFile(path);
   return {
     lock: {
-      run: (what, fn) => withLock(deps, path, what, (held) => fn({ stillHeld: async () => !held.compromised }), { root: deps.paths.stateDir }),
+      run: (what, fn) =>
+        withLock(deps, path, what, (held) => fn({ stillHeld: async () => !held.compromised }), {
+          root: deps.paths.stateDir,
+        }),
     },
     failures: {
       // Never through a link or a FIFO, only a regular file of ours; anything else is 'damaged'.

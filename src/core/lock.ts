@@ -49,7 +49,13 @@ export interface HeldLock {
 
 export { lockPath };
 
-export async function withLock<T>(deps: LockDeps, path: string, what: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withLock<T>(
+  deps: LockDeps,
+  path: string,
+  what: string,
+  fn: (held: HeldLock) => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
   const root = options.root ?? dirname(path);
   if (options.createDir !== false) await ensurePrivateDir(root, dirname(path));
@@ -83,9 +89,12 @@ export async function withLock<T>(deps: LockDeps, path: string, what: string, fn
       if (!waited) deps.debug(`waiting for another tokens process (${what})`);
       waited = true;
       if (deps.now() >= deadline) {
-        throw new UnavailableError(`gave up after ${Math.round(waitMs / 1000)} s waiting for another tokens process to finish with ${what}`, {
-          hint: `If no other tokens process is running, remove ${path}.`,
-        });
+        throw new UnavailableError(
+          `gave up after ${Math.round(waitMs / 1000)} s waiting for another tokens process to finish with ${what}`,
+          {
+            hint: `If no other tokens process is running, remove ${path}.`,
+          },
+        );
       }
       // Sleep 100–300 ms: waiters poll gently rather than spin.
       await deps.sleep(100 + Math.round(deps.random() * 200));
@@ -147,4 +156,3 @@ async function breakIfStale(path: string, deps: LockDeps, what: string): Promise
     await rmdir(breaker).catch(() => undefined);
   }
 }
-

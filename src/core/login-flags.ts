@@ -15,15 +15,27 @@ export const LOGIN_FLAGS: { readonly [K in keyof LoginFlags]-?: LoginFlagSpec } 
   teamId: { syntax: '--team-id <team>', help: 'Soundcharts team name or id', value: 'text' },
   legacy: { syntax: '--legacy', help: 'Soundcharts: store the deprecated x-app-id / x-api-key pair', value: 'present' },
   appId: { syntax: '--app-id <id>', help: 'Soundcharts legacy app id (with --legacy)', value: 'text' },
-  clientCredentials: { syntax: '--client-credentials', help: 'SoundCloud: app-only credentials, no user login', value: 'present' },
-  redirectUri: { syntax: '--redirect-uri <uri>', help: 'SoundCloud: loopback redirect URI registered with your app', value: 'text' },
+  clientCredentials: {
+    syntax: '--client-credentials',
+    help: 'SoundCloud: app-only credentials, no user login',
+    value: 'present',
+  },
+  redirectUri: {
+    syntax: '--redirect-uri <uri>',
+    help: 'SoundCloud: loopback redirect URI registered with your app',
+    value: 'text',
+  },
   scope: { syntax: '--scope <scope>', help: 'SoundCloud: scope to request (none is sent unless given)', value: 'text' },
   browser: {
     syntax: '--no-browser',
     help: 'SoundCloud: print the URL instead of opening a browser; accept the redirected URL on stdin',
     value: 'negated',
   },
-  timeoutSeconds: { syntax: '--timeout <seconds>', help: 'SoundCloud: how long to wait for the browser (default 300)', value: 'seconds' },
+  timeoutSeconds: {
+    syntax: '--timeout <seconds>',
+    help: 'SoundCloud: how long to wait for the browser (default 300)',
+    value: 'seconds',
+  },
 };
 
 export const LOGIN_FLAG_KEYS = Object.keys(LOGIN_FLAGS) as Array<keyof LoginFlags>;

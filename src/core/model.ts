@@ -127,7 +127,11 @@ export interface ProviderAdapter {
    */
   authorize?(ctx: LoginContext, secrets: Secrets): Promise<Readonly<Record<string, string>> | undefined>;
   /** Verifies the credentials (mints once, exchanges a code). Runs under the provider lock. */
-  completeLogin(ctx: LoginContext, secrets: Secrets, authorization?: Readonly<Record<string, string>>): Promise<LoginOutcome>;
+  completeLogin(
+    ctx: LoginContext,
+    secrets: Secrets,
+    authorization?: Readonly<Record<string, string>>,
+  ): Promise<LoginOutcome>;
   /** Mints or refreshes an access token from the stored secrets. */
   mint(ctx: ProviderContext, secrets: Secrets): Promise<MintResult>;
   /** For modes with no access token (Soundcharts legacy): the headers to send. */

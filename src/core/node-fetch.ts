@@ -17,13 +17,16 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export async function nodeFetch(input: FetchInput, init: FetchInit = {}): Promise<Response> {
   const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TypeError(`unsupported protocol ${url.protocol}`);
   const signal = init.signal ?? undefined;
   signal?.throwIfAborted();
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries((init.headers ?? {}) as Record<string, string>)) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries((init.headers ?? {}) as Record<string, string>))
+    headers[name.toLowerCase()] = value;
   const body = init.body as string | Uint8Array | AsyncIterable<Uint8Array> | null | undefined;
-  if (typeof body === 'string' || body instanceof Uint8Array) headers['content-length'] ??= String(Buffer.byteLength(body));
+  if (typeof body === 'string' || body instanceof Uint8Array)
+    headers['content-length'] ??= String(Buffer.byteLength(body));
 
   return new Promise<Response>((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -50,7 +53,10 @@ export async function nodeFetch(input: FetchInput, init: FetchInit = {}): Promis
   });
 }
 
-async function writeBody(req: import('node:http').ClientRequest, body: string | Uint8Array | AsyncIterable<Uint8Array> | null | undefined): Promise<void> {
+async function writeBody(
+  req: import('node:http').ClientRequest,
+  body: string | Uint8Array | AsyncIterable<Uint8Array> | null | undefined,
+): Promise<void> {
   if (body === undefined || body === null) return void req.end();
   if (typeof body === 'string' || body instanceof Uint8Array) return void req.end(body);
   for await (const chunk of body) {

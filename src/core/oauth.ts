@@ -21,7 +21,10 @@ export interface ProcessOptions<T extends z.ZodMiniType> {
   loginHint: string;
 }
 
-export function processTokenResponse<T extends z.ZodMiniType>(response: TokenResponse, options: ProcessOptions<T>): z.infer<T> {
+export function processTokenResponse<T extends z.ZodMiniType>(
+  response: TokenResponse,
+  options: ProcessOptions<T>,
+): z.infer<T> {
   const { providerTitle } = options;
   if (response.status === 200 || response.status === 201) {
     let body: unknown;
@@ -31,14 +34,21 @@ export function processTokenResponse<T extends z.ZodMiniType>(response: TokenRes
       throw new UnavailableError(`${providerTitle} answered 200 with a body that is not JSON`);
     }
     const parsed = options.schema.safeParse(body);
-    if (!parsed.success) throw new UnavailableError(`${providerTitle} answered 200 without the documented fields: ${describeIssues(parsed.error)}`);
+    if (!parsed.success)
+      throw new UnavailableError(
+        `${providerTitle} answered 200 without the documented fields: ${describeIssues(parsed.error)}`,
+      );
     return parsed.data;
   }
   const details = oauthErrorDetails(response);
   if (REJECTED_STATUS.has(response.status)) {
-    throw new CredentialsRejectedError(`${providerTitle} rejected the stored credentials (${describeOAuthError(details)})`, details, {
-      hint: options.loginHint,
-    });
+    throw new CredentialsRejectedError(
+      `${providerTitle} rejected the stored credentials (${describeOAuthError(details)})`,
+      details,
+      {
+        hint: options.loginHint,
+      },
+    );
   }
   throw new UnavailableError(`${providerTitle} token endpoint answered ${describeOAuthError(details)}`);
 }
@@ -72,7 +82,9 @@ export function describeIssues(error: z.core.$ZodError): string {
     .slice(0, 3)
     .map((issue) => {
       const field = issue.path.join('.') || 'body';
-      return issue.code === 'invalid_type' && issue.message.includes('undefined') ? `${field} missing` : `${field} invalid`;
+      return issue.code === 'invalid_type' && issue.message.includes('undefined')
+        ? `${field} missing`
+        : `${field} invalid`;
     })
     .join(', ');
 }

@@ -97,7 +97,8 @@ export async function ensurePrivateDir(root: string, dir: string, { create = tru
     if (info.isSymbolicLink()) throw new UnsafePathError(level, 'it is a symbolic link');
     if (!info.isDirectory()) throw new UnsafePathError(level, 'it is not a directory');
     const uid = ourUid();
-    if (uid !== undefined && info.uid !== uid) throw new UnsafePathError(level, `it is owned by another user (uid ${info.uid})`);
+    if (uid !== undefined && info.uid !== uid)
+      throw new UnsafePathError(level, `it is owned by another user (uid ${info.uid})`);
     if ((info.mode & 0o077) !== 0) {
       await chmod(level, 0o700).catch((error: unknown) => {
         throw unusableDir(level, error);
@@ -112,7 +113,12 @@ export async function ensurePrivateDir(root: string, dir: string, { create = tru
  * is then refreshed; the notes of what is stored, which are then asked of the store): the rename
  * still makes the replacement atomic, and the fsyncs cost milliseconds on every write.
  */
-export async function writePrivateFile(root: string, path: string, contents: string | Uint8Array, { durable = true } = {}): Promise<void> {
+export async function writePrivateFile(
+  root: string,
+  path: string,
+  contents: string | Uint8Array,
+  { durable = true } = {},
+): Promise<void> {
   await ensurePrivateDir(root, dirname(path));
   try {
     await replaceFile(path, contents, { durable });
@@ -180,8 +186,10 @@ export async function readPrivateFile(path: string, maxBytes: number): Promise<B
     const info = await handle.stat();
     if (!info.isFile()) throw new UnsafePathError(path, 'it is not a regular file');
     const uid = ourUid();
-    if (uid !== undefined && info.uid !== uid) throw new UnsafePathError(path, `it is owned by another user (uid ${info.uid})`);
-    if ((info.mode & 0o022) !== 0) throw new UnsafePathError(path, 'it is writable by group or others, so its contents cannot be trusted');
+    if (uid !== undefined && info.uid !== uid)
+      throw new UnsafePathError(path, `it is owned by another user (uid ${info.uid})`);
+    if ((info.mode & 0o022) !== 0)
+      throw new UnsafePathError(path, 'it is writable by group or others, so its contents cannot be trusted');
     if ((info.mode & 0o077) !== 0) await handle.chmod(0o600);
     if (info.size > maxBytes) throw new UnsafePathError(path, `it is larger than ${maxBytes} bytes`);
     const buffer = Buffer.alloc(Math.min(info.size + 1, maxBytes + 1));

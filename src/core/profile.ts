@@ -9,7 +9,9 @@ export const DEFAULT_PROFILE = 'default';
 export function parseProfile(name: string | undefined): string {
   const profile = name === undefined || name === '' ? DEFAULT_PROFILE : name;
   if (!PROFILE_PATTERN.test(profile)) {
-    throw new UsageError(`invalid profile name "${profile}": use letters, digits, "-" and "_" (up to 64, starting with a letter or digit)`);
+    throw new UsageError(
+      `invalid profile name "${profile}": use letters, digits, "-" and "_" (up to 64, starting with a letter or digit)`,
+    );
   }
   return profile;
 }

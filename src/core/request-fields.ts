@@ -60,7 +60,8 @@ export function nestFields(fields: ReadonlyArray<{ spec: FieldSpec; value: Field
     spec.path.forEach((segment, i) => {
       const last = i === spec.path.length - 1;
       const nextIsPush = !last && spec.path[i + 1] === '';
-      const conflict = () => new UsageError(`${spec.typed ? '-F' : '-f'} ${spec.key}: conflicts with another field for the same key`);
+      const conflict = () =>
+        new UsageError(`${spec.typed ? '-F' : '-f'} ${spec.key}: conflicts with another field for the same key`);
       if (Array.isArray(container)) {
         if (segment !== '') throw conflict();
         if (last) container.push(value);
@@ -109,7 +110,8 @@ export function parseHeader(arg: string): [string, string] {
       hint: 'Use `tokens get PROVIDER --format header` to see them.',
     });
   }
-  if (FRAMING_HEADERS.includes(lower)) throw new UsageError(`-H ${name} is not allowed: tokens sets it from the request body`);
+  if (FRAMING_HEADERS.includes(lower))
+    throw new UsageError(`-H ${name} is not allowed: tokens sets it from the request body`);
   return [name, value];
 }
 
@@ -125,7 +127,8 @@ export function parseFormPart(arg: string): FormPart {
   if (eq <= 0) throw new UsageError(`--form takes key=value or key=@PATH, not "${arg}"`);
   const name = arg.slice(0, eq);
   const value = arg.slice(eq + 1);
-  if (value === '@-') throw new UsageError('--form reads files from disk only (@PATH); for a body on stdin use --input -');
+  if (value === '@-')
+    throw new UsageError('--form reads files from disk only (@PATH); for a body on stdin use --input -');
   if (value.startsWith('@') && value.length > 1) return { name, file: value.slice(1) };
   return { name, text: value };
 }

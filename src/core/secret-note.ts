@@ -78,7 +78,12 @@ function readOwnFileSync(path: string): string | undefined {
  * Whether a refresh token is stored for this provider and profile in the store TOKENS_STORE selects,
  * as the note says; undefined when that is not known from the note (ask the store).
  */
-export function notedRefreshToken(paths: Paths, env: Env, profile: string, provider: ProviderName): boolean | undefined {
+export function notedRefreshToken(
+  paths: Paths,
+  env: Env,
+  profile: string,
+  provider: ProviderName,
+): boolean | undefined {
   const store = currentStore(env, paths);
   if (!store) return undefined;
   const text = readOwnFileSync(secretNotePath(paths, profile, provider));
@@ -89,7 +94,8 @@ export function notedRefreshToken(paths: Paths, env: Env, profile: string, provi
   } catch {
     return undefined;
   }
-  if (typeof note !== 'object' || note === null || note.v !== 1 || typeof note.refresh_token !== 'boolean') return undefined;
+  if (typeof note !== 'object' || note === null || note.v !== 1 || typeof note.refresh_token !== 'boolean')
+    return undefined;
   if (note.store !== store.store || note.location !== store.location) return undefined;
   if (store.store === 'file') {
     try {
@@ -102,7 +108,13 @@ export function notedRefreshToken(paths: Paths, env: Env, profile: string, provi
 }
 
 /** After `secrets` reached the store TOKENS_STORE selects: notes what is stored now. Never throws. */
-export async function noteStoredSecrets(paths: Paths, env: Env, profile: string, provider: ProviderName, secrets: Secrets): Promise<void> {
+export async function noteStoredSecrets(
+  paths: Paths,
+  env: Env,
+  profile: string,
+  provider: ProviderName,
+  secrets: Secrets,
+): Promise<void> {
   const store = currentStore(env, paths);
   const path = secretNotePath(paths, profile, provider);
   try {
@@ -122,5 +134,7 @@ export async function forgetStoredSecrets(paths: Paths, profile: string, provide
 }
 
 function forget(path: string): Promise<void> {
-  return new Promise((resolvePromise, reject) => rm(path, { force: true }, (error) => (error ? reject(error) : resolvePromise())));
+  return new Promise((resolvePromise, reject) =>
+    rm(path, { force: true }, (error) => (error ? reject(error) : resolvePromise())),
+  );
 }

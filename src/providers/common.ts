@@ -39,8 +39,10 @@ export function accessToken(
   providerTitle: string,
 ): AccessToken {
   const refuse = (why: string) => new UnusableTokenError(`${providerTitle} answered ${why}; refused`);
-  if (fields.access_token.length > MAX_TOKEN_CHARS) throw refuse(`an access token longer than ${MAX_TOKEN_CHARS} characters`);
-  if (!isB64Token(fields.access_token)) throw refuse('an access token with characters a bearer token cannot have (RFC 6750)');
+  if (fields.access_token.length > MAX_TOKEN_CHARS)
+    throw refuse(`an access token longer than ${MAX_TOKEN_CHARS} characters`);
+  if (!isB64Token(fields.access_token))
+    throw refuse('an access token with characters a bearer token cannot have (RFC 6750)');
   if (!(fields.expires_in > 0) || fields.expires_in > MAX_LIFETIME_SECONDS) {
     throw refuse(`a token lifetime (expires_in) beyond ${MAX_LIFETIME_SECONDS / (365 * 24 * 3600)} years`);
   }

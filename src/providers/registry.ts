@@ -18,7 +18,10 @@ export type ProviderId = (typeof PROVIDERS)[number]['id'];
 export function providerVariables(provider: ProviderDescriptor): EnvVar<unknown>[] {
   const endpoints = Object.entries(provider.endpoints).map(([name, endpoint]) => ({
     name: endpoint.env,
-    doc: name === 'api' ? `${provider.title} API base for \`tokens api\` (default ${endpoint.default})` : `${provider.title} ${name} endpoint (default ${endpoint.default})`,
+    doc:
+      name === 'api'
+        ? `${provider.title} API base for \`tokens api\` (default ${endpoint.default})`
+        : `${provider.title} ${name} endpoint (default ${endpoint.default})`,
     fallback: endpoint.default,
     parse: (raw: string) => checkEndpointUrl(raw, endpoint.env),
   }));
@@ -39,13 +42,20 @@ export function allVariables(providers: readonly ProviderDescriptor[] = PROVIDER
 
 /** The variables that no child process of tokens ever sees: every one that carries a secret. */
 export function withheldVariables(providers: readonly ProviderDescriptor[] = PROVIDERS): ReadonlySet<string> {
-  return new Set(allVariables(providers).filter((v) => v.secret).map((v) => v.name));
+  return new Set(
+    allVariables(providers)
+      .filter((v) => v.secret)
+      .map((v) => v.name),
+  );
 }
 
 /**
  * The one rule for a child's environment (exec's command, the browser, the keychain helper): ours
  * without the withheld variables.
  */
-export function childEnvironment(env: Env, providers: readonly ProviderDescriptor[] = PROVIDERS): Record<string, string> {
+export function childEnvironment(
+  env: Env,
+  providers: readonly ProviderDescriptor[] = PROVIDERS,
+): Record<string, string> {
   return withoutVariables(env, withheldVariables(providers));
 }

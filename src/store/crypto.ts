@@ -37,7 +37,8 @@ export function kdfHeader(kdf: KdfParams): { name: 'scrypt'; N: number; r: numbe
 
 /** Validates a KDF header read back; undefined when it is not one we wrote (edited, truncated). */
 export function parseKdfHeader(value: unknown): KdfParams | undefined {
-  if (!isRecord(value) || !hasExactKeys(value, ['name', 'N', 'r', 'p', 'salt']) || value.name !== 'scrypt') return undefined;
+  if (!isRecord(value) || !hasExactKeys(value, ['name', 'N', 'r', 'p', 'salt']) || value.name !== 'scrypt')
+    return undefined;
   const { N, r, p } = value;
   // Bounded so that an edited header cannot make us allocate gigabytes.
   if (!isInt(N, 2 ** 14, 2 ** 20) || (N & (N - 1)) !== 0) return undefined;

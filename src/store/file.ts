@@ -12,9 +12,29 @@ import { dirname, resolve } from 'node:path';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import { withLock, type LockDeps } from '../core/lock.js';
 import { describeErrno, ensurePrivateDir, readPrivateFile, replaceFile } from '../core/private-files.js';
-import { ENVELOPE_VERSION, hasExactKeys, isRecord, kdfHeader, KeyDeriver, newKdfParams, open as openBox, parseBox, parseKdfHeader, seal, type Box, type KdfParams } from './crypto.js';
+import {
+  ENVELOPE_VERSION,
+  hasExactKeys,
+  isRecord,
+  kdfHeader,
+  KeyDeriver,
+  newKdfParams,
+  open as openBox,
+  parseBox,
+  parseKdfHeader,
+  seal,
+  type Box,
+  type KdfParams,
+} from './crypto.js';
 import { localParts } from '../core/local-parts.js';
-import { ChainMovedError, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
+import {
+  ChainMovedError,
+  SecretNotFoundError,
+  type BrokerParts,
+  type PartsDeps,
+  type PreparedWrite,
+  type SecretStore,
+} from './store.js';
 
 /** How long set()/delete() wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 20_000;
@@ -104,7 +124,9 @@ export class FileStore implements SecretStore {
       }
       const fs = await statfs(dir).catch(() => undefined);
       if (fs && fs.bavail * fs.bsize < MIN_FREE_BYTES) {
-        throw new StoreError(`cannot write in ${dir}: no space left on the device (${fs.bavail * fs.bsize} bytes free)`);
+        throw new StoreError(
+          `cannot write in ${dir}: no space left on the device (${fs.bavail * fs.bsize} bytes free)`,
+        );
       }
     });
   }
@@ -323,7 +345,8 @@ function parseEnvelope(raw: Buffer): Envelope | undefined {
   } catch {
     return undefined;
   }
-  if (!isRecord(json) || !hasExactKeys(json, ['v', 'kdf', 'iv', 'tag', 'ct']) || json.v !== ENVELOPE_VERSION) return undefined;
+  if (!isRecord(json) || !hasExactKeys(json, ['v', 'kdf', 'iv', 'tag', 'ct']) || json.v !== ENVELOPE_VERSION)
+    return undefined;
   const kdf = parseKdfHeader(json.kdf);
   const box = parseBox(json);
   return kdf && box ? { kdf, ...box } : undefined;

@@ -14,7 +14,14 @@ import { createRequire } from 'node:module';
 import { StoreError } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 import { localParts } from '../core/local-parts.js';
-import { plainPreparedWrite, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
+import {
+  plainPreparedWrite,
+  SecretNotFoundError,
+  type BrokerParts,
+  type PartsDeps,
+  type PreparedWrite,
+  type SecretStore,
+} from './store.js';
 
 export const KEYCHAIN_SERVICE = 'tokens';
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 10_000;
@@ -67,7 +74,11 @@ export class KeychainStore implements SecretStore {
   #keytarPath: string | undefined;
   #helper: Helper | undefined;
 
-  constructor({ timeoutMs = DEFAULT_KEYCHAIN_TIMEOUT_MS, service = KEYCHAIN_SERVICE, env = process.env }: KeychainStoreOptions = {}) {
+  constructor({
+    timeoutMs = DEFAULT_KEYCHAIN_TIMEOUT_MS,
+    service = KEYCHAIN_SERVICE,
+    env = process.env,
+  }: KeychainStoreOptions = {}) {
     this.#timeoutMs = timeoutMs;
     this.#service = service;
     this.#env = env;
@@ -229,9 +240,7 @@ class Helper {
     const detail = firstLine(this.#stderr) || reason;
     for (const [id, waiter] of this.#pending) {
       this.#pending.delete(id);
-      waiter.reject(
-        new StoreError(`the keychain could not be reached (${detail}); ${FALLBACK}`, { cause }),
-      );
+      waiter.reject(new StoreError(`the keychain could not be reached (${detail}); ${FALLBACK}`, { cause }));
     }
   }
 }

@@ -1,5 +1,12 @@
 import { localParts } from '../core/local-parts.js';
-import { plainPreparedWrite, SecretNotFoundError, type BrokerParts, type PartsDeps, type PreparedWrite, type SecretStore } from './store.js';
+import {
+  plainPreparedWrite,
+  SecretNotFoundError,
+  type BrokerParts,
+  type PartsDeps,
+  type PreparedWrite,
+  type SecretStore,
+} from './store.js';
 
 /** In-memory backend for unit tests. */
 export class MemoryStore implements SecretStore {

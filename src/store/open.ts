@@ -1,6 +1,13 @@
 // Picks the secret store named by TOKENS_STORE. Only the chosen backend's module is loaded.
 
-import { readEnv, TOKENS_KEYCHAIN_TIMEOUT, TOKENS_LOCK_TIMEOUT, TOKENS_PASSPHRASE, TOKENS_STORE, TOKENS_STORE_FILE } from '../core/env.js';
+import {
+  readEnv,
+  TOKENS_KEYCHAIN_TIMEOUT,
+  TOKENS_LOCK_TIMEOUT,
+  TOKENS_PASSPHRASE,
+  TOKENS_STORE,
+  TOKENS_STORE_FILE,
+} from '../core/env.js';
 import type { Env, Paths } from '../core/paths.js';
 import type { SecretStore, UserStoreKind } from './store.js';
 
@@ -21,13 +28,20 @@ export async function openStore(env: Env, paths: Paths, childEnv: Env): Promise<
   const kind = storeKindFromEnv(env);
   if (kind === 'redis') {
     const [{ RedisStore }, { redisSettings }] = await Promise.all([import('./redis.js'), import('./redis-env.js')]);
-    return new RedisStore({ ...redisSettings(env), passphrase: readEnv(env, TOKENS_PASSPHRASE), waitMs: readEnv(env, TOKENS_LOCK_TIMEOUT) });
+    return new RedisStore({
+      ...redisSettings(env),
+      passphrase: readEnv(env, TOKENS_PASSPHRASE),
+      waitMs: readEnv(env, TOKENS_LOCK_TIMEOUT),
+    });
   }
   if (kind === 'file') {
     const { FileStore } = await import('./file.js');
-    return new FileStore({ path: secretsFilePath(env, paths), passphrase: readEnv(env, TOKENS_PASSPHRASE), privateRoot: paths.dataDir });
+    return new FileStore({
+      path: secretsFilePath(env, paths),
+      passphrase: readEnv(env, TOKENS_PASSPHRASE),
+      privateRoot: paths.dataDir,
+    });
   }
   const { KeychainStore } = await import('./keychain.js');
   return new KeychainStore({ env: childEnv, timeoutMs: readEnv(env, TOKENS_KEYCHAIN_TIMEOUT) });
 }
-

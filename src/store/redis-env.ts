@@ -23,7 +23,9 @@ export function redisSettings(env: Env): RedisSettings {
   }
   const address = redisAddress(url);
   if (address === undefined) {
-    throw new UsageError('TOKENS_REDIS_URL is not a Redis URL', { hint: 'Use redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://… for TLS.' });
+    throw new UsageError('TOKENS_REDIS_URL is not a Redis URL', {
+      hint: 'Use redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://… for TLS.',
+    });
   }
   return { url, address, prefix: readEnv(env, TOKENS_REDIS_PREFIX), timeoutMs: readEnv(env, TOKENS_REDIS_TIMEOUT) };
 }

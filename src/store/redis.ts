@@ -23,8 +23,29 @@ import { randomBytes } from 'node:crypto';
 import type { Redis as RedisClass, Redis as RedisClient, RedisOptions } from 'ioredis';
 import { asAccessToken } from '../core/cache.js';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
-import { ENVELOPE_VERSION, hasExactKeys, isRecord, kdfHeader, KeyDeriver, newKdfParams, open, parseBox, parseKdfHeader, seal, type KdfParams } from './crypto.js';
-import { ChainMovedError, SecretNotFoundError, asRecordedFailure, type BrokerParts, type PartsDeps, type PreparedWrite, type RefreshLock, type SecretStore } from './store.js';
+import {
+  ENVELOPE_VERSION,
+  hasExactKeys,
+  isRecord,
+  kdfHeader,
+  KeyDeriver,
+  newKdfParams,
+  open,
+  parseBox,
+  parseKdfHeader,
+  seal,
+  type KdfParams,
+} from './crypto.js';
+import {
+  ChainMovedError,
+  SecretNotFoundError,
+  asRecordedFailure,
+  type BrokerParts,
+  type PartsDeps,
+  type PreparedWrite,
+  type RefreshLock,
+  type SecretStore,
+} from './store.js';
 import type { RedisSettings } from './redis-env.js';
 import { localParts } from '../core/local-parts.js';
 import type { ProviderSettings } from '../core/model.js';
@@ -111,7 +132,8 @@ export class RedisStore implements SecretStore {
   async prepareWrite(key: string): Promise<PreparedWrite> {
     const name = this.#name(key, 'secrets');
     const [version, data] = await this.#call((c) => c.hmget(name, 'v', 'data'));
-    if (version === null || version === undefined || data === null || data === undefined) throw new SecretNotFoundError(key);
+    if (version === null || version === undefined || data === null || data === undefined)
+      throw new SecretNotFoundError(key);
     const value = await this.#open(name, data);
     return {
       value,
@@ -186,11 +208,15 @@ export class RedisStore implements SecretStore {
     } catch (error) {
       // Managed servers often refuse CONFIG (an error reply): say what we cannot tell, and go on.
       if (!(error instanceof Error && error.name === 'ReplyError')) throw this.#failure(error, this.#lastError);
-      return [`cannot tell whether Redis at ${this.#options.address} keeps its data across a restart (AOF is off, and it refused CONFIG GET save); make sure it has RDB save points or AOF`];
+      return [
+        `cannot tell whether Redis at ${this.#options.address} keeps its data across a restart (AOF is off, and it refused CONFIG GET save); make sure it has RDB save points or AOF`,
+      ];
     }
     const points = Array.isArray(save) ? String(save[1] ?? '') : '';
     if (points.trim() !== '') return [];
-    return [`Redis at ${this.#options.address} keeps no persistence (no AOF, no RDB save points): a restart of the server loses every login`];
+    return [
+      `Redis at ${this.#options.address} keeps no persistence (no AOF, no RDB save points): a restart of the server loses every login`,
+    ];
   }
 
   // --- the lease -----------------------------------------------------------------------------------
@@ -212,7 +238,9 @@ export class RedisStore implements SecretStore {
               (extended) => {
                 if (extended !== 1) {
                   lost = true;
-                  deps.debug(`the refresh lease for ${what} was lost (it expired while this process was paused or cut off)`);
+                  deps.debug(
+                    `the refresh lease for ${what} was lost (it expired while this process was paused or cut off)`,
+                  );
                 } else if (!lost) renew();
               },
               () => {
@@ -229,14 +257,23 @@ export class RedisStore implements SecretStore {
           });
         } finally {
           clearTimeout(renewal);
-          await this.#call((c) => c.tokensRelease(lease, owner, channel)).catch(() => deps.debug(`could not release the refresh lease on ${address}; it expires within ${LEASE_MS / 1000} s`));
+          await this.#call((c) => c.tokensRelease(lease, owner, channel)).catch(() =>
+            deps.debug(`could not release the refresh lease on ${address}; it expires within ${LEASE_MS / 1000} s`),
+          );
         }
       },
     };
   }
 
   /** Takes the lease, waiting for its release (a message on `channel`) or, failing that, a short poll. */
-  async #acquire(lease: string, channel: string, owner: string, what: string, waitMs: number, deps: PartsDeps): Promise<void> {
+  async #acquire(
+    lease: string,
+    channel: string,
+    owner: string,
+    what: string,
+    waitMs: number,
+    deps: PartsDeps,
+  ): Promise<void> {
     const deadline = deps.now() + waitMs;
     let subscriber: RedisClient | undefined;
     let wake: (() => void) | undefined;
@@ -253,9 +290,12 @@ export class RedisStore implements SecretStore {
           continue;
         }
         if (deps.now() >= deadline) {
-          throw new UnavailableError(`gave up after ${Math.round(waitMs / 1000)} s waiting for another tokens process to finish with ${what}`, {
-            hint: `The lease in Redis at ${this.#options.address} expires by itself within ${LEASE_MS / 1000} s of its holder stopping.`,
-          });
+          throw new UnavailableError(
+            `gave up after ${Math.round(waitMs / 1000)} s waiting for another tokens process to finish with ${what}`,
+            {
+              hint: `The lease in Redis at ${this.#options.address} expires by itself within ${LEASE_MS / 1000} s of its holder stopping.`,
+            },
+          );
         }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, POLL_MS + Math.round(deps.random() * 200));
@@ -285,12 +325,18 @@ export class RedisStore implements SecretStore {
   async #open(name: string, data: string): Promise<string> {
     const { kdf, key } = await this.#key();
     const json = parseJson(data);
-    const box = isRecord(json) && hasExactKeys(json, ['v', 'iv', 'tag', 'ct']) && json.v === ENVELOPE_VERSION ? parseBox(json) : undefined;
+    const box =
+      isRecord(json) && hasExactKeys(json, ['v', 'iv', 'tag', 'ct']) && json.v === ENVELOPE_VERSION
+        ? parseBox(json)
+        : undefined;
     const plain = box && open(key, box, aad(kdf, name));
     if (!plain) {
-      throw new StoreError(`cannot decrypt ${name.slice(this.#options.prefix.length)} in Redis at ${this.#options.address}: wrong TOKENS_PASSPHRASE, or the value was changed`, {
-        hint: 'Check TOKENS_PASSPHRASE: every machine sharing this Redis store needs the same one.',
-      });
+      throw new StoreError(
+        `cannot decrypt ${name.slice(this.#options.prefix.length)} in Redis at ${this.#options.address}: wrong TOKENS_PASSPHRASE, or the value was changed`,
+        {
+          hint: 'Check TOKENS_PASSPHRASE: every machine sharing this Redis store needs the same one.',
+        },
+      );
     }
     try {
       return plain.toString('utf8');
@@ -319,7 +365,11 @@ export class RedisStore implements SecretStore {
     if (stored === null) {
       const kdf = newKdfParams();
       const key = await this.#derive(kdf);
-      const record = JSON.stringify({ v: ENVELOPE_VERSION, kdf: kdfHeader(kdf), check: seal(key, Buffer.from(CHECK_PLAINTEXT), aad(kdf, name)) });
+      const record = JSON.stringify({
+        v: ENVELOPE_VERSION,
+        kdf: kdfHeader(kdf),
+        check: seal(key, Buffer.from(CHECK_PLAINTEXT), aad(kdf, name)),
+      });
       // The first process ever to write wins; everyone else uses its salt.
       if ((await this.#call((c) => c.set(name, record, 'NX'))) === 'OK') return { kdf, key };
       stored = await this.#call((c) => c.get(name));
@@ -342,14 +392,19 @@ export class RedisStore implements SecretStore {
     try {
       return await this.#keys!.keyFor(kdf);
     } catch (error) {
-      throw new StoreError(`cannot derive the key for the Redis store: ${error instanceof Error ? error.message : 'error'}`);
+      throw new StoreError(
+        `cannot derive the key for the Redis store: ${error instanceof Error ? error.message : 'error'}`,
+      );
     }
   }
 
   #damagedHeader(name: string): StoreError {
-    return new StoreError(`the key header ${name.slice(this.#options.prefix.length)} in Redis at ${this.#options.address} is damaged`, {
-      hint: `If every login in this store is lost anyway, delete ${name} and log in again.`,
-    });
+    return new StoreError(
+      `the key header ${name.slice(this.#options.prefix.length)} in Redis at ${this.#options.address} is damaged`,
+      {
+        hint: `If every login in this store is lost anyway, delete ${name} and log in again.`,
+      },
+    );
   }
 
   // --- the connection ------------------------------------------------------------------------------
@@ -374,7 +429,10 @@ export class RedisStore implements SecretStore {
   #connection(): Promise<Client> {
     this.#client ??= (async () => {
       // A CommonJS package: bundled, its exports may arrive under `default`.
-      const loaded = (await import('ioredis')) as unknown as { Redis?: typeof RedisClass; default?: { Redis?: typeof RedisClass } };
+      const loaded = (await import('ioredis')) as unknown as {
+        Redis?: typeof RedisClass;
+        default?: { Redis?: typeof RedisClass };
+      };
       const Redis = loaded.Redis ?? loaded.default?.Redis;
       if (!Redis) throw new StoreError('the Redis client (ioredis) failed to load; reinstall tokens');
       const options: RedisOptions = {
@@ -401,14 +459,20 @@ export class RedisStore implements SecretStore {
   #failure(error: unknown, last: unknown): TokensError {
     if (error instanceof TokensError) return error;
     const at = `Redis at ${this.#options.address}`;
-    const text = [error, last].map((e) => (e instanceof Error ? `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}` : '')).join(' ');
+    const text = [error, last]
+      .map((e) => (e instanceof Error ? `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}` : ''))
+      .join(' ');
     const hint = 'Check TOKENS_REDIS_URL and that the server is up; a fresh cached token still answers meanwhile.';
     if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(text)) {
-      return new StoreError(`${at} refused the password in TOKENS_REDIS_URL`, { hint: 'Check the password in TOKENS_REDIS_URL.' });
+      return new StoreError(`${at} refused the password in TOKENS_REDIS_URL`, {
+        hint: 'Check the password in TOKENS_REDIS_URL.',
+      });
     }
-    if (/timed? ?out|ETIMEDOUT/i.test(text)) return new StoreError(`${at} did not answer within ${this.#options.timeoutMs / 1000} s`, { hint });
+    if (/timed? ?out|ETIMEDOUT/i.test(text))
+      return new StoreError(`${at} did not answer within ${this.#options.timeoutMs / 1000} s`, { hint });
     const code = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE)\b/.exec(text)?.[1];
-    if (code || /Connection is closed|connection/i.test(text)) return new StoreError(`cannot reach ${at}${code ? ` (${code})` : ''}`, { hint });
+    if (code || /Connection is closed|connection/i.test(text))
+      return new StoreError(`cannot reach ${at}${code ? ` (${code})` : ''}`, { hint });
     const reply = /^(ERR|[A-Z]+)\b[^\n]{0,120}/.exec(error instanceof Error ? error.message : '')?.[0];
     return new StoreError(`${at} answered with an error${reply ? ` (${reply})` : ''}`, { hint });
   }

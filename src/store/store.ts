@@ -132,7 +132,14 @@ export async function plainPreparedWrite(store: Pick<SecretStore, 'get' | 'set'>
 export function asRecordedFailure(record: unknown): RecordedFailure | undefined {
   if (typeof record !== 'object' || record === null) return undefined;
   const { at, sharing, exitCode, message, hint } = record as Partial<RecordedFailure>;
-  if (typeof at !== 'number' || !Number.isFinite(at) || Math.abs(at) > 8.64e15 || typeof message !== 'string' || typeof exitCode !== 'number') return undefined;
+  if (
+    typeof at !== 'number' ||
+    !Number.isFinite(at) ||
+    Math.abs(at) > 8.64e15 ||
+    typeof message !== 'string' ||
+    typeof exitCode !== 'number'
+  )
+    return undefined;
   if (sharing !== 'waiting' && sharing !== 'sticky') return undefined;
   return { at, sharing, exitCode, message, ...(typeof hint === 'string' ? { hint } : {}) };
 }

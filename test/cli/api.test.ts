@@ -45,10 +45,20 @@ async function apiWorld(setup: Setup, { cold = false } = {}): Promise<ApiWorld> 
     expect(get.code).toBe(0);
     asked.push(get.stdout);
   }
-  return Object.assign(w, { apis: servers, asked, api: (args: string[], options = {}) => w.run(['api', ...args], options) });
+  return Object.assign(w, {
+    apis: servers,
+    asked,
+    api: (args: string[], options = {}) => w.run(['api', ...args], options),
+  });
 }
 
-const tokensSeenByApis = (w: ApiWorld) => [...new Set([w.apis.soundcloud, w.apis.chartmetric, w.apis.soundcharts].flatMap((a) => a.requests.map((r) => r.token!)).filter(Boolean))];
+const tokensSeenByApis = (w: ApiWorld) => [
+  ...new Set(
+    [w.apis.soundcloud, w.apis.chartmetric, w.apis.soundcharts]
+      .flatMap((a) => a.requests.map((r) => r.token!))
+      .filter(Boolean),
+  ),
+];
 
 /** No secret, refresh token or access token in any output (the cache file holds access tokens by design). */
 async function expectNoLeaks(w: ApiWorld): Promise<void> {
@@ -59,10 +69,23 @@ async function expectNoLeaks(w: ApiWorld): Promise<void> {
 }
 
 /** Runs the CLI with raw stdout (bytes), optionally under GNU time for the peak RSS (KiB). */
-function runRaw(w: ApiWorld, args: string[], { measure = false } = {}): Promise<{ code: number | null; stdout: Buffer; stdoutSha256: string; stdoutSize: number; stderr: string; peakRssKiB?: number }> {
+function runRaw(
+  w: ApiWorld,
+  args: string[],
+  { measure = false } = {},
+): Promise<{
+  code: number | null;
+  stdout: Buffer;
+  stdoutSha256: string;
+  stdoutSize: number;
+  stderr: string;
+  peakRssKiB?: number;
+}> {
   const env = { ...w.sandbox.baseEnv(), ...w.env };
   const rssFile = join(w.sandbox.home, `rss-${randomBytes(4).toString('hex')}.txt`);
-  const argv = measure ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];
+  const argv = measure
+    ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, BIN, ...args]]
+    : [process.execPath, [BIN, ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv[1] as string[], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const hash = createHash('sha256');
@@ -79,7 +102,14 @@ function runRaw(w: ApiWorld, args: string[], { measure = false } = {}): Promise<
     child.on('close', async (code) => {
       w.sandbox.outputs.push(stderr);
       const peakRssKiB = measure ? Number((await readFile(rssFile, 'utf8')).trim().split('\n').at(-1)) : undefined;
-      resolve({ code, stdout: Buffer.concat(kept), stdoutSha256: hash.digest('hex'), stdoutSize: size, stderr, ...(peakRssKiB === undefined ? {} : { peakRssKiB }) });
+      resolve({
+        code,
+        stdout: Buffer.concat(kept),
+        stdoutSha256: hash.digest('hex'),
+        stdoutSize: size,
+        stderr,
+        ...(peakRssKiB === undefined ? {} : { peakRssKiB }),
+      });
     });
   });
 }
@@ -90,10 +120,26 @@ const ARTIST = SOUNDCHARTS_ARTIST.uuid;
 describe('requests: where they go and what they carry', () => {
   it('GET PATH under a base with a path prefix: fields as query, headers, the body byte for byte, nothing on stderr', async () => {
     const w = await apiWorld('soundcloud-app');
-    const r = await w.api(['soundcloud', '/echo', '-f', 'q=hello world', '-F', 'limit=5', '-f', 'bpm[from]=120', '-H', 'X-Trace: abc']);
+    const r = await w.api([
+      'soundcloud',
+      '/echo',
+      '-f',
+      'q=hello world',
+      '-F',
+      'limit=5',
+      '-f',
+      'bpm[from]=120',
+      '-H',
+      'X-Trace: abc',
+    ]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const echo = JSON.parse(r.stdout);
-    expect(echo).toMatchObject({ method: 'GET', path: '/echo', query: { q: 'hello world', limit: '5', 'bpm[from]': '120' }, headers: { 'x-trace': 'abc' } });
+    expect(echo).toMatchObject({
+      method: 'GET',
+      path: '/echo',
+      query: { q: 'hello world', limit: '5', 'bpm[from]': '120' },
+      headers: { 'x-trace': 'abc' },
+    });
     const rec = w.apis.soundcloud.requests.at(-1)!;
     expect(rec).toMatchObject({ route: '/echo', credential: 'token' });
     expect(rec.path.startsWith(w.apis.soundcloud.prefix)).toBe(true);
@@ -110,7 +156,12 @@ describe('requests: where they go and what they carry', () => {
     expect(JSON.parse(inside.stdout)).toMatchObject({ obj: { id: 206557, name: 'Fake Artist' } });
     const before = api.requests.length;
     const tokensBefore = tokenRequests(w).length;
-    for (const outside of [`${w.apis.cdn.url}/api/artist/206557`, `${api.origin}/elsewhere/api/artist/206557`, `${api.base}/../x`, `${api.base.replace('http://', 'https://')}/api/artist/206557`]) {
+    for (const outside of [
+      `${w.apis.cdn.url}/api/artist/206557`,
+      `${api.origin}/elsewhere/api/artist/206557`,
+      `${api.base}/../x`,
+      `${api.base.replace('http://', 'https://')}/api/artist/206557`,
+    ]) {
       const r = await w.api(['chartmetric', outside]);
       expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
       expect(r.stderr).toMatch(/not under the chartmetric API base/);
@@ -120,29 +171,53 @@ describe('requests: where they go and what they carry', () => {
     expect(tokenRequests(w).length).toBe(tokensBefore);
   });
 
-  it.each([['Authorization: Bearer x'], ['x-app-id: a'], ['X-API-Key: k']])('-H %s is a usage error, before anything is sent', async (header) => {
-    const w = await apiWorld('soundcharts', { cold: true });
-    const r = await w.api(['soundcharts', '/echo', '-H', header]);
-    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
-    expect(r.stderr).toMatch(/not allowed: tokens sends the provider's credentials itself/);
-    expect(w.apis.soundcharts.requests).toEqual([]);
-    expect(tokenRequests(w)).toHaveLength(1); // the login's own verification mint, nothing since
-  });
+  it.each([['Authorization: Bearer x'], ['x-app-id: a'], ['X-API-Key: k']])(
+    '-H %s is a usage error, before anything is sent',
+    async (header) => {
+      const w = await apiWorld('soundcharts', { cold: true });
+      const r = await w.api(['soundcharts', '/echo', '-H', header]);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(r.stderr).toMatch(/not allowed: tokens sends the provider's credentials itself/);
+      expect(w.apis.soundcharts.requests).toEqual([]);
+      expect(tokenRequests(w)).toHaveLength(1); // the login's own verification mint, nothing since
+    },
+  );
 
   it('nested -f/-F fields make a JSON body for POST, with typed values and a value from a file', async () => {
     const w = await apiWorld('soundcloud-app');
     const file = join(w.sandbox.home, 'description.txt');
     await writeFile(file, 'line one\nline "two"\n');
     const r = await w.api([
-      'soundcloud', '/echo', '-X', 'POST',
-      '-f', 'track[title]=New', '-F', 'track[downloadable]=false', '-F', 'track[bpm]=120', '-f', 'track[genre]=007',
-      '-F', `track[description]=@${file}`, '-F', 'tags[]=a', '-F', 'tags[]=b', '-F', 'license=null',
+      'soundcloud',
+      '/echo',
+      '-X',
+      'POST',
+      '-f',
+      'track[title]=New',
+      '-F',
+      'track[downloadable]=false',
+      '-F',
+      'track[bpm]=120',
+      '-f',
+      'track[genre]=007',
+      '-F',
+      `track[description]=@${file}`,
+      '-F',
+      'tags[]=a',
+      '-F',
+      'tags[]=b',
+      '-F',
+      'license=null',
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       method: 'POST',
       contentType: 'application/json',
-      body: { track: { title: 'New', downloadable: false, bpm: 120, genre: '007', description: 'line one\nline "two"\n' }, tags: ['a', 'b'], license: null },
+      body: {
+        track: { title: 'New', downloadable: false, bpm: 120, genre: '007', description: 'line one\nline "two"\n' },
+        tags: ['a', 'b'],
+        license: null,
+      },
     });
   });
 
@@ -150,7 +225,10 @@ describe('requests: where they go and what they carry', () => {
     const w = await apiWorld('soundcloud-app');
     const put = await w.api(['soundcloud', '/echo', '-X', 'PUT', '-f', 'playlist[title]=Mix']);
     expect(JSON.parse(put.stdout)).toMatchObject({ method: 'PUT', body: { playlist: { title: 'Mix' } } });
-    const stdin = await w.api(['soundcloud', '/echo', '-X', 'POST', '-F', 'comment[body]=@-', '-F', 'comment[timestamp]=12345'], { input: 'Nice one' });
+    const stdin = await w.api(
+      ['soundcloud', '/echo', '-X', 'POST', '-F', 'comment[body]=@-', '-F', 'comment[timestamp]=12345'],
+      { input: 'Nice one' },
+    );
     expect(JSON.parse(stdin.stdout)).toMatchObject({ body: { comment: { body: 'Nice one', timestamp: 12345 } } });
   });
 
@@ -159,11 +237,21 @@ describe('requests: where they go and what they carry', () => {
     const body = JSON.stringify({ playlist: { title: 'Mix', tracks: [{ id: 1 }, { id: 2 }] } });
     const r = await w.api(['soundcharts', '/echo', '--input', '-'], { input: body });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ method: 'POST', contentType: 'application/json', body: JSON.parse(body), sha256: createHash('sha256').update(body).digest('hex') });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      method: 'POST',
+      contentType: 'application/json',
+      body: JSON.parse(body),
+      sha256: createHash('sha256').update(body).digest('hex'),
+    });
     const file = join(w.sandbox.home, 'rows.csv');
     await writeFile(file, 'a,b\n1,2\n');
     const csv = await w.api(['soundcharts', '/echo', '--input', file, '-X', 'PUT', '-H', 'Content-Type: text/csv']);
-    expect(JSON.parse(csv.stdout)).toMatchObject({ method: 'PUT', contentType: 'text/csv', headers: { 'content-length': '8' }, size: 8 });
+    expect(JSON.parse(csv.stdout)).toMatchObject({
+      method: 'PUT',
+      contentType: 'text/csv',
+      headers: { 'content-length': '8' },
+      size: 8,
+    });
   });
 
   it('--form: a SoundCloud upload of a multi-megabyte file arrives intact, streamed with a Content-Length', async () => {
@@ -171,12 +259,29 @@ describe('requests: where they go and what they carry', () => {
     const file = join(w.sandbox.home, 'demo.wav');
     const bytes = randomBytes(6 * 1024 * 1024 + 7);
     await writeFile(file, bytes);
-    const r = await w.api(['soundcloud', '/tracks', '--form', 'track[title]=Demo', '--form', 'track[sharing]=private', '--form', `track[asset_data]=@${file}`]);
+    const r = await w.api([
+      'soundcloud',
+      '/tracks',
+      '--form',
+      'track[title]=Demo',
+      '--form',
+      'track[sharing]=private',
+      '--form',
+      `track[asset_data]=@${file}`,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'track', title: 'Demo', asset_data: { filename: 'demo.wav', content_type: 'audio/wav', size: bytes.length, sha256 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      kind: 'track',
+      title: 'Demo',
+      asset_data: { filename: 'demo.wav', content_type: 'audio/wav', size: bytes.length, sha256 },
+    });
     const [upload] = w.apis.soundcloud.uploads;
-    expect(upload!.parts.map((p) => [p.name, p.value ?? p.sha256])).toEqual([['track[title]', 'Demo'], ['track[sharing]', 'private'], ['track[asset_data]', sha256]]);
+    expect(upload!.parts.map((p) => [p.name, p.value ?? p.sha256])).toEqual([
+      ['track[title]', 'Demo'],
+      ['track[sharing]', 'private'],
+      ['track[asset_data]', sha256],
+    ]);
     const rec = w.apis.soundcloud.requests.at(-1)!;
     expect(rec.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
     expect(Number(rec.headers['content-length'])).toBe(rec.bodySize);
@@ -218,13 +323,20 @@ describe('requests: where they go and what they carry', () => {
 
   it('Soundcharts legacy keys: x-app-id and x-api-key sent, never printed; refused → exit 4', async () => {
     const w = await world('soundcharts');
-    const loginResult = await w.run(['login', 'soundcharts', '--legacy', '--app-id', 'my-app'], { env: { TOKENS_SOUNDCHARTS_API_KEY: LEGACY_KEY } });
+    const loginResult = await w.run(['login', 'soundcharts', '--legacy', '--app-id', 'my-app'], {
+      env: { TOKENS_SOUNDCHARTS_API_KEY: LEGACY_KEY },
+    });
     expect(loginResult.code, loginResult.stderr).toBe(0);
     apis = await startFakeApis(w.server, { soundcharts: { legacyKeys: { 'my-app': LEGACY_KEY } } });
-    const r = await w.run(['api', 'soundcharts', `/api/v2/artist/${ARTIST}/songs`, '-f', 'limit=3', '--paginate', '--verbose'], { env: apis.env() });
+    const r = await w.run(
+      ['api', 'soundcharts', `/api/v2/artist/${ARTIST}/songs`, '-f', 'limit=3', '--paginate', '--verbose'],
+      { env: apis.env() },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toHaveLength(7);
-    expect(apis.soundcharts.requests.every((q) => q.credential === 'legacy' && q.headers.authorization === undefined)).toBe(true);
+    expect(
+      apis.soundcharts.requests.every((q) => q.credential === 'legacy' && q.headers.authorization === undefined),
+    ).toBe(true);
     expect(w.sandbox.outputs.filter((o) => o.includes(LEGACY_KEY))).toEqual([]);
     apis.soundcharts.removeLegacyKey('my-app');
     const refused = await w.run(['api', 'soundcharts', '/echo'], { env: apis.env() });
@@ -249,7 +361,9 @@ describe('--paginate', () => {
     w.apis.soundcharts.nextStyle = style;
     const r = await w.api(['soundcharts', `/api/v2/artist/${ARTIST}/songs`, '-f', 'limit=2', '--paginate']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).map((i: { song: { name: string } }) => i.song.name)).toEqual(Array.from({ length: 7 }, (_, i) => `Song ${i + 1}`));
+    expect(JSON.parse(r.stdout).map((i: { song: { name: string } }) => i.song.name)).toEqual(
+      Array.from({ length: 7 }, (_, i) => `Song ${i + 1}`),
+    );
     expect(w.apis.soundcharts.requests.map((q) => q.query.offset ?? '0')).toEqual(['0', '2', '4', '6']);
   });
 
@@ -287,9 +401,12 @@ describe('failures', () => {
     await expectNoLeaks(w);
   });
 
-  it('20 parallel calls refused with the same token: exactly one refresh, all succeed', { timeout: 180_000 }, async () => {
+  it('20 parallel calls refused with the same token: exactly one refresh, all succeed', {
+    timeout: 180_000,
+  }, async () => {
     const w = await apiWorld('soundcloud-app');
-    const cached = JSON.parse(await readFile(join(w.sandbox.home, '.cache/tokens/default/soundcloud.json'), 'utf8')).access_token as string;
+    const cached = JSON.parse(await readFile(join(w.sandbox.home, '.cache/tokens/default/soundcloud.json'), 'utf8'))
+      .access_token as string;
     // The cached token is refused from now on. The first refusal is immediate; the others are held
     // until a new token was minted, so those callers learn of the refusal after a refresh already
     // happened: one that then refreshed again (rather than use the cache) would mint a second time.
@@ -297,7 +414,9 @@ describe('failures', () => {
     const since = Date.now();
     // Held answers can take as long as twenty processes take to start on a busy machine: more than
     // the suite's 5 s HTTP timeout, after which a held GET would be repeated (still refused).
-    const results = await Promise.all(Array.from({ length: 20 }, () => w.api(['soundcloud', '/users/1002'], { env: { TOKENS_HTTP_TIMEOUT: '120' } })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => w.api(['soundcloud', '/users/1002'], { env: { TOKENS_HTTP_TIMEOUT: '120' } })),
+    );
     for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(new Set(results.map((r) => JSON.parse(r.stdout).username))).toEqual(new Set(['fake-artist']));
     expect(tokenRequests(w, since)).toHaveLength(1);
@@ -341,7 +460,9 @@ describe('failures', () => {
     w.apis.soundcloud.fault(fault);
     const r = await w.api(['soundcloud', '/users/1002', '--max-wait', '5', '--verbose']);
     expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
-    expect(r.stderr).toMatch(/soundcloud is rate limiting requests for \d+ s \(the limit resets at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; tokens waits at most 5 s\)/);
+    expect(r.stderr).toMatch(
+      /soundcloud is rate limiting requests for \d+ s \(the limit resets at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; tokens waits at most 5 s\)/,
+    );
     expect(r.stderr).not.toMatch(/waiting/);
     expect(w.apis.soundcloud.requests).toHaveLength(1);
   });
@@ -393,7 +514,9 @@ describe('bodies', () => {
     expect(r.stdoutSha256).toBe(generatedDigest(300_001));
   });
 
-  it('a 50 MiB body streams through with the peak RSS bounded well below the body size', { timeout: 180_000 }, async () => {
+  it('a 50 MiB body streams through with the peak RSS bounded well below the body size', {
+    timeout: 180_000,
+  }, async () => {
     const w = await apiWorld('soundcloud-app');
     const size = 50 * 1024 * 1024;
     const small = await runRaw(w, ['api', 'soundcloud', '/binary', '-f', 'size=1000'], { measure: true });
@@ -410,7 +533,9 @@ describe('bodies', () => {
     const w = await apiWorld('soundcloud-app');
     const env = { ...w.sandbox.baseEnv(), ...w.env };
     const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn('sh', ['-c', `'${process.execPath}' '${BIN}' api soundcloud /large | head -c 10 | wc -c`], { env });
+      const child = spawn('sh', ['-c', `'${process.execPath}' '${BIN}' api soundcloud /large | head -c 10 | wc -c`], {
+        env,
+      });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => (out += d));

@@ -17,7 +17,10 @@ let sandbox: Sandbox;
 let env: Record<string, string>;
 
 beforeEach(async () => {
-  server = await startProviderServer({ chartmetric: { refreshTokens: [CM_REFRESH] }, soundcharts: { clients: [{ clientId: SC_ID, clientSecret: SC_SECRET, teams: ['team-a'] }] } });
+  server = await startProviderServer({
+    chartmetric: { refreshTokens: [CM_REFRESH] },
+    soundcharts: { clients: [{ clientId: SC_ID, clientSecret: SC_SECRET, teams: ['team-a'] }] },
+  });
   sandbox = await Sandbox.create();
   env = { ...server.env(), TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASSPHRASE };
 });
@@ -31,7 +34,10 @@ afterEach(async () => {
 /** Outputs in which an access token may appear: the stdout of the gets we asked for. */
 const asked: string[] = [];
 async function secretsLeaked(extra: string[] = []) {
-  return sandbox.findSecrets([CM_REFRESH, SC_SECRET, SC_API_KEY, PASSPHRASE, ...server.liveRefreshTokens('chartmetric'), ...extra], asked);
+  return sandbox.findSecrets(
+    [CM_REFRESH, SC_SECRET, SC_API_KEY, PASSPHRASE, ...server.liveRefreshTokens('chartmetric'), ...extra],
+    asked,
+  );
 }
 
 describe('chartmetric', () => {
@@ -57,11 +63,18 @@ describe('chartmetric', () => {
     expect(header.stdout).toBe(`Authorization: Bearer ${token}\n`);
     const json = await sandbox.run(['get', 'chartmetric', '--format', 'json'], { env });
     asked.push(json.stdout);
-    expect(JSON.parse(json.stdout)).toMatchObject({ provider: 'chartmetric', profile: 'default', access_token: token, token_type: 'Bearer' });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      provider: 'chartmetric',
+      profile: 'default',
+      access_token: token,
+      token_type: 'Bearer',
+    });
     expect(Date.parse(JSON.parse(json.stdout).expires_at)).toBeGreaterThan(Date.now() + 3500_000);
     const envOut = await sandbox.run(['get', 'chartmetric', '--format', 'env'], { env });
     asked.push(envOut.stdout);
-    expect(envOut.stdout).toBe(`export CHARTMETRIC_ACCESS_TOKEN='${token}'\nexport CHARTMETRIC_AUTHORIZATION='Bearer ${token}'\n`);
+    expect(envOut.stdout).toBe(
+      `export CHARTMETRIC_ACCESS_TOKEN='${token}'\nexport CHARTMETRIC_AUTHORIZATION='Bearer ${token}'\n`,
+    );
 
     // --min-ttl beyond what the token has left (but within its lifetime) forces a refresh; so does
     // --force-refresh. (Beyond the lifetime itself it is exit 2: test/cli/hardening.test.ts, item 14.)
@@ -76,7 +89,14 @@ describe('chartmetric', () => {
 
     const status = await sandbox.run(['status', 'chartmetric', '--json'], { env });
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout).providers[0]).toMatchObject({ provider: 'chartmetric', configured: true, mode: 'refresh_token', store: 'file', refresh_token: true, token_expired: false });
+    expect(JSON.parse(status.stdout).providers[0]).toMatchObject({
+      provider: 'chartmetric',
+      configured: true,
+      mode: 'refresh_token',
+      store: 'file',
+      refresh_token: true,
+      token_expired: false,
+    });
 
     expect((await sandbox.run(['logout', 'chartmetric'], { env })).code).toBe(0);
     expect((await sandbox.run(['status', 'chartmetric'], { env })).code).toBe(3);
@@ -98,7 +118,9 @@ describe('chartmetric', () => {
   });
 
   it('the secret comes from TOKENS_CHARTMETRIC_REFRESH_TOKEN when set', async () => {
-    const login = await sandbox.run(['login', 'chartmetric'], { env: { ...env, TOKENS_CHARTMETRIC_REFRESH_TOKEN: CM_REFRESH } });
+    const login = await sandbox.run(['login', 'chartmetric'], {
+      env: { ...env, TOKENS_CHARTMETRIC_REFRESH_TOKEN: CM_REFRESH },
+    });
     expect(login.code).toBe(0);
     expect(await secretsLeaked()).toEqual([]);
   });
@@ -135,7 +157,9 @@ describe('chartmetric', () => {
     expect((await sandbox.run(['login', 'chartmetric'], { env, input: `${CM_REFRESH}\n` })).code).toBe(0);
     server.faultAlways('chartmetric', { kind: 'hang' });
     const started = Date.now();
-    const get = await sandbox.run(['get', 'chartmetric', '--force-refresh'], { env: { ...env, TOKENS_HTTP_TIMEOUT: '1' } });
+    const get = await sandbox.run(['get', 'chartmetric', '--force-refresh'], {
+      env: { ...env, TOKENS_HTTP_TIMEOUT: '1' },
+    });
     expect(get.code).toBe(5);
     expect(get.stderr).toContain('no answer within 1 s');
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -159,7 +183,10 @@ describe('chartmetric', () => {
 
 describe('soundcharts', () => {
   it('client credentials over Basic with team_id in the form body; cached; profiles kept apart', async () => {
-    const login = await sandbox.run(['login', 'soundcharts', '--client-id', SC_ID, '--team-id', 'team-a'], { env, input: `${SC_SECRET}\n` });
+    const login = await sandbox.run(['login', 'soundcharts', '--client-id', SC_ID, '--team-id', 'team-a'], {
+      env,
+      input: `${SC_SECRET}\n`,
+    });
     expect(login).toMatchObject({ code: 0, stdout: '' });
     const request = server.requests.at(-1)!;
     expect(request.headers.authorization).toBe(`Basic ${Buffer.from(`${SC_ID}:${SC_SECRET}`).toString('base64')}`);
@@ -178,7 +205,9 @@ describe('soundcharts', () => {
     expect(viaEnv.code).toBe(3);
 
     const status = await sandbox.run(['status', '--json'], { env });
-    expect(JSON.parse(status.stdout).providers.find((p: { provider: string }) => p.provider === 'soundcharts')).toMatchObject({ configured: true, mode: 'client_credentials', client_id: SC_ID });
+    expect(
+      JSON.parse(status.stdout).providers.find((p: { provider: string }) => p.provider === 'soundcharts'),
+    ).toMatchObject({ configured: true, mode: 'client_credentials', client_id: SC_ID });
     expect(status.stdout).not.toContain(SC_SECRET);
     expect(await secretsLeaked()).toEqual([]);
   });
@@ -187,14 +216,20 @@ describe('soundcharts', () => {
     ['wrong secret', 'not-the-secret-123', [], 4, 'invalid_client'],
     ['wrong team', SC_SECRET, ['--team-id', 'team-b'], 4, 'HTTP 403'],
   ])('%s', async (_name, secret, extra, code, text) => {
-    const login = await sandbox.run(['login', 'soundcharts', '--client-id', SC_ID, ...extra], { env, input: `${secret}\n` });
+    const login = await sandbox.run(['login', 'soundcharts', '--client-id', SC_ID, ...extra], {
+      env,
+      input: `${secret}\n`,
+    });
     expect(login.code).toBe(code);
     expect(login.stderr).toContain(text);
     expect(login.stderr).toContain('tokens login soundcharts');
   });
 
   it('legacy API keys: deprecation warning, header pair, env, json; --format token is a usage error', async () => {
-    const login = await sandbox.run(['login', 'soundcharts', '--legacy', '--app-id', 'my-app'], { env, input: `${SC_API_KEY}\n` });
+    const login = await sandbox.run(['login', 'soundcharts', '--legacy', '--app-id', 'my-app'], {
+      env,
+      input: `${SC_API_KEY}\n`,
+    });
     expect(login.code).toBe(0);
     expect(login.stderr).toMatch(/deprecated/i);
     expect(server.requests).toEqual([]);
@@ -207,7 +242,13 @@ describe('soundcharts', () => {
     expect(envOut.stdout).toBe(`export SOUNDCHARTS_APP_ID='my-app'\nexport SOUNDCHARTS_API_KEY='${SC_API_KEY}'\n`);
     const json = await sandbox.run(['get', 'soundcharts', '--format', 'json'], { env });
     asked.push(json.stdout);
-    expect(JSON.parse(json.stdout)).toEqual({ provider: 'soundcharts', profile: 'default', mode: 'legacy', app_id: 'my-app', api_key: SC_API_KEY });
+    expect(JSON.parse(json.stdout)).toEqual({
+      provider: 'soundcharts',
+      profile: 'default',
+      mode: 'legacy',
+      app_id: 'my-app',
+      api_key: SC_API_KEY,
+    });
     const token = await sandbox.run(['get', 'soundcharts'], { env });
     expect(token.code).toBe(2);
     expect(token.stderr).toContain('--format header');
@@ -232,7 +273,9 @@ describe('soundcharts', () => {
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stdout).toBe('');
     }
-    const insecure = await sandbox.run(['get', 'chartmetric'], { env: { ...env, TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/api/token' } });
+    const insecure = await sandbox.run(['get', 'chartmetric'], {
+      env: { ...env, TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/api/token' },
+    });
     expect(insecure.code).toBe(2);
     expect(insecure.stderr).toContain('loopback');
   });
@@ -242,7 +285,10 @@ describe('config and store errors', () => {
   it('a broken config file is exit 2 naming the file and the field', async () => {
     const dir = join(sandbox.home, '.config/tokens');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'config.json'), JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 5 } } } }));
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 5 } } } }),
+    );
     const run = await sandbox.run(['status'], { env });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(join(dir, 'config.json'));
@@ -252,7 +298,10 @@ describe('config and store errors', () => {
   });
 
   it('the file store: a missing passphrase is exit 6 naming TOKENS_PASSPHRASE, checked before any prompt', async () => {
-    const run = await sandbox.run(['login', 'chartmetric'], { env: { ...env, TOKENS_PASSPHRASE: undefined }, input: `${CM_REFRESH}\n` });
+    const run = await sandbox.run(['login', 'chartmetric'], {
+      env: { ...env, TOKENS_PASSPHRASE: undefined },
+      input: `${CM_REFRESH}\n`,
+    });
     expect(run.code).toBe(6);
     expect(run.stderr).toContain('TOKENS_PASSPHRASE');
     expect(server.requests).toEqual([]);
@@ -260,7 +309,10 @@ describe('config and store errors', () => {
 
   it('the file store: wrong passphrase and a flipped byte are exit 6; the file holds no plaintext', async () => {
     expect((await sandbox.run(['login', 'chartmetric'], { env, input: `${CM_REFRESH}\n` })).code).toBe(0);
-    expect((await sandbox.run(['get', 'chartmetric', '--force-refresh'], { env: { ...env, TOKENS_PASSPHRASE: 'wrong' } })).code).toBe(6);
+    expect(
+      (await sandbox.run(['get', 'chartmetric', '--force-refresh'], { env: { ...env, TOKENS_PASSPHRASE: 'wrong' } }))
+        .code,
+    ).toBe(6);
     const file = join(sandbox.home, '.local/share/tokens/secrets.enc');
     const bytes = await readFile(file);
     expect(bytes.includes(Buffer.from(CM_REFRESH))).toBe(false);
@@ -276,7 +328,12 @@ describe('config and store errors', () => {
 
   it('an unreachable keychain is exit 6 naming TOKENS_STORE=file, before any prompt or request', async () => {
     const run = await sandbox.run(['login', 'chartmetric'], {
-      env: { ...server.env(), TOKENS_STORE: undefined, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(sandbox.home, 'no-bus')}`, DISPLAY: undefined },
+      env: {
+        ...server.env(),
+        TOKENS_STORE: undefined,
+        DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(sandbox.home, 'no-bus')}`,
+        DISPLAY: undefined,
+      },
       input: `${CM_REFRESH}\n`,
     });
     expect(run.code).toBe(6);

@@ -51,7 +51,15 @@ function requireShell(shell: Shell): void {
   }
 }
 
-const lines = (text: string) => [...new Set(text.split('\n').map((l) => l.trim()).filter(Boolean))].sort();
+const lines = (text: string) =>
+  [
+    ...new Set(
+      text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
+  ].sort();
 
 // bash: source bash-completion and the script, set COMP_* as readline would, call the function
 // that `complete -p tokens` names, print COMPREPLY.
@@ -151,7 +159,10 @@ beforeAll(async () => {
     join(configDir, 'config.json'),
     JSON.stringify({
       version: 1,
-      profiles: { default: { chartmetric: { mode: 'refresh_token' } }, staging: { chartmetric: { mode: 'refresh_token' } } },
+      profiles: {
+        default: { chartmetric: { mode: 'refresh_token' } },
+        staging: { chartmetric: { mode: 'refresh_token' } },
+      },
     }),
   );
   const base = sandbox.baseEnv();
@@ -172,9 +183,13 @@ async function complete(shell: Shell, line: string, mode: 'installed' | 'source'
       await mkdir(dir, { recursive: true });
       await copyFile(script, join(dir, 'tokens'));
     }
-    result = await run('bash', ['--norc', '--noprofile', join(driverDir, 'complete.bash'), line, mode], { ...env, SCRIPT: script });
+    result = await run('bash', ['--norc', '--noprofile', join(driverDir, 'complete.bash'), line, mode], {
+      ...env,
+      SCRIPT: script,
+    });
   } else if (shell === 'zsh') {
-    const where: Record<string, string> = mode === 'installed' ? { ZCAP_FPATH: join(ROOT, 'completions') } : { ZCAP_SOURCE: script };
+    const where: Record<string, string> =
+      mode === 'installed' ? { ZCAP_FPATH: join(ROOT, 'completions') } : { ZCAP_SOURCE: script };
     result = await run('zsh', ['-f', join(driverDir, 'complete.zsh'), line], { ...env, ...where });
   } else {
     if (mode === 'installed') {
@@ -184,7 +199,10 @@ async function complete(shell: Shell, line: string, mode: 'installed' | 'source'
     }
     // Installed: fish finds the file in ~/.config/fish/completions by itself (the sandbox HOME has
     // no other config). Sourced: no config at all.
-    const args = mode === 'source' ? ['--no-config', '-c', `source ${script}; complete --do-complete $argv[1]`] : ['-c', 'complete --do-complete $argv[1]'];
+    const args =
+      mode === 'source'
+        ? ['--no-config', '-c', `source ${script}; complete --do-complete $argv[1]`]
+        : ['-c', 'complete --do-complete $argv[1]'];
     result = await run('fish', [...args, line], env);
     result.stdout = result.stdout.replace(/\t.*$/gm, '');
   }
@@ -225,13 +243,24 @@ describe.each(SHELLS)('%s completion', (shell) => {
 
   it('completes tokens api: providers, methods and flags', async () => {
     expect(await complete(shell, 'tokens api ')).toEqual(PROVIDERS);
-    expect(await complete(shell, 'tokens api soundcloud /me --method ')).toEqual(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
+    expect(await complete(shell, 'tokens api soundcloud /me --method ')).toEqual([
+      'DELETE',
+      'GET',
+      'HEAD',
+      'OPTIONS',
+      'PATCH',
+      'POST',
+      'PUT',
+    ]);
     expect(await complete(shell, 'tokens api soundcloud /me --pa')).toEqual(['--paginate']);
     expect(await complete(shell, 'tokens api soundcloud /me --max')).toEqual(['--max-wait']);
   });
 
   it('hands the command line after exec -- to the shell (tokens itself, here)', async () => {
-    expect(await complete(shell, 'tokens exec --provider soundcloud -- tokens get soundc')).toEqual(['soundcharts', 'soundcloud']);
+    expect(await complete(shell, 'tokens exec --provider soundcloud -- tokens get soundc')).toEqual([
+      'soundcharts',
+      'soundcloud',
+    ]);
   });
 });
 
@@ -244,7 +273,11 @@ describe('completion scripts', () => {
   });
 
   it.each(SHELLS)('the committed %s file is what the generator produces from the program now', async (shell) => {
-    const program = buildProgram({ writeOut: () => undefined, writeErr: () => undefined, env: {} }, () => undefined, '0.0.0');
+    const program = buildProgram(
+      { writeOut: () => undefined, writeErr: () => undefined, env: {} },
+      () => undefined,
+      '0.0.0',
+    );
     const message = `${FILES[shell]} is stale: run npm run build && node scripts/completions.mjs`;
     expect(completionScript(shell, program), message).toBe(await readFile(join(ROOT, FILES[shell]), 'utf8'));
   });
@@ -280,7 +313,11 @@ describe('tokens __complete profiles (hidden)', () => {
       await mkdir(join(empty.home, '.config/tokens'), { recursive: true });
       await writeFile(join(empty.home, '.config/tokens/config.json'), '{"version":1,"profiles":');
       expect(await empty.run([COMPLETE_COMMAND, 'profiles'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
-      expect(await empty.run([COMPLETE_COMMAND, 'nonsense', '--weird'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+      expect(await empty.run([COMPLETE_COMMAND, 'nonsense', '--weird'])).toMatchObject({
+        code: 0,
+        stdout: '',
+        stderr: '',
+      });
       expect(await empty.run([COMPLETE_COMMAND])).toMatchObject({ code: 0, stdout: '', stderr: '' });
     } finally {
       await empty.dispose();
@@ -288,7 +325,9 @@ describe('tokens __complete profiles (hidden)', () => {
   });
 
   it('follows XDG_CONFIG_HOME', async () => {
-    const result = await sandbox.run([COMPLETE_COMMAND, 'profiles'], { env: { XDG_CONFIG_HOME: join(sandbox.home, 'nowhere') } });
+    const result = await sandbox.run([COMPLETE_COMMAND, 'profiles'], {
+      env: { XDG_CONFIG_HOME: join(sandbox.home, 'nowhere') },
+    });
     expect(result).toMatchObject({ code: 0, stdout: '' });
   });
 
@@ -330,8 +369,11 @@ describe('help that teaches', () => {
     expect(login).toContain('tokens login soundcloud --client-id ID');
     const api = (await sandbox.run(['api', '--help'])).stdout;
     expect(api).toContain("tokens api soundcloud /me/tracks --paginate | jq -r '.[].title'");
-    expect(api).toContain("tokens api soundcloud /tracks --form 'track[title]=Demo' --form 'track[asset_data]=@demo.wav'");
-    for (const variable of ['TOKENS_SOUNDCLOUD_API_URL', 'TOKENS_CHARTMETRIC_API_URL', 'TOKENS_SOUNDCHARTS_API_URL']) expect(api).toContain(variable);
+    expect(api).toContain(
+      "tokens api soundcloud /tracks --form 'track[title]=Demo' --form 'track[asset_data]=@demo.wav'",
+    );
+    for (const variable of ['TOKENS_SOUNDCLOUD_API_URL', 'TOKENS_CHARTMETRIC_API_URL', 'TOKENS_SOUNDCHARTS_API_URL'])
+      expect(api).toContain(variable);
     const status = (await sandbox.run(['status', '--help'])).stdout;
     expect(status).toContain('tokens status chartmetric >/dev/null || tokens login chartmetric');
   });
@@ -354,6 +396,12 @@ describe('help that teaches', () => {
     expect(out).toContain('Examples:');
     for (const variable of ['TOKENS_PROFILE', 'TOKENS_STORE', 'TOKENS_PASSPHRASE']) expect(out).toContain(variable);
     expect(out).toMatch(/Exit codes:/);
-    for (const code of ['2 usage', '3 not configured', '6 secret store', '8 api: the API answered with an error status']) expect(out).toContain(code);
+    for (const code of [
+      '2 usage',
+      '3 not configured',
+      '6 secret store',
+      '8 api: the API answered with an error status',
+    ])
+      expect(out).toContain(code);
   });
 });

@@ -15,10 +15,16 @@ const worlds = useWorlds({
   beforeDispose: async (w) => expect(await w.sandbox.findSecrets(secretsSeen(w))).toEqual([]),
 });
 
-it(`${N} refreshes killed at moments spread over their course: the store is never damaged, every burned chain explained`, { timeout: 400_000 }, async () => {
+it(`${N} refreshes killed at moments spread over their course: the store is never damaged, every burned chain explained`, {
+  timeout: 400_000,
+}, async () => {
   const w = await worlds.loggedIn('chartmetric');
-  const store = new FileStore({ path: join(w.sandbox.home, '.local/share/tokens/secrets.enc'), passphrase: PASSPHRASE });
-  const stored = async () => (JSON.parse(await store.get('default/chartmetric')) as { refresh_token: string }).refresh_token;
+  const store = new FileStore({
+    path: join(w.sandbox.home, '.local/share/tokens/secrets.enc'),
+    passphrase: PASSPHRASE,
+  });
+  const stored = async () =>
+    (JSON.parse(await store.get('default/chartmetric')) as { refresh_token: string }).refresh_token;
   w.server.delayMs = 50;
 
   // How long one whole refresh takes here, to spread the kills over it.
@@ -44,7 +50,9 @@ it(`${N} refreshes killed at moments spread over their course: the store is neve
     kills.push(`${atMs} ms: ${result.signal ?? `exit ${result.code}`}, ${sent} request(s)`);
     if (!live.includes(token)) {
       // Explained: the provider received a request with exactly that token.
-      expect(w.server.requests.some((r) => (r.json as { refreshtoken?: string } | undefined)?.refreshtoken === token)).toBe(true);
+      expect(
+        w.server.requests.some((r) => (r.json as { refreshtoken?: string } | undefined)?.refreshtoken === token),
+      ).toBe(true);
       burned++;
       const fresh = random('cm_rt_relogin_');
       w.secrets.push(fresh);

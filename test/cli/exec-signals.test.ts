@@ -16,7 +16,11 @@ beforeEach(async () => {
   sandbox = await Sandbox.create();
   const dir = join(sandbox.home, '.cache/tokens/default');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, 'chartmetric.json'), JSON.stringify({ access_token: 'cm_tok', token_type: 'bearer', expires_at: Date.now() + 3600_000 }), { mode: 0o600 });
+  await writeFile(
+    join(dir, 'chartmetric.json'),
+    JSON.stringify({ access_token: 'cm_tok', token_type: 'bearer', expires_at: Date.now() + 3600_000 }),
+    { mode: 0o600 },
+  );
 });
 afterEach(async () => sandbox.dispose());
 
@@ -89,7 +93,9 @@ function inTerminal(steps: string[]): Promise<{ lines: string[]; code: number | 
   const args = [BIN, 'exec', '--provider', 'chartmetric', '--', process.execPath, '-e', CHILD];
   const env = { ...sandbox.baseEnv(), MARKER: marker, TERM: 'xterm' };
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PTY_DRIVER, marker, JSON.stringify(steps), process.execPath, ...args], { env });
+    const child = spawn('python3', ['-c', PTY_DRIVER, marker, JSON.stringify(steps), process.execPath, ...args], {
+      env,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -105,7 +111,9 @@ function inTerminal(steps: string[]): Promise<{ lines: string[]; code: number | 
   });
 }
 
-it('items 17-18: one Ctrl-C or Ctrl-\\ is one signal in the child; kill -INT/-QUIT of tokens alone still reach it', { timeout: 120_000 }, async () => {
+it('items 17-18: one Ctrl-C or Ctrl-\\ is one signal in the child; kill -INT/-QUIT of tokens alone still reach it', {
+  timeout: 120_000,
+}, async () => {
   const { lines, code } = await inTerminal([
     'tty:\\x03', // Ctrl-C: the terminal signals the foreground group
     'lines:1',
@@ -130,13 +138,19 @@ it('item 5: SIGUSR1 to a running exec opens no inspector, and reaches the child'
   // Where the inspector would listen if SIGUSR1 started it (Node's default is 127.0.0.1:9229).
   const env = { ...sandbox.baseEnv(), MARKER: marker, NODE_OPTIONS: `--inspect-port=127.0.0.1:${port}` };
   const script = `trap 'echo USR1 >> "$MARKER"' USR1; echo ready; while :; do sleep 0.05; done`;
-  const child = spawn(process.execPath, [BIN, 'exec', '--provider', 'chartmetric', '--', 'sh', '-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'exec', '--provider', 'chartmetric', '--', 'sh', '-c', script], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
+  );
   child.kill('SIGUSR1');
   const until = Date.now() + 20_000;
-  while (Date.now() < until && !(await readFile(marker, 'utf8').catch(() => '')).includes('USR1')) await new Promise((r) => setTimeout(r, 20));
+  while (Date.now() < until && !(await readFile(marker, 'utf8').catch(() => '')).includes('USR1'))
+    await new Promise((r) => setTimeout(r, 20));
   expect(await readFile(marker, 'utf8').catch(() => '')).toBe('USR1\n');
   const connected = await new Promise<boolean>((resolve) => {
     const socket = connect(port, '127.0.0.1', () => {

@@ -11,7 +11,11 @@ let sandbox: Sandbox;
 async function warmCache(provider: string, token: string, profile = 'default') {
   const dir = join(sandbox.home, '.cache/tokens', profile);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, `${provider}.json`), JSON.stringify({ access_token: token, token_type: 'bearer', expires_at: Date.now() + 3600_000 }), { mode: 0o600 });
+  await writeFile(
+    join(dir, `${provider}.json`),
+    JSON.stringify({ access_token: token, token_type: 'bearer', expires_at: Date.now() + 3600_000 }),
+    { mode: 0o600 },
+  );
 }
 
 beforeEach(async () => {
@@ -23,9 +27,27 @@ describe('tokens exec', () => {
   it('sets P_ACCESS_TOKEN, P_AUTHORIZATION and TOKENS_PROFILE; withholds the passphrase and secret variables', async () => {
     await warmCache('soundcloud', 'scl_tok_1');
     await warmCache('chartmetric', 'cm_tok_1');
-    const run = await sandbox.run(['exec', '--provider', 'soundcloud', '--provider', 'chartmetric', '--', process.execPath, '-e', 'console.log(JSON.stringify(process.env))'], {
-      env: { TOKENS_PASSPHRASE: 'pass-never-seen', TOKENS_SOUNDCLOUD_CLIENT_SECRET: 'cs-never-seen', TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'rt-never-seen', KEEP_ME: 'yes' },
-    });
+    const run = await sandbox.run(
+      [
+        'exec',
+        '--provider',
+        'soundcloud',
+        '--provider',
+        'chartmetric',
+        '--',
+        process.execPath,
+        '-e',
+        'console.log(JSON.stringify(process.env))',
+      ],
+      {
+        env: {
+          TOKENS_PASSPHRASE: 'pass-never-seen',
+          TOKENS_SOUNDCLOUD_CLIENT_SECRET: 'cs-never-seen',
+          TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'rt-never-seen',
+          KEEP_ME: 'yes',
+        },
+      },
+    );
     expect(run.code).toBe(0);
     const childEnv = JSON.parse(run.stdout);
     expect(childEnv).toMatchObject({
@@ -36,13 +58,25 @@ describe('tokens exec', () => {
       TOKENS_PROFILE: 'default',
       KEEP_ME: 'yes',
     });
-    for (const name of ['TOKENS_PASSPHRASE', 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', 'TOKENS_CHARTMETRIC_REFRESH_TOKEN']) expect(childEnv).not.toHaveProperty(name);
+    for (const name of ['TOKENS_PASSPHRASE', 'TOKENS_SOUNDCLOUD_CLIENT_SECRET', 'TOKENS_CHARTMETRIC_REFRESH_TOKEN'])
+      expect(childEnv).not.toHaveProperty(name);
     expect(run.stdout).not.toContain('never-seen');
   });
 
   it('passes TOKENS_PROFILE on, so a nested get uses the same profile', async () => {
     await warmCache('chartmetric', 'cm_staging', 'staging');
-    const run = await sandbox.run(['exec', '--profile', 'staging', '--provider', 'chartmetric', '--', process.execPath, BIN, 'get', 'chartmetric']);
+    const run = await sandbox.run([
+      'exec',
+      '--profile',
+      'staging',
+      '--provider',
+      'chartmetric',
+      '--',
+      process.execPath,
+      BIN,
+      'get',
+      'chartmetric',
+    ]);
     expect(run).toMatchObject({ code: 0, stdout: 'cm_staging\n' });
   });
 
@@ -54,8 +88,12 @@ describe('tokens exec', () => {
 
   it('a child killed by a signal → 128 + N', async () => {
     await warmCache('chartmetric', 't');
-    expect((await sandbox.run(['exec', '--provider', 'chartmetric', '--', 'sh', '-c', 'kill -KILL $$'])).code).toBe(137);
-    expect((await sandbox.run(['exec', '--provider', 'chartmetric', '--', 'sh', '-c', 'kill -TERM $$'])).code).toBe(143);
+    expect((await sandbox.run(['exec', '--provider', 'chartmetric', '--', 'sh', '-c', 'kill -KILL $$'])).code).toBe(
+      137,
+    );
+    expect((await sandbox.run(['exec', '--provider', 'chartmetric', '--', 'sh', '-c', 'kill -TERM $$'])).code).toBe(
+      143,
+    );
   });
 
   it('stdin is inherited', async () => {
@@ -64,18 +102,26 @@ describe('tokens exec', () => {
     expect(run).toMatchObject({ code: 0, stdout: 'piped through\n' });
   });
 
-  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('forwards %s to the child and exits with its status', async (signal) => {
-    await warmCache('chartmetric', 't');
-    const marker = join(sandbox.home, 'got-signal');
-    const script = `trap 'echo ${signal} > ${marker}; exit 3' ${signal.slice(3)}; echo ready; while :; do sleep 0.05; done`;
-    const child = spawn(process.execPath, [BIN, 'exec', '--provider', 'chartmetric', '--', 'sh', '-c', script], { env: sandbox.baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
-    child.kill(signal);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(code).toBe(3);
-    const { readFile } = await import('node:fs/promises');
-    expect((await readFile(marker, 'utf8')).trim()).toBe(signal);
-  });
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)(
+    'forwards %s to the child and exits with its status',
+    async (signal) => {
+      await warmCache('chartmetric', 't');
+      const marker = join(sandbox.home, 'got-signal');
+      const script = `trap 'echo ${signal} > ${marker}; exit 3' ${signal.slice(3)}; echo ready; while :; do sleep 0.05; done`;
+      const child = spawn(process.execPath, [BIN, 'exec', '--provider', 'chartmetric', '--', 'sh', '-c', script], {
+        env: sandbox.baseEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
+      );
+      child.kill(signal);
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      expect(code).toBe(3);
+      const { readFile } = await import('node:fs/promises');
+      expect((await readFile(marker, 'utf8')).trim()).toBe(signal);
+    },
+  );
 
   it('an unknown command is 127, a missing one a usage error', async () => {
     await warmCache('chartmetric', 't');

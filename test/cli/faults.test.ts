@@ -23,7 +23,11 @@ import {
 } from '../support/worlds.js';
 
 const PASSPHRASE = 'correct horse battery staple (faults)';
-const TITLE: Record<ProviderName, string> = { chartmetric: 'Chartmetric', soundcharts: 'Soundcharts', soundcloud: 'SoundCloud' };
+const TITLE: Record<ProviderName, string> = {
+  chartmetric: 'Chartmetric',
+  soundcharts: 'Soundcharts',
+  soundcloud: 'SoundCloud',
+};
 
 const worlds = useWorlds({
   passphrase: PASSPHRASE,
@@ -89,10 +93,35 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
 
 const N = 10;
 
-const PERSISTENT_FAULTS: Array<{ name: string; fault: Fault; env?: Record<string, string>; attempts: number; withinMs: number; says: RegExp }> = [
-  { name: '500 on every attempt', fault: { status: 500 }, attempts: 3, withinMs: 15_000, says: /unavailable after 3 attempts \(HTTP 500\)/ },
-  { name: '503 on every attempt', fault: { status: 503 }, attempts: 3, withinMs: 15_000, says: /unavailable after 3 attempts \(HTTP 503\)/ },
-  { name: '429 with Retry-After 120 (past the 30 s cap)', fault: { status: 429, retryAfter: 120 }, attempts: 1, withinMs: 10_000, says: /rate limiting token requests for 120 s/ },
+const PERSISTENT_FAULTS: Array<{
+  name: string;
+  fault: Fault;
+  env?: Record<string, string>;
+  attempts: number;
+  withinMs: number;
+  says: RegExp;
+}> = [
+  {
+    name: '500 on every attempt',
+    fault: { status: 500 },
+    attempts: 3,
+    withinMs: 15_000,
+    says: /unavailable after 3 attempts \(HTTP 500\)/,
+  },
+  {
+    name: '503 on every attempt',
+    fault: { status: 503 },
+    attempts: 3,
+    withinMs: 15_000,
+    says: /unavailable after 3 attempts \(HTTP 503\)/,
+  },
+  {
+    name: '429 with Retry-After 120 (past the 30 s cap)',
+    fault: { status: 429, retryAfter: 120 },
+    attempts: 1,
+    withinMs: 10_000,
+    says: /rate limiting token requests for 120 s/,
+  },
   {
     name: 'no answer at all (TOKENS_HTTP_TIMEOUT=2)',
     fault: { kind: 'hang' },
@@ -101,48 +130,61 @@ const PERSISTENT_FAULTS: Array<{ name: string; fault: Fault; env?: Record<string
     withinMs: 20_000,
     says: /no answer within 2 s/,
   },
-  { name: '200 with malformed JSON', fault: { kind: 'malformed' }, attempts: 1, withinMs: 10_000, says: /answered 200 with a body that is not JSON/ },
+  {
+    name: '200 with malformed JSON',
+    fault: { kind: 'malformed' },
+    attempts: 1,
+    withinMs: 10_000,
+    says: /answered 200 with a body that is not JSON/,
+  },
 ];
 
-describe.each(['chartmetric', 'soundcharts', 'soundcloud-user'] as const)(`%s: ${N} parallel gets while the refresh fails`, (setup) => {
-  it.each(PERSISTENT_FAULTS)('$name: every process exits 5, in bounded time, and the store is intact', { timeout: 120_000 }, async (c) => {
-    const w = await loggedIn(setup);
-    const liveBefore = liveRefreshTokens(w);
-    w.server.faultAlways(w.provider, c.fault);
-    const since = Date.now();
+describe.each(['chartmetric', 'soundcharts', 'soundcloud-user'] as const)(
+  `%s: ${N} parallel gets while the refresh fails`,
+  (setup) => {
+    it.each(PERSISTENT_FAULTS)(
+      '$name: every process exits 5, in bounded time, and the store is intact',
+      { timeout: 120_000 },
+      async (c) => {
+        const w = await loggedIn(setup);
+        const liveBefore = liveRefreshTokens(w);
+        w.server.faultAlways(w.provider, c.fault);
+        const since = Date.now();
 
-    // All N start together. So that every one of them has asked before the first answer comes back
-    // (on a busy machine, starting N node processes can take longer than a failing exchange), the
-    // lock is first held here, as another tokens process would hold it, until they all wait.
-    const release = await holdLock(w);
-    const started = Array.from({ length: N }, () =>
-      w.sandbox.start(['get', w.provider, '--verbose'], { env: { ...w.env, ...c.env }, timeoutMs: 100_000 }),
+        // All N start together. So that every one of them has asked before the first answer comes back
+        // (on a busy machine, starting N node processes can take longer than a failing exchange), the
+        // lock is first held here, as another tokens process would hold it, until they all wait.
+        const release = await holdLock(w);
+        const started = Array.from({ length: N }, () =>
+          w.sandbox.start(['get', w.provider, '--verbose'], { env: { ...w.env, ...c.env }, timeoutMs: 100_000 }),
+        );
+        try {
+          await Promise.all(started.map((p) => p.waitForStderr(/waiting for another tokens process/, 60_000)));
+        } finally {
+          await release();
+        }
+        const released = Date.now();
+        const results = await Promise.all(started.map((p) => p.result));
+        const ms = Date.now() - released;
+
+        for (const r of results) {
+          expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
+          const message = r.stderr.trim().split('\n').at(-1)!;
+          expect(message).toContain(TITLE[w.provider]);
+          expect(message).toMatch(c.says);
+        }
+        // One process made the exchange (with its retries); the others were given its answer rather
+        // than each repeat it, one after the other.
+        expect(tokenRequests(w, since)).toHaveLength(c.attempts);
+        expect(results.filter((r) => /as another tokens process found at/.test(r.stderr))).toHaveLength(N - 1);
+        expect(ms).toBeLessThan(c.withinMs);
+        console.log(`${setup}, ${c.name}: ${N} processes done ${ms} ms after the lock was free`);
+        expect(w.server.violations).toEqual([]);
+        await expectStoreIntact(w, liveBefore);
+      },
     );
-    try {
-      await Promise.all(started.map((p) => p.waitForStderr(/waiting for another tokens process/, 60_000)));
-    } finally {
-      await release();
-    }
-    const released = Date.now();
-    const results = await Promise.all(started.map((p) => p.result));
-    const ms = Date.now() - released;
-
-    for (const r of results) {
-      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
-      const message = r.stderr.trim().split('\n').at(-1)!;
-      expect(message).toContain(TITLE[w.provider]);
-      expect(message).toMatch(c.says);
-    }
-    // One process made the exchange (with its retries); the others were given its answer rather
-    // than each repeat it, one after the other.
-    expect(tokenRequests(w, since)).toHaveLength(c.attempts);
-    expect(results.filter((r) => /as another tokens process found at/.test(r.stderr))).toHaveLength(N - 1);
-    expect(ms).toBeLessThan(c.withinMs);
-    console.log(`${setup}, ${c.name}: ${N} processes done ${ms} ms after the lock was free`);
-    expect(w.server.violations).toEqual([]);
-    await expectStoreIntact(w, liveBefore);
-  });
-});
+  },
+);
 
 /** Whether a process is in the fast path's wait (src/fast-refresh.ts): it watches the cache directory. */
 async function watchesCache(pid: number): Promise<boolean> {
@@ -152,17 +194,22 @@ async function watchesCache(pid: number): Promise<boolean> {
 }
 
 describe(`${N} plain parallel gets (waiting on the fast path) while the refresh fails`, () => {
-  it('one exchange (with its retries); the waiters hand over and are given its answer: every process exits 5', { timeout: 120_000 }, async () => {
+  it('one exchange (with its retries); the waiters hand over and are given its answer: every process exits 5', {
+    timeout: 120_000,
+  }, async () => {
     const w = await loggedIn('chartmetric');
     w.server.faultAlways('chartmetric', { status: 500 });
     const since = Date.now();
     // As above, the lock is held here until all N wait; they wait on the fast path, not in the full
     // program (no --verbose), and none of them has claimed the refresh.
     const release = await holdLock(w);
-    const started = Array.from({ length: N }, () => w.sandbox.start(['get', 'chartmetric'], { env: w.env, timeoutMs: 100_000 }));
+    const started = Array.from({ length: N }, () =>
+      w.sandbox.start(['get', 'chartmetric'], { env: w.env, timeoutMs: 100_000 }),
+    );
     try {
       for (const p of started) {
-        for (let i = 0; i < 3000 && p.child.exitCode === null && !(await watchesCache(p.child.pid!)); i++) await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i < 3000 && p.child.exitCode === null && !(await watchesCache(p.child.pid!)); i++)
+          await new Promise((r) => setTimeout(r, 20));
         expect(await watchesCache(p.child.pid!), 'waiting on the fast path').toBe(true);
       }
     } finally {
@@ -185,7 +232,11 @@ describe('single faults', () => {
     w.server.fault('chartmetric', { status: 500 });
     const r = await w.run(['get', 'chartmetric']);
     expect(r.code, r.stderr).toBe(0);
-    expect(tokenRequests(w).slice(-2).map((q) => q.status)).toEqual([500, 200]);
+    expect(
+      tokenRequests(w)
+        .slice(-2)
+        .map((q) => q.status),
+    ).toEqual([500, 200]);
     expect(w.server.violations).toEqual([]);
   });
 
@@ -223,7 +274,10 @@ describe('single faults', () => {
 
   it('400 invalid_grant from Chartmetric with the stored refresh token unchanged: exit 4, one request', async () => {
     const w = await loggedIn('chartmetric');
-    w.server.fault('chartmetric', { status: 400, body: { error: 'invalid_grant', error_description: 'Refresh token revoked' } });
+    w.server.fault('chartmetric', {
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'Refresh token revoked' },
+    });
     const since = Date.now();
     const r = await w.run(['get', 'chartmetric']);
     expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 4, stdout: '' });
@@ -245,7 +299,10 @@ describe('single faults', () => {
     w.server.delayMs = 0;
     w.server.chartmetric.revokeRefreshToken(old!);
     w.server.chartmetric.addRefreshToken(rotated);
-    await new FileStore({ path: secretsFile(w), passphrase: PASSPHRASE }).set('default/chartmetric', JSON.stringify({ refresh_token: rotated }));
+    await new FileStore({ path: secretsFile(w), passphrase: PASSPHRASE }).set(
+      'default/chartmetric',
+      JSON.stringify({ refresh_token: rotated }),
+    );
     const r = await pending;
     expect(r.code, r.stderr).toBe(0);
     const sent = tokenRequests(w, since).map((q) => [(q.json as { refreshtoken: string }).refreshtoken, q.status]);
@@ -276,40 +333,46 @@ describe('the lock', () => {
     ['soundcharts', 'a 10 s delay'],
     ['chartmetric', 'a request that is never answered'],
     ['soundcloud-user', 'a request that is never answered'],
-  ] as const)('%s: a holder SIGKILLed mid-exchange (%s) is recovered from within seconds', { timeout: 120_000 }, async (setup, _how) => {
-    const w = await loggedIn(setup);
-    const liveBefore = liveRefreshTokens(w);
-    // Chartmetric and SoundCloud: the killed request never reaches processing, so the stored refresh
-    // token is still good (had the server spent it, that login would be lost whatever we did).
-    if (setup === 'soundcharts') w.server.delayMs = 10_000;
-    else w.server.fault(w.provider, { kind: 'hang' });
-    const since = Date.now();
-    const holder = w.sandbox.start(['get', w.provider], { env: { ...w.env, TOKENS_HTTP_TIMEOUT: '30' } });
-    await waitFor(() => tokenRequests(w, since).length === 1, 20_000);
-    holder.child.kill('SIGKILL');
-    const killed = Date.now();
-    expect((await holder.result).signal).toBe('SIGKILL');
-    w.server.delayMs = 0;
+  ] as const)(
+    '%s: a holder SIGKILLed mid-exchange (%s) is recovered from within seconds',
+    { timeout: 120_000 },
+    async (setup, _how) => {
+      const w = await loggedIn(setup);
+      const liveBefore = liveRefreshTokens(w);
+      // Chartmetric and SoundCloud: the killed request never reaches processing, so the stored refresh
+      // token is still good (had the server spent it, that login would be lost whatever we did).
+      if (setup === 'soundcharts') w.server.delayMs = 10_000;
+      else w.server.fault(w.provider, { kind: 'hang' });
+      const since = Date.now();
+      const holder = w.sandbox.start(['get', w.provider], { env: { ...w.env, TOKENS_HTTP_TIMEOUT: '30' } });
+      await waitFor(() => tokenRequests(w, since).length === 1, 20_000);
+      holder.child.kill('SIGKILL');
+      const killed = Date.now();
+      expect((await holder.result).signal).toBe('SIGKILL');
+      w.server.delayMs = 0;
 
-    const { results } = await parallel(w, 5, ['get', w.provider]);
-    const recoveryMs = Date.now() - killed;
+      const { results } = await parallel(w, 5, ['get', w.provider]);
+      const recoveryMs = Date.now() - killed;
 
-    for (const r of results) expect(r.code, r.stderr).toBe(0);
-    expect(new Set(results.map((r) => r.stdout)).size).toBe(1);
-    // The dead holder's lock went stale (5 s without a touch) and was taken over once.
-    expect(tokenRequests(w, since)).toHaveLength(2);
-    expect(recoveryMs).toBeGreaterThan(2_000);
-    expect(recoveryMs).toBeLessThan(10_000);
-    console.log(`${setup}: recovered ${recoveryMs} ms after SIGKILL of the lock holder`);
-    expect(w.server.violations).toEqual([]);
-    if (setup !== 'soundcharts') expect(liveRefreshTokens(w)).not.toEqual(liveBefore);
-    w.server.clearFaults();
-    const again = await w.run(['get', w.provider, '--force-refresh']);
-    expect(again.code, again.stderr).toBe(0);
-    expect(w.server.violations).toEqual([]);
-  });
+      for (const r of results) expect(r.code, r.stderr).toBe(0);
+      expect(new Set(results.map((r) => r.stdout)).size).toBe(1);
+      // The dead holder's lock went stale (5 s without a touch) and was taken over once.
+      expect(tokenRequests(w, since)).toHaveLength(2);
+      expect(recoveryMs).toBeGreaterThan(2_000);
+      expect(recoveryMs).toBeLessThan(10_000);
+      console.log(`${setup}: recovered ${recoveryMs} ms after SIGKILL of the lock holder`);
+      expect(w.server.violations).toEqual([]);
+      if (setup !== 'soundcharts') expect(liveRefreshTokens(w)).not.toEqual(liveBefore);
+      w.server.clearFaults();
+      const again = await w.run(['get', w.provider, '--force-refresh']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(w.server.violations).toEqual([]);
+    },
+  );
 
-  it('a live holder slower than the stale period keeps its lock: one request, one token', { timeout: 60_000 }, async () => {
+  it('a live holder slower than the stale period keeps its lock: one request, one token', {
+    timeout: 60_000,
+  }, async () => {
     const w = await loggedIn('chartmetric');
     w.server.delayMs = 8_000;
     const since = Date.now();
@@ -323,94 +386,118 @@ describe('the lock', () => {
     expect(w.server.violations).toEqual([]);
   });
 
-  it.skipIf(process.platform === 'win32')('a waiter gives up with exit 5 after TOKENS_LOCK_TIMEOUT, without spinning', { timeout: 60_000 }, async () => {
-    const w = await loggedIn('chartmetric');
-    w.server.fault('chartmetric', { kind: 'hang' });
-    const since = Date.now();
-    const holder = w.sandbox.start(['get', 'chartmetric'], { env: { ...w.env, TOKENS_HTTP_TIMEOUT: '30' } });
-    try {
-      await waitFor(() => tokenRequests(w, since).length === 1, 20_000);
-      // Run the waiter under sh, whose `times` reports the CPU time its child used.
-      const waiter = await new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve, reject) => {
-        const started = Date.now();
-        const child = spawn('/bin/sh', ['-c', '"$0" "$@"; code=$?; times >&2; exit $code', process.execPath, BIN, 'get', 'chartmetric', '--verbose'], {
-          env: { ...w.sandbox.baseEnv(), ...w.env, TOKENS_LOCK_TIMEOUT: '3' },
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-      });
-      w.sandbox.outputs.push(waiter.stdout, waiter.stderr);
-      expect({ code: waiter.code, stdout: waiter.stdout }).toEqual({ code: 5, stdout: '' });
-      expect(waiter.stderr).toMatch(/gave up after 3 s waiting for another tokens process/);
-      expect(waiter.ms).toBeGreaterThanOrEqual(3_000);
-      expect(waiter.ms).toBeLessThan(8_000);
-      const times = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(waiter.stderr);
-      expect(times).not.toBeNull();
-      const cpuSeconds = Number(times![1]) * 60 + Number(times![2]) + Number(times![3]) * 60 + Number(times![4]);
-      // Node's own start-up is most of it; polling every 100–300 ms costs next to nothing.
-      expect(cpuSeconds).toBeLessThan(1.5);
-      expect(tokenRequests(w, since)).toHaveLength(1);
-    } finally {
-      holder.child.kill('SIGTERM');
-      await holder.result;
-    }
-  });
+  it.skipIf(process.platform === 'win32')(
+    'a waiter gives up with exit 5 after TOKENS_LOCK_TIMEOUT, without spinning',
+    { timeout: 60_000 },
+    async () => {
+      const w = await loggedIn('chartmetric');
+      w.server.fault('chartmetric', { kind: 'hang' });
+      const since = Date.now();
+      const holder = w.sandbox.start(['get', 'chartmetric'], { env: { ...w.env, TOKENS_HTTP_TIMEOUT: '30' } });
+      try {
+        await waitFor(() => tokenRequests(w, since).length === 1, 20_000);
+        // Run the waiter under sh, whose `times` reports the CPU time its child used.
+        const waiter = await new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>(
+          (resolve, reject) => {
+            const started = Date.now();
+            const child = spawn(
+              '/bin/sh',
+              [
+                '-c',
+                '"$0" "$@"; code=$?; times >&2; exit $code',
+                process.execPath,
+                BIN,
+                'get',
+                'chartmetric',
+                '--verbose',
+              ],
+              {
+                env: { ...w.sandbox.baseEnv(), ...w.env, TOKENS_LOCK_TIMEOUT: '3' },
+              },
+            );
+            let stdout = '';
+            let stderr = '';
+            child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+            child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+            child.on('error', reject);
+            child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+          },
+        );
+        w.sandbox.outputs.push(waiter.stdout, waiter.stderr);
+        expect({ code: waiter.code, stdout: waiter.stdout }).toEqual({ code: 5, stdout: '' });
+        expect(waiter.stderr).toMatch(/gave up after 3 s waiting for another tokens process/);
+        expect(waiter.ms).toBeGreaterThanOrEqual(3_000);
+        expect(waiter.ms).toBeLessThan(8_000);
+        const times = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(waiter.stderr);
+        expect(times).not.toBeNull();
+        const cpuSeconds = Number(times![1]) * 60 + Number(times![2]) + Number(times![3]) * 60 + Number(times![4]);
+        // Node's own start-up is most of it; polling every 100–300 ms costs next to nothing.
+        expect(cpuSeconds).toBeLessThan(1.5);
+        expect(tokenRequests(w, since)).toHaveLength(1);
+      } finally {
+        holder.child.kill('SIGTERM');
+        await holder.result;
+      }
+    },
+  );
 });
 
 describe('a store that cannot be written after the exchange', () => {
-  it.each(['chartmetric', 'soundcloud-user'] as const)('%s: exit 6 saying the new refresh token was lost, nothing printed or cached', { timeout: 120_000 }, async (setup) => {
-    const w = await loggedIn(setup);
-    const cacheBefore = await readFile(cachePath(w), 'utf8');
-    const liveBefore = liveRefreshTokens(w);
-    // A real write failure that root cannot bypass (tests may run as root, which ignores permission
-    // bits): the file store takes a lock (a directory, `secrets.enc.lock`) before every write; a
-    // plain file there, left long ago, can be neither taken over (rmdir: ENOTDIR) nor locked. The
-    // store's write is prepared (its lock taken and let go) before the refresh token is sent, so the
-    // blocker appears during the exchange, as a disk can fail at any moment: the exchange goes
-    // through, and only the write after it fails.
-    const blocker = `${secretsFile(w)}.lock`;
-    w.server.delayMs = 2_000;
-    const since = Date.now();
+  it.each(['chartmetric', 'soundcloud-user'] as const)(
+    '%s: exit 6 saying the new refresh token was lost, nothing printed or cached',
+    { timeout: 120_000 },
+    async (setup) => {
+      const w = await loggedIn(setup);
+      const cacheBefore = await readFile(cachePath(w), 'utf8');
+      const liveBefore = liveRefreshTokens(w);
+      // A real write failure that root cannot bypass (tests may run as root, which ignores permission
+      // bits): the file store takes a lock (a directory, `secrets.enc.lock`) before every write; a
+      // plain file there, left long ago, can be neither taken over (rmdir: ENOTDIR) nor locked. The
+      // store's write is prepared (its lock taken and let go) before the refresh token is sent, so the
+      // blocker appears during the exchange, as a disk can fail at any moment: the exchange goes
+      // through, and only the write after it fails.
+      const blocker = `${secretsFile(w)}.lock`;
+      w.server.delayMs = 2_000;
+      const since = Date.now();
 
-    const pending = parallel(w, 5, ['get', w.provider]);
-    await waitFor(() => tokenRequests(w, since).length === 1, 30_000);
-    await writeFile(blocker, 'not a lock directory\n');
-    await utimes(blocker, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
-    const { results } = await pending;
+      const pending = parallel(w, 5, ['get', w.provider]);
+      await waitFor(() => tokenRequests(w, since).length === 1, 30_000);
+      await writeFile(blocker, 'not a lock directory\n');
+      await utimes(blocker, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+      const { results } = await pending;
 
-    for (const r of results) {
-      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 6, stdout: '' });
-      expect(r.stderr).toMatch(new RegExp(`${TITLE[w.provider]} issued a new refresh token, but it could not be saved`));
-      expect(r.stderr).toMatch(/this login is lost/);
-      expect(r.stderr).toContain(`tokens login ${w.provider}`);
-    }
-    // One exchange; the waiters did not send the refresh token it spent.
-    expect(tokenRequests(w, since).map((q) => q.status)).toEqual([200]);
-    expect(w.server.violations).toEqual([]);
-    expect(liveRefreshTokens(w)).not.toEqual(liveBefore);
-    expect(await readFile(cachePath(w), 'utf8')).toBe(cacheBefore);
+      for (const r of results) {
+        expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 6, stdout: '' });
+        expect(r.stderr).toMatch(
+          new RegExp(`${TITLE[w.provider]} issued a new refresh token, but it could not be saved`),
+        );
+        expect(r.stderr).toMatch(/this login is lost/);
+        expect(r.stderr).toContain(`tokens login ${w.provider}`);
+      }
+      // One exchange; the waiters did not send the refresh token it spent.
+      expect(tokenRequests(w, since).map((q) => q.status)).toEqual([200]);
+      expect(w.server.violations).toEqual([]);
+      expect(liveRefreshTokens(w)).not.toEqual(liveBefore);
+      expect(await readFile(cachePath(w), 'utf8')).toBe(cacheBefore);
 
-    // A later get does not send the spent refresh token either: it says the same until a login.
-    const later = await w.run(['get', w.provider]);
-    expect({ code: later.code, stdout: later.stdout }).toEqual({ code: 6, stdout: '' });
-    expect(later.stderr).toMatch(/this login is lost/);
-    expect(tokenRequests(w, since)).toHaveLength(1);
+      // A later get does not send the spent refresh token either: it says the same until a login.
+      const later = await w.run(['get', w.provider]);
+      expect({ code: later.code, stdout: later.stdout }).toEqual({ code: 6, stdout: '' });
+      expect(later.stderr).toMatch(/this login is lost/);
+      expect(tokenRequests(w, since)).toHaveLength(1);
 
-    // Doing what the message says works.
-    await rm(blocker);
-    w.server.delayMs = 0;
-    const fresh = random('cm_rt_new_');
-    w.secrets.push(fresh);
-    if (setup === 'chartmetric') w.server.chartmetric.addRefreshToken(fresh);
-    await login(w, { refreshToken: fresh });
-    const r = await w.run(['get', w.provider, '--force-refresh']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(w.server.violations).toEqual([]);
-  });
+      // Doing what the message says works.
+      await rm(blocker);
+      w.server.delayMs = 0;
+      const fresh = random('cm_rt_new_');
+      w.secrets.push(fresh);
+      if (setup === 'chartmetric') w.server.chartmetric.addRefreshToken(fresh);
+      await login(w, { refreshToken: fresh });
+      const r = await w.run(['get', w.provider, '--force-refresh']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(w.server.violations).toEqual([]);
+    },
+  );
 });
 
 describe('a damaged cache file', () => {

@@ -45,7 +45,12 @@ const runFaked = (w: World, offset: string, args: string[]) =>
  * data directory as $D) has changed the mounts first: a read-only or a full file system for real.
  */
 const runWithMounts = (w: World, setup: string, args: string[]) =>
-  runWrapped(w, ['unshare', '-m', 'sh', '-c', `set -e; D='${home(w, '.local/share/tokens')}'; ${setup}; exec "$@"`, 'sh'], args, 'unshare (util-linux) is needed');
+  runWrapped(
+    w,
+    ['unshare', '-m', 'sh', '-c', `set -e; D='${home(w, '.local/share/tokens')}'; ${setup}; exec "$@"`, 'sh'],
+    args,
+    'unshare (util-linux) is needed',
+  );
 
 describe('a hostile local user', () => {
   it('item 1: a link planted at the cache path is replaced, its target untouched', async () => {
@@ -64,7 +69,14 @@ describe('a hostile local user', () => {
 
   it('item 2: loose directories are tightened, a group/other-writable cache file is never served', async () => {
     const w = await worlds.loggedIn('chartmetric');
-    const dirs = [home(w, '.cache/tokens'), home(w, '.cache/tokens/default'), home(w, '.local/state/tokens'), home(w, '.local/state/tokens/default'), home(w, '.config/tokens'), home(w, '.local/share/tokens')];
+    const dirs = [
+      home(w, '.cache/tokens'),
+      home(w, '.cache/tokens/default'),
+      home(w, '.local/state/tokens'),
+      home(w, '.local/state/tokens/default'),
+      home(w, '.config/tokens'),
+      home(w, '.local/share/tokens'),
+    ];
     for (const d of dirs) await chmod(d, 0o777);
     await chmod(home(w, '.config/tokens/config.json'), 0o644);
     await chmod(cachePath(w), 0o666);
@@ -82,7 +94,9 @@ describe('a hostile local user', () => {
     await chmod(home(w, '.config/tokens/config.json'), 0o666);
     const refused = await w.run(['status']);
     expect(refused.code).toBe(6);
-    expect(refused.stderr).toContain(`refusing to use ${home(w, '.config/tokens/config.json')}: it is writable by group or others`);
+    expect(refused.stderr).toContain(
+      `refusing to use ${home(w, '.config/tokens/config.json')}: it is writable by group or others`,
+    );
   });
 
   it('item 2: a directory of ours that is a symbolic link is refused with exit 6', async () => {
@@ -103,9 +117,14 @@ describe('a hostile local user', () => {
     execFileSync('mkfifo', ['-m', '600', cachePath(w)]);
     const status = await w.run(['status', '--json'], { timeoutMs: 30_000 });
     expect(status.code, status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout).providers.find((p: { provider: string }) => p.provider === 'chartmetric')).toMatchObject({ token_expires_at: null });
+    expect(
+      JSON.parse(status.stdout).providers.find((p: { provider: string }) => p.provider === 'chartmetric'),
+    ).toMatchObject({ token_expires_at: null });
     execFileSync('mkfifo', ['-m', '600', `${home(w, '.local/state/tokens/default/chartmetric.lock')}.failure.json`]);
-    for (const args of [['get', 'chartmetric', '--force-refresh'], ['get', 'chartmetric']]) {
+    for (const args of [
+      ['get', 'chartmetric', '--force-refresh'],
+      ['get', 'chartmetric'],
+    ]) {
       const r = await w.run(args, { timeoutMs: 30_000 });
       expect(r.code, r.stderr).toBe(0);
       expect((await lstat(cachePath(w))).isFile()).toBe(true);
@@ -133,22 +152,29 @@ describe('a broken disk', () => {
   });
 
   it.each([
-    ['read-only', 'mount --bind "$D" "$D"; mount -o remount,bind,ro "$D"', /secrets\.enc.*: read-only file system \(EROFS\)/],
+    [
+      'read-only',
+      'mount --bind "$D" "$D"; mount -o remount,bind,ro "$D"',
+      /secrets\.enc.*: read-only file system \(EROFS\)/,
+    ],
     [
       'full',
       'cp "$D/secrets.enc" /tmp/tokens-secrets.$$; mount -t tmpfs -o size=512k,mode=700 tmpfs "$D"; cp /tmp/tokens-secrets.$$ "$D/secrets.enc"; rm /tmp/tokens-secrets.$$; dd if=/dev/zero of="$D/filler" bs=4k 2>/dev/null || true',
       /secrets\.enc.*no space left on the device|tokens: no space left on the device/,
     ],
-  ] as const)('item 7: a %s data directory is found before the single-use SoundCloud token is sent', async (_name, setup, says) => {
-    const w = await worlds.loggedIn('soundcloud-user');
-    const liveBefore = w.server.liveRefreshTokens('soundcloud');
-    const since = Date.now();
-    const r = await runWithMounts(w, setup, ['get', 'soundcloud', '--force-refresh']);
-    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 6, stdout: '' });
-    expect(r.stderr).toMatch(says);
-    expect(tokenRequests(w, since)).toEqual([]);
-    expect(w.server.liveRefreshTokens('soundcloud')).toEqual(liveBefore);
-  });
+  ] as const)(
+    'item 7: a %s data directory is found before the single-use SoundCloud token is sent',
+    async (_name, setup, says) => {
+      const w = await worlds.loggedIn('soundcloud-user');
+      const liveBefore = w.server.liveRefreshTokens('soundcloud');
+      const since = Date.now();
+      const r = await runWithMounts(w, setup, ['get', 'soundcloud', '--force-refresh']);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 6, stdout: '' });
+      expect(r.stderr).toMatch(says);
+      expect(tokenRequests(w, since)).toEqual([]);
+      expect(w.server.liveRefreshTokens('soundcloud')).toEqual(liveBefore);
+    },
+  );
 
   it('item 11: a state directory that is not a directory: get, login and logout exit 6 naming it', async () => {
     const w = await worlds.loggedIn('chartmetric');
@@ -181,7 +207,10 @@ describe('a misbehaving provider', () => {
     const w = await worlds.loggedIn('chartmetric');
     await expireCache(w);
     const [refresh] = liveChartmetric(w);
-    w.server.fault('chartmetric', { status: 401, body: { error: 'invalid_grant', error_description: `refresh token ${refresh} was revoked` } });
+    w.server.fault('chartmetric', {
+      status: 401,
+      body: { error: 'invalid_grant', error_description: `refresh token ${refresh} was revoked` },
+    });
     const r = await w.run(['get', 'chartmetric']);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('refresh token [redacted] was revoked');
@@ -192,7 +221,10 @@ describe('a misbehaving provider', () => {
     await expireCache(w);
     const secret = w.secrets[1]!;
     const basic = Buffer.from(`sc-client:${secret}`).toString('base64');
-    w.server.fault('soundcharts', { status: 401, body: { error: 'invalid_client', error_description: `secret ${secret} / Basic ${basic} refused` } });
+    w.server.fault('soundcharts', {
+      status: 401,
+      body: { error: 'invalid_client', error_description: `secret ${secret} / Basic ${basic} refused` },
+    });
     const r = await w.run(['get', 'soundcharts']);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('secret [redacted] / Basic [redacted] refused');
@@ -202,10 +234,15 @@ describe('a misbehaving provider', () => {
     const w = await worlds.loggedIn('chartmetric');
     await expireCache(w);
     const before = await readFile(cachePath(w), 'utf8');
-    w.server.fault('chartmetric', { status: 200, body: { token: 'abc\nX-Injected: yes\r\n\u001b[2J', expires_in: 3600 } });
+    w.server.fault('chartmetric', {
+      status: 200,
+      body: { token: 'abc\nX-Injected: yes\r\n\u001b[2J', expires_in: 3600 },
+    });
     const r = await w.run(['get', 'chartmetric', '--format', 'header']);
     expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
-    expect(r.stderr).toMatch(/Chartmetric answered an access token with characters a bearer token cannot have \(RFC 6750\)/);
+    expect(r.stderr).toMatch(
+      /Chartmetric answered an access token with characters a bearer token cannot have \(RFC 6750\)/,
+    );
     expect(r.stderr).not.toContain('Injected');
     expect(await readFile(cachePath(w), 'utf8')).toBe(before);
   });
@@ -225,7 +262,9 @@ describe('a misbehaving provider', () => {
   it('item 9: a cache with an expiry of 1e300 does not break status or --format json', async () => {
     const w = await worlds.loggedIn('chartmetric');
     const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as Record<string, unknown>;
-    await writeFile(cachePath(w), JSON.stringify({ ...cached, expires_at: 1e300, obtained_at: undefined }), { mode: 0o600 });
+    await writeFile(cachePath(w), JSON.stringify({ ...cached, expires_at: 1e300, obtained_at: undefined }), {
+      mode: 0o600,
+    });
     const status = await w.run(['status', '--json']);
     expect(status.code, status.stderr).toBe(0);
     const json = await w.run(['get', 'chartmetric', '--format', 'json']);

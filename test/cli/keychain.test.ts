@@ -28,7 +28,9 @@ afterAll(async () => {
 /** What the Secret Service holds for service "tokens", looked up with the real libsecret client. */
 function keyringHas(account: string): boolean {
   // secret-tool ships with libsecret-tools; keytar stores service/account attributes.
-  const r = spawnSync('secret-tool', ['lookup', 'service', 'tokens', 'account', account], { env: { ...process.env, ...env } });
+  const r = spawnSync('secret-tool', ['lookup', 'service', 'tokens', 'account', account], {
+    env: { ...process.env, ...env },
+  });
   if (r.error) throw new Error('secret-tool is missing: install the Debian package `libsecret-tools`');
   return r.status === 0 && r.stdout.length > 0;
 }
@@ -58,7 +60,10 @@ describe('keychain store through the CLI', () => {
   });
 
   it('with no session bus: exit 6 naming TOKENS_STORE=file, before reading any secret', async () => {
-    const run = await sandbox.run(['login', 'chartmetric'], { env: { ...env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' }, input: `${REFRESH}\n` });
+    const run = await sandbox.run(['login', 'chartmetric'], {
+      env: { ...env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' },
+      input: `${REFRESH}\n`,
+    });
     expect(run.code).toBe(6);
     expect(run.stderr).toContain('TOKENS_STORE=file');
     expect(run.stderr.trim().split('\n')).toHaveLength(1);

@@ -45,7 +45,9 @@ afterEach(async () => {
 
 function inTerminal(args: string[], env: Record<string, string>): Promise<{ code: number | null; screen: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PTY_DRIVER, SECRET, 'refresh token: ', process.execPath, BIN, ...args], { env });
+    const child = spawn('python3', ['-c', PTY_DRIVER, SECRET, 'refresh token: ', process.execPath, BIN, ...args], {
+      env,
+    });
     let screen = '';
     child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
     child.on('error', () => reject(new Error('python3 is needed for the terminal test (Debian: python3)')));
@@ -54,7 +56,13 @@ function inTerminal(args: string[], env: Record<string, string>): Promise<{ code
 }
 
 it('asks on the terminal with echo off, and stores what was typed', async () => {
-  const env = { ...sandbox.baseEnv(), ...server.env(), TOKENS_STORE: 'file', TOKENS_PASSPHRASE: 'pty-passphrase-1', TERM: 'xterm' };
+  const env = {
+    ...sandbox.baseEnv(),
+    ...server.env(),
+    TOKENS_STORE: 'file',
+    TOKENS_PASSPHRASE: 'pty-passphrase-1',
+    TERM: 'xterm',
+  };
   const { code, screen } = await inTerminal(['login', 'chartmetric'], env);
   sandbox.outputs.push(screen);
   expect(screen).toContain('Chartmetric refresh token: ');

@@ -72,38 +72,47 @@ const SETUPS: Array<{ setup: Setup; grant: string }> = [
 ];
 
 describe('5 machines × 10 parallel `tokens get` at expiry', () => {
-  it.each(SETUPS)('$setup: one token request, one token everywhere, the chain alive', { timeout: 300_000 }, async ({ setup, grant }) => {
-    const f = await fleet(setup, 5);
-    await atExpiry(f);
-    const since = Date.now();
-    f.server.delayMs = 300;
+  it.each(SETUPS)(
+    '$setup: one token request, one token everywhere, the chain alive',
+    { timeout: 300_000 },
+    async ({ setup, grant }) => {
+      const f = await fleet(setup, 5);
+      await atExpiry(f);
+      const since = Date.now();
+      f.server.delayMs = 300;
 
-    const started = Date.now();
-    const results = await Promise.all(f.machines.flatMap((m) => Array.from({ length: 10 }, () => m.run(['get', m.provider]))));
-    console.log(`${setup}: 50 gets on 5 machines in ${Date.now() - started} ms`);
+      const started = Date.now();
+      const results = await Promise.all(
+        f.machines.flatMap((m) => Array.from({ length: 10 }, () => m.run(['get', m.provider]))),
+      );
+      console.log(`${setup}: 50 gets on 5 machines in ${Date.now() - started} ms`);
 
-    for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    const printed = new Set(results.map((r) => r.stdout));
-    expect(printed.size).toBe(1);
-    const token = [...printed][0]!.trim();
-    expect(tokenRequests(f.machines[0]!, since)).toHaveLength(1);
-    expect(f.server.issued.at(-1)).toMatchObject({ grantType: grant, accessToken: token });
-    expect(f.server.violations).toEqual([]);
-    for (const m of f.machines) expect(JSON.parse(await readFile(cachePath(m), 'utf8'))).toMatchObject({ access_token: token });
+      for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      const printed = new Set(results.map((r) => r.stdout));
+      expect(printed.size).toBe(1);
+      const token = [...printed][0]!.trim();
+      expect(tokenRequests(f.machines[0]!, since)).toHaveLength(1);
+      expect(f.server.issued.at(-1)).toMatchObject({ grantType: grant, accessToken: token });
+      expect(f.server.violations).toEqual([]);
+      for (const m of f.machines)
+        expect(JSON.parse(await readFile(cachePath(m), 'utf8'))).toMatchObject({ access_token: token });
 
-    // The chain is alive, from a machine that never logged in.
-    f.server.delayMs = 0;
-    const again = await f.machines[3]!.run(['get', f.machines[3]!.provider, '--force-refresh']);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout.trim()).not.toBe(token);
-    expect(tokenRequests(f.machines[0]!, since)).toHaveLength(2);
-    expect(f.server.violations).toEqual([]);
-    await expectNoLeaks(f, [token, again.stdout.trim()], [...results.map((r) => r.stdout), again.stdout]);
-  });
+      // The chain is alive, from a machine that never logged in.
+      f.server.delayMs = 0;
+      const again = await f.machines[3]!.run(['get', f.machines[3]!.provider, '--force-refresh']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout.trim()).not.toBe(token);
+      expect(tokenRequests(f.machines[0]!, since)).toHaveLength(2);
+      expect(f.server.violations).toEqual([]);
+      await expectNoLeaks(f, [token, again.stdout.trim()], [...results.map((r) => r.stdout), again.stdout]);
+    },
+  );
 });
 
 describe('faults', () => {
-  it('the lease holder SIGKILLed mid-refresh: the others finish after its lease runs out, with one more request', { timeout: 120_000 }, async () => {
+  it('the lease holder SIGKILLed mid-refresh: the others finish after its lease runs out, with one more request', {
+    timeout: 120_000,
+  }, async () => {
     const f = await fleet('soundcloud-user', 3);
     await atExpiry(f);
     const since = Date.now();
@@ -133,7 +142,10 @@ describe('faults', () => {
       const tokenUrl = a.provider === 'chartmetric' ? 'TOKENS_CHARTMETRIC_TOKEN_URL' : 'TOKENS_SOUNDCLOUD_TOKEN_URL';
       const path = new URL(a.env[tokenUrl]!).pathname;
       // A long HTTP timeout: the pause must not turn into a timeout and a retry when A resumes.
-      const paused = a.sandbox.start(['get', a.provider], { env: { ...a.env, [tokenUrl]: `${gate.url}${path}`, TOKENS_HTTP_TIMEOUT: '60' }, timeoutMs: 100_000 });
+      const paused = a.sandbox.start(['get', a.provider], {
+        env: { ...a.env, [tokenUrl]: `${gate.url}${path}`, TOKENS_HTTP_TIMEOUT: '60' },
+        timeoutMs: 100_000,
+      });
       await waitFor(() => gate.waiting === 1, 30_000, "A's request at the gate");
       process.kill(paused.child.pid!, 'SIGSTOP');
       await waitFor(async () => !(await leaseHeld(f)), 30_000, "A's lease to run out");
@@ -144,7 +156,9 @@ describe('faults', () => {
       return { a, b, gate, paused, other, spent, newer: await bundle(f) };
     }
 
-    it('chartmetric keeping the old refresh token usable: the late exchange succeeds, its compare-and-set fails (exit 6), the newer bundle stays', { timeout: 120_000 }, async () => {
+    it('chartmetric keeping the old refresh token usable: the late exchange succeeds, its compare-and-set fails (exit 6), the newer bundle stays', {
+      timeout: 120_000,
+    }, async () => {
       const f = await fleet('chartmetric', 3);
       const { gate, paused, other, spent, newer } = await pausedHolder(f);
       // Like a provider with a grace period for the previous refresh token.
@@ -157,7 +171,9 @@ describe('faults', () => {
       const late = await paused.result;
       await gate.close();
       expect(late.code).toBe(6);
-      expect(late.stderr).toMatch(/answered this process's refresh after it had lost the refresh lock .* another process has rotated the credentials since; the newer ones were kept/);
+      expect(late.stderr).toMatch(
+        /answered this process's refresh after it had lost the refresh lock .* another process has rotated the credentials since; the newer ones were kept/,
+      );
       expect(late.stdout).toBe('');
       expect(await bundle(f)).toEqual(newer);
       // The chain is alive: the next refresh, anywhere, uses the newer bundle.
@@ -167,7 +183,9 @@ describe('faults', () => {
       expect(f.server.violations).toEqual([]);
     });
 
-    it('soundcloud (single-use): the late exchange is refused, a clear exit 6, nothing overwritten', { timeout: 120_000 }, async () => {
+    it('soundcloud (single-use): the late exchange is refused, a clear exit 6, nothing overwritten', {
+      timeout: 120_000,
+    }, async () => {
       const f = await fleet('soundcloud-user', 2);
       const { gate, paused, newer } = await pausedHolder(f);
       const since = Date.now();
@@ -177,14 +195,18 @@ describe('faults', () => {
       const late = await paused.result;
       await gate.close();
       expect(late.code).toBe(6);
-      expect(late.stderr).toMatch(/lost the refresh lock for soundcloud .* SoundCloud refused the refresh token it sent, which another process had already used; nothing was written/);
+      expect(late.stderr).toMatch(
+        /lost the refresh lock for soundcloud .* SoundCloud refused the refresh token it sent, which another process had already used; nothing was written/,
+      );
       expect(await bundle(f)).toEqual(newer);
       // What no lock can prevent: the provider saw a spent single-use token (and, by RFC 9700, revoked the family).
       expect(f.server.violations.join('\n')).toMatch(/reuse|spent|rotated/i);
     });
   });
 
-  it('Redis stopped: warm caches still answer, a refresh is a bounded exit 6 naming HOST:PORT; restarted from its AOF: works again, no new login', { timeout: 120_000 }, async () => {
+  it('Redis stopped: warm caches still answer, a refresh is a bounded exit 6 naming HOST:PORT; restarted from its AOF: works again, no new login', {
+    timeout: 120_000,
+  }, async () => {
     const own = await RedisServer.start();
     const f = await useOwn(own, 'chartmetric');
     try {
@@ -226,14 +248,18 @@ describe('faults', () => {
     }
   });
 
-  it('a wrong passphrase on one machine: exit 6, nothing overwritten for the others', { timeout: 120_000 }, async () => {
+  it('a wrong passphrase on one machine: exit 6, nothing overwritten for the others', {
+    timeout: 120_000,
+  }, async () => {
     const f = await fleet('soundcloud-user', 2);
     await atExpiry(f);
     const before = await redis.dump();
     const wrong = await f.machines[1]!.run(['get', 'soundcloud'], { env: { TOKENS_PASSPHRASE: 'not the passphrase' } });
     expect(wrong.code).toBe(6);
     expect(wrong.stderr).toMatch(/wrong TOKENS_PASSPHRASE/);
-    const relogin = await f.machines[1]!.run(['logout', 'soundcloud'], { env: { TOKENS_PASSPHRASE: 'not the passphrase' } });
+    const relogin = await f.machines[1]!.run(['logout', 'soundcloud'], {
+      env: { TOKENS_PASSPHRASE: 'not the passphrase' },
+    });
     expect(relogin.code).toBe(6);
     expect(await redis.dump()).toBe(before);
     const right = await f.machines[1]!.run(['get', 'soundcloud']);
@@ -242,14 +268,19 @@ describe('faults', () => {
 });
 
 describe('status, logout, exec: the shared store as people see it', () => {
-  it('status names redis (HOST:PORT); logout logs every machine out; the URL never shows up in output, argv or a child environment', { timeout: 120_000 }, async () => {
+  it('status names redis (HOST:PORT); logout logs every machine out; the URL never shows up in output, argv or a child environment', {
+    timeout: 120_000,
+  }, async () => {
     const f = await fleet('chartmetric', 3);
     const [a, b, c] = f.machines as [World, World, World];
     const status = await b.run(['status']);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`redis (${redis.address})`);
     expect(status.stderr).toBe('');
-    const json = JSON.parse((await b.run(['status', '--json'])).stdout) as { store: string; providers: Array<{ provider: string; configured: boolean }> };
+    const json = JSON.parse((await b.run(['status', '--json'])).stdout) as {
+      store: string;
+      providers: Array<{ provider: string; configured: boolean }>;
+    };
     expect(json.store).toBe(`redis (${redis.address})`);
     expect(json.providers.find((p) => p.provider === 'chartmetric')?.configured).toBe(true);
 
@@ -257,7 +288,15 @@ describe('status, logout, exec: the shared store as people see it', () => {
     await atExpiry(f);
     f.server.delayMs = 1500;
     const argvSeen: string[] = [];
-    const running = c.run(['exec', '--provider', 'chartmetric', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))']);
+    const running = c.run([
+      'exec',
+      '--provider',
+      'chartmetric',
+      '--',
+      process.execPath,
+      '-e',
+      'process.stdout.write(JSON.stringify(process.env))',
+    ]);
     let done = false;
     void running.then(() => (done = true));
     while (!done) {
@@ -283,7 +322,11 @@ describe('status, logout, exec: the shared store as people see it', () => {
 
     const out = await a.run(['logout', 'chartmetric']);
     expect(out.code, out.stderr).toBe(0);
-    expect(out.stderr).toMatch(new RegExp(`from the shared redis \\(${redis.address.replace(/\./g, '\\.')}\\) store: every machine using it is logged out`));
+    expect(out.stderr).toMatch(
+      new RegExp(
+        `from the shared redis \\(${redis.address.replace(/\./g, '\\.')}\\) store: every machine using it is logged out`,
+      ),
+    );
     const gone = await b.run(['get', 'chartmetric']);
     expect(gone.code).toBe(3);
     const dump = await redis.dump();
@@ -298,7 +341,9 @@ describe('status, logout, exec: the shared store as people see it', () => {
       const f = await useOwn(bare, 'soundcharts');
       const status = await f.machines[1]!.run(['status']);
       expect(status.code, status.stderr).toBe(0);
-      expect(status.stderr).toMatch(new RegExp(`warning: Redis at ${bare.address.replace(/\./g, '\\.')} keeps no persistence`));
+      expect(status.stderr).toMatch(
+        new RegExp(`warning: Redis at ${bare.address.replace(/\./g, '\\.')} keeps no persistence`),
+      );
     } finally {
       await bare.dispose();
     }

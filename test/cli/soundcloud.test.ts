@@ -9,7 +9,14 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { browserShim, launchChromium, type BrowserShim } from '../support/browser.js';
 import { ROOT, Sandbox, type CliResult, type RunOptions, type StartOptions, type StartedCli } from '../support/cli.js';
-import { basicAuth, followAuthorization, s256, startProviderServer, type ProviderServer, type RecordedRequest } from '../support/servers.js';
+import {
+  basicAuth,
+  followAuthorization,
+  s256,
+  startProviderServer,
+  type ProviderServer,
+  type RecordedRequest,
+} from '../support/servers.js';
 
 const CLIENT_ID = 'tokens-test-soundcloud-client';
 const ARTIFACTS = join(ROOT, 'test/.artifacts');
@@ -68,7 +75,15 @@ async function get(...args: string[]): Promise<CliResult> {
   return result;
 }
 
-const loginArgs = (...extra: string[]) => ['login', 'soundcloud', '--client-id', CLIENT_ID, '--redirect-uri', redirectUri, ...extra];
+const loginArgs = (...extra: string[]) => [
+  'login',
+  'soundcloud',
+  '--client-id',
+  CLIENT_ID,
+  '--redirect-uri',
+  redirectUri,
+  ...extra,
+];
 
 /** Starts a browser login; the secret on stdin unless `secretFromEnv`. */
 function startLogin(extra: string[] = [], options: StartOptions & { secretFromEnv?: boolean } = {}): StartedCli {
@@ -144,22 +159,32 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const cli of started) if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  for (const cli of started)
+    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
   await Promise.all(started.map((cli) => cli.result.catch(() => undefined)));
   await Promise.all(contexts.map((c) => c.close()));
   await Promise.all(blockers.map((b) => new Promise<void>((resolve) => b.close(() => resolve()))));
   try {
     // Secrets: never in any output or file (the store file holds them encrypted).
     const fromRequests = server.requests.flatMap((r) =>
-      [r.form?.refresh_token, r.form?.code, r.form?.code_verifier, r.form?.client_secret].filter((v): v is string => !!v),
+      [r.form?.refresh_token, r.form?.code, r.form?.code_verifier, r.form?.client_secret].filter(
+        (v): v is string => !!v,
+      ),
     );
-    const secrets = [clientSecret, passphrase, ...server.liveRefreshTokens('soundcloud'), ...fromRequests, ...extraSecrets];
+    const secrets = [
+      clientSecret,
+      passphrase,
+      ...server.liveRefreshTokens('soundcloud'),
+      ...fromRequests,
+      ...extraSecrets,
+    ];
     expect(await sandbox.findSecrets(secrets, [])).toEqual([]);
     // Access tokens: only in the outputs that were asked for them (the cache file may hold them).
     const leaks: string[] = [];
     for (const { accessToken } of server.issued) {
       sandbox.outputs.forEach((text, i) => {
-        if (!allowedOutputs.includes(text) && text.includes(accessToken)) leaks.push(`output #${i} contains an access token`);
+        if (!allowedOutputs.includes(text) && text.includes(accessToken))
+          leaks.push(`output #${i} contains an access token`);
       });
     }
     expect(leaks).toEqual([]);
@@ -214,8 +239,20 @@ describe('tokens login soundcloud in a real browser (headless Chromium)', () => 
     const authorize = server.requests.filter((r) => r.endpoint === 'authorize');
     expect(authorize).toHaveLength(1);
     const q = authorize[0]!.query;
-    expect(Object.keys(q).sort()).toEqual(['client_id', 'code_challenge', 'code_challenge_method', 'redirect_uri', 'response_type', 'state']);
-    expect(q).toMatchObject({ client_id: CLIENT_ID, redirect_uri: redirectUri, response_type: 'code', code_challenge_method: 'S256' });
+    expect(Object.keys(q).sort()).toEqual([
+      'client_id',
+      'code_challenge',
+      'code_challenge_method',
+      'redirect_uri',
+      'response_type',
+      'state',
+    ]);
+    expect(q).toMatchObject({
+      client_id: CLIENT_ID,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      code_challenge_method: 'S256',
+    });
 
     // The code exchange: once, PKCE verified, redirect_uri exact.
     const exchanges = tokenRequests('authorization_code');
@@ -440,7 +477,12 @@ describe('tokens get soundcloud (user login)', () => {
     const exec = await run(['exec', '--provider', 'soundcloud', '--', process.execPath, '-e', script]);
     allowedOutputs.push(exec.stdout);
     expect(exec.code, exec.stderr).toBe(0);
-    expect(JSON.parse(exec.stdout)).toEqual({ auth: `OAuth ${accessToken}`, token: accessToken, passphrase: null, profile: 'default' });
+    expect(JSON.parse(exec.stdout)).toEqual({
+      auth: `OAuth ${accessToken}`,
+      token: accessToken,
+      passphrase: null,
+      profile: 'default',
+    });
     expect(tokenRequests()).toHaveLength(1); // only the login's exchange
   });
 
@@ -467,7 +509,9 @@ describe('tokens get soundcloud (user login)', () => {
 describe('tokens login soundcloud --client-credentials', () => {
   it('mints nothing at login, mints with HTTP Basic only, renews with the refresh token, falls back when it is revoked', async () => {
     server.soundcloud.expiresIn = 30; // with --min-ttl 30, every get renews (see above)
-    const login = await run(['login', 'soundcloud', '--client-credentials', '--client-id', CLIENT_ID], { input: `${clientSecret}\n` });
+    const login = await run(['login', 'soundcloud', '--client-credentials', '--client-id', CLIENT_ID], {
+      input: `${clientSecret}\n`,
+    });
     expect(login.code, login.stderr).toBe(0);
     expect(server.requests).toHaveLength(0);
     expect(await shim.urls()).toEqual([]);
@@ -506,7 +550,9 @@ describe('tokens login soundcloud --client-credentials', () => {
 
 describe('tokens logout soundcloud', () => {
   it('has no session to sign out in client-credentials mode: removes the local credentials only', async () => {
-    const login = await run(['login', 'soundcloud', '--client-credentials', '--client-id', CLIENT_ID], { input: `${clientSecret}\n` });
+    const login = await run(['login', 'soundcloud', '--client-credentials', '--client-id', CLIENT_ID], {
+      input: `${clientSecret}\n`,
+    });
     expect(login.code, login.stderr).toBe(0);
     expect((await get()).code).toBe(0);
     const result = await run(['logout', 'soundcloud']);

@@ -14,7 +14,9 @@ export const CHROMIUM_PATH = process.env.TOKENS_TEST_CHROMIUM ?? '/usr/bin/chrom
  */
 export function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`${CHROMIUM_PATH} not found: install the Debian package \`chromium\` (npm test installs it when run as root)`);
+    throw new Error(
+      `${CHROMIUM_PATH} not found: install the Debian package \`chromium\` (npm test installs it when run as root)`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,

@@ -112,9 +112,13 @@ export class Sandbox {
         const check = () => {
           const m = pattern.exec(stderr);
           if (m) done(() => resolvePromise(m));
-          else if (exited) done(() => reject(new Error(`the CLI exited before printing ${pattern}; stderr: ${stderr}`)));
+          else if (exited)
+            done(() => reject(new Error(`the CLI exited before printing ${pattern}; stderr: ${stderr}`)));
         };
-        const t = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${pattern} on stderr: ${stderr}`))), timeoutMs);
+        const t = setTimeout(
+          () => done(() => reject(new Error(`timed out waiting for ${pattern} on stderr: ${stderr}`))),
+          timeoutMs,
+        );
         const done = (settle: () => void) => {
           clearTimeout(t);
           watchers.delete(check);
@@ -146,13 +150,16 @@ export class Sandbox {
    */
   async findSecrets(secrets: string[], allowed: string[] = []): Promise<string[]> {
     const hits: string[] = [];
-    const needles = secrets.filter((s) => s.length >= 6).flatMap((s) => [s, Buffer.from(s).toString('base64'), encodeURIComponent(s)]);
+    const needles = secrets
+      .filter((s) => s.length >= 6)
+      .flatMap((s) => [s, Buffer.from(s).toString('base64'), encodeURIComponent(s)]);
     this.outputs.forEach((text, i) => {
       if (allowed.includes(text)) return;
       for (const n of needles) if (text.includes(n)) hits.push(`output #${i} contains ${n.slice(0, 4)}…`);
     });
     for (const file of await this.files()) {
-      for (const n of needles) if (file.bytes.includes(Buffer.from(n))) hits.push(`${file.path} contains ${n.slice(0, 4)}…`);
+      for (const n of needles)
+        if (file.bytes.includes(Buffer.from(n))) hits.push(`${file.path} contains ${n.slice(0, 4)}…`);
     }
     return hits;
   }

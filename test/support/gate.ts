@@ -38,7 +38,8 @@ export class Gate {
     req.on('end', () => {
       const forward = async () => {
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+        for (const [k, v] of Object.entries(req.headers))
+          if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
         const answer = await fetch(new URL(req.url ?? '/', target), {
           method: req.method ?? 'GET',
           headers,
@@ -46,7 +47,14 @@ export class Gate {
           redirect: 'manual',
         });
         const body = Buffer.from(await answer.arrayBuffer());
-        res.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([k]) => k !== 'content-encoding' && k !== 'transfer-encoding' && k !== 'content-length')));
+        res.writeHead(
+          answer.status,
+          Object.fromEntries(
+            [...answer.headers].filter(
+              ([k]) => k !== 'content-encoding' && k !== 'transfer-encoding' && k !== 'content-length',
+            ),
+          ),
+        );
         res.end(body);
       };
       if (this.#open) void forward();

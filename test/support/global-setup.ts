@@ -8,7 +8,10 @@ import { ROOT } from './cli.js';
 export default async function setup(): Promise<() => Promise<void>> {
   const relative = join('test/.tmp', `run-${process.pid}`);
   const dir = join(ROOT, relative);
-  execFileSync(process.execPath, ['scripts/build.mjs', '--outdir', join(relative, 'dist')], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/build.mjs', '--outdir', join(relative, 'dist')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   // All of bin/: tokens.js and the package.json that makes it CommonJS.
   await cp(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
   process.env.TOKENS_TEST_BIN = join(dir, 'bin/tokens.js');

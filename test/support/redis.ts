@@ -94,7 +94,13 @@ export class RedisServer {
 
   /** A client of our own (the tests' view of the server). */
   client(): Redis {
-    return new Redis({ host: '127.0.0.1', port: this.port, password: this.password, lazyConnect: true, maxRetriesPerRequest: 0 });
+    return new Redis({
+      host: '127.0.0.1',
+      port: this.port,
+      password: this.password,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+    });
   }
 
   /** Every key, with its type and value, as one text (a dump an attacker could take). */
@@ -105,7 +111,8 @@ export class RedisServer {
       const out: string[] = [];
       for (const key of keys.sort()) {
         const type = await c.type(key);
-        const value = type === 'hash' ? JSON.stringify(await c.hgetall(key)) : type === 'string' ? await c.get(key) : `(${type})`;
+        const value =
+          type === 'hash' ? JSON.stringify(await c.hgetall(key)) : type === 'string' ? await c.get(key) : `(${type})`;
         out.push(`${key} ${type} ${value}`);
       }
       return out.join('\n');

@@ -69,7 +69,9 @@ export async function startSecretService(home: string): Promise<SecretService> {
       }
       if (await nameHasOwner(dbusSend, env, 'org.freedesktop.secrets')) break;
       if (Date.now() > deadline) {
-        throw new Error(`gnome-keyring-daemon did not register org.freedesktop.secrets within ${START_TIMEOUT_MS} ms: ${keyringErr()}`);
+        throw new Error(
+          `gnome-keyring-daemon did not register org.freedesktop.secrets within ${START_TIMEOUT_MS} ms: ${keyringErr()}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -102,7 +104,10 @@ function firstLine(child: ChildProcess, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`${what} printed no address within ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${what} printed no address within ${START_TIMEOUT_MS} ms: ${err}`)),
+      START_TIMEOUT_MS,
+    );
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
@@ -134,7 +139,15 @@ function nameHasOwner(dbusSend: string, env: Record<string, string>, name: strin
   return new Promise((resolve) => {
     const child = spawn(
       dbusSend,
-      ['--session', '--dest=org.freedesktop.DBus', '--type=method_call', '--print-reply', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${name}`],
+      [
+        '--session',
+        '--dest=org.freedesktop.DBus',
+        '--type=method_call',
+        '--print-reply',
+        '/org/freedesktop/DBus',
+        'org.freedesktop.DBus.NameHasOwner',
+        `string:${name}`,
+      ],
       { env, stdio: ['ignore', 'pipe', 'ignore'] },
     );
     let out = '';

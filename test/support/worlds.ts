@@ -44,7 +44,13 @@ export interface Worlds {
  * Worlds for one test file, each closed after its test. `passphrase` is the file store's;
  * `beforeDispose` runs on each world after its test, before its server and HOME are removed.
  */
-export function useWorlds({ passphrase, beforeDispose }: { passphrase: string; beforeDispose?: (w: World) => Promise<void> }): Worlds {
+export function useWorlds({
+  passphrase,
+  beforeDispose,
+}: {
+  passphrase: string;
+  beforeDispose?: (w: World) => Promise<void>;
+}): Worlds {
   const worlds: World[] = [];
   afterEach(async () => {
     for (const w of worlds.splice(0)) {
@@ -80,7 +86,8 @@ export function useWorlds({ passphrase, beforeDispose }: { passphrase: string; b
       env,
       secrets: [cmRefresh, scSecret, sclSecret, passphrase],
       redirectUri,
-      run: (args, options = {}) => sandbox.run(args, { timeoutMs: 100_000, ...options, env: { ...env, ...options.env } }),
+      run: (args, options = {}) =>
+        sandbox.run(args, { timeoutMs: 100_000, ...options, env: { ...env, ...options.env } }),
     };
     worlds.push(w);
     return w;
@@ -105,12 +112,17 @@ export async function login(w: World, options: { refreshToken?: string; teamId?:
   let result: CliResult;
   switch (w.setup) {
     case 'chartmetric':
-      result = await w.run(['login', 'chartmetric'], { env: { TOKENS_CHARTMETRIC_REFRESH_TOKEN: options.refreshToken ?? w.secrets[0]! } });
+      result = await w.run(['login', 'chartmetric'], {
+        env: { TOKENS_CHARTMETRIC_REFRESH_TOKEN: options.refreshToken ?? w.secrets[0]! },
+      });
       break;
     case 'soundcharts':
-      result = await w.run(['login', 'soundcharts', '--client-id', 'sc-client', ...(options.teamId ? ['--team-id', options.teamId] : [])], {
-        env: { TOKENS_SOUNDCHARTS_CLIENT_SECRET: w.secrets[1]! },
-      });
+      result = await w.run(
+        ['login', 'soundcharts', '--client-id', 'sc-client', ...(options.teamId ? ['--team-id', options.teamId] : [])],
+        {
+          env: { TOKENS_SOUNDCHARTS_CLIENT_SECRET: w.secrets[1]! },
+        },
+      );
       break;
     case 'soundcloud-app':
       result = await w.run(['login', 'soundcloud', '--client-credentials', '--client-id', 'scl-client'], {
@@ -118,9 +130,12 @@ export async function login(w: World, options: { refreshToken?: string; teamId?:
       });
       break;
     case 'soundcloud-user':
-      result = await w.run(['login', 'soundcloud', '--client-id', 'scl-client', '--redirect-uri', w.redirectUri, '--timeout', '30'], {
-        env: { TOKENS_SOUNDCLOUD_CLIENT_SECRET: w.secrets[2]!, BROWSER: scriptedBrowser() },
-      });
+      result = await w.run(
+        ['login', 'soundcloud', '--client-id', 'scl-client', '--redirect-uri', w.redirectUri, '--timeout', '30'],
+        {
+          env: { TOKENS_SOUNDCLOUD_CLIENT_SECRET: w.secrets[2]!, BROWSER: scriptedBrowser() },
+        },
+      );
       break;
   }
   expect(result.code, result.stderr).toBe(0);
@@ -184,7 +199,12 @@ export function secretsSeen(w: World): string[] {
 }
 
 /** `n` runs of `args` started together; their results and how long they took between them. */
-export async function parallel(w: World, n: number, args: string[], env: Record<string, string> = {}): Promise<{ results: CliResult[]; ms: number }> {
+export async function parallel(
+  w: World,
+  n: number,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ results: CliResult[]; ms: number }> {
   const started = Date.now();
   const results = await Promise.all(Array.from({ length: n }, () => w.run(args, { env })));
   return { results, ms: Date.now() - started };

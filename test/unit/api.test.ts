@@ -9,9 +9,23 @@ import { apiBase, resolveNextPage, resolveTarget } from '../../src/core/api-url.
 import { TokenBroker, secretKey } from '../../src/core/broker.js';
 import { readCache, writeCache } from '../../src/core/cache.js';
 import { updateSettings } from '../../src/core/config.js';
-import { exchange, findResetTime, rateLimitWaitMs, redactUrl, retryableRequest, type Exchange } from '../../src/core/http.js';
+import {
+  exchange,
+  findResetTime,
+  rateLimitWaitMs,
+  redactUrl,
+  retryableRequest,
+  type Exchange,
+} from '../../src/core/http.js';
 import { multipartBody } from '../../src/core/request-body.js';
-import { nestFields, parseField, parseFormPart, parseHeader, fieldSource, typedValue } from '../../src/core/request-fields.js';
+import {
+  nestFields,
+  parseField,
+  parseFormPart,
+  parseHeader,
+  fieldSource,
+  typedValue,
+} from '../../src/core/request-fields.js';
 import { planApiRequest, type ApiOptions } from '../../src/commands/api.js';
 import { chartmetric } from '../../src/providers/chartmetric/index.js';
 import { pagination as soundchartsPages } from '../../src/providers/soundcharts/pagination.js';
@@ -35,14 +49,47 @@ describe('-f / -F fields', () => {
   it.each([
     [[['a=1', false]], { a: '1' }],
     [[['a=1', true]], { a: 1 }],
-    [[['a=-12', true], ['b=1.5', true], ['c=007', true]], { a: -12, b: '1.5', c: '007' }],
-    [[['t=true', true], ['f=false', true], ['n=null', true], ['s=true', false]], { t: true, f: false, n: null, s: 'true' }],
+    [
+      [
+        ['a=-12', true],
+        ['b=1.5', true],
+        ['c=007', true],
+      ],
+      { a: -12, b: '1.5', c: '007' },
+    ],
+    [
+      [
+        ['t=true', true],
+        ['f=false', true],
+        ['n=null', true],
+        ['s=true', false],
+      ],
+      { t: true, f: false, n: null, s: 'true' },
+    ],
     [[['big=12345678901234567890', true]], { big: '12345678901234567890' }],
     [[['track[title]=New', false]], { track: { title: 'New' } }],
-    [[['track[title]=New', false], ['track[sharing]=public', false]], { track: { title: 'New', sharing: 'public' } }],
+    [
+      [
+        ['track[title]=New', false],
+        ['track[sharing]=public', false],
+      ],
+      { track: { title: 'New', sharing: 'public' } },
+    ],
     [[['a[b][c]=1', true]], { a: { b: { c: 1 } } }],
-    [[['ids[]=1', true], ['ids[]=2', true]], { ids: [1, 2] }],
-    [[['tracks[][id]=1', true], ['tracks[][id]=2', true]], { tracks: [{ id: 1 }, { id: 2 }] }],
+    [
+      [
+        ['ids[]=1', true],
+        ['ids[]=2', true],
+      ],
+      { ids: [1, 2] },
+    ],
+    [
+      [
+        ['tracks[][id]=1', true],
+        ['tracks[][id]=2', true],
+      ],
+      { tracks: [{ id: 1 }, { id: 2 }] },
+    ],
     [[['q=a=b', false]], { q: 'a=b' }],
     [[['empty=', false]], { empty: '' }],
   ] as Array<[Array<[string, boolean]>, unknown]>)('%j → %j', (args, expected) => {
@@ -53,17 +100,20 @@ describe('-f / -F fields', () => {
     expect(() => parseField(arg, false)).toThrow(expect.objectContaining({ exitCode: 2 }));
   });
 
-  it.each([
-    [['a=1', 'a[b]=2']],
-    [['a[b]=1', 'a=2']],
-    [['a=1', 'a=2']],
-    [['a[]=1', 'a[b]=2']],
-  ])('conflicting keys %j are a usage error', (args) => {
-    expect(() => nest(...args.map((a) => [a, false] as [string, boolean]))).toThrow(expect.objectContaining({ exitCode: 2 }));
-  });
+  it.each([[['a=1', 'a[b]=2']], [['a[b]=1', 'a=2']], [['a=1', 'a=2']], [['a[]=1', 'a[b]=2']]])(
+    'conflicting keys %j are a usage error',
+    (args) => {
+      expect(() => nest(...args.map((a) => [a, false] as [string, boolean]))).toThrow(
+        expect.objectContaining({ exitCode: 2 }),
+      );
+    },
+  );
 
   it('a key named like an Object property is a plain key', () => {
-    expect(nest(['constructor=1', false], ['toString[x]=2', false])).toEqual({ constructor: '1', toString: { x: '2' } });
+    expect(nest(['constructor=1', false], ['toString[x]=2', false])).toEqual({
+      constructor: '1',
+      toString: { x: '2' },
+    });
   });
 
   it('-F @PATH and @- are read later; -f never reads files', () => {
@@ -76,13 +126,23 @@ describe('-f / -F fields', () => {
 
 describe('-H and --form', () => {
   it('parses Name: value', () => {
-    expect(parseHeader('Accept: application/json; charset=utf-8')).toEqual(['Accept', 'application/json; charset=utf-8']);
+    expect(parseHeader('Accept: application/json; charset=utf-8')).toEqual([
+      'Accept',
+      'application/json; charset=utf-8',
+    ]);
     expect(parseHeader('X-Empty:')).toEqual(['X-Empty', '']);
   });
-  it.each(['Authorization: OAuth x', 'authorization: Bearer y', 'X-App-Id: a', 'x-api-key: k', 'Content-Length: 5', 'Host: evil', 'no colon', ': v', 'Bad Name: v'])(
-    '%s is a usage error',
-    (arg) => expect(() => parseHeader(arg)).toThrow(expect.objectContaining({ exitCode: 2 })),
-  );
+  it.each([
+    'Authorization: OAuth x',
+    'authorization: Bearer y',
+    'X-App-Id: a',
+    'x-api-key: k',
+    'Content-Length: 5',
+    'Host: evil',
+    'no colon',
+    ': v',
+    'Bad Name: v',
+  ])('%s is a usage error', (arg) => expect(() => parseHeader(arg)).toThrow(expect.objectContaining({ exitCode: 2 })));
   it('--form parts', () => {
     expect(parseFormPart('track[title]=Demo')).toEqual({ name: 'track[title]', text: 'Demo' });
     expect(parseFormPart('track[asset_data]=@demo.wav')).toEqual({ name: 'track[asset_data]', file: 'demo.wav' });
@@ -131,30 +191,51 @@ describe('URLs under the API base', () => {
   it('next-page links: relative to the page, or paths under the base; absolute URLs must be under it', () => {
     const b = base('https://proxy.example/sc');
     const current = new URL('https://proxy.example/sc/me/tracks?linked_partitioning=true');
-    expect(resolveNextPage(b, current, '/me/tracks?cursor=2')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=2') });
-    expect(resolveNextPage(b, current, 'https://proxy.example/sc/me/tracks?cursor=3')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=3') });
-    expect(resolveNextPage(b, current, 'https://cdn.example/page?cursor=2&token=x')).toEqual({ outside: 'https://cdn.example/page' });
+    expect(resolveNextPage(b, current, '/me/tracks?cursor=2')).toEqual({
+      url: new URL('https://proxy.example/sc/me/tracks?cursor=2'),
+    });
+    expect(resolveNextPage(b, current, 'https://proxy.example/sc/me/tracks?cursor=3')).toEqual({
+      url: new URL('https://proxy.example/sc/me/tracks?cursor=3'),
+    });
+    expect(resolveNextPage(b, current, 'https://cdn.example/page?cursor=2&token=x')).toEqual({
+      outside: 'https://cdn.example/page',
+    });
     expect(resolveNextPage(b, current, '//cdn.example/x')).toEqual({ outside: 'https://cdn.example/x' });
     // A path that already carries the prefix (the API lives under it) is not prefixed twice.
-    expect(resolveNextPage(b, current, '/sc/me/tracks?cursor=4')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=4') });
-    expect(resolveNextPage(b, current, 'tracks?cursor=5')).toEqual({ url: new URL('https://proxy.example/sc/me/tracks?cursor=5') });
+    expect(resolveNextPage(b, current, '/sc/me/tracks?cursor=4')).toEqual({
+      url: new URL('https://proxy.example/sc/me/tracks?cursor=4'),
+    });
+    expect(resolveNextPage(b, current, 'tracks?cursor=5')).toEqual({
+      url: new URL('https://proxy.example/sc/me/tracks?cursor=5'),
+    });
     expect(resolveNextPage(b, current, '/../../admin')).toEqual({ outside: 'https://proxy.example/admin' });
   });
 });
 
 describe('pagination strategies', () => {
   it('SoundCloud: linked_partitioning added when absent, collection + next_href', () => {
-    expect(soundcloudPages.firstPage(new URL('https://a.test/me/tracks?limit=2')).search).toBe('?limit=2&linked_partitioning=true');
-    expect(soundcloudPages.firstPage(new URL('https://a.test/x?linked_partitioning=1')).search).toBe('?linked_partitioning=1');
-    expect(soundcloudPages.readPage({ collection: [1, 2], next_href: 'https://a.test/x?cursor=2' })).toEqual({ items: [1, 2], next: 'https://a.test/x?cursor=2' });
+    expect(soundcloudPages.firstPage(new URL('https://a.test/me/tracks?limit=2')).search).toBe(
+      '?limit=2&linked_partitioning=true',
+    );
+    expect(soundcloudPages.firstPage(new URL('https://a.test/x?linked_partitioning=1')).search).toBe(
+      '?linked_partitioning=1',
+    );
+    expect(soundcloudPages.readPage({ collection: [1, 2], next_href: 'https://a.test/x?cursor=2' })).toEqual({
+      items: [1, 2],
+      next: 'https://a.test/x?cursor=2',
+    });
     expect(soundcloudPages.readPage({ collection: [3], next_href: null })).toEqual({ items: [3] });
     expect(soundcloudPages.readPage({ collection: [] })).toEqual({ items: [] });
     expect(soundcloudPages.readPage([1, 2])).toMatchObject({ problem: expect.stringContaining('collection') });
-    expect(soundcloudPages.readPage({ collection: [], next_href: 5 })).toMatchObject({ problem: expect.stringContaining('next_href') });
+    expect(soundcloudPages.readPage({ collection: [], next_href: 5 })).toMatchObject({
+      problem: expect.stringContaining('next_href'),
+    });
   });
   it('Soundcharts: items + page.next', () => {
     expect(soundchartsPages.firstPage(new URL('https://a.test/x?offset=0')).href).toBe('https://a.test/x?offset=0');
-    expect(soundchartsPages.readPage({ items: [{ a: 1 }], page: { offset: 0, total: 2, next: '/x?offset=1' } })).toEqual({ items: [{ a: 1 }], next: '/x?offset=1' });
+    expect(
+      soundchartsPages.readPage({ items: [{ a: 1 }], page: { offset: 0, total: 2, next: '/x?offset=1' } }),
+    ).toEqual({ items: [{ a: 1 }], next: '/x?offset=1' });
     expect(soundchartsPages.readPage({ items: [], page: { next: null } })).toEqual({ items: [] });
     expect(soundchartsPages.readPage({ collection: [] })).toMatchObject({ problem: expect.stringContaining('items') });
   });
@@ -202,7 +283,9 @@ describe('planApiRequest: usage errors before anything', () => {
     [{ paginate: true, include: true }, '--include'],
     [{ target: 'https://evil.example/me' }, 'not under the soundcloud API base'],
   ] as Array<[Partial<ApiOptions>, string]>)('%j: exit 2 (%s)', (over, says) => {
-    expect(() => planApiRequest(options(over), {})).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining(says) }));
+    expect(() => planApiRequest(options(over), {})).toThrow(
+      expect.objectContaining({ exitCode: 2, message: expect.stringContaining(says) }),
+    );
   });
 });
 
@@ -235,13 +318,19 @@ describe('the HTTP layer', () => {
   it.each([500, 502, 503, 504])('GET: %s is retried with backoff, 3 attempts in all, then exit 5', async (status) => {
     const { fetch, calls } = scriptedFetch([json(status, {}), json(status, {}), json(status, {})]);
     const deps = testDeps({ fetch });
-    await expect(exchange(deps, request())).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('3 attempts') });
+    await expect(exchange(deps, request())).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('3 attempts'),
+    });
     expect(calls).toHaveLength(3);
     expect(deps.slept).toHaveLength(2);
   });
 
   it('GET: a network error then 200', async () => {
-    const { fetch, calls } = scriptedFetch([Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } }), json(200, { ok: 1 })]);
+    const { fetch, calls } = scriptedFetch([
+      Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } }),
+      json(200, { ok: 1 }),
+    ]);
     const answer = await exchange(testDeps({ fetch }), request());
     expect(answer.status).toBe(200);
     expect(await answer.text(1000)).toBe('{"ok":1}');
@@ -254,7 +343,12 @@ describe('the HTTP layer', () => {
     ['POST', new TypeError('fetch failed')],
   ])('%s is sent once: %s → exit 5', async (method, answer) => {
     const { fetch, calls } = scriptedFetch([answer]);
-    await expect(exchange(testDeps({ fetch }), request({ method, retry: retryableRequest(method, undefined), redirects: 'return' }))).rejects.toMatchObject({
+    await expect(
+      exchange(
+        testDeps({ fetch }),
+        request({ method, retry: retryableRequest(method, undefined), redirects: 'return' }),
+      ),
+    ).rejects.toMatchObject({
       exitCode: 5,
       message: expect.stringContaining(`sent once`),
     });
@@ -264,7 +358,9 @@ describe('the HTTP layer', () => {
   it('a body from stdin is sent once, even by PUT', async () => {
     const body = { open: () => new Uint8Array([1]), replayable: false };
     const { fetch, calls } = scriptedFetch([json(503, {})]);
-    await expect(exchange(testDeps({ fetch }), request({ method: 'PUT', body, retry: retryableRequest('PUT', body) }))).rejects.toMatchObject({ exitCode: 5 });
+    await expect(
+      exchange(testDeps({ fetch }), request({ method: 'PUT', body, retry: retryableRequest('PUT', body) })),
+    ).rejects.toMatchObject({ exitCode: 5 });
     expect(calls).toHaveLength(1);
   });
 
@@ -272,7 +368,22 @@ describe('the HTTP layer', () => {
     ['Retry-After seconds', { 'retry-after': '7' }, '', 7000],
     ['Retry-After date', { 'retry-after': new Date(NOW + 9000).toUTCString() }, '', 9000],
     ['X-RateLimit-Reset', { 'x-ratelimit-reset': String(NOW / 1000 + 11) }, '', 11_000],
-    ['SoundCloud reset_time', {}, JSON.stringify({ errors: [{ meta: { rate_limit: { bucket: 'by-client' }, remaining_requests: 0, reset_time: '2026/11/23 12:00:13 +0000' } }] }), 13_000],
+    [
+      'SoundCloud reset_time',
+      {},
+      JSON.stringify({
+        errors: [
+          {
+            meta: {
+              rate_limit: { bucket: 'by-client' },
+              remaining_requests: 0,
+              reset_time: '2026/11/23 12:00:13 +0000',
+            },
+          },
+        ],
+      }),
+      13_000,
+    ],
   ])('429 with %s: waited, then repeated (even a POST)', async (_name, headers, body, waited) => {
     const { fetch, calls } = scriptedFetch([new Response(body, { status: 429, headers }), json(200, {})]);
     const deps = testDeps({ fetch });
@@ -287,7 +398,9 @@ describe('the HTTP layer', () => {
     const deps = testDeps({ fetch });
     await expect(exchange(deps, request({ maxRateLimitWaitMs: 5000 }))).rejects.toMatchObject({
       exitCode: 5,
-      message: expect.stringMatching(/rate limiting requests for 120 s \(the limit resets at 2026-11-23T12:02:00Z; tokens waits at most 5 s\)/),
+      message: expect.stringMatching(
+        /rate limiting requests for 120 s \(the limit resets at 2026-11-23T12:02:00Z; tokens waits at most 5 s\)/,
+      ),
     });
     expect(calls).toHaveLength(1);
     expect(deps.slept).toEqual([]);
@@ -295,7 +408,10 @@ describe('the HTTP layer', () => {
 
   it('429 without a reset time: exit 5', async () => {
     const { fetch } = scriptedFetch([json(429, {})]);
-    await expect(exchange(testDeps({ fetch }), request())).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('did not say when') });
+    await expect(exchange(testDeps({ fetch }), request())).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('did not say when'),
+    });
   });
 
   it.each([
@@ -329,7 +445,10 @@ describe('the HTTP layer', () => {
   it('at most 5 redirects; never to plain http off loopback', async () => {
     const loop = () => new Response(null, { status: 302, headers: { location: `${API}/again` } });
     const { fetch, calls } = scriptedFetch(Array.from({ length: 6 }, loop));
-    await expect(exchange(testDeps({ fetch }), request())).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('more than 5') });
+    await expect(exchange(testDeps({ fetch }), request())).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('more than 5'),
+    });
     expect(calls).toHaveLength(6);
     const plain = scriptedFetch([new Response(null, { status: 301, headers: { location: 'http://cdn.test/x' } })]);
     await expect(exchange(testDeps({ fetch: plain.fetch }), request())).rejects.toMatchObject({ exitCode: 5 });
@@ -339,7 +458,9 @@ describe('the HTTP layer', () => {
     const { fetch } = scriptedFetch([new Response(null, { status: 303, headers: { location: `${API}/x` } })]);
     expect((await exchange(testDeps({ fetch }), request({ method: 'POST', redirects: 'return' }))).status).toBe(303);
     const token = scriptedFetch([new Response(null, { status: 302, headers: { location: `${API}/x` } })]);
-    await expect(exchange(testDeps({ fetch: token.fetch }), request({ method: 'POST', redirects: 'refuse' }))).rejects.toMatchObject({
+    await expect(
+      exchange(testDeps({ fetch: token.fetch }), request({ method: 'POST', redirects: 'refuse' })),
+    ).rejects.toMatchObject({
       exitCode: 5,
       message: expect.stringContaining('redirect'),
     });
@@ -366,11 +487,16 @@ describe('the HTTP layer', () => {
   it('debug lines name method, URL, status and attempt, with secret query values masked', async () => {
     const lines: string[] = [];
     const { fetch } = scriptedFetch([json(503, {}), json(200, {})]);
-    await exchange(testDeps({ fetch, debug: (l) => lines.push(l) }), request({ url: new URL(`${API}/me?oauth_token=abc123secret&x=1`) }));
+    await exchange(
+      testDeps({ fetch, debug: (l) => lines.push(l) }),
+      request({ url: new URL(`${API}/me?oauth_token=abc123secret&x=1`) }),
+    );
     expect(lines.join('\n')).toMatch(/GET https:\/\/api\.test\/me\?oauth_token=\[redacted\]&x=1 → 503 .*\(attempt 1\)/);
     expect(lines.join('\n')).toMatch(/→ 200 .*\(attempt 2\)/);
     expect(lines.join('\n')).not.toContain('abc123secret');
-    expect(redactUrl(new URL('https://u:p@a.test/?client_secret=s&q=1'))).toBe('https://a.test/?client_secret=[redacted]&q=1');
+    expect(redactUrl(new URL('https://u:p@a.test/?client_secret=s&q=1'))).toBe(
+      'https://a.test/?client_secret=[redacted]&q=1',
+    );
   });
 });
 
@@ -380,7 +506,13 @@ describe('multipart bodies', () => {
     const file = join(dir, 'de"mo.wav');
     const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 256));
     await writeFile(file, bytes);
-    const body = await multipartBody([{ name: 'track[title]', text: 'Démo' }, { name: 'track[asset_data]', file }], 'BOUNDARY');
+    const body = await multipartBody(
+      [
+        { name: 'track[title]', text: 'Démo' },
+        { name: 'track[asset_data]', file },
+      ],
+      'BOUNDARY',
+    );
     const parts: Buffer[] = [];
     for await (const chunk of body.open() as AsyncIterable<Uint8Array>) parts.push(Buffer.from(chunk));
     const all = Buffer.concat(parts);
@@ -394,7 +526,9 @@ describe('multipart bodies', () => {
   });
 
   it('a missing file is a usage error', async () => {
-    await expect(multipartBody([{ name: 'f', file: '/nonexistent/x.wav' }], 'B')).rejects.toMatchObject({ exitCode: 2 });
+    await expect(multipartBody([{ name: 'f', file: '/nonexistent/x.wav' }], 'B')).rejects.toMatchObject({
+      exitCode: 2,
+    });
   });
 });
 
@@ -403,24 +537,38 @@ describe('TokenBroker.replaceRefused', () => {
   async function setup(answers: Parameters<typeof scriptedFetch>[0], realClock = false) {
     const { fetch, calls } = scriptedFetch(answers);
     // Several brokers waiting for one lock: on a fake clock their polling would run out the lock's patience at once.
-    const deps = testDeps(realClock ? { fetch, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } : { fetch });
+    const deps = testDeps(
+      realClock ? { fetch, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) } : { fetch },
+    );
     await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token', store: 'keychain' });
     await deps.store.set(secretKey('default', 'chartmetric'), JSON.stringify({ refresh_token: 'rt-1' }));
-    await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'refused', token_type: 'bearer', expires_at: deps.clock.now + 3_600_000 });
+    await writeCache(deps.paths, 'default', 'chartmetric', {
+      access_token: 'refused',
+      token_type: 'bearer',
+      expires_at: deps.clock.now + 3_600_000,
+    });
     return { deps, calls };
   }
 
   it('refreshes when the cache still holds the refused token, even though it looks fresh', async () => {
     const { deps, calls } = await setup([json(200, { token: 'new', expires_in: 3600 })]);
-    expect(await new TokenBroker(deps).replaceRefused(chartmetric, 'default', 'refused', opts)).toMatchObject({ token: { access_token: 'new' } });
+    expect(await new TokenBroker(deps).replaceRefused(chartmetric, 'default', 'refused', opts)).toMatchObject({
+      token: { access_token: 'new' },
+    });
     expect(calls).toHaveLength(1);
     expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ token: { access_token: 'new' } });
   });
 
   it('uses the cached token when it is already another one: no refresh', async () => {
     const { deps, calls } = await setup([]);
-    await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'other', token_type: 'bearer', expires_at: deps.clock.now + 3_600_000 });
-    expect(await new TokenBroker(deps).replaceRefused(chartmetric, 'default', 'refused', opts)).toMatchObject({ token: { access_token: 'other' } });
+    await writeCache(deps.paths, 'default', 'chartmetric', {
+      access_token: 'other',
+      token_type: 'bearer',
+      expires_at: deps.clock.now + 3_600_000,
+    });
+    expect(await new TokenBroker(deps).replaceRefused(chartmetric, 'default', 'refused', opts)).toMatchObject({
+      token: { access_token: 'other' },
+    });
     expect(calls).toHaveLength(0);
   });
 
@@ -428,7 +576,13 @@ describe('TokenBroker.replaceRefused', () => {
     const { deps, calls } = await setup([json(200, { token: 'new', expires_in: 3600 })], true);
     const brokers = Array.from({ length: 5 }, () => new TokenBroker(deps));
     const results = await Promise.all(brokers.map((b) => b.replaceRefused(chartmetric, 'default', 'refused', opts)));
-    expect(results.map((r) => (r.kind === 'token' ? r.token.access_token : ''))).toEqual(['new', 'new', 'new', 'new', 'new']);
+    expect(results.map((r) => (r.kind === 'token' ? r.token.access_token : ''))).toEqual([
+      'new',
+      'new',
+      'new',
+      'new',
+      'new',
+    ]);
     expect(calls).toHaveLength(1);
   });
 });

@@ -22,11 +22,17 @@ async function chartmetricDeps(answers: Parameters<typeof scriptedFetch>[0]) {
 describe('TokenBroker', () => {
   it('answers from a fresh cache without a request, and refreshes within min-ttl', async () => {
     const { deps, calls } = await chartmetricDeps([json(200, { token: 'new', expires_in: 3600 })]);
-    await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'cached', token_type: 'bearer', expires_at: deps.clock.now + 120_000 });
+    await writeCache(deps.paths, 'default', 'chartmetric', {
+      access_token: 'cached',
+      token_type: 'bearer',
+      expires_at: deps.clock.now + 120_000,
+    });
     const broker = new TokenBroker(deps);
     expect(await broker.get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'cached' } });
     expect(calls).toHaveLength(0);
-    expect(await broker.get(chartmetric, 'default', { ...get, minTtlSeconds: 300 })).toMatchObject({ token: { access_token: 'new' } });
+    expect(await broker.get(chartmetric, 'default', { ...get, minTtlSeconds: 300 })).toMatchObject({
+      token: { access_token: 'new' },
+    });
     expect(calls).toHaveLength(1);
     expect(JSON.parse(calls[0]!.init.body as string)).toEqual({ refreshtoken: 'rt-1' });
   });
@@ -35,7 +41,10 @@ describe('TokenBroker', () => {
     const { deps } = await chartmetricDeps([json(200, { token: 'a1', expires_in: 3600, refresh_token: 'rt-2' })]);
     await new TokenBroker(deps).get(chartmetric, 'default', get);
     expect(JSON.parse(await deps.store.get('default/chartmetric'))).toEqual({ refresh_token: 'rt-2' });
-    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit', token: { access_token: 'a1' } });
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({
+      kind: 'hit',
+      token: { access_token: 'a1' },
+    });
   });
 
   it('a store that fails after the exchange: exit 6 saying what was lost, and nothing cached', async () => {
@@ -67,7 +76,9 @@ describe('TokenBroker', () => {
       },
       json(200, { token: 'ok', expires_in: 3600 }),
     ]);
-    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'ok' } });
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
+      token: { access_token: 'ok' },
+    });
     expect(calls.map((c) => JSON.parse(c.init.body as string).refreshtoken)).toEqual(['rt-1', 'rt-other']);
   });
 
@@ -76,18 +87,26 @@ describe('TokenBroker', () => {
     await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 4 });
   });
 
-  it.each(['{"access_token":', '[]', '{"access_token":"x","token_type":"b","expires_at":"soon"}', ''])('ignores a damaged cache %j and rebuilds it', async (text) => {
-    const { deps, calls } = await chartmetricDeps([json(200, { token: 'rebuilt', expires_in: 3600 })]);
-    const file = cacheFile(deps.paths, 'default', 'chartmetric');
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, text);
-    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'rebuilt' } });
-    expect(calls).toHaveLength(1);
-    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit' });
-  });
+  it.each(['{"access_token":', '[]', '{"access_token":"x","token_type":"b","expires_at":"soon"}', ''])(
+    'ignores a damaged cache %j and rebuilds it',
+    async (text) => {
+      const { deps, calls } = await chartmetricDeps([json(200, { token: 'rebuilt', expires_in: 3600 })]);
+      const file = cacheFile(deps.paths, 'default', 'chartmetric');
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, text);
+      expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
+        token: { access_token: 'rebuilt' },
+      });
+      expect(calls).toHaveLength(1);
+      expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit' });
+    },
+  );
 
   it('not configured → exit 3 naming the login command', async () => {
-    await expect(new TokenBroker(testDeps()).get(chartmetric, 'staging', get)).rejects.toMatchObject({ exitCode: 3, hint: 'Run `tokens login chartmetric --profile staging`.' });
+    await expect(new TokenBroker(testDeps()).get(chartmetric, 'staging', get)).rejects.toMatchObject({
+      exitCode: 3,
+      hint: 'Run `tokens login chartmetric --profile staging`.',
+    });
   });
 
   it('configured but no secret in the store → exit 3', async () => {
@@ -100,13 +119,19 @@ describe('TokenBroker', () => {
     const deps = testDeps();
     await updateSettings(deps, 'default', 'soundcharts', { mode: 'legacy', app_id: 'APP', store: 'keychain' });
     await deps.store.set('default/soundcharts', JSON.stringify({ api_key: 'KEY' }));
-    expect(await new TokenBroker(deps).get(soundcharts, 'default', get)).toMatchObject({ kind: 'static', credentials: { json: { app_id: 'APP', api_key: 'KEY' } } });
+    expect(await new TokenBroker(deps).get(soundcharts, 'default', get)).toMatchObject({
+      kind: 'static',
+      credentials: { json: { app_id: 'APP', api_key: 'KEY' } },
+    });
   });
 
   it('logged in with the file store but run with the keychain → exit 3 naming TOKENS_STORE=file', async () => {
     const deps = testDeps();
     await updateSettings(deps, 'default', 'chartmetric', { mode: 'refresh_token', store: 'file' });
-    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 3, hint: expect.stringContaining('TOKENS_STORE=file') });
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
+      exitCode: 3,
+      hint: expect.stringContaining('TOKENS_STORE=file'),
+    });
   });
 });
 
@@ -126,7 +151,9 @@ describe('TokenBroker and its store parts', () => {
     });
     await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
       exitCode: 6,
-      message: expect.stringContaining('kept losing the refresh lock for chartmetric (profile default) before it could send a refresh'),
+      message: expect.stringContaining(
+        'kept losing the refresh lock for chartmetric (profile default) before it could send a refresh',
+      ),
     });
     expect(taken).toBe(3);
     expect(calls).toHaveLength(0);
@@ -134,7 +161,11 @@ describe('TokenBroker and its store parts', () => {
 
   it('a shared cache answers a cold machine without a request, and is written after a refresh', async () => {
     const { deps, calls } = await chartmetricDeps([json(200, { token: 'minted', expires_in: 3600 })]);
-    let shared: AccessToken | undefined = { access_token: 'from-another-machine', token_type: 'bearer', expires_at: deps.clock.now + 3_600_000 };
+    let shared: AccessToken | undefined = {
+      access_token: 'from-another-machine',
+      token_type: 'bearer',
+      expires_at: deps.clock.now + 3_600_000,
+    };
     const parts = deps.store.parts.bind(deps.store);
     deps.store.parts = (profile, provider, d) => ({
       ...parts(profile, provider, d),
@@ -148,11 +179,18 @@ describe('TokenBroker and its store parts', () => {
         },
       },
     });
-    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'from-another-machine' } });
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
+      token: { access_token: 'from-another-machine' },
+    });
     expect(calls).toHaveLength(0);
-    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit', token: { access_token: 'from-another-machine' } });
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({
+      kind: 'hit',
+      token: { access_token: 'from-another-machine' },
+    });
     // --force-refresh replaces it, everywhere.
-    expect(await new TokenBroker(deps).get(chartmetric, 'default', { ...get, forceRefresh: true })).toMatchObject({ token: { access_token: 'minted' } });
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', { ...get, forceRefresh: true })).toMatchObject({
+      token: { access_token: 'minted' },
+    });
     expect(shared?.access_token).toBe('minted');
     expect(calls).toHaveLength(1);
   });

@@ -25,7 +25,7 @@ describe('splitShellWords', () => {
     ['"a\\nb"', ['a\\nb']],
     ["'a\\b'", ['a\\b']],
     ['"it\'s"', ["it's"]],
-    ["'say \"hi\"'", ['say "hi"']],
+    ['\'say "hi"\'', ['say "hi"']],
     ['a\\\nb', ['ab']],
     ['a \\\n b', ['a', 'b']],
     ['\\"', ['"']],
@@ -38,7 +38,7 @@ describe('splitShellWords', () => {
     expect(splitShellWords(input)).toEqual(words);
   });
 
-  it.each(["'open", '"open', 'a "b', "a 'b\"", 'a "b\\"'])('rejects the unterminated quote in %j', (input) => {
+  it.each(["'open", '"open', 'a "b', 'a \'b"', 'a "b\\"'])('rejects the unterminated quote in %j', (input) => {
     expect(() => splitShellWords(input)).toThrow(UsageError);
   });
 });
@@ -97,11 +97,15 @@ describe('openInBrowser with BROWSER', () => {
   it('returns false when the BROWSER command does not exist', async () => {
     const messages: string[] = [];
     const env = { ...process.env, BROWSER: join(dir, 'no-such-browser') };
-    await expect(openInBrowser('https://example.com/', { env, childEnv: env, debug: (m) => messages.push(m) })).resolves.toBe(false);
+    await expect(
+      openInBrowser('https://example.com/', { env, childEnv: env, debug: (m) => messages.push(m) }),
+    ).resolves.toBe(false);
     expect(messages.join('\n')).toMatch(/could not be started/);
   });
 
   it('returns false when BROWSER has an unterminated quote', async () => {
-    await expect(openInBrowser('https://example.com/', { env: { BROWSER: "'firefox" }, childEnv: {} })).resolves.toBe(false);
+    await expect(openInBrowser('https://example.com/', { env: { BROWSER: "'firefox" }, childEnv: {} })).resolves.toBe(
+      false,
+    );
   });
 });

@@ -22,7 +22,13 @@ const WRITTEN = {
     default: {
       chartmetric: { mode: 'refresh_token', store: 'file' },
       soundcharts: { mode: 'client_credentials', client_id: 'sc-client', team_id: 'My Team', store: 'keychain' },
-      soundcloud: { mode: 'authorization_code', client_id: 'scl-client', redirect_uri: 'http://127.0.0.1:8765/callback', scope: 'non-expiring', store: 'keychain' },
+      soundcloud: {
+        mode: 'authorization_code',
+        client_id: 'scl-client',
+        redirect_uri: 'http://127.0.0.1:8765/callback',
+        scope: 'non-expiring',
+        store: 'keychain',
+      },
     },
     staging: {
       soundcharts: { mode: 'legacy', app_id: 'APP-1', store: 'file' },
@@ -60,7 +66,10 @@ const REFUSED: Array<[string, unknown]> = [
   ['a redirect URI that is not a URL', withSettings({ mode: 'refresh_token', redirect_uri: 'nope' })],
   ['a relative redirect URI', withSettings({ mode: 'refresh_token', redirect_uri: '/callback' })],
   ['a redirect URI zod trims', withSettings({ mode: 'refresh_token', redirect_uri: ' http://127.0.0.1:1/cb ' })],
-  ['a redirect URI with a newline zod drops', withSettings({ mode: 'refresh_token', redirect_uri: 'http://127.0.0.1:1/c\nb' })],
+  [
+    'a redirect URI with a newline zod drops',
+    withSettings({ mode: 'refresh_token', redirect_uri: 'http://127.0.0.1:1/c\nb' }),
+  ],
   ['a scope of 1001 characters', withSettings({ mode: 'refresh_token', scope: long(1001) })],
   ['store s3', withSettings({ mode: 'refresh_token', store: 's3' })],
   ['a __proto__ profile', JSON.parse('{"version":1,"profiles":{"__proto__":{"chartmetric":{"mode":"x"}}}}')],
@@ -71,7 +80,17 @@ describe('isCertainlyValidConfig', () => {
     expect(isCertain(WRITTEN)).toBe(true);
     expect(ConfigFile.parse(WRITTEN)).toEqual(WRITTEN);
     expect(isCertain({ version: 1, profiles: {} })).toBe(true);
-    expect(isCertain(withSettings({ mode: 'refresh_token', client_id: long(500), team_id: long(500), scope: long(1000), redirect_uri: 'https://example.com/cb' }))).toBe(true);
+    expect(
+      isCertain(
+        withSettings({
+          mode: 'refresh_token',
+          client_id: long(500),
+          team_id: long(500),
+          scope: long(1000),
+          redirect_uri: 'https://example.com/cb',
+        }),
+      ),
+    ).toBe(true);
   });
 
   it.each(REFUSED)('refuses %s', (_what, data) => {
@@ -86,11 +105,38 @@ describe('isCertainlyValidConfig', () => {
     const ABSENT = Symbol('absent');
     // Mostly valid values, so that all of a config is valid often enough.
     const pools: Record<string, unknown[]> = {
-      mode: ['refresh_token', 'legacy', 'client_credentials', 'authorization_code', 'refresh_token', 'legacy', ABSENT, '', 0, null, 'x'],
+      mode: [
+        'refresh_token',
+        'legacy',
+        'client_credentials',
+        'authorization_code',
+        'refresh_token',
+        'legacy',
+        ABSENT,
+        '',
+        0,
+        null,
+        'x',
+      ],
       client_id: [ABSENT, ABSENT, ABSENT, 'abc', long(500), 'abc', '', 'a b', long(501), 7, null],
       team_id: [ABSENT, ABSENT, ABSENT, 'My Team', long(500), '', long(501), false],
       app_id: [ABSENT, ABSENT, ABSENT, 'APP', ' APP', 'A\nB'],
-      redirect_uri: [ABSENT, ABSENT, ABSENT, ABSENT, 'http://127.0.0.1:1/cb', 'https://h/x?y=1#z', 'mailto:x', 'http://[::1]:9/', 'nope', '', ' http://a/ ', 'http://a/\t', 'http://a b/', 1],
+      redirect_uri: [
+        ABSENT,
+        ABSENT,
+        ABSENT,
+        ABSENT,
+        'http://127.0.0.1:1/cb',
+        'https://h/x?y=1#z',
+        'mailto:x',
+        'http://[::1]:9/',
+        'nope',
+        '',
+        ' http://a/ ',
+        'http://a/\t',
+        'http://a b/',
+        1,
+      ],
       scope: [ABSENT, ABSENT, ABSENT, '', 'a b c', long(1000), long(1001), []],
       store: [ABSENT, ABSENT, 'keychain', 'file', 'redis', 's3', '', null],
       extra: [ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, 'x'],
@@ -103,8 +149,19 @@ describe('isCertainlyValidConfig', () => {
         const value = pick(pool);
         if (value !== ABSENT) settings[field] = value;
       }
-      const provider = pick(['chartmetric', 'soundcloud', 'soundcharts', 'chartmetric', 'soundcloud', 'soundcharts', 'other']);
-      const data = { version: pick([1, 1, 1, 1, 1, 2]), profiles: { [pick(['default', 'staging', 'constructor'])]: { [provider]: settings } } };
+      const provider = pick([
+        'chartmetric',
+        'soundcloud',
+        'soundcharts',
+        'chartmetric',
+        'soundcloud',
+        'soundcharts',
+        'other',
+      ]);
+      const data = {
+        version: pick([1, 1, 1, 1, 1, 2]),
+        profiles: { [pick(['default', 'staging', 'constructor'])]: { [provider]: settings } },
+      };
       const schema = ConfigFile.safeParse(data);
       if (isCertain(data)) {
         accepted++;
@@ -151,12 +208,17 @@ describe('readConfigQuickly and loadConfig', () => {
   ])('%s: undefined quickly, a usage error from loadConfig', async (_what, text) => {
     await write(text);
     expect(readConfigQuickly(paths, PROVIDERS)).toBeUndefined();
-    await expect(loadConfig({ paths, providers: PROVIDERS })).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('invalid config') });
+    await expect(loadConfig({ paths, providers: PROVIDERS })).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining('invalid config'),
+    });
   });
 
   it('a config only the schema accepts (it trims a URL): undefined quickly, loaded by loadConfig', async () => {
     await write(JSON.stringify(withSettings({ mode: 'refresh_token', redirect_uri: ' http://127.0.0.1:1/cb ' })));
     expect(readConfigQuickly(paths, PROVIDERS)).toBeUndefined();
-    expect((await loadConfig({ paths, providers: PROVIDERS })).profiles.default?.chartmetric?.redirect_uri).toBe('http://127.0.0.1:1/cb');
+    expect((await loadConfig({ paths, providers: PROVIDERS })).profiles.default?.chartmetric?.redirect_uri).toBe(
+      'http://127.0.0.1:1/cb',
+    );
   });
 });

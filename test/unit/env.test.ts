@@ -52,19 +52,31 @@ describe('readEnv', () => {
   });
 
   it('never echoes the value of a secret variable, even a bad one', () => {
-    const secretVar = { ...TOKENS_PASSPHRASE, parse: () => { throw new Error('is bad'); } };
-    expect(() => readEnv({ TOKENS_PASSPHRASE: 'hunter2-actual-value' }, secretVar)).toThrow(/^TOKENS_PASSPHRASE is bad$/);
+    const secretVar = {
+      ...TOKENS_PASSPHRASE,
+      parse: () => {
+        throw new Error('is bad');
+      },
+    };
+    expect(() => readEnv({ TOKENS_PASSPHRASE: 'hunter2-actual-value' }, secretVar)).toThrow(
+      /^TOKENS_PASSPHRASE is bad$/,
+    );
   });
 
   it('checkEnv reports the first bad variable of the list, provider variables included', () => {
     expect(() => checkEnv({ TOKENS_HTTP_TIMEOUT: '10' }, allVariables())).not.toThrow();
-    expect(() => checkEnv({ TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/token' }, allVariables())).toThrow(/TOKENS_CHARTMETRIC_TOKEN_URL/);
+    expect(() => checkEnv({ TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/token' }, allVariables())).toThrow(
+      /TOKENS_CHARTMETRIC_TOKEN_URL/,
+    );
   });
 });
 
 describe('the README', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('## Environment variables'), readme.indexOf('\n## ', readme.indexOf('## Environment variables') + 1));
+  const section = readme.slice(
+    readme.indexOf('## Environment variables'),
+    readme.indexOf('\n## ', readme.indexOf('## Environment variables') + 1),
+  );
   const rows = section.split('\n').filter((line) => line.startsWith('| `TOKENS_'));
 
   it('lists every declared variable with its documentation, and nothing else', () => {

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
 import { describeError, exitCodeFor } from '../../src/main.js';
-import { CredentialsRejectedError, LoginError, NotConfiguredError, StoreError, UnavailableError, UsageError } from '../../src/core/errors.js';
+import {
+  CredentialsRejectedError,
+  LoginError,
+  NotConfiguredError,
+  StoreError,
+  UnavailableError,
+  UsageError,
+} from '../../src/core/errors.js';
 
 describe('error → exit code, in one place', () => {
   it.each([
@@ -17,9 +24,12 @@ describe('error → exit code, in one place', () => {
   ])('%s → %d', (error, code) => expect(exitCodeFor(error)).toBe(code));
 
   it('prints one line with the hint', () => {
-    expect(describeError(new NotConfiguredError('chartmetric is not configured', { hint: 'Run `tokens login chartmetric`.' }), false)).toBe(
-      'tokens: chartmetric is not configured. Run `tokens login chartmetric`.\n',
-    );
+    expect(
+      describeError(
+        new NotConfiguredError('chartmetric is not configured', { hint: 'Run `tokens login chartmetric`.' }),
+        false,
+      ),
+    ).toBe('tokens: chartmetric is not configured. Run `tokens login chartmetric`.\n');
   });
 
   it('hides the stack of a bug unless verbose', () => {

@@ -29,20 +29,32 @@ describe('planFastPath: what the fast path claims', () => {
       ...extra,
     });
   const exec = (providers: string[] | undefined, argv: string[], profile = 'default') =>
-    expect.objectContaining({ command: 'exec', providers: providers?.map((id) => expect.objectContaining({ id })), profile, argv });
+    expect.objectContaining({
+      command: 'exec',
+      providers: providers?.map((id) => expect.objectContaining({ id })),
+      profile,
+      argv,
+    });
   const status = (provider: string | undefined, extra: Partial<{ profile: string; json: boolean }> = {}) => ({
     command: 'status',
-    options: { profile: 'default', json: false, ...(provider ? { provider: expect.objectContaining({ id: provider }) } : {}), ...extra },
+    options: {
+      profile: 'default',
+      json: false,
+      ...(provider ? { provider: expect.objectContaining({ id: provider }) } : {}),
+      ...extra,
+    },
   });
 
   it.each<[string[], Env, unknown]>([
     [['get', 'chartmetric'], {}, get('chartmetric')],
     [['get', 'soundcloud'], {}, get('soundcloud')],
     [['get', 'soundcharts'], {}, get('soundcharts')],
-    ...(['token', 'header', 'json', 'env'] as const).flatMap((format): Array<[string[], Env, unknown]> => [
-      [['get', 'chartmetric', '--format', format], {}, get('chartmetric', { format })],
-      [['get', 'chartmetric', `--format=${format}`], {}, get('chartmetric', { format })],
-    ]),
+    ...(['token', 'header', 'json', 'env'] as const).flatMap(
+      (format): Array<[string[], Env, unknown]> => [
+        [['get', 'chartmetric', '--format', format], {}, get('chartmetric', { format })],
+        [['get', 'chartmetric', `--format=${format}`], {}, get('chartmetric', { format })],
+      ],
+    ),
     [['get', '--format', 'json', 'chartmetric'], {}, get('chartmetric', { format: 'json' })],
     [['get', 'chartmetric', '--min-ttl', '0'], {}, get('chartmetric', { minTtlSeconds: 0 })],
     [['get', 'chartmetric', '--min-ttl=600'], {}, get('chartmetric', { minTtlSeconds: 600 })],
@@ -51,10 +63,18 @@ describe('planFastPath: what the fast path claims', () => {
     [['get', 'chartmetric', '--profile=staging'], {}, get('chartmetric', { profile: 'staging' })],
     // TOKENS_PROFILE as commander takes it: the flag wins; set but empty means the default.
     [['get', 'chartmetric'], { TOKENS_PROFILE: 'staging' }, get('chartmetric', { profile: 'staging' })],
-    [['get', 'chartmetric', '--profile', 'prod'], { TOKENS_PROFILE: 'staging' }, get('chartmetric', { profile: 'prod' })],
+    [
+      ['get', 'chartmetric', '--profile', 'prod'],
+      { TOKENS_PROFILE: 'staging' },
+      get('chartmetric', { profile: 'prod' }),
+    ],
     [['get', 'chartmetric'], { TOKENS_PROFILE: '' }, get('chartmetric')],
     [['get', 'chartmetric', '--profile='], {}, get('chartmetric')],
-    [['get', 'chartmetric', '--profile', 'prod'], { TOKENS_PROFILE: 'not a profile!' }, get('chartmetric', { profile: 'prod' })],
+    [
+      ['get', 'chartmetric', '--profile', 'prod'],
+      { TOKENS_PROFILE: 'not a profile!' },
+      get('chartmetric', { profile: 'prod' }),
+    ],
     [
       ['get', 'soundcharts', '--profile', 'p1', '--format', 'header', '--min-ttl', '5'],
       {},
@@ -77,12 +97,32 @@ describe('planFastPath: what the fast path claims', () => {
     [['-V'], {}, { command: 'version' }],
     [['exec', '--provider=chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'])],
     [
-      ['exec', '--provider', 'soundcloud', '--provider', 'chartmetric', '--profile', 'staging', '--', 'sh', '-c', 'env'],
+      [
+        'exec',
+        '--provider',
+        'soundcloud',
+        '--provider',
+        'chartmetric',
+        '--profile',
+        'staging',
+        '--',
+        'sh',
+        '-c',
+        'env',
+      ],
       {},
       exec(['soundcloud', 'chartmetric'], ['sh', '-c', 'env'], 'staging'),
     ],
-    [['exec', '--profile', 'staging', '--provider', 'chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'], 'staging')],
-    [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_PROFILE: 'staging' }, exec(['chartmetric'], ['true'], 'staging')],
+    [
+      ['exec', '--profile', 'staging', '--provider', 'chartmetric', '--', 'true'],
+      {},
+      exec(['chartmetric'], ['true'], 'staging'),
+    ],
+    [
+      ['exec', '--provider', 'chartmetric', '--', 'true'],
+      { TOKENS_PROFILE: 'staging' },
+      exec(['chartmetric'], ['true'], 'staging'),
+    ],
     // Everything after `--` is the command's, options and further `--` included.
     [
       ['exec', '--provider', 'chartmetric', '--', 'cmd', '--', '-v', '--help', '--provider', 'x'],
@@ -165,7 +205,10 @@ describe('planFastPath: what the fast path claims', () => {
     [['exec', '--provider', 'chartmetric', '--profile', 'bad name', '--', 'true'], {}],
     [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_DEBUG: '1' }],
     [['exec', '--provider', 'chartmetric', '--', 'true'], { [NO_FAST_PATH_ENV]: '1' }],
-    [['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'], { TOKENS_SOUNDCLOUD_AUTHORIZE_URL: 'http://example.com/a' }],
+    [
+      ['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'],
+      { TOKENS_SOUNDCLOUD_AUTHORIZE_URL: 'http://example.com/a' },
+    ],
     [['exec', '--', 'true'], { TOKENS_DEBUG: '1' }],
     // Every TOKENS_* variable is checked up front, a provider's endpoint overrides included.
     [['exec', '--', 'true'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }],
@@ -208,7 +251,10 @@ beforeAll(async () => {
   traceEsm = join(work, 'trace.mjs');
   await writeFile(
     traceEsm,
-    ["import { register } from 'node:module';", "register('./hooks.mjs', import.meta.url, { data: { file: process.env.FAST_PATH_TRACE } });"].join('\n'),
+    [
+      "import { register } from 'node:module';",
+      "register('./hooks.mjs', import.meta.url, { data: { file: process.env.FAST_PATH_TRACE } });",
+    ].join('\n'),
   );
 });
 afterAll(async () => {
@@ -228,7 +274,11 @@ async function cache(provider: string, token: string, { profile = 'default', ttl
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // A fixed expiry, so --format json prints the same in both runs.
   const expiresAt = Math.floor((Date.now() + ttlMs) / 1000) * 1000;
-  await writeFile(join(dir, `${provider}.json`), JSON.stringify({ access_token: token, token_type: 'bearer', expires_at: expiresAt }), { mode: 0o600 });
+  await writeFile(
+    join(dir, `${provider}.json`),
+    JSON.stringify({ access_token: token, token_type: 'bearer', expires_at: expiresAt }),
+    { mode: 0o600 },
+  );
 }
 
 interface Traced extends CliResult {
@@ -236,7 +286,12 @@ interface Traced extends CliResult {
   fullProgram: boolean;
 }
 
-async function runTraced(args: string[], env: Env, input?: string, base: Record<string, string> = sandbox.baseEnv()): Promise<Traced> {
+async function runTraced(
+  args: string[],
+  env: Env,
+  input?: string,
+  base: Record<string, string> = sandbox.baseEnv(),
+): Promise<Traced> {
   const trace = join(work, `${Math.random().toString(36).slice(2)}.txt`);
   await writeFile(trace, '');
   const full: Record<string, string> = { ...base, FAST_PATH_TRACE: trace };
@@ -244,14 +299,23 @@ async function runTraced(args: string[], env: Env, input?: string, base: Record<
     if (v === undefined) delete full[k];
     else full[k] = v;
   }
-  const result = await runNode(['--import', pathToFileURL(traceEsm).href, BIN, ...args], full, input === undefined ? {} : { input });
+  const result = await runNode(
+    ['--import', pathToFileURL(traceEsm).href, BIN, ...args],
+    full,
+    input === undefined ? {} : { input },
+  );
   const mainJs = join(DIST, 'main.js');
   const loaded = (await readFile(trace, 'utf8')).split('\n').filter((u) => u.startsWith('file:'));
   return { ...result, fullProgram: loaded.some((u) => fileURLToPath(u) === mainJs) };
 }
 
 /** The call as users make it, and the same call forced to the full program. */
-async function bothWays(args: string[], env: Env = {}, input?: string, base?: Record<string, string>): Promise<{ fast: Traced; full: Traced }> {
+async function bothWays(
+  args: string[],
+  env: Env = {},
+  input?: string,
+  base?: Record<string, string>,
+): Promise<{ fast: Traced; full: Traced }> {
   const fast = await runTraced(args, env, input, base);
   const full = await runTraced(args, { ...env, [NO_FAST_PATH_ENV]: '1' }, input, base);
   expect(full.fullProgram, 'TOKENS_NO_FAST_PATH=1 runs the full program').toBe(true);
@@ -331,9 +395,17 @@ describe('the fast path and the full program answer alike', () => {
     ['no cached token', ['get', 'soundcharts'], {}],
     ['another profile', ['get', 'chartmetric', '--profile', 'elsewhere'], {}],
     ['a bad endpoint override', ['get', 'chartmetric'], { TOKENS_CHARTMETRIC_TOKEN_URL: 'http://example.com/token' }],
-    ["another provider's bad endpoint override", ['get', 'chartmetric'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }],
+    [
+      "another provider's bad endpoint override",
+      ['get', 'chartmetric'],
+      { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' },
+    ],
     ['a bad TOKENS_HTTP_TIMEOUT', ['get', 'chartmetric'], { TOKENS_HTTP_TIMEOUT: '2147484' }],
-    ['exec with an expiring token', ['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'], {}],
+    [
+      'exec with an expiring token',
+      ['exec', '--provider', 'chartmetric', '--provider', 'soundcloud', '--', 'true'],
+      {},
+    ],
   ] as Array<[string, string[], Env]>)('handed off: %s → the full program’s answer', async (_what, args, env) => {
     await cache('chartmetric', 'cm_tok');
     await cache('soundcloud', 'sc_tok', { ttlMs: 30_000 });
@@ -348,14 +420,18 @@ describe('the fast path and the full program answer alike', () => {
     const { fast } = await bothWays(['get', 'chartmetric'], { TOKENS_HTTP_TIMEOUT: '2147484' });
     expect(fast.code).toBe(2);
     expect(fast.stdout).toBe('');
-    expect(fast.stderr).toMatch(/^tokens: TOKENS_HTTP_TIMEOUT must be a number of seconds greater than 0 and at most 3600, not "2147484"\n$/);
+    expect(fast.stderr).toMatch(
+      /^tokens: TOKENS_HTTP_TIMEOUT must be a number of seconds greater than 0 and at most 3600, not "2147484"\n$/,
+    );
   });
 
   it('a closed stdout (EPIPE) ends alike', async () => {
     await cache('chartmetric', 'cm_tok');
     const closedStdout = (env: Env) =>
       new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [BIN, 'get', 'chartmetric', '--format', 'env'], { env: { ...sandbox.baseEnv(), ...env } as Record<string, string> });
+        const child = spawn(process.execPath, [BIN, 'get', 'chartmetric', '--format', 'env'], {
+          env: { ...sandbox.baseEnv(), ...env } as Record<string, string>,
+        });
         child.stdout.destroy(); // long before the CLI writes: its write fails with EPIPE
         let stderr = '';
         child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -383,12 +459,19 @@ describe('the fast path and the full program answer alike', () => {
     ['a command that cannot run', ['--provider', 'chartmetric', '--', '/']],
     ['an invalid command (spawn throws)', ['--provider', 'chartmetric', '--', '']],
     ['stdin', ['--provider', 'chartmetric', '--', 'cat']],
-    ['arguments after a second --', ['--provider', 'chartmetric', '--', process.execPath, '-e', 'console.log(process.argv.slice(1))', '--', '-v']],
+    [
+      'arguments after a second --',
+      ['--provider', 'chartmetric', '--', process.execPath, '-e', 'console.log(process.argv.slice(1))', '--', '-v'],
+    ],
   ])('warm exec: %s, alike', async (_what, rest) => {
     await cache('chartmetric', 'cm_tok');
     await cache('soundcloud', 'sc_tok');
     await cache('chartmetric', 'cm_staging', { profile: 'staging' });
-    const env = { TOKENS_PASSPHRASE: 'never-seen-pass', TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'never-seen-rt', TOKENS_EXTRA: 'kept' };
+    const env = {
+      TOKENS_PASSPHRASE: 'never-seen-pass',
+      TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'never-seen-rt',
+      TOKENS_EXTRA: 'kept',
+    };
     const { fast, full } = await bothWays(['exec', ...rest], env, 'piped in\n');
     // spawn() throwing is the one case the fast path gives back (before any child ran).
     expect(fast.fullProgram, 'answered by the fast path').toBe(!!rest.includes(''));
@@ -398,7 +481,10 @@ describe('the fast path and the full program answer alike', () => {
 
   it('the exec environment is the contract’s', async () => {
     await cache('chartmetric', 'cm_tok');
-    const { fast } = await bothWays(['exec', '--provider', 'chartmetric', '--', ...PRINT_ENV], { TOKENS_PASSPHRASE: 'p', TOKENS_EXTRA: 'kept' });
+    const { fast } = await bothWays(['exec', '--provider', 'chartmetric', '--', ...PRINT_ENV], {
+      TOKENS_PASSPHRASE: 'p',
+      TOKENS_EXTRA: 'kept',
+    });
     expect(fast.fullProgram).toBe(false);
     expect(JSON.parse(fast.stdout)).toEqual({
       CHARTMETRIC_ACCESS_TOKEN: 'cm_tok',
@@ -415,7 +501,8 @@ describe('the fast path and the full program answer alike', () => {
 const { loggedIn } = useWorlds({ passphrase: 'fast path passphrase' });
 
 /** bothWays in a world: its HOME, its server, its file store. */
-const bothWaysIn = (w: World, args: string[], env: Env = {}) => bothWays(args, env, undefined, { ...w.sandbox.baseEnv(), ...w.env });
+const bothWaysIn = (w: World, args: string[], env: Env = {}) =>
+  bothWays(args, env, undefined, { ...w.sandbox.baseEnv(), ...w.env });
 
 /**
  * A world logged in to Chartmetric and SoundCloud (app-only) in the default profile, and to
@@ -423,11 +510,15 @@ const bothWaysIn = (w: World, args: string[], env: Env = {}) => bothWays(args, e
  */
 async function configuredWorld(): Promise<World> {
   const w = await loggedIn('chartmetric');
-  const scl = await w.run(['login', 'soundcloud', '--client-credentials', '--client-id', 'scl-client'], { env: { TOKENS_SOUNDCLOUD_CLIENT_SECRET: w.secrets[2]! } });
+  const scl = await w.run(['login', 'soundcloud', '--client-credentials', '--client-id', 'scl-client'], {
+    env: { TOKENS_SOUNDCLOUD_CLIENT_SECRET: w.secrets[2]! },
+  });
   expect(scl.code, scl.stderr).toBe(0);
   // An app-only login caches no token; the first get does.
   expect((await w.run(['get', 'soundcloud'])).code).toBe(0);
-  const legacy = await w.run(['login', 'soundcharts', '--legacy', '--app-id', 'APP-1', '--profile', 'staging'], { env: { TOKENS_SOUNDCHARTS_API_KEY: 'legacy-api-key-value' } });
+  const legacy = await w.run(['login', 'soundcharts', '--legacy', '--app-id', 'APP-1', '--profile', 'staging'], {
+    env: { TOKENS_SOUNDCHARTS_API_KEY: 'legacy-api-key-value' },
+  });
   expect(legacy.code, legacy.stderr).toBe(0);
   return w;
 }
@@ -440,15 +531,26 @@ describe('exec without --provider: every configured provider, alike both ways', 
     const { fast, full } = await bothWaysIn(w, ['exec', '--', ...PRINT_ENV]);
     expect(fast.fullProgram, 'answered by the fast path').toBe(false);
     expect(outcome(fast)).toEqual(outcome(full));
-    expect(Object.keys(JSON.parse(fast.stdout))).toEqual(expect.arrayContaining(['CHARTMETRIC_ACCESS_TOKEN', 'SOUNDCLOUD_ACCESS_TOKEN']));
+    expect(Object.keys(JSON.parse(fast.stdout))).toEqual(
+      expect.arrayContaining(['CHARTMETRIC_ACCESS_TOKEN', 'SOUNDCLOUD_ACCESS_TOKEN']),
+    );
   });
 
   it.each<[string, (w: World) => Promise<void>, string[]]>([
     ['nothing configured in the profile', async () => undefined, ['--profile', 'empty']],
     ['legacy Soundcharts (no access token to cache)', async () => undefined, ['--profile', 'staging']],
     ['a configured provider without a cached token', async (w) => expireCache(w), []],
-    ['a damaged config.json', async (w) => writeFile(configPath(w), '{"version": 1, "profiles": {"default": {"chartm'), []],
-    ['a config.json the schema rejects', async (w) => writeFile(configPath(w), JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 5 } } } })), []],
+    [
+      'a damaged config.json',
+      async (w) => writeFile(configPath(w), '{"version": 1, "profiles": {"default": {"chartm'),
+      [],
+    ],
+    [
+      'a config.json the schema rejects',
+      async (w) =>
+        writeFile(configPath(w), JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 5 } } } })),
+      [],
+    ],
     [
       'a config.json only the schema accepts (it trims the URL)',
       async (w) => {
@@ -492,16 +594,34 @@ describe('status, alike both ways', () => {
       const { fast, full } = await bothWaysIn(w, ['status', '--json'], env);
       expect(fast.fullProgram).toBe(false);
       expect(outcome(fast)).toEqual(outcome(full));
-      expect(JSON.parse(fast.stdout).providers.find((p: { provider: string }) => p.provider === 'chartmetric')).toMatchObject({ token_expired: true, refresh_token: true });
+      expect(
+        JSON.parse(fast.stdout).providers.find((p: { provider: string }) => p.provider === 'chartmetric'),
+      ).toMatchObject({ token_expired: true, refresh_token: true });
     }
   });
 
   it.each<[string, (w: World) => Promise<void>, Env | ((w: World) => Env)]>([
-    ['no note of what is stored (an older tokens logged in)', async (w) => rm(join(w.sandbox.home, '.local/state/tokens/default/chartmetric.stored.json')), {}],
-    ['a note for another store (TOKENS_STORE=keychain, none running)', async () => undefined, { TOKENS_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', TOKENS_KEYCHAIN_TIMEOUT: '2' }],
-    ['another secrets file (TOKENS_STORE_FILE)', async (w) => writeFile(join(w.sandbox.home, 'other.enc'), ''), (w) => ({ TOKENS_STORE_FILE: join(w.sandbox.home, 'other.enc') })],
+    [
+      'no note of what is stored (an older tokens logged in)',
+      async (w) => rm(join(w.sandbox.home, '.local/state/tokens/default/chartmetric.stored.json')),
+      {},
+    ],
+    [
+      'a note for another store (TOKENS_STORE=keychain, none running)',
+      async () => undefined,
+      { TOKENS_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', TOKENS_KEYCHAIN_TIMEOUT: '2' },
+    ],
+    [
+      'another secrets file (TOKENS_STORE_FILE)',
+      async (w) => writeFile(join(w.sandbox.home, 'other.enc'), ''),
+      (w) => ({ TOKENS_STORE_FILE: join(w.sandbox.home, 'other.enc') }),
+    ],
     ['the secrets file gone', async (w) => rm(join(w.sandbox.home, '.local/share/tokens/secrets.enc')), {}],
-    ['a note others may write', async (w) => chmod(join(w.sandbox.home, '.local/state/tokens/default/chartmetric.stored.json'), 0o622), {}],
+    [
+      'a note others may write',
+      async (w) => chmod(join(w.sandbox.home, '.local/state/tokens/default/chartmetric.stored.json'), 0o622),
+      {},
+    ],
     ['an invalid TOKENS_STORE', async () => undefined, { TOKENS_STORE: 'redis-ish' }],
     ['colour wanted (FORCE_COLOR)', async () => undefined, { NO_COLOR: undefined, FORCE_COLOR: '1' }],
     ['a damaged config.json', async (w) => writeFile(configPath(w), '{'), {}],

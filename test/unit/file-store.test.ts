@@ -157,7 +157,13 @@ describe('FileStore', () => {
     await seed();
     for (const pass of [undefined, '']) {
       const s = store(pass); // constructing is fine
-      for (const op of [() => s.check(), () => s.get('default/soundcloud'), () => s.list(), () => s.set('a', 'b'), () => s.delete('a')]) {
+      for (const op of [
+        () => s.check(),
+        () => s.get('default/soundcloud'),
+        () => s.list(),
+        () => s.set('a', 'b'),
+        () => s.delete('a'),
+      ]) {
         await expectStoreError(op(), /TOKENS_PASSPHRASE/);
       }
     }
@@ -166,7 +172,13 @@ describe('FileStore', () => {
   });
 
   describe('tampering', () => {
-    type Envelope = { v: number; kdf: { name: string; N: number; r: number; p: number; salt: string }; iv: string; tag: string; ct: string };
+    type Envelope = {
+      v: number;
+      kdf: { name: string; N: number; r: number; p: number; salt: string };
+      iv: string;
+      tag: string;
+      ct: string;
+    };
     const flipB64 = (b64: string, index: number) => {
       const buf = Buffer.from(b64, 'base64');
       buf[(index + buf.length) % buf.length]! ^= 0x01;
@@ -261,7 +273,9 @@ describe('FileStore', () => {
 
   it('serializes concurrent writers within one process', async () => {
     const writers = Array.from({ length: 4 }, () => store());
-    await Promise.all(writers.flatMap((w, i) => Array.from({ length: 5 }, (_, j) => w.set(`w${i}/k${j}`, `v${i}-${j}`))));
+    await Promise.all(
+      writers.flatMap((w, i) => Array.from({ length: 5 }, (_, j) => w.set(`w${i}/k${j}`, `v${i}-${j}`))),
+    );
     const keys = await store().list();
     expect(keys).toHaveLength(20);
     expect(await store().get('w3/k4')).toBe('v3-4');
@@ -295,48 +309,53 @@ describe('FileStore', () => {
     const writers = Array.from({ length: 4 }, () => new FileStore({ path: file, passphrase: PASS, lockDeps }));
     await Promise.all(writers.map((w, i) => w.set(`after-crash/${i}`, `ok-${i}`)));
     expect(debug.filter((m) => m.startsWith('took over the lock'))).toHaveLength(1);
-    expect(await store().list()).toEqual(['after-crash/0', 'after-crash/1', 'after-crash/2', 'after-crash/3', 'default/soundcharts', 'default/soundcloud']);
+    expect(await store().list()).toEqual([
+      'after-crash/0',
+      'after-crash/1',
+      'after-crash/2',
+      'after-crash/3',
+      'default/soundcharts',
+      'default/soundcloud',
+    ]);
     expect(await store().get('default/soundcloud')).toBe(SECRET_A);
     expect((await readdir(dir)).sort()).toEqual(['secrets.enc']);
   });
 
-  it(
-    'loses no update when child processes write different keys concurrently',
-    async () => {
-      // Under the repository, so that the bundle resolves its dependencies from node_modules.
-      const bundleDir = await repoTempDir('file-store-');
-      try {
-        await bundleForChild('src/store/file.ts', join(bundleDir, 'file-store.mjs'));
-        const driver = join(bundleDir, 'writer.mjs');
-        await writeFile(
-          driver,
-          `import { FileStore } from './file-store.mjs';
+  it('loses no update when child processes write different keys concurrently', async () => {
+    // Under the repository, so that the bundle resolves its dependencies from node_modules.
+    const bundleDir = await repoTempDir('file-store-');
+    try {
+      await bundleForChild('src/store/file.ts', join(bundleDir, 'file-store.mjs'));
+      const driver = join(bundleDir, 'writer.mjs');
+      await writeFile(
+        driver,
+        `import { FileStore } from './file-store.mjs';
 const [path, prefix, count] = process.argv.slice(2);
 const store = new FileStore({ path, passphrase: process.env.TOKENS_PASSPHRASE });
 for (let j = 0; j < Number(count); j++) await store.set(prefix + '/k' + j, 'value-' + prefix + '-' + j);
 `,
-        );
-        await seed();
-        const CHILDREN = 8;
-        const PER_CHILD = 5;
-        const results = await Promise.all(
-          Array.from({ length: CHILDREN }, (_, i) => run(process.execPath, [driver, file, `c${i}`, String(PER_CHILD)], { TOKENS_PASSPHRASE: PASS })),
-        );
-        for (const r of results) expect(r, r.stderr).toMatchObject({ code: 0 });
-        const s = store();
-        const keys = await s.list();
-        expect(keys).toHaveLength(CHILDREN * PER_CHILD + 2);
-        for (let i = 0; i < CHILDREN; i++) {
-          for (let j = 0; j < PER_CHILD; j++) expect(await s.get(`c${i}/k${j}`)).toBe(`value-c${i}-${j}`);
-        }
-        expect(await s.get('default/soundcloud')).toBe(SECRET_A);
-        expect((await readdir(dir)).sort()).toEqual(['secrets.enc']);
-      } finally {
-        await rm(bundleDir, { recursive: true, force: true });
+      );
+      await seed();
+      const CHILDREN = 8;
+      const PER_CHILD = 5;
+      const results = await Promise.all(
+        Array.from({ length: CHILDREN }, (_, i) =>
+          run(process.execPath, [driver, file, `c${i}`, String(PER_CHILD)], { TOKENS_PASSPHRASE: PASS }),
+        ),
+      );
+      for (const r of results) expect(r, r.stderr).toMatchObject({ code: 0 });
+      const s = store();
+      const keys = await s.list();
+      expect(keys).toHaveLength(CHILDREN * PER_CHILD + 2);
+      for (let i = 0; i < CHILDREN; i++) {
+        for (let j = 0; j < PER_CHILD; j++) expect(await s.get(`c${i}/k${j}`)).toBe(`value-c${i}-${j}`);
       }
-    },
-    120_000,
-  );
+      expect(await s.get('default/soundcloud')).toBe(SECRET_A);
+      expect((await readdir(dir)).sort()).toEqual(['secrets.enc']);
+    } finally {
+      await rm(bundleDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('openStore', () => {
@@ -360,7 +379,11 @@ describe('openStore', () => {
     const atDefault = await openStore({ TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASS }, paths, {});
     expect(atDefault.kind).toBe('file');
     expect((atDefault as FileStore).path).toBe('/home/someone/.local/share/tokens/secrets.enc');
-    const explicit = await openStore({ TOKENS_STORE: 'file', TOKENS_STORE_FILE: file, TOKENS_PASSPHRASE: PASS }, paths, {});
+    const explicit = await openStore(
+      { TOKENS_STORE: 'file', TOKENS_STORE_FILE: file, TOKENS_PASSPHRASE: PASS },
+      paths,
+      {},
+    );
     await explicit.set('a', 'b');
     expect(await store().get('a')).toBe('b');
     const noPass = await openStore({ TOKENS_STORE: 'file', TOKENS_STORE_FILE: file }, paths, {});
@@ -375,9 +398,16 @@ describe('openStore', () => {
   });
 });
 
-function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);

@@ -22,15 +22,25 @@ async function sent(send: (deps: ReturnType<typeof testDeps>) => Promise<unknown
   await send(testDeps({ fetch }));
   const init = calls[0]!.init;
   const headers = new Headers(init.headers as Record<string, string>);
-  return { fields: Object.fromEntries(new URLSearchParams(String(init.body))), authorization: headers.get('authorization'), type: headers.get('content-type') };
+  return {
+    fields: Object.fromEntries(new URLSearchParams(String(init.body))),
+    authorization: headers.get('authorization'),
+    type: headers.get('content-type'),
+  };
 }
 
 describe('grant requests', () => {
   it.each([
-    ['client credentials, Basic', (d: ReturnType<typeof testDeps>) => clientCredentialsGrantRequest(d, endpoint, basic), { grant_type: 'client_credentials' }, BASIC_HEADER],
+    [
+      'client credentials, Basic',
+      (d: ReturnType<typeof testDeps>) => clientCredentialsGrantRequest(d, endpoint, basic),
+      { grant_type: 'client_credentials' },
+      BASIC_HEADER,
+    ],
     [
       'client credentials with a provider parameter, Basic',
-      (d: ReturnType<typeof testDeps>) => clientCredentialsGrantRequest(d, endpoint, basic, { team_id: 'T', absent: undefined }),
+      (d: ReturnType<typeof testDeps>) =>
+        clientCredentialsGrantRequest(d, endpoint, basic, { team_id: 'T', absent: undefined }),
       { grant_type: 'client_credentials', team_id: 'T' },
       BASIC_HEADER,
     ],
@@ -48,8 +58,20 @@ describe('grant requests', () => {
     ],
     [
       'authorization code with PKCE, in the body',
-      (d: ReturnType<typeof testDeps>) => authorizationCodeGrantRequest(d, endpoint, body, { code: 'c', redirect_uri: 'http://127.0.0.1:1/cb', code_verifier: 'v' }),
-      { grant_type: 'authorization_code', code: 'c', redirect_uri: 'http://127.0.0.1:1/cb', code_verifier: 'v', client_id: 'cid', client_secret: 'csecret-value' },
+      (d: ReturnType<typeof testDeps>) =>
+        authorizationCodeGrantRequest(d, endpoint, body, {
+          code: 'c',
+          redirect_uri: 'http://127.0.0.1:1/cb',
+          code_verifier: 'v',
+        }),
+      {
+        grant_type: 'authorization_code',
+        code: 'c',
+        redirect_uri: 'http://127.0.0.1:1/cb',
+        code_verifier: 'v',
+        client_id: 'cid',
+        client_secret: 'csecret-value',
+      },
       null,
     ],
   ] as const)('%s', async (_what, send, fields, authorization) => {
@@ -61,18 +83,31 @@ describe('grant requests', () => {
 });
 
 describe('processGrantResponse', () => {
-  const response = (status: number, payload: unknown) => ({ status, headers: new Headers(), text: JSON.stringify(payload), redact: [] });
+  const response = (status: number, payload: unknown) => ({
+    status,
+    headers: new Headers(),
+    text: JSON.stringify(payload),
+    redact: [],
+  });
 
   it('accepts the documented fields, and requires a refresh token where the grant rotates', () => {
-    expect(processGrantResponse(response(200, { access_token: 'a', expires_in: 3600 }), endpoint, TokenAnswer)).toMatchObject({ access_token: 'a', expires_in: 3600 });
-    expect(() => processGrantResponse(response(200, { access_token: 'a', expires_in: 3600 }), endpoint, RotatingTokenAnswer)).toThrow(/refresh_token missing/);
-    expect(() => processGrantResponse(response(200, { expires_in: 3600 }), endpoint, TokenAnswer)).toThrow(/access_token missing/);
+    expect(
+      processGrantResponse(response(200, { access_token: 'a', expires_in: 3600 }), endpoint, TokenAnswer),
+    ).toMatchObject({ access_token: 'a', expires_in: 3600 });
+    expect(() =>
+      processGrantResponse(response(200, { access_token: 'a', expires_in: 3600 }), endpoint, RotatingTokenAnswer),
+    ).toThrow(/refresh_token missing/);
+    expect(() => processGrantResponse(response(200, { expires_in: 3600 }), endpoint, TokenAnswer)).toThrow(
+      /access_token missing/,
+    );
   });
 
   it('types a rejection (exit 4, with the hint) and any other error (exit 5)', () => {
     expect(() => processGrantResponse(response(401, { error: 'invalid_client' }), endpoint, TokenAnswer)).toThrow(
       expect.objectContaining({ exitCode: 4, hint: endpoint.loginHint }),
     );
-    expect(() => processGrantResponse(response(500, {}), endpoint, TokenAnswer)).toThrow(expect.objectContaining({ exitCode: 5 }));
+    expect(() => processGrantResponse(response(500, {}), endpoint, TokenAnswer)).toThrow(
+      expect.objectContaining({ exitCode: 5 }),
+    );
   });
 });

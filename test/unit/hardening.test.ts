@@ -9,7 +9,7 @@ import { TokenBroker, secretKey } from '../../src/core/broker.js';
 import { cacheFile, isFresh, readCache, writeCache } from '../../src/core/cache.js';
 import { configFile, loadConfig, updateSettings } from '../../src/core/config.js';
 import { sendTokenRequest, MAX_BODY_BYTES } from '../../src/core/http.js';
-import { lockPath, } from '../../src/core/lock.js';
+import { lockPath } from '../../src/core/lock.js';
 import { ensurePrivateDir, writePrivateFile } from '../../src/core/private-files.js';
 import { StoreError, UnavailableError } from '../../src/core/errors.js';
 import { sanitizeProviderText } from '../../src/core/untrusted-text.js';
@@ -40,7 +40,11 @@ describe('item 1: writes never follow a planted symbolic link', () => {
     await writeFile(victim, 'precious\n', { mode: 0o644 });
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     await symlink(victim, file);
-    await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'tok', token_type: 'bearer', expires_at: deps.clock.now + HOUR });
+    await writeCache(deps.paths, 'default', 'chartmetric', {
+      access_token: 'tok',
+      token_type: 'bearer',
+      expires_at: deps.clock.now + HOUR,
+    });
     expect(await readFile(victim, 'utf8')).toBe('precious\n');
     expect(await mode(victim)).toBe(0o644);
     const info = await lstat(file);
@@ -58,7 +62,10 @@ describe('item 1: writes never follow a planted symbolic link', () => {
     await symlink(victim, path);
     // Reading through the link is refused (exit 6): its contents are not ours.
     const store = new FileStore({ path, passphrase: 'pp', privateRoot: deps.paths.dataDir });
-    await expect(store.get('x')).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('symbolic link') });
+    await expect(store.get('x')).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('symbolic link'),
+    });
     expect(await readFile(victim, 'utf8')).toBe('precious\n');
   });
 });
@@ -106,21 +113,34 @@ describe('item 2: directories and files of ours are tightened or refused', () =>
     await loadConfig(deps);
     expect(await mode(file)).toBe(0o600);
     await chmod(file, 0o666);
-    await expect(loadConfig(deps)).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('writable by group or others') });
+    await expect(loadConfig(deps)).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('writable by group or others'),
+    });
   });
 
   it('a cache file writable by others, or owned by another user, is never served', async () => {
     const deps = testDeps();
-    await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'tok', token_type: 'bearer', expires_at: deps.clock.now + HOUR });
+    await writeCache(deps.paths, 'default', 'chartmetric', {
+      access_token: 'tok',
+      token_type: 'bearer',
+      expires_at: deps.clock.now + HOUR,
+    });
     const file = cacheFile(deps.paths, 'default', 'chartmetric');
     await chmod(file, 0o666);
-    expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({ kind: 'damaged', reason: 'writable by group or others' });
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({
+      kind: 'damaged',
+      reason: 'writable by group or others',
+    });
     await chmod(file, 0o644);
     expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit' });
     expect(await mode(file)).toBe(0o600);
     if (isRoot) {
       await chown(file, 4242, 4242);
-      expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({ kind: 'damaged', reason: 'owned by another user (uid 4242)' });
+      expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({
+        kind: 'damaged',
+        reason: 'owned by another user (uid 4242)',
+      });
     }
   });
 });
@@ -136,18 +156,33 @@ describe('item 3: secrets echoed by the provider are redacted', () => {
 
   it('a 401 quoting the refresh token that was sent: exit 4 without it', async () => {
     const refresh = 'rt-secret-value-1';
-    const { deps } = await chartmetricDeps([json(401, { error: 'invalid_grant', error_description: `refresh token ${refresh} is revoked` })], refresh);
+    const { deps } = await chartmetricDeps(
+      [json(401, { error: 'invalid_grant', error_description: `refresh token ${refresh} is revoked` })],
+      refresh,
+    );
     const error = await new TokenBroker(deps).get(chartmetric, 'default', get).catch((e: Error) => e);
-    expect(error).toMatchObject({ exitCode: 4, message: expect.stringContaining('refresh token [redacted] is revoked') });
+    expect(error).toMatchObject({
+      exitCode: 4,
+      message: expect.stringContaining('refresh token [redacted] is revoked'),
+    });
     expect(JSON.stringify(error)).not.toContain(refresh);
     expect((error as Error).message).not.toContain(refresh);
   });
 
   it('SoundCloud: a 400 quoting the client secret of the refresh grant', async () => {
-    const { fetch } = scriptedFetch([json(400, { error: 'invalid_client', error_description: 'client_secret=cs-very-secret-9 is wrong' })]);
+    const { fetch } = scriptedFetch([
+      json(400, { error: 'invalid_client', error_description: 'client_secret=cs-very-secret-9 is wrong' }),
+    ]);
     const deps = testDeps({ fetch });
-    await updateSettings(deps, 'default', 'soundcloud', { mode: 'authorization_code', client_id: 'cid', store: 'keychain' });
-    await deps.store.set(secretKey('default', 'soundcloud'), JSON.stringify({ client_secret: 'cs-very-secret-9', refresh_token: 'scl-rt-1234' }));
+    await updateSettings(deps, 'default', 'soundcloud', {
+      mode: 'authorization_code',
+      client_id: 'cid',
+      store: 'keychain',
+    });
+    await deps.store.set(
+      secretKey('default', 'soundcloud'),
+      JSON.stringify({ client_secret: 'cs-very-secret-9', refresh_token: 'scl-rt-1234' }),
+    );
     const error = (await new TokenBroker(deps).get(soundcloud, 'default', get).catch((e: Error) => e)) as Error;
     expect(error.message).toContain('client_secret=[redacted] is wrong');
     expect(error.message).not.toContain('cs-very-secret-9');
@@ -155,14 +190,22 @@ describe('item 3: secrets echoed by the provider are redacted', () => {
 });
 
 describe('item 4: access tokens must be RFC 6750 b64tokens', () => {
-  it.each(['abc\nX-Injected: yes', 'abc\r\n', 'tok\u001b[31m', 'has space', 'quote"'])('a token endpoint answering %j: exit 5, nothing cached', async (token) => {
-    const { deps } = await chartmetricDeps([json(200, { token, expires_in: 3600 })]);
-    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('RFC 6750') });
-    expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({ kind: 'absent' });
-  });
+  it.each(['abc\nX-Injected: yes', 'abc\r\n', 'tok\u001b[31m', 'has space', 'quote"'])(
+    'a token endpoint answering %j: exit 5, nothing cached',
+    async (token) => {
+      const { deps } = await chartmetricDeps([json(200, { token, expires_in: 3600 })]);
+      await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
+        exitCode: 5,
+        message: expect.stringContaining('RFC 6750'),
+      });
+      expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({ kind: 'absent' });
+    },
+  );
 
   it('a rotation that came with a refused token is still stored', async () => {
-    const { deps } = await chartmetricDeps([json(200, { token: 'bad\ntoken', expires_in: 3600, refresh_token: 'rt-next-2' })]);
+    const { deps } = await chartmetricDeps([
+      json(200, { token: 'bad\ntoken', expires_in: 3600, refresh_token: 'rt-next-2' }),
+    ]);
     await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 5 });
     expect(JSON.parse(await deps.store.get('default/chartmetric'))).toEqual({ refresh_token: 'rt-next-2' });
   });
@@ -171,8 +214,15 @@ describe('item 4: access tokens must be RFC 6750 b64tokens', () => {
     const deps = testDeps();
     const file = cacheFile(deps.paths, 'default', 'chartmetric');
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(file, JSON.stringify({ access_token: 'x\r\nInjected: 1', token_type: 'bearer', expires_at: deps.clock.now + HOUR }), { mode: 0o600 });
-    expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({ kind: 'damaged', reason: 'unexpected shape' });
+    await writeFile(
+      file,
+      JSON.stringify({ access_token: 'x\r\nInjected: 1', token_type: 'bearer', expires_at: deps.clock.now + HOUR }),
+      { mode: 0o600 },
+    );
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({
+      kind: 'damaged',
+      reason: 'unexpected shape',
+    });
   });
 });
 
@@ -181,7 +231,13 @@ describe('item 6: shared failure records are untrusted text', () => {
     const { deps } = await chartmetricDeps([]);
     const path = lockPath(deps.paths.stateDir, 'default', 'chartmetric');
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const record = { at: deps.clock.now + 1000, sharing: 'waiting', exitCode: 5, message: 'down\u001b]0;pwned\u0007\u001b[2J', hint: 'try \u001b[31mlater' };
+    const record = {
+      at: deps.clock.now + 1000,
+      sharing: 'waiting',
+      exitCode: 5,
+      message: 'down\u001b]0;pwned\u0007\u001b[2J',
+      hint: 'try \u001b[31mlater',
+    };
     await writeFile(`${path}.failure.json`, JSON.stringify(record), { mode: 0o600 });
     const seen = await new TokenBroker(deps).get(chartmetric, 'default', get).then(
       () => undefined,
@@ -196,18 +252,28 @@ describe('item 6: shared failure records are untrusted text', () => {
 
 describe('item 7: the store write is prepared before a refresh token is spent', () => {
   it('a store that cannot be written: exit 6 and no request sent', async () => {
-    const { deps, calls } = await chartmetricDeps([json(200, { token: 'a1', expires_in: 3600, refresh_token: 'rt-2' })]);
+    const { deps, calls } = await chartmetricDeps([
+      json(200, { token: 'a1', expires_in: 3600, refresh_token: 'rt-2' }),
+    ]);
     deps.store.prepareWrite = async () => {
       throw new StoreError('cannot write in /x: read-only file system (EROFS)');
     };
-    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('EROFS') });
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('EROFS'),
+    });
     expect(calls).toHaveLength(0);
   });
 
   it('the file store: a blocked lock or a directory it cannot write in is found by prepareWrite', async () => {
     const deps = testDeps();
     const path = join(deps.paths.dataDir, 'secrets.enc');
-    const store = new FileStore({ path, passphrase: 'pp', privateRoot: deps.paths.dataDir, lockDeps: { ...deps, sleep: async () => undefined } });
+    const store = new FileStore({
+      path,
+      passphrase: 'pp',
+      privateRoot: deps.paths.dataDir,
+      lockDeps: { ...deps, sleep: async () => undefined },
+    });
     await store.set('k', 'v');
     await store.prepareWrite('k');
     // A plain file where the lock directory goes: neither taken over nor locked.
@@ -225,7 +291,10 @@ describe('item 8: a FIFO at a cache or state path is damaged, never read', () =>
     const file = cacheFile(deps.paths, 'default', 'chartmetric');
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     execFileSync('mkfifo', ['-m', '600', file]);
-    expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({ kind: 'damaged', reason: 'not a regular file' });
+    expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({
+      kind: 'damaged',
+      reason: 'not a regular file',
+    });
 
     const lock = lockPath(deps.paths.stateDir, 'default', 'chartmetric');
     await mkdir(dirname(lock), { recursive: true, mode: 0o700 });
@@ -234,25 +303,35 @@ describe('item 8: a FIFO at a cache or state path is damaged, never read', () =>
     const fifo = lockPath(broker.deps.paths.stateDir, 'default', 'chartmetric');
     await mkdir(dirname(fifo), { recursive: true, mode: 0o700 });
     execFileSync('mkfifo', ['-m', '600', `${fifo}.failure.json`]);
-    expect(await new TokenBroker(broker.deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'after-fifo' } });
+    expect(await new TokenBroker(broker.deps).get(chartmetric, 'default', get)).toMatchObject({
+      token: { access_token: 'after-fifo' },
+    });
 
     await mkdir(deps.paths.configDir, { recursive: true, mode: 0o700 });
     execFileSync('mkfifo', ['-m', '600', configFile(deps.paths)]);
-    await expect(loadConfig(deps)).rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('not a regular file') });
+    await expect(loadConfig(deps)).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringContaining('not a regular file'),
+    });
   });
 });
 
 describe('item 9: lifetimes are bounded', () => {
   it.each([1e13, 1e300, 315_360_001])('expires_in %d: exit 5', async (expires_in) => {
     const { deps } = await chartmetricDeps([json(200, { token: 'tok', expires_in })]);
-    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('expires_in') });
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('expires_in'),
+    });
   });
 
   it('a cache with an expiry no Date can show is damaged', async () => {
     const deps = testDeps();
     const file = cacheFile(deps.paths, 'default', 'chartmetric');
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(file, JSON.stringify({ access_token: 'tok', token_type: 'bearer', expires_at: 1e300 }), { mode: 0o600 });
+    await writeFile(file, JSON.stringify({ access_token: 'tok', token_type: 'bearer', expires_at: 1e300 }), {
+      mode: 0o600,
+    });
     expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'damaged' });
   });
 });
@@ -267,7 +346,15 @@ describe('item 10: token-endpoint bodies and tokens are bounded', () => {
       },
     });
     const { fetch } = scriptedFetch([new Response(endless, { status: 200 })]);
-    await expect(sendTokenRequest(testDeps({ fetch }), { providerTitle: 'Acme', url: 'https://x.test/t', headers: {}, body: '', secrets: [] })).rejects.toMatchObject({
+    await expect(
+      sendTokenRequest(testDeps({ fetch }), {
+        providerTitle: 'Acme',
+        url: 'https://x.test/t',
+        headers: {},
+        body: '',
+        secrets: [],
+      }),
+    ).rejects.toMatchObject({
       exitCode: 5,
       message: expect.stringContaining('over 1 MB'),
     });
@@ -276,7 +363,10 @@ describe('item 10: token-endpoint bodies and tokens are bounded', () => {
 
   it('a 20 KB access token: exit 5, not cached', async () => {
     const { deps } = await chartmetricDeps([json(200, { token: 'a'.repeat(20_000), expires_in: 3600 })]);
-    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('longer than 16384') });
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('longer than 16384'),
+    });
     expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({ kind: 'absent' });
   });
 });
@@ -285,21 +375,34 @@ describe('item 12: mode is validated per provider', () => {
   it('"mode":"banana" for Soundcharts is exit 2 naming the field', async () => {
     const deps = testDeps();
     await mkdir(deps.paths.configDir, { recursive: true, mode: 0o700 });
-    await writeFile(configFile(deps.paths), JSON.stringify({ version: 1, profiles: { default: { soundcharts: { mode: 'banana' } } } }), { mode: 0o600 });
-    await expect(loadConfig(deps)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('field "profiles.default.soundcharts.mode"') });
+    await writeFile(
+      configFile(deps.paths),
+      JSON.stringify({ version: 1, profiles: { default: { soundcharts: { mode: 'banana' } } } }),
+      { mode: 0o600 },
+    );
+    await expect(loadConfig(deps)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining('field "profiles.default.soundcharts.mode"'),
+    });
   });
 
   it("another provider's mode is refused too", async () => {
     const deps = testDeps();
     await mkdir(deps.paths.configDir, { recursive: true, mode: 0o700 });
-    await writeFile(configFile(deps.paths), JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 'legacy' } } } }), { mode: 0o600 });
+    await writeFile(
+      configFile(deps.paths),
+      JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 'legacy' } } } }),
+      { mode: 0o600 },
+    );
     await expect(loadConfig(deps)).rejects.toMatchObject({ exitCode: 2 });
   });
 });
 
 describe('item 14: --min-ttl beyond the lifetime, and the default margin', () => {
   it('--min-ttl 7200 on 1-hour tokens: one mint, then exit 2 every time, with no further mint', async () => {
-    const { deps, calls } = await chartmetricDeps([json(200, { token: 'one', expires_in: 3600, refresh_token: 'rt-2' })]);
+    const { deps, calls } = await chartmetricDeps([
+      json(200, { token: 'one', expires_in: 3600, refresh_token: 'rt-2' }),
+    ]);
     const asked = { minTtlSeconds: 7200, minTtlGiven: true, forceRefresh: false };
     for (let i = 0; i < 3; i++) {
       await expect(new TokenBroker(deps).get(chartmetric, 'default', asked)).rejects.toMatchObject({
@@ -314,15 +417,25 @@ describe('item 14: --min-ttl beyond the lifetime, and the default margin', () =>
 
   it('a cached token that expired before it was obtained (a hand edit) is just expired: a mint, no error', async () => {
     const { deps, calls } = await chartmetricDeps([json(200, { token: 'fresh', expires_in: 3600 })]);
-    await writeCache(deps.paths, 'default', 'chartmetric', { access_token: 'old', token_type: 'bearer', obtained_at: deps.clock.now - 1000, expires_at: deps.clock.now - 60_000 });
+    await writeCache(deps.paths, 'default', 'chartmetric', {
+      access_token: 'old',
+      token_type: 'bearer',
+      obtained_at: deps.clock.now - 1000,
+      expires_at: deps.clock.now - 60_000,
+    });
     expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit' });
     const asked = { minTtlSeconds: 600, minTtlGiven: true, forceRefresh: false };
-    expect(await new TokenBroker(deps).get(chartmetric, 'default', asked)).toMatchObject({ token: { access_token: 'fresh' } });
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', asked)).toMatchObject({
+      token: { access_token: 'fresh' },
+    });
     expect(calls).toHaveLength(1);
   });
 
   it('30-second tokens without --min-ttl: used for half their lifetime, not minted on every get', async () => {
-    const { deps, calls } = await chartmetricDeps([json(200, { token: 'short', expires_in: 30 }), json(200, { token: 'next', expires_in: 30 })]);
+    const { deps, calls } = await chartmetricDeps([
+      json(200, { token: 'short', expires_in: 30 }),
+      json(200, { token: 'next', expires_in: 30 }),
+    ]);
     const broker = () => new TokenBroker(deps);
     expect(await broker().get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'short' } });
     deps.clock.now += 10_000;
@@ -345,12 +458,17 @@ describe('items 15–16: a clock that was wrong', () => {
   });
 
   it('a waiting failure recorded in the future (the clock ran ahead) is not shared', async () => {
-    const { deps, calls } = await chartmetricDeps([json(400, { error: 'invalid_grant' }), json(200, { token: 'ok', expires_in: 3600 })]);
+    const { deps, calls } = await chartmetricDeps([
+      json(400, { error: 'invalid_grant' }),
+      json(200, { token: 'ok', expires_in: 3600 }),
+    ]);
     const ahead = deps.clock.now;
     deps.clock.now += HOUR;
     await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 4 });
     deps.clock.now = ahead;
-    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({ token: { access_token: 'ok' } });
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
+      token: { access_token: 'ok' },
+    });
     expect(calls).toHaveLength(2);
   });
 });

@@ -41,7 +41,10 @@ describe('sendTokenRequest', () => {
 
   it('gives up after three attempts on 503 with exit 5', async () => {
     const { fetch, calls } = scriptedFetch([json(503, {}), json(503, {}), json(503, {})]);
-    await expect(sendTokenRequest(testDeps({ fetch }), request)).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('3 attempts') });
+    await expect(sendTokenRequest(testDeps({ fetch }), request)).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('3 attempts'),
+    });
     expect(calls).toHaveLength(3);
   });
 
@@ -60,13 +63,19 @@ describe('sendTokenRequest', () => {
 
   it('gives up at once on a 429 longer than 30 s', async () => {
     const { fetch, calls } = scriptedFetch([json(429, {}, { 'retry-after': '120' })]);
-    await expect(sendTokenRequest(testDeps({ fetch }), request)).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('120 s') });
+    await expect(sendTokenRequest(testDeps({ fetch }), request)).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('120 s'),
+    });
     expect(calls).toHaveLength(1);
   });
 
   it('does not follow a redirect', async () => {
     const { fetch } = scriptedFetch([new Response(null, { status: 302, headers: { location: 'https://evil.test/' } })]);
-    await expect(sendTokenRequest(testDeps({ fetch }), request)).rejects.toMatchObject({ exitCode: 5, message: expect.stringContaining('redirect') });
+    await expect(sendTokenRequest(testDeps({ fetch }), request)).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('redirect'),
+    });
   });
 
   it('returns 4xx answers for the processor to judge', async () => {
@@ -102,10 +111,14 @@ describe('processTokenResponse', () => {
   });
 
   it('never repeats the body of a 200 that failed validation', () => {
-    expect(() => processTokenResponse(res(200, '{"token_secret_value":"s3cr3t-value"}'), opts)).toThrow(expect.not.objectContaining({ message: expect.stringContaining('s3cr3t') }));
+    expect(() => processTokenResponse(res(200, '{"token_secret_value":"s3cr3t-value"}'), opts)).toThrow(
+      expect.not.objectContaining({ message: expect.stringContaining('s3cr3t') }),
+    );
   });
 
   it('strips control characters from error descriptions', () => {
-    expect(() => processTokenResponse(res(400, '{"error":"x","error_description":"a\\u001b[31mb\\nc"}'), opts)).toThrow(/x: a \[31mb c/);
+    expect(() => processTokenResponse(res(400, '{"error":"x","error_description":"a\\u001b[31mb\\nc"}'), opts)).toThrow(
+      /x: a \[31mb c/,
+    );
   });
 });

@@ -39,7 +39,11 @@ afterAll(async () => {
 
 describe('nodeFetch', () => {
   it('sends method, headers and a string body; answers status, reason, headers and body', async () => {
-    const res = await nodeFetch(`${base}/echo`, { method: 'POST', headers: { 'X-Thing': 'v', 'content-type': 'text/plain' }, body: 'hello' });
+    const res = await nodeFetch(`${base}/echo`, {
+      method: 'POST',
+      headers: { 'X-Thing': 'v', 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect([res.status, res.statusText]).toEqual([201, 'Made']);
     expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
     const echo = (await res.json()) as { method: string; headers: Record<string, string>; size: number };
@@ -53,7 +57,12 @@ describe('nodeFetch', () => {
       yield* chunks;
     }
     for (const headers of [{}, { 'content-length': String(40 * 64 * 1024) }]) {
-      const res = await nodeFetch(`${base}/echo`, { method: 'PUT', headers, body: body() as unknown as NonNullable<RequestInit['body']>, duplex: 'half' } as RequestInit);
+      const res = await nodeFetch(`${base}/echo`, {
+        method: 'PUT',
+        headers,
+        body: body() as unknown as NonNullable<RequestInit['body']>,
+        duplex: 'half',
+      } as RequestInit);
       const echo = (await res.json()) as { size: number; sha256: string; headers: Record<string, string> };
       expect(echo).toMatchObject({ size: 40 * 64 * 1024, sha256: expected });
     }

@@ -28,7 +28,9 @@ describe('parseWholeNumber', () => {
     ['3600', 3600],
   ])('%s → %d', (input, n) => expect(parseWholeNumber(input, '--min-ttl')).toBe(n));
   it.each(['-1', '1.5', 'abc', '', '1e3'])('refuses %j', (input) => {
-    expect(() => parseWholeNumber(input, '--min-ttl')).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('--min-ttl') }));
+    expect(() => parseWholeNumber(input, '--min-ttl')).toThrow(
+      expect.objectContaining({ exitCode: 2, message: expect.stringContaining('--min-ttl') }),
+    );
   });
   it('honours a minimum', () => expect(() => parseWholeNumber('0', '--timeout', { min: 1 })).toThrow(/--timeout/));
 });
@@ -53,6 +55,9 @@ describe('endpoint overrides', () => {
     ['not a url', false],
   ])('%s accepted: %s', (url, ok) => {
     if (ok) expect(checkEndpointUrl(url, 'TOKENS_X_URL')).toBe(new URL(url).toString());
-    else expect(() => checkEndpointUrl(url, 'TOKENS_X_URL')).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('TOKENS_X_URL') }));
+    else
+      expect(() => checkEndpointUrl(url, 'TOKENS_X_URL')).toThrow(
+        expect.objectContaining({ exitCode: 2, message: expect.stringContaining('TOKENS_X_URL') }),
+      );
   });
 });

@@ -4,7 +4,9 @@ import { challengeFor, createPkce, createState, timingSafeEqualString } from '..
 describe('pkce', () => {
   it('matches the RFC 7636 appendix B S256 test vector', () => {
     // RFC 7636 appendix B: code_challenge = BASE64URL(SHA256(ASCII(code_verifier))).
-    expect(challengeFor('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk')).toBe('E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM');
+    expect(challengeFor('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk')).toBe(
+      'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    );
   });
 
   it('creates a 64-character verifier from the unreserved set, with its S256 challenge', () => {

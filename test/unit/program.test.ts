@@ -16,9 +16,18 @@ async function parsedProfile(argv: string[], env: Record<string, string> = {}): 
   const stderr = new PassThrough();
   let text = '';
   stderr.on('data', (d: Buffer) => (text += d.toString()));
-  const io = { stdout: new PassThrough(), stderr, stdin: new PassThrough(), stdinIsTTY: false, stderrIsTTY: false, stdoutIsTTY: false } as unknown as IO;
+  const io = {
+    stdout: new PassThrough(),
+    stderr,
+    stdin: new PassThrough(),
+    stdinIsTTY: false,
+    stderrIsTTY: false,
+    stdoutIsTTY: false,
+  } as unknown as IO;
   const { realDeps } = await import('../../src/main.js');
-  await parsed!.invocation(realDeps(io, { HOME: home, XDG_CONFIG_HOME: `${home}/c` }, false)).catch((e: Error) => (text += e.message));
+  await parsed!
+    .invocation(realDeps(io, { HOME: home, XDG_CONFIG_HOME: `${home}/c` }, false))
+    .catch((e: Error) => (text += e.message));
   return /profile "([^"]+)"/.exec(text)?.[1] ?? text;
 }
 
@@ -43,8 +52,16 @@ describe("Commander's errors", () => {
       'tokens get',
       "tokens: unknown option '--profil' (did you mean --profile?). See 'tokens get --help'.\n",
     ],
-    ["error: unknown command 'gte'\n(Did you mean get?)\n", 'tokens', "tokens: unknown command 'gte' (did you mean get?). See 'tokens --help'.\n"],
-    ["error: missing required argument 'provider'\n", 'tokens login', "tokens: missing required argument 'provider'. See 'tokens login --help'.\n"],
+    [
+      "error: unknown command 'gte'\n(Did you mean get?)\n",
+      'tokens',
+      "tokens: unknown command 'gte' (did you mean get?). See 'tokens --help'.\n",
+    ],
+    [
+      "error: missing required argument 'provider'\n",
+      'tokens login',
+      "tokens: missing required argument 'provider'. See 'tokens login --help'.\n",
+    ],
   ])('%j → one line', (text, path, expected) => {
     expect(commanderErrorLine(text, path)).toBe(expected);
   });
@@ -62,7 +79,14 @@ describe("Commander's errors", () => {
     let err = '';
     stdout.on('data', (d: Buffer) => (out += d.toString()));
     stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const io = { stdout, stderr, stdin: new PassThrough(), stdinIsTTY: false, stderrIsTTY: false, stdoutIsTTY: false } as unknown as IO;
+    const io = {
+      stdout,
+      stderr,
+      stdin: new PassThrough(),
+      stdinIsTTY: false,
+      stderrIsTTY: false,
+      stdoutIsTTY: false,
+    } as unknown as IO;
     expect(await main(argv, io, { HOME: '/nonexistent' })).toBe(2);
     expect(out).toBe('');
     expect(err).toMatch(line);

@@ -18,7 +18,11 @@ describe('parseRedirectUri', () => {
   });
 
   it('accepts the default', () => {
-    expect(parseRedirectUri(DEFAULT_REDIRECT_URI)).toMatchObject({ bindAddress: '127.0.0.1', port: 8976, path: '/callback' });
+    expect(parseRedirectUri(DEFAULT_REDIRECT_URI)).toMatchObject({
+      bindAddress: '127.0.0.1',
+      port: 8976,
+      path: '/callback',
+    });
   });
 
   it.each([

@@ -32,7 +32,11 @@ function form(params: Record<string, string>): string {
 }
 
 async function cm(refreshtoken: string): Promise<Response> {
-  return fetch(server.urls.chartmetricToken, { method: 'POST', headers: JSON_CT, body: JSON.stringify({ refreshtoken }) });
+  return fetch(server.urls.chartmetricToken, {
+    method: 'POST',
+    headers: JSON_CT,
+    body: JSON.stringify({ refreshtoken }),
+  });
 }
 
 async function scl(params: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
@@ -72,7 +76,12 @@ async function exchange(code: string, verifier: string, redirectUri = REDIRECT):
 }
 
 async function refresh(refreshToken: string): Promise<Response> {
-  return scl({ grant_type: 'refresh_token', client_id: 'scl-id', client_secret: 'scl-secret', refresh_token: refreshToken });
+  return scl({
+    grant_type: 'refresh_token',
+    client_id: 'scl-id',
+    client_secret: 'scl-secret',
+    refresh_token: refreshToken,
+  });
 }
 
 async function clientCredentials(): Promise<Response> {
@@ -114,11 +123,23 @@ describe('chartmetric', () => {
     expect(((await res.json()) as { error: string }).error).toBe('invalid_grant');
     expect(server.violations).toEqual([]);
 
-    const malformed = await fetch(server.urls.chartmetricToken, { method: 'POST', headers: JSON_CT, body: '{"refreshtoken":' });
+    const malformed = await fetch(server.urls.chartmetricToken, {
+      method: 'POST',
+      headers: JSON_CT,
+      body: '{"refreshtoken":',
+    });
     expect(malformed.status).toBe(400);
-    const missing = await fetch(server.urls.chartmetricToken, { method: 'POST', headers: JSON_CT, body: '{"refresh_token":"x"}' });
+    const missing = await fetch(server.urls.chartmetricToken, {
+      method: 'POST',
+      headers: JSON_CT,
+      body: '{"refresh_token":"x"}',
+    });
     expect(missing.status).toBe(400);
-    const wrongType = await fetch(server.urls.chartmetricToken, { method: 'POST', headers: FORM, body: 'refreshtoken=cm-refresh-1' });
+    const wrongType = await fetch(server.urls.chartmetricToken, {
+      method: 'POST',
+      headers: FORM,
+      body: 'refreshtoken=cm-refresh-1',
+    });
     expect(wrongType.status).toBe(400);
     const get = await fetch(server.urls.chartmetricToken);
     expect(get.status).toBe(405);
@@ -150,7 +171,11 @@ describe('soundcharts', () => {
   const auth = { authorization: basicAuth('sc-id', 'sc-secret') };
 
   it('mints with HTTP Basic and an allowed team', async () => {
-    const res = await fetch(url(), { method: 'POST', headers: { ...FORM, ...auth }, body: form({ grant_type: 'client_credentials', team_id: 'team-a' }) });
+    const res = await fetch(url(), {
+      method: 'POST',
+      headers: { ...FORM, ...auth },
+      body: form({ grant_type: 'client_credentials', team_id: 'team-a' }),
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
     expect(body.access_token).toMatch(/^sc_at_/);
@@ -169,12 +194,20 @@ describe('soundcharts', () => {
     expect(await wrongSecret.json()).toMatchObject({ error: 'invalid_client' });
     expect(server.violations).toEqual([]);
 
-    const team = await fetch(url(), { method: 'POST', headers: { ...FORM, ...auth }, body: form({ grant_type: 'client_credentials', team_id: 'team-b' }) });
+    const team = await fetch(url(), {
+      method: 'POST',
+      headers: { ...FORM, ...auth },
+      body: form({ grant_type: 'client_credentials', team_id: 'team-b' }),
+    });
     expect(team.status).toBe(403);
     expect(await team.json()).toMatchObject({ error: 'access_denied' });
     expect(server.violations).toEqual([]);
 
-    const noBasic = await fetch(url(), { method: 'POST', headers: FORM, body: form({ grant_type: 'client_credentials' }) });
+    const noBasic = await fetch(url(), {
+      method: 'POST',
+      headers: FORM,
+      body: form({ grant_type: 'client_credentials' }),
+    });
     expect(noBasic.status).toBe(401);
     const inBody = await fetch(url(), {
       method: 'POST',
@@ -182,15 +215,27 @@ describe('soundcharts', () => {
       body: form({ grant_type: 'client_credentials', client_id: 'sc-id', client_secret: 'sc-secret' }),
     });
     expect(inBody.status).toBe(401);
-    const grant = await fetch(url(), { method: 'POST', headers: { ...FORM, ...auth }, body: form({ grant_type: 'password' }) });
+    const grant = await fetch(url(), {
+      method: 'POST',
+      headers: { ...FORM, ...auth },
+      body: form({ grant_type: 'password' }),
+    });
     expect(grant.status).toBe(400);
     expect(await grant.json()).toMatchObject({ error: 'unsupported_grant_type' });
     const noGrant = await fetch(url(), { method: 'POST', headers: { ...FORM, ...auth }, body: '' });
     expect(noGrant.status).toBe(400);
     expect(await noGrant.json()).toMatchObject({ error: 'invalid_request' });
-    const scope = await fetch(url(), { method: 'POST', headers: { ...FORM, ...auth }, body: form({ grant_type: 'client_credentials', scope: 'x' }) });
+    const scope = await fetch(url(), {
+      method: 'POST',
+      headers: { ...FORM, ...auth },
+      body: form({ grant_type: 'client_credentials', scope: 'x' }),
+    });
     expect(scope.status).toBe(400);
-    const put = await fetch(url(), { method: 'PUT', headers: { ...FORM, ...auth }, body: form({ grant_type: 'client_credentials' }) });
+    const put = await fetch(url(), {
+      method: 'PUT',
+      headers: { ...FORM, ...auth },
+      body: form({ grant_type: 'client_credentials' }),
+    });
     expect(put.status).toBe(405);
     expect(server.violations).toHaveLength(6);
     expect(server.mints('soundcharts')).toBe(0);
@@ -237,7 +282,11 @@ describe('soundcloud authorization code + PKCE', () => {
   });
 
   it('rejects a redirect_uri that differs from the authorize one', async () => {
-    server.soundcloud.addClient({ clientId: 'scl-id', clientSecret: 'scl-secret', redirectUris: [REDIRECT, `${REDIRECT}2`] });
+    server.soundcloud.addClient({
+      clientId: 'scl-id',
+      clientSecret: 'scl-secret',
+      redirectUris: [REDIRECT, `${REDIRECT}2`],
+    });
     const { verifier, challenge } = makePkce();
     const code = (await authorize(challenge)).searchParams.get('code')!;
     expect((await exchange(code, verifier, `${REDIRECT}2`)).status).toBe(400);
@@ -257,7 +306,9 @@ describe('soundcloud authorization code + PKCE', () => {
 
   it('validates the authorize request', async () => {
     const { challenge } = makePkce();
-    const unregistered = await fetch(authorizeUrl(challenge, 's', { redirect_uri: 'http://127.0.0.1:1/evil' }), { redirect: 'manual' });
+    const unregistered = await fetch(authorizeUrl(challenge, 's', { redirect_uri: 'http://127.0.0.1:1/evil' }), {
+      redirect: 'manual',
+    });
     expect(unregistered.status).toBe(400);
     expect(unregistered.headers.get('location')).toBeNull();
     expect(unregistered.headers.get('content-type')).toMatch(/text\/html/);
@@ -372,7 +423,12 @@ describe('soundcloud refresh tokens', () => {
 
   it('wrong client secret is invalid_client; Basic and body together is invalid_request', async () => {
     const rt = server.soundcloud.issueRefreshToken('scl-id');
-    const wrong = await scl({ grant_type: 'refresh_token', client_id: 'scl-id', client_secret: 'x', refresh_token: rt });
+    const wrong = await scl({
+      grant_type: 'refresh_token',
+      client_id: 'scl-id',
+      client_secret: 'x',
+      refresh_token: rt,
+    });
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toMatchObject({ error: 'invalid_client' });
     const both = await scl(
@@ -381,7 +437,10 @@ describe('soundcloud refresh tokens', () => {
     );
     expect(both.status).toBe(400);
     expect(server.isRefreshTokenAlive('soundcloud', rt)).toBe(true);
-    const viaBasic = await scl({ grant_type: 'refresh_token', refresh_token: rt }, { authorization: basicAuth('scl-id', 'scl-secret') });
+    const viaBasic = await scl(
+      { grant_type: 'refresh_token', refresh_token: rt },
+      { authorization: basicAuth('scl-id', 'scl-secret') },
+    );
     expect(viaBasic.status).toBe(200);
   });
 });
@@ -511,7 +570,11 @@ describe('faults', () => {
   });
 
   it('malformed, missing field and redirect', async () => {
-    server.fault('soundcloud', [{ kind: 'malformed' }, { kind: 'missing', field: 'access_token' }, { kind: 'redirect', location: 'http://127.0.0.1:1/x' }]);
+    server.fault('soundcloud', [
+      { kind: 'malformed' },
+      { kind: 'missing', field: 'access_token' },
+      { kind: 'redirect', location: 'http://127.0.0.1:1/x' },
+    ]);
     const a = await clientCredentials();
     expect(a.status).toBe(200);
     const text = await a.text();
@@ -602,6 +665,10 @@ describe('observation', () => {
     expect(rec.headers.authorization).toBe(basicAuth('scl-id', 'scl-secret'));
     expect(rec.form).toEqual({ grant_type: 'client_credentials' });
     expect(rec.body).toBe('grant_type=client_credentials');
-    expect(server.issued[0]).toMatchObject({ provider: 'soundcloud', grantType: 'client_credentials', clientId: 'scl-id' });
+    expect(server.issued[0]).toMatchObject({
+      provider: 'soundcloud',
+      grantType: 'client_credentials',
+      clientId: 'scl-id',
+    });
   });
 });

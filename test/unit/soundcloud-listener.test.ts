@@ -155,7 +155,9 @@ describe('soundcloud callback listener', () => {
 
   it('caps a long provider description in the error message', async () => {
     const { listener, base } = await start();
-    await (await fetch(`${base}/callback?error=server_error&error_description=${'x'.repeat(5000)}&state=${STATE}`)).text();
+    await (
+      await fetch(`${base}/callback?error=server_error&error_description=${'x'.repeat(5000)}&state=${STATE}`)
+    ).text();
     const err = (await listener.result.catch((e: unknown) => e)) as LoginError;
     expect(err).toBeInstanceOf(LoginError);
     expect(err.message.length).toBeLessThan(400);
@@ -250,7 +252,9 @@ describe('soundcloud callback listener', () => {
 
   it('rejects a pasted URL carrying the provider error', async () => {
     const { listener, redirect } = await start();
-    listener.completeFromPastedUrl(`${redirect.uri}?error=access_denied&error_description=User%20said%20no&state=${STATE}`);
+    listener.completeFromPastedUrl(
+      `${redirect.uri}?error=access_denied&error_description=User%20said%20no&state=${STATE}`,
+    );
     await expect(listener.result).rejects.toThrow(/access_denied: User said no/);
   });
 
@@ -351,7 +355,9 @@ async function createTestHost() {
     for (const step of steps) await run('ip', step);
   } catch (error) {
     await remove();
-    throw new Error(`cannot create a network namespace for this test (needs root and the Debian package iproute2): ${(error as Error).message}`);
+    throw new Error(
+      `cannot create a network namespace for this test (needs root and the Debian package iproute2): ${(error as Error).message}`,
+    );
   }
   const probe =
     'const s=require("net").connect({host:process.argv[1],port:+process.argv[2]});' +

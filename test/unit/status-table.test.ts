@@ -18,12 +18,26 @@ describe('describeExpiry', () => {
 
 describe('renderStatusTable', () => {
   const entry = (over: Partial<StatusEntry>): StatusEntry => ({
-    provider: 'chartmetric', profile: 'default', configured: true, mode: 'refresh_token', store: 'keychain',
-    client_id: null, token_expires_at: at(42 * 60_000), token_expired: false, refresh_token: true, ...over,
+    provider: 'chartmetric',
+    profile: 'default',
+    configured: true,
+    mode: 'refresh_token',
+    store: 'keychain',
+    client_id: null,
+    token_expires_at: at(42 * 60_000),
+    token_expired: false,
+    refresh_token: true,
+    ...over,
   });
 
   it('lines up columns, without colour codes when colour is off', () => {
-    const text = renderStatusTable([entry({}), entry({ provider: 'soundcloud', mode: 'authorization_code', token_expires_at: at(-5), refresh_token: null })], { now: NOW, profile: 'default' });
+    const text = renderStatusTable(
+      [
+        entry({}),
+        entry({ provider: 'soundcloud', mode: 'authorization_code', token_expires_at: at(-5), refresh_token: null }),
+      ],
+      { now: NOW, profile: 'default' },
+    );
     expect(text).toBe(
       [
         'PROVIDER     PROFILE  MODE                STORE     TOKEN              REFRESH TOKEN',
@@ -36,15 +50,26 @@ describe('renderStatusTable', () => {
   });
 
   it('colours expiry when colour is on', async () => {
-    const text = renderStatusTable([entry({ token_expires_at: at(-5) })], { now: NOW, profile: 'default', paint: await colourPainter() });
+    const text = renderStatusTable([entry({ token_expires_at: at(-5) })], {
+      now: NOW,
+      profile: 'default',
+      paint: await colourPainter(),
+    });
     expect(text).toContain('\u001b[31mexpired');
   });
 
   it('says what to do when nothing is configured', () => {
-    expect(renderStatusTable([entry({ configured: false })], { now: NOW, profile: 'staging' })).toContain('tokens login PROVIDER');
+    expect(renderStatusTable([entry({ configured: false })], { now: NOW, profile: 'staging' })).toContain(
+      'tokens login PROVIDER',
+    );
   });
 
   it('legacy mode shows a static key, not an expiry', () => {
-    expect(renderStatusTable([entry({ provider: 'soundcharts', mode: 'legacy', token_expires_at: null, refresh_token: false })], { now: NOW, profile: 'default' })).toContain('static API key');
+    expect(
+      renderStatusTable(
+        [entry({ provider: 'soundcharts', mode: 'legacy', token_expires_at: null, refresh_token: false })],
+        { now: NOW, profile: 'default' },
+      ),
+    ).toContain('static API key');
   });
 });

@@ -31,7 +31,10 @@ interface MetaImport {
 }
 interface Metafile {
   inputs: Record<string, { bytes: number; imports: MetaImport[] }>;
-  outputs: Record<string, { bytes: number; entryPoint?: string; inputs: Record<string, unknown>; imports: MetaImport[] }>;
+  outputs: Record<
+    string,
+    { bytes: number; entryPoint?: string; inputs: Record<string, unknown>; imports: MetaImport[] }
+  >;
 }
 
 /** Modules that must never load on the warm path: input paths as esbuild names them. */
@@ -61,7 +64,10 @@ const NOT_IN_FAST: Array<[string, RegExp]> = [
   ['src/core/lock.ts', /^src\/core\/lock\.ts$/],
   ['src/core/private-files.ts', /^src\/core\/private-files\.ts$/],
   // exec-child.ts and the status report and table (no store, no chalk: see status-table.ts) are shared.
-  ['src/commands/* other than exec-child.ts and status-report/table.ts', /^src\/commands\/(?!exec-child\.ts$|status-report\.ts$|status-table\.ts$)/],
+  [
+    'src/commands/* other than exec-child.ts and status-report/table.ts',
+    /^src\/commands\/(?!exec-child\.ts$|status-report\.ts$|status-table\.ts$)/,
+  ],
 ];
 /** Built-ins the warm path has no business importing (crypto, any networking, workers). */
 const HEAVY_BUILTINS = ['crypto', 'http', 'https', 'http2', 'net', 'tls', 'dns', 'zlib', 'worker_threads', 'readline'];
@@ -111,14 +117,20 @@ function inputsOf(outputs: Set<string>): string[] {
 /** Paths (e.g. `node:fs`, `keytar`) the outputs import by any static means, bundled or not. */
 function externalsOf(outputs: Set<string>): string[] {
   return [...outputs].flatMap((out) =>
-    meta.outputs[out]!.imports.filter((edge) => edge.external || !meta.outputs[edge.path]).filter((edge) => edge.kind !== 'dynamic-import').map((edge) => edge.path),
+    meta.outputs[out]!.imports.filter((edge) => edge.external || !meta.outputs[edge.path])
+      .filter((edge) => edge.kind !== 'dynamic-import')
+      .map((edge) => edge.path),
   );
 }
 
 describe('the warm path, from the metafile', () => {
   it('names every heavy module it checks for, so the checks below are not vacuous', () => {
     const inputs = Object.keys(meta.inputs);
-    for (const [name, pattern] of NOT_IN_FAST) expect(inputs.some((p) => pattern.test(p)), `${name} is in the bundle`).toBe(true);
+    for (const [name, pattern] of NOT_IN_FAST)
+      expect(
+        inputs.some((p) => pattern.test(p)),
+        `${name} is in the bundle`,
+      ).toBe(true);
   });
 
   it('dist/fast.cjs is one small CommonJS file with the fast path and none of the heavy modules', () => {
@@ -143,13 +155,23 @@ describe('the warm path, from the metafile', () => {
     ]) {
       expect(inputs).toContain(expected);
     }
-    for (const [name, pattern] of NOT_IN_FAST) expect(inputs.filter((p) => pattern.test(p)), name).toEqual([]);
+    for (const [name, pattern] of NOT_IN_FAST)
+      expect(
+        inputs.filter((p) => pattern.test(p)),
+        name,
+      ).toEqual([]);
     // The full program's dynamic imports (provider adapters, …) are stubs in fast.cjs, never bundled;
     // node:os and node:tty are shims that load them on first use.
-    expect(inputs.filter((p) => !p.startsWith('src/') && !p.startsWith('not-on-the-fast-path:')).sort()).toEqual(['lazy-builtin:node:os', 'lazy-builtin:node:tty', 'package.json']);
+    expect(inputs.filter((p) => !p.startsWith('src/') && !p.startsWith('not-on-the-fast-path:')).sort()).toEqual([
+      'lazy-builtin:node:os',
+      'lazy-builtin:node:tty',
+      'package.json',
+    ]);
     // Outside itself it reaches Node built-ins, none heavy, and dist/main.js, by import() only.
     const externals = out.imports.filter((edge) => edge.external);
-    expect(externals.filter((edge) => !edge.path.startsWith('node:'))).toEqual([{ path: './main.js', kind: 'dynamic-import', external: true }]);
+    expect(externals.filter((edge) => !edge.path.startsWith('node:'))).toEqual([
+      { path: './main.js', kind: 'dynamic-import', external: true },
+    ]);
     expect(externals.filter((edge) => HEAVY_BUILTINS.includes(builtinName(edge.path)))).toEqual([]);
     expect(existsSync(join(DIST, 'main.js')), 'the hand-off target is next to it').toBe(true);
   });
@@ -157,16 +179,23 @@ describe('the warm path, from the metafile', () => {
   it.each([
     ['get', 'src/commands/get.ts'],
     ['exec', 'src/commands/exec.ts'],
-  ])('the full program (hand-off) for tokens %s: main + the command chunk statically import none of the heavy modules', (_name, entry) => {
-    const inputs = inputsOf(warmOutputs(entry));
-    expect(inputs).toContain(entry);
-    expect(inputs).toContain('src/core/cache.ts');
-    for (const [name, pattern] of HEAVY_INPUTS) expect(inputs.filter((p) => pattern.test(p)), name).toEqual([]);
-    const externals = externalsOf(warmOutputs(entry));
-    expect(externals).not.toContain('keytar');
-    const builtins = externals.filter((p) => HEAVY_BUILTINS.includes(builtinName(p)));
-    expect(builtins).toEqual([]);
-  });
+  ])(
+    'the full program (hand-off) for tokens %s: main + the command chunk statically import none of the heavy modules',
+    (_name, entry) => {
+      const inputs = inputsOf(warmOutputs(entry));
+      expect(inputs).toContain(entry);
+      expect(inputs).toContain('src/core/cache.ts');
+      for (const [name, pattern] of HEAVY_INPUTS)
+        expect(
+          inputs.filter((p) => pattern.test(p)),
+          name,
+        ).toEqual([]);
+      const externals = externalsOf(warmOutputs(entry));
+      expect(externals).not.toContain('keytar');
+      const builtins = externals.filter((p) => HEAVY_BUILTINS.includes(builtinName(p)));
+      expect(builtins).toEqual([]);
+    },
+  );
 
   it('keeps the heavy modules behind dynamic imports only (each is reachable, but not statically from main)', () => {
     const main = staticClosure(outputOf('src/main.ts'));
@@ -188,20 +217,30 @@ describe('the Redis client, from the metafile', () => {
     if (!found) throw new Error(`${input} is in no output`);
     return found[0];
   };
-  const holdsIoredis = (out: string) => Object.keys(meta.outputs[out]!.inputs).some((p) => /node_modules\/(ioredis|@ioredis)\//.test(p));
+  const holdsIoredis = (out: string) =>
+    Object.keys(meta.outputs[out]!.inputs).some((p) => /node_modules\/(ioredis|@ioredis)\//.test(p));
 
   it('is loaded only on the Redis path: no other store, nor main, reaches it without the Redis store', () => {
     const withClient = Object.keys(meta.outputs).filter(holdsIoredis);
     expect(withClient.length).toBeGreaterThan(0);
     expect(withClient).not.toContain(outputHolding('src/store/redis.ts'));
-    for (const start of ['src/main.ts', 'src/store/file.ts', 'src/store/keychain.ts', 'src/store/open.ts', 'src/core/broker.ts', 'src/store/redis-env.ts']) {
+    for (const start of [
+      'src/main.ts',
+      'src/store/file.ts',
+      'src/store/keychain.ts',
+      'src/store/open.ts',
+      'src/core/broker.ts',
+      'src/store/redis-env.ts',
+    ]) {
       const closure = staticClosure(outputHolding(start));
       expect([...closure].filter(holdsIoredis), start).toEqual([]);
     }
     // The Redis store's own chunk reaches it by import() only.
     const redisChunk = outputHolding('src/store/redis.ts');
     expect([...staticClosure(redisChunk)].filter(holdsIoredis)).toEqual([]);
-    expect(meta.outputs[redisChunk]!.imports.filter((e) => withClient.includes(e.path)).map((e) => e.kind)).toEqual(['dynamic-import']);
+    expect(meta.outputs[redisChunk]!.imports.filter((e) => withClient.includes(e.path)).map((e) => e.kind)).toEqual([
+      'dynamic-import',
+    ]);
   });
 });
 
@@ -237,9 +276,18 @@ beforeAll(async () => {
     { mode: 0o600 },
   );
   await mkdir(join(configuredHome, '.config/tokens'), { recursive: true, mode: 0o700 });
-  await writeFile(join(configuredHome, '.config/tokens/config.json'), JSON.stringify({ version: 1, profiles: { default: { chartmetric: { mode: 'refresh_token', store: 'keychain' } } } }), { mode: 0o600 });
+  await writeFile(
+    join(configuredHome, '.config/tokens/config.json'),
+    JSON.stringify({
+      version: 1,
+      profiles: { default: { chartmetric: { mode: 'refresh_token', store: 'keychain' } } },
+    }),
+    { mode: 0o600 },
+  );
   // The note login leaves once the refresh token is in the (keychain) store.
-  await noteStoredSecrets(resolvePaths({ HOME: configuredHome }), { HOME: configuredHome }, 'default', 'chartmetric', { refresh_token: 'not-a-real-one' });
+  await noteStoredSecrets(resolvePaths({ HOME: configuredHome }), { HOME: configuredHome }, 'default', 'chartmetric', {
+    refresh_token: 'not-a-real-one',
+  });
   await writeFile(
     join(work, 'esm-hooks.mjs'),
     [
@@ -291,7 +339,12 @@ interface Run {
  * would load `net` for process.stdout and hide whether the CLI itself does. stdin is a pipe, as in
  * `… | tokens get`: it loads `net` too, if the CLI sets up process.stdin, which a warm get never needs.
  */
-async function runCli(args: string[], env: Record<string, string>, nodeArgs: string[] = [], script = BIN): Promise<Run> {
+async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  script = BIN,
+): Promise<Run> {
   const id = Math.random().toString(36).slice(2);
   const outPath = join(work, `${id}.out`);
   const errPath = join(work, `${id}.err`);
@@ -336,14 +389,23 @@ async function tracing(extra: Record<string, string> = {}) {
   };
 }
 
-async function distModulesLoaded(args: string[], extraEnv: Record<string, string> = {}): Promise<{ run: Run; cjs: string[]; esm: string[] }> {
+async function distModulesLoaded(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ run: Run; cjs: string[]; esm: string[] }> {
   const traced = await tracing(extraEnv);
   const run = await runCli(args, traced.env, traced.nodeArgs);
   return { run, ...(await distModules(traced)) };
 }
 
 /** The dist/ files a traced run loaded: CommonJS ones from require.cache, ES modules from the loader hook. */
-async function distModules({ esmFile, cjsFile }: { esmFile: string; cjsFile: string }): Promise<{ cjs: string[]; esm: string[] }> {
+async function distModules({
+  esmFile,
+  cjsFile,
+}: {
+  esmFile: string;
+  cjsFile: string;
+}): Promise<{ cjs: string[]; esm: string[] }> {
   const inDist = (path: string) => !relative(DIST, path).startsWith('..');
   const esm = (await readFile(esmFile, 'utf8'))
     .split('\n')
@@ -351,24 +413,49 @@ async function distModules({ esmFile, cjsFile }: { esmFile: string; cjsFile: str
     .map((u) => fileURLToPath(u))
     .filter(inDist)
     .map((path) => relative(DIST, path));
-  const cjs = (JSON.parse(await readFile(cjsFile, 'utf8')) as string[]).filter(inDist).map((path) => relative(DIST, path));
+  const cjs = (JSON.parse(await readFile(cjsFile, 'utf8')) as string[])
+    .filter(inDist)
+    .map((path) => relative(DIST, path));
   return { cjs, esm };
 }
 
 describe('the warm path, at run time', () => {
   it.each([
     ['get', ['get', 'chartmetric'], `${FRESH_TOKEN}\n`],
-    ['exec', ['exec', '--provider', 'chartmetric', '--', process.execPath, '-e', 'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)'], FRESH_TOKEN],
-  ])('a warm %s loads dist/fast.cjs and nothing else from dist/: no ES module, not main.js', async (_name, args, stdout) => {
-    const { run, cjs, esm } = await distModulesLoaded(args);
-    expect(run).toMatchObject({ code: 0, stdout, stderr: '' });
-    expect(cjs).toEqual(['fast.cjs']);
-    expect(esm).toEqual([]);
-  });
+    [
+      'exec',
+      [
+        'exec',
+        '--provider',
+        'chartmetric',
+        '--',
+        process.execPath,
+        '-e',
+        'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)',
+      ],
+      FRESH_TOKEN,
+    ],
+  ])(
+    'a warm %s loads dist/fast.cjs and nothing else from dist/: no ES module, not main.js',
+    async (_name, args, stdout) => {
+      const { run, cjs, esm } = await distModulesLoaded(args);
+      expect(run).toMatchObject({ code: 0, stdout, stderr: '' });
+      expect(cjs).toEqual(['fast.cjs']);
+      expect(esm).toEqual([]);
+    },
+  );
 
   it.each([
-    ['exec of every configured provider', ['exec', '--', process.execPath, '-e', 'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)'], FRESH_TOKEN],
-    ['status chartmetric', ['status', 'chartmetric'], expect.stringMatching(/^PROVIDER .*\nchartmetric +default +refresh_token +keychain +expires in \d+ h +yes\n$/)],
+    [
+      'exec of every configured provider',
+      ['exec', '--', process.execPath, '-e', 'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)'],
+      FRESH_TOKEN,
+    ],
+    [
+      'status chartmetric',
+      ['status', 'chartmetric'],
+      expect.stringMatching(/^PROVIDER .*\nchartmetric +default +refresh_token +keychain +expires in \d+ h +yes\n$/),
+    ],
     ['status --json', ['status', '--json'], expect.stringContaining('"refresh_token": true')],
     ['status of a provider not configured (exit 3)', ['status', 'soundcloud'], ''],
     ['--version', ['--version'], expect.stringMatching(/^\d+\.\d+\.\d+\n$/)],
@@ -393,7 +480,10 @@ describe('the warm path, at run time', () => {
 
     const traced = await tracing({ HOME: waitingHome });
     let stdout = '';
-    const child = spawn(process.execPath, [...traced.nodeArgs, BIN, 'get', 'chartmetric'], { env: traced.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...traced.nodeArgs, BIN, 'get', 'chartmetric'], {
+      env: traced.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     // Waiting: it watches the cache directory (an inotify descriptor appears among its open files).
@@ -434,7 +524,9 @@ describe('the warm path, at run time', () => {
     const builtins = async (args: string[], script?: string) => {
       const file = join(work, `builtins-${Math.random().toString(36).slice(2)}.json`);
       const run = await runCli(args, warmEnv({ WARM_TRACE_FILE: file }), ['--require', traceBuiltins], script);
-      const loaded = (JSON.parse(await readFile(file, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ') || m.startsWith('Internal Binding '));
+      const loaded = (JSON.parse(await readFile(file, 'utf8')) as string[]).filter(
+        (m) => m.startsWith('NativeModule ') || m.startsWith('Internal Binding '),
+      );
       return { run, loaded };
     };
     const { run, loaded } = await builtins(['get', 'chartmetric']);
@@ -442,7 +534,15 @@ describe('the warm path, at run time', () => {
     const names = loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
     expect(names).toContain('fs'); // the list is real
     // Nor node:fs/promises (the cache is read synchronously, with no thread pool) or node:os (a shim in fast.cjs).
-    const unwanted = [...HEAVY_BUILTINS, 'child_process', 'dgram', 'internal/deps/undici/undici', 'internal/crypto/keys', 'fs/promises', 'os'];
+    const unwanted = [
+      ...HEAVY_BUILTINS,
+      'child_process',
+      'dgram',
+      'internal/deps/undici/undici',
+      'internal/crypto/keys',
+      'fs/promises',
+      'os',
+    ];
     expect(names.filter((m) => unwanted.includes(m))).toEqual([]);
 
     // In fact nothing beyond what Node loads for an empty script: not even process.stdout's stream
@@ -471,7 +571,18 @@ describe('the warm path, at run time', () => {
     try {
       const warm = await runCli(['get', 'chartmetric'], env);
       expect(warm).toEqual({ code: 0, stdout: `${FRESH_TOKEN}\n`, stderr: '' });
-      const exec = await runCli(['exec', '--provider', 'chartmetric', '--', process.execPath, '-e', 'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)'], env);
+      const exec = await runCli(
+        [
+          'exec',
+          '--provider',
+          'chartmetric',
+          '--',
+          process.execPath,
+          '-e',
+          'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)',
+        ],
+        env,
+      );
       expect(exec).toEqual({ code: 0, stdout: FRESH_TOKEN, stderr: '' });
       expect(connections).toBe(0);
       // Nothing was created: no secrets file, no lock directory, no config.
@@ -480,8 +591,16 @@ describe('the warm path, at run time', () => {
       expect(existsSync(join(home, '.config'))).toBe(false);
 
       // With the Redis store too: a warm get never contacts the server.
-      const redisEnv = warmEnv({ TOKENS_STORE: 'redis', TOKENS_REDIS_URL: `redis://:pw@127.0.0.1:${port}`, TOKENS_PASSPHRASE: 'p' });
-      expect(await runCli(['get', 'chartmetric'], redisEnv)).toEqual({ code: 0, stdout: `${FRESH_TOKEN}\n`, stderr: '' });
+      const redisEnv = warmEnv({
+        TOKENS_STORE: 'redis',
+        TOKENS_REDIS_URL: `redis://:pw@127.0.0.1:${port}`,
+        TOKENS_PASSPHRASE: 'p',
+      });
+      expect(await runCli(['get', 'chartmetric'], redisEnv)).toEqual({
+        code: 0,
+        stdout: `${FRESH_TOKEN}\n`,
+        stderr: '',
+      });
       expect(connections).toBe(0);
 
       // Contrast: the same setup with --force-refresh leaves the warm path, and fails for want of a login.

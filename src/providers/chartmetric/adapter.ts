@@ -26,10 +26,24 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
     body: JSON.stringify({ refreshtoken: refreshToken }),
     secrets: [refreshToken],
   });
-  const answer = processTokenResponse(response, { providerTitle: 'Chartmetric', schema: TokenAnswer, loginHint: loginHint('chartmetric', ctx.profile) });
+  const answer = processTokenResponse(response, {
+    providerTitle: 'Chartmetric',
+    schema: TokenAnswer,
+    loginHint: loginHint('chartmetric', ctx.profile),
+  });
   const rotated = answer.refresh_token && answer.refresh_token !== refreshToken;
-  const fields = { access_token: answer.token, token_type: 'bearer', expires_in: answer.expires_in, scope: answer.scope };
-  return mintResult(fields, ctx.deps.now(), 'Chartmetric', rotated ? { refresh_token: answer.refresh_token! } : undefined);
+  const fields = {
+    access_token: answer.token,
+    token_type: 'bearer',
+    expires_in: answer.expires_in,
+    scope: answer.scope,
+  };
+  return mintResult(
+    fields,
+    ctx.deps.now(),
+    'Chartmetric',
+    rotated ? { refresh_token: answer.refresh_token! } : undefined,
+  );
 }
 
 export const chartmetricAdapter: ProviderAdapter = {

@@ -20,7 +20,11 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   if (ctx.settings.mode !== 'client_credentials' || !clientId || !clientSecret) {
     throw new Error('soundcharts mint called without client credentials');
   }
-  const endpoint = { providerTitle: 'Soundcharts', url: ctx.endpoint('token'), loginHint: loginHint('soundcharts', ctx.profile) };
+  const endpoint = {
+    providerTitle: 'Soundcharts',
+    url: ctx.endpoint('token'),
+    loginHint: loginHint('soundcharts', ctx.profile),
+  };
   const client = { id: clientId, secret: clientSecret, authentication: 'basic' } as const;
   const response = await clientCredentialsGrantRequest(ctx.deps, endpoint, client, { team_id: ctx.settings.team_id });
   const answer = processGrantResponse(response, endpoint, SoundchartsTokenAnswer);
@@ -31,7 +35,11 @@ export const soundchartsAdapter: ProviderAdapter = {
   planLogin(flags, previous) {
     if (flags.legacy) {
       refuseFlags(flags, ['legacy', 'appId'], 'soundcharts --legacy');
-      const appId = requireFlag(flags.appId ?? (previous?.mode === 'legacy' ? previous.app_id : undefined), '--app-id ID', 'tokens login soundcharts --legacy');
+      const appId = requireFlag(
+        flags.appId ?? (previous?.mode === 'legacy' ? previous.app_id : undefined),
+        '--app-id ID',
+        'tokens login soundcharts --legacy',
+      );
       return {
         settings: { mode: 'legacy', app_id: appId },
         secrets: [secretRequest(soundcharts, 'api_key')],

@@ -53,7 +53,10 @@ function tokenEndpoint(ctx: ProviderContext, loginHint: string): TokenEndpoint {
 
 /** The refresh grant as SoundCloud documents it: client credentials in the form body. A user grant always rotates. */
 async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: TokenAnswerSchema) {
-  const endpoint = tokenEndpoint(ctx, loginHint('soundcloud', ctx.profile, ctx.settings.mode === 'client_credentials' ? ' --client-credentials' : ''));
+  const endpoint = tokenEndpoint(
+    ctx,
+    loginHint('soundcloud', ctx.profile, ctx.settings.mode === 'client_credentials' ? ' --client-credentials' : ''),
+  );
   const response = await refreshTokenGrantRequest(ctx.deps, endpoint, clientOf(ctx, secrets, 'body'), refreshToken);
   return processGrantResponse(response, endpoint, schema);
 }
@@ -118,11 +121,20 @@ async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<
     const { stderr } = deps.io;
     if (flags.browser === false) {
       stderr.write(`Open this URL in a browser to log in to SoundCloud:\n\n  ${url}\n\n`);
-      stderr.write(`Waiting on ${redirect.uri} for the redirect; or paste the full address the browser ends up on here and press Enter.\n`);
-      void ctx.readLine().then((line) => line !== undefined && listener.completeFromPastedUrl(line), () => undefined);
+      stderr.write(
+        `Waiting on ${redirect.uri} for the redirect; or paste the full address the browser ends up on here and press Enter.\n`,
+      );
+      void ctx.readLine().then(
+        (line) => line !== undefined && listener.completeFromPastedUrl(line),
+        () => undefined,
+      );
     } else {
       const opened = await openInBrowser(url.toString(), { env: deps.env, childEnv: deps.childEnv, debug: deps.debug });
-      stderr.write(opened ? `Opened your browser to log in to SoundCloud. If it did not open, visit:\n\n  ${url}\n\n` : `Could not start a browser. Open this URL to log in to SoundCloud:\n\n  ${url}\n\n`);
+      stderr.write(
+        opened
+          ? `Opened your browser to log in to SoundCloud. If it did not open, visit:\n\n  ${url}\n\n`
+          : `Could not start a browser. Open this URL to log in to SoundCloud:\n\n  ${url}\n\n`,
+      );
       stderr.write(`Waiting up to ${timeoutSeconds} s for the login to finish…\n`);
     }
     code = (await listener.result).code;
@@ -135,7 +147,10 @@ async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<
 /** The code exchange, run under the provider lock with the secrets persisted right after. */
 async function exchangeCode(ctx: LoginContext, secrets: Secrets, authorization: Authorization) {
   const client = clientOf(ctx, secrets, 'body');
-  const endpoint = tokenEndpoint(ctx, 'Check the client id, client secret and redirect URI registered with your SoundCloud app, then log in again.');
+  const endpoint = tokenEndpoint(
+    ctx,
+    'Check the client id, client secret and redirect URI registered with your SoundCloud app, then log in again.',
+  );
   const response = await authorizationCodeGrantRequest(ctx.deps, endpoint, client, authorization);
   const answer = processGrantResponse(response, endpoint, RotatingTokenAnswer);
   return { secrets: bundle(client.secret, answer.refresh_token), token: accessToken(answer, ctx.deps.now(), TITLE) };
@@ -159,7 +174,14 @@ export const soundcloudAdapter: ProviderAdapter = {
       refuseFlags(flags, ['clientCredentials', 'clientId'], 'soundcloud --client-credentials');
       const reuse = previous?.mode === 'client_credentials' ? previous.client_id : undefined;
       return {
-        settings: { mode: 'client_credentials', client_id: requireFlag(flags.clientId ?? reuse, '--client-id ID', 'tokens login soundcloud --client-credentials') },
+        settings: {
+          mode: 'client_credentials',
+          client_id: requireFlag(
+            flags.clientId ?? reuse,
+            '--client-id ID',
+            'tokens login soundcloud --client-credentials',
+          ),
+        },
         secrets: [secretRequest(soundcloud, 'client_secret')],
       };
     }
@@ -168,7 +190,12 @@ export const soundcloudAdapter: ProviderAdapter = {
     const clientId = requireFlag(flags.clientId ?? reuse?.client_id, '--client-id ID', 'tokens login soundcloud');
     const redirectUri = parseRedirectUri(flags.redirectUri ?? reuse?.redirect_uri ?? DEFAULT_REDIRECT_URI).uri;
     return {
-      settings: { mode: 'authorization_code', client_id: clientId, redirect_uri: redirectUri, ...(flags.scope ? { scope: flags.scope } : {}) },
+      settings: {
+        mode: 'authorization_code',
+        client_id: clientId,
+        redirect_uri: redirectUri,
+        ...(flags.scope ? { scope: flags.scope } : {}),
+      },
       secrets: [secretRequest(soundcloud, 'client_secret')],
     };
   },

@@ -1,9 +1,7 @@
 // The page the browser lands on after the SoundCloud authorization: self-contained HTML (inline
 // CSS, no scripts, no external resources, so the listener's CSP can be `default-src 'none'`).
 
-export type CallbackPageResult =
-  | { ok: true }
-  | { ok: false; title: string; reason: string; nextStep: string };
+export type CallbackPageResult = { ok: true } | { ok: false; title: string; reason: string; nextStep: string };
 
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',

@@ -257,13 +257,29 @@ export async function startCallbackListener(opts: CallbackListenerOptions): Prom
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     if (settled) {
-      send(res, 409, fail('This login has already finished', 'tokens is no longer waiting for a response from SoundCloud.', 'Return to your terminal. You can close this window.'));
+      send(
+        res,
+        409,
+        fail(
+          'This login has already finished',
+          'tokens is no longer waiting for a response from SoundCloud.',
+          'Return to your terminal. You can close this window.',
+        ),
+      );
       return;
     }
     // DNS-rebinding defence: a page of another site whose name resolves to 127.0.0.1 sends its own Host.
     const host = (req.headers.host ?? '').toLowerCase();
     if (!expectedHosts.includes(host)) {
-      send(res, 400, fail('Unexpected request', "This request wasn't addressed to the tokens login listener.", 'Open the login link that tokens printed in your terminal.'));
+      send(
+        res,
+        400,
+        fail(
+          'Unexpected request',
+          "This request wasn't addressed to the tokens login listener.",
+          'Open the login link that tokens printed in your terminal.',
+        ),
+      );
       return;
     }
     const target = req.url ?? '';
@@ -276,38 +292,71 @@ export async function startCallbackListener(opts: CallbackListenerOptions): Prom
       }
     }
     if (!url) {
-      send(res, 400, fail('Bad request', 'tokens could not read this request.', 'Open the login link that tokens printed in your terminal.'));
+      send(
+        res,
+        400,
+        fail(
+          'Bad request',
+          'tokens could not read this request.',
+          'Open the login link that tokens printed in your terminal.',
+        ),
+      );
       return;
     }
     if (url.pathname !== redirect.path) {
-      send(res, 404, fail('Not found', 'This address is not part of the SoundCloud login.', 'Return to your terminal.'));
+      send(
+        res,
+        404,
+        fail('Not found', 'This address is not part of the SoundCloud login.', 'Return to your terminal.'),
+      );
       return;
     }
     if (req.method !== 'GET') {
-      send(res, 405, fail('Method not allowed', 'The SoundCloud login only accepts the browser redirect (GET).', 'Return to your terminal.'), { Allow: 'GET' });
+      send(
+        res,
+        405,
+        fail(
+          'Method not allowed',
+          'The SoundCloud login only accepts the browser redirect (GET).',
+          'Return to your terminal.',
+        ),
+        { Allow: 'GET' },
+      );
       return;
     }
     const outcome = classify(url.searchParams, state);
     switch (outcome.kind) {
       case 'bad-state':
-        send(res, 400, fail(
-          "This response doesn't belong to the login in progress",
-          "Its state parameter is missing or doesn't match the login tokens started, so it was ignored. It may come from an earlier login attempt or from another site.",
-          `Use the login link tokens printed most recently, or run \`${retry}\` again.`,
-        ));
+        send(
+          res,
+          400,
+          fail(
+            "This response doesn't belong to the login in progress",
+            "Its state parameter is missing or doesn't match the login tokens started, so it was ignored. It may come from an earlier login attempt or from another site.",
+            `Use the login link tokens printed most recently, or run \`${retry}\` again.`,
+          ),
+        );
         return;
       case 'error': {
         const shown = outcome.description || outcome.error;
-        send(res, 200, fail(
-          outcome.error === 'access_denied' ? 'SoundCloud login was denied' : 'SoundCloud login failed',
-          `SoundCloud said: ${shown} (${outcome.error})`,
-          again,
-        ));
+        send(
+          res,
+          200,
+          fail(
+            outcome.error === 'access_denied' ? 'SoundCloud login was denied' : 'SoundCloud login failed',
+            `SoundCloud said: ${shown} (${outcome.error})`,
+            again,
+          ),
+        );
         settle(providerError(outcome, retry));
         return;
       }
       case 'empty':
-        send(res, 400, fail('SoundCloud login failed', 'The redirect carried neither an authorization code nor an error.', again));
+        send(
+          res,
+          400,
+          fail('SoundCloud login failed', 'The redirect carried neither an authorization code nor an error.', again),
+        );
         settle(emptyError(retry));
         return;
       case 'code':
@@ -352,7 +401,9 @@ export async function startCallbackListener(opts: CallbackListenerOptions): Prom
       },
     );
   });
-  server.on('error', (err: NodeJS.ErrnoException) => settle(new LoginError(`the callback listener failed: ${err.code ?? err.message}`, { cause: err })));
+  server.on('error', (err: NodeJS.ErrnoException) =>
+    settle(new LoginError(`the callback listener failed: ${err.code ?? err.message}`, { cause: err })),
+  );
 
   const timeoutMs = Math.max(0, Math.min(opts.timeoutMs, MAX_TIMER_MS));
   timer = setTimeout(() => {

@@ -45,7 +45,10 @@ export function parseRedirectUri(uri: string): ParsedRedirectUri {
   const rest = m[3]!;
 
   if (scheme === 'https') {
-    throw invalid(uri, 'https cannot be used, the listener on this machine speaks plain http (loopback traffic never leaves the machine)');
+    throw invalid(
+      uri,
+      'https cannot be used, the listener on this machine speaks plain http (loopback traffic never leaves the machine)',
+    );
   }
   if (scheme !== 'http') throw invalid(uri, `the scheme must be http, not ${scheme}`);
   if (authority.includes('@')) throw invalid(uri, 'it must not contain a user name or password');
@@ -62,11 +65,17 @@ export function parseRedirectUri(uri: string): ParsedRedirectUri {
     hostname = '::1';
     bindAddress = '::1';
   } else {
-    throw invalid(uri, 'the host must be 127.0.0.1, localhost or [::1], as the listener binds only the loopback interface');
+    throw invalid(
+      uri,
+      'the host must be 127.0.0.1, localhost or [::1], as the listener binds only the loopback interface',
+    );
   }
 
   if (rawPort === undefined || rawPort === '') {
-    throw invalid(uri, 'an explicit port is required (e.g. :8976), the listener binds it and SoundCloud must have the same URI registered');
+    throw invalid(
+      uri,
+      'an explicit port is required (e.g. :8976), the listener binds it and SoundCloud must have the same URI registered',
+    );
   }
   if (!/^[0-9]+$/.test(rawPort)) throw invalid(uri, 'the port must be a number');
   if (rawPort.length > 1 && rawPort.startsWith('0')) throw invalid(uri, 'the port must not have leading zeros');
