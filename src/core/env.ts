@@ -97,7 +97,7 @@ export const TOKENS_REDIS_URL: EnvVar<string | undefined> = {
   fallback: undefined,
   // The whole check is the Redis store's (src/store/redis-env.ts); here only what is cheap.
   parse: (raw) => {
-    if (!/^rediss?:\/\/\S+$/.test(raw)) throw new Error('is not a redis:// or rediss:// URL');
+    if (!/^rediss?:\/\/\S+$/.test(raw)) throw new Error('is not a Redis URL (redis://… or rediss://…)');
     return raw;
   },
   secret: true,
