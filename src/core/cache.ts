@@ -9,6 +9,18 @@ import { join } from 'node:path';
 import type { Paths } from './paths.js';
 import type { AccessToken, ProviderName } from './model.js';
 
+/** The text of an open regular file of `size` bytes (as fstat saw it; a file that shrank meanwhile is read to its end). */
+export function readOpenFile(fd: number, size: number): string {
+  const buffer = Buffer.alloc(size);
+  let length = 0;
+  while (length < buffer.length) {
+    const n = readSync(fd, buffer, length, buffer.length - length, length);
+    if (n === 0) break;
+    length += n;
+  }
+  return buffer.toString('utf8', 0, length);
+}
+
 export function cacheFile(paths: Paths, profile: string, provider: ProviderName): string {
   return join(paths.cacheDir, profile, `${provider}.json`);
 }
@@ -62,14 +74,7 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
     if ((info.mode & 0o022) !== 0) return { kind: 'damaged', reason: 'writable by group or others' };
     if ((info.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
     if (info.size > MAX_CACHE_BYTES) return { kind: 'damaged', reason: 'too large' };
-    const buffer = Buffer.alloc(info.size);
-    let length = 0;
-    while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    text = buffer.toString('utf8', 0, length);
+    text = readOpenFile(fd, info.size);
   } catch (error) {
     return { kind: 'damaged', reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
   } finally {

@@ -7,7 +7,8 @@
 // The check accepts a subset of what the schema accepts, and returns the value unchanged
 // (test/unit/config-file.test.ts holds the two side by side). The rules here and there must change
 // together.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
+import { readOpenFile } from './cache.js';
 import { join } from 'node:path';
 import type { Paths } from './paths.js';
 import { STORE_KINDS, type ProviderDescriptor, type ProviderName, type ProviderSettings } from './model.js';
@@ -109,14 +110,7 @@ export function readConfigQuickly(paths: Paths, providers: readonly ProviderDesc
     const info = fstatSync(fd);
     const ours = typeof process.getuid !== 'function' || info.uid === process.getuid();
     if (!info.isFile() || !ours || (info.mode & 0o077) !== 0 || info.size > CONFIG_MAX_BYTES) return undefined;
-    const buffer = Buffer.alloc(info.size);
-    let length = 0;
-    while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    text = buffer.toString('utf8', 0, length);
+    text = readOpenFile(fd, info.size);
   } catch {
     return undefined;
   } finally {
