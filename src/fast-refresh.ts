@@ -165,13 +165,16 @@ export async function awaitRefresh(
 
   const holder = claimant(claim);
   if (holder === 'gone') {
-    // Left by a process that died: out of the way (if another waiter replaced it meanwhile, the
-    // worst is two full programs, and the lock still lets one refresh).
+    // Left by a process that died, most likely holding the lock too: out of the way, and the full
+    // program takes over, loaded and waiting at the lock by the time it goes stale, rather than
+    // started only then (if another waiter replaced the claim meanwhile, the worst is two full
+    // programs, and the lock still lets one refresh).
     try {
       unlinkSync(claim);
     } catch {
       // someone else removed it
     }
+    return { kind: 'handoff' };
   }
   const held = lockState(lock);
   if (held === 'stale') return { kind: 'handoff' };
