@@ -1,6 +1,7 @@
 import type { Env, Paths } from './paths.js';
 import type { SecretStore } from '../store/store.js';
 import type { ProviderDescriptor } from './model.js';
+import type { Transport } from './transport.js';
 
 /** The streams a command talks through; stdout carries data only, stderr everything for people. */
 export interface IO {
@@ -21,7 +22,8 @@ export interface Deps {
   paths: Paths;
   /** Every provider (the registry), for what lists them: the config schema, `status`, `exec`. */
   providers: readonly ProviderDescriptor[];
-  fetch: typeof globalThis.fetch;
+  /** HTTP (src/core/transport.ts): node:http in the real program; Node's fetch or a script in tests. */
+  fetch: Transport;
   /** Milliseconds since the epoch. */
   now: () => number;
   sleep: (ms: number) => Promise<void>;

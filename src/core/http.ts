@@ -6,12 +6,14 @@
 //
 // Hand-written rather than a client library: the policy above is the part that matters and no
 // library has it whole (got/ky retry what they are told and forward custom credential headers such
-// as x-api-key across origins). It speaks the fetch interface (Deps.fetch), which the real program
-// carries over node:http (src/core/node-fetch.ts) and unit tests script.
+// as x-api-key across origins). It speaks a subset of the fetch interface (Deps.fetch,
+// src/core/transport.ts), which the real program carries over node:http (src/core/node-fetch.ts)
+// and unit tests script.
 import { readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
 import type { RequestBody } from './request-body.js';
 import type { Deps } from './deps.js';
+import type { TransportHeaders, TransportResponse } from './transport.js';
 
 export const MAX_ATTEMPTS = 3;
 /** The longest 429 wait a token request sits out; beyond it the user is better served by exit 5. */
@@ -59,7 +61,7 @@ export interface Exchange {
 export interface Answer {
   status: number;
   statusText: string;
-  headers: Headers;
+  headers: TransportHeaders;
   /** Where the answer came from, after redirects. */
   url: URL;
   /** Whether the request that got this answer carried the credentials. */
@@ -94,7 +96,7 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     const where = request.verboseUrls ? `${method} ${redactUrl(url)}` : `${method} ${url.host}`;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new TimeoutMarker()), timeoutMs);
-    let response: Response;
+    let response: TransportResponse;
     try {
       // An upload that makes progress is not a timeout: each chunk taken restarts the clock.
       const payload = body === undefined ? undefined : refreshing(body.open(), () => timer.refresh());
@@ -102,10 +104,10 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
       response = await deps.fetch(url, {
         method,
         headers,
-        ...(payload === undefined ? {} : { body: payload as NonNullable<RequestInit['body']>, duplex: 'half' }),
+        ...(payload === undefined ? {} : { body: payload, duplex: 'half' }),
         redirect: 'manual',
         signal: controller.signal,
-      } as RequestInit);
+      });
     } catch (error) {
       clearTimeout(timer);
       lastProblem = describeNetworkError(error, timeoutMs);
@@ -234,7 +236,7 @@ class TimeoutMarker extends Error {
 }
 
 function makeAnswer(
-  response: Response,
+  response: TransportResponse,
   url: URL,
   credentialsSent: boolean,
   controller: AbortController,
@@ -319,7 +321,7 @@ export interface TokenRequest {
 
 export interface TokenResponse {
   status: number;
-  headers: Headers;
+  headers: TransportHeaders;
   text: string;
   /** The request's secrets, for redacting any text of this answer that is shown (untrusted-text.ts). */
   redact?: readonly string[];
@@ -373,7 +375,7 @@ export function backoffMs(attempt: number, random: () => number): number {
  * (a Unix time in seconds; a small number is taken as seconds to wait), or the body's `reset_time`
  * (SoundCloud: `{"errors":[{"meta":{"reset_time":"2015/06/01 09:49:40 +0000", …}}]}`).
  */
-export function rateLimitWaitMs(headers: Headers, nowMs: number, body?: string): number | undefined {
+export function rateLimitWaitMs(headers: TransportHeaders, nowMs: number, body?: string): number | undefined {
   const retryAfter = headers.get('retry-after')?.trim();
   if (retryAfter) {
     if (/^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;

@@ -1,44 +1,40 @@
-// The transport under src/core/http.ts in the real program: the fetch interface, carried by
+// The transport under src/core/http.ts in the real program (src/core/transport.ts), carried by
 // node:http and node:https. Node's built-in fetch (undici) compiles its WASM HTTP parser in every
 // process that calls it: about 0.3 s of CPU and 40 MB of memory per `tokens` run (measured: a
 // loopback GET costs 0.42 s CPU and 84 MB with fetch, 0.15 s and 44 MB with node:http), which a
-// command called in loops cannot afford. Only what http.ts asks of fetch is here: no redirects
-// (it follows them itself), no cookies, no caching; the request body is a string, bytes or an
-// async iterable, sent with backpressure; the response body is pulled chunk by chunk, so a large
-// download never sits in memory; `signal` aborts the request or the body being read.
+// command called in loops cannot afford; and even fetch's Response and Headers classes load all of
+// undici's JavaScript (~17 ms), so the answer here is made of small classes of our own. Only what
+// http.ts asks of fetch is here: no redirects (it follows them itself), no cookies, no caching;
+// the request body is bytes or an async iterable, sent with backpressure; the response body is
+// pulled chunk by chunk, so a large download never sits in memory; `signal` aborts the request or
+// the body being read.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { TransportBody, TransportHeaders, TransportInit, TransportResponse } from './transport.js';
 
-type FetchInput = Parameters<typeof globalThis.fetch>[0];
-type FetchInit = NonNullable<Parameters<typeof globalThis.fetch>[1]>;
-
-/** Statuses whose Response may not carry a body. */
+/** Statuses whose answer may not carry a body. */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
-export async function nodeFetch(input: FetchInput, init: FetchInit = {}): Promise<Response> {
-  const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+export async function nodeFetch(url: URL, init: TransportInit): Promise<TransportResponse> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new TypeError(`unsupported protocol ${url.protocol}`);
-  const signal = init.signal ?? undefined;
-  signal?.throwIfAborted();
+  const { signal, body } = init;
+  signal.throwIfAborted();
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries((init.headers ?? {}) as Record<string, string>))
-    headers[name.toLowerCase()] = value;
-  const body = init.body as string | Uint8Array | AsyncIterable<Uint8Array> | null | undefined;
-  if (typeof body === 'string' || body instanceof Uint8Array)
-    headers['content-length'] ??= String(Buffer.byteLength(body));
+  for (const [name, value] of Object.entries(init.headers)) headers[name.toLowerCase()] = value;
+  if (body instanceof Uint8Array) headers['content-length'] ??= String(body.byteLength);
 
-  return new Promise<Response>((resolve, reject) => {
+  return new Promise<TransportResponse>((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, { method: init.method ?? 'GET', headers });
+    const req = send(url, { method: init.method, headers });
     let answered: IncomingMessage | undefined;
     const onAbort = () => {
-      const reason = signal!.reason instanceof Error ? signal!.reason : new DOMException('aborted', 'AbortError');
+      const reason = signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError');
       answered?.destroy(reason);
       req.destroy(reason);
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const done = () => signal?.removeEventListener('abort', onAbort);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal.removeEventListener('abort', onAbort);
     req.on('error', (error) => {
       if (!answered) {
         done();
@@ -53,12 +49,9 @@ export async function nodeFetch(input: FetchInput, init: FetchInit = {}): Promis
   });
 }
 
-async function writeBody(
-  req: import('node:http').ClientRequest,
-  body: string | Uint8Array | AsyncIterable<Uint8Array> | null | undefined,
-): Promise<void> {
-  if (body === undefined || body === null) return void req.end();
-  if (typeof body === 'string' || body instanceof Uint8Array) return void req.end(body);
+async function writeBody(req: import('node:http').ClientRequest, body: TransportInit['body']): Promise<void> {
+  if (body === undefined) return void req.end();
+  if (body instanceof Uint8Array) return void req.end(body);
   for await (const chunk of body) {
     if (req.destroyed) return;
     if (!req.write(chunk)) {
@@ -77,45 +70,88 @@ async function writeBody(
   req.end();
 }
 
-function toResponse(res: IncomingMessage, done: () => void): Response {
-  const headers = new Headers();
-  for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
-    try {
-      headers.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
-    } catch {
-      // A header value fetch would refuse: left out, as fetch would fail on it.
-    }
-  }
+function toResponse(res: IncomingMessage, done: () => void): TransportResponse {
   const status = res.statusCode ?? 502;
-  const init = { status, statusText: res.statusMessage ?? '', headers };
+  const answer = { status, statusText: res.statusMessage ?? '', headers: new WireHeaders(res.rawHeaders) };
   if (NULL_BODY_STATUS.has(status)) {
     res.resume();
     res.on('end', done);
-    return new Response(null, init);
+    return { ...answer, body: null };
   }
-  const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  // Pull-based with no queue of its own (highWaterMark 0): a chunk is read from the socket only when
-  // the consumer asks for one, so backpressure reaches the connection.
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
+  return { ...answer, body: new WireBody(res, done) };
+}
+
+/** A header value fetch's Headers would refuse (and fetch fail on): left out. */
+const UNACCEPTABLE_VALUE = /[\0\r\n]/;
+
+/** The answer's headers, as fetch's Headers gives them (case-insensitive get, sorted iteration). */
+class WireHeaders implements TransportHeaders {
+  readonly #values = new Map<string, string[]>();
+
+  constructor(raw: readonly string[]) {
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const value = raw[i + 1]!.trim();
+      if (UNACCEPTABLE_VALUE.test(value)) continue;
+      const name = raw[i]!.toLowerCase();
+      const values = this.#values.get(name);
+      if (values) values.push(value);
+      else this.#values.set(name, [value]);
+    }
+  }
+
+  get(name: string): string | null {
+    return this.#values.get(name.toLowerCase())?.join(', ') ?? null;
+  }
+
+  getSetCookie(): string[] {
+    return [...(this.#values.get('set-cookie') ?? [])];
+  }
+
+  *[Symbol.iterator](): Iterator<[string, string]> {
+    for (const name of [...this.#values.keys()].sort()) {
+      if (name === 'set-cookie') for (const cookie of this.getSetCookie()) yield [name, cookie];
+      else yield [name, this.get(name)!];
+    }
+  }
+}
+
+/**
+ * The answer's body, pulled chunk by chunk with no queue of its own: a chunk is read from the
+ * socket only when the reader asks for one, so backpressure reaches the connection.
+ */
+class WireBody implements TransportBody {
+  readonly #chunks: AsyncIterator<Buffer>;
+  readonly #res: IncomingMessage;
+  readonly #done: () => void;
+
+  constructor(res: IncomingMessage, done: () => void) {
+    this.#res = res;
+    this.#chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    this.#done = done;
+  }
+
+  getReader(): ReturnType<TransportBody['getReader']> {
+    return {
+      read: async () => {
         try {
-          const next = await chunks.next();
+          const next = await this.#chunks.next();
           if (next.done) {
-            done();
-            controller.close();
-          } else controller.enqueue(new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength));
+            this.#done();
+            return { done: true };
+          }
+          const chunk = next.value;
+          return { done: false, value: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) };
         } catch (error) {
-          done();
-          controller.error(error);
+          this.#done();
+          throw error;
         }
       },
-      cancel() {
-        done();
-        res.destroy();
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return new Response(stream, init);
+      releaseLock: () => undefined,
+    };
+  }
+
+  async cancel(): Promise<void> {
+    this.#done();
+    this.#res.destroy();
+  }
 }

@@ -1,8 +1,25 @@
-// The node:http transport behind the fetch interface, against a real loopback server.
+// The node:http transport (src/core/transport.ts), against a real loopback server.
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeFetch } from '../../src/core/node-fetch.js';
+import type { TransportInit, TransportResponse } from '../../src/core/transport.js';
+
+const send = (path: string, init: Partial<TransportInit> = {}) =>
+  nodeFetch(new URL(path, base), {
+    method: 'GET',
+    headers: {},
+    redirect: 'manual',
+    signal: new AbortController().signal,
+    ...init,
+  });
+
+async function bodyText(res: TransportResponse): Promise<string> {
+  const reader = res.body!.getReader();
+  const parts: Uint8Array[] = [];
+  for (let next = await reader.read(); !next.done; next = await reader.read()) parts.push(next.value);
+  return Buffer.concat(parts).toString('utf8');
+}
 
 let server: http.Server;
 let base = '';
@@ -16,7 +33,14 @@ beforeAll(async () => {
     }
     const url = new URL(req.url!, 'http://x');
     if (url.pathname === '/echo') {
-      res.writeHead(201, 'Made', { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] });
+      res.writeHead(201, 'Made', [
+        ['Content-Type', 'application/json'],
+        ['Set-Cookie', 'a=1'],
+        ['X-Many', 'one'],
+        ['set-cookie', 'b=2'],
+        ['x-many', 'two'],
+        ['A-First', ' padded '],
+      ]);
       return res.end(JSON.stringify({ method: req.method, headers: req.headers, size, sha256: hash.digest('hex') }));
     }
     if (url.pathname === '/empty') return res.writeHead(204).end();
@@ -39,14 +63,14 @@ afterAll(async () => {
 
 describe('nodeFetch', () => {
   it('sends method, headers and a string body; answers status, reason, headers and body', async () => {
-    const res = await nodeFetch(`${base}/echo`, {
+    const res = await send('/echo', {
       method: 'POST',
       headers: { 'X-Thing': 'v', 'content-type': 'text/plain' },
-      body: 'hello',
+      body: Buffer.from('hello'),
     });
     expect([res.status, res.statusText]).toEqual([201, 'Made']);
     expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
-    const echo = (await res.json()) as { method: string; headers: Record<string, string>; size: number };
+    const echo = JSON.parse(await bodyText(res)) as { method: string; headers: Record<string, string>; size: number };
     expect(echo).toMatchObject({ method: 'POST', size: 5, headers: { 'x-thing': 'v', 'content-length': '5' } });
   });
 
@@ -56,22 +80,17 @@ describe('nodeFetch', () => {
     async function* body() {
       yield* chunks;
     }
-    for (const headers of [{}, { 'content-length': String(40 * 64 * 1024) }]) {
-      const res = await nodeFetch(`${base}/echo`, {
-        method: 'PUT',
-        headers,
-        body: body() as unknown as NonNullable<RequestInit['body']>,
-        duplex: 'half',
-      } as RequestInit);
-      const echo = (await res.json()) as { size: number; sha256: string; headers: Record<string, string> };
+    for (const headers of [{}, { 'content-length': String(40 * 64 * 1024) }] as Record<string, string>[]) {
+      const res = await send('/echo', { method: 'PUT', headers, body: body(), duplex: 'half' });
+      const echo = JSON.parse(await bodyText(res)) as { size: number; sha256: string; headers: Record<string, string> };
       expect(echo).toMatchObject({ size: 40 * 64 * 1024, sha256: expected });
     }
   });
 
   it('a 204 has a null body; a redirect is returned, not followed', async () => {
-    const empty = await nodeFetch(`${base}/empty`);
+    const empty = await send('/empty');
     expect([empty.status, empty.body]).toEqual([204, null]);
-    const moved = await nodeFetch(`${base}/redirect`, { redirect: 'manual' });
+    const moved = await send('/redirect');
     expect([moved.status, moved.headers.get('location')]).toEqual([302, '/elsewhere']);
     await moved.body?.cancel();
   });
@@ -81,25 +100,58 @@ describe('nodeFetch', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as { port: number }).port;
     await new Promise((resolve) => closed.close(resolve));
-    await expect(nodeFetch(`http://127.0.0.1:${port}/`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(send(`http://127.0.0.1:${port}/`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   it('the signal aborts a request with no answer, and a body that stalls, with its reason', async () => {
     const reason = Object.assign(new Error('timed out'), { name: 'TimeoutError' });
     const waiting = new AbortController();
-    const pending = nodeFetch(`${base}/hang`, { signal: waiting.signal });
+    const pending = send('/hang', { signal: waiting.signal });
     setTimeout(() => waiting.abort(reason), 50);
     await expect(pending).rejects.toMatchObject({ name: 'TimeoutError' });
 
     const reading = new AbortController();
-    const res = await nodeFetch(`${base}/stall`, { signal: reading.signal });
+    const res = await send('/stall', { signal: reading.signal });
     const reader = res.body!.getReader();
     expect(Buffer.from((await reader.read()).value!).toString()).toBe('first');
     setTimeout(() => reading.abort(reason), 50);
     await expect(reader.read()).rejects.toMatchObject({ name: 'TimeoutError' });
   });
 
+  it('answers headers as fetch does: case-insensitive, combined, sorted, set-cookie one by one', async () => {
+    const res = await send('/echo', { method: 'POST', body: Buffer.from('x') });
+    const viaFetch = await fetch(new URL('/echo', base), { method: 'POST', body: 'x' });
+    expect(res.headers.get('X-MANY')).toBe('one, two');
+    expect(res.headers.get('a-first')).toBe('padded');
+    expect(res.headers.get('absent')).toBeNull();
+    // Values trimmed, as Headers.append does (fetch's own parser keeps a trailing space).
+    const comparable = ([name]: [string, string]) => name !== 'date' && name !== 'a-first';
+    const mine = [...res.headers];
+    expect(mine.filter(comparable)).toEqual([...viaFetch.headers].filter(comparable));
+    expect(mine.map(([name]) => name)).toEqual([
+      'a-first',
+      'connection',
+      'content-type',
+      'date',
+      'keep-alive',
+      'set-cookie',
+      'set-cookie',
+      'transfer-encoding',
+      'x-many',
+    ]);
+    await res.body!.cancel();
+    await viaFetch.body?.cancel();
+  });
+
+  it('never loads undici: no Response, Headers or ReadableStream in an answer', async () => {
+    const res = await send('/echo', { method: 'POST', body: Buffer.from('x') });
+    expect(res).not.toBeInstanceOf(Response);
+    expect(res.headers).not.toBeInstanceOf(Headers);
+    expect(res.body).not.toBeInstanceOf(ReadableStream);
+    await res.body!.cancel();
+  });
+
   it('refuses other protocols', async () => {
-    await expect(nodeFetch('file:///etc/passwd')).rejects.toThrow(/unsupported protocol/);
+    await expect(send('file:///etc/passwd')).rejects.toThrow(/unsupported protocol/);
   });
 });
