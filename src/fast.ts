@@ -386,6 +386,20 @@ function refuseInspectorSignal(): void {
   if (process.listenerCount('SIGUSR1') === 0) process.on('SIGUSR1', () => {});
 }
 
+/**
+ * Whether the full program is likely to read the secret store for these arguments: a `get` or
+ * `exec` it was handed (the fast path found no fresh token, or did not claim the form), not asking
+ * for help. A guess that only decides whether the file store's key derivation starts early; a wrong
+ * one costs a derivation on the thread pool that nothing waits for.
+ */
+function mayReadSecrets(argv: readonly string[]): boolean {
+  const [command, ...rest] = argv;
+  if (command !== 'get' && command !== 'exec') return false;
+  const end = rest.indexOf('--');
+  const own = end < 0 ? rest : rest.slice(0, end);
+  return !own.includes('--help') && !own.includes('-h');
+}
+
 /** bin/tokens.js: the fast path when it applies, else the full program; then exit with its code. */
 export async function run(argv: string[]): Promise<void> {
   const plan = planFastPath(argv, process.env);
@@ -401,8 +415,15 @@ export async function run(argv: string[]): Promise<void> {
   if (plan?.command === 'get') refuseInspectorSignal();
   let code: number;
   try {
+    // The file store's key derivation, begun before the full program loads, overlaps with it.
+    const fileKeys = mayReadSecrets(argv)
+      ? (await import('./store/key-prefetch.js')).prefetchFileKey(process.env, resolvePaths(process.env))
+      : undefined;
     const { main } = await import('./main.js');
-    code = await main(argv, undefined, undefined, handoff.askedAt);
+    code = await main(argv, undefined, undefined, {
+      ...(handoff.askedAt === undefined ? {} : { askedAt: handoff.askedAt }),
+      ...(fileKeys ? { fileKeys } : {}),
+    });
   } finally {
     // The refresh this process claimed is done (its token cached, or its failure recorded).
     for (const claim of handoff.claims) claim.release();

@@ -7,6 +7,7 @@ import { resolvePaths } from './core/paths.js';
 import { checkEnv, TOKENS_DEBUG } from './core/env.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import type { Deps, IO } from './core/deps.js';
+import type { KeyDeriver } from './store/crypto.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export function exitCodeFor(error: unknown): number {
@@ -50,7 +51,16 @@ export function processIO(): IO {
   };
 }
 
-export function realDeps(io: IO, env: Deps['env'], verbose: boolean, askedAt?: number): Deps {
+/** What the fast path hands over with a call it did not answer (src/fast.ts). */
+export interface Handover {
+  /** See Deps.askedAt: when the fast path began waiting for another process's refresh. */
+  askedAt?: number;
+  /** The file store's key, already being derived (src/store/key-prefetch.ts). */
+  fileKeys?: KeyDeriver;
+}
+
+export function realDeps(io: IO, env: Deps['env'], verbose: boolean, handover: Handover = {}): Deps {
+  const { askedAt, fileKeys } = handover;
   const paths = resolvePaths(env);
   // One store per run: a key derived or a connection opened once serves every provider of the run.
   let store: ReturnType<Deps['openStore']> | undefined;
@@ -67,20 +77,21 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean, askedAt?: n
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
-    openStore: () => (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv))),
+    openStore: () =>
+      (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv, fileKeys))),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
 }
 
 /**
  * `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts).
- * `askedAt`: see Deps.askedAt (the fast path's hand-over after waiting).
+ * `handover`: what the fast path passes on when it does not answer the call itself.
  */
 export async function main(
   argv: string[],
   io: IO = processIO(),
   env: Deps['env'] = { ...process.env },
-  askedAt?: number,
+  handover?: Handover,
 ): Promise<number> {
   let parsed: ParsedCommand | undefined;
   let verbose = Boolean(env[TOKENS_DEBUG.name]);
@@ -99,7 +110,7 @@ export async function main(
     verbose = parsed.verbose;
     // A bad TOKENS_* value is a usage error too, reported before anything is looked at.
     if (!parsed.lenient) checkEnv(env, allVariables());
-    return await parsed.invocation(realDeps(io, env, verbose, askedAt));
+    return await parsed.invocation(realDeps(io, env, verbose, handover));
   } catch (error) {
     if (error instanceof CommanderError) return exitCodeFor(error);
     io.stderr.write(describeError(error, verbose));

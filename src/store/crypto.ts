@@ -86,6 +86,11 @@ export class KeyDeriver {
     this.#passphrase = passphrase;
   }
 
+  /** Whether this deriver works from `passphrase` (a deriver handed over is used only then). */
+  holds(passphrase: string): boolean {
+    return this.#passphrase === passphrase;
+  }
+
   keyFor(kdf: KdfParams): Promise<Buffer> {
     const id = `${kdf.N}:${kdf.r}:${kdf.p}:${kdf.salt}`;
     if (this.#key?.id !== id) {

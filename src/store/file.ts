@@ -27,6 +27,7 @@ import {
   type KdfParams,
 } from './crypto.js';
 import { localParts } from '../core/local-parts.js';
+import { MAX_SECRETS_FILE_BYTES } from './open.js';
 import {
   ChainMovedError,
   SecretNotFoundError,
@@ -38,8 +39,6 @@ import {
 
 /** How long set()/delete() wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 20_000;
-/** The largest secrets file read (a few KB in practice). */
-const MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** Free space a write must find (prepareWrite): the new file beside the old one, with room to spare. */
 const MIN_FREE_BYTES = 1024 * 1024;
 
@@ -58,6 +57,11 @@ export interface FileStoreOptions {
    * (TOKENS_STORE_FILE) keeps the directory it was given, tightened only when ours and not shared.
    */
   privateRoot?: string;
+  /**
+   * A deriver already at work (src/store/key-prefetch.ts): used when it holds the same passphrase,
+   * so that the key is derived at most once per process; it derives anew for another header.
+   */
+  keys?: KeyDeriver;
 }
 
 const defaultLockDeps: LockDeps = {
@@ -79,11 +83,12 @@ export class FileStore implements SecretStore {
   /** Derives the key for one (salt, params) once; normally the only one this instance ever derives. */
   readonly #keys: KeyDeriver | undefined;
 
-  constructor({ path, passphrase, lockDeps, privateRoot }: FileStoreOptions) {
+  constructor({ path, passphrase, lockDeps, privateRoot, keys }: FileStoreOptions) {
     this.path = resolve(path);
     this.#privateRoot = privateRoot === undefined ? undefined : resolve(privateRoot);
     this.#passphrase = passphrase === '' ? undefined : passphrase;
-    this.#keys = this.#passphrase === undefined ? undefined : new KeyDeriver(this.#passphrase);
+    if (this.#passphrase !== undefined)
+      this.#keys = keys?.holds(this.#passphrase) ? keys : new KeyDeriver(this.#passphrase);
     this.#lockDeps = lockDeps ?? defaultLockDeps;
   }
 
@@ -191,7 +196,7 @@ export class FileStore implements SecretStore {
     if (this.#privateRoot !== undefined && (dir === this.#privateRoot || dir.startsWith(`${this.#privateRoot}/`))) {
       await ensurePrivateDir(this.#privateRoot, dir, { create: false });
     }
-    return readPrivateFile(this.path, MAX_FILE_BYTES);
+    return readPrivateFile(this.path, MAX_SECRETS_FILE_BYTES);
   }
 
   async #open(raw: Buffer): Promise<{ kdf: KdfParams; items: Map<string, string> }> {

@@ -9,6 +9,7 @@ import {
   TOKENS_STORE_FILE,
 } from '../core/env.js';
 import type { Env, Paths } from '../core/paths.js';
+import type { KeyDeriver } from './crypto.js';
 import type { SecretStore, UserStoreKind } from './store.js';
 
 /** The store kind TOKENS_STORE names (default keychain), without loading anything. */
@@ -16,15 +17,19 @@ export function storeKindFromEnv(env: Env): UserStoreKind {
   return readEnv(env, TOKENS_STORE);
 }
 
+/** The largest secrets file read (a few KB in practice). */
+export const MAX_SECRETS_FILE_BYTES = 4 * 1024 * 1024;
+
 export function secretsFilePath(env: Env, paths: Paths): string {
   return readEnv(env, TOKENS_STORE_FILE) ?? `${paths.dataDir}/secrets.enc`;
 }
 
 /**
  * Opens the store TOKENS_STORE names. `childEnv` is the environment a helper process may see (the
- * keychain's): ours without the withheld variables.
+ * keychain's): ours without the withheld variables. `fileKeys`: the file store's key, already being
+ * derived (src/store/key-prefetch.ts).
  */
-export async function openStore(env: Env, paths: Paths, childEnv: Env): Promise<SecretStore> {
+export async function openStore(env: Env, paths: Paths, childEnv: Env, fileKeys?: KeyDeriver): Promise<SecretStore> {
   const kind = storeKindFromEnv(env);
   if (kind === 'redis') {
     const [{ RedisStore }, { redisSettings }] = await Promise.all([import('./redis.js'), import('./redis-env.js')]);
@@ -40,6 +45,7 @@ export async function openStore(env: Env, paths: Paths, childEnv: Env): Promise<
       path: secretsFilePath(env, paths),
       passphrase: readEnv(env, TOKENS_PASSPHRASE),
       privateRoot: paths.dataDir,
+      ...(fileKeys ? { keys: fileKeys } : {}),
     });
   }
   const { KeychainStore } = await import('./keychain.js');

@@ -1,6 +1,6 @@
 // Chartmetric and Soundcharts end to end: the built CLI as a child process against a local server
 // that behaves like the documented token endpoints, errors and faults included.
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sandbox } from '../support/cli.js';
@@ -339,5 +339,62 @@ describe('config and store errors', () => {
     expect(run.code).toBe(6);
     expect(run.stderr).toContain('TOKENS_STORE=file');
     expect(server.requests).toEqual([]);
+  });
+});
+
+describe('the file store key, derived early (src/store/key-prefetch.ts)', () => {
+  /**
+   * A preload (NODE_OPTIONS) that records every scrypt call of the run, with the file that made it,
+   * in TRACE_FILE: the CLI itself is unchanged.
+   */
+  async function tracedRun(args: string[], extra: Record<string, string | undefined> = {}) {
+    const preload = join(sandbox.home, 'scrypt-trace.cjs');
+    const trace = join(sandbox.home, `scrypt-${Math.random().toString(36).slice(2)}.json`);
+    await writeFile(
+      preload,
+      [
+        "const crypto = require('node:crypto'); const { writeFileSync } = require('node:fs');",
+        'const calls = []; const scrypt = crypto.scrypt;',
+        "crypto.scrypt = function (...args) { const from = (new Error().stack ?? '').split('\\n').slice(2).find((l) => !l.includes('node:')) ?? ''; calls.push(/fast\\.cjs/.test(from) ? 'fast.cjs' : /dist\\//.test(from) ? 'full program' : from); return scrypt.apply(this, args); };",
+        "process.on('exit', () => writeFileSync(process.env.TRACE_FILE, JSON.stringify(calls)));",
+      ].join('\n'),
+    );
+    const run = await sandbox.run(args, {
+      env: { ...env, NODE_OPTIONS: `--require=${preload}`, TRACE_FILE: trace, ...extra },
+    });
+    return { run, calls: JSON.parse(await readFile(trace, 'utf8')) as string[] };
+  }
+
+  it('a cold get starts the one derivation before the full program loads; help and a warm get derive nothing', async () => {
+    expect((await sandbox.run(['login', 'chartmetric'], { env, input: `${CM_REFRESH}\n` })).code).toBe(0);
+    const cold = await tracedRun(['get', 'chartmetric', '--force-refresh']);
+    expect(cold.run.code).toBe(0);
+    expect(cold.calls).toEqual(['fast.cjs']);
+    // Handed over by the fast path at expiry (no fresh token): the same single early derivation.
+    const cache = join(sandbox.home, '.cache/tokens/default/chartmetric.json');
+    const cached = JSON.parse(await readFile(cache, 'utf8'));
+    await writeFile(cache, JSON.stringify({ ...cached, expires_at: Date.now() - 1000 }), { mode: 0o600 });
+    const stale = await tracedRun(['exec', '--', 'true']);
+    expect(stale.run.code).toBe(0);
+    expect(stale.calls).toEqual(['fast.cjs']);
+    // Nothing to derive: a warm get, help.
+    expect((await tracedRun(['get', 'chartmetric'])).calls).toEqual([]);
+    expect((await tracedRun(['get', '--help'])).calls).toEqual([]);
+    // Without TOKENS_PASSPHRASE nothing starts early, and the full program says what is missing.
+    const without = await tracedRun(['get', 'chartmetric', '--force-refresh'], { TOKENS_PASSPHRASE: undefined });
+    expect([without.run.code, without.calls]).toEqual([6, []]);
+    expect(await secretsLeaked()).toEqual([]);
+  });
+
+  it('a secrets file swapped for a link is not read early, and the full program refuses it as before', async () => {
+    expect((await sandbox.run(['login', 'chartmetric'], { env, input: `${CM_REFRESH}\n` })).code).toBe(0);
+    const file = join(sandbox.home, '.local/share/tokens/secrets.enc');
+    const moved = join(sandbox.home, 'elsewhere.enc');
+    await rename(file, moved);
+    await symlink(moved, file);
+    const linked = await tracedRun(['get', 'chartmetric', '--force-refresh']);
+    expect(linked.run.code).toBe(6);
+    expect(linked.calls).toEqual([]);
+    expect(await secretsLeaked()).toEqual([]);
   });
 });

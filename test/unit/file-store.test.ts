@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StoreError, UsageError } from '../../src/core/errors.js';
 import { resolvePaths } from '../../src/core/paths.js';
+import { KeyDeriver, parseKdfHeader } from '../../src/store/crypto.js';
 import { FileStore } from '../../src/store/file.js';
 import { openStore, storeKindFromEnv } from '../../src/store/open.js';
 import { SecretNotFoundError } from '../../src/store/store.js';
@@ -126,6 +127,30 @@ describe('FileStore', () => {
     const t = store();
     await Promise.all([t.get('b'), t.get('b'), t.list()]);
     expect(scryptCalls.count).toBe(2);
+  });
+
+  it('takes a deriver already at work (the early start): no second derivation; not another passphrase’s', async () => {
+    await seed();
+    const envelope = JSON.parse(await readFile(file, 'utf8'));
+    const early = new KeyDeriver(PASS);
+    scryptCalls.count = 0;
+    void early.keyFor(parseKdfHeader(envelope.kdf)!);
+    const s = new FileStore({ passphrase: PASS, path: file, keys: early });
+    expect([await s.get('default/soundcloud'), await s.get('default/soundcharts')]).toEqual([SECRET_A, SECRET_B]);
+    await s.set('c', '3');
+    expect(scryptCalls.count).toBe(1);
+    // A deriver for another passphrase is not used: the store's own passphrase decides.
+    const wrong = new KeyDeriver('another passphrase');
+    void wrong.keyFor(parseKdfHeader(envelope.kdf)!);
+    scryptCalls.count = 0;
+    expect(await new FileStore({ passphrase: PASS, path: file, keys: wrong }).get('c')).toBe('3');
+    expect(scryptCalls.count).toBe(1);
+    // Started for a header the file no longer has (rewritten since): derived anew for the file's own.
+    const stale = new KeyDeriver(PASS);
+    void stale.keyFor({ ...parseKdfHeader(envelope.kdf)!, salt: Buffer.alloc(16, 7).toString('base64') });
+    scryptCalls.count = 0;
+    expect(await new FileStore({ passphrase: PASS, path: file, keys: stale }).get('c')).toBe('3');
+    expect(scryptCalls.count).toBe(1);
   });
 
   it('derives the key without blocking the event loop', async () => {
