@@ -4,4 +4,4 @@
 // `get` and `exec` from a fresh token cache itself and hands everything else to dist/main.js.
 'use strict';
 
-require('../dist/fast.cjs').run(process.argv.slice(2));
+require('../dist/fast.cjs').run(process.argv.slice(2), require('node:path').join(__dirname, '..'));

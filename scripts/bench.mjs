@@ -5,6 +5,8 @@
 // median, min and max wall time, and the ratio of the medians. The rows:
 //   - warm `get`, `exec --provider`, `exec` (every configured provider), `status chartmetric`,
 //     `--version`, `get --help`                                    vs `node -e 0`
+//   - `exec` (every configured provider)                           vs `node` spawning `true` (what
+//     any exec costs: node:child_process and a fork); reported, no target
 //   - cold `get chartmetric --force-refresh`, file store           vs `node` + one scrypt of the file
 //     store's parameters (the floor of any file-store mint)
 //   - the same with the keychain store (gnome-keyring on a private D-Bus session)
@@ -356,6 +358,25 @@ async function startupRows() {
     { name: '--version', cmd: tokens(env, '--version'), target: TARGETS.version },
     { name: 'get --help', cmd: tokens(env, 'get', '--help'), target: TARGETS.help },
   ];
+  // What any exec pays on top of node's own start: loading node:child_process, forking and waiting
+  // for the child. Reported beside the exec rows (no target), so their ratio can be read against it.
+  const spawnFloor = {
+    label: 'node spawning true',
+    argv: [
+      NODE,
+      '-e',
+      "require('node:child_process').spawn('true', { stdio: 'inherit' }).on('exit', (c) => process.exit(c))",
+    ],
+    env,
+  };
+  if (wanted('startup') || wanted('exec')) {
+    process.stderr.write(`measuring tokens exec -- true vs ${spawnFloor.label} …\n`);
+    const wall = await alternate(
+      () => wallRun(tokens(env, 'exec', '--', 'true')),
+      () => wallRun(spawnFloor),
+    );
+    addRow('exec -- true (2 configured providers), wall', wall.a, wall.b, spawnFloor.label, undefined);
+  }
   for (const s of scenarios.filter((x) => wanted('startup') || wanted(x.name))) {
     process.stderr.write(`measuring ${s.cmd.label} vs node -e 0 …\n`);
     const wall = await alternate(

@@ -47,7 +47,7 @@ await rm(`${root}${outdir}`, { recursive: true, force: true });
 // node:child_process) and hands off to dist/main.js; every other dynamic import in the modules it
 // shares with the full program (provider adapters, private-files, …) belongs to the full program
 // and must not be pulled into fast.cjs: it becomes a stub that throws if the fast path ever calls it.
-const FAST_LAZY = new Set(['./commands/exec-child.js', './store/key-prefetch.js']);
+const FAST_LAZY = new Set(['./commands/exec-child.js', './store/early-start.js']);
 const FAST_HANDOFF = './main.js';
 const fastPathBoundary = {
   name: 'fast-path-boundary',

@@ -28,7 +28,7 @@ import { notedRefreshToken } from './core/secret-note.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './cli/parse.js';
 import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptions } from './commands/status-report.js';
 import { awaitRefresh, type RefreshClaim } from './fast-refresh.js';
-import { allVariables, PROVIDERS } from './providers/registry.js';
+import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import { storeKindFromEnv } from './store/open.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { Credential } from './core/broker.js';
@@ -400,8 +400,11 @@ function mayReadSecrets(argv: readonly string[]): boolean {
   return !own.includes('--help') && !own.includes('-h');
 }
 
-/** bin/tokens.js: the fast path when it applies, else the full program; then exit with its code. */
-export async function run(argv: string[]): Promise<void> {
+/**
+ * bin/tokens.js: the fast path when it applies, else the full program; then exit with its code.
+ * `packageRoot`: where tokens is installed (bin/tokens.js knows), for what is resolved from there.
+ */
+export async function run(argv: string[], packageRoot?: string): Promise<void> {
   const plan = planFastPath(argv, process.env);
   if (plan?.command !== 'get') refuseInspectorSignal();
   const output = new FastOutput();
@@ -415,14 +418,21 @@ export async function run(argv: string[]): Promise<void> {
   if (plan?.command === 'get') refuseInspectorSignal();
   let code: number;
   try {
-    // The file store's key derivation, begun before the full program loads, overlaps with it.
-    const fileKeys = mayReadSecrets(argv)
-      ? (await import('./store/key-prefetch.js')).prefetchFileKey(process.env, resolvePaths(process.env))
-      : undefined;
+    // What opening the store waits for (a key derivation, a helper process), begun before the
+    // full program loads, overlaps with the loading.
+    const early =
+      mayReadSecrets(argv) && packageRoot !== undefined
+        ? (await import('./store/early-start.js')).startStoreEarly(
+            process.env,
+            resolvePaths(process.env),
+            childEnvironment(process.env),
+            packageRoot,
+          )
+        : undefined;
     const { main } = await import('./main.js');
     code = await main(argv, undefined, undefined, {
       ...(handoff.askedAt === undefined ? {} : { askedAt: handoff.askedAt }),
-      ...(fileKeys ? { fileKeys } : {}),
+      ...(early ? { early } : {}),
     });
   } finally {
     // The refresh this process claimed is done (its token cached, or its failure recorded).

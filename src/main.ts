@@ -7,7 +7,7 @@ import { resolvePaths } from './core/paths.js';
 import { checkEnv, TOKENS_DEBUG } from './core/env.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import type { Deps, IO } from './core/deps.js';
-import type { KeyDeriver } from './store/crypto.js';
+import type { EarlyStore } from './store/early-start.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export function exitCodeFor(error: unknown): number {
@@ -55,12 +55,12 @@ export function processIO(): IO {
 export interface Handover {
   /** See Deps.askedAt: when the fast path began waiting for another process's refresh. */
   askedAt?: number;
-  /** The file store's key, already being derived (src/store/key-prefetch.ts). */
-  fileKeys?: KeyDeriver;
+  /** The slow part of opening the store, already started (src/store/early-start.ts). */
+  early?: EarlyStore;
 }
 
 export function realDeps(io: IO, env: Deps['env'], verbose: boolean, handover: Handover = {}): Deps {
-  const { askedAt, fileKeys } = handover;
+  const { askedAt, early } = handover;
   const paths = resolvePaths(env);
   // One store per run: a key derived or a connection opened once serves every provider of the run.
   let store: ReturnType<Deps['openStore']> | undefined;
@@ -78,7 +78,7 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean, handover: H
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
     openStore: () =>
-      (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv, fileKeys))),
+      (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv, early))),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
 }

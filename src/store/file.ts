@@ -58,7 +58,7 @@ export interface FileStoreOptions {
    */
   privateRoot?: string;
   /**
-   * A deriver already at work (src/store/key-prefetch.ts): used when it holds the same passphrase,
+   * A deriver already at work (src/store/early-start.ts): used when it holds the same passphrase,
    * so that the key is derived at most once per process; it derives anew for another header.
    */
   keys?: KeyDeriver;

@@ -9,7 +9,7 @@ import {
   TOKENS_STORE_FILE,
 } from '../core/env.js';
 import type { Env, Paths } from '../core/paths.js';
-import type { KeyDeriver } from './crypto.js';
+import type { EarlyStore } from './early-start.js';
 import type { SecretStore, UserStoreKind } from './store.js';
 
 /** The store kind TOKENS_STORE names (default keychain), without loading anything. */
@@ -26,10 +26,10 @@ export function secretsFilePath(env: Env, paths: Paths): string {
 
 /**
  * Opens the store TOKENS_STORE names. `childEnv` is the environment a helper process may see (the
- * keychain's): ours without the withheld variables. `fileKeys`: the file store's key, already being
- * derived (src/store/key-prefetch.ts).
+ * keychain's): ours without the withheld variables. `early`: what the fast path started before it
+ * handed over (src/store/early-start.ts); each store takes only its own.
  */
-export async function openStore(env: Env, paths: Paths, childEnv: Env, fileKeys?: KeyDeriver): Promise<SecretStore> {
+export async function openStore(env: Env, paths: Paths, childEnv: Env, early: EarlyStore = {}): Promise<SecretStore> {
   const kind = storeKindFromEnv(env);
   if (kind === 'redis') {
     const [{ RedisStore }, { redisSettings }] = await Promise.all([import('./redis.js'), import('./redis-env.js')]);
@@ -45,9 +45,13 @@ export async function openStore(env: Env, paths: Paths, childEnv: Env, fileKeys?
       path: secretsFilePath(env, paths),
       passphrase: readEnv(env, TOKENS_PASSPHRASE),
       privateRoot: paths.dataDir,
-      ...(fileKeys ? { keys: fileKeys } : {}),
+      ...(early.fileKeys ? { keys: early.fileKeys } : {}),
     });
   }
   const { KeychainStore } = await import('./keychain.js');
-  return new KeychainStore({ env: childEnv, timeoutMs: readEnv(env, TOKENS_KEYCHAIN_TIMEOUT) });
+  return new KeychainStore({
+    env: childEnv,
+    timeoutMs: readEnv(env, TOKENS_KEYCHAIN_TIMEOUT),
+    ...(early.keychainHelper ? { helper: early.keychainHelper } : {}),
+  });
 }

@@ -342,7 +342,7 @@ describe('config and store errors', () => {
   });
 });
 
-describe('the file store key, derived early (src/store/key-prefetch.ts)', () => {
+describe('the file store key, derived early (src/store/early-start.ts)', () => {
   /**
    * A preload (NODE_OPTIONS) that records every scrypt call of the run, with the file that made it,
    * in TRACE_FILE: the CLI itself is unchanged.

@@ -1,6 +1,8 @@
 // The default store for real: the CLI against gnome-keyring's Secret Service on a private D-Bus
 // session (started here, under the test's own HOME), with Chartmetric served by the local server.
 import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../support/cli.js';
 import { startSecretService, type SecretService } from '../support/secret-service.js';
@@ -67,5 +69,42 @@ describe('keychain store through the CLI', () => {
     expect(run.code).toBe(6);
     expect(run.stderr).toContain('TOKENS_STORE=file');
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a cold get starts its one keychain helper early, from the fast path, without the withheld variables', async () => {
+    expect((await sandbox.run(['login', 'chartmetric'], { env, input: `${REFRESH}\n` })).code).toBe(0);
+    // A preload (NODE_OPTIONS; the helper itself is started without it) records every Node child
+    // the run starts, with the file that started it and whether its environment held a secret.
+    const preload = join(sandbox.home, 'spawn-trace.cjs');
+    const trace = join(sandbox.home, 'spawns.json');
+    await writeFile(
+      preload,
+      [
+        "const cp = require('node:child_process'); const { writeFileSync } = require('node:fs');",
+        'const spawns = []; const spawn = cp.spawn;',
+        'cp.spawn = function (file, args, options) {',
+        "  if (file === process.execPath) { const from = (new Error().stack ?? '').split('\\n').slice(2).find((l) => !l.includes('node:')) ?? '';",
+        "    spawns.push({ from: /fast\\.cjs/.test(from) ? 'fast.cjs' : 'full program', secret: Object.keys(options?.env ?? {}).some((k) => k === 'TOKENS_CHARTMETRIC_REFRESH_TOKEN') }); }",
+        '  return spawn.apply(this, arguments); };',
+        "process.on('exit', () => writeFileSync(process.env.TRACE_FILE, JSON.stringify(spawns)));",
+      ].join('\n'),
+    );
+    const traced = { ...env, NODE_OPTIONS: `--require=${preload}`, TRACE_FILE: trace };
+    const get = await sandbox.run(['get', 'chartmetric', '--force-refresh'], {
+      env: { ...traced, TOKENS_CHARTMETRIC_REFRESH_TOKEN: undefined },
+    });
+    expect(get.code).toBe(0);
+    expect(get.stdout).toBe(`${server.issued.at(-1)!.accessToken}\n`);
+    expect(JSON.parse(await readFile(trace, 'utf8'))).toEqual([{ from: 'fast.cjs', secret: false }]);
+    // With the variable set (a secret tokens withholds from every child), the early helper gets none.
+    const withVariable = await sandbox.run(['get', 'chartmetric', '--force-refresh'], {
+      env: { ...traced, TOKENS_CHARTMETRIC_REFRESH_TOKEN: REFRESH },
+    });
+    expect(withVariable.code).toBe(0);
+    const spawns = JSON.parse(await readFile(trace, 'utf8')) as Array<{ from: string; secret: boolean }>;
+    expect(spawns[0]).toEqual({ from: 'fast.cjs', secret: false });
+    expect(spawns.every((spawned) => !spawned.secret)).toBe(true);
+    const warm = await sandbox.run(['get', 'chartmetric'], { env: traced });
+    expect([warm.code, JSON.parse(await readFile(trace, 'utf8'))]).toEqual([0, []]);
   });
 });

@@ -45,9 +45,13 @@ const HEAVY_INPUTS: Array<[string, RegExp]> = [
   ['proper-lockfile', /(^|\/)node_modules\/proper-lockfile\//],
   ['ioredis (the Redis client)', /(^|\/)node_modules\/(ioredis|@ioredis)\//],
   // open.ts only names the store TOKENS_STORE selects (the stores themselves are its dynamic imports);
-  // key-prefetch.ts and the KeyDeriver of crypto.ts start the file store's key derivation before a
-  // hand-over, initialised lazily (node:crypto is required only then: checked below and at run time).
-  ['the secret stores (src/store/* but open.ts)', /^src\/store\/(?!open\.ts$|key-prefetch\.ts$|crypto\.ts$)/],
+  // early-start.ts, the KeyDeriver of crypto.ts and keychain-helper.ts start what opening a store
+  // waits for before a hand-over, initialised lazily (node:crypto and node:child_process are required
+  // only then: checked below and at run time).
+  [
+    'the secret stores (src/store/* but open.ts)',
+    /^src\/store\/(?!open\.ts$|early-start\.ts$|crypto\.ts$|keychain-helper\.ts$)/,
+  ],
   ['src/core/http.ts', /^src\/core\/http\.ts$/],
   ['src/core/oauth.ts', /^src\/core\/oauth\.ts$/],
   ['src/core/config.ts', /^src\/core\/config\.ts$/],
@@ -174,7 +178,7 @@ describe('the warm path, from the metafile', () => {
     expect(externals.filter((edge) => !edge.path.startsWith('node:'))).toEqual([
       { path: './main.js', kind: 'dynamic-import', external: true },
     ]);
-    // node:crypto only for the file store's early key derivation (src/store/key-prefetch.ts), which
+    // node:crypto only for the file store's early key derivation (src/store/early-start.ts), which
     // runs just before a hand-over: required inside that module's lazy initialiser, never at load.
     expect(externals.filter((edge) => HEAVY_BUILTINS.includes(builtinName(edge.path))).map((e) => e.path)).toEqual([
       'node:crypto',
