@@ -72,7 +72,9 @@ if (!existsSync(GNU_TIME)) {
   );
   process.exit(2);
 }
-if (!['dist/fast.cjs', 'dist/main.js', 'dist/meta.json'].every((file) => existsSync(join(ROOT, file)))) {
+if (
+  !['dist/fast.cjs', 'dist/main.js', 'dist/help.json', 'dist/meta.json'].every((file) => existsSync(join(ROOT, file)))
+) {
   console.error('bench: dist/ is missing; building it first');
   const built = spawnSync(NODE, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
   if (built.status !== 0) process.exit(built.status ?? 1);
@@ -96,7 +98,8 @@ async function snapshot() {
       await cp(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true });
       await cp(join(ROOT, 'package.json'), join(app, 'package.json'));
       const meta = JSON.parse(await readFile(join(app, 'dist/meta.json'), 'utf8'));
-      const missing = Object.keys(meta.outputs).filter((out) => !existsSync(join(app, out)));
+      // help.json is not an esbuild output: without it the fast path would leave help to the full program.
+      const missing = [...Object.keys(meta.outputs), 'dist/help.json'].filter((out) => !existsSync(join(app, out)));
       if (missing.length === 0) break;
       throw new Error(`incomplete dist/ (${missing.length} output(s) missing)`);
     } catch (error) {

@@ -5,10 +5,14 @@
 //  - dist/main.js and dist/chunks/, from src/main.ts: the full program as ES modules. Code splitting
 //    keeps its start small too: zod, chalk, open, the HTTP client and the login listener live in
 //    chunks loaded on demand.
-// dist/meta.json is the two metafiles merged (test/unit/warm-path.test.ts reads it).
+// dist/help.json is the full program's answer to each help form, recorded from the build itself, for
+// the fast path (src/fast-help.ts). dist/meta.json is the two metafiles merged
+// (test/unit/warm-path.test.ts reads it); written last, it marks a finished build.
 import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // Commander requires node:child_process at load time, for executable subcommands we never use;
 // that one require also loads net, dgram and more on every start (~3 ms of CPU here). Defer it to first use.
@@ -138,6 +142,80 @@ const full = await build({
   },
   logLevel: 'warning',
 });
+
+// Each help form (helpForms in src/cli/program.ts) answered by the full program just built: main()
+// in processes of their own (one per core, each taking a share of the forms; a process per form
+// made the build several times longer), whose stdout and stderr are pipes, so Commander wraps at 80
+// columns as for any output that is not a terminal, and whose environment is empty: nothing of the
+// builder's (TOKENS_*, HOME, colour settings) may shape the text. A form that fails, or answers
+// anywhere but on stdout (the fast path checks only stdout for a terminal), fails the build.
+const mainUrl = pathToFileURL(`${root}${outdir}/main.js`).href;
+const RECORD = `
+const { main } = await import(process.argv[1]);
+const records = [];
+for (const argv of JSON.parse(process.argv[2])) {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    stdout: { write: (text) => ((stdout += text), true) },
+    stderr: { write: (text) => ((stderr += text), true) },
+    get stdin() { return process.stdin; },
+    get stdinIsTTY() { return Boolean(process.stdin.isTTY); },
+    get stdoutIsTTY() { return Boolean(process.stdout.isTTY); },
+    get stderrIsTTY() { return Boolean(process.stderr.isTTY); },
+  };
+  const code = await main(argv, io);
+  records.push({ argv, stdout, stderr, code });
+}
+process.stdout.write(JSON.stringify(records));
+`;
+const RECORD_TIMEOUT_MS = 60_000;
+
+/** The full program's answers to these forms, from one recording process. */
+function recordHelp(forms) {
+  return new Promise((resolve, reject) => {
+    const fail = (why) => reject(new Error(`build: recording the help forms failed: ${why}`));
+    const child = spawn(process.execPath, ['--input-type=module', '-e', RECORD, mainUrl, JSON.stringify(forms)], {
+      env: process.env.SYSTEMROOT ? { SYSTEMROOT: process.env.SYSTEMROOT } : {},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), RECORD_TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      fail(error.message);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0 || stderr !== '') return fail(`${signal ? `killed by ${signal}` : `exit ${code}`}\n${stderr}`);
+      let records;
+      try {
+        records = JSON.parse(stdout);
+      } catch {
+        return fail(`not the records on stdout: ${stdout.slice(0, 200)}`);
+      }
+      const bad = records.find((r) => r.code !== 0 || r.stdout === '' || r.stderr !== '');
+      if (bad)
+        return fail(
+          `\`tokens ${bad.argv.join(' ')}\`: exit ${bad.code}, ${bad.stdout.length} characters on stdout, stderr: ${bad.stderr}`,
+        );
+      resolve(records);
+    });
+  });
+}
+
+const { helpForms } = await import(mainUrl);
+const allForms = helpForms();
+const shares = Math.min(availableParallelism(), allForms.length);
+const recorded = await Promise.all(
+  Array.from({ length: shares }, (_, i) => recordHelp(allForms.filter((_, j) => j % shares === i))),
+);
+// In helpForms' order, as the shares were dealt.
+const forms = allForms.map((_, j) => recorded[j % shares][Math.floor(j / shares)]);
+await writeFile(`${root}${outdir}/help.json`, JSON.stringify({ forms }));
 
 const meta = {
   inputs: { ...full.metafile.inputs, ...fast.metafile.inputs },

@@ -1,4 +1,4 @@
-// The fast path: the everyday forms of `tokens get`, `exec`, `status` and `--version` answered
+// The fast path: the everyday forms of `tokens get`, `exec`, `status`, `--version` and help answered
 // without loading the full program (commander, the broker, the stores, the providers' code) — from a
 // fresh token cache, config.json read by hand (src/core/config-file.ts) and the notes of what is
 // stored (src/core/secret-note.ts); at expiry, all but one of many parallel calls wait here for the
@@ -11,7 +11,8 @@
 // (dist/main.js, loaded with import()), which prints the real output, help and errors. For what it
 // claims, the fast path's output and exit code are those of the full program: it runs the same
 // validators, the same cache read and freshness test, the same formatting and the same exec child
-// (src/commands/exec-child.ts). What it saves, besides commander and the module graph: setting up
+// (src/commands/exec-child.ts); help it prints as the full program printed it at build time
+// (src/fast-help.ts). What it saves, besides commander and the module graph: setting up
 // process.stdout (the token goes out with fs.writeSync) and, for get, node:child_process.
 // test/unit/fast-path.test.ts runs calls both ways and compares; test/unit/warm-path.test.ts checks
 // what dist/fast.cjs contains and what a warm call loads.
@@ -27,6 +28,7 @@ import { resolvePaths, type Env, type Paths } from './core/paths.js';
 import { notedRefreshToken } from './core/secret-note.js';
 import { parseProfile, parseProvider, parseWholeNumber } from './cli/parse.js';
 import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptions } from './commands/status-report.js';
+import { isHelpForm, recordedHelp } from './fast-help.js';
 import { awaitRefresh, type RefreshClaim } from './fast-refresh.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import { storeKindFromEnv } from './store/open.js';
@@ -49,7 +51,9 @@ export type FastPlan =
   /** `providers` undefined: every provider configured in the profile (config.json). */
   | { command: 'exec'; providers: ProviderDescriptor[] | undefined; profile: string; argv: string[] }
   | { command: 'status'; options: StatusOptions }
-  | { command: 'version' };
+  | { command: 'version' }
+  /** A help form, answered from the build's recording (src/fast-help.ts). */
+  | { command: 'help'; argv: readonly string[] };
 
 /** The options the fast path understands, per command; each takes a value, except the flags. */
 const GET_OPTIONS = ['--format', '--min-ttl', '--profile'] as const;
@@ -122,6 +126,7 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
   const [command, ...args] = argv;
   // Commander answers these before the variables are checked.
   if (argv.length === 1 && (command === '--version' || command === '-V')) return { command: 'version' };
+  if (isHelpForm(argv)) return { command: 'help', argv: [...argv] };
   try {
     // A bad TOKENS_* value is the full program's usage error.
     checkEnv(env, allVariables());
@@ -261,6 +266,9 @@ async function answer(plan: FastPlan, env: Env, output: FastOutput, handoff: Han
   switch (plan.command) {
     case 'version':
       return { stdout: `${pkg.version}\n`, code: 0 };
+    case 'help':
+      // dist/help.json sits next to this bundle, dist/fast.cjs.
+      return recordedHelp(plan.argv, __dirname);
     case 'get': {
       const credential = await credentialFor(
         paths,

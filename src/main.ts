@@ -1,7 +1,7 @@
 // Entry point: build the real dependencies, parse, run, and turn every error into one line on
 // stderr and the contract's exit code. This is the only place errors become exit codes.
 import { CommanderError } from 'commander';
-import { buildProgram, type ParsedCommand } from './cli/program.js';
+import { buildProgram, helpForms as programHelpForms, type ParsedCommand } from './cli/program.js';
 import { ExitCode, describeTokensError, isTokensError } from './core/errors.js';
 import { resolvePaths } from './core/paths.js';
 import { checkEnv, TOKENS_DEBUG } from './core/env.js';
@@ -81,6 +81,12 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean, handover: H
       (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv, early))),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
+}
+
+/** The argument lists that print help (cli/program.ts), for scripts/build.mjs to record for the fast path. */
+export function helpForms(): string[][] {
+  const silent = () => undefined;
+  return programHelpForms(buildProgram({ writeOut: silent, writeErr: silent, env: {} }, silent, pkg.version));
 }
 
 /**

@@ -7,6 +7,7 @@ import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags
 import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { parseProfile, parseProvider as parseProviderName, parseWholeNumber } from './parse.js';
+import { HELP_COMMAND, HELP_FLAGS } from './help-words.js';
 import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
 import type { Deps } from '../core/deps.js';
 import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
@@ -117,7 +118,7 @@ export function buildProgram(io: ProgramIO, onAction: (parsed: ParsedCommand) =>
       `Fresh access tokens for the ${listInWords(providers.map((p) => p.title))} APIs, with secrets kept in the OS keychain.`,
     )
     .version(version, '-V, --version', 'print the version')
-    .helpOption('-h, --help', 'show help')
+    .helpOption(HELP_FLAGS.join(', '), 'show help')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -156,7 +157,7 @@ Exit codes:
     command
       .addOption(profileOption())
       .option('-v, --verbose', 'explain what happens on stderr (never secrets)')
-      .helpOption('-h, --help', 'show help')
+      .helpOption(HELP_FLAGS.join(', '), 'show help')
       .exitOverride()
       .configureOutput({
         writeOut: io.writeOut,
@@ -465,7 +466,7 @@ never leave the API's origin. An error status prints the body, one line on stder
 
   // `help [command]`, made here so that it sits in the Shell group and completes command names.
   program.addHelpCommand(
-    new Command('help')
+    new Command(HELP_COMMAND)
       .addArgument(completes(new Argument('[command]', 'the command to explain'), { kind: 'commands' }))
       .description('show help for a command')
       .helpOption(false),
@@ -490,4 +491,24 @@ never leave the API's origin. An error status prints the body, one line on stder
     });
 
   return program;
+}
+
+/**
+ * Every argument list that prints help on stdout: `--help`, `-h` and `help` for the program, and
+ * `CMD --help`, `CMD -h` and `help CMD` for each visible command. The build records the full
+ * program's answer to each for the fast path (scripts/build.mjs, src/fast-help.ts). Not `help help`
+ * or `help --help`: Commander prints those as a usage error, on stderr.
+ */
+export function helpForms(program: Command): string[][] {
+  // visibleCommands lists the help command too: it is the one not among program.commands.
+  const commands = program
+    .createHelp()
+    .visibleCommands(program)
+    .filter((command) => program.commands.includes(command))
+    .flatMap((command) => [command.name(), ...command.aliases()]);
+  return [
+    ...HELP_FLAGS.map((flag) => [flag]),
+    [HELP_COMMAND],
+    ...commands.flatMap((name) => [...HELP_FLAGS.map((flag) => [name, flag]), [HELP_COMMAND, name]]),
+  ];
 }

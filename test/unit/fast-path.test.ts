@@ -1,5 +1,5 @@
-// The fast path (src/fast.ts → dist/fast.cjs) answers the everyday forms of `get`, `exec`, `status`
-// and `--version` without the full program. Two things must hold:
+// The fast path (src/fast.ts → dist/fast.cjs) answers the everyday forms of `get`, `exec`, `status`,
+// `--version` and help without the full program. Two things must hold:
 //  - it claims only what it understands (planFastPath): the plainest forms of those commands, with
 //    values the full program accepts; anything else goes to the full program;
 //  - for what it claims, nothing differs from the full program: the same stdout, stderr and exit
@@ -7,16 +7,24 @@
 //    sends every call to the full program), and compare; a module-loader hook shows which of the two
 //    actually ran.
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildProgram, helpForms } from '../../src/cli/program.js';
 import { NO_FAST_PATH_ENV, planFastPath } from '../../src/fast.js';
-import { BIN, DIST, Sandbox, runNode, type CliResult } from '../support/cli.js';
+import { HELP_FILE } from '../../src/fast-help.js';
+import { repoTempDir } from '../support/bundle.js';
+import { BIN, DIST, ROOT, Sandbox, runNode, type CliResult } from '../support/cli.js';
 import { expireCache, useWorlds, type World } from '../support/worlds.js';
 
 type Env = Record<string, string | undefined>;
+
+/** Every form that prints help, as the build records them: derived from the program. */
+const HELP_FORMS = helpForms(
+  buildProgram({ writeOut: () => undefined, writeErr: () => undefined, env: {} }, () => undefined, '0'),
+);
 
 describe('planFastPath: what the fast path claims', () => {
   const get = (provider: string, extra: Partial<{ profile: string; format: string; minTtlSeconds: number }> = {}) =>
@@ -95,6 +103,17 @@ describe('planFastPath: what the fast path claims', () => {
     [['status'], { TOKENS_PROFILE: 'staging' }, status(undefined, { profile: 'staging' })],
     [['--version'], {}, { command: 'version' }],
     [['-V'], {}, { command: 'version' }],
+    // Help: the shapes; which of them the build recorded, dist/help.json says (the CLI tests below).
+    [['--help'], {}, { command: 'help', argv: ['--help'] }],
+    [['-h'], {}, { command: 'help', argv: ['-h'] }],
+    [['help'], {}, { command: 'help', argv: ['help'] }],
+    [['get', '--help'], {}, { command: 'help', argv: ['get', '--help'] }],
+    [['status', '-h'], {}, { command: 'help', argv: ['status', '-h'] }],
+    [['help', 'get'], {}, { command: 'help', argv: ['help', 'get'] }],
+    [['help', 'bogus'], {}, { command: 'help', argv: ['help', 'bogus'] }],
+    [['bogus', '--help'], {}, { command: 'help', argv: ['bogus', '--help'] }],
+    // Commander prints help before it looks at the variables.
+    [['--help'], { TOKENS_HTTP_TIMEOUT: 'soon' }, { command: 'help', argv: ['--help'] }],
     [['exec', '--provider=chartmetric', '--', 'true'], {}, exec(['chartmetric'], ['true'])],
     [
       [
@@ -136,10 +155,8 @@ describe('planFastPath: what the fast path claims', () => {
   it.each<[string[], Env]>([
     // Not get or exec, or not the command at all.
     [[], {}],
-    [['--help'], {}],
     [['--version', '--help'], {}],
     [['get', '--version'], {}],
-    [['help', 'get'], {}],
     [['login', 'chartmetric'], {}],
     [['logout', 'chartmetric'], {}],
     [['completion', 'bash'], {}],
@@ -220,14 +237,32 @@ describe('planFastPath: what the fast path claims', () => {
     [['status', '--json=1'], {}],
     [['status', '--verbose'], {}],
     [['status', '-v'], {}],
-    [['status', '--help'], {}],
     [['status', '--', 'chartmetric'], {}],
     [['status', '--profile', 'bad name'], {}],
     [['status'], { TOKENS_DEBUG: '1' }],
     [['status'], { [NO_FAST_PATH_ENV]: '1' }],
     [['--version'], { [NO_FAST_PATH_ENV]: '1' }],
+    // Help: only one help word, `WORD --help|-h` or `help WORD`.
+    [['--help', 'get'], {}],
+    [['-h', '--help'], {}],
+    [['help', '-h'], {}],
+    [['help', '--help'], {}],
+    [['help', 'get', 'chartmetric'], {}],
+    [['get', '--help', '--profile', 'x'], {}],
+    [['--profile', 'x', 'get', '--help'], {}],
+    [['--profile=x', '--help'], {}],
+    [['get', '--help=1'], {}],
+    [['--help'], { TOKENS_DEBUG: '1' }],
+    [['get', '--help'], { [NO_FAST_PATH_ENV]: '1' }],
   ])('leaves %j (env %j) to the full program', (argv, env) => {
     expect(planFastPath(argv, env)).toBeUndefined();
+  });
+
+  it('every help form the build records has the shape the fast path claims', () => {
+    expect(HELP_FORMS).toContainEqual(['get', '--help']);
+    expect(HELP_FORMS).toContainEqual(['help', 'get']);
+    expect(HELP_FORMS.flat()).not.toContain('__complete');
+    for (const argv of HELP_FORMS) expect(planFastPath(argv, {}), argv.join(' ')).toEqual({ command: 'help', argv });
   });
 });
 
@@ -286,11 +321,18 @@ interface Traced extends CliResult {
   fullProgram: boolean;
 }
 
+/** A built CLI: bin/tokens.js and the dist/ it requires. */
+interface App {
+  bin: string;
+  dist: string;
+}
+
 async function runTraced(
   args: string[],
   env: Env,
   input?: string,
   base: Record<string, string> = sandbox.baseEnv(),
+  app: App = { bin: BIN, dist: DIST },
 ): Promise<Traced> {
   const trace = join(work, `${Math.random().toString(36).slice(2)}.txt`);
   await writeFile(trace, '');
@@ -300,11 +342,11 @@ async function runTraced(
     else full[k] = v;
   }
   const result = await runNode(
-    ['--import', pathToFileURL(traceEsm).href, BIN, ...args],
+    ['--import', pathToFileURL(traceEsm).href, app.bin, ...args],
     full,
     input === undefined ? {} : { input },
   );
-  const mainJs = join(DIST, 'main.js');
+  const mainJs = join(app.dist, 'main.js');
   const loaded = (await readFile(trace, 'utf8')).split('\n').filter((u) => u.startsWith('file:'));
   return { ...result, fullProgram: loaded.some((u) => fileURLToPath(u) === mainJs) };
 }
@@ -315,9 +357,10 @@ async function bothWays(
   env: Env = {},
   input?: string,
   base?: Record<string, string>,
+  app?: App,
 ): Promise<{ fast: Traced; full: Traced }> {
-  const fast = await runTraced(args, env, input, base);
-  const full = await runTraced(args, { ...env, [NO_FAST_PATH_ENV]: '1' }, input, base);
+  const fast = await runTraced(args, env, input, base, app);
+  const full = await runTraced(args, { ...env, [NO_FAST_PATH_ENV]: '1' }, input, base, app);
   expect(full.fullProgram, 'TOKENS_NO_FAST_PATH=1 runs the full program').toBe(true);
   return { fast, full };
 }
@@ -654,3 +697,131 @@ describe('--version', () => {
     expect(fast.stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 });
+
+describe('help, alike both ways', () => {
+  it.each(HELP_FORMS.map((argv) => [argv]))(
+    '%j: the fast path’s, from the build’s recording, with the full program’s output',
+    async (args) => {
+      const { fast, full } = await bothWays(args);
+      expect(fast.fullProgram, 'answered by the fast path').toBe(false);
+      expect(outcome(fast)).toEqual(outcome(full));
+      expect(fast).toMatchObject({ code: 0, stderr: '' });
+      expect(fast.stdout).toMatch(/^Usage: tokens /);
+    },
+  );
+
+  it.each<[string[], Env]>([
+    // Commander prints help before any variable is checked, and without colour when there is none to add.
+    [['--help'], { TOKENS_HTTP_TIMEOUT: 'soon' }],
+    [['get', '--help'], { TOKENS_PROFILE: 'bad name' }],
+    [['help', 'status'], { TOKENS_PROFILE: 'staging', TOKENS_STORE: 'nope' }],
+    [['exec', '-h'], { NO_COLOR: undefined, FORCE_COLOR: '1' }],
+    [['help'], { HOME: undefined }],
+  ])('%j (env %j): the fast path’s, alike', async (args, env) => {
+    const { fast, full } = await bothWays(args, env);
+    expect(fast.fullProgram).toBe(false);
+    expect(outcome(fast)).toEqual(outcome(full));
+  });
+
+  it.each([
+    [['help', 'bogus']],
+    [['bogus', '--help']],
+    [['help', 'help']],
+    [['help', '--help']],
+    [['help', '__complete']],
+    [['__complete', '--help']],
+    [['get', 'chartmetric', '--help']],
+    [['--profile', 'staging', 'get', '--help']],
+    [['get', '--help', '--profile', 'staging']],
+  ])('%j: not recorded, the full program’s', async (args) => {
+    const { fast, full } = await bothWays(args);
+    expect(fast.fullProgram, 'handed to the full program').toBe(true);
+    expect(outcome(fast)).toEqual(outcome(full));
+  });
+
+  it.each<[string, ((file: string) => Promise<void>) | undefined]>([
+    ['no', undefined],
+    ['a damaged', (file) => writeFile(file, '{"forms": [')],
+    [
+      'a strange',
+      (file) => writeFile(file, JSON.stringify({ forms: [{ argv: ['get', '--help'], stdout: 'not the help' }] })),
+    ],
+  ])('%s dist/help.json: the full program answers', async (_what, write) => {
+    // A copy of the CLI under the repository (its packages resolve from there), this one file changed.
+    const dir = await repoTempDir('help-');
+    try {
+      const app = { bin: join(dir, 'bin/tokens.js'), dist: join(dir, 'dist') };
+      await cp(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      await cp(DIST, app.dist, { recursive: true });
+      await rm(join(app.dist, HELP_FILE));
+      await write?.(join(app.dist, HELP_FILE));
+      for (const args of [['get', '--help'], ['--help']]) {
+        const { fast, full } = await bothWays(args, {}, undefined, undefined, app);
+        expect(fast.fullProgram, 'handed to the full program').toBe(true);
+        expect(outcome(fast)).toEqual(outcome(full));
+        expect(fast.stdout).toMatch(/^Usage: tokens /);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('in a terminal: the full program, wrapped to the terminal’s width', async () => {
+    const fast = await inTerminal(['get', '--help'], {});
+    const full = await inTerminal(['get', '--help'], { [NO_FAST_PATH_ENV]: '1' });
+    expect(full.fullProgram).toBe(true);
+    expect(fast.fullProgram, 'handed to the full program').toBe(true);
+    expect(outcome(fast)).toEqual(outcome(full));
+    expect(fast.code, fast.stderr).toBe(0);
+    // Wrapped at 132 columns, not a pipe's 80: the same words, in longer lines.
+    const piped = await runTraced(['get', '--help'], {});
+    expect(Math.max(...fast.stdout.split('\n').map((line) => line.length))).toBeGreaterThan(80);
+    expect(fast.stdout).not.toBe(piped.stdout);
+    expect(fast.stdout.replace(/\s+/g, ' ')).toBe(piped.stdout.replace(/\s+/g, ' '));
+  });
+});
+
+/** Runs CMD with stdout on a pseudo-terminal of 132 columns; prints what it showed; exits with CMD's code. */
+const TERMINAL_DRIVER = `
+import fcntl, os, struct, subprocess, sys, termios
+master, slave = os.openpty()
+fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 132, 0, 0))
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=slave)
+os.close(slave)
+out = b''
+while True:
+    try:
+        data = os.read(master, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+sys.stdout.buffer.write(out)
+sys.exit(child.wait())
+`;
+
+/** runTraced with stdout on a terminal (python3's pty module, as in test/cli/prompt.test.ts); stderr a pipe. */
+async function inTerminal(args: string[], env: Env): Promise<Traced> {
+  const trace = join(work, `${Math.random().toString(36).slice(2)}.txt`);
+  await writeFile(trace, '');
+  const full: Record<string, string> = { ...sandbox.baseEnv(), FAST_PATH_TRACE: trace };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) full[k] = v;
+  const argv = [process.execPath, '--import', pathToFileURL(traceEsm).href, BIN, ...args];
+  const result = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn('python3', ['-c', TERMINAL_DRIVER, ...argv], { env: full });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', () => reject(new Error('python3 is needed for the terminal test (Debian: python3)')));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  const loaded = (await readFile(trace, 'utf8')).split('\n').filter((u) => u.startsWith('file:'));
+  return {
+    ...result,
+    // The terminal shows each \n as \r\n.
+    stdout: result.stdout.replaceAll('\r\n', '\n'),
+    fullProgram: loaded.some((u) => fileURLToPath(u) === join(DIST, 'main.js')),
+  };
+}

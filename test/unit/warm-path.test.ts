@@ -1,5 +1,5 @@
 // The warm path — `tokens get` or `tokens exec` answered from a fresh cache, and the other fast
-// forms (`exec` of every configured provider, `status`, `--version`, a `get` that waits for another
+// forms (`exec` of every configured provider, `status`, `--version`, help, a `get` that waits for another
 // process's refresh) — must stay cheap enough to call in a loop. bin/tokens.js (CommonJS) requires dist/fast.cjs, one CommonJS bundle of
 // src/fast.ts, which answers those calls itself and hands everything else to dist/main.js (the full
 // program, ES modules, commander) with import(). Two kinds of evidence that the warm path loads none
@@ -9,9 +9,10 @@
 //    own start (main's static imports plus the command chunk) stays light too: it is what a cache
 //    miss, --verbose or any other command starts with.
 //  - run time: a real warm `get` and `exec` of the built CLI, with the CommonJS modules they loaded
-//    (require.cache), the ES modules (a module.register() hook: none from dist/, not main.js) and the
-//    Node built-ins (process.moduleLoadList) recorded, and a run showing they touch neither the
-//    network nor the secret store.
+//    (require.cache), the ES modules (a module.register() hook: none from dist/, not main.js), the
+//    files they read from dist/ (fs wrapped: not the recorded help, dist/help.json) and the Node
+//    built-ins (process.moduleLoadList) recorded, and a run showing they touch neither the network
+//    nor the secret store.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, DIST, ROOT } from '../support/cli.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { noteStoredSecrets } from '../../src/core/secret-note.js';
+import { HELP_FILE } from '../../src/fast-help.js';
 
 interface MetaImport {
   path: string;
@@ -149,6 +151,8 @@ describe('the warm path, from the metafile', () => {
     for (const expected of [
       'src/fast.ts',
       'src/fast-refresh.ts',
+      'src/fast-help.ts',
+      'src/cli/help-words.ts',
       'src/core/cache.ts',
       'src/core/config-file.ts',
       'src/core/secret-note.ts',
@@ -272,6 +276,8 @@ let configuredHome: string;
 let traceEsm: string;
 /** Writes the files in require.cache (every CommonJS module loaded) at exit. */
 let traceCjs: string;
+/** Writes the paths given to fs.openSync and fs.readFileSync at exit. */
+let traceFs: string;
 /** Writes process.moduleLoadList at exit. */
 let traceBuiltins: string;
 
@@ -327,6 +333,19 @@ beforeAll(async () => {
     [
       "const { writeFileSync } = require('node:fs');",
       "process.on('exit', () => writeFileSync(process.env.WARM_TRACE_CJS_FILE, JSON.stringify(Object.keys(require.cache))));",
+    ].join('\n'),
+  );
+  traceFs = join(work, 'trace-fs.cjs');
+  await writeFile(
+    traceFs,
+    [
+      "const fs = require('node:fs');",
+      'const read = [];',
+      "for (const name of ['openSync', 'readFileSync']) {",
+      '  const real = fs[name];',
+      '  fs[name] = function (path, ...rest) { read.push(String(path)); return real.call(this, path, ...rest); };',
+      '}',
+      "process.on('exit', () => fs.writeFileSync(process.env.WARM_TRACE_FS_FILE, JSON.stringify(read)));",
     ].join('\n'),
   );
   // CommonJS and preloaded with --require, so the run is the plain CommonJS start a user gets.
@@ -396,32 +415,39 @@ function warmEnv(extra: Record<string, string> = {}): Record<string, string> {
 async function tracing(extra: Record<string, string> = {}) {
   const esmFile = join(work, `esm-${Math.random().toString(36).slice(2)}.txt`);
   const cjsFile = join(work, `cjs-${Math.random().toString(36).slice(2)}.json`);
+  const fsFile = join(work, `fs-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(esmFile, '');
   return {
-    env: warmEnv({ WARM_TRACE_FILE: esmFile, WARM_TRACE_CJS_FILE: cjsFile, ...extra }),
-    nodeArgs: ['--import', pathToFileURL(traceEsm).href, '--require', traceCjs],
+    env: warmEnv({ WARM_TRACE_FILE: esmFile, WARM_TRACE_CJS_FILE: cjsFile, WARM_TRACE_FS_FILE: fsFile, ...extra }),
+    nodeArgs: ['--import', pathToFileURL(traceEsm).href, '--require', traceCjs, '--require', traceFs],
     esmFile,
     cjsFile,
+    fsFile,
   };
 }
 
 async function distModulesLoaded(
   args: string[],
   extraEnv: Record<string, string> = {},
-): Promise<{ run: Run; cjs: string[]; esm: string[] }> {
+): Promise<{ run: Run; cjs: string[]; esm: string[]; read: string[] }> {
   const traced = await tracing(extraEnv);
   const run = await runCli(args, traced.env, traced.nodeArgs);
   return { run, ...(await distModules(traced)) };
 }
 
-/** The dist/ files a traced run loaded: CommonJS ones from require.cache, ES modules from the loader hook. */
+/**
+ * The dist/ files a traced run loaded: CommonJS ones from require.cache, ES modules from the loader
+ * hook; and the dist/ files it read with fs (the CommonJS loader's reads included).
+ */
 async function distModules({
   esmFile,
   cjsFile,
+  fsFile,
 }: {
   esmFile: string;
   cjsFile: string;
-}): Promise<{ cjs: string[]; esm: string[] }> {
+  fsFile: string;
+}): Promise<{ cjs: string[]; esm: string[]; read: string[] }> {
   const inDist = (path: string) => !relative(DIST, path).startsWith('..');
   const esm = (await readFile(esmFile, 'utf8'))
     .split('\n')
@@ -432,7 +458,10 @@ async function distModules({
   const cjs = (JSON.parse(await readFile(cjsFile, 'utf8')) as string[])
     .filter(inDist)
     .map((path) => relative(DIST, path));
-  return { cjs, esm };
+  const read = (JSON.parse(await readFile(fsFile, 'utf8')) as string[])
+    .filter((path) => path.startsWith('/') && inDist(path))
+    .map((path) => relative(DIST, path));
+  return { cjs, esm, read: [...new Set(read)] };
 }
 
 describe('the warm path, at run time', () => {
@@ -454,10 +483,11 @@ describe('the warm path, at run time', () => {
   ])(
     'a warm %s loads dist/fast.cjs and nothing else from dist/: no ES module, not main.js',
     async (_name, args, stdout) => {
-      const { run, cjs, esm } = await distModulesLoaded(args);
+      const { run, cjs, esm, read } = await distModulesLoaded(args);
       expect(run).toMatchObject({ code: 0, stdout, stderr: '' });
       expect(cjs).toEqual(['fast.cjs']);
       expect(esm).toEqual([]);
+      expect(read).toEqual(['fast.cjs']);
     },
   );
 
@@ -475,11 +505,16 @@ describe('the warm path, at run time', () => {
     ['status --json', ['status', '--json'], expect.stringContaining('"refresh_token": true')],
     ['status of a provider not configured (exit 3)', ['status', 'soundcloud'], ''],
     ['--version', ['--version'], expect.stringMatching(/^\d+\.\d+\.\d+\n$/)],
+    ['--help', ['--help'], expect.stringMatching(/^Usage: tokens \[options\] \[command\]\n/)],
+    ['get --help', ['get', '--help'], expect.stringMatching(/^Usage: tokens get \[options\] <provider>\n/)],
+    ['help status', ['help', 'status'], expect.stringMatching(/^Usage: tokens status \[options\] \[provider\]\n/)],
   ])('%s loads dist/fast.cjs and nothing else from dist/', async (_name, args, stdout) => {
-    const { run, cjs, esm } = await distModulesLoaded(args, { HOME: configuredHome });
+    const { run, cjs, esm, read } = await distModulesLoaded(args, { HOME: configuredHome });
     expect(run).toMatchObject({ code: args.includes('soundcloud') ? 3 : 0, stdout });
     expect(cjs).toEqual(['fast.cjs']);
     expect(esm).toEqual([]);
+    // The recorded help is read for help only.
+    expect(read).toEqual(args.includes('--help') || args.includes('help') ? ['fast.cjs', HELP_FILE] : ['fast.cjs']);
   });
 
   it('a get at expiry while another process refreshes waits for its token, in dist/fast.cjs alone', async () => {
