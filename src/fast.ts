@@ -397,8 +397,8 @@ function refuseInspectorSignal(): void {
 /**
  * Whether the full program is likely to read the secret store for these arguments: a `get` or
  * `exec` it was handed (the fast path found no fresh token, or did not claim the form), not asking
- * for help. A guess that only decides whether the file store's key derivation starts early; a wrong
- * one costs a derivation on the thread pool that nothing waits for.
+ * for help. A guess that only decides whether the store's slow part starts early
+ * (src/store/early-start.ts); a wrong one costs that work, which nothing waits for.
  */
 function mayReadSecrets(argv: readonly string[]): boolean {
   const [command, ...rest] = argv;

@@ -9,11 +9,11 @@
 // A guess that was wrong (the full program needs no secret after all) costs that work and nothing
 // else: nothing waits for it, and an unused helper ends when its stdin closes with us.
 //
-// For the file store, nothing read here is trusted. The early read only picks the salt and parameters a derivation
-// starts with (bounded by parseKdfHeader, as for the store's own read); the file store reads the
-// file again with all its checks (its directory, the owner, no link) and uses this key only when
-// that file has the same header, else it derives anew. A file that is absent, unreadable or
-// anything in doubt here simply means no early start.
+// For the file store, nothing read here is trusted. The early read only picks the salt and
+// parameters a derivation starts with (bounded by parseKdfHeader, as for the store's own read); the
+// file store reads the file again with all its checks (its directory, the owner, no link) and uses
+// this key only when that file has the same header, else it derives anew. A file that is absent,
+// unreadable, not ours, a link, or anything in doubt here simply means no early start.
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
