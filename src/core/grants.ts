@@ -3,9 +3,12 @@
 // authenticates is a strategy of the client (HTTP Basic, or its credentials in the form body), since
 // providers differ there and even between grants (SoundCloud: Basic only for client credentials,
 // the body for the other two). Every secret a request carries is handed on for redaction, so an
-// answer that echoes one never shows it. A provider's adapter keeps only its data and what is truly
-// its own (Chartmetric's JSON exchange is not an OAuth grant and stays in its adapter).
-import { sendTokenRequest, type TokenResponse } from './http.js';
+// answer that echoes one never shows it. The refresh and code grants spend a single-use secret
+// (RFC 6749 §10.5 for codes; SoundCloud's refresh tokens, and any that rotate): they say so here,
+// once for every adapter, so the HTTP layer does not send one again where the server may already
+// have accepted it. A provider's adapter keeps only its data and what is truly its own
+// (Chartmetric's JSON exchange is not an OAuth grant and stays in its adapter).
+import { sendTokenRequest, type SingleUseSecret, type TokenResponse } from './http.js';
 import { basicAuth, ExpiresIn, formBody, processTokenResponse } from './oauth.js';
 import * as z from './zod.js';
 import type { Deps } from './deps.js';
@@ -25,6 +28,11 @@ export interface TokenEndpoint {
   url: string;
   /** Printed after a rejection, e.g. "Run `tokens login soundcloud`." */
   loginHint: string;
+  /**
+   * The command that logs in again, e.g. "tokens login soundcloud": named when a single-use secret
+   * was sent and its answer lost, so the next call may find it spent.
+   */
+  loginCommand: string;
 }
 
 /** A standard token answer (RFC 6749 §5.1); `refresh_token` optional. */
@@ -53,13 +61,17 @@ function authenticate(client: OAuthClient): {
   return { headers: {}, fields: { client_id: client.id, client_secret: client.secret }, secrets: [client.secret] };
 }
 
-/** A form POST of one grant; `secrets` are the grant's own secret values (a refresh token, a code). */
+/**
+ * A form POST of one grant; `secrets` are the grant's own secret values (a refresh token, a code),
+ * `spends` the single-use one among them, if any.
+ */
 function grantRequest(
   deps: Deps,
   endpoint: TokenEndpoint,
   client: OAuthClient,
   fields: Record<string, string | undefined>,
   secrets: readonly string[],
+  spends?: SingleUseSecret,
 ): Promise<TokenResponse> {
   const auth = authenticate(client);
   return sendTokenRequest(deps, {
@@ -68,6 +80,7 @@ function grantRequest(
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth.headers },
     body: formBody({ ...fields, ...auth.fields }),
     secrets: [...auth.secrets, ...secrets],
+    ...(spends ? { spends } : {}),
   });
 }
 
@@ -81,16 +94,28 @@ export function clientCredentialsGrantRequest(
   return grantRequest(deps, endpoint, client, { grant_type: 'client_credentials', ...extra }, []);
 }
 
-/** RFC 6749 §6. */
+/**
+ * RFC 6749 §6. The refresh token is taken as single-use: SoundCloud's are ("Each refresh token is
+ * single-use"), rotation is what RFC 9700 asks of refresh tokens, and Chartmetric's long-lived ones
+ * do not go through this grant.
+ */
 export function refreshTokenGrantRequest(
   deps: Deps,
   endpoint: TokenEndpoint,
   client: OAuthClient,
   refreshToken: string,
 ): Promise<TokenResponse> {
-  return grantRequest(deps, endpoint, client, { grant_type: 'refresh_token', refresh_token: refreshToken }, [
-    refreshToken,
-  ]);
+  return grantRequest(
+    deps,
+    endpoint,
+    client,
+    { grant_type: 'refresh_token', refresh_token: refreshToken },
+    [refreshToken],
+    {
+      secret: 'refresh token',
+      hint: `If the next call says to log in again, run \`${endpoint.loginCommand}\`.`,
+    },
+  );
 }
 
 /** RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5). */
@@ -111,6 +136,8 @@ export function authorizationCodeGrantRequest(
       code: grant.code,
     },
     [grant.code, grant.code_verifier],
+    // Whatever became of it, this login cannot finish: the code is spent or its answer lost.
+    { secret: 'authorization code', hint: `Run \`${endpoint.loginCommand}\` again.` },
   );
 }
 

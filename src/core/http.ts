@@ -2,7 +2,9 @@
 // every attempt (for the answer's head, then for each wait on its body), at most three attempts
 // with backoff and jitter on network errors and 500/502/503/504 where repeating is safe, 429 waited
 // out when the provider says for how long and that is short enough, redirects followed only where
-// allowed, and credentials that never follow a redirect off the origin they belong to.
+// allowed, and credentials that never follow a redirect off the origin they belong to. A token
+// request that spends a single-use secret (a refresh token, a code) is repeated only where the
+// server cannot have processed it: it may have, after a timeout, a reset or a 504.
 //
 // Hand-written rather than a client library: the policy above is the part that matters and no
 // library has it whole (got/ky retry what they are told and forward custom credential headers such
@@ -22,6 +24,16 @@ export const MAX_REDIRECTS = 5;
 /** The largest token-endpoint answer read (real ones are under 4 KB); beyond it: exit 5, read no further. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
+/**
+ * The one retryable status that says the request was not served: SoundCloud's guide has 503 as
+ * "temporarily unavailable. Implement retry logic with backoff", but of 504 "The request may still
+ * have been processed; verify resource state before retrying".
+ */
+const NOT_SERVED_STATUS = 503;
+/** Error codes of a connection that was never made: the server cannot have seen the request. */
+const NOT_CONNECTED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** The calls those codes come from before a connection exists (a read or a write comes after one). */
+const BEFORE_CONNECTING_SYSCALLS = new Set(['connect', 'getaddrinfo']);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /** Methods whose repetition does no harm: retried after a network error or a 5xx. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
@@ -45,6 +57,11 @@ export interface Exchange {
   body?: RequestBody;
   /** Whether network errors and 500/502/503/504 are retried (token requests: always). */
   retry: boolean;
+  /**
+   * Set when the request spends a single-use secret: then `retry` applies only where the server
+   * cannot have processed it (no connection made, 503); anything else is exit 5 saying why.
+   */
+  spends?: SingleUseSecret;
   /** 'follow' (at most MAX_REDIRECTS), 'return' (the 3xx is the answer) or 'refuse' (exit 5). */
   redirects: 'follow' | 'return' | 'refuse';
   maxRateLimitWaitMs: number;
@@ -112,6 +129,7 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
       clearTimeout(timer);
       lastProblem = describeNetworkError(error, timeoutMs);
       deps.debug(`${request.label}: ${where} (attempt ${attempt}) failed: ${lastProblem}`);
+      if (request.spends && !neverConnected(error)) throw notRepeated(request, lastProblem, request.spends);
       if (request.retry && mayRepeat() && attempt < MAX_ATTEMPTS) {
         await deps.sleep(backoffMs(attempt, deps.random));
         continue;
@@ -183,6 +201,7 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     if (RETRYABLE_STATUS.has(status)) {
       await answer.discard();
       lastProblem = `HTTP ${status}`;
+      if (request.spends && status !== NOT_SERVED_STATUS) throw notRepeated(request, lastProblem, request.spends);
       if (request.retry && mayRepeat() && attempt < MAX_ATTEMPTS) {
         await deps.sleep(backoffMs(attempt, deps.random));
         continue;
@@ -196,6 +215,27 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
   throw new UnavailableError(`${request.what} unavailable after ${MAX_ATTEMPTS} attempts (${lastProblem})`, {
     hint: 'Check your network connection and try again later.',
   });
+}
+
+/** Exit 5 for a request that spends a single-use secret and may have been processed: never sent again. */
+function notRepeated(
+  request: Pick<Exchange, 'what' | 'label'>,
+  problem: string,
+  spends: SingleUseSecret,
+): UnavailableError {
+  return new UnavailableError(
+    `${request.what} unavailable (${problem}); the request was sent once, not repeated, because it spends a single-use ${spends.secret} that ${request.label} may have accepted`,
+    { hint: spends.hint },
+  );
+}
+
+/**
+ * Whether a fetch error says no connection was made, by its code: on the error itself (node-fetch.ts,
+ * from node:http) or on its cause (Node's fetch). A code raised by a read or write came after connecting.
+ */
+function neverConnected(error: unknown): boolean {
+  const { code, syscall } = networkErrorCode(error);
+  return code !== undefined && NOT_CONNECTED_CODES.has(code) && (!syscall || BEFORE_CONNECTING_SYSCALLS.has(syscall));
 }
 
 function failedAfter(attempt: number, retry: boolean, method: string): string {
@@ -235,6 +275,16 @@ class TimeoutMarker extends Error {
   override name = 'TimeoutError';
 }
 
+/** An answer whose body broke off; `problem` says how ("ECONNRESET", "no answer within 15 s"). */
+class BrokenOffError extends UnavailableError {
+  constructor(
+    what: string,
+    readonly problem: string,
+  ) {
+    super(`${what}: the answer broke off (${problem})`);
+  }
+}
+
 function makeAnswer(
   response: TransportResponse,
   url: URL,
@@ -260,7 +310,7 @@ function makeAnswer(
         try {
           next = await reader.read();
         } catch (error) {
-          throw new UnavailableError(`${what}: the answer broke off (${describeNetworkError(error, timeoutMs)})`);
+          throw new BrokenOffError(what, describeNetworkError(error, timeoutMs));
         } finally {
           clearTimeout(timer);
         }
@@ -317,6 +367,16 @@ export interface TokenRequest {
    * token): whatever the provider says back is shown only with these redacted (TokenResponse.redact).
    */
   secrets: readonly string[];
+  /** The single-use secret the request spends, if it does (grants.ts: the refresh and code grants). */
+  spends?: SingleUseSecret;
+}
+
+/** A secret the server accepts once: a request that carries it is not repeated once it may have arrived. */
+export interface SingleUseSecret {
+  /** Named in the message: "refresh token", "authorization code". Never the value. */
+  secret: string;
+  /** What to do next, e.g. "If the next call says to log in again, run `tokens login soundcloud`." */
+  hint: string;
 }
 
 export interface TokenResponse {
@@ -327,7 +387,10 @@ export interface TokenResponse {
   redact?: readonly string[];
 }
 
-/** A token request: retried like an idempotent one (a token exchange is), never redirected. */
+/**
+ * A token request, never redirected: retried like an idempotent one (a token exchange is), unless
+ * it spends a single-use secret (`spends`), which goes again only where it cannot have been processed.
+ */
 export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promise<TokenResponse> {
   const bytes = Buffer.from(request.body);
   for (let attempt = 1; ; attempt++) {
@@ -337,6 +400,7 @@ export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promi
       headers: { accept: 'application/json', ...request.headers },
       body: { open: () => bytes, replayable: true },
       retry: true,
+      spends: request.spends,
       redirects: 'refuse',
       maxRateLimitWaitMs: MAX_RATE_LIMIT_WAIT_MS,
       what: `${request.providerTitle} token endpoint`,
@@ -348,7 +412,16 @@ export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promi
     try {
       text = await answer.text(MAX_BODY_BYTES);
     } catch (error) {
-      // A body that broke off: the exchange as a whole is retried, like a network error.
+      // A body that broke off: the exchange as a whole is retried, like a network error; unless it
+      // spent a single-use secret: the server answered, so it has processed the request.
+      if (request.spends) {
+        const problem = error instanceof BrokenOffError ? error.problem : 'network error';
+        throw notRepeated(
+          { what: `${request.providerTitle} token endpoint`, label: request.providerTitle },
+          `the answer to HTTP ${answer.status} broke off: ${problem}`,
+          request.spends,
+        );
+      }
       if (attempt >= MAX_ATTEMPTS) throw error;
       await deps.sleep(backoffMs(attempt, deps.random));
       continue;
@@ -443,12 +516,21 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
   if (error instanceof UnavailableError) return error.message;
   if (error instanceof Error) {
     if (error.name === 'TimeoutError' || error.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`;
-    const cause = (error as { cause?: { code?: string } }).cause;
-    if (cause?.code) return cause.code;
-    const code = (error as { code?: string }).code;
+    const { code } = networkErrorCode(error);
     if (code) return code;
   }
   return 'network error';
+}
+
+/** The system error code of a fetch error and the call that raised it: Node's fetch puts them on `cause`. */
+function networkErrorCode(error: unknown): { code?: string; syscall?: string } {
+  if (!(error instanceof Error)) return {};
+  const cause = (error as { cause?: { code?: unknown; syscall?: unknown } }).cause;
+  const source = typeof cause?.code === 'string' ? cause : (error as { code?: unknown; syscall?: unknown });
+  return {
+    ...(typeof source.code === 'string' ? { code: source.code } : {}),
+    ...(typeof source.syscall === 'string' ? { syscall: source.syscall } : {}),
+  };
 }
 
 /** Query values whose names say they are secrets, masked for debug lines. */

@@ -100,6 +100,11 @@ const PERSISTENT_FAULTS: Array<{
   attempts: number;
   withinMs: number;
   says: RegExp;
+  /**
+   * What a request spending a single-use refresh token (SoundCloud's) says instead: it is not
+   * repeated after this fault, which may come after the server processed it. Absent: repeated.
+   */
+  saysOnce?: RegExp;
 }> = [
   {
     name: '500 on every attempt',
@@ -107,6 +112,8 @@ const PERSISTENT_FAULTS: Array<{
     attempts: 3,
     withinMs: 15_000,
     says: /unavailable after 3 attempts \(HTTP 500\)/,
+    saysOnce:
+      /unavailable \(HTTP 500\); the request was sent once, not repeated, because it spends a single-use refresh token/,
   },
   {
     name: '503 on every attempt',
@@ -129,6 +136,7 @@ const PERSISTENT_FAULTS: Array<{
     attempts: 3,
     withinMs: 20_000,
     says: /no answer within 2 s/,
+    saysOnce: /unavailable \(no answer within 2 s\); the request was sent once, not repeated/,
   },
   {
     name: '200 with malformed JSON',
@@ -148,6 +156,7 @@ describe.each(['chartmetric', 'soundcharts', 'soundcloud-user'] as const)(
       async (c) => {
         const w = await loggedIn(setup);
         const liveBefore = liveRefreshTokens(w);
+        const once = setup === 'soundcloud-user' ? c.saysOnce : undefined;
         w.server.faultAlways(w.provider, c.fault);
         const since = Date.now();
 
@@ -171,11 +180,11 @@ describe.each(['chartmetric', 'soundcharts', 'soundcloud-user'] as const)(
           expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
           const message = r.stderr.trim().split('\n').at(-1)!;
           expect(message).toContain(TITLE[w.provider]);
-          expect(message).toMatch(c.says);
+          expect(message).toMatch(once ?? c.says);
         }
         // One process made the exchange (with its retries); the others were given its answer rather
         // than each repeat it, one after the other.
-        expect(tokenRequests(w, since)).toHaveLength(c.attempts);
+        expect(tokenRequests(w, since)).toHaveLength(once ? 1 : c.attempts);
         expect(results.filter((r) => /as another tokens process found at/.test(r.stderr))).toHaveLength(N - 1);
         expect(ms).toBeLessThan(c.withinMs);
         console.log(`${setup}, ${c.name}: ${N} processes done ${ms} ms after the lock was free`);

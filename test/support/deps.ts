@@ -52,15 +52,20 @@ export function testDeps(overrides: Partial<Deps> & { env?: Record<string, strin
   };
 }
 
-/** A fetch that answers from a list of canned responses (or throws for network errors), recording calls. */
-export function scriptedFetch(answers: Array<Response | Error | (() => Response | Promise<Response>)>) {
+/**
+ * A fetch that answers from a list of canned responses (or throws for network errors), recording
+ * calls. A function is called with the request's init (its signal, for one that never answers).
+ */
+export function scriptedFetch(
+  answers: Array<Response | Error | ((init: RequestInit) => Response | Promise<Response>)>,
+) {
   const calls: Array<{ url: string; init: RequestInit }> = [];
   const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
     calls.push({ url: String(url), init: init ?? {} });
     const next = answers.shift();
     if (next === undefined) throw new Error('unexpected extra request');
     if (next instanceof Error) throw next;
-    return typeof next === 'function' ? next() : next;
+    return typeof next === 'function' ? next(init ?? {}) : next;
   }) as typeof globalThis.fetch;
   return { fetch, calls };
 }
@@ -70,3 +75,33 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
     status,
     headers: { 'content-type': 'application/json', ...headers },
   });
+
+/** An answer that never comes: the request waits until its signal aborts it (the HTTP timeout). */
+export const noAnswer = (init: RequestInit) =>
+  new Promise<Response>((_, reject) => {
+    const signal = init.signal!;
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+
+/** A 200 whose body breaks off after its first bytes, as when the connection is reset mid-answer. */
+export const brokenOff = () => {
+  let sent = false;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) controller.error(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+        else controller.enqueue(new TextEncoder().encode('{"access_token":"a'));
+        sent = true;
+      },
+    }),
+    { status: 200, headers: { 'content-type': 'application/json' } },
+  );
+};
+
+/** A network error as Node's fetch reports it: a TypeError, the system error as its cause. */
+export const fetchFailed = (code: string, syscall = 'connect') =>
+  new TypeError('fetch failed', { cause: Object.assign(new Error(`${syscall} ${code}`), { code, syscall }) });
+
+/** A network error as node:http (src/core/node-fetch.ts) reports it: the system error itself. */
+export const socketError = (code: string, syscall = 'connect') =>
+  Object.assign(new Error(`${syscall} ${code}`), { code, syscall });

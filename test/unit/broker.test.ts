@@ -6,7 +6,8 @@ import { cacheFile, readCache, writeCache } from '../../src/core/cache.js';
 import { updateSettings } from '../../src/core/config.js';
 import { chartmetric } from '../../src/providers/chartmetric/index.js';
 import { soundcharts } from '../../src/providers/soundcharts/index.js';
-import { json, scriptedFetch, testDeps } from '../support/deps.js';
+import { soundcloud } from '../../src/providers/soundcloud/index.js';
+import { json, noAnswer, scriptedFetch, testDeps } from '../support/deps.js';
 import type { AccessToken } from '../../src/core/model.js';
 
 const get = { minTtlSeconds: 60, forceRefresh: false };
@@ -133,6 +134,59 @@ describe('TokenBroker', () => {
       hint: expect.stringContaining('TOKENS_STORE=file'),
     });
   });
+});
+
+describe('TokenBroker: a SoundCloud refresh whose fate is unknown', () => {
+  const BUNDLE = { client_secret: 'scl-secret-SECRET', refresh_token: 'scl-rt-SECRET-1' };
+
+  it.each([
+    ['a 504', json(504, {})],
+    ['a timeout', noAnswer],
+  ] as const)(
+    'after %s: exit 5, the stored refresh token kept, waiters told, nothing sent again',
+    async (_what, first) => {
+      const { fetch, calls } = scriptedFetch([first, json(400, { error: 'invalid_grant' })]);
+      const deps = testDeps({ fetch, env: { TOKENS_HTTP_TIMEOUT: '0.05' } });
+      await updateSettings(deps, 'default', 'soundcloud', {
+        mode: 'authorization_code',
+        client_id: 'cid',
+        store: 'keychain',
+      });
+      await deps.store.set(secretKey('default', 'soundcloud'), JSON.stringify(BUNDLE));
+      const asked = deps.clock.now;
+
+      const error = (await new TokenBroker(deps).get(soundcloud, 'default', get).catch((e: unknown) => e)) as Error & {
+        exitCode: number;
+        hint?: string;
+      };
+      expect(error.exitCode).toBe(5);
+      expect(error.message).toContain('sent once, not repeated, because it spends a single-use refresh token');
+      expect(error.hint).toBe('If the next call says to log in again, run `tokens login soundcloud`.');
+      for (const value of Object.values(BUNDLE)) expect(`${error.message} ${error.hint}`).not.toContain(value);
+      expect(calls).toHaveLength(1);
+      // Nothing lost that was not lost already: the store holds what it held, no token is cached.
+      expect(JSON.parse(await deps.store.get('default/soundcloud'))).toEqual(BUNDLE);
+      expect(await readCache(deps.paths, 'default', 'soundcloud')).toEqual({ kind: 'absent' });
+
+      // A process that was waiting meanwhile is given the failure, and sends nothing.
+      await expect(new TokenBroker({ ...deps, askedAt: asked }).get(soundcloud, 'default', get)).rejects.toMatchObject({
+        exitCode: 5,
+        message: expect.stringMatching(/single-use refresh token .*\(as another tokens process found at /),
+      });
+      expect(calls).toHaveLength(1);
+
+      // One that asks later sends the stored token; spent, it is refused: exit 4, log in again.
+      deps.clock.now += 60_000;
+      await expect(new TokenBroker(deps).get(soundcloud, 'default', get)).rejects.toMatchObject({
+        exitCode: 4,
+        hint: expect.stringContaining('tokens login soundcloud'),
+      });
+      expect(calls.map((c) => new URLSearchParams(String(c.init.body)).get('refresh_token'))).toEqual([
+        BUNDLE.refresh_token,
+        BUNDLE.refresh_token,
+      ]);
+    },
+  );
 });
 
 describe('TokenBroker and its store parts', () => {

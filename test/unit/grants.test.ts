@@ -12,7 +12,12 @@ import {
 } from '../../src/core/grants.js';
 import { json, scriptedFetch, testDeps } from '../support/deps.js';
 
-const endpoint = { providerTitle: 'Test', url: 'https://auth.example/token', loginHint: 'Run `tokens login test`.' };
+const endpoint = {
+  providerTitle: 'Test',
+  url: 'https://auth.example/token',
+  loginHint: 'Run `tokens login test`.',
+  loginCommand: 'tokens login test --profile p',
+};
 const basic: OAuthClient = { id: 'cid', secret: 'csecret-value', authentication: 'basic' };
 const body: OAuthClient = { ...basic, authentication: 'body' };
 const BASIC_HEADER = `Basic ${Buffer.from('cid:csecret-value').toString('base64')}`;
@@ -79,6 +84,49 @@ describe('grant requests', () => {
     expect(request.fields).toEqual(fields);
     expect(request.authorization).toBe(authorization);
     expect(request.type).toBe('application/x-www-form-urlencoded');
+  });
+});
+
+describe('grants that spend a single-use secret', () => {
+  const grant = { code: 'code-SECRET', redirect_uri: 'http://127.0.0.1:1/cb', code_verifier: 'verifier-SECRET' };
+
+  it.each([
+    [
+      'refresh token',
+      (d: ReturnType<typeof testDeps>) => refreshTokenGrantRequest(d, endpoint, body, 'rt-SECRET'),
+      'If the next call says to log in again, run `tokens login test --profile p`.',
+    ],
+    [
+      'authorization code',
+      (d: ReturnType<typeof testDeps>) => authorizationCodeGrantRequest(d, endpoint, body, grant),
+      'Run `tokens login test --profile p` again.',
+    ],
+  ] as const)('the %s grant is sent once after a 504: the server may have processed it', async (secret, send, hint) => {
+    const { fetch, calls } = scriptedFetch([json(504, {}), json(200, { access_token: 'a' })]);
+    const error = await send(testDeps({ fetch })).then(
+      () => expect.unreachable(),
+      (e: unknown) => e as Error & { exitCode: number; hint?: string },
+    );
+    expect(calls).toHaveLength(1);
+    expect(error).toMatchObject({ exitCode: 5, hint });
+    expect(error.message).toBe(
+      `Test token endpoint unavailable (HTTP 504); the request was sent once, not repeated, because it spends a single-use ${secret} that Test may have accepted`,
+    );
+  });
+
+  it.each([
+    ['refresh token', (d: ReturnType<typeof testDeps>) => refreshTokenGrantRequest(d, endpoint, body, 'rt-SECRET')],
+    ['authorization code', (d: ReturnType<typeof testDeps>) => authorizationCodeGrantRequest(d, endpoint, body, grant)],
+  ] as const)('the %s grant is repeated after a 503', async (_secret, send) => {
+    const { fetch, calls } = scriptedFetch([json(503, {}), json(200, { access_token: 'a' })]);
+    expect((await send(testDeps({ fetch }))).status).toBe(200);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('the client credentials grant spends nothing single-use: repeated after a 504', async () => {
+    const { fetch, calls } = scriptedFetch([json(504, {}), json(200, { access_token: 'a' })]);
+    expect((await clientCredentialsGrantRequest(testDeps({ fetch }), endpoint, basic)).status).toBe(200);
+    expect(calls).toHaveLength(2);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffMs, rateLimitWaitMs, sendTokenRequest } from '../../src/core/http.js';
 import { processTokenResponse } from '../../src/core/oauth.js';
 import { z } from 'zod';
-import { json, scriptedFetch, testDeps } from '../support/deps.js';
+import { brokenOff, fetchFailed, json, noAnswer, scriptedFetch, socketError, testDeps } from '../support/deps.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const request = { providerTitle: 'Test', url: 'https://example.test/token', headers: {}, body: 'x=1', secrets: [] };
@@ -81,6 +81,111 @@ describe('sendTokenRequest', () => {
   it('returns 4xx answers for the processor to judge', async () => {
     const { fetch } = scriptedFetch([json(401, { error: 'invalid_client' })]);
     expect((await sendTokenRequest(testDeps({ fetch }), request)).status).toBe(401);
+  });
+});
+
+describe('sendTokenRequest: a request that spends a single-use secret', () => {
+  const REFRESH_TOKEN = 'rt-single-use-SECRET-1';
+  const spending = {
+    ...request,
+    body: `grant_type=refresh_token&refresh_token=${REFRESH_TOKEN}`,
+    secrets: [REFRESH_TOKEN],
+    spends: {
+      secret: 'refresh token',
+      hint: 'If the next call says to log in again, run `tokens login test`.',
+    },
+  };
+  const fast = { env: { TOKENS_HTTP_TIMEOUT: '0.05' } };
+
+  /** Exit 5, one line saying why it was not repeated, the hint, and never the refresh token. */
+  async function sentOnce(answers: Parameters<typeof scriptedFetch>[0], problem: RegExp) {
+    const { fetch, calls } = scriptedFetch(answers);
+    const deps = testDeps({ fetch, ...fast });
+    const error = await sendTokenRequest(deps, spending).then(
+      () => expect.unreachable(),
+      (e: unknown) => e as Error & { exitCode: number; hint?: string },
+    );
+    expect(calls).toHaveLength(1);
+    expect(deps.slept).toEqual([]);
+    expect(error.exitCode).toBe(5);
+    expect(error.message).toMatch(problem);
+    expect(error.message).toMatch(
+      /sent once, not repeated, because it spends a single-use refresh token that Test may have accepted$/,
+    );
+    expect(error.message).not.toContain('\n');
+    expect(error.hint).toBe('If the next call says to log in again, run `tokens login test`.');
+    expect(`${error.message} ${error.hint}`).not.toContain(REFRESH_TOKEN);
+  }
+
+  it('is sent once after a timeout', () => sentOnce([noAnswer], /no answer within 0\.05 s/));
+
+  it.each([500, 502, 504])('is sent once after a %i', (status) =>
+    sentOnce([json(status, {}), json(200, {})], new RegExp(`\\(HTTP ${status}\\)`)),
+  );
+
+  it('is sent once after a body that broke off mid-answer', () =>
+    sentOnce([brokenOff, json(200, {})], /the answer to HTTP 200 broke off: ECONNRESET/));
+
+  it.each([
+    ['a reset (node:http)', socketError('ECONNRESET', 'read')],
+    ['a reset (fetch)', fetchFailed('ECONNRESET', 'read')],
+    ['a host unreachable once connected', socketError('EHOSTUNREACH', 'read')],
+    ['an error without a code', new TypeError('fetch failed')],
+  ])('is sent once after %s', (_what, error) => sentOnce([error, json(200, {})], /\(\w+( \w+)?\)/));
+
+  it.each([
+    ['ECONNREFUSED (fetch)', fetchFailed('ECONNREFUSED')],
+    ['ECONNREFUSED (node:http)', socketError('ECONNREFUSED')],
+    ['ENOTFOUND', socketError('ENOTFOUND', 'getaddrinfo')],
+    ['EAI_AGAIN', fetchFailed('EAI_AGAIN', 'getaddrinfo')],
+    ['EHOSTUNREACH on connect', socketError('EHOSTUNREACH')],
+    ['ENETUNREACH on connect', socketError('ENETUNREACH')],
+  ])('is repeated after %s: the connection was never made', async (_what, error) => {
+    const { fetch, calls } = scriptedFetch([error, json(200, { ok: true })]);
+    expect((await sendTokenRequest(testDeps({ fetch }), spending)).status).toBe(200);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('is repeated after a 503 (temporarily unavailable), with backoff', async () => {
+    const { fetch, calls } = scriptedFetch([json(503, {}), json(200, { ok: true })]);
+    const deps = testDeps({ fetch });
+    expect((await sendTokenRequest(deps, spending)).status).toBe(200);
+    expect(calls).toHaveLength(2);
+    expect(deps.slept).toHaveLength(1);
+  });
+
+  it('is repeated after a 429 with Retry-After, once waited out', async () => {
+    const { fetch, calls } = scriptedFetch([json(429, {}, { 'retry-after': '2' }), json(200, { ok: true })]);
+    const deps = testDeps({ fetch });
+    expect((await sendTokenRequest(deps, spending)).status).toBe(200);
+    expect(calls).toHaveLength(2);
+    expect(deps.slept).toEqual([2000]);
+  });
+
+  it('still gives up after three attempts when the connection is never made', async () => {
+    const refused = () => Promise.reject(fetchFailed('ECONNREFUSED'));
+    const { fetch, calls } = scriptedFetch([refused, refused, refused]);
+    await expect(sendTokenRequest(testDeps({ fetch }), spending)).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringContaining('unavailable after 3 attempts (ECONNREFUSED)'),
+    });
+    expect(calls).toHaveLength(3);
+  });
+});
+
+describe('sendTokenRequest: a request that spends nothing single-use keeps its retries', () => {
+  it.each([
+    ['a timeout', noAnswer],
+    ['a 500', json(500, {})],
+    ['a 502', json(502, {})],
+    ['a 504', json(504, {})],
+    ['a reset', socketError('ECONNRESET', 'read')],
+    ['a body that broke off', brokenOff],
+  ] as const)('is repeated after %s', async (_what, first) => {
+    const { fetch, calls } = scriptedFetch([first, json(200, { ok: true })]);
+    const deps = testDeps({ fetch, env: { TOKENS_HTTP_TIMEOUT: '0.05' } });
+    expect((await sendTokenRequest(deps, request)).status).toBe(200);
+    expect(calls).toHaveLength(2);
   });
 });
 

@@ -2,7 +2,7 @@
 // or the deprecated x-app-id / x-api-key header pair, which has no access token at all.
 import * as z from '../../core/zod.js';
 import { clientCredentialsGrantRequest, processGrantResponse, TokenAnswer } from '../../core/grants.js';
-import { loginHint } from '../../core/hints.js';
+import { loginCommand, loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags, requireFlag } from '../common.js';
 import { soundcharts } from './index.js';
 import { secretRequest } from '../../core/model.js';
@@ -24,6 +24,7 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
     providerTitle: 'Soundcharts',
     url: ctx.endpoint('token'),
     loginHint: loginHint('soundcharts', ctx.profile),
+    loginCommand: loginCommand('soundcharts', ctx.profile),
   };
   const client = { id: clientId, secret: clientSecret, authentication: 'basic' } as const;
   const response = await clientCredentialsGrantRequest(ctx.deps, endpoint, client, { team_id: ctx.settings.team_id });

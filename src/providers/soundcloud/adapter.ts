@@ -47,23 +47,27 @@ function clientOf(ctx: ProviderContext, secrets: Secrets, authentication: Client
   return { id, secret, authentication };
 }
 
-function tokenEndpoint(ctx: ProviderContext, loginHint: string): TokenEndpoint {
-  return { providerTitle: TITLE, url: ctx.endpoint('token'), loginHint };
+/** The token endpoint; `hint` after a rejection, by default the login of this mode. */
+function tokenEndpoint(ctx: ProviderContext, hint?: string): TokenEndpoint {
+  const mode = ctx.settings.mode === 'client_credentials' ? ' --client-credentials' : '';
+  return {
+    providerTitle: TITLE,
+    url: ctx.endpoint('token'),
+    loginHint: hint ?? loginHint('soundcloud', ctx.profile, mode),
+    loginCommand: loginCommand('soundcloud', ctx.profile, mode),
+  };
 }
 
 /** The refresh grant as SoundCloud documents it: client credentials in the form body. A user grant always rotates. */
 async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: TokenAnswerSchema) {
-  const endpoint = tokenEndpoint(
-    ctx,
-    loginHint('soundcloud', ctx.profile, ctx.settings.mode === 'client_credentials' ? ' --client-credentials' : ''),
-  );
+  const endpoint = tokenEndpoint(ctx);
   const response = await refreshTokenGrantRequest(ctx.deps, endpoint, clientOf(ctx, secrets, 'body'), refreshToken);
   return processGrantResponse(response, endpoint, schema);
 }
 
 /** Client credentials: HTTP Basic only; SoundCloud refuses credentials in the body for this grant. */
 async function clientCredentialsGrant(ctx: ProviderContext, secrets: Secrets) {
-  const endpoint = tokenEndpoint(ctx, loginHint('soundcloud', ctx.profile, ' --client-credentials'));
+  const endpoint = tokenEndpoint(ctx);
   const response = await clientCredentialsGrantRequest(ctx.deps, endpoint, clientOf(ctx, secrets, 'basic'));
   return processGrantResponse(response, endpoint, TokenAnswer);
 }
