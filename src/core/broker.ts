@@ -255,7 +255,13 @@ export class TokenBroker {
     let write = await prepareWrite(store, key, provider, profile);
     let secrets = parseSecrets(write.value, provider, profile);
     // Nothing is spent before this check: a holder that lost its lock (paused, cut off) sends nothing.
-    if (!(await held.stillHeld())) throw new LostBeforeSending(lostBeforeSending(provider, profile));
+    const stillMine = async () => {
+      if (!(await held.stillHeld())) throw new LostBeforeSending(lostBeforeSending(provider, profile));
+    };
+    await stillMine();
+    // Nor again: every repeat inside http.ts (a 429 waited out, a 503, a connection never made) is
+    // checked the same way, so a holder paused past its lease never sends what another now owns.
+    const guarded: ProviderContext = { ...ctx, deps: { ...ctx.deps, beforeResend: stillMine } };
     const persist = (rotated: Secrets | undefined, before: Secrets) =>
       rotated && !sameSecrets(rotated, before)
         ? persistRotated(write, rotated, provider, profile, ctx.settings)
@@ -263,7 +269,7 @@ export class TokenBroker {
     let result;
     try {
       result = await mintKeepingRotation(
-        () => adapter.mint(ctx, secrets),
+        () => adapter.mint(guarded, secrets),
         (rotated) => persist(rotated, secrets),
       );
     } catch (error) {
@@ -280,7 +286,7 @@ export class TokenBroker {
       write = latest;
       secrets = latestSecrets;
       result = await mintKeepingRotation(
-        () => adapter.mint(ctx, secrets),
+        () => adapter.mint(guarded, secrets),
         (rotated) => persist(rotated, secrets),
       );
     }

@@ -34,6 +34,12 @@ export interface Deps {
   /** Debug lines (--verbose / TOKENS_DEBUG); never given a secret. */
   debug: (message: string) => void;
   /**
+   * Run before a token request is sent again (a retry inside src/core/http.ts, after a 429, a 503 or
+   * a network error): the broker sets it, for the requests it makes under its refresh lock, to a
+   * check that the lock is still its own, and it throws when not. Unset: repeats go unchecked.
+   */
+  beforeResend?: () => Promise<void>;
+  /**
    * When this process began waiting for a refresh another process was making, if it did (the fast
    * path waited, then handed over): the lock shares with it a failure recorded since.
    */

@@ -73,6 +73,8 @@ export interface Exchange {
   rateLimitNoun: string;
   /** Debug lines name the full URL (tokens api --verbose) or only the host (token endpoints). */
   verboseUrls: boolean;
+  /** Run before each sending of the request, retries and redirects included; may throw to stop it. */
+  beforeSend?: () => Promise<void>;
 }
 
 export interface Answer {
@@ -111,6 +113,7 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     if (onCredentialOrigin) for (const [name, value] of request.credentials!) headers[name] = value;
     if (body?.length !== undefined) headers['content-length'] = String(body.length);
     const where = request.verboseUrls ? `${method} ${redactUrl(url)}` : `${method} ${url.host}`;
+    await request.beforeSend?.();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new TimeoutMarker()), timeoutMs);
     let response: TransportResponse;
@@ -393,6 +396,12 @@ export interface TokenResponse {
  */
 export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promise<TokenResponse> {
   const bytes = Buffer.from(request.body);
+  // A repeat is a new sending: it goes only if the caller (the broker: its lock) still says so.
+  let sent = false;
+  const beforeSend = async () => {
+    if (sent) await deps.beforeResend?.();
+    sent = true;
+  };
   for (let attempt = 1; ; attempt++) {
     const answer = await exchange(deps, {
       method: request.method ?? 'POST',
@@ -407,6 +416,7 @@ export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promi
       label: request.providerTitle,
       rateLimitNoun: 'token requests',
       verboseUrls: false,
+      beforeSend,
     });
     let text: string | undefined;
     try {

@@ -213,6 +213,53 @@ describe('TokenBroker and its store parts', () => {
     expect(calls).toHaveLength(0);
   });
 
+  it('a lock lost during a retry (a 503 backed off): the repeat is not sent; the lock is taken again', async () => {
+    const { deps, calls } = await chartmetricDeps([
+      json(503, { error: 'busy' }),
+      json(200, { token: 'from-the-second-holding', expires_in: 3600 }),
+    ]);
+    // The first holding is lost while its request backs off; the second one holds throughout.
+    let holdings = 0;
+    const parts = deps.store.parts.bind(deps.store);
+    deps.store.parts = (profile, provider, d) => ({
+      ...parts(profile, provider, d),
+      sharedLock: {
+        run: async (_what, fn) => {
+          const holding = ++holdings;
+          return fn({ stillHeld: async () => holding > 1 || calls.length === 0 });
+        },
+      },
+    });
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
+      token: { access_token: 'from-the-second-holding' },
+    });
+    // One request per holding: the 503's repeat waited for the lock instead of going out unchecked.
+    expect(holdings).toBe(2);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('a lock still held: the 503 is repeated within the same holding', async () => {
+    const { deps, calls } = await chartmetricDeps([
+      json(503, { error: 'busy' }),
+      json(200, { token: 'second', expires_in: 3600 }),
+    ]);
+    let holdings = 0;
+    const parts = deps.store.parts.bind(deps.store);
+    deps.store.parts = (profile, provider, d) => ({
+      ...parts(profile, provider, d),
+      sharedLock: {
+        run: async (_what, fn) => {
+          holdings++;
+          return fn({ stillHeld: async () => true });
+        },
+      },
+    });
+    expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
+      token: { access_token: 'second' },
+    });
+    expect([holdings, calls.length]).toEqual([1, 2]);
+  });
+
   it('a shared cache answers a cold machine without a request, and is written after a refresh', async () => {
     const { deps, calls } = await chartmetricDeps([json(200, { token: 'minted', expires_in: 3600 })]);
     let shared: AccessToken | undefined = {
