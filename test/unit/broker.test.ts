@@ -189,27 +189,39 @@ describe('TokenBroker: a SoundCloud refresh whose fate is unknown', () => {
   );
 });
 
+/**
+ * Gives the store a shared lock (as Redis's lease) that always lets itself be taken and, while held,
+ * is still held as long as `held(n)` says, n counting the holdings from 1.
+ */
+function sharedLockHeldWhile(
+  deps: Awaited<ReturnType<typeof chartmetricDeps>>['deps'],
+  held: (holding: number) => boolean,
+) {
+  const lock = { holdings: 0 };
+  const parts = deps.store.parts.bind(deps.store);
+  deps.store.parts = (profile, provider, d) => ({
+    ...parts(profile, provider, d),
+    sharedLock: {
+      run: async (_what, fn) => {
+        const holding = ++lock.holdings;
+        return fn({ stillHeld: async () => held(holding) });
+      },
+    },
+  });
+  return lock;
+}
+
 describe('TokenBroker and its store parts', () => {
   it('a lock found lost right before sending: nothing is sent, the lock is taken again, and after 3 tries exit 6 saying so', async () => {
     const { deps, calls } = await chartmetricDeps([json(200, { token: 'never', expires_in: 3600 })]);
-    let taken = 0;
-    const parts = deps.store.parts.bind(deps.store);
-    deps.store.parts = (profile, provider, d) => ({
-      ...parts(profile, provider, d),
-      sharedLock: {
-        run: async (_what, fn) => {
-          taken++;
-          return fn({ stillHeld: async () => false });
-        },
-      },
-    });
+    const lock = sharedLockHeldWhile(deps, () => false);
     await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
       exitCode: 6,
       message: expect.stringContaining(
         'kept losing the refresh lock for chartmetric (profile default) before it could send a refresh',
       ),
     });
-    expect(taken).toBe(3);
+    expect(lock.holdings).toBe(3);
     expect(calls).toHaveLength(0);
   });
 
@@ -219,22 +231,12 @@ describe('TokenBroker and its store parts', () => {
       json(200, { token: 'from-the-second-holding', expires_in: 3600 }),
     ]);
     // The first holding is lost while its request backs off; the second one holds throughout.
-    let holdings = 0;
-    const parts = deps.store.parts.bind(deps.store);
-    deps.store.parts = (profile, provider, d) => ({
-      ...parts(profile, provider, d),
-      sharedLock: {
-        run: async (_what, fn) => {
-          const holding = ++holdings;
-          return fn({ stillHeld: async () => holding > 1 || calls.length === 0 });
-        },
-      },
-    });
+    const lock = sharedLockHeldWhile(deps, (holding) => holding > 1 || calls.length === 0);
     expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
       token: { access_token: 'from-the-second-holding' },
     });
     // One request per holding: the 503's repeat waited for the lock instead of going out unchecked.
-    expect(holdings).toBe(2);
+    expect(lock.holdings).toBe(2);
     expect(calls).toHaveLength(2);
   });
 
@@ -243,21 +245,11 @@ describe('TokenBroker and its store parts', () => {
       json(503, { error: 'busy' }),
       json(200, { token: 'second', expires_in: 3600 }),
     ]);
-    let holdings = 0;
-    const parts = deps.store.parts.bind(deps.store);
-    deps.store.parts = (profile, provider, d) => ({
-      ...parts(profile, provider, d),
-      sharedLock: {
-        run: async (_what, fn) => {
-          holdings++;
-          return fn({ stillHeld: async () => true });
-        },
-      },
-    });
+    const lock = sharedLockHeldWhile(deps, () => true);
     expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
       token: { access_token: 'second' },
     });
-    expect([holdings, calls.length]).toEqual([1, 2]);
+    expect([lock.holdings, calls.length]).toEqual([1, 2]);
   });
 
   it('a shared cache answers a cold machine without a request, and is written after a refresh', async () => {
