@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import type { Paths } from './paths.js';
 import type { AccessToken, ProviderName } from './model.js';
 
+/** Opens for reading without following a symlink, and without blocking on a FIFO. */
+export const NOFOLLOW_NONBLOCK = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
 /** The text of an open regular file of `size` bytes (as fstat saw it; a file that shrank meanwhile is read to its end). */
 export function readOpenFile(fd: number, size: number): string {
   const buffer = Buffer.alloc(size);
@@ -19,6 +22,30 @@ export function readOpenFile(fd: number, size: number): string {
     length += n;
   }
   return buffer.toString('utf8', 0, length);
+}
+
+/**
+ * A small file of ours, read without following a symlink or blocking on a FIFO: its text, or
+ * undefined unless it is a regular file of at most `maxBytes`, owned by this user, that nobody else
+ * may write.
+ */
+export function readOwnFileSync(path: string, maxBytes: number): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | NOFOLLOW_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile() || info.size > maxBytes || (info.mode & 0o022) !== 0) return undefined;
+    if (typeof process.getuid === 'function' && info.uid !== process.getuid()) return undefined;
+    return readOpenFile(fd, info.size);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function cacheFile(paths: Paths, profile: string, provider: ProviderName): string {
@@ -41,7 +68,6 @@ export const CLOCK_TOLERANCE_MS = 5_000;
 /** The default margin (no --min-ttl): 60 s, or half the token's lifetime when that is shorter. */
 export const DEFAULT_MIN_TTL_SECONDS = 60;
 const MAX_CACHE_BYTES = 64 * 1024;
-const NOFOLLOW_NONBLOCK = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 export function isB64Token(value: string): boolean {
   return value.length <= MAX_TOKEN_CHARS && B64TOKEN.test(value);

@@ -8,7 +8,7 @@
 // (test/unit/config-file.test.ts holds the two side by side). The rules here and there must change
 // together.
 import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
-import { readOpenFile } from './cache.js';
+import { NOFOLLOW_NONBLOCK, readOpenFile } from './cache.js';
 import { join } from 'node:path';
 import type { Paths } from './paths.js';
 import { STORE_KINDS, type ProviderDescriptor, type ProviderName, type ProviderSettings } from './model.js';
@@ -101,7 +101,7 @@ export function readConfigQuickly(paths: Paths, providers: readonly ProviderDesc
   if (!isPrivateDir(paths.configDir)) return undefined;
   let fd: number;
   try {
-    fd = openSync(configFile(paths), constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+    fd = openSync(configFile(paths), constants.O_RDONLY | NOFOLLOW_NONBLOCK);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? EMPTY_CONFIG : undefined;
   }

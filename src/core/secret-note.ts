@@ -8,9 +8,10 @@
 // tokens that kept none, a note for another store, a damaged or unsafe file) is "not known", and
 // `status` asks the store as before. This module is on the fast path: no writes at load time, no
 // zod, and only synchronous reads.
-import { closeSync, constants, fstatSync, openSync, readSync, rm, statSync } from 'node:fs';
+import { rm, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { secretsFilePath, storeKindFromEnv } from '../store/open.js';
+import { readOwnFileSync } from './cache.js';
 import type { Env, Paths } from './paths.js';
 import type { ProviderName, Secrets } from './model.js';
 
@@ -45,36 +46,6 @@ function currentStore(env: Env, paths: Paths): { store: string; location: string
 }
 
 /**
- * A file of ours, read without following a symlink or blocking on a FIFO: undefined unless it is a
- * regular file owned by this user that nobody else may write.
- */
-function readOwnFileSync(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    const info = fstatSync(fd);
-    if (!info.isFile() || info.size > MAX_NOTE_BYTES || (info.mode & 0o022) !== 0) return undefined;
-    if (typeof process.getuid === 'function' && info.uid !== process.getuid()) return undefined;
-    const buffer = Buffer.alloc(info.size);
-    let read = 0;
-    while (read < buffer.length) {
-      const n = readSync(fd, buffer, read, buffer.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return buffer.subarray(0, read).toString('utf8');
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
  * Whether a refresh token is stored for this provider and profile in the store TOKENS_STORE selects,
  * as the note says; undefined when that is not known from the note (ask the store).
  */
@@ -86,7 +57,7 @@ export function notedRefreshToken(
 ): boolean | undefined {
   const store = currentStore(env, paths);
   if (!store) return undefined;
-  const text = readOwnFileSync(secretNotePath(paths, profile, provider));
+  const text = readOwnFileSync(secretNotePath(paths, profile, provider), MAX_NOTE_BYTES);
   if (text === undefined) return undefined;
   let note: Partial<SecretNote> | null;
   try {

@@ -14,10 +14,9 @@
 // file store reads the file again with all its checks (its directory, the owner, no link) and uses
 // this key only when that file has the same header, else it derives anew. A file that is absent,
 // unreadable, not ours, a link, or anything in doubt here simply means no early start.
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { readOpenFile } from '../core/cache.js';
+import { readOwnFileSync } from '../core/cache.js';
 import { readEnv, TOKENS_PASSPHRASE } from '../core/env.js';
 import type { Env, Paths } from '../core/paths.js';
 import { isRecord, KeyDeriver, parseKdfHeader } from './crypto.js';
@@ -61,18 +60,8 @@ function startFileKey(env: Env, paths: Paths): KeyDeriver | undefined {
   try {
     const passphrase = readEnv(env, TOKENS_PASSPHRASE);
     if (passphrase === undefined || passphrase === '') return undefined;
-    const fd = openSync(
-      secretsFilePath(env, paths),
-      constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0),
-    );
-    let text: string;
-    try {
-      const info = fstatSync(fd);
-      if (!info.isFile() || info.uid !== process.getuid?.() || info.size > MAX_SECRETS_FILE_BYTES) return undefined;
-      text = readOpenFile(fd, info.size);
-    } finally {
-      closeSync(fd);
-    }
+    const text = readOwnFileSync(secretsFilePath(env, paths), MAX_SECRETS_FILE_BYTES);
+    if (text === undefined) return undefined;
     const envelope: unknown = JSON.parse(text);
     const kdf = isRecord(envelope) ? parseKdfHeader(envelope.kdf) : undefined;
     if (!kdf) return undefined;
