@@ -22,7 +22,7 @@ import {
   MALFORMED_MARKER,
   defaultFaultBody,
   headerRecord,
-  isAfterProcessing,
+  faultBeforeProcessing,
   jsonReply,
   redirectReply,
   statusFaultReply,
@@ -470,38 +470,13 @@ export abstract class FakeApi {
       (f) => matches(rec, f.path, f.method) && (f.token === undefined || f.token === rec.token),
     );
     if (fault) rec.fault = fault;
-    if (fault && !isAfterProcessing(fault)) {
-      switch (fault.kind) {
-        case undefined:
-          server.send(
-            rec,
-            res,
-            statusFaultReply(fault, (s) => this.faultBody(s)),
-          );
-          return;
-        case 'hang':
-          return;
-        case 'reset':
-          server.reset(res);
-          return;
-        case 'malformed':
-          server.send(rec, res, {
-            status: 200,
-            headers: { 'content-type': JSON_TYPE },
-            body: fault.body ?? `{"data": "${MALFORMED_MARKER}", "items": [`,
-          });
-          return;
-        case 'redirect':
-          server.send(rec, res, redirectReply(fault.location, fault.status ?? 302));
-          return;
-        case 'delay':
-          await server.sleep(fault.ms);
-          if (server.closed) return;
-          break;
-        case 'missing':
-          break;
-      }
-    }
+    if (
+      await faultBeforeProcessing(server, rec, res, fault, {
+        status: (s) => this.faultBody(s),
+        malformed: () => `{"data": "${MALFORMED_MARKER}", "items": [`,
+      })
+    )
+      return;
 
     let answer = await this.answer(rec, target, credential);
 

@@ -452,3 +452,44 @@ export class LoopbackServer<R> {
     return this.closing;
   }
 }
+
+/**
+ * What a fault does before the request is processed, the same in every fake server: true when it
+ * answered the request (or left it hanging), false when the handler goes on to process it (after a
+ * delay; 'missing' and after-processing faults change the answer instead). `bodies` are the
+ * server's own: a status fault's default body, a malformed answer's.
+ */
+export async function faultBeforeProcessing(
+  server: LoopbackServer<unknown>,
+  rec: { status?: number; finishedAt?: number },
+  res: ServerResponse,
+  fault: FaultKind | undefined,
+  bodies: { status?: (status: number) => { body: string; type: string }; malformed: () => string },
+): Promise<boolean> {
+  if (!fault || isAfterProcessing(fault)) return false;
+  switch (fault.kind) {
+    case undefined:
+      server.send(rec, res, statusFaultReply(fault, bodies.status));
+      return true;
+    case 'hang':
+      return true;
+    case 'reset':
+      server.reset(res);
+      return true;
+    case 'malformed':
+      server.send(rec, res, {
+        status: 200,
+        headers: { 'content-type': JSON_TYPE },
+        body: fault.body ?? bodies.malformed(),
+      });
+      return true;
+    case 'redirect':
+      server.send(rec, res, redirectReply(fault.location, fault.status ?? 302));
+      return true;
+    case 'delay':
+      await server.sleep(fault.ms);
+      return server.closed;
+    case 'missing':
+      return false;
+  }
+}

@@ -17,12 +17,11 @@ import {
   LoopbackServer,
   PROVIDERS,
   headerRecord,
-  isAfterProcessing,
+  faultBeforeProcessing,
   jsonReply,
   mediaType,
   parseParams,
   readBody,
-  redirectReply,
   statusFaultReply,
   type ProviderName,
 } from './harness.js';
@@ -343,33 +342,7 @@ class ProviderServerImpl implements ProviderServer {
     const applies = faultTarget(endpoint);
     const fault = applies ? this.faults[provider].take((f) => (f.on ?? 'token') === applies) : undefined;
     if (fault) rec.fault = fault;
-    if (fault && !isAfterProcessing(fault)) {
-      switch (fault.kind) {
-        case undefined:
-          server.send(rec, res, statusFaultReply(fault));
-          return;
-        case 'hang':
-          return;
-        case 'reset':
-          server.reset(res);
-          return;
-        case 'malformed':
-          server.send(rec, res, {
-            status: 200,
-            headers: { 'content-type': 'application/json; charset=utf-8' },
-            body: fault.body ?? auth.malformedBody(),
-          });
-          return;
-        case 'redirect':
-          server.send(rec, res, redirectReply(fault.location, fault.status ?? 302));
-          return;
-        case 'delay':
-          await server.sleep(fault.ms);
-          break;
-        case 'missing':
-          break;
-      }
-    }
+    if (await faultBeforeProcessing(server, rec, res, fault, { malformed: () => auth.malformedBody() })) return;
     if (endpoint === 'token') await server.sleep(this.delayMs);
     if (server.closed) return;
 
