@@ -267,6 +267,16 @@ describe('the Redis client, from the metafile', () => {
 // ───────────────────────────── run time ─────────────────────────────
 
 const FRESH_TOKEN = 'warm-path-token';
+/** An exec whose child prints the Chartmetric token it was given. */
+const EXEC_PRINTING_THE_TOKEN = [
+  'exec',
+  '--provider',
+  'chartmetric',
+  '--',
+  process.execPath,
+  '-e',
+  'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)',
+];
 
 let work: string;
 let home: string;
@@ -467,19 +477,7 @@ async function distModules({
 describe('the warm path, at run time', () => {
   it.each([
     ['get', ['get', 'chartmetric'], `${FRESH_TOKEN}\n`],
-    [
-      'exec',
-      [
-        'exec',
-        '--provider',
-        'chartmetric',
-        '--',
-        process.execPath,
-        '-e',
-        'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)',
-      ],
-      FRESH_TOKEN,
-    ],
+    ['exec', EXEC_PRINTING_THE_TOKEN, FRESH_TOKEN],
   ])(
     'a warm %s loads dist/fast.cjs and nothing else from dist/: no ES module, not main.js',
     async (_name, args, stdout) => {
@@ -622,18 +620,7 @@ describe('the warm path, at run time', () => {
     try {
       const warm = await runCli(['get', 'chartmetric'], env);
       expect(warm).toEqual({ code: 0, stdout: `${FRESH_TOKEN}\n`, stderr: '' });
-      const exec = await runCli(
-        [
-          'exec',
-          '--provider',
-          'chartmetric',
-          '--',
-          process.execPath,
-          '-e',
-          'process.stdout.write(process.env.CHARTMETRIC_ACCESS_TOKEN)',
-        ],
-        env,
-      );
+      const exec = await runCli(EXEC_PRINTING_THE_TOKEN, env);
       expect(exec).toEqual({ code: 0, stdout: FRESH_TOKEN, stderr: '' });
       expect(connections).toBe(0);
       // Nothing was created: no secrets file, no lock directory, no config.
