@@ -304,7 +304,7 @@ async function answerExec(
     providers = config ? PROVIDERS.filter((p) => settingsFor(config, plan.profile, p.id)) : [];
     if (providers.length === 0) return undefined;
   }
-  // Loaded only here: it brings node:child_process, which a get never needs.
+  // Loaded only here: exec's part (the child's environment, its start, the signals) is no get's business.
   const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
   const credentials: Credential[] = [];
   for (const provider of providers) {

@@ -1,8 +1,7 @@
 // The child side of `tokens exec`, shared by runExec (src/commands/exec.ts) and the fast path
 // (src/fast.ts): the child's environment from credentials already in hand, and running the child.
-// No broker, no store, no config: light enough for dist/fast.cjs. It loads node:child_process, so
-// the fast path imports it only for exec, never for get.
-import { spawn, type ChildProcess } from 'node:child_process';
+// No broker, no store, no config: light enough for dist/fast.cjs. The children start through
+// start-child.ts, which spares a warm exec the load of node:child_process.
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { credentialEnv } from '../core/format.js';
@@ -10,6 +9,7 @@ import { childEnvironment } from '../providers/registry.js';
 import type { Credential } from '../core/broker.js';
 import type { Env } from '../core/paths.js';
 import type { ProviderDescriptor } from '../core/model.js';
+import { childStarter, type ChildStarter, type StartedChild } from './start-child.js';
 
 /**
  * The validity exec asks of each token, in seconds (runExec and the fast path alike): the default
@@ -55,12 +55,13 @@ export function spawnChild(
   stderr: { write(text: string): unknown },
 ): Promise<number> {
   const [file, ...args] = command;
+  const start = childStarter();
   return new Promise((resolve, reject) => {
     // Handlers go in before the child exists: a signal sent the moment the child starts must be
     // passed on, not kill us with the child left running.
-    let child: ChildProcess | undefined;
+    let child: StartedChild | undefined;
     const early: NodeJS.Signals[] = [];
-    const witness = GroupWitness.start();
+    const witness = GroupWitness.start(start);
     const forward = (signal: NodeJS.Signals) => {
       // Before the child exists, a group signal has not reached it: queue every one.
       if (!child) early.push(signal);
@@ -71,24 +72,24 @@ export function spawnChild(
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
       witness?.stop();
     };
-    const done = (code: number) => {
-      removeHandlers();
-      resolve(code);
-    };
     try {
-      child = spawn(file!, args, { stdio: 'inherit', env });
+      child = start(file!, args, {
+        stdio: 'inherit',
+        env,
+        onEnd: (end) => {
+          removeHandlers();
+          if (end.kind === 'exited') return resolve(end.status);
+          const notFound = end.code === 'ENOENT';
+          stderr.write(`tokens: ${notFound ? 'command not found' : `cannot run (${end.code || 'error'})`}: ${file}\n`);
+          resolve(notFound ? 127 : 126);
+        },
+      });
     } catch (error) {
       removeHandlers();
       reject(error);
       return;
     }
     for (const signal of early) child.kill(signal);
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      const notFound = error.code === 'ENOENT';
-      stderr.write(`tokens: ${notFound ? 'command not found' : `cannot run (${error.code ?? 'error'})`}: ${file}\n`);
-      done(notFound ? 127 : 126);
-    });
-    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
   });
 }
 
@@ -116,14 +117,15 @@ class GroupWitness {
     this.#pid = pid;
   }
 
-  static start(): GroupWitness | undefined {
+  static start(start: ChildStarter): GroupWitness | undefined {
     if (process.platform !== 'linux' || !inTerminalForeground()) return undefined;
     const traps = FORWARDED_SIGNALS.map((s) => s.slice(3)).join(' ');
     try {
-      const sh = spawn('/bin/sh', ['-c', `trap : ${traps}; while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`], {
+      const sh = start('/bin/sh', ['-c', `trap : ${traps}; while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`], {
         stdio: 'ignore',
+        env: childEnvironment(process.env),
+        onEnd: () => undefined,
       });
-      sh.on('error', () => undefined);
       sh.unref();
       return sh.pid === undefined ? undefined : new GroupWitness(sh.pid);
     } catch {

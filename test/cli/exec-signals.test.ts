@@ -37,7 +37,8 @@ console.log('ready');
 
 /**
  * Runs argv in a pty and plays `steps`: 'tty:X' writes X to the terminal, 'kill:SIG' signals the pid
- * of the process in the pty (tokens) alone, 'lines:N' waits until MARKER has N lines. Prints JSON:
+ * of the process in the pty (tokens) alone, once it has handled the signals before, 'lines:N' waits
+ * until MARKER has N lines. Prints JSON:
  * the marker's lines and the exit code of tokens. Waits are bounded (20 s) so a missing signal ends
  * the run instead of hanging it; the test then fails on the lines.
  */
@@ -53,6 +54,29 @@ def lines():
         return open(marker).read().split()
     except FileNotFoundError:
         return []
+def state(p):
+    try:
+        with open(f'/proc/{p}/status') as f:
+            fields = dict(line.split(':', 1) for line in f.read().splitlines() if ':' in line)
+    except OSError:
+        return None
+    return fields['State'].split()[0], int(fields['SigPnd'], 16) | int(fields['ShdPnd'], 16)
+def witnesses():
+    found = []
+    for entry in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{entry}/stat') as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.index('(') + 1:stat.rindex(')')] == 'sh' and stat[stat.rindex(')') + 2:].split()[1] == str(pid):
+            found.append(entry)
+    return found
+def settled():
+    # tokens has taken every signal sent so far, and its group witness (src/commands/exec-child.ts) is
+    # stopped again with none pending: a signal sent now is not merged with an earlier one.
+    own = state(pid)
+    return own is not None and own[1] == 0 and all(state(w) in (None, ('T', 0)) for w in witnesses())
 def pump(done, seconds=20):
     global out
     end = time.time() + seconds
@@ -69,6 +93,9 @@ for step in steps:
     if kind == 'tty':
         os.write(fd, arg.encode().decode('unicode_escape').encode())
     elif kind == 'kill':
+        # Sent at once, it could merge with the terminal's signal still pending in tokens (the kernel
+        # keeps one of each): one delivery, taken for the group's, as on any Unix.
+        pump(settled)
         try:
             os.kill(pid, getattr(signal, arg))
         except ProcessLookupError:
