@@ -2,7 +2,7 @@
 // (src/fast.ts): the child's environment from credentials already in hand, and running the child.
 // No broker, no store, no config: light enough for dist/fast.cjs. The children start through
 // start-child.ts, which spares a warm exec the load of node:child_process.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { credentialEnv } from '../core/format.js';
 import { childEnvironment } from '../providers/registry.js';
@@ -137,7 +137,7 @@ class GroupWitness {
   groupGot(signal: NodeJS.Signals): boolean {
     let status: string;
     try {
-      status = readFileSync(`/proc/${this.#pid}/status`, 'latin1');
+      status = readProcFile(`/proc/${this.#pid}/status`);
     } catch {
       return false;
     }
@@ -165,10 +165,26 @@ class GroupWitness {
   }
 }
 
+/**
+ * A file of /proc, whose size reads as 0, to its end. Not readFileSync: its first call in a process
+ * costs about 1 ms here, and every exec reads /proc/self/stat.
+ */
+function readProcFile(path: string): string {
+  const fd = openSync(path, fsConstants.O_RDONLY);
+  try {
+    const buffer = Buffer.allocUnsafe(4096);
+    let text = '';
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) text += buffer.toString('latin1', 0, n);
+    return text;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** On Linux: whether this process is in the foreground process group of its controlling terminal. */
 function inTerminalForeground(): boolean {
   try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const stat = readProcFile('/proc/self/stat');
     // After "pid (comm) ": state ppid pgrp session tty_nr tpgid …
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const pgrp = Number(fields[2]);
