@@ -5,8 +5,8 @@
 // median, min and max wall time, and the ratio of the medians. The rows:
 //   - warm `get`, `exec --provider`, `exec` (every configured provider), `status chartmetric`,
 //     `--version`, `get --help`                                    vs `node -e 0`
-//   - `exec` (every configured provider)                           vs `node` spawning `true` (what
-//     any exec costs: node:child_process and a fork); reported, no target
+//   - `exec` (every configured provider)                           vs `node` spawning `true` with
+//     node:child_process (what a Node program pays to run a command); reported, no target
 //   - cold `get chartmetric --force-refresh`, file store           vs `node` + one scrypt of the file
 //     store's parameters (the floor of any file-store mint)
 //   - the same with the keychain store (gnome-keyring on a private D-Bus session)
@@ -361,8 +361,9 @@ async function startupRows() {
     { name: '--version', cmd: tokens(env, '--version'), target: TARGETS.version },
     { name: 'get --help', cmd: tokens(env, 'get', '--help'), target: TARGETS.help },
   ];
-  // What any exec pays on top of node's own start: loading node:child_process, forking and waiting
-  // for the child. Reported beside the exec rows (no target), so their ratio can be read against it.
+  // What a Node program pays on top of its start to run a command the usual way: loading
+  // node:child_process (tokens exec does without it: src/commands/start-child.ts), forking and
+  // waiting for the child. Reported beside the exec rows (no target), to read their ratio against.
   const spawnFloor = {
     label: 'node spawning true',
     argv: [

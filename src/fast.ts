@@ -13,7 +13,8 @@
 // validators, the same cache read and freshness test, the same formatting and the same exec child
 // (src/commands/exec-child.ts); help it prints as the full program printed it at build time
 // (src/fast-help.ts). What it saves, besides commander and the module graph: setting up
-// process.stdout (the token goes out with fs.writeSync) and, for get, node:child_process.
+// process.stdout (the token goes out with fs.writeSync) and node:child_process (a get never needs
+// it; exec starts its child without it: src/commands/start-child.ts).
 // test/unit/fast-path.test.ts runs calls both ways and compares; test/unit/warm-path.test.ts checks
 // what dist/fast.cjs contains and what a warm call loads.
 import { writeSync } from 'node:fs';
