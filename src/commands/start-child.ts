@@ -84,7 +84,10 @@ function exitStatus(code: number | null, signal: string | null): number {
 /** node:child_process's spawn: the reference, and the fallback. */
 export const publicStarter: ChildStarter = (file, args, options) => {
   const child = spawn(file, args, { stdio: options.stdio, env: options.env });
-  child.on('error', (error: NodeJS.ErrnoException) => options.onEnd({ kind: 'not-started', code: error.code ?? '' }));
+  // Once started, an 'error' is a kill() that failed (EPERM), not the end of the child.
+  child.on('error', (error: NodeJS.ErrnoException) => {
+    if (child.pid === undefined) options.onEnd({ kind: 'not-started', code: error.code ?? '' });
+  });
   child.on('exit', (code, signal) => options.onEnd({ kind: 'exited', status: exitStatus(code, signal) }));
   return {
     get pid() {
