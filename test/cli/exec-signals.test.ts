@@ -88,6 +88,10 @@ def pump(done, seconds=20):
             except OSError:
                 time.sleep(0.02)
 pump(lambda: b'ready' in out)
+witness_env = []
+for w in witnesses():
+    with open(f'/proc/{w}/environ', 'rb') as f:
+        witness_env += f.read().decode('utf-8', 'replace').split('\\0')
 for step in steps:
     kind, _, arg = step.partition(':')
     if kind == 'tty':
@@ -112,13 +116,26 @@ while time.time() < end:
     pump(lambda: False, 0.05)
 if code is None:
     os.kill(pid, signal.SIGKILL)
-print(json.dumps({'lines': lines(), 'code': code}))
+print(json.dumps({'lines': lines(), 'code': code, 'witnessEnv': witness_env}))
 `;
 
-function inTerminal(steps: string[]): Promise<{ lines: string[]; code: number | null }> {
+/** Secrets in the environment of tokens, which neither its child nor its group witness may see. */
+const SECRETS = {
+  TOKENS_PASSPHRASE: 'witness-must-not-see-this-passphrase',
+  TOKENS_CHARTMETRIC_REFRESH_TOKEN: 'witness-must-not-see-this-refresh-token',
+};
+
+interface TerminalRun {
+  lines: string[];
+  code: number | null;
+  /** The environment of tokens' group witness (the shell in exec-child.ts), as /proc shows it. */
+  witnessEnv: string[];
+}
+
+function inTerminal(steps: string[]): Promise<TerminalRun> {
   const marker = join(sandbox.home, 'signals.txt');
   const args = [BIN, 'exec', '--provider', 'chartmetric', '--', process.execPath, '-e', CHILD];
-  const env = { ...sandbox.baseEnv(), MARKER: marker, TERM: 'xterm' };
+  const env = { ...sandbox.baseEnv(), ...SECRETS, MARKER: marker, TERM: 'xterm' };
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', PTY_DRIVER, marker, JSON.stringify(steps), process.execPath, ...args], {
       env,
@@ -130,7 +147,7 @@ function inTerminal(steps: string[]): Promise<{ lines: string[]; code: number | 
     child.on('error', () => reject(new Error('python3 is needed for the terminal test (Debian: python3)')));
     child.on('close', () => {
       try {
-        resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as { lines: string[]; code: number | null });
+        resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as TerminalRun);
       } catch {
         reject(new Error(`pty driver failed: ${stderr}`));
       }
@@ -141,7 +158,7 @@ function inTerminal(steps: string[]): Promise<{ lines: string[]; code: number | 
 it('items 17-18: one Ctrl-C or Ctrl-\\ is one signal in the child; kill -INT/-QUIT of tokens alone still reach it', {
   timeout: 120_000,
 }, async () => {
-  const { lines, code } = await inTerminal([
+  const { lines, code, witnessEnv } = await inTerminal([
     'tty:\\x03', // Ctrl-C: the terminal signals the foreground group
     'lines:1',
     'kill:SIGINT', // tokens alone
@@ -157,6 +174,9 @@ it('items 17-18: one Ctrl-C or Ctrl-\\ is one signal in the child; kill -INT/-QU
   // kill that follows each is only written after that duplicate would have arrived.
   expect(lines).toEqual(['SIGINT', 'SIGINT', 'SIGQUIT', 'SIGQUIT', 'SIGTERM']);
   expect(code).toBe(3);
+  // The witness ran with the child environment: ours (MARKER), without the withheld variables.
+  expect(witnessEnv).toContain(`MARKER=${join(sandbox.home, 'signals.txt')}`);
+  for (const value of Object.values(SECRETS)) expect(witnessEnv.filter((entry) => entry.includes(value))).toEqual([]);
 });
 
 it('item 5: SIGUSR1 to a running exec opens no inspector, and reaches the child', { timeout: 60_000 }, async () => {
