@@ -72,8 +72,8 @@ const fastPathBoundary = {
 
 // node:os, node:tty and node:child_process in the fast build, loaded on first use: a warm `get`
 // never needs them (os only without HOME, or for a signal number after exec; tty for `status`;
-// child_process for the keychain helper, or an exec where process_wrap is not usable: see
-// src/commands/start-child.ts), and loading os costs about 1 ms, child_process about 6. Only the
+// child_process for the keychain helper, or an exec that stays the parent of its command: see
+// src/commands/exec-child.ts), and loading os costs about 1 ms, child_process about 6. Only the
 // members the fast path imports are here: importing any other makes the build fail, rather than
 // break at run time.
 const LAZY_BUILTINS = {

@@ -1,13 +1,112 @@
 #!/usr/bin/env node
-// `npm test`: checks the system prerequisites of the test suite, installs the missing ones when it can
-// (root + apt-get), then runs `vitest run` with any extra arguments. Nothing is ever skipped silently:
-// a prerequisite that is still missing is an error naming the Debian package to install.
+// `npm test`: runs the suite on a supported Node line (scripts/node-lines.mjs), checks the system
+// prerequisites of the suite, installs the missing ones when it can (root + apt-get), then runs
+// `vitest run` with any extra arguments. Nothing is ever skipped silently: a prerequisite that is
+// still missing is an error naming the Debian package to install.
+//
+//   npm test                      on this Node if its line is supported, else on the newest line
+//   npm test -- --all-lines       on every supported line in turn (what CI runs)
+//   npm test -- --node-line=24    on one line
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_LINES, SUPPORTED_TEXT, isSupported, lineNamed, nodeBinary } from './node-lines.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const script = fileURLToPath(import.meta.url);
+/** Where a run under another Node leaves its counts, for --all-lines to add up. */
+const SUMMARY_ENV = 'TOKENS_TEST_SUMMARY';
+const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
+
+const { lines: wantedLines, rest: vitestArgs } = nodeLineArgs(process.argv.slice(2));
+if (wantedLines === 'all') {
+  process.exit(await runEveryLine());
+} else if (wantedLines !== undefined || !isSupported(process.version)) {
+  const entry = wantedLines === undefined ? NODE_LINES.at(-1) : wantedLines;
+  if (!(wantedLines !== undefined && process.version.startsWith(`v${entry.line}.`) && isSupported(process.version))) {
+    if (wantedLines === undefined) {
+      console.error(
+        `[test] Node ${process.version} is not a supported line (${SUPPORTED_TEXT}): running the suite on Node ${entry.pinned}`,
+      );
+    }
+    process.exit(await runUnder(entry, vitestArgs));
+  }
+}
+
+/** --all-lines, or --node-line=N, taken out of the arguments; the rest go to vitest. */
+function nodeLineArgs(args) {
+  let lines;
+  const rest = [];
+  for (const arg of args) {
+    if (arg === '--all-lines') lines = 'all';
+    else if (arg.startsWith('--node-line=')) {
+      lines = lineNamed(arg.slice('--node-line='.length));
+      if (!lines) {
+        console.error(`[test] ${arg}: the supported lines are ${NODE_LINES.map((l) => l.line).join(', ')}`);
+        process.exit(2);
+      }
+    } else rest.push(arg);
+  }
+  return { lines, rest };
+}
+
+/** This script under the pinned release of `entry`'s line, its `node` first on PATH; its exit code. */
+function runUnder(entry, args, env = {}) {
+  let binary;
+  try {
+    binary = nodeBinary(entry.pinned, (line) => console.error(`[test] ${line.replace(/^\[node\] /, '')}`));
+  } catch (error) {
+    console.error(`[test] ${error.message}; run npm test on ${SUPPORTED_TEXT}`);
+    return Promise.resolve(1);
+  }
+  const child = spawn(binary, [script, `--node-line=${entry.line}`, ...args], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...env, PATH: `${dirname(binary)}${delimiter}${process.env.PATH ?? ''}` },
+  });
+  const forward = (signal) => child.kill(signal);
+  for (const signal of Object.keys(SIGNALS)) process.on(signal, forward);
+  return new Promise((resolve) => {
+    child.on('error', (error) => {
+      console.error(`[test] cannot run ${binary}: ${error.message}`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      for (const s of Object.keys(SIGNALS)) process.off(s, forward);
+      resolve(code ?? 128 + (SIGNALS[signal] ?? 9));
+    });
+  });
+}
+
+/** The suite on every supported line in turn; one line per Node, then the counts added up. */
+async function runEveryLine() {
+  const dir = mkdtempSync(join(tmpdir(), 'tokens-test-lines-'));
+  const results = [];
+  for (const entry of NODE_LINES) {
+    const summary = join(dir, `${entry.line}.json`);
+    console.error(`[test] ===== Node ${entry.pinned} =====`);
+    const code = await runUnder(entry, vitestArgs, { [SUMMARY_ENV]: summary });
+    let counts = { passed: 0, failed: 0, skipped: 0 };
+    try {
+      counts = JSON.parse(readFileSync(summary, 'utf8'));
+    } catch {
+      // No summary: the run stopped before its tests (a prerequisite, the type check); its code says so.
+    }
+    results.push({ entry, code, counts });
+  }
+  rmSync(dir, { recursive: true, force: true });
+  for (const { entry, code, counts } of results) {
+    console.error(
+      `[test] Node ${entry.pinned}: ${counts.passed} passed, ${counts.failed} failed${code === 0 ? '' : ` (exit ${code})`}`,
+    );
+  }
+  const sum = (key) => results.reduce((n, r) => n + r.counts[key], 0);
+  const skipped = sum('skipped');
+  console.log(`tests: ${sum('passed')} passed, ${sum('failed')} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  return results.find((r) => r.code !== 0)?.code ?? 0;
+}
 const BUILD_PACKAGES = ['python3', 'make', 'g++', 'pkg-config']; // node-gyp, when keytar builds from source
 
 /** Each prerequisite: what is checked, how, and the Debian package that provides it. */
@@ -156,11 +255,11 @@ if (typecheck.status !== 0) {
 // A JSON report beside the usual output, so the run can end with one plain "N passed, N failed" line.
 const report = join(root, 'test', '.tmp', `report-${process.pid}.json`);
 const reporters = ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
-const child = spawn(process.execPath, [vitest, 'run', ...reporters, ...process.argv.slice(2)], {
+console.error(`[test] Node ${process.version}`);
+const child = spawn(process.execPath, [vitest, 'run', ...reporters, ...vitestArgs], {
   cwd: root,
   stdio: 'inherit',
 });
-const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
 for (const sig of Object.keys(SIGNALS)) process.on(sig, () => child.kill(sig));
 child.on('error', (e) => {
   console.error(`[test] cannot run vitest: ${e.message}`);
@@ -172,6 +271,10 @@ child.on('exit', (code, signal) => {
     const counts = JSON.parse(readFileSync(report, 'utf8'));
     rmSync(report, { force: true });
     const skipped = counts.numPendingTests + counts.numTodoTests;
+    if (process.env[SUMMARY_ENV]) {
+      const summary = { passed: counts.numPassedTests, failed: counts.numFailedTests, skipped };
+      writeFileSync(process.env[SUMMARY_ENV], JSON.stringify(summary));
+    }
     console.log(
       `tests: ${counts.numPassedTests} passed, ${counts.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`,
     );

@@ -14,15 +14,15 @@
 // (src/commands/exec-child.ts); help it prints as the full program printed it at build time
 // (src/fast-help.ts). What it saves, besides commander and the module graph: setting up
 // process.stdout (the token goes out with fs.writeSync) and node:child_process (a get never needs
-// it; exec starts its child without it: src/commands/start-child.ts).
+// it; exec replaces the process with its command: src/commands/replace-process.ts).
 // test/unit/fast-path.test.ts runs calls both ways and compares; test/unit/warm-path.test.ts checks
 // what dist/fast.cjs contains and what a warm call loads.
-import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { DEFAULT_MIN_TTL_SECONDS, isFresh, readCache } from './core/cache.js';
 import { readConfigQuickly, settingsFor } from './core/config-file.js';
 import { resolveEndpoints } from './core/endpoints.js';
-import { checkEnv, TOKENS_DEBUG, TOKENS_NO_FAST_PATH } from './core/env.js';
+import { checkEnv, readEnv, TOKENS_DEBUG, TOKENS_EXEC_STAY, TOKENS_NO_FAST_PATH } from './core/env.js';
+import { writeOut } from './core/sync-output.js';
 import { describeTokensError, isTokensError } from './core/errors.js';
 import { FORMATS, formatCredential, type Format } from './core/format.js';
 import { resolvePaths, type Env, type Paths } from './core/paths.js';
@@ -226,26 +226,15 @@ async function credentialFor(
 class FastOutput {
   readonly used = new Set<NodeJS.WriteStream>();
 
-  /**
-   * Writes to fd 1 with writeSync, which is what process.stdout does for a file, without setting up
-   * the stream. Whatever writeSync cannot finish (EAGAIN on a non-blocking pipe, EPIPE, …) goes to
-   * process.stdout after all, whose handling of it is the full program's.
-   */
   stdout(text: string): void {
-    const bytes = Buffer.from(text);
-    let written = 0;
-    try {
-      while (written < bytes.length) written += writeSync(1, bytes, written);
-    } catch {
-      this.used.add(process.stdout);
-      process.stdout.write(bytes.subarray(written));
-    }
+    const stream = writeOut(1, text);
+    if (stream) this.used.add(stream);
   }
 
   readonly stderr = {
     write: (text: string): void => {
-      this.used.add(process.stderr);
-      process.stderr.write(text);
+      const stream = writeOut(2, text);
+      if (stream) this.used.add(stream);
     },
   };
 }
@@ -306,7 +295,7 @@ async function answerExec(
     if (providers.length === 0) return undefined;
   }
   // Loaded only here: exec's part (the child's environment, its start, the signals) is no get's business.
-  const { childEnv, spawnChild, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
+  const { childEnv, runCommand, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
   const credentials: Credential[] = [];
   for (const provider of providers) {
     const credential = await credentialFor(
@@ -321,11 +310,10 @@ async function answerExec(
     if (!credential) return undefined;
     credentials.push(credential);
   }
-  // spawnChild rejects only when spawn() throws, before any child exists: the full program may retry.
-  const code = await spawnChild(plan.argv, childEnv(env, providers, credentials, plan.profile), output.stderr).catch(
-    () => undefined,
-  );
-  return code === undefined ? undefined : { code };
+  const code = await runCommand(plan.argv, childEnv(env, providers, credentials, plan.profile), output.stderr, {
+    stay: readEnv(env, TOKENS_EXEC_STAY),
+  });
+  return { code };
 }
 
 /**

@@ -1,10 +1,12 @@
 // Entry point: build the real dependencies, parse, run, and turn every error into one line on
 // stderr and the contract's exit code. This is the only place errors become exit codes.
+import { isatty } from 'node:tty';
 import { CommanderError } from 'commander';
 import { buildProgram, helpForms as programHelpForms, type ParsedCommand } from './cli/program.js';
 import { ExitCode, describeTokensError, isTokensError } from './core/errors.js';
 import { resolvePaths } from './core/paths.js';
 import { checkEnv, TOKENS_DEBUG } from './core/env.js';
+import { syncStderr } from './core/sync-output.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import type { Deps, IO } from './core/deps.js';
 import type { EarlyStore } from './store/early-start.js';
@@ -26,27 +28,26 @@ export function describeError(error: unknown, verbose: boolean): string {
 /**
  * The process's streams, each set up on first use: Node creates process.stdin (and the others) lazily,
  * and setting up stdin costs a few milliseconds (loading `net` when it is a pipe or a terminal),
- * which a warm `get` never needs.
+ * which a warm `get` never needs. stderr is written synchronously without its stream (see writeOut),
+ * so the command `exec` becomes finds the standard streams as tokens found them.
  */
 export function processIO(): IO {
   return {
     get stdout() {
       return process.stdout;
     },
-    get stderr() {
-      return process.stderr;
-    },
+    stderr: syncStderr,
     get stdin() {
       return process.stdin;
     },
     get stdinIsTTY() {
-      return Boolean(process.stdin.isTTY);
+      return isatty(0);
     },
     get stderrIsTTY() {
-      return Boolean(process.stderr.isTTY);
+      return isatty(2);
     },
     get stdoutIsTTY() {
-      return Boolean(process.stdout.isTTY);
+      return isatty(1);
     },
   };
 }

@@ -1,10 +1,10 @@
 // `tokens exec`: run a command with fresh tokens in its environment, as aws-vault exec does.
-// No shell; stdio inherited; SIGINT/SIGTERM/SIGHUP passed on; the child's exit status returned.
-// The child's environment and the running of it live in exec-child.ts, shared with the fast path.
+// The command's environment and the running of it live in exec-child.ts, shared with the fast path.
 import { TokenBroker } from '../core/broker.js';
 import { NotConfiguredError } from '../core/errors.js';
 import { resolveEndpoints } from '../core/endpoints.js';
-import { childEnv, EXEC_MIN_TTL_SECONDS, spawnChild } from './exec-child.js';
+import { readEnv, TOKENS_EXEC_STAY } from '../core/env.js';
+import { childEnv, EXEC_MIN_TTL_SECONDS, runCommand } from './exec-child.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../core/model.js';
 
@@ -22,7 +22,9 @@ export async function runExec(options: ExecOptions, deps: Deps): Promise<number>
   const credentials = await Promise.all(
     providers.map((p) => broker.get(p, options.profile, { minTtlSeconds: EXEC_MIN_TTL_SECONDS, forceRefresh: false })),
   );
-  return spawnChild(options.command, childEnv(deps.env, providers, credentials, options.profile), deps.io.stderr);
+  return runCommand(options.command, childEnv(deps.env, providers, credentials, options.profile), deps.io.stderr, {
+    stay: readEnv(deps.env, TOKENS_EXEC_STAY),
+  });
 }
 
 async function configuredProviders(deps: Deps, profile: string): Promise<ProviderDescriptor[]> {

@@ -1,4 +1,5 @@
 import type { Env, Paths } from './paths.js';
+import type { TextSink } from './sync-output.js';
 import type { SecretStore } from '../store/store.js';
 import type { ProviderDescriptor } from './model.js';
 import type { Transport } from './transport.js';
@@ -6,7 +7,7 @@ import type { Transport } from './transport.js';
 /** The streams a command talks through; stdout carries data only, stderr everything for people. */
 export interface IO {
   stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
+  stderr: TextSink;
   stdin: NodeJS.ReadableStream;
   stdinIsTTY: boolean;
   stderrIsTTY: boolean;

@@ -124,6 +124,13 @@ export const TOKENS_DEBUG: EnvVar<boolean> = {
   fallback: false,
   parse: () => true,
 };
+export const TOKENS_EXEC_STAY: EnvVar<boolean> = {
+  name: 'TOKENS_EXEC_STAY',
+  doc: 'any value: exec starts its command as a child, as where the process cannot be replaced (the tests of that path)',
+  fallback: false,
+  parse: () => true,
+  internal: true,
+};
 export const TOKENS_NO_FAST_PATH: EnvVar<boolean> = {
   name: 'TOKENS_NO_FAST_PATH',
   doc: 'any value: every call goes to the full program (the fast-vs-full comparison tests)',
@@ -146,6 +153,7 @@ export const CORE_VARIABLES: readonly EnvVar<unknown>[] = [
   TOKENS_REDIS_TIMEOUT,
   TOKENS_DEBUG,
   TOKENS_NO_FAST_PATH,
+  TOKENS_EXEC_STAY,
 ];
 
 /** The variable's value: its fallback when unset or empty; a UsageError naming it when bad. */

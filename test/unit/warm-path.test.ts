@@ -71,11 +71,11 @@ const NOT_IN_FAST: Array<[string, RegExp]> = [
   ['src/core/broker.ts', /^src\/core\/broker\.ts$/],
   ['src/core/lock.ts', /^src\/core\/lock\.ts$/],
   ['src/core/private-files.ts', /^src\/core\/private-files\.ts$/],
-  // exec's child (exec-child.ts, start-child.ts) and the status report and table (no store, no
+  // exec's command (exec-child.ts, replace-process.ts) and the status report and table (no store, no
   // chalk: see status-table.ts) are shared.
   [
-    'src/commands/* other than exec-child.ts, start-child.ts and status-report/table.ts',
-    /^src\/commands\/(?!exec-child\.ts$|start-child\.ts$|status-report\.ts$|status-table\.ts$)/,
+    'src/commands/* other than exec-child.ts, replace-process.ts and status-report/table.ts',
+    /^src\/commands\/(?!exec-child\.ts$|replace-process\.ts$|status-report\.ts$|status-table\.ts$)/,
   ],
 ];
 /** Built-ins the warm path has no business importing (crypto, any networking, workers). */
@@ -162,7 +162,7 @@ describe('the warm path, from the metafile', () => {
       'src/cli/parse.ts',
       'src/providers/registry.ts',
       'src/commands/exec-child.ts',
-      'src/commands/start-child.ts',
+      'src/commands/replace-process.ts',
       'src/commands/status-report.ts',
     ]) {
       expect(inputs).toContain(expected);
@@ -290,6 +290,9 @@ let traceCjs: string;
 let traceFs: string;
 /** Writes process.moduleLoadList at exit. */
 let traceBuiltins: string;
+/** For a trace preload that writes at exit: exec's process becomes its command, with no exit event. */
+const TRACE_BEFORE_EXECVE =
+  'const execve = process.execve; if (execve) process.execve = (...args) => { trace(); return execve.apply(process, args); };';
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tokens-warm-'));
@@ -342,7 +345,9 @@ beforeAll(async () => {
     traceCjs,
     [
       "const { writeFileSync } = require('node:fs');",
-      "process.on('exit', () => writeFileSync(process.env.WARM_TRACE_CJS_FILE, JSON.stringify(Object.keys(require.cache))));",
+      'const trace = () => writeFileSync(process.env.WARM_TRACE_CJS_FILE, JSON.stringify(Object.keys(require.cache)));',
+      "process.on('exit', trace);",
+      TRACE_BEFORE_EXECVE,
     ].join('\n'),
   );
   traceFs = join(work, 'trace-fs.cjs');
@@ -355,7 +360,9 @@ beforeAll(async () => {
       '  const real = fs[name];',
       '  fs[name] = function (path, ...rest) { read.push(String(path)); return real.call(this, path, ...rest); };',
       '}',
-      "process.on('exit', () => fs.writeFileSync(process.env.WARM_TRACE_FS_FILE, JSON.stringify(read)));",
+      'const trace = () => fs.writeFileSync(process.env.WARM_TRACE_FS_FILE, JSON.stringify(read));',
+      "process.on('exit', trace);",
+      TRACE_BEFORE_EXECVE,
     ].join('\n'),
   );
   // CommonJS and preloaded with --require, so the run is the plain CommonJS start a user gets.
@@ -364,7 +371,9 @@ beforeAll(async () => {
     traceBuiltins,
     [
       "const { writeFileSync } = require('node:fs');",
-      "process.on('exit', () => writeFileSync(process.env.WARM_TRACE_FILE, JSON.stringify(process.moduleLoadList)));",
+      'const trace = () => writeFileSync(process.env.WARM_TRACE_FILE, JSON.stringify(process.moduleLoadList));',
+      "process.on('exit', trace);",
+      TRACE_BEFORE_EXECVE,
     ].join('\n'),
   );
 });
@@ -604,22 +613,22 @@ describe('the warm path, at run time', () => {
     expect(loaded.filter((m) => !baseline.has(m))).toEqual([]);
   });
 
-  it('a warm exec starts its child through process_wrap, without node:child_process; under --pending-deprecation, through it', async () => {
-    // Beyond an empty script's built-ins, only the bindings for the child and the forwarded signals.
+  it('a warm exec becomes its command without node:child_process; where it stays its parent, child_process runs it', async () => {
     const empty = join(work, 'empty.cjs');
     await writeFile(empty, '');
     const baseline = new Set((await builtins([], empty)).loaded);
     const direct = await builtins(EXEC_PRINTING_THE_TOKEN);
     expect(direct.run).toEqual({ code: 0, stdout: FRESH_TOKEN, stderr: '' });
-    expect(direct.loaded.filter((m) => !baseline.has(m)).sort()).toEqual([
-      'Internal Binding process_wrap',
-      'Internal Binding signal_wrap',
-    ]);
-
-    // There process.binding warns on use: node:child_process's spawn runs the child, and nothing is printed.
-    const fallback = await builtins(EXEC_PRINTING_THE_TOKEN, undefined, { NODE_OPTIONS: '--pending-deprecation' });
-    expect(fallback.run).toEqual({ code: 0, stdout: FRESH_TOKEN, stderr: '' });
-    expect(fallback.loaded).toContain('NativeModule child_process');
+    const beyond = direct.loaded.filter((m) => !baseline.has(m));
+    if (typeof process.execve === 'function') {
+      // At most the binding behind the SIGPIPE listener (replace-process.ts).
+      expect(beyond.filter((m) => m !== 'Internal Binding signal_wrap')).toEqual([]);
+    } else {
+      expect(beyond).toContain('NativeModule child_process');
+    }
+    const staying = await builtins(EXEC_PRINTING_THE_TOKEN, undefined, { TOKENS_EXEC_STAY: '1' });
+    expect(staying.run).toEqual({ code: 0, stdout: FRESH_TOKEN, stderr: '' });
+    expect(staying.loaded).toContain('NativeModule child_process');
   });
 
   it('touches neither the network nor the secret store', async () => {
