@@ -4,7 +4,7 @@
 // reaches the child, SIGQUIT is passed on (tokens does not die leaving the child behind), and SIGUSR1
 // is passed on instead of opening Node's inspector in a process that holds tokens.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -132,10 +132,10 @@ interface TerminalRun {
   witnessEnv: string[];
 }
 
-function inTerminal(steps: string[]): Promise<TerminalRun> {
+function inTerminal(steps: string[], modeEnv: Record<string, string>): Promise<TerminalRun> {
   const marker = join(sandbox.home, 'signals.txt');
   const args = [BIN, 'exec', '--provider', 'chartmetric', '--', process.execPath, '-e', CHILD];
-  const env = { ...sandbox.baseEnv(), ...SECRETS, MARKER: marker, TERM: 'xterm' };
+  const env = { ...sandbox.baseEnv(), ...SECRETS, ...modeEnv, MARKER: marker, TERM: 'xterm' };
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', PTY_DRIVER, marker, JSON.stringify(steps), process.execPath, ...args], {
       env,
@@ -155,29 +155,120 @@ function inTerminal(steps: string[]): Promise<TerminalRun> {
   });
 }
 
-it('items 17-18: one Ctrl-C or Ctrl-\\ is one signal in the child; kill -INT/-QUIT of tokens alone still reach it', {
-  timeout: 120_000,
-}, async () => {
-  const { lines, code, witnessEnv } = await inTerminal([
-    'tty:\\x03', // Ctrl-C: the terminal signals the foreground group
-    'lines:1',
-    'kill:SIGINT', // tokens alone
-    'lines:2',
-    'tty:\\x1c', // Ctrl-\\
-    'lines:3',
-    'kill:SIGQUIT', // tokens alone: before, tokens died (131) leaving the child running
-    'lines:4',
-    'kill:SIGTERM',
-    'lines:5',
-  ]);
-  // Had tokens forwarded the terminal's signals as well, each Ctrl-C or Ctrl-\ would show twice; the
-  // kill that follows each is only written after that duplicate would have arrived.
-  expect(lines).toEqual(['SIGINT', 'SIGINT', 'SIGQUIT', 'SIGQUIT', 'SIGTERM']);
-  expect(code).toBe(3);
-  // The witness ran with the child environment: ours (MARKER), without the withheld variables.
-  expect(witnessEnv).toContain(`MARKER=${join(sandbox.home, 'signals.txt')}`);
-  for (const value of Object.values(SECRETS)) expect(witnessEnv.filter((entry) => entry.includes(value))).toEqual([]);
-});
+const stays = (modeEnv: Record<string, string>) =>
+  Object.keys(modeEnv).length > 0 || typeof process.execve !== 'function';
+
+/** Both ways exec runs its command: replacing tokens (where Node has execve), and as its child. */
+const MODES: Array<[string, Record<string, string>]> = [
+  ['tokens becomes the command', {}],
+  ['tokens stays as the parent', { TOKENS_EXEC_STAY: '1' }],
+];
+
+it.each(MODES)(
+  '%s: one Ctrl-C or Ctrl-\\ is one signal in the command; kill -INT/-QUIT of tokens alone still reach it',
+  {
+    timeout: 120_000,
+  },
+  async (_, modeEnv) => {
+    const { lines, code, witnessEnv } = await inTerminal(
+      [
+        'tty:\\x03', // Ctrl-C: the terminal signals the foreground group
+        'lines:1',
+        'kill:SIGINT', // tokens alone
+        'lines:2',
+        'tty:\\x1c', // Ctrl-\\
+        'lines:3',
+        'kill:SIGQUIT', // tokens alone: before, tokens died (131) leaving the child running
+        'lines:4',
+        'kill:SIGTERM',
+        'lines:5',
+      ],
+      modeEnv,
+    );
+    // Had tokens forwarded the terminal's signals as well, each Ctrl-C or Ctrl-\ would show twice; the
+    // kill that follows each is only written after that duplicate would have arrived.
+    expect(lines).toEqual(['SIGINT', 'SIGINT', 'SIGQUIT', 'SIGQUIT', 'SIGTERM']);
+    expect(code).toBe(3);
+    // Where tokens stays, the witness ran with the command's environment: ours (MARKER), without the
+    // withheld variables. Where tokens became the command, there is no witness at all.
+    if (!stays(modeEnv)) expect(witnessEnv).toEqual([]);
+    else expect(witnessEnv).toContain(`MARKER=${join(sandbox.home, 'signals.txt')}`);
+    for (const value of Object.values(SECRETS)) expect(witnessEnv.filter((entry) => entry.includes(value))).toEqual([]);
+  },
+);
+
+/** The processes of session `sid` (one started with setsid), from /proc. */
+async function sessionMembers(sid: number): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // After "pid (comm) ": state ppid pgrp session …
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[3]) === sid) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** Nothing pending in any process of the session, and each stopped one (the witness) stopped again. */
+async function settled(sid: number): Promise<boolean> {
+  for (const pid of await sessionMembers(sid)) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const field = (name: string) => BigInt(`0x${new RegExp(`^${name}:\\s+([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`);
+    if (field('SigPnd') !== 0n || field('ShdPnd') !== 0n) return false;
+  }
+  return true;
+}
+
+async function until(condition: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !(await condition())) await new Promise((r) => setTimeout(r, 20));
+}
+
+it.each(MODES)(
+  '%s, no terminal: a signal to the whole group, to tokens alone, or to every process reaches the command once',
+  {
+    timeout: 60_000,
+  },
+  async (_, modeEnv) => {
+    const marker = join(sandbox.home, 'signals.txt');
+    const lines = async () => (await readFile(marker, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    // setsid: its own session and process group, with no terminal (a CI job, a systemd unit).
+    const child = spawn(
+      'setsid',
+      [process.execPath, BIN, 'exec', '--provider', 'chartmetric', '--', process.execPath, '-e', CHILD],
+      {
+        env: { ...sandbox.baseEnv(), ...modeEnv, MARKER: marker },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
+    );
+    const sid = child.pid!;
+    const step = async (send: () => void, count: number) => {
+      await until(() => settled(sid));
+      send();
+      await until(async () => (await lines()).length >= count);
+      // Time for a second copy, had one been sent.
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    await step(() => process.kill(-sid, 'SIGINT'), 1); // kill -INT -- -PGID
+    await step(() => process.kill(sid, 'SIGINT'), 2); // kill -INT <pid of tokens>
+    await step(() => process.kill(-sid, 'SIGUSR2'), 3);
+    // As systemd stops a unit: every process of it, one by one, tokens first.
+    await until(() => settled(sid));
+    for (const pid of await sessionMembers(sid)) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+    }
+    expect(await exited).toBe(3);
+    expect(await lines()).toEqual(['SIGINT', 'SIGINT', 'SIGUSR2', 'SIGTERM']);
+  },
+);
 
 it('item 5: SIGUSR1 to a running exec opens no inspector, and reaches the child', { timeout: 60_000 }, async () => {
   const marker = join(sandbox.home, 'usr1.txt');
