@@ -3,10 +3,10 @@
 //
 // Binaries come from the npm registry's `node-<platform>-<arch>` package (the registry is reachable
 // wherever `npm ci` works), fetched once with `npm pack` and kept in the user's cache directory.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Oldest first. `from`: the first release of the line that is supported (process.execve). */
@@ -53,7 +53,7 @@ export function nodeBinary(version, log = (line) => console.error(line)) {
   const binary = join(dir, 'bin', 'node');
   if (existsSync(binary)) return binary;
   const pkg = `node-${process.platform}-${process.arch}@${version}`;
-  log(`[node] fetching Node ${version} (${pkg}) from the npm registry into ${dir}`);
+  log(`fetching Node ${version} (${pkg}) from the npm registry into ${dir}`);
   mkdirSync(cacheRoot(), { recursive: true });
   const work = mkdtempSync(join(cacheRoot(), '.fetch-'));
   try {
@@ -76,6 +76,70 @@ export function nodeBinary(version, log = (line) => console.error(line)) {
     rmSync(work, { recursive: true, force: true });
   }
   return binary;
+}
+
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
+
+/**
+ * Runs `script args` under the pinned release of `entry`'s line, with that `node` first on PATH (so
+ * whatever the script starts by name runs on it too); resolves with its exit status. Signals that
+ * stop a run are passed on.
+ */
+export function runScriptUnder(entry, script, args, { env = {}, prefix = '' } = {}) {
+  let binary;
+  try {
+    binary = nodeBinary(entry.pinned, (line) => console.error(`${prefix}${line}`));
+  } catch (error) {
+    console.error(`${prefix}${error.message}; the supported lines are ${SUPPORTED_TEXT}`);
+    return Promise.resolve(1);
+  }
+  const child = spawn(binary, [script, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env, PATH: `${dirname(binary)}${delimiter}${process.env.PATH ?? ''}` },
+  });
+  const forward = (signal) => child.kill(signal);
+  for (const signal of Object.keys(SIGNAL_NUMBERS)) process.on(signal, forward);
+  return new Promise((resolve) => {
+    const done = (status) => {
+      for (const signal of Object.keys(SIGNAL_NUMBERS)) process.off(signal, forward);
+      resolve(status);
+    };
+    child.on('error', (error) => {
+      console.error(`${prefix}cannot run ${binary}: ${error.message}`);
+      done(1);
+    });
+    child.on('exit', (code, signal) => done(code ?? 128 + (SIGNAL_NUMBERS[signal] ?? 9)));
+  });
+}
+
+/**
+ * The line a script was asked to run on: `--all-lines`, `--node-line=N`, or none; taken out of
+ * `args`. An unknown line is a usage error (exit 2).
+ */
+export function takeLineArgs(args, prefix = '') {
+  let lines;
+  const rest = [];
+  for (const arg of args) {
+    if (arg === '--all-lines') lines = 'all';
+    else if (arg.startsWith('--node-line=')) {
+      lines = lineNamed(arg.slice('--node-line='.length));
+      if (!lines) {
+        console.error(`${prefix}${arg}: the supported lines are ${NODE_LINES.map((l) => l.line).join(', ')}`);
+        process.exit(2);
+      }
+    } else rest.push(arg);
+  }
+  return { lines, rest };
+}
+
+/**
+ * Where a script given `lines` (from takeLineArgs) must run, from the Node it runs on: 'here', or
+ * the entry of the line to run it under instead (an unsupported Node: the newest line).
+ */
+export function whereToRun(lines) {
+  if (lines === undefined) return isSupported(process.version) ? 'here' : NODE_LINES.at(-1);
+  const here = process.version.startsWith(`v${lines.line}.`) && isSupported(process.version);
+  return here ? 'here' : lines;
 }
 
 // `node scripts/node-lines.mjs`: the pinned versions, one a line (for shell scripts).

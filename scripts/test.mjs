@@ -10,9 +10,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_LINES, SUPPORTED_TEXT, isSupported, lineNamed, nodeBinary } from './node-lines.mjs';
+import { NODE_LINES, SUPPORTED_TEXT, runScriptUnder, takeLineArgs, whereToRun } from './node-lines.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const script = fileURLToPath(import.meta.url);
@@ -20,64 +20,21 @@ const script = fileURLToPath(import.meta.url);
 const SUMMARY_ENV = 'TOKENS_TEST_SUMMARY';
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
 
-const { lines: wantedLines, rest: vitestArgs } = nodeLineArgs(process.argv.slice(2));
-if (wantedLines === 'all') {
-  process.exit(await runEveryLine());
-} else if (wantedLines !== undefined || !isSupported(process.version)) {
-  const entry = wantedLines === undefined ? NODE_LINES.at(-1) : wantedLines;
-  if (!(wantedLines !== undefined && process.version.startsWith(`v${entry.line}.`) && isSupported(process.version))) {
-    if (wantedLines === undefined) {
-      console.error(
-        `[test] Node ${process.version} is not a supported line (${SUPPORTED_TEXT}): running the suite on Node ${entry.pinned}`,
-      );
-    }
-    process.exit(await runUnder(entry, vitestArgs));
+const { lines: wantedLines, rest: vitestArgs } = takeLineArgs(process.argv.slice(2), '[test] ');
+if (wantedLines === 'all') process.exit(await runEveryLine());
+const where = whereToRun(wantedLines);
+if (where !== 'here') {
+  if (wantedLines === undefined) {
+    console.error(
+      `[test] Node ${process.version} is not a supported line (${SUPPORTED_TEXT}): running the suite on Node ${where.pinned}`,
+    );
   }
+  process.exit(await runUnder(where, vitestArgs));
 }
 
-/** --all-lines, or --node-line=N, taken out of the arguments; the rest go to vitest. */
-function nodeLineArgs(args) {
-  let lines;
-  const rest = [];
-  for (const arg of args) {
-    if (arg === '--all-lines') lines = 'all';
-    else if (arg.startsWith('--node-line=')) {
-      lines = lineNamed(arg.slice('--node-line='.length));
-      if (!lines) {
-        console.error(`[test] ${arg}: the supported lines are ${NODE_LINES.map((l) => l.line).join(', ')}`);
-        process.exit(2);
-      }
-    } else rest.push(arg);
-  }
-  return { lines, rest };
-}
-
-/** This script under the pinned release of `entry`'s line, its `node` first on PATH; its exit code. */
+/** This script on `entry`'s line; its exit code. */
 function runUnder(entry, args, env = {}) {
-  let binary;
-  try {
-    binary = nodeBinary(entry.pinned, (line) => console.error(`[test] ${line.replace(/^\[node\] /, '')}`));
-  } catch (error) {
-    console.error(`[test] ${error.message}; run npm test on ${SUPPORTED_TEXT}`);
-    return Promise.resolve(1);
-  }
-  const child = spawn(binary, [script, `--node-line=${entry.line}`, ...args], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, ...env, PATH: `${dirname(binary)}${delimiter}${process.env.PATH ?? ''}` },
-  });
-  const forward = (signal) => child.kill(signal);
-  for (const signal of Object.keys(SIGNALS)) process.on(signal, forward);
-  return new Promise((resolve) => {
-    child.on('error', (error) => {
-      console.error(`[test] cannot run ${binary}: ${error.message}`);
-      resolve(1);
-    });
-    child.on('exit', (code, signal) => {
-      for (const s of Object.keys(SIGNALS)) process.off(s, forward);
-      resolve(code ?? 128 + (SIGNALS[signal] ?? 9));
-    });
-  });
+  return runScriptUnder(entry, script, [`--node-line=${entry.line}`, ...args], { env, prefix: '[test] ' });
 }
 
 /** The suite on every supported line in turn; one line per Node, then the counts added up. */
