@@ -40,6 +40,21 @@ const lazyCommanderChildProcess = {
   },
 };
 
+// signal-exit (proper-lockfile's, to drop a lock on exit) requires node:assert for one argument
+// check. Loading node:assert sets up process.stderr (to learn its colours), and setting up a pipe
+// makes it non-blocking for every process that shares it: the command `exec` becomes among them
+// (src/commands/replace-process.ts then keeps tokens as its parent instead). The one check, without it.
+const SIGNAL_EXIT_ASSERT = `module.exports = { equal(actual, expected, message) { if (actual != expected) throw new Error(message); } };`;
+const signalExitWithoutAssert = {
+  name: 'signal-exit-without-assert',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?assert$/ }, (args) =>
+      /[\\/]signal-exit[\\/]/.test(args.importer) ? { path: 'assert', namespace: 'signal-exit-assert' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'signal-exit-assert' }, () => ({ contents: SIGNAL_EXIT_ASSERT, loader: 'js' }));
+  },
+};
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 // `--outdir DIR` builds elsewhere (the tests build a private copy, so parallel runs never see a
 // half-written dist/); DIR is relative to the repository root.
@@ -139,7 +154,7 @@ const full = await build({
   chunkNames: 'chunks/[name]-[hash]',
   // keytar is an optional native addon: resolved at run time, never bundled.
   external: ['keytar'],
-  plugins: [lazyCommanderChildProcess],
+  plugins: [lazyCommanderChildProcess, signalExitWithoutAssert],
   // Some dependencies are CommonJS and use require() and __filename; give every ESM chunk both.
   banner: {
     js: [

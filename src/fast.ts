@@ -50,7 +50,13 @@ export type FastPlan =
       minTtlGiven: boolean;
     }
   /** `providers` undefined: every provider configured in the profile (config.json). */
-  | { command: 'exec'; providers: ProviderDescriptor[] | undefined; profile: string; argv: string[] }
+  | {
+      command: 'exec';
+      providers: ProviderDescriptor[] | undefined;
+      profile: string;
+      argv: string[];
+      minTtl: { seconds: number; given: boolean };
+    }
   | { command: 'status'; options: StatusOptions }
   | { command: 'version' }
   /** A help form, answered from the build's recording (src/fast-help.ts). */
@@ -58,7 +64,7 @@ export type FastPlan =
 
 /** The options the fast path understands, per command; each takes a value, except the flags. */
 const GET_OPTIONS = ['--format', '--min-ttl', '--profile'] as const;
-const EXEC_OPTIONS = ['--provider', '--profile'] as const;
+const EXEC_OPTIONS = ['--provider', '--profile', '--min-ttl'] as const;
 const STATUS_OPTIONS = ['--profile'] as const;
 const STATUS_FLAGS = ['--json'] as const;
 
@@ -154,11 +160,16 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       // Exactly `exec OPTIONS -- CMD [ARGS…]`; no --provider means every configured provider.
       if (scanned?.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
       const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
+      const minTtl = single(scanned, '--min-ttl');
       const plan: FastPlan = {
         command: 'exec',
         providers: providers.length > 0 ? providers : undefined,
         profile: profileOf(scanned, env),
         argv: scanned.afterDashes,
+        minTtl: {
+          seconds: parseWholeNumber(minTtl ?? String(DEFAULT_MIN_TTL_SECONDS), '--min-ttl'),
+          given: minTtl !== undefined,
+        },
       };
       for (const provider of providers) resolveEndpoints(provider, env);
       return plan;
@@ -295,18 +306,10 @@ async function answerExec(
     if (providers.length === 0) return undefined;
   }
   // Loaded only here: exec's part (the child's environment, its start, the signals) is no get's business.
-  const { childEnv, runCommand, EXEC_MIN_TTL_SECONDS } = await import('./commands/exec-child.js');
+  const { childEnv, runCommand } = await import('./commands/exec-child.js');
   const credentials: Credential[] = [];
   for (const provider of providers) {
-    const credential = await credentialFor(
-      paths,
-      env,
-      provider,
-      plan.profile,
-      { seconds: EXEC_MIN_TTL_SECONDS, given: false },
-      handoff,
-      false,
-    );
+    const credential = await credentialFor(paths, env, provider, plan.profile, plan.minTtl, handoff, false);
     if (!credential) return undefined;
     credentials.push(credential);
   }

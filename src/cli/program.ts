@@ -262,12 +262,14 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
         { kind: 'values', values: providerIds },
       ),
     )
+    .option('--min-ttl <seconds>', 'minimum seconds of validity each token must have', '60')
     .passThroughOptions()
     .addHelpText(
       'after',
       examples(
         [
           `tokens exec --provider soundcloud -- sh -c 'curl -H "Authorization: $SOUNDCLOUD_AUTHORIZATION" https://api.soundcloud.com/me'`,
+          'tokens exec --min-ttl 1800 -- ./nightly-report.sh    # every token valid for 30 more minutes at least',
           'tokens exec --provider chartmetric --provider soundcharts -- python3 report.py',
           'tokens exec --profile staging -- npm test        # every provider configured in "staging"',
         ],
@@ -275,13 +277,24 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
 For each provider P (${providers.map((p) => p.envPrefix).join(', ')}) the command gets P_ACCESS_TOKEN
 and P_AUTHORIZATION (the whole header value, e.g. "OAuth TOKEN"); Soundcharts legacy mode
 sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set too.
-No shell is run: use sh -c for variables. tokens exits with the command's exit code.`,
+No shell is run: use sh -c for variables. tokens becomes the command (same PID, signals
+straight to it) and so exits with its exit code. The tokens are set once, when the command
+starts: a job that runs longer than a token lives (about an hour) should ask \`tokens get\` for
+a token each time it needs one instead.`,
       ),
     )
     .action((command: string[], _opts, cmd: Command) => {
       const o = cmd.opts();
       const providers = (o.provider as string[]).map(parseProvider);
-      const options = { providers, profile: profileOf(cmd), command };
+      const options = {
+        providers,
+        profile: profileOf(cmd),
+        command,
+        minTtl: {
+          seconds: parseWholeNumber(o.minTtl, '--min-ttl'),
+          given: cmd.getOptionValueSource('minTtl') !== 'default',
+        },
+      };
       onAction({
         verbose: verbose(cmd),
         invocation: async (deps) => (await import('../commands/exec.js')).runExec(options, deps),

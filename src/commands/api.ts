@@ -2,7 +2,7 @@
 // provider's API, the body streamed to stdout byte for byte. The credential comes from the broker
 // (the cache and lock of `get`); a 401 gets one refresh, through the broker's replaceRefused, and
 // one repeat. Everything about the wire (timeouts, retries, 429, redirects) is src/core/http.ts's.
-import { STATUS_CODES } from 'node:http';
+import { loadHttp } from '../core/node-builtins.js';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { apiBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
@@ -275,7 +275,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 function reason(answer: Answer): string {
-  return STATUS_CODES[answer.status] ?? sanitizeProviderText(answer.statusText, 60);
+  return loadHttp().STATUS_CODES[answer.status] ?? sanitizeProviderText(answer.statusText, 60);
 }
 
 /** -i: the status line and the headers, then a blank line, as curl -i prints them. */

@@ -11,16 +11,10 @@ import { constants } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { credentialEnv } from '../core/format.js';
 import { childEnvironment } from '../providers/registry.js';
-import { canReplace, replaceProcess, resolveCommand } from './replace-process.js';
+import { canReplace, replaceProcess, resolveCommand, standardStreamsNonBlocking } from './replace-process.js';
 import type { Credential } from '../core/broker.js';
 import type { Env } from '../core/paths.js';
 import type { ProviderDescriptor } from '../core/model.js';
-
-/**
- * The validity exec asks of each token, in seconds (runExec and the fast path alike): the default
- * margin, as a get without --min-ttl (shorter for short-lived tokens).
- */
-export const EXEC_MIN_TTL_SECONDS = 60;
 
 /**
  * Passed on to a child. SIGUSR1 and SIGUSR2 too: the program keeps SIGUSR1 from opening Node's
@@ -70,7 +64,7 @@ export async function runCommand(
   options: RunCommandOptions,
 ): Promise<number> {
   const [file = '', ...args] = command;
-  if (!options.stay && canReplace(command, env)) {
+  if (!options.stay && canReplace(command, env) && !standardStreamsNonBlocking()) {
     const found = resolveCommand(file, env.PATH);
     if (found.kind === 'fails') return notStarted(file, found.code, stderr);
     if (found.kind === 'replace') {

@@ -4,7 +4,7 @@ import { TokenBroker } from '../core/broker.js';
 import { NotConfiguredError } from '../core/errors.js';
 import { resolveEndpoints } from '../core/endpoints.js';
 import { readEnv, TOKENS_EXEC_STAY } from '../core/env.js';
-import { childEnv, EXEC_MIN_TTL_SECONDS, runCommand } from './exec-child.js';
+import { childEnv, runCommand } from './exec-child.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../core/model.js';
 
@@ -13,6 +13,8 @@ export interface ExecOptions {
   providers: ProviderDescriptor[];
   profile: string;
   command: string[];
+  /** --min-ttl: each token's validity, and whether it was asked for (the rules of `get`). */
+  minTtl: { seconds: number; given: boolean };
 }
 
 export async function runExec(options: ExecOptions, deps: Deps): Promise<number> {
@@ -20,7 +22,13 @@ export async function runExec(options: ExecOptions, deps: Deps): Promise<number>
   const providers = options.providers.length > 0 ? options.providers : await configuredProviders(deps, options.profile);
   const broker = new TokenBroker(deps);
   const credentials = await Promise.all(
-    providers.map((p) => broker.get(p, options.profile, { minTtlSeconds: EXEC_MIN_TTL_SECONDS, forceRefresh: false })),
+    providers.map((p) =>
+      broker.get(p, options.profile, {
+        minTtlSeconds: options.minTtl.seconds,
+        minTtlGiven: options.minTtl.given,
+        forceRefresh: false,
+      }),
+    ),
   );
   return runCommand(options.command, childEnv(deps.env, providers, credentials, options.profile), deps.io.stderr, {
     stay: readEnv(deps.env, TOKENS_EXEC_STAY),

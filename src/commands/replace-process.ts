@@ -50,6 +50,39 @@ export function canReplace(args: readonly string[], env: Readonly<Record<string,
   return total <= SAFE_TOTAL_BYTES;
 }
 
+/**
+ * Whether stdin, stdout or stderr is non-blocking now (Linux: /proc/self/fdinfo). Node makes a pipe
+ * non-blocking when it sets up the stream on it, and an open pipe's flags are shared by every
+ * process that holds it: the command would inherit a non-blocking pipe it did not ask for (and fail
+ * with EAGAIN where it expects a write to wait). Such a command is started as a child instead, where
+ * the pipe is made blocking again for it.
+ */
+export function standardStreamsNonBlocking(): boolean {
+  const O_NONBLOCK = 0o4000;
+  for (const fd of [0, 1, 2]) {
+    let text: string;
+    try {
+      text = readSmallFile(`/proc/self/fdinfo/${fd}`);
+    } catch {
+      continue; // closed
+    }
+    const flags = /^flags:\s+([0-7]+)/m.exec(text)?.[1];
+    if (flags === undefined || (Number.parseInt(flags, 8) & O_NONBLOCK) !== 0) return true;
+  }
+  return false;
+}
+
+/** A small file of /proc (whose size reads as 0), with one read. */
+function readSmallFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    const buffer = Buffer.alloc(1024);
+    return buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, null));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Looks `file` up as execvp does (PATH from `path`, unset: the default) and checks what it finds. */
 export function resolveCommand(file: string, path: string | undefined): Resolution {
   if (file === '') return { kind: 'fails', code: 'ENOENT' };

@@ -8,8 +8,8 @@
 // the request body is bytes or an async iterable, sent with backpressure; the response body is
 // pulled chunk by chunk, so a large download never sits in memory; `signal` aborts the request or
 // the body being read.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { loadHttp, loadHttps } from './node-builtins.js';
 import type { TransportBody, TransportHeaders, TransportInit, TransportResponse } from './transport.js';
 
 /** Statuses whose answer may not carry a body. */
@@ -25,7 +25,7 @@ export async function nodeFetch(url: URL, init: TransportInit): Promise<Transpor
   if (body instanceof Uint8Array) headers['content-length'] ??= String(body.byteLength);
 
   return new Promise<TransportResponse>((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const send = url.protocol === 'https:' ? loadHttps().request : loadHttp().request;
     const req = send(url, { method: init.method, headers });
     let answered: IncomingMessage | undefined;
     const onAbort = () => {

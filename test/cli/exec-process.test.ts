@@ -4,6 +4,7 @@
 // may follow the command: no descriptor, no lock or claim left behind, the standard streams as they
 // were (blocking), and — where tokens becomes the command — the same PID.
 import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN } from '../support/cli.js';
@@ -81,5 +82,36 @@ describe.each(MODES)('exec after a refresh: %s', (_, modeEnv) => {
     expect(left).toEqual([]);
     const replaces = Object.keys(modeEnv).length === 0 && typeof process.execve === 'function';
     expect(Number(seen.pid) === viaTokens.pid).toBe(replaces);
+  });
+});
+
+describe('exec --min-ttl', () => {
+  it('asks each token for that much validity, as get does: refreshed when the cached one has less, exit 2 past a lifetime', async () => {
+    const w = await loggedIn('chartmetric');
+    // The fake's tokens live 120 s. One with 100 s left: enough for the default margin (60 s), not for 110.
+    const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as object;
+    const ageCache = () =>
+      writeFile(
+        cachePath(w),
+        JSON.stringify({ ...cached, obtained_at: Date.now() - 20_000, expires_at: Date.now() + 100_000 }),
+        { mode: 0o600 },
+      );
+    await ageCache();
+    const before = tokenRequests(w).length;
+    const print = ['--', 'sh', '-c', 'printf %s "$CHARTMETRIC_ACCESS_TOKEN"'];
+    const plain = await w.run(['exec', '--provider', 'chartmetric', ...print]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(tokenRequests(w).length).toBe(before);
+    for (const extra of [['--min-ttl', '110'], ['--min-ttl=110']]) {
+      await ageCache();
+      const asked = await w.run(['exec', '--provider', 'chartmetric', ...extra, ...print]);
+      expect(asked.code, asked.stderr).toBe(0);
+      expect(asked.stdout).not.toBe(plain.stdout);
+    }
+    expect(tokenRequests(w).length).toBe(before + 2);
+    const tooLong = await w.run(['exec', '--provider', 'chartmetric', '--min-ttl', '999999', ...print]);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toMatch(/--min-ttl 999999 is longer than the lifetime/);
+    expect((await w.run(['exec', '--min-ttl', 'soon', ...print])).code).toBe(2);
   });
 });

@@ -3,7 +3,8 @@
 // right `state`, answers the browser with a small page and hands the code to the caller.
 // The same checks apply to a redirected URL pasted on stdin (--no-browser).
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { loadHttp } from '../../core/node-builtins.js';
 import type { Socket } from 'node:net';
 import { LoginError } from '../../core/errors.js';
 import { sanitizeProviderText } from '../../core/untrusted-text.js';
@@ -202,7 +203,7 @@ export async function startCallbackListener(opts: CallbackListenerOptions): Prom
   });
   result.catch(() => {});
 
-  const server = createServer();
+  const server = loadHttp().createServer();
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 1_000;
