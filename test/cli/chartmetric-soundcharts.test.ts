@@ -356,7 +356,10 @@ describe('the file store key, derived early (src/store/early-start.ts)', () => {
         "const crypto = require('node:crypto'); const { writeFileSync } = require('node:fs');",
         'const calls = []; const scrypt = crypto.scrypt;',
         "crypto.scrypt = function (...args) { const from = (new Error().stack ?? '').split('\\n').slice(2).find((l) => !l.includes('node:')) ?? ''; calls.push(/fast\\.cjs/.test(from) ? 'fast.cjs' : /dist\\//.test(from) ? 'full program' : from); return scrypt.apply(this, args); };",
-        "process.on('exit', () => writeFileSync(process.env.TRACE_FILE, JSON.stringify(calls)));",
+        'const write = () => writeFileSync(process.env.TRACE_FILE, JSON.stringify(calls));',
+        "process.on('exit', write);",
+        // exec becomes its command, with no exit event: the calls are written just before.
+        'const execve = process.execve; if (execve) process.execve = (...a) => { write(); return execve.apply(process, a); };',
       ].join('\n'),
     );
     const run = await sandbox.run(args, {
