@@ -178,15 +178,23 @@ function missingKeytar(reason: string, absent: boolean, cause?: unknown): StoreE
 function keytarFix(absent: boolean): string {
   const root = packageRoot();
   if (root !== undefined && basename(dirname(root)) !== 'node_modules') {
-    return absent ? `run \`npm install\` in ${root}` : `run \`npm rebuild keytar\` in ${root}`;
+    const where = shellWord(root);
+    return absent ? `run \`npm install\` in ${where}` : `run \`npm rebuild keytar\` in ${where}`;
   }
-  const globalPrefix = root === undefined ? undefined : npmGlobalPrefix(root);
-  if (globalPrefix !== undefined) {
+  const prefix = root === undefined ? undefined : npmGlobalPrefix(root);
+  if (prefix !== undefined) {
+    const globalPrefix = shellWord(prefix);
     return absent
       ? `reinstall tokens with \`npm install -g --prefix ${globalPrefix} --allow-scripts=keytar\` and the package you installed it from`
       : `run \`npm rebuild -g --prefix ${globalPrefix} --allow-scripts=keytar keytar\``;
   }
   return "reinstall tokens with keytar's install script allowed (allowScripts in package.json, or --allow-scripts=keytar for a global install)";
+}
+
+/** A path as one word of a command to paste (Windows' default prefix is C:\\Program Files\\nodejs). */
+function shellWord(path: string): string {
+  if (/^[\w@%+=:,./\\-]+$/.test(path)) return path;
+  return process.platform === 'win32' ? `"${path}"` : `'${path.replaceAll("'", "'\\''")}'`;
 }
 
 /** The nearest directory above this module with tokens' package.json: a checkout or an installed package. */
