@@ -165,6 +165,16 @@ describe.each(MAJORS)('npm %s', (major) => {
       expect(help.stdout).toMatch(/^Usage: tokens/);
       const loads = await keytarLoads(dir);
       expect(loads.code, `keytar does not load after npm ci (libsecret-1-dev installed?): ${loads.stderr}`).toBe(0);
+      // The README's `npm link --ignore-scripts`, into a prefix of our own.
+      const prefix = await temp('tokens-install-link-');
+      const link = await run(process.execPath, [npmCli.get(major)!, 'link', '--ignore-scripts'], dir, {
+        ...childEnv(),
+        npm_config_prefix: prefix,
+      });
+      expect(link.code, link.stderr).toBe(0);
+      expect(scriptWarnings(link.stderr)).toEqual([]);
+      const linked = await run(join(prefix, 'bin/tokens'), ['--version'], dir);
+      expect(linked.code, linked.stderr).toBe(0);
 
       const home = await configuredHome();
       const tokens = [process.execPath, join(dir, 'bin/tokens.js')];
