@@ -9,7 +9,10 @@
 //
 // Secrets travel to and from the helper over its stdin/stdout pipes only, never argv or the environment.
 
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { StoreError } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 import { localParts } from '../core/local-parts.js';
@@ -104,7 +107,7 @@ export class KeychainStore implements SecretStore {
       this.#keytarPath = createRequire(import.meta.url).resolve('keytar');
       return this.#keytarPath;
     } catch (e) {
-      throw missingKeytar(firstLine(e), e);
+      throw missingKeytar(firstLine(e), true, e);
     }
   }
 
@@ -140,7 +143,7 @@ export class KeychainStore implements SecretStore {
     } finally {
       clearTimeout(timer);
     }
-    if (reply.error?.kind === 'load') throw missingKeytar(firstLine(reply.error.message));
+    if (reply.error?.kind === 'load') throw missingKeytar(firstLine(reply.error.message), false);
     // keytar's errors describe D-Bus / Security framework failures, never the secret.
     if (reply.error) throw this.#unreachable(firstLine(reply.error.message));
     return reply.result;
@@ -157,15 +160,64 @@ export class KeychainStore implements SecretStore {
   }
 }
 
-function missingKeytar(reason: string, cause?: unknown): StoreError {
-  const fix =
-    process.platform === 'linux'
-      ? 'on Linux install libsecret-1-dev, then run `npm rebuild keytar` (or reinstall tokens)'
-      : 'reinstall tokens, or run `npm rebuild keytar`';
+/** `absent`: keytar cannot be resolved at all (its build failed and npm removed it); else it would not load. */
+function missingKeytar(reason: string, absent: boolean, cause?: unknown): StoreError {
+  const deps = process.platform === 'linux' ? 'install libsecret-1-dev (and python3, make, g++), then ' : '';
   return new StoreError(
-    `the keychain module (keytar) is missing or failed to load${reason ? ` (${reason})` : ''}: ${fix}; ${FALLBACK}`,
+    `the keychain module (keytar) is missing or failed to load${reason ? ` (${reason})` : ''}: ${deps}${keytarFix(absent)}; ${FALLBACK}`,
     { cause },
   );
+}
+
+/**
+ * The npm command that builds keytar where this tokens is installed. npm 12 runs a dependency's
+ * install script only when allowScripts (package.json, which names keytar) or, for a global install,
+ * --allow-scripts names it, and refuses --allow-scripts in a project. A keytar whose build failed is
+ * removed by npm (an optional dependency), and `npm rebuild` then silently does nothing.
+ */
+function keytarFix(absent: boolean): string {
+  const root = packageRoot();
+  if (root !== undefined && basename(dirname(root)) !== 'node_modules') {
+    const where = shellWord(root);
+    return absent ? `run \`npm install\` in ${where}` : `run \`npm rebuild keytar\` in ${where}`;
+  }
+  const prefix = root === undefined ? undefined : npmGlobalPrefix(root);
+  if (prefix !== undefined) {
+    const globalPrefix = shellWord(prefix);
+    return absent
+      ? `reinstall tokens with \`npm install -g --prefix ${globalPrefix} --allow-scripts=keytar\` and the package you installed it from`
+      : `run \`npm rebuild -g --prefix ${globalPrefix} --allow-scripts=keytar keytar\``;
+  }
+  return "reinstall tokens with keytar's install script allowed (allowScripts in package.json, or --allow-scripts=keytar for a global install)";
+}
+
+/** A path as one word of a command to paste (Windows' default prefix is C:\\Program Files\\nodejs). */
+function shellWord(path: string): string {
+  if (/^[\w@%+=:,./\\-]+$/.test(path)) return path;
+  return process.platform === 'win32' ? `"${path}"` : `'${path.replaceAll("'", "'\\''")}'`;
+}
+
+/** The nearest directory above this module with tokens' package.json: a checkout or an installed package. */
+function packageRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      if (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'tokens') return dir;
+    } catch {
+      // No package.json here, or not JSON: look further up.
+    }
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/** npm's global layout: PREFIX/lib/node_modules/tokens, or PREFIX/node_modules/tokens on Windows. */
+function npmGlobalPrefix(root: string): string | undefined {
+  const modules = dirname(root);
+  if (basename(modules) !== 'node_modules') return undefined;
+  if (process.platform === 'win32') return dirname(modules);
+  return basename(dirname(modules)) === 'lib' ? dirname(dirname(modules)) : undefined;
 }
 
 function formatSeconds(ms: number): string {

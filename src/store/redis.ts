@@ -435,16 +435,29 @@ export class RedisStore implements SecretStore {
       };
       const Redis = loaded.Redis ?? loaded.default?.Redis;
       if (!Redis) throw new StoreError('the Redis client (ioredis) failed to load; reinstall tokens');
+      // Every option whose default shapes a failure is set here, so an ioredis release that changes
+      // defaults (6.0 did: RESP3, 20 retries) cannot change how long a call may take.
       const options: RedisOptions = {
+        // RESP2: what every Redis-compatible server and proxy speaks, with no HELLO to negotiate or fall back from.
+        protocol: 2,
+        // One connection attempt, made by the first command, which waits for it in the offline queue;
+        // commandTimeout runs from the moment a command is queued, so that wait is bounded too.
         lazyConnect: true,
+        enableOfflineQueue: true,
         connectTimeout: this.#options.timeoutMs,
         commandTimeout: this.#options.timeoutMs,
-        maxRetriesPerRequest: 0,
+        // Never reconnect, never retry or replay a command: a failure is exit 6 now, not a wait.
         retryStrategy: () => null,
-        enableReadyCheck: false,
-        autoResubscribe: false,
-        // The first connection attempt only: no reconnecting, no replays after the minute is up.
         reconnectOnError: () => false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        autoResubscribe: false,
+        // No INFO or CLIENT SETINFO round trips before the first command.
+        enableReadyCheck: false,
+        disableClientInfo: true,
+        enableAutoPipelining: false,
+        // Off: the subscriber connection waiting for a release is silent by design.
+        socketTimeout: undefined,
       };
       const client = new Redis(this.#options.url, options) as Client;
       client.on('error', (error: unknown) => (this.#lastError = error));
