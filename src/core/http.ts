@@ -514,12 +514,20 @@ function parseResetTime(text: string): number | undefined {
   return Number.isNaN(time) ? undefined : time;
 }
 
-/** " for 120 s" / "; the limit resets at 2026-12-01T20:30:00Z (in 120 s), past --max-wait". */
+/**
+ * Waits longer than this are described as such, without a reset time: a server may ask for any
+ * number of seconds (even more than a Date can hold, or Infinity once parsed), and no such date helps.
+ */
+const LONGEST_DESCRIBED_WAIT_MS = 366 * 24 * 3600 * 1000;
+
+/** " for 120 s (the limit resets at 2026-12-01T20:30:00Z; tokens waits at most 30 s)". */
 function describeReset(waitMs: number | undefined, nowMs: number, capMs: number): string {
   if (waitMs === undefined) return ' and did not say when the limit resets';
+  const cap = `tokens waits at most ${Math.round(capMs / 1000)} s`;
+  if (!(waitMs <= LONGEST_DESCRIBED_WAIT_MS)) return ` for more than a year (${cap})`;
   const seconds = Math.ceil(waitMs / 1000);
   const at = new Date(nowMs + waitMs).toISOString().replace(/\.\d+Z$/, 'Z');
-  return ` for ${seconds} s (the limit resets at ${at}; tokens waits at most ${Math.round(capMs / 1000)} s)`;
+  return ` for ${seconds} s (the limit resets at ${at}; ${cap})`;
 }
 
 function describeNetworkError(error: unknown, timeoutMs: number): string {

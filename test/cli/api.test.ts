@@ -467,6 +467,29 @@ describe('failures', () => {
     expect(w.apis.soundcloud.requests).toHaveLength(1);
   });
 
+  it.each([
+    ['Retry-After', { retryAfter: '99999999999999' }],
+    ['X-RateLimit-Reset', { rateLimitReset: 99999999999999 }],
+  ])(
+    '429 asking for an absurd wait (%s), from the API or the token endpoint: exit 5 saying so',
+    async (_style, wait) => {
+      const w = await apiWorld('soundcloud-app');
+      w.apis.soundcloud.fault({ status: 429, ...wait });
+      const api = await w.api(['soundcloud', '/users/1002']);
+      expect({ code: api.code, stdout: api.stdout }).toEqual({ code: 5, stdout: '' });
+      expect(api.stderr).toBe(
+        'tokens: soundcloud is rate limiting requests for more than a year (tokens waits at most 30 s). Wait and try again; tokens reuses cached tokens to stay under the limit.\n',
+      );
+      w.server.fault('soundcloud', { status: 429, ...wait });
+      const get = await w.run(['get', 'soundcloud', '--force-refresh']);
+      expect({ code: get.code, stdout: get.stdout }).toEqual({ code: 5, stdout: '' });
+      expect(get.stderr).toMatch(
+        /^tokens: SoundCloud is rate limiting token requests for more than a year \(tokens waits at most 30 s\)/,
+      );
+      await expectNoLeaks(w);
+    },
+  );
+
   it('503 on GET is retried (3 attempts in all); on POST it is sent once, exit 5', async () => {
     const w = await apiWorld('chartmetric');
     w.apis.chartmetric.fault([{ status: 503 }, { status: 503 }]);
