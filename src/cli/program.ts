@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
 import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
 import { PROVIDERS } from '../providers/registry.js';
-import { parseProfile, parseProvider as parseProviderName, parseWholeNumber } from './parse.js';
+import { parseProfile, parseProvider as parseProviderName, parseSeconds, parseWholeNumber } from './parse.js';
 import { HELP_COMMAND, HELP_FLAGS } from './help-words.js';
 import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
 import type { Deps } from '../core/deps.js';
@@ -66,7 +66,7 @@ function loginFlags(command: Command): LoginFlags {
     const value: unknown = command.opts()[name];
     if (spec.value === 'present') flags[key] = true;
     else if (spec.value === 'negated') flags[key] = false;
-    else if (spec.value === 'seconds') flags[key] = parseWholeNumber(String(value), loginFlagName(key), { min: 1 });
+    else if (spec.value === 'seconds') flags[key] = parseSeconds(String(value), loginFlagName(key), { min: 1 });
     else flags[key] = String(value);
   }
   return flags as LoginFlags;
@@ -378,7 +378,7 @@ never leave the API's origin. An error status prints the body, one line on stder
         paginate: Boolean(o.paginate),
         include: Boolean(o.include),
         silent: Boolean(o.silent),
-        maxWaitSeconds: parseWholeNumber(o.maxWait, '--max-wait'),
+        maxWaitSeconds: parseSeconds(o.maxWait, '--max-wait'),
       };
       onAction({
         verbose: verbose(command),

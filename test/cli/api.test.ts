@@ -490,6 +490,27 @@ describe('failures', () => {
     },
   );
 
+  it('--max-wait (and login --timeout) past the longest timer: exit 2 before anything is sent', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const tokensBefore = tokenRequests(w).length;
+    w.apis.soundcloud.fault({ status: 429, retryAfter: 3_000_000 });
+    const api = await w.api(['soundcloud', '/users/1002', '--max-wait', '99999999']);
+    expect(api).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'tokens: --max-wait takes a whole number from 0 to 3600, not "99999999"\n',
+    });
+    expect(w.apis.soundcloud.requests).toEqual([]);
+    const login = await w.run(['login', 'soundcloud', '--timeout', '99999999']);
+    expect(login).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'tokens: --timeout takes a whole number from 1 to 3600, not "99999999"\n',
+    });
+    expect(tokenRequests(w).length).toBe(tokensBefore);
+    w.apis.soundcloud.clearFaults();
+  });
+
   it('503 on GET is retried (3 attempts in all); on POST it is sent once, exit 5', async () => {
     const w = await apiWorld('chartmetric');
     w.apis.chartmetric.fault([{ status: 503 }, { status: 503 }]);
