@@ -183,6 +183,20 @@ describe('requests: where they go and what they carry', () => {
     },
   );
 
+  it.each([['X-Title: ☃'], ['X-Title: a\u0001b'], ['X-Title: \u001b]0;pwned\u0007']])(
+    '-H %j (a value no HTTP header can carry) is a usage error, before anything is sent',
+    async (header) => {
+      const w = await apiWorld('soundcharts', { cold: true });
+      const r = await w.api(['soundcharts', '/echo', '-H', header]);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(r.stderr).toMatch(
+        /^tokens: -H X-Title: a header value may hold only tabs and printable Latin-1 characters, not U\+[0-9A-F]{4}\n$/,
+      );
+      expect(w.apis.soundcharts.requests).toEqual([]);
+      expect(tokenRequests(w)).toHaveLength(1); // the login's own verification mint, nothing since
+    },
+  );
+
   it('nested -f/-F fields make a JSON body for POST, with typed values and a value from a file', async () => {
     const w = await apiWorld('soundcloud-app');
     const file = join(w.sandbox.home, 'description.txt');

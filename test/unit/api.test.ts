@@ -2,6 +2,7 @@
 // base, the pagination strategies, the HTTP layer's policy (retries per method, 429 waits,
 // redirects and where the credentials go), and the broker's "this token was refused".
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { validateHeaderValue } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ import {
 } from '../../src/core/http.js';
 import { multipartBody } from '../../src/core/request-body.js';
 import {
+  NOT_IN_HEADER_VALUE,
   nestFields,
   parseField,
   parseFormPart,
@@ -143,6 +145,34 @@ describe('-H and --form', () => {
     ': v',
     'Bad Name: v',
   ])('%s is a usage error', (arg) => expect(() => parseHeader(arg)).toThrow(expect.objectContaining({ exitCode: 2 })));
+  it.each([
+    ['X-Title: ☃', 'U+2603'],
+    ['X-Title: a\u0001b', 'U+0001'],
+    ['X-Title: \u001b[2J', 'U+001B'],
+    ['X-Title: a\u007f', 'U+007F'],
+    ['X-Title: a\rX-Injected: 1', 'U+000D'],
+    ['X-Title: 🎵', 'U+1F3B5'],
+  ])('%j: a value node:http would refuse to send is a usage error naming the character', (arg, codePoint) => {
+    expect(() => parseHeader(arg)).toThrow(
+      expect.objectContaining({
+        exitCode: 2,
+        message: `-H X-Title: a header value may hold only tabs and printable Latin-1 characters, not ${codePoint}`,
+      }),
+    );
+  });
+  it('refuses exactly the header values node:http refuses', () => {
+    const refusedByNode = (c: string) => {
+      try {
+        validateHeaderValue('x-test', c);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const chars = Array.from({ length: 0x800 }, (_, cp) => String.fromCodePoint(cp));
+    expect(chars.filter((c) => NOT_IN_HEADER_VALUE.test(c))).toEqual(chars.filter(refusedByNode));
+    expect(parseHeader('X-Name: Zoë\tBjörk')).toEqual(['X-Name', 'Zoë\tBjörk']);
+  });
   it('--form parts', () => {
     expect(parseFormPart('track[title]=Demo')).toEqual({ name: 'track[title]', text: 'Demo' });
     expect(parseFormPart('track[asset_data]=@demo.wav')).toEqual({ name: 'track[asset_data]', file: 'demo.wav' });
