@@ -20,7 +20,7 @@ import {
   type FieldValue,
   type FormPart,
 } from '../core/request-fields.js';
-import { redactSecrets, sanitizeProviderText } from '../core/untrusted-text.js';
+import { redactSecrets } from '../core/untrusted-text.js';
 import type { Deps } from '../core/deps.js';
 import type { Pagination, ProviderDescriptor } from '../core/model.js';
 
@@ -275,7 +275,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 function reason(answer: Answer): string {
-  return STATUS_CODES[answer.status] ?? sanitizeProviderText(answer.statusText, 60);
+  return STATUS_CODES[answer.status] ?? answer.statusText;
 }
 
 /** -i: the status line and the headers, then a blank line, as curl -i prints them. */

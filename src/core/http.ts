@@ -13,6 +13,7 @@
 // and unit tests script.
 import { readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
+import { sanitizeProviderText } from './untrusted-text.js';
 import type { RequestBody } from './request-body.js';
 import type { Deps } from './deps.js';
 import type { TransportHeaders, TransportResponse } from './transport.js';
@@ -37,6 +38,8 @@ const BEFORE_CONNECTING_SYSCALLS = new Set(['connect', 'getaddrinfo']);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /** Methods whose repetition does no harm: retried after a network error or a 5xx. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** The most of a server's status text (untrusted: cleaned, untrusted-text.ts) a debug line shows. */
+const STATUS_TEXT_LIMIT = 60;
 /** A 429 body is read for SoundCloud's reset_time; no more than this of it. */
 const RATE_LIMIT_BODY_LIMIT = 64 * 1024;
 
@@ -79,6 +82,7 @@ export interface Exchange {
 
 export interface Answer {
   status: number;
+  /** The server's reason phrase, cleaned for a terminal line (untrusted-text.ts). */
   statusText: string;
   headers: TransportHeaders;
   /** Where the answer came from, after redirects. */
@@ -112,7 +116,10 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     const headers: Record<string, string> = { ...request.headers };
     if (onCredentialOrigin) for (const [name, value] of request.credentials!) headers[name] = value;
     if (body?.length !== undefined) headers['content-length'] = String(body.length);
-    const where = request.verboseUrls ? `${method} ${redactUrl(url)}` : `${method} ${url.host}`;
+    // Past a redirect the query is the redirecting server's: a signed CDN link carries its signature there.
+    const where = request.verboseUrls
+      ? `${method} ${redactUrl(url, { everyValue: redirects > 0 })}`
+      : `${method} ${url.host}`;
     await request.beforeSend?.();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new TimeoutMarker()), timeoutMs);
@@ -143,10 +150,9 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     }
     clearTimeout(timer);
     const { status } = response;
-    deps.debug(
-      `${request.label}: ${where} → ${status}${response.statusText ? ` ${response.statusText}` : ''} (attempt ${attempt})`,
-    );
-    const answer = makeAnswer(response, url, onCredentialOrigin, controller, timeoutMs, request.what);
+    const statusText = sanitizeProviderText(response.statusText, STATUS_TEXT_LIMIT);
+    deps.debug(`${request.label}: ${where} → ${status}${statusText ? ` ${statusText}` : ''} (attempt ${attempt})`);
+    const answer = makeAnswer(response, statusText, url, onCredentialOrigin, controller, timeoutMs, request.what);
 
     if (REDIRECT_STATUS.has(status)) {
       if (request.redirects === 'refuse') {
@@ -290,6 +296,7 @@ class BrokenOffError extends UnavailableError {
 
 function makeAnswer(
   response: TransportResponse,
+  statusText: string,
   url: URL,
   credentialsSent: boolean,
   controller: AbortController,
@@ -327,7 +334,7 @@ function makeAnswer(
   }
   return {
     status: response.status,
-    statusText: response.statusText,
+    statusText,
     headers: response.headers,
     url,
     credentialsSent,
@@ -555,11 +562,12 @@ function networkErrorCode(error: unknown): { code?: string; syscall?: string } {
 const SECRET_QUERY =
   /^(access_token|oauth_token|token|client_secret|refresh_token|api_key|apikey|key|code|password|secret)$/i;
 
-export function redactUrl(url: URL): string {
+/** A URL for a debug line: no user info, secret-looking query values (or, with `everyValue`, all of them) masked. */
+export function redactUrl(url: URL, { everyValue = false } = {}): string {
   const copy = new URL(url);
   copy.username = '';
   copy.password = '';
   for (const name of [...copy.searchParams.keys()])
-    if (SECRET_QUERY.test(name)) copy.searchParams.set(name, '[redacted]');
+    if (everyValue || SECRET_QUERY.test(name)) copy.searchParams.set(name, '[redacted]');
   return copy.toString().replace(/%5Bredacted%5D/g, '[redacted]');
 }

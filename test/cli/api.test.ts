@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN } from '../support/cli.js';
@@ -112,6 +113,39 @@ function runRaw(
       });
     });
   });
+}
+
+/**
+ * A loopback server that answers every request with `answer`, bytes as given: Node's own server
+ * refuses to send a status text with control characters, which a hostile one sends anyway.
+ */
+async function rawServer(answer: string): Promise<{ url: string; heads: string[]; close(): Promise<void> }> {
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let head = '';
+    socket.on('data', (chunk) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      heads.push(head.slice(0, head.indexOf('\r\n\r\n')));
+      head = '';
+      socket.end(answer, 'latin1');
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    heads,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 const SC_BASE = () => apis!.soundcloud.base;
@@ -324,6 +358,57 @@ describe('requests: where they go and what they carry', () => {
     expect(r.stderr).toContain(`GET ${SC_BASE()}/echo?x=1 → 503 Service Unavailable (attempt 1)`);
     expect(r.stderr).toContain(`GET ${SC_BASE()}/echo?x=1 → 200 OK (attempt 2)`);
     await expectNoLeaks(w);
+  });
+
+  it("--verbose shows a server's status text cleaned of control characters, for API and token answers", async () => {
+    const w = await apiWorld('soundcloud-app');
+    const raw = await rawServer(
+      'HTTP/1.1 503 \u001b]0;pwned\u0007\u001b[2Ktokens: forged\r\ncontent-length: 0\r\nconnection: close\r\n\r\n',
+    );
+    try {
+      const api = await w.api(['soundcloud', '/users/1002', '--verbose'], {
+        env: { TOKENS_SOUNDCLOUD_API_URL: `${raw.url}/sc` },
+      });
+      const get = await w.run(['get', 'soundcloud', '--force-refresh', '--verbose'], {
+        env: { TOKENS_SOUNDCLOUD_TOKEN_URL: `${raw.url}/oauth2/token` },
+      });
+      for (const r of [api, get]) {
+        expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
+        expect(r.stderr).toMatch(/→ 503 \]0;pwned \[2Ktokens: forged \(attempt 3\)\n/);
+        expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+      }
+      expect(raw.heads).toHaveLength(6);
+      const tokens = raw.heads.flatMap((head) => /^authorization: OAuth (\S+)\r?$/im.exec(head)?.[1] ?? []);
+      expect(tokens).toHaveLength(3);
+      for (const token of tokens) expect(w.sandbox.outputs.filter((o) => o.includes(token))).toEqual(w.asked);
+      expect(await w.sandbox.findSecrets(secretsSeen(w), w.asked)).toEqual([]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('--verbose never prints the query values of a redirect hop (signed CDN links)', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const signed = {
+      Policy: 'eyJTdGF0ZW1lbnQiOltdfQ',
+      Signature: 'Zm9vYmFyc2lnbmVk~abc',
+      'Key-Pair-Id': 'APKAEIBAERJR2EXAMPLE',
+      'X-Amz-Signature': 'deadbeefcafe0123',
+      'X-Amz-Security-Token': 'FQoGZXIvYXdzEXAMPLE',
+    };
+    w.apis.soundcloud.fault({
+      kind: 'redirect',
+      location: `${w.apis.cdn.url}/media/stream.mp3?${new URLSearchParams(signed)}`,
+    });
+    const r = await w.api(['soundcloud', '/tracks/1/stream', '--verbose', '--silent']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      `GET ${w.apis.cdn.url}/media/stream.mp3?${Object.keys(signed)
+        .map((k) => `${k}=[redacted]`)
+        .join('&')} → 200 OK (attempt 1)`,
+    );
+    for (const value of Object.values(signed)) expect(r.stderr).not.toContain(value);
+    expect(w.apis.cdn.requests.map((q) => q.query)).toEqual([signed]);
   });
 
   it('--profile: each profile its own credentials; an unconfigured one is exit 3 with nothing sent', async () => {

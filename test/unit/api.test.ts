@@ -528,6 +528,47 @@ describe('the HTTP layer', () => {
       'https://a.test/?client_secret=[redacted]&q=1',
     );
   });
+
+  it("debug lines and the answer carry a server's status text cleaned of control characters", async () => {
+    const lines: string[] = [];
+    const hostile = {
+      status: 599,
+      statusText: '\u001b]0;pwned\u0007\u001b[2K\rtokens: forged\u202e',
+      headers: new Headers(),
+      body: null,
+    } as unknown as Response;
+    const { fetch } = scriptedFetch([hostile]);
+    const answer = await exchange(testDeps({ fetch, debug: (l) => lines.push(l) }), request());
+    expect(lines).toEqual(['test: GET https://api.test/me → 599 ]0;pwned [2K tokens: forged (attempt 1)']);
+    expect(answer.statusText).toBe(']0;pwned [2K tokens: forged');
+  });
+
+  it('debug lines name the parameters of a redirect hop, never their values (signed CDN links)', async () => {
+    const signed = {
+      Policy: 'eyJTdGF0ZW1lbnQiOltd',
+      Signature: 'Zm9vYmFy~c2lnbmVk',
+      'Key-Pair-Id': 'APKAEIBAERJR2EXAMPLE',
+      'X-Amz-Signature': 'deadbeefcafe0123',
+      'X-Amz-Security-Token': 'FQoGZXIvYXdzEXAMPLE',
+    };
+    const lines: string[] = [];
+    const { fetch } = scriptedFetch([
+      new Response(null, {
+        status: 302,
+        headers: { location: `https://cdn.test/file.mp3?${new URLSearchParams(signed)}` },
+      }),
+      new Response('bytes', { status: 200 }),
+    ]);
+    await exchange(testDeps({ fetch, debug: (l) => lines.push(l) }), request({ url: new URL(`${API}/me?q=1`) }));
+    expect(lines).toEqual([
+      'test: GET https://api.test/me?q=1 → 302 (attempt 1)',
+      'test: the redirect leaves https://api.test; the credentials stay behind',
+      `test: GET https://cdn.test/file.mp3?${Object.keys(signed)
+        .map((k) => `${k}=[redacted]`)
+        .join('&')} → 200 (attempt 1)`,
+    ]);
+    for (const value of Object.values(signed)) expect(lines.join('\n')).not.toContain(value);
+  });
 });
 
 describe('multipart bodies', () => {
