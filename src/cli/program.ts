@@ -336,6 +336,7 @@ No shell is run: use sh -c for variables. tokens exits with the command's exit c
     .addOption(repeatable('--form <key=value>', 'a multipart/form-data part; key=@PATH streams a file (repeatable)'))
     .option('--input <path>', 'the request body from a file, or - for stdin')
     .option('--paginate', 'follow next-page links and print one JSON array of all items')
+    .option('--max-pages <n>', 'with --paginate: the most pages read; more is exit 5', '1000')
     .option('-i, --include', 'print the status line and response headers before the body')
     .option('--silent', 'do not print the response body')
     .option('--max-wait <seconds>', 'longest wait for a rate limit before giving up (exit 5)', '30')
@@ -376,6 +377,7 @@ never leave the API's origin. An error status prints the body, one line on stder
         form: ((o.form as string[] | undefined) ?? []).map(parseFormPart),
         ...(o.input === undefined ? {} : { input: String(o.input) }),
         paginate: Boolean(o.paginate),
+        maxPages: parseWholeNumber(o.maxPages, '--max-pages', { min: 1 }),
         include: Boolean(o.include),
         silent: Boolean(o.silent),
         maxWaitSeconds: parseSeconds(o.maxWait, '--max-wait'),

@@ -38,6 +38,8 @@ export interface ApiOptions {
   /** --input PATH, or "-" for stdin. */
   input?: string;
   paginate: boolean;
+  /** --max-pages: with --paginate, the most pages read; a next link past them is exit 5. */
+  maxPages: number;
   include: boolean;
   silent: boolean;
   maxWaitSeconds: number;
@@ -176,7 +178,7 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
   };
 
   try {
-    if (pagination) await paginate(options, plan, url, pagination, send, out);
+    if (pagination) await paginate(options, plan, url, pagination, send, out, debug);
     else await single(options, plan, await send(url), out);
   } catch (error) {
     if (error instanceof OutputClosed) return 0;
@@ -199,8 +201,9 @@ async function paginate(
   pagination: Pagination,
   send: (url: URL) => Promise<Answer>,
   out: Output,
+  debug: (line: string) => void,
 ): Promise<void> {
-  const { provider } = options;
+  const { provider, maxPages } = options;
   const emit = (text: string) => (options.silent ? Promise.resolve() : out.write(text));
   let url = pagination.firstPage(first);
   const seen = new Set<string>();
@@ -232,6 +235,18 @@ async function paginate(
       open = true;
       for (const item of read.items) await emit(`${items++ === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
       if (read.next === undefined) break;
+      // A page with no items ends the walk whatever its link says: a server handing out empty pages,
+      // each with a new link, would otherwise be asked (with the token) without end.
+      if (read.items.length === 0) {
+        debug(`${provider.id}: page ${page} is empty; its next-page link is not followed`);
+        break;
+      }
+      if (page >= maxPages) {
+        throw new UnavailableError(
+          `${provider.id}: stopped after ${maxPages} pages (--max-pages); page ${page} links to more`,
+          { hint: 'Raise --max-pages to read further; stdout holds the items read so far.' },
+        );
+      }
       const next = resolveNextPage(plan.base, url, read.next);
       if ('outside' in next)
         throw fail(`the next-page link leads to ${next.outside}, outside the API base ${plan.base.href}; not followed`);

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BIN } from '../support/cli.js';
 import { generatedDigest } from '../support/fake/bytes.js';
 import { MEDIA_SIZE } from '../support/fake/cdn.js';
+import { LoopbackServer } from '../support/fake/harness.js';
 import { SOUNDCHARTS_ARTIST } from '../support/fake/soundcharts-api.js';
 import { startFakeApis, type FakeApis } from '../support/servers.js';
 import { secretsSeen, tokenRequests, useWorlds, type Setup, type World } from '../support/worlds.js';
@@ -146,6 +147,30 @@ async function rawServer(answer: string): Promise<{ url: string; heads: string[]
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A SoundCloud-like API under /sc that never ends: every page has `perPage` items (numbered on from
+ * the last) and a next_href to a page it has not served yet.
+ */
+async function endlessPages(perPage: number) {
+  type PageRequest = { url: string; authorization?: string; status?: number };
+  const server = new LoopbackServer<PageRequest>(async (req, res) => {
+    const rec: PageRequest = {
+      url: req.url ?? '/',
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    };
+    server.requests.push(rec);
+    const n = server.requests.length;
+    const collection = Array.from({ length: perPage }, (_, i) => ({ id: (n - 1) * perPage + i + 1 }));
+    server.send(rec, res, {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ collection, next_href: `${server.url}/sc/tracks?cursor=${n}` }),
+    });
+  });
+  await server.listen();
+  return { base: `${server.url}/sc`, requests: server.requests, close: () => server.close() };
 }
 
 const SC_BASE = () => apis!.soundcloud.base;
@@ -474,6 +499,49 @@ describe('--paginate', () => {
     expect(r.stderr).toContain(`leads to ${w.apis.cdn.url}/soundcloud-api/tracks`);
     expect(JSON.parse(r.stdout)).toHaveLength(3);
     expect(w.apis.cdn.requests).toEqual([]);
+  });
+
+  it('a page with no items ends the walk, whatever its next link says (exit 0, one request)', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const pages = await endlessPages(0);
+    try {
+      const r = await w.api(['soundcloud', '/tracks', '--paginate', '--verbose'], {
+        env: { TOKENS_SOUNDCLOUD_API_URL: pages.base },
+      });
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: '[]\n' });
+      expect(r.stderr).toContain('soundcloud: page 1 is empty; its next-page link is not followed');
+      expect(pages.requests).toHaveLength(1);
+    } finally {
+      await pages.close();
+    }
+  });
+
+  it('pages are capped: 1000 by default, --max-pages N; past the cap exit 5, stdout one array of what was read', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const pages = await endlessPages(1);
+    try {
+      const env = { TOKENS_SOUNDCLOUD_API_URL: pages.base };
+      const capped = await w.api(['soundcloud', '/tracks', '--paginate', '--max-pages', '5'], { env });
+      expect(capped.code).toBe(5);
+      expect(capped.stderr).toBe(
+        'tokens: soundcloud: stopped after 5 pages (--max-pages); page 5 links to more. Raise --max-pages to read further; stdout holds the items read so far.\n',
+      );
+      expect(JSON.parse(capped.stdout)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }, { id: 5 }]);
+      expect(pages.requests).toHaveLength(5);
+      const byDefault = await w.api(['soundcloud', '/tracks', '--paginate'], { env });
+      expect(byDefault.code).toBe(5);
+      expect(byDefault.stderr).toContain('stopped after 1000 pages');
+      expect(JSON.parse(byDefault.stdout)).toHaveLength(1000);
+      expect(pages.requests).toHaveLength(1005);
+      const bad = await w.api(['soundcloud', '/tracks', '--paginate', '--max-pages', '0'], { env });
+      expect({ code: bad.code, stderr: bad.stderr }).toEqual({
+        code: 2,
+        stderr: 'tokens: --max-pages takes a whole number ≥ 1, not "0"\n',
+      });
+      expect(pages.requests).toHaveLength(1005);
+    } finally {
+      await pages.close();
+    }
   });
 
   it('Chartmetric has no next links: --paginate is a usage error, nothing sent', async () => {

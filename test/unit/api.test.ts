@@ -280,6 +280,7 @@ describe('planApiRequest: usage errors before anything', () => {
     fields: [],
     form: [],
     paginate: false,
+    maxPages: 1000,
     include: false,
     silent: false,
     maxWaitSeconds: 30,
