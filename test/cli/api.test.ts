@@ -230,6 +230,18 @@ describe('requests: where they go and what they carry', () => {
     expect(tokenRequests(w).length).toBe(tokensBefore);
   });
 
+  it.each([['/..%2fsoundcharts/echo'], ['/%2e%2e%2Fsoundcharts/echo'], ['/api/..%5c..%5cecho']])(
+    'a PATH hiding a dot segment in percent-encoding (%s) is exit 2, and nothing is sent anywhere',
+    async (path) => {
+      const w = await apiWorld('chartmetric', { cold: true });
+      const r = await w.api(['chartmetric', path]);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(r.stderr).toMatch(/hides a dot segment in percent-encoding \(%2e, %2f, %5c\)/);
+      expect(w.apis.chartmetric.requests).toEqual([]);
+      expect(tokenRequests(w)).toHaveLength(1); // the login's own verification mint, nothing since
+    },
+  );
+
   it.each([['Authorization: Bearer x'], ['x-app-id: a'], ['X-API-Key: k']])(
     '-H %s is a usage error, before anything is sent',
     async (header) => {

@@ -191,6 +191,7 @@ describe('URLs under the API base', () => {
     ['https://proxy.example/sc', 'https://proxy.example/sc/me', 'https://proxy.example/sc/me'],
     ['https://proxy.example/sc', 'https://proxy.example/sc', 'https://proxy.example/sc'],
     ['http://127.0.0.1:8080/sc', '//evil.example/x', 'http://127.0.0.1:8080/sc//evil.example/x'],
+    ['https://proxy.example/sc', '/tracks/a%2Fb/..x', 'https://proxy.example/sc/tracks/a%2Fb/..x'],
   ])('%s + %s → %s', (b, target, expected) => {
     expect(resolveTarget(base(b), target, 'soundcloud').href).toBe(expected);
   });
@@ -209,6 +210,33 @@ describe('URLs under the API base', () => {
     ['https://api.soundcloud.com', 'file:///etc/passwd'],
   ])('%s: %s is a usage error', (b, target) => {
     expect(() => resolveTarget(base(b), target, 'soundcloud')).toThrow(expect.objectContaining({ exitCode: 2 }));
+  });
+
+  it.each([
+    '/..%2fchartmetric/x',
+    '/..%2Fchartmetric/x',
+    '/%2e%2e%2fchartmetric/x',
+    '/.%2e%2Fchartmetric/x',
+    '/me/..%5c..%5cadmin',
+    '/me/%2e%2e%5Cadmin',
+    '/%252e%252e%252fchartmetric/x',
+    '/tracks/..%2f',
+  ])('%s (a dot segment hidden in percent-encoding) is a usage error saying so', (target) => {
+    expect(() => resolveTarget(base('https://proxy.example/sc'), target, 'soundcloud')).toThrow(
+      expect.objectContaining({
+        exitCode: 2,
+        message: expect.stringContaining('hides a dot segment in percent-encoding'),
+      }),
+    );
+    expect(() => resolveTarget(base('https://api.soundcloud.com'), target, 'soundcloud')).toThrow(
+      expect.objectContaining({ exitCode: 2 }),
+    );
+    const b = base('https://proxy.example/sc');
+    const current = new URL('https://proxy.example/sc/me');
+    expect(resolveNextPage(b, current, target)).toMatchObject({ outside: expect.any(String) });
+    expect(resolveNextPage(b, current, `https://proxy.example/sc${target}`)).toMatchObject({
+      outside: expect.any(String),
+    });
   });
 
   it('the base override follows the loopback-only http:// rule and must be a plain URL', () => {
