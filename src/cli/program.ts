@@ -361,8 +361,9 @@ ${apiBases}
 -f/-F keys nest: -f 'track[title]=New' gives {"track":{"title":"New"}}; 'ids[]=1' appends.
 A 401 refreshes the token once and repeats the request; a 429 is waited out up to
 --max-wait; GET, HEAD, PUT, DELETE and OPTIONS are retried after network errors and 5xx,
-POST and PATCH are sent once. Redirects are followed for GET and HEAD, and the credentials
-never leave the API's origin. An error status prints the body, one line on stderr, exit 8.`,
+POST and PATCH are sent once. Redirects are followed for GET and HEAD; the credentials never
+leave the API base, nor -H headers its origin. An error status prints the body, one line on
+stderr, exit 8.`,
       ),
     )
     .action((name: string, target: string, _opts, command: Command) => {

@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { apiBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
+import { apiBase, isUnderBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
 import { TokenBroker } from '../core/broker.js';
 import { ApiStatusError, CredentialsRejectedError, UnavailableError, UsageError } from '../core/errors.js';
 import { credentialHeaders } from '../core/format.js';
@@ -141,7 +141,7 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
         url: target,
         headers,
         credentials: credentialHeaders(provider, credential),
-        credentialOrigin: base.origin,
+        credentialsGoTo: (url) => isUnderBase(base, url),
         ...(body ? { body } : {}),
         retry: retryableRequest(method, body),
         redirects: method === 'GET' || method === 'HEAD' ? 'follow' : 'return',

@@ -52,11 +52,16 @@ export function httpTimeoutMs(env: Deps['env']): number {
 export interface Exchange {
   method: string;
   url: URL;
-  /** Sent with every request, redirects included. */
+  /**
+   * The caller's headers (tokens api: -H): sent while the request stays on the origin of `url`, and
+   * dropped for good once a redirect leaves it, as curl does since CVE-2022-27776 (a Cookie or
+   * Proxy-Authorization given for the API is not the CDN's to see).
+   */
   headers: Record<string, string>;
-  /** Sent only while the request is on `credentialOrigin`; dropped for good once a redirect leaves it. */
+  /** Sent only where `credentialsGoTo` allows; dropped for good once a redirect leads elsewhere. */
   credentials?: ReadonlyArray<readonly [string, string]>;
-  credentialOrigin?: string;
+  /** Where the credentials may go (tokens api: under the API base, api-url.ts). */
+  credentialsGoTo?: (url: URL) => boolean;
   body?: RequestBody;
   /** Whether network errors and 500/502/503/504 are retried (token requests: always). */
   retry: boolean;
@@ -106,15 +111,16 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
   const timeoutMs = httpTimeoutMs(deps.env);
   let { url, method, body } = request;
   let credentialsOn = true;
+  let headersOn = true;
   let redirects = 0;
   let bodySent = false;
   let lastProblem = '';
   const mayRepeat = () => !bodySent || (body?.replayable ?? true);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const onCredentialOrigin =
-      credentialsOn && request.credentials !== undefined && url.origin === request.credentialOrigin;
-    const headers: Record<string, string> = { ...request.headers };
-    if (onCredentialOrigin) for (const [name, value] of request.credentials!) headers[name] = value;
+    const withCredentials =
+      credentialsOn && request.credentials !== undefined && request.credentialsGoTo?.(url) === true;
+    const headers: Record<string, string> = headersOn ? { ...request.headers } : {};
+    if (withCredentials) for (const [name, value] of request.credentials!) headers[name] = value;
     if (body?.length !== undefined) headers['content-length'] = String(body.length);
     // Past a redirect the query is the redirecting server's: a signed CDN link carries its signature there.
     const where = request.verboseUrls
@@ -152,7 +158,7 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     const { status } = response;
     const statusText = sanitizeProviderText(response.statusText, STATUS_TEXT_LIMIT);
     deps.debug(`${request.label}: ${where} → ${status}${statusText ? ` ${statusText}` : ''} (attempt ${attempt})`);
-    const answer = makeAnswer(response, statusText, url, onCredentialOrigin, controller, timeoutMs, request.what);
+    const answer = makeAnswer(response, statusText, url, withCredentials, controller, timeoutMs, request.what);
 
     if (REDIRECT_STATUS.has(status)) {
       if (request.redirects === 'refuse') {
@@ -174,9 +180,14 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
         throw new UnavailableError(
           `${request.what} redirected to a location tokens does not follow (only https://, or http:// to a loopback host)`,
         );
-      if (credentialsOn && request.credentials && next.origin !== request.credentialOrigin) {
+      if (credentialsOn && request.credentials && !request.credentialsGoTo?.(next)) {
         credentialsOn = false;
-        deps.debug(`${request.label}: the redirect leaves ${request.credentialOrigin}; the credentials stay behind`);
+        deps.debug(`${request.label}: the redirect leads outside where the credentials go; they stay behind`);
+      }
+      if (headersOn && next.origin !== request.url.origin) {
+        headersOn = false;
+        if (Object.keys(request.headers).length > 0)
+          deps.debug(`${request.label}: the redirect leaves ${request.url.origin}; the request's headers stay behind`);
       }
       if (status === 303 && method !== 'HEAD') method = 'GET';
       if (method === 'GET' || method === 'HEAD') body = undefined;

@@ -728,6 +728,71 @@ describe('failures', () => {
   });
 });
 
+describe("redirects: where the credentials and the caller's headers go", () => {
+  it('a redirect on the same origin but outside the base path is followed without the token', async () => {
+    const w = await apiWorld('soundcloud-app');
+    type Seen = { path: string; authorization?: string; status?: number };
+    const server = new LoopbackServer<Seen>(async (req, res) => {
+      const rec: Seen = {
+        path: req.url ?? '/',
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      };
+      server.requests.push(rec);
+      server.send(
+        rec,
+        res,
+        rec.path === '/api/soundcloud/start'
+          ? { status: 302, headers: { location: '/api/chartmetric/x' }, body: '' }
+          : { status: 200, headers: { 'content-type': 'application/json' }, body: '{"elsewhere":true}' },
+      );
+    });
+    await server.listen();
+    try {
+      const env = { TOKENS_SOUNDCLOUD_API_URL: `${server.url}/api/soundcloud` };
+      const r = await w.api(['soundcloud', '/start'], { env });
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        code: 0,
+        stdout: '{"elsewhere":true}',
+        stderr: '',
+      });
+      expect(server.requests.map((q) => [q.path, q.authorization?.replace(/ .*/, ' TOKEN')])).toEqual([
+        ['/api/soundcloud/start', 'OAuth TOKEN'],
+        ['/api/chartmetric/x', undefined],
+      ]);
+      // The same URL as an argument is refused, as a next-page link would be.
+      const direct = await w.api(['soundcloud', `${server.url}/api/chartmetric/x`], { env });
+      expect(direct.code).toBe(2);
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('headers given with -H (Cookie, Proxy-Authorization) stay behind when a redirect leaves the API origin', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const r = await runRaw(w, [
+      'api',
+      'soundcloud',
+      '/redirect',
+      '-H',
+      'Cookie: session=c00k1e-value',
+      '-H',
+      'Proxy-Authorization: Basic cHJveHk6c2VjcmV0',
+      '-H',
+      'X-Trace: t1',
+    ]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdoutSize).toBe(MEDIA_SIZE);
+    const [api] = w.apis.soundcloud.requests;
+    expect(api!.headers).toMatchObject({ cookie: 'session=c00k1e-value', 'x-trace': 't1' });
+    const [cdn] = w.apis.cdn.requests;
+    expect(cdn!.credentials).toEqual([]);
+    expect(cdn!.headers).not.toHaveProperty('cookie');
+    expect(cdn!.headers).not.toHaveProperty('proxy-authorization');
+    expect(cdn!.headers).not.toHaveProperty('x-trace');
+  });
+});
+
 describe('bodies', () => {
   it('a binary body arrives byte for byte', async () => {
     const w = await apiWorld('soundcloud-app');

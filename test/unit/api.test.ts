@@ -6,7 +6,7 @@ import { validateHeaderValue } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { apiBase, resolveNextPage, resolveTarget } from '../../src/core/api-url.js';
+import { apiBase, isUnderBase, resolveNextPage, resolveTarget } from '../../src/core/api-url.js';
 import { TokenBroker, secretKey } from '../../src/core/broker.js';
 import { readCache, writeCache } from '../../src/core/cache.js';
 import { updateSettings } from '../../src/core/config.js';
@@ -355,7 +355,7 @@ describe('the HTTP layer', () => {
     url: new URL(`${API}/me`),
     headers: {},
     credentials: [['Authorization', 'OAuth tok-123456']],
-    credentialOrigin: API,
+    credentialsGoTo: (url) => url.origin === API,
     retry: true,
     redirects: 'follow',
     maxRateLimitWaitMs: 30_000,
@@ -501,6 +501,50 @@ describe('the HTTP layer', () => {
     expect(await answer.text(100)).toBe('bytes');
   });
 
+  it('a redirect outside the API base on the same origin gets no credentials, nor does anything after it', async () => {
+    const base = apiBase(soundcloud, { TOKENS_SOUNDCLOUD_API_URL: `${API}/api/soundcloud` });
+    const { fetch, calls } = scriptedFetch([
+      new Response(null, { status: 302, headers: { location: '/api/soundcloud/moved' } }),
+      new Response(null, { status: 302, headers: { location: '/api/soundcloud/..%2fchartmetric/x' } }),
+      new Response(null, { status: 302, headers: { location: '/api/chartmetric/x' } }),
+      new Response(null, { status: 307, headers: { location: '/api/soundcloud/back' } }),
+      new Response('{}', { status: 200 }),
+    ]);
+    const answer = await exchange(
+      testDeps({ fetch }),
+      request({ url: new URL(`${API}/api/soundcloud/me`), credentialsGoTo: (url) => isUnderBase(base, url) }),
+    );
+    expect(calls.map((c) => [c.url, auth(c.init)])).toEqual([
+      [`${API}/api/soundcloud/me`, 'OAuth tok-123456'],
+      [`${API}/api/soundcloud/moved`, 'OAuth tok-123456'],
+      [`${API}/api/soundcloud/..%2fchartmetric/x`, undefined],
+      [`${API}/api/chartmetric/x`, undefined],
+      [`${API}/api/soundcloud/back`, undefined],
+    ]);
+    expect(answer.credentialsSent).toBe(false);
+  });
+
+  it("the caller's headers follow redirects on the origin, and are dropped for good once one leaves it", async () => {
+    const given = { cookie: 'session=abc123', 'proxy-authorization': 'Basic eHl6OnNlY3JldA', 'x-trace': 't1' };
+    const { fetch, calls } = scriptedFetch([
+      new Response(null, { status: 302, headers: { location: `${API}/moved` } }),
+      new Response(null, { status: 302, headers: { location: 'https://cdn.test/file.mp3' } }),
+      new Response(null, { status: 302, headers: { location: `${API}/back` } }),
+      new Response('bytes', { status: 200 }),
+    ]);
+    await exchange(testDeps({ fetch }), request({ headers: given }));
+    const sent = calls.map((c) => {
+      const { Authorization: _, ...rest } = c.init.headers as Record<string, string>;
+      return [c.url, rest];
+    });
+    expect(sent).toEqual([
+      [`${API}/me`, given],
+      [`${API}/moved`, given],
+      ['https://cdn.test/file.mp3', {}],
+      [`${API}/back`, {}],
+    ]);
+  });
+
   it('at most 5 redirects; never to plain http off loopback', async () => {
     const loop = () => new Response(null, { status: 302, headers: { location: `${API}/again` } });
     const { fetch, calls } = scriptedFetch(Array.from({ length: 6 }, loop));
@@ -591,7 +635,7 @@ describe('the HTTP layer', () => {
     await exchange(testDeps({ fetch, debug: (l) => lines.push(l) }), request({ url: new URL(`${API}/me?q=1`) }));
     expect(lines).toEqual([
       'test: GET https://api.test/me?q=1 → 302 (attempt 1)',
-      'test: the redirect leaves https://api.test; the credentials stay behind',
+      'test: the redirect leads outside where the credentials go; they stay behind',
       `test: GET https://cdn.test/file.mp3?${Object.keys(signed)
         .map((k) => `${k}=[redacted]`)
         .join('&')} → 200 (attempt 1)`,
