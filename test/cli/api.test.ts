@@ -230,6 +230,17 @@ describe('requests: where they go and what they carry', () => {
     expect(tokenRequests(w).length).toBe(tokensBefore);
   });
 
+  it('bad input quoting a line break or an escape sequence: exit 2, one line with them shown as escapes', async () => {
+    const w = await apiWorld('soundcharts', { cold: true });
+    const r = await w.api(['soundcharts', '/echo', '-H', 'X-A\ntokens: forged \u001b[2J']);
+    expect(r).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'tokens: -H takes \'Name: value\', not "X-A\\u000atokens: forged \\u001b[2J"\n',
+    });
+    expect(w.apis.soundcharts.requests).toEqual([]);
+  });
+
   it.each([['/..%2fsoundcharts/echo'], ['/%2e%2e%2Fsoundcharts/echo'], ['/api/..%5c..%5cecho']])(
     'a PATH hiding a dot segment in percent-encoding (%s) is exit 2, and nothing is sent anywhere',
     async (path) => {
