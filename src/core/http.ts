@@ -2,9 +2,10 @@
 // every attempt (for the answer's head, then for each wait on its body), at most three attempts
 // with backoff and jitter on network errors and 500/502/503/504 where repeating is safe, 429 waited
 // out when the provider says for how long and that is short enough, redirects followed only where
-// allowed, and credentials that never follow a redirect off the origin they belong to. A token
-// request that spends a single-use secret (a refresh token, a code) is repeated only where the
-// server cannot have processed it: it may have, after a timeout, a reset or a 504.
+// allowed, credentials that never follow a redirect off where they belong (tokens api: the API base)
+// and the caller's own headers never off the request's origin. A token request that spends a
+// single-use secret (a refresh token, a code) is repeated only where the server cannot have
+// processed it: it may have, after a timeout, a reset or a 504.
 //
 // Hand-written rather than a client library: the policy above is the part that matters and no
 // library has it whole (got/ky retry what they are told and forward custom credential headers such
