@@ -7,7 +7,7 @@ import { isTokensError } from '../src/core/errors.js';
 import { RedisStore } from '../src/store/redis.js';
 import { redisSettings } from '../src/store/redis-env.js';
 import { ChainMovedError, type PartsDeps } from '../src/store/store.js';
-import { RedisServer } from './support/redis.js';
+import { RedisServer, startErrorRedis } from './support/redis.js';
 import { freePort, random } from './support/worlds.js';
 
 const PASS = 'correct horse battery staple (redis store)';
@@ -210,6 +210,31 @@ describe('RedisStore', () => {
     });
     it('wrong password', async () => {
       await expectStoreFailure(`redis://:pw-in-url@127.0.0.1:${redis.port}`, redis.address, /refused the password/);
+    });
+    it.each([
+      ['without a password', ''],
+      ['echoing the password it was sent', ':pw-in-url@'],
+    ])("a server's error reply %s: one clean line, no escape sequences, no password", async (_name, auth) => {
+      const hostile = await startErrorRedis(
+        'ERR \u001b]0;pwned\u0007\u001b[2K\u001b[1Gtokens: forged, AUTH pw-in-url refused',
+      );
+      try {
+        const s = new RedisStore({
+          ...redisSettings({ TOKENS_REDIS_URL: hostile.url.replace('redis://', `redis://${auth}`) }),
+          passphrase: PASS,
+        });
+        const error = await s.check().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isTokensError(error) && error.exitCode).toBe(6);
+        expect(isTokensError(error) && error.message).toBe(
+          `Redis at ${hostile.address} answered with an error (ERR ]0;pwned [2K [1Gtokens: forged, AUTH ${auth ? '[redacted]' : 'pw-in-url'} refused)`,
+        );
+        expect(hostile.commands()).toBeGreaterThan(0);
+      } finally {
+        await hostile.close();
+      }
     });
     it('no answer within TOKENS_REDIS_TIMEOUT', async () => {
       await expectStoreFailure(

@@ -1,4 +1,5 @@
 // Flag values to typed options; every failure is a usage error (exit 2) raised before any I/O.
+import { MAX_TIMEOUT_SECONDS } from '../core/env.js';
 import { UsageError } from '../core/errors.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { ProviderDescriptor } from '../core/model.js';
@@ -12,9 +13,15 @@ export function parseProvider(name: string, providers: readonly ProviderDescript
 
 export { PROFILE_PATTERN, parseProfile } from '../core/profile.js';
 
-export function parseWholeNumber(value: string, flag: string, { min = 0 } = {}): number {
-  if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`${flag} takes a whole number${min > 0 ? ` ≥ ${min}` : ' ≥ 0'}, not "${value}"`);
+export function parseWholeNumber(value: string, flag: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    const range = max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` ≥ ${min}`;
+    throw new UsageError(`${flag} takes a whole number${range}, not "${value}"`);
   }
   return Number(value);
+}
+
+/** A number of seconds that sets a timer: bounded as the TOKENS_*_TIMEOUT variables are (env.ts). */
+export function parseSeconds(value: string, flag: string, { min = 0 } = {}): number {
+  return parseWholeNumber(value, flag, { min, max: MAX_TIMEOUT_SECONDS });
 }

@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
 import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
 import { PROVIDERS } from '../providers/registry.js';
-import { parseProfile, parseProvider as parseProviderName, parseWholeNumber } from './parse.js';
+import { parseProfile, parseProvider as parseProviderName, parseSeconds, parseWholeNumber } from './parse.js';
 import { HELP_COMMAND, HELP_FLAGS } from './help-words.js';
 import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
 import type { Deps } from '../core/deps.js';
@@ -66,7 +66,7 @@ function loginFlags(command: Command): LoginFlags {
     const value: unknown = command.opts()[name];
     if (spec.value === 'present') flags[key] = true;
     else if (spec.value === 'negated') flags[key] = false;
-    else if (spec.value === 'seconds') flags[key] = parseWholeNumber(String(value), loginFlagName(key), { min: 1 });
+    else if (spec.value === 'seconds') flags[key] = parseSeconds(String(value), loginFlagName(key), { min: 1 });
     else flags[key] = String(value);
   }
   return flags as LoginFlags;
@@ -349,6 +349,7 @@ a token each time it needs one instead.`,
     .addOption(repeatable('--form <key=value>', 'a multipart/form-data part; key=@PATH streams a file (repeatable)'))
     .option('--input <path>', 'the request body from a file, or - for stdin')
     .option('--paginate', 'follow next-page links and print one JSON array of all items')
+    .option('--max-pages <n>', 'with --paginate: the most pages read; more is exit 5', '1000')
     .option('-i, --include', 'print the status line and response headers before the body')
     .option('--silent', 'do not print the response body')
     .option('--max-wait <seconds>', 'longest wait for a rate limit before giving up (exit 5)', '30')
@@ -373,8 +374,9 @@ ${apiBases}
 -f/-F keys nest: -f 'track[title]=New' gives {"track":{"title":"New"}}; 'ids[]=1' appends.
 A 401 refreshes the token once and repeats the request; a 429 is waited out up to
 --max-wait; GET, HEAD, PUT, DELETE and OPTIONS are retried after network errors and 5xx,
-POST and PATCH are sent once. Redirects are followed for GET and HEAD, and the credentials
-never leave the API's origin. An error status prints the body, one line on stderr, exit 8.`,
+POST and PATCH are sent once. Redirects are followed for GET and HEAD; the credentials never
+leave the API base, nor -H headers its origin. An error status prints the body, one line on
+stderr, exit 8.`,
       ),
     )
     .action((name: string, target: string, _opts, command: Command) => {
@@ -389,9 +391,10 @@ never leave the API's origin. An error status prints the body, one line on stder
         form: ((o.form as string[] | undefined) ?? []).map(parseFormPart),
         ...(o.input === undefined ? {} : { input: String(o.input) }),
         paginate: Boolean(o.paginate),
+        maxPages: parseWholeNumber(o.maxPages, '--max-pages', { min: 1 }),
         include: Boolean(o.include),
         silent: Boolean(o.silent),
-        maxWaitSeconds: parseWholeNumber(o.maxWait, '--max-wait'),
+        maxWaitSeconds: parseSeconds(o.maxWait, '--max-wait'),
       };
       onAction({
         verbose: verbose(command),

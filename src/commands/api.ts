@@ -5,7 +5,7 @@
 import { loadHttp } from '../core/node-builtins.js';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { apiBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
+import { apiBase, isUnderBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
 import { TokenBroker } from '../core/broker.js';
 import { ApiStatusError, CredentialsRejectedError, UnavailableError, UsageError } from '../core/errors.js';
 import { credentialHeaders } from '../core/format.js';
@@ -20,7 +20,7 @@ import {
   type FieldValue,
   type FormPart,
 } from '../core/request-fields.js';
-import { redactSecrets, sanitizeProviderText } from '../core/untrusted-text.js';
+import { redactSecrets } from '../core/untrusted-text.js';
 import type { Deps } from '../core/deps.js';
 import type { Pagination, ProviderDescriptor } from '../core/model.js';
 
@@ -38,6 +38,8 @@ export interface ApiOptions {
   /** --input PATH, or "-" for stdin. */
   input?: string;
   paginate: boolean;
+  /** --max-pages: with --paginate, the most pages read; a next link past them is exit 5. */
+  maxPages: number;
   include: boolean;
   silent: boolean;
   maxWaitSeconds: number;
@@ -139,7 +141,7 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
         url: target,
         headers,
         credentials: credentialHeaders(provider, credential),
-        credentialOrigin: base.origin,
+        credentialsGoTo: (url) => isUnderBase(base, url),
         ...(body ? { body } : {}),
         retry: retryableRequest(method, body),
         redirects: method === 'GET' || method === 'HEAD' ? 'follow' : 'return',
@@ -176,7 +178,7 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
   };
 
   try {
-    if (pagination) await paginate(options, plan, url, pagination, send, out);
+    if (pagination) await paginate(options, plan, url, pagination, send, out, debug);
     else await single(options, plan, await send(url), out);
   } catch (error) {
     if (error instanceof OutputClosed) return 0;
@@ -199,8 +201,9 @@ async function paginate(
   pagination: Pagination,
   send: (url: URL) => Promise<Answer>,
   out: Output,
+  debug: (line: string) => void,
 ): Promise<void> {
-  const { provider } = options;
+  const { provider, maxPages } = options;
   const emit = (text: string) => (options.silent ? Promise.resolve() : out.write(text));
   let url = pagination.firstPage(first);
   const seen = new Set<string>();
@@ -232,6 +235,18 @@ async function paginate(
       open = true;
       for (const item of read.items) await emit(`${items++ === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
       if (read.next === undefined) break;
+      // A page with no items ends the walk whatever its link says: a server handing out empty pages,
+      // each with a new link, would otherwise be asked (with the token) without end.
+      if (read.items.length === 0) {
+        debug(`${provider.id}: page ${page} is empty; its next-page link is not followed`);
+        break;
+      }
+      if (page >= maxPages) {
+        throw new UnavailableError(
+          `${provider.id}: stopped after ${maxPages} pages (--max-pages); page ${page} links to more`,
+          { hint: 'Raise --max-pages to read further; stdout holds the items read so far.' },
+        );
+      }
       const next = resolveNextPage(plan.base, url, read.next);
       if ('outside' in next)
         throw fail(`the next-page link leads to ${next.outside}, outside the API base ${plan.base.href}; not followed`);
@@ -275,7 +290,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 function reason(answer: Answer): string {
-  return loadHttp().STATUS_CODES[answer.status] ?? sanitizeProviderText(answer.statusText, 60);
+  return loadHttp().STATUS_CODES[answer.status] ?? answer.statusText;
 }
 
 /** -i: the status line and the headers, then a blank line, as curl -i prints them. */

@@ -27,8 +27,27 @@ export function apiBase(provider: ProviderDescriptor, env: Env): ApiBase {
 }
 
 export function isUnderBase(base: ApiBase, url: URL): boolean {
-  if (url.origin !== base.origin || url.username || url.password) return false;
+  if (url.origin !== base.origin || url.username || url.password || hidesDotSegment(url.pathname)) return false;
   return base.path === '' || url.pathname === base.path || url.pathname.startsWith(`${base.path}/`);
+}
+
+/** Percent-decodings a path is read through: a proxy may decode once, a chain of them more. */
+const MAX_DECODINGS = 4;
+
+/**
+ * Whether a path has a dot segment once percent-decoded. The URL parser resolves literal dot
+ * segments (and %2e ones), but "/sc/..%2fchartmetric" is one segment to it and two to a proxy that
+ * decodes %2F (nginx does): there it climbs out of the base. So a dot segment that only appears
+ * after decoding (%2e, %2f, %5c, %25…) means the path is not under the base.
+ */
+function hidesDotSegment(path: string): boolean {
+  let decoded = path;
+  for (let i = 0; i < MAX_DECODINGS; i++) {
+    const next = decoded.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    if (next === decoded) break;
+    decoded = next;
+  }
+  return decoded.split(/[/\\]/).some((segment) => segment === '.' || segment === '..');
 }
 
 /** The request URL for the PATH|URL argument; a usage error when it is not under the base. */
@@ -46,6 +65,11 @@ export function resolveTarget(base: ApiBase, target: string, providerId: string)
     throw new UsageError(`"${target}" is neither a PATH starting with / nor a full URL`, { hint: `Try /${target}.` });
   }
   url.hash = '';
+  if (hidesDotSegment(url.pathname)) {
+    throw new UsageError(
+      `${describeOutside(url)} hides a dot segment in percent-encoding (%2e, %2f, %5c); a proxy that decodes it could route the ${providerId} credentials outside the API base`,
+    );
+  }
   if (!isUnderBase(base, url)) {
     throw new UsageError(
       `${describeOutside(url)} is not under the ${providerId} API base ${base.href}; tokens sends the ${providerId} credentials nowhere else`,

@@ -78,5 +78,16 @@ export function isTokensError(e: unknown): e is TokensError {
 /** The one line on stderr for a typed error: its message, then its hint (src/main.ts; the fast path). */
 export function describeTokensError(error: TokensError): string {
   const message = error.message.replace(/[.\s]+$/, '');
-  return `tokens: ${message}${error.hint ? `. ${error.hint}` : ''}\n`;
+  return `tokens: ${visible(`${message}${error.hint ? `. ${error.hint}` : ''}`)}\n`;
+}
+
+/**
+ * Control characters, line separators and bidi overrides as escapes (\u001b): a message that
+ * quotes what it was given (an argument, a value) stays one line and cannot drive the terminal.
+ */
+function visible(text: string): string {
+  return text.replace(
+    /[\p{Cc}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

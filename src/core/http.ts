@@ -2,9 +2,10 @@
 // every attempt (for the answer's head, then for each wait on its body), at most three attempts
 // with backoff and jitter on network errors and 500/502/503/504 where repeating is safe, 429 waited
 // out when the provider says for how long and that is short enough, redirects followed only where
-// allowed, and credentials that never follow a redirect off the origin they belong to. A token
-// request that spends a single-use secret (a refresh token, a code) is repeated only where the
-// server cannot have processed it: it may have, after a timeout, a reset or a 504.
+// allowed, credentials that never follow a redirect off where they belong (tokens api: the API base)
+// and the caller's own headers never off the request's origin. A token request that spends a
+// single-use secret (a refresh token, a code) is repeated only where the server cannot have
+// processed it: it may have, after a timeout, a reset or a 504.
 //
 // Hand-written rather than a client library: the policy above is the part that matters and no
 // library has it whole (got/ky retry what they are told and forward custom credential headers such
@@ -13,6 +14,7 @@
 // and unit tests script.
 import { readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
+import { sanitizeProviderText } from './untrusted-text.js';
 import type { RequestBody } from './request-body.js';
 import type { Deps } from './deps.js';
 import type { TransportHeaders, TransportResponse } from './transport.js';
@@ -37,6 +39,8 @@ const BEFORE_CONNECTING_SYSCALLS = new Set(['connect', 'getaddrinfo']);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /** Methods whose repetition does no harm: retried after a network error or a 5xx. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** The most of a server's status text (untrusted: cleaned, untrusted-text.ts) a debug line shows. */
+const STATUS_TEXT_LIMIT = 60;
 /** A 429 body is read for SoundCloud's reset_time; no more than this of it. */
 const RATE_LIMIT_BODY_LIMIT = 64 * 1024;
 
@@ -49,11 +53,16 @@ export function httpTimeoutMs(env: Deps['env']): number {
 export interface Exchange {
   method: string;
   url: URL;
-  /** Sent with every request, redirects included. */
+  /**
+   * The caller's headers (tokens api: -H): sent while the request stays on the origin of `url`, and
+   * dropped for good once a redirect leaves it, as curl does since CVE-2022-27776 (a Cookie or
+   * Proxy-Authorization given for the API is not the CDN's to see).
+   */
   headers: Record<string, string>;
-  /** Sent only while the request is on `credentialOrigin`; dropped for good once a redirect leaves it. */
+  /** Sent only where `credentialsGoTo` allows; dropped for good once a redirect leads elsewhere. */
   credentials?: ReadonlyArray<readonly [string, string]>;
-  credentialOrigin?: string;
+  /** Where the credentials may go (tokens api: under the API base, api-url.ts). */
+  credentialsGoTo?: (url: URL) => boolean;
   body?: RequestBody;
   /** Whether network errors and 500/502/503/504 are retried (token requests: always). */
   retry: boolean;
@@ -79,6 +88,7 @@ export interface Exchange {
 
 export interface Answer {
   status: number;
+  /** The server's reason phrase, cleaned for a terminal line (untrusted-text.ts). */
   statusText: string;
   headers: TransportHeaders;
   /** Where the answer came from, after redirects. */
@@ -102,17 +112,21 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
   const timeoutMs = httpTimeoutMs(deps.env);
   let { url, method, body } = request;
   let credentialsOn = true;
+  let headersOn = true;
   let redirects = 0;
   let bodySent = false;
   let lastProblem = '';
   const mayRepeat = () => !bodySent || (body?.replayable ?? true);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const onCredentialOrigin =
-      credentialsOn && request.credentials !== undefined && url.origin === request.credentialOrigin;
-    const headers: Record<string, string> = { ...request.headers };
-    if (onCredentialOrigin) for (const [name, value] of request.credentials!) headers[name] = value;
+    const withCredentials =
+      credentialsOn && request.credentials !== undefined && request.credentialsGoTo?.(url) === true;
+    const headers: Record<string, string> = headersOn ? { ...request.headers } : {};
+    if (withCredentials) for (const [name, value] of request.credentials!) headers[name] = value;
     if (body?.length !== undefined) headers['content-length'] = String(body.length);
-    const where = request.verboseUrls ? `${method} ${redactUrl(url)}` : `${method} ${url.host}`;
+    // Past a redirect the query is the redirecting server's: a signed CDN link carries its signature there.
+    const where = request.verboseUrls
+      ? `${method} ${redactUrl(url, { everyValue: redirects > 0 })}`
+      : `${method} ${url.host}`;
     await request.beforeSend?.();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new TimeoutMarker()), timeoutMs);
@@ -143,10 +157,9 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     }
     clearTimeout(timer);
     const { status } = response;
-    deps.debug(
-      `${request.label}: ${where} → ${status}${response.statusText ? ` ${response.statusText}` : ''} (attempt ${attempt})`,
-    );
-    const answer = makeAnswer(response, url, onCredentialOrigin, controller, timeoutMs, request.what);
+    const statusText = sanitizeProviderText(response.statusText, STATUS_TEXT_LIMIT);
+    deps.debug(`${request.label}: ${where} → ${status}${statusText ? ` ${statusText}` : ''} (attempt ${attempt})`);
+    const answer = makeAnswer(response, statusText, url, withCredentials, controller, timeoutMs, request.what);
 
     if (REDIRECT_STATUS.has(status)) {
       if (request.redirects === 'refuse') {
@@ -168,9 +181,14 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
         throw new UnavailableError(
           `${request.what} redirected to a location tokens does not follow (only https://, or http:// to a loopback host)`,
         );
-      if (credentialsOn && request.credentials && next.origin !== request.credentialOrigin) {
+      if (credentialsOn && request.credentials && !request.credentialsGoTo?.(next)) {
         credentialsOn = false;
-        deps.debug(`${request.label}: the redirect leaves ${request.credentialOrigin}; the credentials stay behind`);
+        deps.debug(`${request.label}: the redirect leads outside where the credentials go; they stay behind`);
+      }
+      if (headersOn && next.origin !== request.url.origin) {
+        headersOn = false;
+        if (Object.keys(request.headers).length > 0)
+          deps.debug(`${request.label}: the redirect leaves ${request.url.origin}; the request's headers stay behind`);
       }
       if (status === 303 && method !== 'HEAD') method = 'GET';
       if (method === 'GET' || method === 'HEAD') body = undefined;
@@ -290,6 +308,7 @@ class BrokenOffError extends UnavailableError {
 
 function makeAnswer(
   response: TransportResponse,
+  statusText: string,
   url: URL,
   credentialsSent: boolean,
   controller: AbortController,
@@ -327,7 +346,7 @@ function makeAnswer(
   }
   return {
     status: response.status,
-    statusText: response.statusText,
+    statusText,
     headers: response.headers,
     url,
     credentialsSent,
@@ -514,12 +533,20 @@ function parseResetTime(text: string): number | undefined {
   return Number.isNaN(time) ? undefined : time;
 }
 
-/** " for 120 s" / "; the limit resets at 2026-12-01T20:30:00Z (in 120 s), past --max-wait". */
+/**
+ * Waits longer than this are described as such, without a reset time: a server may ask for any
+ * number of seconds (even more than a Date can hold, or Infinity once parsed), and no such date helps.
+ */
+const LONGEST_DESCRIBED_WAIT_MS = 366 * 24 * 3600 * 1000;
+
+/** " for 120 s (the limit resets at 2026-12-01T20:30:00Z; tokens waits at most 30 s)". */
 function describeReset(waitMs: number | undefined, nowMs: number, capMs: number): string {
   if (waitMs === undefined) return ' and did not say when the limit resets';
+  const cap = `tokens waits at most ${Math.round(capMs / 1000)} s`;
+  if (!(waitMs <= LONGEST_DESCRIBED_WAIT_MS)) return ` for more than a year (${cap})`;
   const seconds = Math.ceil(waitMs / 1000);
   const at = new Date(nowMs + waitMs).toISOString().replace(/\.\d+Z$/, 'Z');
-  return ` for ${seconds} s (the limit resets at ${at}; tokens waits at most ${Math.round(capMs / 1000)} s)`;
+  return ` for ${seconds} s (the limit resets at ${at}; ${cap})`;
 }
 
 function describeNetworkError(error: unknown, timeoutMs: number): string {
@@ -547,11 +574,12 @@ function networkErrorCode(error: unknown): { code?: string; syscall?: string } {
 const SECRET_QUERY =
   /^(access_token|oauth_token|token|client_secret|refresh_token|api_key|apikey|key|code|password|secret)$/i;
 
-export function redactUrl(url: URL): string {
+/** A URL for a debug line: no user info, secret-looking query values (or, with `everyValue`, all of them) masked. */
+export function redactUrl(url: URL, { everyValue = false } = {}): string {
   const copy = new URL(url);
   copy.username = '';
   copy.password = '';
   for (const name of [...copy.searchParams.keys()])
-    if (SECRET_QUERY.test(name)) copy.searchParams.set(name, '[redacted]');
+    if (everyValue || SECRET_QUERY.test(name)) copy.searchParams.set(name, '[redacted]');
   return copy.toString().replace(/%5Bredacted%5D/g, '[redacted]');
 }

@@ -98,12 +98,25 @@ export function queryValue(value: FieldValue): string {
   return value === null ? 'null' : String(value);
 }
 
+/**
+ * What node:http refuses to send in a header value (validateHeaderValue): anything but tab, space,
+ * visible ASCII and Latin-1. The same rule here (node:http itself is not loaded to parse flags) makes
+ * such a value a usage error rather than a "network error" after a token was fetched for it.
+ */
+export const NOT_IN_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/u;
+
 export function parseHeader(arg: string): [string, string] {
   const colon = arg.indexOf(':');
   const name = colon > 0 ? arg.slice(0, colon).trim() : '';
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`-H takes 'Name: value', not "${arg}"`);
   const value = arg.slice(colon + 1).trim();
-  if (/[\r\n\0]/.test(value)) throw new UsageError(`-H ${name}: the value may not contain line breaks`);
+  const refused = NOT_IN_HEADER_VALUE.exec(value)?.[0];
+  if (refused !== undefined) {
+    const codePoint = `U+${refused.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new UsageError(
+      `-H ${name}: a header value may hold only tabs and printable Latin-1 characters, not ${codePoint}`,
+    );
+  }
   const lower = name.toLowerCase();
   if ((CREDENTIAL_HEADERS as readonly string[]).includes(lower)) {
     throw new UsageError(`-H ${name} is not allowed: tokens sends the provider's credentials itself`, {

@@ -48,6 +48,7 @@ import {
 } from './store.js';
 import type { RedisSettings } from './redis-env.js';
 import { localParts } from '../core/local-parts.js';
+import { sanitizeProviderText } from '../core/untrusted-text.js';
 import type { ProviderSettings } from '../core/model.js';
 
 /** How long a lease lasts unless renewed; renewed every third of it while the holder works. */
@@ -486,7 +487,14 @@ export class RedisStore implements SecretStore {
     const code = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE)\b/.exec(text)?.[1];
     if (code || /Connection is closed|connection/i.test(text))
       return new StoreError(`cannot reach ${at}${code ? ` (${code})` : ''}`, { hint });
-    const reply = /^(ERR|[A-Z]+)\b[^\n]{0,120}/.exec(error instanceof Error ? error.message : '')?.[0];
+    // The server's words are untrusted text (escape sequences, an echoed password): cleaned for the terminal.
+    const password = new URL(this.#options.url).password;
+    const secrets = [password, decodedOr(password), this.#options.passphrase ?? ''];
+    const reply = sanitizeProviderText(
+      /^(ERR|[A-Z]+)\b[^\n]*/.exec(error instanceof Error ? error.message : '')?.[0] ?? '',
+      120,
+      secrets,
+    );
     return new StoreError(`${at} answered with an error${reply ? ` (${reply})` : ''}`, { hint });
   }
 }
@@ -506,6 +514,15 @@ function parseJson(text: string | undefined): unknown {
     return JSON.parse(text);
   } catch {
     return undefined;
+  }
+}
+
+/** Percent-decoded, or as it is when it does not decode. */
+function decodedOr(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }
 

@@ -4,11 +4,13 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN } from '../support/cli.js';
 import { generatedDigest } from '../support/fake/bytes.js';
 import { MEDIA_SIZE } from '../support/fake/cdn.js';
+import { LoopbackServer } from '../support/fake/harness.js';
 import { SOUNDCHARTS_ARTIST } from '../support/fake/soundcharts-api.js';
 import { startFakeApis, type FakeApis } from '../support/servers.js';
 import { secretsSeen, tokenRequests, useWorlds, type Setup, type World } from '../support/worlds.js';
@@ -114,6 +116,63 @@ function runRaw(
   });
 }
 
+/**
+ * A loopback server that answers every request with `answer`, bytes as given: Node's own server
+ * refuses to send a status text with control characters, which a hostile one sends anyway.
+ */
+async function rawServer(answer: string): Promise<{ url: string; heads: string[]; close(): Promise<void> }> {
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let head = '';
+    socket.on('data', (chunk) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      heads.push(head.slice(0, head.indexOf('\r\n\r\n')));
+      head = '';
+      socket.end(answer, 'latin1');
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    heads,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * A SoundCloud-like API under /sc that never ends: every page has `perPage` items (numbered on from
+ * the last) and a next_href to a page it has not served yet.
+ */
+async function endlessPages(perPage: number) {
+  type PageRequest = { url: string; authorization?: string; status?: number };
+  const server = new LoopbackServer<PageRequest>(async (req, res) => {
+    const rec: PageRequest = {
+      url: req.url ?? '/',
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    };
+    server.requests.push(rec);
+    const n = server.requests.length;
+    const collection = Array.from({ length: perPage }, (_, i) => ({ id: (n - 1) * perPage + i + 1 }));
+    server.send(rec, res, {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ collection, next_href: `${server.url}/sc/tracks?cursor=${n}` }),
+    });
+  });
+  await server.listen();
+  return { base: `${server.url}/sc`, requests: server.requests, close: () => server.close() };
+}
+
 const SC_BASE = () => apis!.soundcloud.base;
 const ARTIST = SOUNDCHARTS_ARTIST.uuid;
 
@@ -171,6 +230,29 @@ describe('requests: where they go and what they carry', () => {
     expect(tokenRequests(w).length).toBe(tokensBefore);
   });
 
+  it('bad input quoting a line break or an escape sequence: exit 2, one line with them shown as escapes', async () => {
+    const w = await apiWorld('soundcharts', { cold: true });
+    const r = await w.api(['soundcharts', '/echo', '-H', 'X-A\ntokens: forged \u001b[2J']);
+    expect(r).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'tokens: -H takes \'Name: value\', not "X-A\\u000atokens: forged \\u001b[2J"\n',
+    });
+    expect(w.apis.soundcharts.requests).toEqual([]);
+  });
+
+  it.each([['/..%2fsoundcharts/echo'], ['/%2e%2e%2Fsoundcharts/echo'], ['/api/..%5c..%5cecho']])(
+    'a PATH hiding a dot segment in percent-encoding (%s) is exit 2, and nothing is sent anywhere',
+    async (path) => {
+      const w = await apiWorld('chartmetric', { cold: true });
+      const r = await w.api(['chartmetric', path]);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(r.stderr).toMatch(/hides a dot segment in percent-encoding \(%2e, %2f, %5c\)/);
+      expect(w.apis.chartmetric.requests).toEqual([]);
+      expect(tokenRequests(w)).toHaveLength(1); // the login's own verification mint, nothing since
+    },
+  );
+
   it.each([['Authorization: Bearer x'], ['x-app-id: a'], ['X-API-Key: k']])(
     '-H %s is a usage error, before anything is sent',
     async (header) => {
@@ -178,6 +260,20 @@ describe('requests: where they go and what they carry', () => {
       const r = await w.api(['soundcharts', '/echo', '-H', header]);
       expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
       expect(r.stderr).toMatch(/not allowed: tokens sends the provider's credentials itself/);
+      expect(w.apis.soundcharts.requests).toEqual([]);
+      expect(tokenRequests(w)).toHaveLength(1); // the login's own verification mint, nothing since
+    },
+  );
+
+  it.each([['X-Title: ☃'], ['X-Title: a\u0001b'], ['X-Title: \u001b]0;pwned\u0007']])(
+    '-H %j (a value no HTTP header can carry) is a usage error, before anything is sent',
+    async (header) => {
+      const w = await apiWorld('soundcharts', { cold: true });
+      const r = await w.api(['soundcharts', '/echo', '-H', header]);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(r.stderr).toMatch(
+        /^tokens: -H X-Title: a header value may hold only tabs and printable Latin-1 characters, not U\+[0-9A-F]{4}\n$/,
+      );
       expect(w.apis.soundcharts.requests).toEqual([]);
       expect(tokenRequests(w)).toHaveLength(1); // the login's own verification mint, nothing since
     },
@@ -312,6 +408,57 @@ describe('requests: where they go and what they carry', () => {
     await expectNoLeaks(w);
   });
 
+  it("--verbose shows a server's status text cleaned of control characters, for API and token answers", async () => {
+    const w = await apiWorld('soundcloud-app');
+    const raw = await rawServer(
+      'HTTP/1.1 503 \u001b]0;pwned\u0007\u001b[2Ktokens: forged\r\ncontent-length: 0\r\nconnection: close\r\n\r\n',
+    );
+    try {
+      const api = await w.api(['soundcloud', '/users/1002', '--verbose'], {
+        env: { TOKENS_SOUNDCLOUD_API_URL: `${raw.url}/sc` },
+      });
+      const get = await w.run(['get', 'soundcloud', '--force-refresh', '--verbose'], {
+        env: { TOKENS_SOUNDCLOUD_TOKEN_URL: `${raw.url}/oauth2/token` },
+      });
+      for (const r of [api, get]) {
+        expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 5, stdout: '' });
+        expect(r.stderr).toMatch(/→ 503 \]0;pwned \[2Ktokens: forged \(attempt 3\)\n/);
+        expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+      }
+      expect(raw.heads).toHaveLength(6);
+      const tokens = raw.heads.flatMap((head) => /^authorization: OAuth (\S+)\r?$/im.exec(head)?.[1] ?? []);
+      expect(tokens).toHaveLength(3);
+      for (const token of tokens) expect(w.sandbox.outputs.filter((o) => o.includes(token))).toEqual(w.asked);
+      expect(await w.sandbox.findSecrets(secretsSeen(w), w.asked)).toEqual([]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('--verbose never prints the query values of a redirect hop (signed CDN links)', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const signed = {
+      Policy: 'eyJTdGF0ZW1lbnQiOltdfQ',
+      Signature: 'Zm9vYmFyc2lnbmVk~abc',
+      'Key-Pair-Id': 'APKAEIBAERJR2EXAMPLE',
+      'X-Amz-Signature': 'deadbeefcafe0123',
+      'X-Amz-Security-Token': 'FQoGZXIvYXdzEXAMPLE',
+    };
+    w.apis.soundcloud.fault({
+      kind: 'redirect',
+      location: `${w.apis.cdn.url}/media/stream.mp3?${new URLSearchParams(signed)}`,
+    });
+    const r = await w.api(['soundcloud', '/tracks/1/stream', '--verbose', '--silent']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      `GET ${w.apis.cdn.url}/media/stream.mp3?${Object.keys(signed)
+        .map((k) => `${k}=[redacted]`)
+        .join('&')} → 200 OK (attempt 1)`,
+    );
+    for (const value of Object.values(signed)) expect(r.stderr).not.toContain(value);
+    expect(w.apis.cdn.requests.map((q) => q.query)).toEqual([signed]);
+  });
+
   it('--profile: each profile its own credentials; an unconfigured one is exit 3 with nothing sent', async () => {
     const w = await apiWorld('chartmetric');
     const r = await w.api(['chartmetric', '/api/artist/206557', '--profile', 'staging']);
@@ -375,6 +522,49 @@ describe('--paginate', () => {
     expect(r.stderr).toContain(`leads to ${w.apis.cdn.url}/soundcloud-api/tracks`);
     expect(JSON.parse(r.stdout)).toHaveLength(3);
     expect(w.apis.cdn.requests).toEqual([]);
+  });
+
+  it('a page with no items ends the walk, whatever its next link says (exit 0, one request)', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const pages = await endlessPages(0);
+    try {
+      const r = await w.api(['soundcloud', '/tracks', '--paginate', '--verbose'], {
+        env: { TOKENS_SOUNDCLOUD_API_URL: pages.base },
+      });
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: '[]\n' });
+      expect(r.stderr).toContain('soundcloud: page 1 is empty; its next-page link is not followed');
+      expect(pages.requests).toHaveLength(1);
+    } finally {
+      await pages.close();
+    }
+  });
+
+  it('pages are capped: 1000 by default, --max-pages N; past the cap exit 5, stdout one array of what was read', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const pages = await endlessPages(1);
+    try {
+      const env = { TOKENS_SOUNDCLOUD_API_URL: pages.base };
+      const capped = await w.api(['soundcloud', '/tracks', '--paginate', '--max-pages', '5'], { env });
+      expect(capped.code).toBe(5);
+      expect(capped.stderr).toBe(
+        'tokens: soundcloud: stopped after 5 pages (--max-pages); page 5 links to more. Raise --max-pages to read further; stdout holds the items read so far.\n',
+      );
+      expect(JSON.parse(capped.stdout)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }, { id: 5 }]);
+      expect(pages.requests).toHaveLength(5);
+      const byDefault = await w.api(['soundcloud', '/tracks', '--paginate'], { env });
+      expect(byDefault.code).toBe(5);
+      expect(byDefault.stderr).toContain('stopped after 1000 pages');
+      expect(JSON.parse(byDefault.stdout)).toHaveLength(1000);
+      expect(pages.requests).toHaveLength(1005);
+      const bad = await w.api(['soundcloud', '/tracks', '--paginate', '--max-pages', '0'], { env });
+      expect({ code: bad.code, stderr: bad.stderr }).toEqual({
+        code: 2,
+        stderr: 'tokens: --max-pages takes a whole number ≥ 1, not "0"\n',
+      });
+      expect(pages.requests).toHaveLength(1005);
+    } finally {
+      await pages.close();
+    }
   });
 
   it('Chartmetric has no next links: --paginate is a usage error, nothing sent', async () => {
@@ -467,6 +657,50 @@ describe('failures', () => {
     expect(w.apis.soundcloud.requests).toHaveLength(1);
   });
 
+  it.each([
+    ['Retry-After', { retryAfter: '99999999999999' }],
+    ['X-RateLimit-Reset', { rateLimitReset: 99999999999999 }],
+  ])(
+    '429 asking for an absurd wait (%s), from the API or the token endpoint: exit 5 saying so',
+    async (_style, wait) => {
+      const w = await apiWorld('soundcloud-app');
+      w.apis.soundcloud.fault({ status: 429, ...wait });
+      const api = await w.api(['soundcloud', '/users/1002']);
+      expect({ code: api.code, stdout: api.stdout }).toEqual({ code: 5, stdout: '' });
+      expect(api.stderr).toBe(
+        'tokens: soundcloud is rate limiting requests for more than a year (tokens waits at most 30 s). Wait and try again; tokens reuses cached tokens to stay under the limit.\n',
+      );
+      w.server.fault('soundcloud', { status: 429, ...wait });
+      const get = await w.run(['get', 'soundcloud', '--force-refresh']);
+      expect({ code: get.code, stdout: get.stdout }).toEqual({ code: 5, stdout: '' });
+      expect(get.stderr).toMatch(
+        /^tokens: SoundCloud is rate limiting token requests for more than a year \(tokens waits at most 30 s\)/,
+      );
+      await expectNoLeaks(w);
+    },
+  );
+
+  it('--max-wait (and login --timeout) past the longest timer: exit 2 before anything is sent', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const tokensBefore = tokenRequests(w).length;
+    w.apis.soundcloud.fault({ status: 429, retryAfter: 3_000_000 });
+    const api = await w.api(['soundcloud', '/users/1002', '--max-wait', '99999999']);
+    expect(api).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'tokens: --max-wait takes a whole number from 0 to 3600, not "99999999"\n',
+    });
+    expect(w.apis.soundcloud.requests).toEqual([]);
+    const login = await w.run(['login', 'soundcloud', '--timeout', '99999999']);
+    expect(login).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'tokens: --timeout takes a whole number from 1 to 3600, not "99999999"\n',
+    });
+    expect(tokenRequests(w).length).toBe(tokensBefore);
+    w.apis.soundcloud.clearFaults();
+  });
+
   it('503 on GET is retried (3 attempts in all); on POST it is sent once, exit 5', async () => {
     const w = await apiWorld('chartmetric');
     w.apis.chartmetric.fault([{ status: 503 }, { status: 503 }]);
@@ -502,6 +736,71 @@ describe('failures', () => {
     expect([r.stdoutSize, r.stdoutSha256]).toEqual([MEDIA_SIZE, generatedDigest(MEDIA_SIZE)]);
     expect(w.apis.cdn.requests).toHaveLength(1);
     expect(w.apis.cdn.requests[0]!.credentials).toEqual([]);
+  });
+});
+
+describe("redirects: where the credentials and the caller's headers go", () => {
+  it('a redirect on the same origin but outside the base path is followed without the token', async () => {
+    const w = await apiWorld('soundcloud-app');
+    type Seen = { path: string; authorization?: string; status?: number };
+    const server = new LoopbackServer<Seen>(async (req, res) => {
+      const rec: Seen = {
+        path: req.url ?? '/',
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      };
+      server.requests.push(rec);
+      server.send(
+        rec,
+        res,
+        rec.path === '/api/soundcloud/start'
+          ? { status: 302, headers: { location: '/api/chartmetric/x' }, body: '' }
+          : { status: 200, headers: { 'content-type': 'application/json' }, body: '{"elsewhere":true}' },
+      );
+    });
+    await server.listen();
+    try {
+      const env = { TOKENS_SOUNDCLOUD_API_URL: `${server.url}/api/soundcloud` };
+      const r = await w.api(['soundcloud', '/start'], { env });
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        code: 0,
+        stdout: '{"elsewhere":true}',
+        stderr: '',
+      });
+      expect(server.requests.map((q) => [q.path, q.authorization?.replace(/ .*/, ' TOKEN')])).toEqual([
+        ['/api/soundcloud/start', 'OAuth TOKEN'],
+        ['/api/chartmetric/x', undefined],
+      ]);
+      // The same URL as an argument is refused, as a next-page link would be.
+      const direct = await w.api(['soundcloud', `${server.url}/api/chartmetric/x`], { env });
+      expect(direct.code).toBe(2);
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('headers given with -H (Cookie, Proxy-Authorization) stay behind when a redirect leaves the API origin', async () => {
+    const w = await apiWorld('soundcloud-app');
+    const r = await runRaw(w, [
+      'api',
+      'soundcloud',
+      '/redirect',
+      '-H',
+      'Cookie: session=c00k1e-value',
+      '-H',
+      'Proxy-Authorization: Basic cHJveHk6c2VjcmV0',
+      '-H',
+      'X-Trace: t1',
+    ]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdoutSize).toBe(MEDIA_SIZE);
+    const [api] = w.apis.soundcloud.requests;
+    expect(api!.headers).toMatchObject({ cookie: 'session=c00k1e-value', 'x-trace': 't1' });
+    const [cdn] = w.apis.cdn.requests;
+    expect(cdn!.credentials).toEqual([]);
+    expect(cdn!.headers).not.toHaveProperty('cookie');
+    expect(cdn!.headers).not.toHaveProperty('proxy-authorization');
+    expect(cdn!.headers).not.toHaveProperty('x-trace');
   });
 });
 

@@ -253,7 +253,7 @@ describe.each(SHELLS)('%s completion', (shell) => {
       'PUT',
     ]);
     expect(await complete(shell, 'tokens api soundcloud /me --pa')).toEqual(['--paginate']);
-    expect(await complete(shell, 'tokens api soundcloud /me --max')).toEqual(['--max-wait']);
+    expect(await complete(shell, 'tokens api soundcloud /me --max')).toEqual(['--max-pages', '--max-wait']);
   });
 
   it('hands the command line after exec -- to the shell (tokens itself, here)', async () => {

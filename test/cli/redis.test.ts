@@ -8,7 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useFleets, type Fleet } from '../support/fleet.js';
 import { Gate } from '../support/gate.js';
-import { RedisServer } from '../support/redis.js';
+import { Sandbox } from '../support/cli.js';
+import { RedisServer, startErrorRedis } from '../support/redis.js';
 import { cachePath, expireCache, tokenRequests, type Setup, type World } from '../support/worlds.js';
 
 let redis: RedisServer;
@@ -357,3 +358,34 @@ async function useOwn(server: RedisServer, setup: Setup): Promise<Fleet> {
   currentOwn = server;
   return ownFleet(setup, 3);
 }
+
+describe('a hostile Redis server', () => {
+  it('its error text reaches get, status and logout cleaned: no escape sequences, no forged line, no passphrase', async () => {
+    const passphrase = 'hostile redis passphrase 4f1c';
+    const hostile = await startErrorRedis(
+      `ERR \u001b]0;pwned\u0007\u001b[2K\u001b[1Gtokens: forged, passphrase ${passphrase}`,
+    );
+    const sandbox = await Sandbox.create();
+    try {
+      const env = { TOKENS_STORE: 'redis', TOKENS_REDIS_URL: hostile.url, TOKENS_PASSPHRASE: passphrase };
+      const runs = [
+        await sandbox.run(['get', 'chartmetric'], { env }),
+        await sandbox.run(['status'], { env }),
+        await sandbox.run(['logout', 'chartmetric'], { env }),
+      ];
+      expect(runs.map((r) => r.code)).toEqual([6, 0, 6]);
+      const says = `Redis at ${hostile.address} answered with an error (ERR ]0;pwned [2K [1Gtokens: forged, passphrase [redacted])`;
+      for (const r of runs) {
+        expect(r.stderr).toContain(says);
+        expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+        // Every line on stderr is one of ours, from its start.
+        for (const line of r.stderr.trimEnd().split('\n')) expect(line).toMatch(/^(tokens|note): /);
+      }
+      expect(await sandbox.findSecrets([passphrase])).toEqual([]);
+      expect(hostile.commands()).toBeGreaterThan(0);
+    } finally {
+      await hostile.close();
+      await sandbox.dispose();
+    }
+  });
+});

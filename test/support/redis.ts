@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, random } from './worlds.js';
@@ -125,4 +126,38 @@ export class RedisServer {
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A hostile "Redis" on loopback: it answers every command with the error reply `-${error}` (RESP),
+ * whatever the command, so tests can see what of a server's error text reaches the terminal.
+ */
+export async function startErrorRedis(
+  error: string,
+): Promise<{ url: string; address: string; commands: () => number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let commands = 0;
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk) => {
+      // One error reply per command (each starts with a RESP array header, *N).
+      const count = chunk.toString('latin1').match(/(?:^|\r\n)\*\d+\r\n/g)?.length ?? 0;
+      commands += count;
+      for (let i = 0; i < count; i++) socket.write(`-${error}\r\n`, 'latin1');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    address: `127.0.0.1:${port}`,
+    commands: () => commands,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

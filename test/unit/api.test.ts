@@ -2,10 +2,11 @@
 // base, the pagination strategies, the HTTP layer's policy (retries per method, 429 waits,
 // redirects and where the credentials go), and the broker's "this token was refused".
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { validateHeaderValue } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { apiBase, resolveNextPage, resolveTarget } from '../../src/core/api-url.js';
+import { apiBase, isUnderBase, resolveNextPage, resolveTarget } from '../../src/core/api-url.js';
 import { TokenBroker, secretKey } from '../../src/core/broker.js';
 import { readCache, writeCache } from '../../src/core/cache.js';
 import { updateSettings } from '../../src/core/config.js';
@@ -19,6 +20,7 @@ import {
 } from '../../src/core/http.js';
 import { multipartBody } from '../../src/core/request-body.js';
 import {
+  NOT_IN_HEADER_VALUE,
   nestFields,
   parseField,
   parseFormPart,
@@ -143,6 +145,34 @@ describe('-H and --form', () => {
     ': v',
     'Bad Name: v',
   ])('%s is a usage error', (arg) => expect(() => parseHeader(arg)).toThrow(expect.objectContaining({ exitCode: 2 })));
+  it.each([
+    ['X-Title: ☃', 'U+2603'],
+    ['X-Title: a\u0001b', 'U+0001'],
+    ['X-Title: \u001b[2J', 'U+001B'],
+    ['X-Title: a\u007f', 'U+007F'],
+    ['X-Title: a\rX-Injected: 1', 'U+000D'],
+    ['X-Title: 🎵', 'U+1F3B5'],
+  ])('%j: a value node:http would refuse to send is a usage error naming the character', (arg, codePoint) => {
+    expect(() => parseHeader(arg)).toThrow(
+      expect.objectContaining({
+        exitCode: 2,
+        message: `-H X-Title: a header value may hold only tabs and printable Latin-1 characters, not ${codePoint}`,
+      }),
+    );
+  });
+  it('refuses exactly the header values node:http refuses', () => {
+    const refusedByNode = (c: string) => {
+      try {
+        validateHeaderValue('x-test', c);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const chars = Array.from({ length: 0x800 }, (_, cp) => String.fromCodePoint(cp));
+    expect(chars.filter((c) => NOT_IN_HEADER_VALUE.test(c))).toEqual(chars.filter(refusedByNode));
+    expect(parseHeader('X-Name: Zoë\tBjörk')).toEqual(['X-Name', 'Zoë\tBjörk']);
+  });
   it('--form parts', () => {
     expect(parseFormPart('track[title]=Demo')).toEqual({ name: 'track[title]', text: 'Demo' });
     expect(parseFormPart('track[asset_data]=@demo.wav')).toEqual({ name: 'track[asset_data]', file: 'demo.wav' });
@@ -161,6 +191,7 @@ describe('URLs under the API base', () => {
     ['https://proxy.example/sc', 'https://proxy.example/sc/me', 'https://proxy.example/sc/me'],
     ['https://proxy.example/sc', 'https://proxy.example/sc', 'https://proxy.example/sc'],
     ['http://127.0.0.1:8080/sc', '//evil.example/x', 'http://127.0.0.1:8080/sc//evil.example/x'],
+    ['https://proxy.example/sc', '/tracks/a%2Fb/..x', 'https://proxy.example/sc/tracks/a%2Fb/..x'],
   ])('%s + %s → %s', (b, target, expected) => {
     expect(resolveTarget(base(b), target, 'soundcloud').href).toBe(expected);
   });
@@ -179,6 +210,33 @@ describe('URLs under the API base', () => {
     ['https://api.soundcloud.com', 'file:///etc/passwd'],
   ])('%s: %s is a usage error', (b, target) => {
     expect(() => resolveTarget(base(b), target, 'soundcloud')).toThrow(expect.objectContaining({ exitCode: 2 }));
+  });
+
+  it.each([
+    '/..%2fchartmetric/x',
+    '/..%2Fchartmetric/x',
+    '/%2e%2e%2fchartmetric/x',
+    '/.%2e%2Fchartmetric/x',
+    '/me/..%5c..%5cadmin',
+    '/me/%2e%2e%5Cadmin',
+    '/%252e%252e%252fchartmetric/x',
+    '/tracks/..%2f',
+  ])('%s (a dot segment hidden in percent-encoding) is a usage error saying so', (target) => {
+    expect(() => resolveTarget(base('https://proxy.example/sc'), target, 'soundcloud')).toThrow(
+      expect.objectContaining({
+        exitCode: 2,
+        message: expect.stringContaining('hides a dot segment in percent-encoding'),
+      }),
+    );
+    expect(() => resolveTarget(base('https://api.soundcloud.com'), target, 'soundcloud')).toThrow(
+      expect.objectContaining({ exitCode: 2 }),
+    );
+    const b = base('https://proxy.example/sc');
+    const current = new URL('https://proxy.example/sc/me');
+    expect(resolveNextPage(b, current, target)).toMatchObject({ outside: expect.any(String) });
+    expect(resolveNextPage(b, current, `https://proxy.example/sc${target}`)).toMatchObject({
+      outside: expect.any(String),
+    });
   });
 
   it('the base override follows the loopback-only http:// rule and must be a plain URL', () => {
@@ -250,6 +308,7 @@ describe('planApiRequest: usage errors before anything', () => {
     fields: [],
     form: [],
     paginate: false,
+    maxPages: 1000,
     include: false,
     silent: false,
     maxWaitSeconds: 30,
@@ -296,7 +355,7 @@ describe('the HTTP layer', () => {
     url: new URL(`${API}/me`),
     headers: {},
     credentials: [['Authorization', 'OAuth tok-123456']],
-    credentialOrigin: API,
+    credentialsGoTo: (url) => url.origin === API,
     retry: true,
     redirects: 'follow',
     maxRateLimitWaitMs: 30_000,
@@ -442,6 +501,50 @@ describe('the HTTP layer', () => {
     expect(await answer.text(100)).toBe('bytes');
   });
 
+  it('a redirect outside the API base on the same origin gets no credentials, nor does anything after it', async () => {
+    const base = apiBase(soundcloud, { TOKENS_SOUNDCLOUD_API_URL: `${API}/api/soundcloud` });
+    const { fetch, calls } = scriptedFetch([
+      new Response(null, { status: 302, headers: { location: '/api/soundcloud/moved' } }),
+      new Response(null, { status: 302, headers: { location: '/api/soundcloud/..%2fchartmetric/x' } }),
+      new Response(null, { status: 302, headers: { location: '/api/chartmetric/x' } }),
+      new Response(null, { status: 307, headers: { location: '/api/soundcloud/back' } }),
+      new Response('{}', { status: 200 }),
+    ]);
+    const answer = await exchange(
+      testDeps({ fetch }),
+      request({ url: new URL(`${API}/api/soundcloud/me`), credentialsGoTo: (url) => isUnderBase(base, url) }),
+    );
+    expect(calls.map((c) => [c.url, auth(c.init)])).toEqual([
+      [`${API}/api/soundcloud/me`, 'OAuth tok-123456'],
+      [`${API}/api/soundcloud/moved`, 'OAuth tok-123456'],
+      [`${API}/api/soundcloud/..%2fchartmetric/x`, undefined],
+      [`${API}/api/chartmetric/x`, undefined],
+      [`${API}/api/soundcloud/back`, undefined],
+    ]);
+    expect(answer.credentialsSent).toBe(false);
+  });
+
+  it("the caller's headers follow redirects on the origin, and are dropped for good once one leaves it", async () => {
+    const given = { cookie: 'session=abc123', 'proxy-authorization': 'Basic eHl6OnNlY3JldA', 'x-trace': 't1' };
+    const { fetch, calls } = scriptedFetch([
+      new Response(null, { status: 302, headers: { location: `${API}/moved` } }),
+      new Response(null, { status: 302, headers: { location: 'https://cdn.test/file.mp3' } }),
+      new Response(null, { status: 302, headers: { location: `${API}/back` } }),
+      new Response('bytes', { status: 200 }),
+    ]);
+    await exchange(testDeps({ fetch }), request({ headers: given }));
+    const sent = calls.map((c) => {
+      const { Authorization: _, ...rest } = c.init.headers as Record<string, string>;
+      return [c.url, rest];
+    });
+    expect(sent).toEqual([
+      [`${API}/me`, given],
+      [`${API}/moved`, given],
+      ['https://cdn.test/file.mp3', {}],
+      [`${API}/back`, {}],
+    ]);
+  });
+
   it('at most 5 redirects; never to plain http off loopback', async () => {
     const loop = () => new Response(null, { status: 302, headers: { location: `${API}/again` } });
     const { fetch, calls } = scriptedFetch(Array.from({ length: 6 }, loop));
@@ -497,6 +600,47 @@ describe('the HTTP layer', () => {
     expect(redactUrl(new URL('https://u:p@a.test/?client_secret=s&q=1'))).toBe(
       'https://a.test/?client_secret=[redacted]&q=1',
     );
+  });
+
+  it("debug lines and the answer carry a server's status text cleaned of control characters", async () => {
+    const lines: string[] = [];
+    const hostile = {
+      status: 599,
+      statusText: '\u001b]0;pwned\u0007\u001b[2K\rtokens: forged\u202e',
+      headers: new Headers(),
+      body: null,
+    } as unknown as Response;
+    const { fetch } = scriptedFetch([hostile]);
+    const answer = await exchange(testDeps({ fetch, debug: (l) => lines.push(l) }), request());
+    expect(lines).toEqual(['test: GET https://api.test/me → 599 ]0;pwned [2K tokens: forged (attempt 1)']);
+    expect(answer.statusText).toBe(']0;pwned [2K tokens: forged');
+  });
+
+  it('debug lines name the parameters of a redirect hop, never their values (signed CDN links)', async () => {
+    const signed = {
+      Policy: 'eyJTdGF0ZW1lbnQiOltd',
+      Signature: 'Zm9vYmFy~c2lnbmVk',
+      'Key-Pair-Id': 'APKAEIBAERJR2EXAMPLE',
+      'X-Amz-Signature': 'deadbeefcafe0123',
+      'X-Amz-Security-Token': 'FQoGZXIvYXdzEXAMPLE',
+    };
+    const lines: string[] = [];
+    const { fetch } = scriptedFetch([
+      new Response(null, {
+        status: 302,
+        headers: { location: `https://cdn.test/file.mp3?${new URLSearchParams(signed)}` },
+      }),
+      new Response('bytes', { status: 200 }),
+    ]);
+    await exchange(testDeps({ fetch, debug: (l) => lines.push(l) }), request({ url: new URL(`${API}/me?q=1`) }));
+    expect(lines).toEqual([
+      'test: GET https://api.test/me?q=1 → 302 (attempt 1)',
+      'test: the redirect leads outside where the credentials go; they stay behind',
+      `test: GET https://cdn.test/file.mp3?${Object.keys(signed)
+        .map((k) => `${k}=[redacted]`)
+        .join('&')} → 200 (attempt 1)`,
+    ]);
+    for (const value of Object.values(signed)) expect(lines.join('\n')).not.toContain(value);
   });
 });
 

@@ -32,6 +32,12 @@ describe('error → exit code, in one place', () => {
     ).toBe('tokens: chartmetric is not configured. Run `tokens login chartmetric`.\n');
   });
 
+  it('quoted input with control characters stays one inert line: they are shown as escapes', () => {
+    expect(describeError(new UsageError('-H takes \'Name: value\', not "a\nb\u001b[2J\u202e"'), false)).toBe(
+      'tokens: -H takes \'Name: value\', not "a\\u000ab\\u001b[2J\\u202e"\n',
+    );
+  });
+
   it('hides the stack of a bug unless verbose', () => {
     const text = describeError(new TypeError('boom'), false);
     expect(text.split('\n').filter(Boolean)).toHaveLength(1);

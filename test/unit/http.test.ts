@@ -70,6 +70,19 @@ describe('sendTokenRequest', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it.each([
+    ['Retry-After', { 'retry-after': '99999999999999' }],
+    ['Retry-After beyond any number', { 'retry-after': '9'.repeat(400) }],
+    ['X-RateLimit-Reset', { 'x-ratelimit-reset': '99999999999999' }],
+  ])('a 429 asking for an absurd wait (%s) is exit 5 saying so, not a date error', async (_name, headers) => {
+    const { fetch, calls } = scriptedFetch([json(429, {}, headers)]);
+    await expect(sendTokenRequest(testDeps({ fetch }), request)).rejects.toMatchObject({
+      exitCode: 5,
+      message: 'Test is rate limiting token requests for more than a year (tokens waits at most 30 s)',
+    });
+    expect(calls).toHaveLength(1);
+  });
+
   it('does not follow a redirect', async () => {
     const { fetch } = scriptedFetch([new Response(null, { status: 302, headers: { location: 'https://evil.test/' } })]);
     await expect(sendTokenRequest(testDeps({ fetch }), request)).rejects.toMatchObject({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseProfile, parseProvider, parseWholeNumber } from '../../src/cli/parse.js';
+import { parseProfile, parseProvider, parseSeconds, parseWholeNumber } from '../../src/cli/parse.js';
+import { MAX_TIMEOUT_SECONDS } from '../../src/core/env.js';
 import { checkEndpointUrl, isLoopbackHost } from '../../src/core/endpoints.js';
 
 describe('parseProvider', () => {
@@ -33,6 +34,24 @@ describe('parseWholeNumber', () => {
     );
   });
   it('honours a minimum', () => expect(() => parseWholeNumber('0', '--timeout', { min: 1 })).toThrow(/--timeout/));
+});
+
+describe('parseSeconds: seconds that set a timer', () => {
+  it('accepts up to the longest timeout any variable may set', () => {
+    expect(parseSeconds('0', '--max-wait')).toBe(0);
+    expect(parseSeconds(String(MAX_TIMEOUT_SECONDS), '--max-wait')).toBe(MAX_TIMEOUT_SECONDS);
+  });
+  it.each(['3601', '99999999', '9'.repeat(30)])(
+    'refuses %s: a timer that long overflows and fires at once',
+    (input) => {
+      expect(() => parseSeconds(input, '--max-wait')).toThrow(
+        expect.objectContaining({
+          exitCode: 2,
+          message: `--max-wait takes a whole number from 0 to ${MAX_TIMEOUT_SECONDS}, not "${input}"`,
+        }),
+      );
+    },
+  );
 });
 
 describe('endpoint overrides', () => {
