@@ -383,7 +383,7 @@ stderr, exit 8.`,
       const o = command.opts();
       const options = {
         provider: parseProvider(name),
-        profile: parseProfile(o.profile),
+        profile: profileOf(command),
         target,
         ...(o.method === undefined ? {} : { method: String(o.method).toUpperCase() }),
         headers: ((o.header as string[] | undefined) ?? []).map(parseHeader),

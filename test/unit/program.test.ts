@@ -39,6 +39,23 @@ describe('--profile', () => {
     [['--profile=staging', 'status', 'chartmetric'], {}, 'staging'],
     // After the command is closer to it, and wins.
     [['--profile', 'before', 'status', 'chartmetric', '--profile', 'after'], {}, 'after'],
+    // Every command that reads a profile, with --profile before and after its name.
+    ...[
+      ['get', 'chartmetric'],
+      ['exec', '--provider', 'chartmetric', '--', 'true'],
+      ['api', 'chartmetric', '/api/artist/1'],
+      ['logout', 'chartmetric'],
+    ].flatMap((command): Array<[string[], Record<string, string>, string]> => {
+      const [name, ...rest] = command;
+      const dashes = rest.indexOf('--');
+      const own = dashes < 0 ? rest : rest.slice(0, dashes);
+      const after = dashes < 0 ? [] : rest.slice(dashes);
+      return [
+        [['--profile', 'staging', name!, ...rest], {}, 'staging'],
+        [[name!, ...own, '--profile', 'staging', ...after], {}, 'staging'],
+        [[name!, ...rest], {}, 'default'],
+      ];
+    }),
   ] as Array<[string[], Record<string, string>, string]>)('%j (env %j) → profile %s', async (argv, env, expected) => {
     expect(await parsedProfile(argv, env)).toBe(expected);
   });
