@@ -123,7 +123,7 @@ _tokens() {
             for ((i = at + 1; i < cword; i++)); do
                 case ${words[i]} in
                     --) start=$((i + 1)); break ;;
-                    --profile|--provider) ((i++)) ;;
+                    --profile|--provider|--min-ttl) ((i++)) ;;
                     -*) ;;
                     *) start=$i; break ;;
                 esac
@@ -135,10 +135,11 @@ _tokens() {
             case $prev in
                 --profile) COMPREPLY=($(compgen -W "$(_tokens_profiles)" -- "$cur")); return 0 ;;
                 --provider) COMPREPLY=($(compgen -W 'soundcloud chartmetric soundcharts' -- "$cur")); return 0 ;;
+                --min-ttl) return 0 ;;
             esac
             $split && return 0
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W '--profile -v --verbose --provider -h --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--profile -v --verbose --provider --min-ttl -h --help' -- "$cur"))
                 return 0
             fi
             _tokens_command_line "$cword"
@@ -149,7 +150,7 @@ _tokens() {
                 if $dd; then ((n++)); continue; fi
                 case ${words[i]} in
                     --) dd=true ;;
-                    --profile|-X|--method|-H|--header|-f|--raw-field|-F|--field|--form|--input|--max-pages|--max-wait) ((i++)) ;;
+                    --profile|-X|--method|-H|--header|-f|--raw-field|-F|--field|--form|--input|--max-wait) ((i++)) ;;
                     -*) ;;
                     *) ((n++)) ;;
                 esac
@@ -158,11 +159,11 @@ _tokens() {
                 case $prev in
                     --profile) COMPREPLY=($(compgen -W "$(_tokens_profiles)" -- "$cur")); return 0 ;;
                     -X|--method) COMPREPLY=($(compgen -W 'GET HEAD POST PUT PATCH DELETE OPTIONS' -- "$cur")); return 0 ;;
-                    -H|--header|-f|--raw-field|-F|--field|--form|--input|--max-pages|--max-wait) return 0 ;;
+                    -H|--header|-f|--raw-field|-F|--field|--form|--input|--max-wait) return 0 ;;
                 esac
                 $split && return 0
                 if [[ $cur == -* ]]; then
-                    COMPREPLY=($(compgen -W '--profile -v --verbose -X --method -H --header -f --raw-field -F --field --form --input --paginate --max-pages -i --include --silent --max-wait -h --help' -- "$cur"))
+                    COMPREPLY=($(compgen -W '--profile -v --verbose -X --method -H --header -f --raw-field -F --field --form --input --paginate -i --include --silent --max-wait -h --help' -- "$cur"))
                     return 0
                 fi
             fi

@@ -35,9 +35,9 @@ function __tokens_state
                 set skip 1
             case 'get --profile' 'get --format' 'get --min-ttl'
                 set skip 1
-            case 'exec --profile' 'exec --provider'
+            case 'exec --profile' 'exec --provider' 'exec --min-ttl'
                 set skip 1
-            case 'api --profile' 'api -X' 'api --method' 'api -H' 'api --header' 'api -f' 'api --raw-field' 'api -F' 'api --field' 'api --form' 'api --input' 'api --max-pages' 'api --max-wait'
+            case 'api --profile' 'api -X' 'api --method' 'api -H' 'api --header' 'api -f' 'api --raw-field' 'api -F' 'api --field' 'api --form' 'api --input' 'api --max-wait'
                 set skip 1
             case 'status --profile'
                 set skip 1
@@ -129,6 +129,7 @@ complete -c tokens -n '__tokens_at get 0' -a 'soundcloud chartmetric soundcharts
 complete -c tokens -n '__tokens_at exec 0' -l profile -x -a '(__tokens_profiles)' -d 'profile to use (separate credentials per profile)'
 complete -c tokens -n '__tokens_at exec 0' -s v -l verbose -d 'explain what happens on stderr (never secrets)'
 complete -c tokens -n '__tokens_at exec 0' -l provider -x -a 'soundcloud chartmetric soundcharts' -d 'provider to include (repeatable)'
+complete -c tokens -n '__tokens_at exec 0' -l min-ttl -x -d 'minimum seconds of validity each token must have'
 complete -c tokens -n '__tokens_at exec 0' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_in_command_line exec' -a '(__tokens_command_line)'
 
@@ -142,7 +143,6 @@ complete -c tokens -n '__tokens_at api' -s F -l field -x -d 'a typed field: true
 complete -c tokens -n '__tokens_at api' -l form -x -d 'a multipart/form-data part; key=@PATH streams a file (repeatable)'
 complete -c tokens -n '__tokens_at api' -l input -x -d 'the request body from a file, or - for stdin'
 complete -c tokens -n '__tokens_at api' -l paginate -d 'follow next-page links and print one JSON array of all items'
-complete -c tokens -n '__tokens_at api' -l max-pages -x -d 'with --paginate: the most pages read; more is exit 5'
 complete -c tokens -n '__tokens_at api' -s i -l include -d 'print the status line and response headers before the body'
 complete -c tokens -n '__tokens_at api' -l silent -d 'do not print the response body'
 complete -c tokens -n '__tokens_at api' -l max-wait -x -d 'longest wait for a rate limit before giving up (exit 5)'
