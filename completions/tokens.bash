@@ -150,7 +150,7 @@ _tokens() {
                 if $dd; then ((n++)); continue; fi
                 case ${words[i]} in
                     --) dd=true ;;
-                    --profile|-X|--method|-H|--header|-f|--raw-field|-F|--field|--form|--input|--max-wait) ((i++)) ;;
+                    --profile|-X|--method|-H|--header|-f|--raw-field|-F|--field|--form|--input|--max-pages|--max-wait) ((i++)) ;;
                     -*) ;;
                     *) ((n++)) ;;
                 esac
@@ -159,11 +159,11 @@ _tokens() {
                 case $prev in
                     --profile) COMPREPLY=($(compgen -W "$(_tokens_profiles)" -- "$cur")); return 0 ;;
                     -X|--method) COMPREPLY=($(compgen -W 'GET HEAD POST PUT PATCH DELETE OPTIONS' -- "$cur")); return 0 ;;
-                    -H|--header|-f|--raw-field|-F|--field|--form|--input|--max-wait) return 0 ;;
+                    -H|--header|-f|--raw-field|-F|--field|--form|--input|--max-pages|--max-wait) return 0 ;;
                 esac
                 $split && return 0
                 if [[ $cur == -* ]]; then
-                    COMPREPLY=($(compgen -W '--profile -v --verbose -X --method -H --header -f --raw-field -F --field --form --input --paginate -i --include --silent --max-wait -h --help' -- "$cur"))
+                    COMPREPLY=($(compgen -W '--profile -v --verbose -X --method -H --header -f --raw-field -F --field --form --input --paginate --max-pages -i --include --silent --max-wait -h --help' -- "$cur"))
                     return 0
                 fi
             fi

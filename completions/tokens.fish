@@ -37,7 +37,7 @@ function __tokens_state
                 set skip 1
             case 'exec --profile' 'exec --provider' 'exec --min-ttl'
                 set skip 1
-            case 'api --profile' 'api -X' 'api --method' 'api -H' 'api --header' 'api -f' 'api --raw-field' 'api -F' 'api --field' 'api --form' 'api --input' 'api --max-wait'
+            case 'api --profile' 'api -X' 'api --method' 'api -H' 'api --header' 'api -f' 'api --raw-field' 'api -F' 'api --field' 'api --form' 'api --input' 'api --max-pages' 'api --max-wait'
                 set skip 1
             case 'status --profile'
                 set skip 1
@@ -143,6 +143,7 @@ complete -c tokens -n '__tokens_at api' -s F -l field -x -d 'a typed field: true
 complete -c tokens -n '__tokens_at api' -l form -x -d 'a multipart/form-data part; key=@PATH streams a file (repeatable)'
 complete -c tokens -n '__tokens_at api' -l input -x -d 'the request body from a file, or - for stdin'
 complete -c tokens -n '__tokens_at api' -l paginate -d 'follow next-page links and print one JSON array of all items'
+complete -c tokens -n '__tokens_at api' -l max-pages -x -d 'with --paginate: the most pages read; more is exit 5'
 complete -c tokens -n '__tokens_at api' -s i -l include -d 'print the status line and response headers before the body'
 complete -c tokens -n '__tokens_at api' -l silent -d 'do not print the response body'
 complete -c tokens -n '__tokens_at api' -l max-wait -x -d 'longest wait for a rate limit before giving up (exit 5)'
