@@ -168,6 +168,11 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
       endAttempt();
       lastProblem = describeNetworkError(error, timeoutMs);
       deps.debug(`${request.label}: ${where} (attempt ${attempt}) failed: ${lastProblem}`);
+      // Refused in the TLS handshake, before a byte of the request: nothing spent, and a repeat would fail alike.
+      if (untrustedCertificate(error))
+        throw new UnavailableError(`${request.what}'s certificate is not trusted (${lastProblem})`, {
+          hint: 'tokens always verifies certificates, whatever NODE_TLS_REJECT_UNAUTHORIZED says; to trust a private CA, give its certificate in NODE_EXTRA_CA_CERTS.',
+        });
       if (request.spends && !neverConnected(error)) throw notRepeated(request, lastProblem, request.spends);
       if (request.retry && mayRepeat() && attempt < MAX_ATTEMPTS) {
         await deps.sleep(backoffMs(attempt, deps.random));
@@ -296,6 +301,14 @@ function notRepeated(
 function neverConnected(error: unknown): boolean {
   const { code, syscall } = networkErrorCode(error);
   return code !== undefined && NOT_CONNECTED_CODES.has(code) && (!syscall || BEFORE_CONNECTING_SYSCALLS.has(syscall));
+}
+
+/** Node's codes for a server certificate that did not verify (expired, self-signed, wrong name, unknown CA). */
+const UNTRUSTED_CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+function untrustedCertificate(error: unknown): boolean {
+  const { code } = networkErrorCode(error);
+  return code !== undefined && UNTRUSTED_CERTIFICATE_CODE.test(code);
 }
 
 function failedAfter(attempt: number, retry: boolean, method: string): string {
