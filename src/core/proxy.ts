@@ -49,7 +49,7 @@ function parseProxy(name: string, raw: string): URL {
  * Whether NO_PROXY sends `host` direct: a comma list of `*`, host names (a name also covers its
  * subdomains; a leading dot is ignored), IP addresses, each with an optional `:PORT`.
  */
-export function bypassed(host: string, port: string, noProxy: string): boolean {
+function bypassed(host: string, port: string, noProxy: string): boolean {
   for (const raw of noProxy.split(/[,\s]+/)) {
     const entry = raw.trim().toLowerCase();
     if (!entry) continue;
@@ -65,7 +65,7 @@ export function bypassed(host: string, port: string, noProxy: string): boolean {
 }
 
 /** 127.0.0.0/8, ::1, localhost (and names under it): never through a proxy. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return (
     host === 'localhost' ||
     host.endsWith('.localhost') ||
