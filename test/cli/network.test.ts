@@ -11,7 +11,7 @@ import {
   startTrickler,
   type Certificates,
   type Listening,
-  type Proxy,
+  type ForwardProxy,
 } from '../support/network.js';
 import { expireCache, parallel, secretsSeen, tokenRequests, useWorlds, type World } from '../support/worlds.js';
 
@@ -63,7 +63,7 @@ describe('a token endpoint that trickles its answer', () => {
 describe('TLS and proxies', () => {
   let certs: Certificates;
   let front: Listening | undefined;
-  let proxy: Proxy | undefined;
+  let proxy: ForwardProxy | undefined;
   beforeAll(async () => (certs = await makeCertificates()));
   afterAll(() => certs.dispose());
   const closeAll = async () => {
@@ -73,7 +73,7 @@ describe('TLS and proxies', () => {
   };
 
   /** An https front for the world's fake server, and a proxy that alone knows REMOTE_HOST is there. */
-  async function behindProxy(w: World): Promise<{ front: Listening; proxy: Proxy }> {
+  async function behindProxy(w: World): Promise<{ front: Listening; proxy: ForwardProxy }> {
     front = await startTlsFront(new URL(w.env.TOKENS_CHARTMETRIC_TOKEN_URL!).origin, certs);
     proxy = await startProxy({ [`${REMOTE_HOST}:443`]: `127.0.0.1:${front.port}` });
     return { front, proxy };

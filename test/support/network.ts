@@ -83,7 +83,7 @@ export function startTlsFront(origin: string, certs: Pick<Certificates, 'key' | 
   return listen(server);
 }
 
-export interface Proxy extends Listening {
+export interface ForwardProxy extends Listening {
   /** Request lines seen: "CONNECT host:port" or "GET http://…". */
   requests: string[];
   /** The Proxy-Authorization headers seen. */
@@ -93,7 +93,7 @@ export interface Proxy extends Listening {
 }
 
 /** A forward proxy; `routes` maps "host:port" as asked for to "127.0.0.1:port" where it really is. */
-export async function startProxy(routes: Record<string, string>): Promise<Proxy> {
+export async function startProxy(routes: Record<string, string>): Promise<ForwardProxy> {
   const requests: string[] = [];
   const authorizations: string[] = [];
   const seen: Buffer[] = [];

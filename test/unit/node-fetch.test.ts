@@ -11,7 +11,7 @@ import {
   startTlsFront,
   type Certificates,
   type Listening,
-  type Proxy,
+  type ForwardProxy,
 } from '../support/network.js';
 
 const send = (path: string, init: Partial<TransportInit> = {}) =>
@@ -168,7 +168,7 @@ describe('nodeFetch', () => {
 describe('nodeFetch through a proxy, and certificates', () => {
   let certs: Certificates;
   let front: Listening;
-  let proxy: Proxy;
+  let proxy: ForwardProxy;
   const remote = `https://${REMOTE_HOST}/echo`;
   beforeAll(async () => {
     certs = await makeCertificates();
