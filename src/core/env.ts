@@ -139,6 +139,13 @@ export const TOKENS_NO_FAST_PATH: EnvVar<boolean> = {
   internal: true,
 };
 
+/**
+ * The standard proxy variables (curl's, not ours: no TOKENS_ prefix, not in the table above, and
+ * passed on to child processes). Only whether one is set is looked at before a request; the rules
+ * (src/core/proxy.ts) are loaded when one is.
+ */
+export const PROXY_VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'] as const;
+
 /** Every variable that is not a provider's own, in the order the README lists them. */
 export const CORE_VARIABLES: readonly EnvVar<unknown>[] = [
   TOKENS_PROFILE,

@@ -1,5 +1,6 @@
 // The one way tokens talks HTTP, to token endpoints and to the providers' APIs alike: a timeout on
-// every attempt (for the answer's head, then for each wait on its body), at most three attempts
+// every attempt (token requests: on the whole attempt, body included; API calls: for the answer's
+// head, then for each wait on its body), the proxy the standard variables name, at most three attempts
 // with backoff and jitter on network errors and 500/502/503/504 where repeating is safe, 429 waited
 // out when the provider says for how long and that is short enough, redirects followed only where
 // allowed, credentials that never follow a redirect off where they belong (tokens api: the API base)
@@ -12,12 +13,12 @@
 // as x-api-key across origins). It speaks a subset of the fetch interface (Deps.fetch,
 // src/core/transport.ts), which the real program carries over node:http (src/core/node-fetch.ts)
 // and unit tests script.
-import { readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
+import { PROXY_VARIABLES, readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
 import { sanitizeProviderText } from './untrusted-text.js';
 import type { RequestBody } from './request-body.js';
 import type { Deps } from './deps.js';
-import type { TransportHeaders, TransportResponse } from './transport.js';
+import { PROXY_REFUSED, type TransportHeaders, type TransportResponse } from './transport.js';
 
 export const MAX_ATTEMPTS = 3;
 /** The longest 429 wait a token request sits out; beyond it the user is better served by exit 5. */
@@ -33,7 +34,14 @@ const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
  */
 const NOT_SERVED_STATUS = 503;
 /** Error codes of a connection that was never made: the server cannot have seen the request. */
-const NOT_CONNECTED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NOT_CONNECTED_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  PROXY_REFUSED,
+]);
 /** The calls those codes come from before a connection exists (a read or a write comes after one). */
 const BEFORE_CONNECTING_SYSCALLS = new Set(['connect', 'getaddrinfo']);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -84,6 +92,13 @@ export interface Exchange {
   verboseUrls: boolean;
   /** Run before each sending of the request, retries and redirects included; may throw to stop it. */
   beforeSend?: () => Promise<void>;
+  /**
+   * The timeout bounds the whole attempt, body included, rather than each wait for the network.
+   * Set for token requests: their answers are a few KB, and one that trickles a byte at a time
+   * would otherwise hold the lock, and every `get` waiting on it, for ever. Not for API calls: a
+   * large download may rightly take minutes, and a wait bound still ends a connection gone quiet.
+   */
+  wholeAttemptTimeout?: boolean;
 }
 
 export interface Answer {
@@ -127,25 +142,37 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
     const where = request.verboseUrls
       ? `${method} ${redactUrl(url, { everyValue: redirects > 0 })}`
       : `${method} ${url.host}`;
+    const proxy = await proxyFor(url, deps.env);
     await request.beforeSend?.();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new TimeoutMarker()), timeoutMs);
+    const endAttempt = () => clearTimeout(timer);
     let response: TransportResponse;
     try {
       // An upload that makes progress is not a timeout: each chunk taken restarts the clock.
-      const payload = body === undefined ? undefined : refreshing(body.open(), () => timer.refresh());
+      const payload =
+        body === undefined
+          ? undefined
+          : refreshing(body.open(), () => (request.wholeAttemptTimeout ? undefined : timer.refresh()));
       bodySent = body !== undefined;
+      if (proxy) deps.debug(`${request.label}: ${where} through the proxy ${proxy.shown}`);
       response = await deps.fetch(url, {
         method,
         headers,
         ...(payload === undefined ? {} : { body: payload, duplex: 'half' }),
         redirect: 'manual',
         signal: controller.signal,
+        ...(proxy ? { proxy: proxy.url } : {}),
       });
     } catch (error) {
-      clearTimeout(timer);
+      endAttempt();
       lastProblem = describeNetworkError(error, timeoutMs);
       deps.debug(`${request.label}: ${where} (attempt ${attempt}) failed: ${lastProblem}`);
+      // Refused in the TLS handshake, before a byte of the request: nothing spent, and a repeat would fail alike.
+      if (untrustedCertificate(error))
+        throw new UnavailableError(`${request.what}'s certificate is not trusted (${lastProblem})`, {
+          hint: 'tokens always verifies certificates, whatever NODE_TLS_REJECT_UNAUTHORIZED says; to trust a private CA, give its certificate in NODE_EXTRA_CA_CERTS.',
+        });
       if (request.spends && !neverConnected(error)) throw notRepeated(request, lastProblem, request.spends);
       if (request.retry && mayRepeat() && attempt < MAX_ATTEMPTS) {
         await deps.sleep(backoffMs(attempt, deps.random));
@@ -155,11 +182,20 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
         hint: 'Check your network connection and try again later.',
       });
     }
-    clearTimeout(timer);
+    if (!request.wholeAttemptTimeout) endAttempt();
     const { status } = response;
     const statusText = sanitizeProviderText(response.statusText, STATUS_TEXT_LIMIT);
     deps.debug(`${request.label}: ${where} → ${status}${statusText ? ` ${statusText}` : ''} (attempt ${attempt})`);
-    const answer = makeAnswer(response, statusText, url, withCredentials, controller, timeoutMs, request.what);
+    const answer = makeAnswer(
+      response,
+      statusText,
+      url,
+      withCredentials,
+      controller,
+      timeoutMs,
+      request.what,
+      endAttempt,
+    );
 
     if (REDIRECT_STATUS.has(status)) {
       if (request.redirects === 'refuse') {
@@ -238,6 +274,14 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
   });
 }
 
+/** The proxy for `url` per the standard variables, and how a debug line shows it; its rules are loaded only when one is set. */
+async function proxyFor(url: URL, env: Deps['env']): Promise<{ url: URL; shown: string } | undefined> {
+  if (!PROXY_VARIABLES.some((name) => env[name])) return undefined;
+  const rules = await import('./proxy.js');
+  const proxy = rules.proxyFor(url, env);
+  return proxy && { url: proxy, shown: rules.proxyHostPort(proxy) };
+}
+
 /** Exit 5 for a request that spends a single-use secret and may have been processed: never sent again. */
 function notRepeated(
   request: Pick<Exchange, 'what' | 'label'>,
@@ -257,6 +301,14 @@ function notRepeated(
 function neverConnected(error: unknown): boolean {
   const { code, syscall } = networkErrorCode(error);
   return code !== undefined && NOT_CONNECTED_CODES.has(code) && (!syscall || BEFORE_CONNECTING_SYSCALLS.has(syscall));
+}
+
+/** Node's codes for a server certificate that did not verify (expired, self-signed, wrong name, unknown CA). */
+const UNTRUSTED_CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+function untrustedCertificate(error: unknown): boolean {
+  const { code } = networkErrorCode(error);
+  return code !== undefined && UNTRUSTED_CERTIFICATE_CODE.test(code);
 }
 
 function failedAfter(attempt: number, retry: boolean, method: string): string {
@@ -314,6 +366,8 @@ function makeAnswer(
   controller: AbortController,
   timeoutMs: number,
   what: string,
+  /** Stops the attempt's clock (a whole-attempt timeout runs until the body is read or dropped). */
+  endAttempt: () => void,
 ): Answer {
   let used = false;
   const take = () => {
@@ -322,7 +376,7 @@ function makeAnswer(
   };
   async function* chunks(): AsyncIterable<Uint8Array> {
     take();
-    if (!response.body) return;
+    if (!response.body) return endAttempt();
     const reader = response.body.getReader();
     try {
       for (;;) {
@@ -340,6 +394,7 @@ function makeAnswer(
         yield next.value;
       }
     } finally {
+      endAttempt();
       reader.releaseLock();
       if (!controller.signal.aborted) await response.body.cancel().catch(() => undefined);
     }
@@ -370,6 +425,7 @@ function makeAnswer(
     async discard() {
       if (used) return;
       used = true;
+      endAttempt();
       await response.body?.cancel().catch(() => undefined);
     },
   };
@@ -436,6 +492,7 @@ export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promi
       rateLimitNoun: 'token requests',
       verboseUrls: false,
       beforeSend,
+      wholeAttemptTimeout: true,
     });
     let text: string | undefined;
     try {
@@ -554,6 +611,7 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
   if (error instanceof Error) {
     if (error.name === 'TimeoutError' || error.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`;
     const { code } = networkErrorCode(error);
+    if (code === PROXY_REFUSED) return error.message;
     if (code) return code;
   }
   return 'network error';

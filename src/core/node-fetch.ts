@@ -7,8 +7,10 @@
 // http.ts asks of fetch is here: no redirects (it follows them itself), no cookies, no caching;
 // the request body is bytes or an async iterable, sent with backpressure; the response body is
 // pulled chunk by chunk, so a large download never sits in memory; `signal` aborts the request or
-// the body being read.
-import type { IncomingMessage } from 'node:http';
+// the body being read. Certificates are always verified (rejectUnauthorized: true, whatever
+// NODE_TLS_REJECT_UNAUTHORIZED says; NODE_EXTRA_CA_CERTS adds CAs), and a request with `proxy` goes
+// through it (src/core/proxy-tunnel.ts, loaded only then).
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { loadHttp, loadHttps } from './node-builtins.js';
 import type { TransportBody, TransportHeaders, TransportInit, TransportResponse } from './transport.js';
 
@@ -24,9 +26,32 @@ export async function nodeFetch(url: URL, init: TransportInit): Promise<Transpor
   for (const [name, value] of Object.entries(init.headers)) headers[name.toLowerCase()] = value;
   if (body instanceof Uint8Array) headers['content-length'] ??= String(body.byteLength);
 
+  const tunnel =
+    init.proxy && url.protocol === 'https:'
+      ? await (await import('./proxy-tunnel.js')).openTunnel(url, init.proxy, signal)
+      : undefined;
+  if (signal.aborted) tunnel?.destroy();
+  signal.throwIfAborted();
+  const proxyHeaders = init.proxy && !tunnel ? (await import('./proxy-tunnel.js')).proxyAuthorization(init.proxy) : {};
+
   return new Promise<TransportResponse>((resolve, reject) => {
-    const send = url.protocol === 'https:' ? loadHttps().request : loadHttp().request;
-    const req = send(url, { method: init.method, headers });
+    let req: ClientRequest;
+    if (tunnel) {
+      req = loadHttps().request(url, { method: init.method, headers, createConnection: () => tunnel });
+    } else if (init.proxy) {
+      // Plain http through a proxy: the absolute URL as the request target.
+      const target = { host: init.proxy.hostname.replace(/^\[|\]$/g, ''), port: init.proxy.port, path: url.href };
+      req = loadHttp().request({
+        ...target,
+        method: init.method,
+        headers: { host: url.host, ...headers, ...proxyHeaders },
+      });
+    } else if (url.protocol === 'https:') {
+      // Explicit: NODE_TLS_REJECT_UNAUTHORIZED=0 must not reach a request that carries a secret.
+      req = loadHttps().request(url, { method: init.method, headers, rejectUnauthorized: true });
+    } else {
+      req = loadHttp().request(url, { method: init.method, headers });
+    }
     let answered: IncomingMessage | undefined;
     const onAbort = () => {
       const reason = signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError');
@@ -49,7 +74,7 @@ export async function nodeFetch(url: URL, init: TransportInit): Promise<Transpor
   });
 }
 
-async function writeBody(req: import('node:http').ClientRequest, body: TransportInit['body']): Promise<void> {
+async function writeBody(req: ClientRequest, body: TransportInit['body']): Promise<void> {
   if (body === undefined) return void req.end();
   if (body instanceof Uint8Array) return void req.end(body);
   for await (const chunk of body) {

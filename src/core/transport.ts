@@ -4,6 +4,9 @@
 // Response, Headers or ReadableStream: the first use of any of them loads Node's bundled undici
 // (~17 ms of a cold `get`).
 
+/** The error code of a proxy that would not open a tunnel (src/core/proxy-tunnel.ts): the origin never saw the request. */
+export const PROXY_REFUSED = 'ERR_PROXY_REFUSED';
+
 export interface TransportInit {
   method: string;
   headers: Record<string, string>;
@@ -13,6 +16,12 @@ export interface TransportInit {
   /** Always 'manual': http.ts follows redirects itself. */
   redirect: 'manual';
   signal: AbortSignal;
+  /**
+   * The http:// proxy to go through (src/core/proxy.ts decides): https by a CONNECT tunnel with TLS
+   * to the origin inside it, http as an absolute-form request. Its user and password, if any, are
+   * sent as Proxy-Authorization. Not part of fetch: Node's fetch ignores it.
+   */
+  proxy?: URL;
 }
 
 export interface TransportHeaders extends Iterable<[string, string]> {

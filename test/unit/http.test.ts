@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, rateLimitWaitMs, sendTokenRequest } from '../../src/core/http.js';
 import { processTokenResponse } from '../../src/core/oauth.js';
+import type { TransportInit } from '../../src/core/transport.js';
 import { z } from 'zod';
 import { brokenOff, fetchFailed, json, noAnswer, scriptedFetch, socketError, testDeps } from '../support/deps.js';
 
@@ -238,5 +239,96 @@ describe('processTokenResponse', () => {
     expect(() => processTokenResponse(res(400, '{"error":"x","error_description":"a\\u001b[31mb\\nc"}'), opts)).toThrow(
       /x: a \[31mb c/,
     );
+  });
+});
+
+describe('a token request under one timeout for the whole attempt', () => {
+  /** A 200 whose body comes a byte every 10 ms for ever, until the request is aborted. */
+  const trickle = (init: RequestInit) => {
+    const signal = init.signal!;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{'));
+          timer = setInterval(() => controller.enqueue(new TextEncoder().encode(' ')), 10);
+          signal.addEventListener('abort', () => (clearInterval(timer), controller.error(signal.reason)), {
+            once: true,
+          });
+        },
+        cancel: () => clearInterval(timer),
+      }),
+      { status: 200, headers: { 'content-type': 'application/json' } },
+    );
+  };
+
+  it('ends an answer that trickles in, however steadily: exit 5 after three attempts', async () => {
+    const { fetch, calls } = scriptedFetch([trickle, trickle, trickle]);
+    const deps = testDeps({ fetch, env: { TOKENS_HTTP_TIMEOUT: '0.1' } });
+    await expect(sendTokenRequest(deps, request)).rejects.toMatchObject({
+      exitCode: 5,
+      message: expect.stringMatching(/broke off \(no answer within 0\.1 s\)/),
+    });
+    expect(calls).toHaveLength(3);
+  });
+});
+
+describe('proxies from the standard variables', () => {
+  async function routeOf(env: Record<string, string>, url = request.url) {
+    const { fetch, calls } = scriptedFetch([json(200, {})]);
+    const lines: string[] = [];
+    await sendTokenRequest(testDeps({ fetch, env, debug: (line) => lines.push(line) }), { ...request, url });
+    return { proxy: (calls[0]!.init as TransportInit).proxy?.href, lines };
+  }
+
+  it('sends https through HTTPS_PROXY and names it in debug lines as HOST:PORT only', async () => {
+    const { proxy, lines } = await routeOf({ HTTPS_PROXY: 'http://someone:pa55word@proxy.test:3128' });
+    expect(proxy).toBe('http://someone:pa55word@proxy.test:3128/');
+    expect(lines.join('\n')).toContain('through the proxy proxy.test:3128');
+    expect(lines.join('\n')).not.toMatch(/someone|pa55word/);
+  });
+
+  it.each([
+    [{ https_proxy: 'http://lower.test:1', HTTPS_PROXY: 'http://upper.test:2' }, 'http://lower.test:1/'],
+    [{ HTTPS_PROXY: 'proxy.test' }, 'http://proxy.test:1080/'],
+    [{ HTTP_PROXY: 'http://proxy.test:3128' }, undefined],
+  ])('%j → %s for an https URL', async (env, expected) => {
+    expect((await routeOf(env)).proxy).toBe(expected);
+  });
+
+  it('sends http through HTTP_PROXY', async () => {
+    const env = { HTTP_PROXY: 'http://proxy.test:3128', HTTPS_PROXY: 'http://other.test:1' };
+    expect((await routeOf(env, 'http://example.test/token')).proxy).toBe('http://proxy.test:3128/');
+  });
+
+  it.each([
+    ['*', undefined],
+    ['example.test', undefined],
+    ['.example.test', undefined],
+    ['other.test, test', undefined],
+    ['other.test,example.test:443', undefined],
+    ['example.test:8443', 'http://proxy.test:3128/'],
+    ['ample.test', 'http://proxy.test:3128/'],
+    ['', 'http://proxy.test:3128/'],
+  ])('NO_PROXY=%j → %s', async (noProxy, expected) => {
+    expect((await routeOf({ HTTPS_PROXY: 'http://proxy.test:3128', NO_PROXY: noProxy })).proxy).toBe(expected);
+  });
+
+  it.each(['https://localhost/token', 'https://127.0.0.5:8443/token', 'https://[::1]/token', 'http://127.0.0.1/t'])(
+    'reaches the loopback host of %s directly',
+    async (url) => {
+      const env = { HTTPS_PROXY: 'http://proxy.test:3128', HTTP_PROXY: 'http://proxy.test:3128' };
+      expect((await routeOf(env, url)).proxy).toBeUndefined();
+    },
+  );
+
+  it('refuses a proxy variable that is not an http:// URL with exit 2, naming it but not its value', async () => {
+    const error = await routeOf({ HTTPS_PROXY: 'socks5://someone:pa55word@proxy.test:1080' }).then(
+      () => expect.unreachable(),
+      (e: unknown) => e as Error & { exitCode: number },
+    );
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain('HTTPS_PROXY');
+    expect(error.message).not.toContain('pa55word');
   });
 });

@@ -3,7 +3,16 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeFetch } from '../../src/core/node-fetch.js';
-import type { TransportInit, TransportResponse } from '../../src/core/transport.js';
+import { PROXY_REFUSED, type TransportInit, type TransportResponse } from '../../src/core/transport.js';
+import {
+  makeCertificates,
+  REMOTE_HOST,
+  startProxy,
+  startTlsFront,
+  type Certificates,
+  type Listening,
+  type ForwardProxy,
+} from '../support/network.js';
 
 const send = (path: string, init: Partial<TransportInit> = {}) =>
   nodeFetch(new URL(path, base), {
@@ -153,5 +162,91 @@ describe('nodeFetch', () => {
 
   it('refuses other protocols', async () => {
     await expect(send('file:///etc/passwd')).rejects.toThrow(/unsupported protocol/);
+  });
+});
+
+describe('nodeFetch through a proxy, and certificates', () => {
+  let certs: Certificates;
+  let front: Listening;
+  let proxy: ForwardProxy;
+  const remote = `https://${REMOTE_HOST}/echo`;
+  beforeAll(async () => {
+    certs = await makeCertificates();
+    front = await startTlsFront(base, certs);
+    proxy = await startProxy({
+      [`${REMOTE_HOST}:443`]: `127.0.0.1:${front.port}`,
+      'origin.test.invalid': new URL(base).host,
+    });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await front.close();
+    await certs.dispose();
+  });
+
+  /** Runs `body` with NODE_TLS_REJECT_UNAUTHORIZED=0 in this process's environment, as a user might have it. */
+  async function withTlsChecksOff<T>(body: () => Promise<T>): Promise<T> {
+    const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      return await body();
+    } finally {
+      if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+    }
+  }
+
+  it('sends http as an absolute-form request with Proxy-Authorization from the proxy URL', async () => {
+    const res = await send('http://origin.test.invalid/echo?q=1', {
+      proxy: new URL(`http://someone:p%40ss@127.0.0.1:${proxy.port}`),
+    });
+    expect(res.status).toBe(201);
+    expect(JSON.parse(await bodyText(res))).toMatchObject({ headers: { host: 'origin.test.invalid' } });
+    expect(proxy.requests.at(-1)).toBe('GET http://origin.test.invalid/echo?q=1');
+    expect(proxy.authorizations.at(-1)).toBe(`Basic ${Buffer.from('someone:p@ss').toString('base64')}`);
+  });
+
+  it('tunnels https with CONNECT and verifies the origin certificate even with NODE_TLS_REJECT_UNAUTHORIZED=0', async () => {
+    const error = await withTlsChecksOff(() =>
+      nodeFetch(new URL(remote), {
+        method: 'GET',
+        headers: {},
+        redirect: 'manual',
+        signal: new AbortController().signal,
+        proxy: new URL(`http://127.0.0.1:${proxy.port}`),
+      }).then(
+        () => expect.unreachable(),
+        (e: unknown) => e as Error & { code?: string },
+      ),
+    );
+    expect(proxy.requests.at(-1)).toBe(`CONNECT ${REMOTE_HOST}:443`);
+    expect(error.code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/);
+  });
+
+  it('verifies a direct https server certificate even with NODE_TLS_REJECT_UNAUTHORIZED=0', async () => {
+    const error = await withTlsChecksOff(() =>
+      send(`https://127.0.0.1:${front.port}/echo`).then(
+        () => expect.unreachable(),
+        (e: unknown) => e as Error & { code?: string },
+      ),
+    );
+    expect(error.code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/);
+  });
+
+  it('fails with its own code when the proxy will not open a tunnel', async () => {
+    const refusing = http.createServer();
+    refusing.on('connect', (_req, socket: import('node:net').Socket) =>
+      socket.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n'),
+    );
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const port = (refusing.address() as { port: number }).port;
+    try {
+      await expect(send(remote, { proxy: new URL(`http://127.0.0.1:${port}`) })).rejects.toMatchObject({
+        code: PROXY_REFUSED,
+        message: `the proxy 127.0.0.1:${port} answered CONNECT with 407`,
+      });
+    } finally {
+      await new Promise((resolve) => refusing.close(resolve));
+    }
   });
 });
