@@ -11,6 +11,7 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeEsmTracer } from '../support/esm-trace.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildProgram, helpForms } from '../../src/cli/program.js';
 import { NO_FAST_PATH_ENV, planFastPath } from '../../src/fast.js';
@@ -284,23 +285,7 @@ let traceEsm: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tokens-fast-'));
-  await writeFile(
-    join(work, 'hooks.mjs'),
-    [
-      "import { appendFileSync } from 'node:fs';",
-      'let file;',
-      'export function initialize(data) { file = data.file; }',
-      'export async function load(url, context, next) { appendFileSync(file, `${url}\\n`); return next(url, context); }',
-    ].join('\n'),
-  );
-  traceEsm = join(work, 'trace.mjs');
-  await writeFile(
-    traceEsm,
-    [
-      "import { register } from 'node:module';",
-      "register('./hooks.mjs', import.meta.url, { data: { file: process.env.FAST_PATH_TRACE } });",
-    ].join('\n'),
-  );
+  traceEsm = await writeEsmTracer(work, 'FAST_PATH_TRACE');
 });
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });

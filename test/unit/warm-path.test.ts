@@ -9,7 +9,7 @@
 //    own start (main's static imports plus the command chunk) stays light too: it is what a cache
 //    miss, --verbose or any other command starts with.
 //  - run time: a real warm `get` and `exec` of the built CLI, with the CommonJS modules they loaded
-//    (require.cache), the ES modules (a module.register() hook: none from dist/, not main.js), the
+//    (require.cache), the ES modules (a loader hook: none from dist/, not main.js), the
 //    files they read from dist/ (fs wrapped: not the recorded help, dist/help.json) and the Node
 //    built-ins (process.moduleLoadList) recorded, and a run showing they touch neither the network
 //    nor the secret store.
@@ -20,6 +20,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeEsmTracer } from '../support/esm-trace.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, DIST, ROOT } from '../support/cli.js';
 import { resolvePaths } from '../../src/core/paths.js';
@@ -282,7 +283,7 @@ let work: string;
 let home: string;
 /** A HOME with Chartmetric configured (config.json, a note of what is stored) and cached. */
 let configuredHome: string;
-/** Records every module URL the ESM loader loads, through a module.register() hook. */
+/** Records every module URL the ESM loader loads (test/support/esm-trace.ts). */
 let traceEsm: string;
 /** Writes the files in require.cache (every CommonJS module loaded) at exit. */
 let traceCjs: string;
@@ -323,23 +324,7 @@ beforeAll(async () => {
   await noteStoredSecrets(resolvePaths({ HOME: configuredHome }), { HOME: configuredHome }, 'default', 'chartmetric', {
     refresh_token: 'not-a-real-one',
   });
-  await writeFile(
-    join(work, 'esm-hooks.mjs'),
-    [
-      "import { appendFileSync } from 'node:fs';",
-      'let file;',
-      'export function initialize(data) { file = data.file; }',
-      'export async function load(url, context, next) { appendFileSync(file, `${url}\\n`); return next(url, context); }',
-    ].join('\n'),
-  );
-  traceEsm = join(work, 'trace-esm.mjs');
-  await writeFile(
-    traceEsm,
-    [
-      "import { register } from 'node:module';",
-      "register('./esm-hooks.mjs', import.meta.url, { data: { file: process.env.WARM_TRACE_FILE } });",
-    ].join('\n'),
-  );
+  traceEsm = await writeEsmTracer(work, 'WARM_TRACE_FILE');
   traceCjs = join(work, 'trace-cjs.cjs');
   await writeFile(
     traceCjs,
