@@ -18,7 +18,11 @@ export const SHORT_PASSPHRASE_CHARS = 12;
 const MAX_PASSPHRASE_FILE_BYTES = 4096;
 
 /** Yields the passphrase, each source read at most once. */
-export type PassphraseSource = () => Promise<string>;
+export interface PassphraseSource {
+  (): Promise<string>;
+  /** The passphrase when it is known without asking anyone: what no message may show, even before it is used. */
+  known: () => string | undefined;
+}
 
 /** What a store is given: a source, or (tests, callers that already hold it) the value itself. */
 export type PassphraseOption = PassphraseSource | string | undefined;
@@ -30,9 +34,12 @@ export function unusablePassphrase(passphrase: string): string | undefined {
 
 /** The store's option as a source: a value is used as given, none is the missing-passphrase error. */
 export function asPassphraseSource(option: PassphraseOption, storeName: string): PassphraseSource {
-  if (typeof option === 'function') return once(option);
-  if (option === undefined || option === '') return () => Promise.reject(missingPassphrase(storeName));
-  return () => Promise.resolve(option);
+  if (typeof option === 'function') return option;
+  if (option === undefined || option === '') return once(() => Promise.reject(missingPassphrase(storeName)));
+  return once(
+    () => Promise.resolve(option),
+    () => option,
+  );
 }
 
 /**
@@ -41,6 +48,13 @@ export function asPassphraseSource(option: PassphraseOption, storeName: string):
  * (without it: no prompt, no warning).
  */
 export function passphraseFromEnvironment(env: Env, storeName: string, io?: IO): PassphraseSource {
+  const fromVariable = () => {
+    try {
+      return readEnv(env, TOKENS_PASSPHRASE);
+    } catch {
+      return undefined;
+    }
+  };
   return once(async () => {
     const fromVariable = readEnv(env, TOKENS_PASSPHRASE);
     const path = readEnv(env, TOKENS_PASSPHRASE_FILE);
@@ -64,7 +78,7 @@ export function passphraseFromEnvironment(env: Env, storeName: string, io?: IO):
         `warning: the passphrase from ${origin} is shorter than ${SHORT_PASSPHRASE_CHARS} characters, so it is easy to guess\n`,
       );
     return passphrase;
-  });
+  }, fromVariable);
 }
 
 function missingPassphrase(storeName: string): StoreError {
@@ -114,11 +128,13 @@ export async function readPassphraseFile(path: string): Promise<string> {
 }
 
 /** The source asked once; a failure is not kept, so a later call asks again. */
-function once(source: PassphraseSource): PassphraseSource {
+function once(ask: () => Promise<string>, knownBefore: () => string | undefined = () => undefined): PassphraseSource {
   let pending: Promise<string> | undefined;
-  return () => {
-    pending ??= source();
+  let value: string | undefined;
+  const source = () => {
+    pending ??= ask().then((passphrase) => (value = passphrase));
     pending.catch(() => (pending = undefined));
     return pending;
   };
+  return Object.assign(source, { known: () => value ?? knownBefore() });
 }

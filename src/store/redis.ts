@@ -87,8 +87,6 @@ export class RedisStore implements SecretStore {
   readonly where: string;
   readonly #options: RedisStoreOptions;
   readonly #passphrase: PassphraseSource;
-  /** Known once asked for: kept out of the server's replies quoted in messages. */
-  #knownPassphrase = '';
   #client: Promise<Client> | undefined;
   #keys: KeyDeriver | undefined;
   #kdf: Promise<{ kdf: KdfParams; key: Buffer }> | undefined;
@@ -361,7 +359,6 @@ export class RedisStore implements SecretStore {
 
   async #loadKey(): Promise<{ kdf: KdfParams; key: Buffer }> {
     const passphrase = await this.#passphrase();
-    this.#knownPassphrase = passphrase;
     this.#keys ??= new KeyDeriver(passphrase);
     const name = `${this.#options.prefix}kdf`;
     let stored = await this.#call((c) => c.get(name));
@@ -491,7 +488,7 @@ export class RedisStore implements SecretStore {
       return new StoreError(`cannot reach ${at}${code ? ` (${code})` : ''}`, { hint });
     // The server's words are untrusted text (escape sequences, an echoed password): cleaned for the terminal.
     const password = new URL(this.#options.url).password;
-    const secrets = [password, decodedOr(password), this.#knownPassphrase];
+    const secrets = [password, decodedOr(password), this.#passphrase.known() ?? ''];
     const reply = sanitizeProviderText(
       /^(ERR|[A-Z]+)\b[^\n]*/.exec(error instanceof Error ? error.message : '')?.[0] ?? '',
       120,
