@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, Sandbox } from '../support/cli.js';
+import { RedisServer } from '../support/redis.js';
 import { startProviderServer, type ProviderServer } from '../support/servers.js';
 
 const PASSPHRASE = 'a passphrase kept in a file 5d2e';
@@ -113,6 +114,26 @@ describe('the passphrase file', () => {
     );
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual([passphraseFile, null]);
+  });
+});
+
+describe('the Redis store', () => {
+  it('takes the passphrase from the file too, and without one is exit 6 naming both variables', async () => {
+    const redis = await RedisServer.start();
+    try {
+      const redisEnv = { TOKENS_STORE: 'redis', TOKENS_REDIS_URL: redis.url };
+      expect((await login({ ...redisEnv, TOKENS_PASSPHRASE_FILE: passphraseFile })).code).toBe(0);
+      expect((await refresh({ ...redisEnv, TOKENS_PASSPHRASE_FILE: passphraseFile })).code).toBe(0);
+      // The same key as from the variable: the store opens with either.
+      expect((await refresh({ ...redisEnv, TOKENS_PASSPHRASE: PASSPHRASE })).code).toBe(0);
+      const none = await refresh(redisEnv);
+      expect(none.code).toBe(6);
+      expect(none.stderr).toContain('TOKENS_PASSPHRASE ');
+      expect(none.stderr).toContain('TOKENS_PASSPHRASE_FILE');
+      expect(none.stderr).not.toContain(redis.password);
+    } finally {
+      await redis.stop();
+    }
   });
 });
 
