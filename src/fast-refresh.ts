@@ -5,7 +5,8 @@
 // proper-lockfile mkdir lock). But the full program takes that lock only after it has loaded,
 // by which time every process started with it has already looked at the cache. So the first fast
 // path to find the token expired claims the refresh with a small file beside the lock
-// (`PROVIDER.lock.refreshing`, created exclusively, holding its pid), hands over to the full program,
+// (`PROVIDER.lock.refreshing`, created exclusively, holding its pid and, on Linux, the process's
+// start time), hands over to the full program,
 // and removes the claim once the full program is done. A fast path that finds the refresh claimed,
 // or the lock held, waits: it polls the cache (a few hundred bytes, read synchronously) with a short
 // backoff, or, where it can, watches the cache's directory (fs.watch: woken by the rename that
@@ -76,7 +77,32 @@ function exists(path: string): boolean {
   }
 }
 
-/** The claim's process: 'absent' (no claim), 'alive', or 'gone' (the process is not running). */
+/**
+ * When the process started (Linux: field 22 of /proc/PID/stat, clock ticks since boot), or '' where
+ * that cannot be read. With the pid it names one process: a pid reused later has another start time.
+ */
+function startTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return /^\d+$/.test(fields[19] ?? '') ? fields[19]! : '';
+  } catch {
+    return '';
+  }
+}
+
+/** What this process writes in a claim: its pid and start time. */
+function ownClaim(): string {
+  return `${process.pid} ${startTime(process.pid)}`.trim();
+}
+
+/**
+ * The claim's process: 'absent' (no claim), 'alive', or 'gone' (the process is not running). A
+ * claim is proved by its holder being alive with the start time recorded. A claim naming this
+ * process was never made by it (it claims only after looking): it was left by an earlier process
+ * with the same pid, as in containers, where every run is pid 1.
+ */
 function claimant(path: string): 'absent' | 'alive' | 'gone' {
   let text: string;
   try {
@@ -84,7 +110,8 @@ function claimant(path: string): 'absent' | 'alive' | 'gone' {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'gone';
   }
-  const pid = Number(text.trim());
+  const [pidText = '', started] = text.trim().split(' ');
+  const pid = Number(pidText);
   if (text.trim() === '') {
     // Created an instant ago and not yet written; a claim empty for longer was left by a crash.
     try {
@@ -93,13 +120,15 @@ function claimant(path: string): 'absent' | 'alive' | 'gone' {
       return 'absent';
     }
   }
-  if (!Number.isSafeInteger(pid) || pid <= 0) return 'gone';
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return 'gone';
   try {
     process.kill(pid, 0);
-    return 'alive';
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? 'alive' : 'gone';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return 'gone';
   }
+  // A live process whose start time is known and differs is another one that got the pid.
+  const now = started === undefined ? '' : startTime(pid);
+  return now !== '' && now !== started ? 'gone' : 'alive';
 }
 
 /** The provider lock: 'absent', 'held', or 'stale' (its holder stopped touching it: lock.ts breaks it). */
@@ -120,7 +149,7 @@ function tryClaim(path: string): boolean {
     return false;
   }
   try {
-    writeSync(fd, `${process.pid}\n`);
+    writeSync(fd, `${ownClaim()}\n`);
   } finally {
     closeSync(fd);
   }
@@ -131,7 +160,7 @@ function claimOf(path: string): RefreshClaim {
   return {
     release() {
       try {
-        if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+        if (readFileSync(path, 'utf8').trim() === ownClaim()) unlinkSync(path);
       } catch {
         // Gone already, or never fully ours: nothing to release.
       }

@@ -79,7 +79,7 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean, handover: H
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
     openStore: () =>
-      (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv, early))),
+      (store ??= import('./store/open.js').then(({ openStore }) => openStore(env, paths, childEnv, early, io))),
     debug: verbose ? (message) => io.stderr.write(`tokens: ${message}\n`) : () => undefined,
   };
 }

@@ -37,6 +37,11 @@ function seconds(raw: string): number {
 
 const text = (raw: string) => raw;
 
+function absolutePath(raw: string): string {
+  if (!raw.startsWith('/')) throw new Error('must be an absolute path');
+  return raw;
+}
+
 function oneOf<const T extends string>(values: readonly T[]) {
   return (raw: string): T => {
     if ((values as readonly string[]).includes(raw)) return raw as T;
@@ -59,19 +64,27 @@ export const TOKENS_STORE: EnvVar<UserStoreKind> = {
 };
 export const TOKENS_PASSPHRASE: EnvVar<string | undefined> = {
   name: 'TOKENS_PASSPHRASE',
-  doc: 'passphrase the encrypted stores derive their key from (required with TOKENS_STORE=file and redis)',
+  doc: 'passphrase the encrypted stores (TOKENS_STORE=file and redis) derive their key from',
   fallback: undefined,
-  parse: text,
+  parse: (raw) => {
+    if (raw.trim() === '') throw new Error('must not be only blanks');
+    return raw;
+  },
   secret: true,
+};
+// A path, not a secret: exec's child may be given it. It reaches nothing the child could not read
+// anyway (the same user), and lets a `tokens` run inside the child find the passphrase.
+export const TOKENS_PASSPHRASE_FILE: EnvVar<string | undefined> = {
+  name: 'TOKENS_PASSPHRASE_FILE',
+  doc: 'file (owner-only, not a link) whose first line is the passphrase, when TOKENS_PASSPHRASE is not set',
+  fallback: undefined,
+  parse: absolutePath,
 };
 export const TOKENS_STORE_FILE: EnvVar<string | undefined> = {
   name: 'TOKENS_STORE_FILE',
   doc: 'path of the file store (default $XDG_DATA_HOME/tokens/secrets.enc)',
   fallback: undefined,
-  parse: (raw) => {
-    if (!raw.startsWith('/')) throw new Error('must be an absolute path');
-    return raw;
-  },
+  parse: absolutePath,
 };
 export const TOKENS_KEYCHAIN_TIMEOUT: EnvVar<number> = {
   name: 'TOKENS_KEYCHAIN_TIMEOUT',
@@ -151,6 +164,7 @@ export const CORE_VARIABLES: readonly EnvVar<unknown>[] = [
   TOKENS_PROFILE,
   TOKENS_STORE,
   TOKENS_PASSPHRASE,
+  TOKENS_PASSPHRASE_FILE,
   TOKENS_STORE_FILE,
   TOKENS_KEYCHAIN_TIMEOUT,
   TOKENS_HTTP_TIMEOUT,

@@ -45,6 +45,11 @@ export class InputReader {
     this.#readline?.close();
   }
 
+  /** A line typed on the terminal without echo (stdin must be a terminal). */
+  readHidden(prompt: string): Promise<string> {
+    return this.#hiddenPrompt(prompt);
+  }
+
   #hiddenPrompt(prompt: string): Promise<string> {
     const stdin = this.#io.stdin as NodeJS.ReadStream;
     const { stderr } = this.#io;

@@ -2,7 +2,7 @@
 //
 // File format (JSON, all binary fields base64):
 //   {"v":1,"kdf":{"name":"scrypt","N":32768,"r":8,"p":1,"salt":"…"},"iv":"…","tag":"…","ct":"…"}
-// The key is scrypt(TOKENS_PASSPHRASE, salt); the map is sealed (src/store/crypto.ts, shared with Redis) with AES-256-GCM under a fresh 12-byte IV
+// The key is scrypt(passphrase, salt) (src/store/passphrase.ts says where the passphrase comes from); the map is sealed (src/store/crypto.ts, shared with Redis) with AES-256-GCM under a fresh 12-byte IV
 // on every write, with the header ({v, kdf}) bound as additional authenticated data, so any change to
 // the header, IV, tag or ciphertext makes the file undecryptable. Plaintext never touches the disk.
 
@@ -28,6 +28,7 @@ import {
 } from './crypto.js';
 import { localParts } from '../core/local-parts.js';
 import { MAX_SECRETS_FILE_BYTES } from './open.js';
+import { asPassphraseSource, type PassphraseOption, type PassphraseSource } from './passphrase.js';
 import {
   ChainMovedError,
   SecretNotFoundError,
@@ -48,7 +49,8 @@ interface Envelope extends Box {
 
 export interface FileStoreOptions {
   path: string;
-  passphrase: string | undefined;
+  /** Asked when the key is first needed (src/store/passphrase.ts); a string is used as given. */
+  passphrase: PassphraseOption;
   /** What the write lock uses (clock, sleep, jitter, env, debug); default: the real ones, no debug. */
   lockDeps?: LockDeps;
   /**
@@ -77,18 +79,18 @@ export class FileStore implements SecretStore {
   readonly where = 'file';
   readonly shared = false;
   readonly path: string;
-  readonly #passphrase: string | undefined;
+  readonly #passphrase: PassphraseSource;
   readonly #lockDeps: LockDeps;
   readonly #privateRoot: string | undefined;
+  readonly #earlyKeys: KeyDeriver | undefined;
   /** Derives the key for one (salt, params) once; normally the only one this instance ever derives. */
-  readonly #keys: KeyDeriver | undefined;
+  #keys: Promise<KeyDeriver> | undefined;
 
   constructor({ path, passphrase, lockDeps, privateRoot, keys }: FileStoreOptions) {
     this.path = resolve(path);
     this.#privateRoot = privateRoot === undefined ? undefined : resolve(privateRoot);
-    this.#passphrase = passphrase === '' ? undefined : passphrase;
-    if (this.#passphrase !== undefined)
-      this.#keys = keys?.holds(this.#passphrase) ? keys : new KeyDeriver(this.#passphrase);
+    this.#passphrase = asPassphraseSource(passphrase, 'file');
+    this.#earlyKeys = keys;
     this.#lockDeps = lockDeps ?? defaultLockDeps;
   }
 
@@ -115,7 +117,7 @@ export class FileStore implements SecretStore {
    * file can be created in the directory (not read-only, not full of inodes), and statfs finds room.
    */
   async #checkWritable(): Promise<void> {
-    this.#requirePassphrase();
+    await this.#deriver();
     await this.#ensureDir();
     await this.#locked(async () => {
       const dir = dirname(this.path);
@@ -173,17 +175,17 @@ export class FileStore implements SecretStore {
 
   // --- reading -------------------------------------------------------------------------------------
 
-  #requirePassphrase(): string {
-    if (this.#passphrase === undefined) {
-      throw new StoreError('TOKENS_STORE=file needs a passphrase, and TOKENS_PASSPHRASE is not set', {
-        hint: 'Set TOKENS_PASSPHRASE to the passphrase of the encrypted secrets file, or use the OS keychain (unset TOKENS_STORE).',
-      });
-    }
-    return this.#passphrase;
+  /** The key deriver, once the passphrase is known: the early one when it holds the same passphrase. */
+  #deriver(): Promise<KeyDeriver> {
+    this.#keys ??= this.#passphrase().then((passphrase) =>
+      this.#earlyKeys?.holds(passphrase) ? this.#earlyKeys : new KeyDeriver(passphrase),
+    );
+    this.#keys.catch(() => (this.#keys = undefined));
+    return this.#keys;
   }
 
   async #readAll(): Promise<Map<string, string>> {
-    this.#requirePassphrase();
+    await this.#deriver();
     const file = await this.#readFile();
     return file === undefined ? new Map() : (await this.#open(file)).items;
   }
@@ -223,16 +225,16 @@ export class FileStore implements SecretStore {
   }
 
   #undecryptable(): StoreError {
-    return new StoreError(`cannot decrypt ${this.path}: wrong TOKENS_PASSPHRASE, or the file was changed`, {
-      hint: 'Check TOKENS_PASSPHRASE. If the passphrase is lost, delete the file and log in again.',
+    return new StoreError(`cannot decrypt ${this.path}: wrong passphrase, or the file was changed`, {
+      hint: 'Check TOKENS_PASSPHRASE or TOKENS_PASSPHRASE_FILE. If the passphrase is lost, delete the file and log in again.',
     });
   }
 
   /** The key for these KDF parameters (derived once per instance). */
   async #keyFor(kdf: KdfParams): Promise<Buffer> {
-    this.#requirePassphrase();
+    const keys = await this.#deriver();
     try {
-      return await this.#keys!.keyFor(kdf);
+      return await keys.keyFor(kdf);
     } catch (err) {
       throw new StoreError(`cannot derive the key for ${this.path}: ${err instanceof Error ? err.message : 'error'}`);
     }
@@ -242,7 +244,7 @@ export class FileStore implements SecretStore {
 
   /** Read-modify-write under a cross-process lock; `change` returns false when there is nothing to write. */
   async #update(change: (items: Map<string, string>) => boolean): Promise<void> {
-    this.#requirePassphrase();
+    await this.#deriver();
     await this.#ensureDir();
     await this.#locked(async (held) => {
       // Re-read inside the lock: another process may have written since we last looked.

@@ -9,6 +9,7 @@
 //
 // Secrets travel to and from the helper over its stdin/stdout pipes only, never argv or the environment.
 
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -70,7 +71,15 @@ export class KeychainStore implements SecretStore {
 
   async get(key: string): Promise<string> {
     const value = await this.#call('read', 'getPassword', [this.#service, key]);
-    if (value === null || value === undefined) throw new SecretNotFoundError(key);
+    if (value === null || value === undefined) {
+      // keytar answers a locked item as a missing one: ask the Secret Service which it is.
+      if (await isLockedItem(this.#service, key, this.#env, this.#timeoutMs)) {
+        throw new StoreError(`the keychain is locked: the item ${key} is stored but cannot be read`, {
+          hint: `Unlock the keyring (e.g. log in to the desktop session, or \`secret-tool unlock\`), ${FALLBACK}`,
+        });
+      }
+      throw new SecretNotFoundError(key);
+    }
     if (typeof value !== 'string') throw this.#unreachable('unexpected answer from keytar');
     return value;
   }
@@ -158,6 +167,31 @@ export class KeychainStore implements SecretStore {
           : 'Unlock the keychain and allow tokens to use it.',
     });
   }
+}
+
+/**
+ * Whether the Secret Service (Linux) holds this item in a locked collection: its SearchItems
+ * answers (unlocked, locked) object paths, and only the second list is filled. Asked through
+ * dbus-send, in the helper's environment; where it is missing or fails, nothing can be told, and
+ * the item counts as absent, as keytar says.
+ */
+function isLockedItem(service: string, account: string, env: Env, timeoutMs: number): Promise<boolean> {
+  if (process.platform !== 'linux') return Promise.resolve(false);
+  const args = [
+    '--session',
+    '--print-reply',
+    '--dest=org.freedesktop.secrets',
+    '/org/freedesktop/secrets',
+    'org.freedesktop.Secret.Service.SearchItems',
+    `dict:string:string:service,${service},account,${account}`,
+  ];
+  return new Promise((resolve) => {
+    execFile('dbus-send', args, { env, timeout: timeoutMs, windowsHide: true }, (error, stdout) => {
+      if (error) return resolve(false);
+      const locked = String(stdout).split('array [')[2] ?? '';
+      resolve(locked.includes('object path'));
+    });
+  });
 }
 
 /** `absent`: keytar cannot be resolved at all (its build failed and npm removed it); else it would not load. */

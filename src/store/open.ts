@@ -1,13 +1,7 @@
 // Picks the secret store named by TOKENS_STORE. Only the chosen backend's module is loaded.
 
-import {
-  readEnv,
-  TOKENS_KEYCHAIN_TIMEOUT,
-  TOKENS_LOCK_TIMEOUT,
-  TOKENS_PASSPHRASE,
-  TOKENS_STORE,
-  TOKENS_STORE_FILE,
-} from '../core/env.js';
+import { readEnv, TOKENS_KEYCHAIN_TIMEOUT, TOKENS_LOCK_TIMEOUT, TOKENS_STORE, TOKENS_STORE_FILE } from '../core/env.js';
+import type { IO } from '../core/deps.js';
 import type { Env, Paths } from '../core/paths.js';
 import type { EarlyStore } from './early-start.js';
 import type { SecretStore, UserStoreKind } from './store.js';
@@ -27,23 +21,37 @@ export function secretsFilePath(env: Env, paths: Paths): string {
 /**
  * Opens the store TOKENS_STORE names. `childEnv` is the environment a helper process may see (the
  * keychain's): ours without the withheld variables. `early`: what the fast path started before it
- * handed over (src/store/early-start.ts); each store takes only its own.
+ * handed over (src/store/early-start.ts); each store takes only its own. `io`: where the file and
+ * Redis stores ask for their passphrase on a terminal, and warn of a short one.
  */
-export async function openStore(env: Env, paths: Paths, childEnv: Env, early: EarlyStore = {}): Promise<SecretStore> {
+export async function openStore(
+  env: Env,
+  paths: Paths,
+  childEnv: Env,
+  early: EarlyStore = {},
+  io?: IO,
+): Promise<SecretStore> {
   const kind = storeKindFromEnv(env);
   if (kind === 'redis') {
-    const [{ RedisStore }, { redisSettings }] = await Promise.all([import('./redis.js'), import('./redis-env.js')]);
+    const [{ RedisStore }, { redisSettings }, { passphraseFromEnvironment }] = await Promise.all([
+      import('./redis.js'),
+      import('./redis-env.js'),
+      import('./passphrase.js'),
+    ]);
     return new RedisStore({
       ...redisSettings(env),
-      passphrase: readEnv(env, TOKENS_PASSPHRASE),
+      passphrase: passphraseFromEnvironment(env, kind, io),
       waitMs: readEnv(env, TOKENS_LOCK_TIMEOUT),
     });
   }
   if (kind === 'file') {
-    const { FileStore } = await import('./file.js');
+    const [{ FileStore }, { passphraseFromEnvironment }] = await Promise.all([
+      import('./file.js'),
+      import('./passphrase.js'),
+    ]);
     return new FileStore({
       path: secretsFilePath(env, paths),
-      passphrase: readEnv(env, TOKENS_PASSPHRASE),
+      passphrase: passphraseFromEnvironment(env, kind, io),
       privateRoot: paths.dataDir,
       ...(early.fileKeys ? { keys: early.fileKeys } : {}),
     });

@@ -47,6 +47,7 @@ import {
   type SecretStore,
 } from './store.js';
 import type { RedisSettings } from './redis-env.js';
+import { asPassphraseSource, type PassphraseOption, type PassphraseSource } from './passphrase.js';
 import { localParts } from '../core/local-parts.js';
 import { sanitizeProviderText } from '../core/untrusted-text.js';
 import type { ProviderSettings } from '../core/model.js';
@@ -74,7 +75,8 @@ interface Scripts {
 type Client = RedisClient & Scripts;
 
 export interface RedisStoreOptions extends RedisSettings {
-  passphrase: string | undefined;
+  /** Asked when the key is first needed (src/store/passphrase.ts); a string is used as given. */
+  passphrase: PassphraseOption;
   /** TOKENS_LOCK_TIMEOUT in ms, when set: how long a waiter waits for the lease. */
   waitMs?: number;
 }
@@ -84,12 +86,14 @@ export class RedisStore implements SecretStore {
   readonly shared = true;
   readonly where: string;
   readonly #options: RedisStoreOptions;
+  readonly #passphrase: PassphraseSource;
   #client: Promise<Client> | undefined;
   #keys: KeyDeriver | undefined;
   #kdf: Promise<{ kdf: KdfParams; key: Buffer }> | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.#options = options;
+    this.#passphrase = asPassphraseSource(options.passphrase, 'redis');
     this.where = `redis (${options.address})`;
   }
 
@@ -354,12 +358,7 @@ export class RedisStore implements SecretStore {
   }
 
   async #loadKey(): Promise<{ kdf: KdfParams; key: Buffer }> {
-    const passphrase = this.#options.passphrase;
-    if (passphrase === undefined || passphrase === '') {
-      throw new StoreError('TOKENS_STORE=redis needs a passphrase, and TOKENS_PASSPHRASE is not set', {
-        hint: 'Set TOKENS_PASSPHRASE to the passphrase every machine sharing this Redis store uses.',
-      });
-    }
+    const passphrase = await this.#passphrase();
     this.#keys ??= new KeyDeriver(passphrase);
     const name = `${this.#options.prefix}kdf`;
     let stored = await this.#call((c) => c.get(name));
@@ -489,7 +488,7 @@ export class RedisStore implements SecretStore {
       return new StoreError(`cannot reach ${at}${code ? ` (${code})` : ''}`, { hint });
     // The server's words are untrusted text (escape sequences, an echoed password): cleaned for the terminal.
     const password = new URL(this.#options.url).password;
-    const secrets = [password, decodedOr(password), this.#options.passphrase ?? ''];
+    const secrets = [password, decodedOr(password), this.#passphrase.known() ?? ''];
     const reply = sanitizeProviderText(
       /^(ERR|[A-Z]+)\b[^\n]*/.exec(error instanceof Error ? error.message : '')?.[0] ?? '',
       120,

@@ -61,6 +61,42 @@ describe('keychain store through the CLI', () => {
     expect(await sandbox.findSecrets([REFRESH], [get.stdout])).toEqual([]);
   });
 
+  it('a locked keyring is exit 6 saying so, not "not logged in"', async () => {
+    // A keyring of its own: once locked, it cannot be unlocked without a prompt nobody can see here.
+    const own = await Sandbox.create();
+    const service = await startSecretService(own.home);
+    try {
+      const ownEnv = { ...service.env, ...server.env() };
+      expect((await own.run(['login', 'chartmetric'], { env: ownEnv, input: `${REFRESH}\n` })).code).toBe(0);
+      const lock = spawnSync(
+        'dbus-send',
+        [
+          '--session',
+          '--print-reply',
+          '--dest=org.freedesktop.secrets',
+          '/org/freedesktop/secrets',
+          'org.freedesktop.Secret.Service.Lock',
+          'array:objpath:/org/freedesktop/secrets/collection/login',
+        ],
+        { env: { ...process.env, ...ownEnv } },
+      );
+      expect(lock.status).toBe(0);
+      const requestsBefore = server.requests.length;
+      const locked = await own.run(['get', 'chartmetric', '--force-refresh'], { env: ownEnv });
+      expect(locked.code).toBe(6);
+      expect(locked.stderr).toContain('keychain is locked');
+      expect(locked.stderr).not.toContain('not logged in');
+      expect(server.requests.length).toBe(requestsBefore);
+      // A key that was never stored is still "not logged in" (3), locked keyring or not.
+      const other = await own.run(['get', 'chartmetric', '--profile', 'never-used'], { env: ownEnv });
+      expect(other.code).toBe(3);
+      expect(await own.findSecrets([REFRESH])).toEqual([]);
+    } finally {
+      await service.stop();
+      await own.dispose();
+    }
+  });
+
   it('with no session bus: exit 6 naming TOKENS_STORE=file, before reading any secret', async () => {
     const run = await sandbox.run(['login', 'chartmetric'], {
       env: { ...env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' },

@@ -59,7 +59,7 @@ async function expectStoreError(p: Promise<unknown>, pattern: RegExp): Promise<S
   return err;
 }
 
-const CANNOT_DECRYPT = /cannot decrypt .*secrets\.enc: wrong TOKENS_PASSPHRASE, or the file was changed/;
+const CANNOT_DECRYPT = /cannot decrypt .*secrets\.enc: wrong passphrase, or the file was changed/;
 
 async function seed(): Promise<Buffer> {
   const s = store();
