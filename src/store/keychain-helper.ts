@@ -9,7 +9,8 @@ import { StoreError } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 
 /** Appended to every message: the way out when there is no usable keychain. */
-export const FALLBACK = 'or use the encrypted file store: TOKENS_STORE=file, with TOKENS_PASSPHRASE or TOKENS_PASSPHRASE_FILE';
+export const FALLBACK =
+  'or use the encrypted file store: TOKENS_STORE=file, with TOKENS_PASSPHRASE or TOKENS_PASSPHRASE_FILE';
 
 export type KeytarOp = 'getPassword' | 'setPassword' | 'deletePassword' | 'findCredentials';
 export type HelperReply = { id: number; result?: unknown; error?: { kind: 'load' | 'call'; message: string } };

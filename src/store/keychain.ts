@@ -66,11 +66,11 @@ export class KeychainStore implements SecretStore {
   }
 
   async check(): Promise<void> {
-    await this.#call('check', 'getPassword', [this.#service, PROBE_ACCOUNT]);
+    await this.#call('checking that it answers', 'getPassword', [this.#service, PROBE_ACCOUNT]);
   }
 
   async get(key: string): Promise<string> {
-    const value = await this.#call('read', 'getPassword', [this.#service, key]);
+    const value = await this.#call('reading a secret', 'getPassword', [this.#service, key]);
     if (value === null || value === undefined) {
       // keytar answers a locked item as a missing one: ask the Secret Service which it is.
       if (await isLockedItem(this.#service, key, this.#env, this.#timeoutMs)) {
@@ -85,16 +85,16 @@ export class KeychainStore implements SecretStore {
   }
 
   async set(key: string, value: string): Promise<void> {
-    await this.#call('write', 'setPassword', [this.#service, key, value]);
+    await this.#call('writing a secret', 'setPassword', [this.#service, key, value]);
   }
 
   /** A write needs what a lookup needs: the keychain reachable and unlocked. */
   async delete(key: string): Promise<boolean> {
-    return (await this.#call('delete', 'deletePassword', [this.#service, key])) === true;
+    return (await this.#call('deleting a secret', 'deletePassword', [this.#service, key])) === true;
   }
 
   async list(): Promise<string[]> {
-    const accounts = await this.#call('list', 'findCredentials', [this.#service]);
+    const accounts = await this.#call('listing secrets', 'findCredentials', [this.#service]);
     if (!Array.isArray(accounts)) throw this.#unreachable('unexpected answer from keytar');
     return accounts.filter((a): a is string => typeof a === 'string' && a !== PROBE_ACCOUNT).sort();
   }
@@ -120,6 +120,7 @@ export class KeychainStore implements SecretStore {
     }
   }
 
+  /** `what`: what the call was doing, for a time-out's message ("while reading a secret"). */
   async #call(what: string, op: KeytarOp, args: string[]): Promise<unknown> {
     const keytarPath = this.#resolveKeytar();
     if (!this.#helper || this.#helper.dead) {
@@ -138,7 +139,7 @@ export class KeychainStore implements SecretStore {
         helper.kill();
         reject(
           new StoreError(
-            `the keychain could not be reached: no answer within ${formatSeconds(this.#timeoutMs)} (${what}); ${FALLBACK}`,
+            `the keychain could not be reached: no answer within ${formatSeconds(this.#timeoutMs)} while ${what}; ${FALLBACK}`,
             {
               hint: 'It may be locked and waiting for a password prompt nobody can see. TOKENS_KEYCHAIN_TIMEOUT (seconds) sets how long to wait.',
             },
