@@ -6,6 +6,7 @@ import { chmod, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ANSWERING_PTY } from '../support/pty.js';
 import { BIN, Sandbox } from '../support/cli.js';
 import { RedisServer } from '../support/redis.js';
 import { startProviderServer, type ProviderServer } from '../support/servers.js';
@@ -185,32 +186,6 @@ describe('trivial passphrases', () => {
   });
 });
 
-const PTY_DRIVER = `
-import os, pty, select, sys
-answer, prompt, argv = sys.argv[1], sys.argv[2].encode(), sys.argv[3:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(argv[0], argv)
-out, sent = b'', False
-while True:
-    ready, _, _ = select.select([fd], [], [], 20)
-    if not ready:
-        break
-    try:
-        data = os.read(fd, 1024)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    if not sent and prompt in out:
-        os.write(fd, answer.encode() + b'\\r')
-        sent = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.buffer.write(out)
-sys.exit(os.waitstatus_to_exitcode(status))
-`;
-
 /** Runs tokens in a pseudo-terminal and types `answer` when `prompt` shows. */
 function inTerminal(
   answer: string,
@@ -223,7 +198,7 @@ function inTerminal(
     if (v === undefined) delete runEnv[k];
     else runEnv[k] = v;
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PTY_DRIVER, answer, prompt, process.execPath, BIN, ...args], {
+    const child = spawn('python3', ['-c', ANSWERING_PTY, answer, prompt, process.execPath, BIN, ...args], {
       env: runEnv,
     });
     let screen = '';

@@ -2,35 +2,11 @@
 // must ask on the terminal, never echo what is typed, and store the secret.
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { ANSWERING_PTY } from '../support/pty.js';
 import { BIN, Sandbox } from '../support/cli.js';
 import { startProviderServer, type ProviderServer } from '../support/servers.js';
 
 const SECRET = 'cm_typed_refresh_0f9e8d7c6b';
-const PTY_DRIVER = `
-import os, pty, select, sys
-secret, prompt, argv = sys.argv[1], sys.argv[2].encode(), sys.argv[3:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(argv[0], argv)
-out, sent = b'', False
-while True:
-    ready, _, _ = select.select([fd], [], [], 20)
-    if not ready:
-        break
-    try:
-        data = os.read(fd, 1024)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    if not sent and prompt in out:
-        os.write(fd, secret.encode() + b'\\r')
-        sent = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.buffer.write(out)
-sys.exit(os.waitstatus_to_exitcode(status))
-`;
 
 let server: ProviderServer;
 let sandbox: Sandbox;
@@ -45,7 +21,7 @@ afterEach(async () => {
 
 function inTerminal(args: string[], env: Record<string, string>): Promise<{ code: number | null; screen: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PTY_DRIVER, SECRET, 'refresh token: ', process.execPath, BIN, ...args], {
+    const child = spawn('python3', ['-c', ANSWERING_PTY, SECRET, 'refresh token: ', process.execPath, BIN, ...args], {
       env,
     });
     let screen = '';
