@@ -6,13 +6,20 @@
 // Windows, a command whose start only a child can report, or a mode that keeps tokens as the parent
 // (TOKENS_EXEC_STAY) — the command runs as a child of node:child_process, and tokens passes signals on.
 // (In dist/fast.cjs, node:child_process loads on the first spawn only: scripts/build.mjs.)
-import { closeSync, constants as fsConstants, openSync, readSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { credentialEnv } from '../core/format.js';
 import { childEnvironment } from '../providers/registry.js';
-import { canReplace, replaceProcess, resolveCommand, standardStreamsNonBlocking } from './replace-process.js';
+import {
+  canReplace,
+  readProcFile,
+  replaceProcess,
+  resolveCommand,
+  standardStreamsNonBlocking,
+} from './replace-process.js';
 import type { Credential } from '../core/broker.js';
+import type { TextSink } from '../core/sync-output.js';
 import type { Env } from '../core/paths.js';
 import type { ProviderDescriptor } from '../core/model.js';
 
@@ -60,7 +67,7 @@ export interface RunCommandOptions {
 export async function runCommand(
   command: readonly string[],
   env: Record<string, string>,
-  stderr: { write(text: string): unknown },
+  stderr: TextSink,
   options: RunCommandOptions,
 ): Promise<number> {
   const [file = '', ...args] = command;
@@ -90,7 +97,7 @@ function notStartedLine(file: string, code: string): string {
   return `tokens: ${reason}: ${file}\n`;
 }
 
-function notStarted(file: string, code: string, stderr: { write(text: string): unknown }): number {
+function notStarted(file: string, code: string, stderr: TextSink): number {
   stderr.write(notStartedLine(file, code));
   return statusOfStartError(code);
 }
@@ -110,7 +117,7 @@ function runAsChild(
   file: string,
   args: readonly string[],
   env: Record<string, string>,
-  stderr: { write(text: string): unknown },
+  stderr: TextSink,
 ): Promise<number> {
   return new Promise((resolve) => {
     // Handlers go in before the child exists: a signal sent the moment the child starts must be
@@ -223,18 +230,5 @@ class GroupWitness {
     } catch {
       // gone already
     }
-  }
-}
-
-/** A file of /proc, whose size reads as 0, to its end. */
-function readProcFile(path: string): string {
-  const fd = openSync(path, fsConstants.O_RDONLY);
-  try {
-    const buffer = Buffer.allocUnsafe(4096);
-    let text = '';
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) text += buffer.toString('latin1', 0, n);
-    return text;
-  } finally {
-    closeSync(fd);
   }
 }

@@ -62,7 +62,7 @@ export function standardStreamsNonBlocking(): boolean {
   for (const fd of [0, 1, 2]) {
     let text: string;
     try {
-      text = readSmallFile(`/proc/self/fdinfo/${fd}`);
+      text = readProcFile(`/proc/self/fdinfo/${fd}`);
     } catch {
       continue; // closed
     }
@@ -72,12 +72,14 @@ export function standardStreamsNonBlocking(): boolean {
   return false;
 }
 
-/** A small file of /proc (whose size reads as 0), with one read. */
-function readSmallFile(path: string): string {
+/** A file of /proc, whose size reads as 0, to its end. */
+export function readProcFile(path: string): string {
   const fd = openSync(path, constants.O_RDONLY);
   try {
-    const buffer = Buffer.alloc(1024);
-    return buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, null));
+    const buffer = Buffer.allocUnsafe(4096);
+    let text = '';
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) text += buffer.toString('latin1', 0, n);
+    return text;
   } finally {
     closeSync(fd);
   }
