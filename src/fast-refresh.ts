@@ -32,6 +32,7 @@ import {
 import { dirname } from 'node:path';
 import { cacheFile, isFresh, readCache } from './core/cache.js';
 import { failurePath, lockPath, lockWaitMs, STALE_MS } from './core/lock-files.js';
+import { judgeEntry } from './core/file-judge.js';
 import type { Env } from './core/paths.js';
 import type { AccessToken, ProviderName } from './core/model.js';
 import type { Paths } from './core/paths.js';
@@ -54,15 +55,10 @@ export type Awaited =
 
 const claimPath = (lock: string) => `${lock}.refreshing`;
 
-/** The state directory holding the lock, if it is ours alone: a directory we own that nobody else may write. */
-function isPrivateDir(dir: string): boolean {
+/** The state directory holding the lock, if the full program's ensurePrivateDir would leave it as it is. */
+function isTrustedDir(dir: string): boolean {
   try {
-    const info = lstatSync(dir);
-    return (
-      info.isDirectory() &&
-      (info.mode & 0o022) === 0 &&
-      (typeof process.getuid !== 'function' || info.uid === process.getuid())
-    );
+    return judgeEntry(lstatSync(dir), 'directory').kind === 'trusted';
   } catch {
     return false;
   }
@@ -184,7 +180,7 @@ export async function awaitRefresh(
 ): Promise<Awaited> {
   const lock = lockPath(paths.stateDir, profile, provider);
   const claim = claimPath(lock);
-  if (!isPrivateDir(dirname(lock)) || exists(failurePath(lock))) return { kind: 'handoff' };
+  if (!isTrustedDir(dirname(lock)) || exists(failurePath(lock))) return { kind: 'handoff' };
   const usable = async (): Promise<AccessToken | undefined> => {
     const read = await readCache(paths, profile, provider);
     return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given)

@@ -6,6 +6,7 @@
 // src/providers/common.ts) and the clock rules of freshness live here too, so both paths agree.
 import { closeSync, constants, fchmodSync, fstatSync, openSync, readSync, rm } from 'node:fs';
 import { join } from 'node:path';
+import { judgeEntry } from './file-judge.js';
 import type { Paths } from './paths.js';
 import type { AccessToken, ProviderName } from './model.js';
 
@@ -38,8 +39,9 @@ export function readOwnFileSync(path: string, maxBytes: number): string | undefi
   }
   try {
     const info = fstatSync(fd);
-    if (!info.isFile() || info.size > maxBytes || (info.mode & 0o022) !== 0) return undefined;
-    if (typeof process.getuid === 'function' && info.uid !== process.getuid()) return undefined;
+    const judgement = judgeEntry(info, 'file');
+    if (judgement.kind === 'refused' || info.size > maxBytes) return undefined;
+    if (judgement.kind === 'tighten') fchmodSync(fd, judgement.mode);
     return readOpenFile(fd, info.size);
   } catch {
     return undefined;
@@ -88,18 +90,15 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { kind: 'absent' };
-    return { kind: 'damaged', reason: code === 'ELOOP' ? 'a symbolic link' : `unreadable (${code ?? 'error'})` };
+    return { kind: 'damaged', reason: code === 'ELOOP' ? 'it is a symbolic link' : `unreadable (${code ?? 'error'})` };
   }
   let text: string;
   try {
     const info = fstatSync(fd);
-    if (!info.isFile()) return { kind: 'damaged', reason: 'not a regular file' };
-    const uid = process.getuid?.();
-    if (uid !== undefined && info.uid !== uid)
-      return { kind: 'damaged', reason: `owned by another user (uid ${info.uid})` };
-    if ((info.mode & 0o022) !== 0) return { kind: 'damaged', reason: 'writable by group or others' };
-    if ((info.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
-    if (info.size > MAX_CACHE_BYTES) return { kind: 'damaged', reason: 'too large' };
+    const judgement = judgeEntry(info, 'file');
+    if (judgement.kind === 'refused') return { kind: 'damaged', reason: judgement.reason };
+    if (judgement.kind === 'tighten') fchmodSync(fd, judgement.mode);
+    if (info.size > MAX_CACHE_BYTES) return { kind: 'damaged', reason: 'it is too large' };
     text = readOpenFile(fd, info.size);
   } catch (error) {
     return { kind: 'damaged', reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})` };

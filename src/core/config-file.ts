@@ -10,6 +10,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
 import { NOFOLLOW_NONBLOCK, readOpenFile } from './cache.js';
 import { join } from 'node:path';
+import { judgeEntry } from './file-judge.js';
 import type { Paths } from './paths.js';
 import { STORE_KINDS, type ProviderDescriptor, type ProviderName, type ProviderSettings } from './model.js';
 
@@ -71,15 +72,10 @@ export function isCertainlyValidConfig(data: unknown, providers: readonly Provid
   });
 }
 
-/** A directory of ours that only we may write (what loadConfig's ensurePrivateDir leaves as it is). */
-function isPrivateDir(dir: string): boolean {
+/** A directory that loadConfig's ensurePrivateDir would leave as it is. */
+function isTrustedDir(dir: string): boolean {
   try {
-    const info = lstatSync(dir);
-    return (
-      info.isDirectory() &&
-      (info.mode & 0o077) === 0 &&
-      (typeof process.getuid !== 'function' || info.uid === process.getuid())
-    );
+    return judgeEntry(lstatSync(dir), 'directory').kind === 'trusted';
   } catch {
     return false;
   }
@@ -98,7 +94,7 @@ export function readConfigQuickly(paths: Paths, providers: readonly ProviderDesc
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? EMPTY_CONFIG : undefined;
   }
-  if (!isPrivateDir(paths.configDir)) return undefined;
+  if (!isTrustedDir(paths.configDir)) return undefined;
   let fd: number;
   try {
     fd = openSync(configFile(paths), constants.O_RDONLY | NOFOLLOW_NONBLOCK);
@@ -108,8 +104,7 @@ export function readConfigQuickly(paths: Paths, providers: readonly ProviderDesc
   let text: string;
   try {
     const info = fstatSync(fd);
-    const ours = typeof process.getuid !== 'function' || info.uid === process.getuid();
-    if (!info.isFile() || !ours || (info.mode & 0o077) !== 0 || info.size > CONFIG_MAX_BYTES) return undefined;
+    if (judgeEntry(info, 'file').kind !== 'trusted' || info.size > CONFIG_MAX_BYTES) return undefined;
     text = readOpenFile(fd, info.size);
   } catch {
     return undefined;

@@ -1,30 +1,24 @@
 // The files and directories tokens owns (config, cache, state, the default data directory), treated
-// as hostile ground, the way OpenSSH treats ~/.ssh:
+// as hostile ground, the way OpenSSH treats ~/.ssh. Whether an entry may be used is file-judge.ts's
+// one rule; this module applies it:
 // - Directories: every one from the `tokens` directory under the XDG base down to the file's is
-//   created 0700, tightened to 0700 when it is ours and looser, and refused (StoreError, exit 6)
-//   when it is a symbolic link, not a directory, or owned by another user. The XDG base itself
-//   (~/.cache, …) is not ours and is left as it is.
+//   created 0700 and judged (the XDG base itself, ~/.cache and the like, is not ours and is left
+//   as it is).
 // - Writes: a temp file in the same directory, opened O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600 (so
 //   it is new, ours, and nothing planted at its name is followed), written, fsynced, then renamed
 //   over the path. rename(2) replaces whatever entry is at the path, a symbolic link included,
 //   without following it: a link planted at a path of ours is replaced, never written through, and
-//   the file keeps our owner (write-file-atomic, used before, resolved the link and copied the
-//   owner of its target).
-// - Reads: opened O_NOFOLLOW|O_NONBLOCK (a link is refused; a FIFO cannot block the open), checked
-//   with fstat on that descriptor: a regular file, ours, not writable by group or others. A file
-//   of ours that others may only read is tightened to 0600.
+//   the file keeps our owner.
+// - Reads: opened O_NOFOLLOW|O_NONBLOCK (a link is refused; a FIFO cannot block the open) and
+//   judged by the fstat of that descriptor.
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { StoreError } from './errors.js';
+import { judgeEntry } from './file-judge.js';
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const NONBLOCK = constants.O_NONBLOCK ?? 0;
-
-/** Our uid, or undefined where there is none (Windows): owner checks are then skipped. */
-function ourUid(): number | undefined {
-  return typeof process.getuid === 'function' ? process.getuid() : undefined;
-}
 
 /** Why a file or directory of ours was not used: exit 6, naming it. */
 export class UnsafePathError extends StoreError {
@@ -94,13 +88,10 @@ export async function ensurePrivateDir(root: string, dir: string, { create = tru
         throw unusableDir(level, error);
       });
     }
-    if (info.isSymbolicLink()) throw new UnsafePathError(level, 'it is a symbolic link');
-    if (!info.isDirectory()) throw new UnsafePathError(level, 'it is not a directory');
-    const uid = ourUid();
-    if (uid !== undefined && info.uid !== uid)
-      throw new UnsafePathError(level, `it is owned by another user (uid ${info.uid})`);
-    if ((info.mode & 0o077) !== 0) {
-      await chmod(level, 0o700).catch((error: unknown) => {
+    const judgement = judgeEntry(info, 'directory');
+    if (judgement.kind === 'refused') throw new UnsafePathError(level, judgement.reason);
+    if (judgement.kind === 'tighten') {
+      await chmod(level, judgement.mode).catch((error: unknown) => {
         throw unusableDir(level, error);
       });
     }
@@ -184,13 +175,9 @@ export async function readPrivateFile(path: string, maxBytes: number): Promise<B
   }
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw new UnsafePathError(path, 'it is not a regular file');
-    const uid = ourUid();
-    if (uid !== undefined && info.uid !== uid)
-      throw new UnsafePathError(path, `it is owned by another user (uid ${info.uid})`);
-    if ((info.mode & 0o022) !== 0)
-      throw new UnsafePathError(path, 'it is writable by group or others, so its contents cannot be trusted');
-    if ((info.mode & 0o077) !== 0) await handle.chmod(0o600);
+    const judgement = judgeEntry(info, 'file');
+    if (judgement.kind === 'refused') throw new UnsafePathError(path, judgement.reason);
+    if (judgement.kind === 'tighten') await handle.chmod(judgement.mode);
     if (info.size > maxBytes) throw new UnsafePathError(path, `it is larger than ${maxBytes} bytes`);
     const buffer = Buffer.alloc(Math.min(info.size + 1, maxBytes + 1));
     let length = 0;

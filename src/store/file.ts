@@ -12,6 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import { withLock, type LockDeps } from '../core/lock.js';
 import { describeErrno, ensurePrivateDir, readPrivateFile, replaceFile } from '../core/private-files.js';
+import { judgeEntry } from '../core/file-judge.js';
 import {
   ENVELOPE_VERSION,
   hasExactKeys,
@@ -325,11 +326,12 @@ export class FileStore implements SecretStore {
     }
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
+      // A directory the user chose (followed if it is a link): tightened when it is ours, but never
+      // a shared one (/tmp: sticky bit) or the home directory itself.
       const st = await stat(dir);
-      const ours = typeof process.getuid !== 'function' || st.uid === process.getuid();
-      // Never touch shared directories (/tmp: sticky bit) or the home directory itself.
+      const judgement = judgeEntry(st, 'directory');
       const shared = (st.mode & 0o1000) !== 0 || resolve(dir) === resolve(process.env.HOME || homedir());
-      if (ours && !shared && (st.mode & 0o077) !== 0) await chmod(dir, 0o700);
+      if (judgement.kind === 'tighten' && !shared) await chmod(dir, judgement.mode);
     } catch (e) {
       throw new StoreError(`cannot create ${dir}: ${describeErrno(e)}`, { cause: e });
     }

@@ -11,6 +11,7 @@ import { StoreError } from '../core/errors.js';
 import { InputReader } from '../core/input.js';
 import type { Env } from '../core/paths.js';
 import { describeErrno, errnoCode } from '../core/private-files.js';
+import { judgeEntry } from '../core/file-judge.js';
 
 /** Below this many characters a passphrase is accepted with a warning: it is easy to guess offline. */
 export const SHORT_PASSPHRASE_CHARS = 12;
@@ -111,11 +112,9 @@ export async function readPassphraseFile(path: string): Promise<string> {
   }
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw refuse('it is not a regular file');
-    if (typeof process.getuid === 'function' && info.uid !== process.getuid())
-      throw refuse(`it is owned by another user (uid ${info.uid})`);
-    if ((info.mode & 0o077) !== 0)
-      throw refuse(`group or others have access to it (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')})`);
+    // A secret is never "tightened": it is trusted or refused.
+    const judgement = judgeEntry(info, 'file', { secret: true });
+    if (judgement.kind === 'refused') throw refuse(judgement.reason);
     if (info.size > MAX_PASSPHRASE_FILE_BYTES) throw refuse(`it is larger than ${MAX_PASSPHRASE_FILE_BYTES} bytes`);
     const buffer = Buffer.alloc(MAX_PASSPHRASE_FILE_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);

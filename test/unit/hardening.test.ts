@@ -130,7 +130,7 @@ describe('item 2: directories and files of ours are tightened or refused', () =>
     await chmod(file, 0o666);
     expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({
       kind: 'damaged',
-      reason: 'writable by group or others',
+      reason: 'it is writable by group or others, so its contents cannot be trusted',
     });
     await chmod(file, 0o644);
     expect(await readCache(deps.paths, 'default', 'chartmetric')).toMatchObject({ kind: 'hit' });
@@ -139,7 +139,7 @@ describe('item 2: directories and files of ours are tightened or refused', () =>
       await chown(file, 4242, 4242);
       expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({
         kind: 'damaged',
-        reason: 'owned by another user (uid 4242)',
+        reason: 'it is owned by another user (uid 4242)',
       });
     }
   });
@@ -293,7 +293,7 @@ describe('item 8: a FIFO at a cache or state path is damaged, never read', () =>
     execFileSync('mkfifo', ['-m', '600', file]);
     expect(await readCache(deps.paths, 'default', 'chartmetric')).toEqual({
       kind: 'damaged',
-      reason: 'not a regular file',
+      reason: 'it is not a regular file',
     });
 
     const lock = lockPath(deps.paths.stateDir, 'default', 'chartmetric');
