@@ -35,18 +35,23 @@ export interface TokenEndpoint {
   loginCommand: string;
 }
 
-/** A standard token answer (RFC 6749 §5.1); `refresh_token` optional. */
-export const TokenAnswer = z.object({
+/** A token answer (RFC 6749 §5.1) as the providers send it; what each grant requires on top is below. */
+const TokenAnswer = z.object({
   access_token: z.string().check(z.minLength(1)),
   token_type: z.nullish(z.string()),
   expires_in: ExpiresIn,
   refresh_token: z.nullish(z.string().check(z.minLength(1))),
   scope: z.nullish(z.string()),
 });
-/** An answer that must rotate: the next refresh token is required. */
-export const RotatingTokenAnswer = z.extend(TokenAnswer, { refresh_token: z.string().check(z.minLength(1)) });
+const NextRefreshToken = { refresh_token: z.string().check(z.minLength(1)) };
 
-export type TokenAnswerSchema = typeof TokenAnswer | typeof RotatingTokenAnswer;
+export type GrantAnswer = z.infer<typeof TokenAnswer>;
+
+/** What a provider documents about its answers. */
+export interface AnswerRules {
+  /** The token_type it documents (compared case-insensitively, RFC 6749 §7.1); unset: any, or none. */
+  tokenType?: string;
+}
 
 /** The client's credentials as its strategy places them: a header, or two form fields. */
 function authenticate(client: OAuthClient): {
@@ -142,17 +147,57 @@ export function authorizationCodeGrantRequest(
 }
 
 /**
- * The answer of any grant, strictly: every field validated by `schema` (TokenAnswer, or a stricter
- * one a provider documents), an error answer typed (rejected: exit 4; anything else: exit 5).
+ * RFC 6749 §4.4.3: the answer to client credentials. A refresh token is optional (SoundCloud issues
+ * one with app tokens; Soundcharts sends null).
  */
-export function processGrantResponse<S extends z.ZodMiniType>(
+export function processClientCredentialsResponse(
   response: TokenResponse,
   endpoint: TokenEndpoint,
-  schema: S,
-): z.infer<S> {
+  rules: AnswerRules = {},
+): GrantAnswer {
+  return processAnswer(response, endpoint, answerSchema(rules, false));
+}
+
+/**
+ * RFC 6749 §6: the answer to a refresh. The refresh token sent is spent (single-use, see
+ * refreshTokenGrantRequest), so the answer must carry the next one (`rotation: 'required'`) unless
+ * the client has another way on: an app that can mint afresh with its client credentials.
+ */
+export function processRefreshTokenResponse(
+  response: TokenResponse,
+  endpoint: TokenEndpoint,
+  rules: AnswerRules & { rotation: 'required' | 'optional' },
+): GrantAnswer {
+  return processAnswer(response, endpoint, answerSchema(rules, rules.rotation === 'required'));
+}
+
+/**
+ * RFC 6749 §4.1.4: the answer to a code exchange. tokens keeps a login only through its refresh
+ * token (OAuth 2.1: access tokens are short-lived), so one is required.
+ */
+export function processAuthorizationCodeResponse(
+  response: TokenResponse,
+  endpoint: TokenEndpoint,
+  rules: AnswerRules = {},
+): GrantAnswer & { refresh_token: string } {
+  return processAnswer(response, endpoint, answerSchema(rules, true)) as GrantAnswer & { refresh_token: string };
+}
+
+function answerSchema(rules: AnswerRules, requireRefreshToken: boolean) {
+  const tokenType = rules.tokenType?.toLowerCase();
+  return z.extend(TokenAnswer, {
+    ...(tokenType === undefined
+      ? {}
+      : { token_type: z.string().check(z.refine((value) => value.toLowerCase() === tokenType)) }),
+    ...(requireRefreshToken ? NextRefreshToken : {}),
+  });
+}
+
+/** Strictly: 200 with every field validated, or an error answer typed (rejected: exit 4; else exit 5). */
+function processAnswer(response: TokenResponse, endpoint: TokenEndpoint, schema: z.ZodMiniType): GrantAnswer {
   return processTokenResponse(response, {
     providerTitle: endpoint.providerTitle,
     schema,
     loginHint: endpoint.loginHint,
-  });
+  }) as GrantAnswer;
 }

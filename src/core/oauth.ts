@@ -26,7 +26,8 @@ export function processTokenResponse<T extends z.ZodMiniType>(
   options: ProcessOptions<T>,
 ): z.infer<T> {
   const { providerTitle } = options;
-  if (response.status === 200 || response.status === 201) {
+  // 200 only: every provider documents it, and RFC 6749 §5.1 names no other.
+  if (response.status === 200) {
     let body: unknown;
     try {
       body = JSON.parse(response.text);

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import {
   authorizationCodeGrantRequest,
   clientCredentialsGrantRequest,
-  processGrantResponse,
+  processAuthorizationCodeResponse,
+  processClientCredentialsResponse,
+  processRefreshTokenResponse,
   refreshTokenGrantRequest,
-  RotatingTokenAnswer,
-  TokenAnswer,
   type OAuthClient,
 } from '../../src/core/grants.js';
 import { json, scriptedFetch, testDeps } from '../support/deps.js';
@@ -130,32 +130,57 @@ describe('grants that spend a single-use secret', () => {
   });
 });
 
-describe('processGrantResponse', () => {
+describe('per-grant processors', () => {
   const response = (status: number, payload: unknown) => ({
     status,
     headers: new Headers(),
     text: JSON.stringify(payload),
     redact: [],
   });
+  type Processor = (r: ReturnType<typeof response>) => unknown;
+  const clientCredentials: Processor = (r) => processClientCredentialsResponse(r, endpoint);
+  const clientCredentialsBearer: Processor = (r) =>
+    processClientCredentialsResponse(r, endpoint, { tokenType: 'bearer' });
+  const rotatingRefresh: Processor = (r) => processRefreshTokenResponse(r, endpoint, { rotation: 'required' });
+  const appRefresh: Processor = (r) => processRefreshTokenResponse(r, endpoint, { rotation: 'optional' });
+  const code: Processor = (r) => processAuthorizationCodeResponse(r, endpoint);
+  const minimal = { access_token: 'a', expires_in: 3600 };
+  const rotated = { ...minimal, refresh_token: 'r2' };
 
-  it('accepts the documented fields, and requires a refresh token where the grant rotates', () => {
-    expect(
-      processGrantResponse(response(200, { access_token: 'a', expires_in: 3600 }), endpoint, TokenAnswer),
-    ).toMatchObject({ access_token: 'a', expires_in: 3600 });
-    expect(() =>
-      processGrantResponse(response(200, { access_token: 'a', expires_in: 3600 }), endpoint, RotatingTokenAnswer),
-    ).toThrow(/refresh_token missing/);
-    expect(() => processGrantResponse(response(200, { expires_in: 3600 }), endpoint, TokenAnswer)).toThrow(
-      /access_token missing/,
-    );
+  it.each<[string, Processor, number, unknown, RegExp | 'ok']>([
+    ['client credentials: access token and lifetime', clientCredentials, 200, minimal, 'ok'],
+    ['client credentials: a refresh token is optional', clientCredentials, 200, rotated, 'ok'],
+    ['client credentials: no access token', clientCredentials, 200, { expires_in: 3600 }, /access_token missing/],
+    ['client credentials: no lifetime', clientCredentials, 200, { access_token: 'a' }, /expires_in/],
+    ['client credentials: 201 is not documented', clientCredentials, 201, minimal, /answered HTTP 201/],
+    ['documented token_type bearer', clientCredentialsBearer, 200, { ...minimal, token_type: 'bearer' }, 'ok'],
+    ['token_type compared without case', clientCredentialsBearer, 200, { ...minimal, token_type: 'Bearer' }, 'ok'],
+    ['documented token_type missing', clientCredentialsBearer, 200, minimal, /token_type missing/],
+    [
+      'documented token_type wrong',
+      clientCredentialsBearer,
+      200,
+      { ...minimal, token_type: 'mac' },
+      /token_type invalid/,
+    ],
+    ['refresh that must rotate: rotated', rotatingRefresh, 200, rotated, 'ok'],
+    ['refresh that must rotate: no next refresh token', rotatingRefresh, 200, minimal, /refresh_token missing/],
+    ['refresh of an app: no next refresh token', appRefresh, 200, minimal, 'ok'],
+    ['code exchange: with a refresh token', code, 200, rotated, 'ok'],
+    ['code exchange: no refresh token', code, 200, minimal, /refresh_token missing/],
+    ['code exchange: an empty refresh token', code, 200, { ...minimal, refresh_token: '' }, /refresh_token invalid/],
+  ])('%s', (_name, processor, status, payload, outcome) => {
+    if (outcome === 'ok') expect(processor(response(status, payload))).toMatchObject({ access_token: 'a' });
+    else expect(() => processor(response(status, payload))).toThrow(outcome);
   });
 
-  it('types a rejection (exit 4, with the hint) and any other error (exit 5)', () => {
-    expect(() => processGrantResponse(response(401, { error: 'invalid_client' }), endpoint, TokenAnswer)).toThrow(
-      expect.objectContaining({ exitCode: 4, hint: endpoint.loginHint }),
-    );
-    expect(() => processGrantResponse(response(500, {}), endpoint, TokenAnswer)).toThrow(
-      expect.objectContaining({ exitCode: 5 }),
-    );
-  });
+  it.each([clientCredentials, rotatingRefresh, code])(
+    'types a rejection (exit 4, with the hint) and any other error (exit 5)',
+    (processor) => {
+      expect(() => processor(response(401, { error: 'invalid_client' }))).toThrow(
+        expect.objectContaining({ exitCode: 4, hint: endpoint.loginHint }),
+      );
+      expect(() => processor(response(500, {}))).toThrow(expect.objectContaining({ exitCode: 5 }));
+    },
+  );
 });

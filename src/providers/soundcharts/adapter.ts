@@ -1,15 +1,11 @@
 // Soundcharts: client credentials over HTTP Basic with an optional team_id in the form body;
 // or the deprecated x-app-id / x-api-key header pair, which has no access token at all.
-import * as z from '../../core/zod.js';
-import { clientCredentialsGrantRequest, processGrantResponse, TokenAnswer } from '../../core/grants.js';
+import { clientCredentialsGrantRequest, processClientCredentialsResponse } from '../../core/grants.js';
 import { loginCommand, loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags, requireFlag } from '../common.js';
 import { soundcharts } from './index.js';
 import { secretRequest } from '../../core/model.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
-
-/** Soundcharts documents token_type as always present. */
-const SoundchartsTokenAnswer = z.extend(TokenAnswer, { token_type: z.string().check(z.minLength(1)) });
 
 export const LEGACY_WARNING =
   'Soundcharts API keys (x-app-id / x-api-key) are deprecated; prefer `tokens login soundcharts --client-id ID` with API client credentials.';
@@ -28,7 +24,8 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   };
   const client = { id: clientId, secret: clientSecret, authentication: 'basic' } as const;
   const response = await clientCredentialsGrantRequest(ctx.deps, endpoint, client, { team_id: ctx.settings.team_id });
-  const answer = processGrantResponse(response, endpoint, SoundchartsTokenAnswer);
+  // Soundcharts documents token_type "bearer" on every answer.
+  const answer = processClientCredentialsResponse(response, endpoint, { tokenType: 'bearer' });
   return { token: accessToken(answer, ctx.deps.now(), 'Soundcharts') };
 }
 

@@ -8,13 +8,12 @@ import { describeOAuthError, oauthErrorDetails } from '../../core/oauth.js';
 import {
   authorizationCodeGrantRequest,
   clientCredentialsGrantRequest,
-  processGrantResponse,
+  processAuthorizationCodeResponse,
+  processClientCredentialsResponse,
+  processRefreshTokenResponse,
   refreshTokenGrantRequest,
-  RotatingTokenAnswer,
-  TokenAnswer,
   type ClientAuthentication,
   type OAuthClient,
-  type TokenAnswerSchema,
   type TokenEndpoint,
 } from '../../core/grants.js';
 import { loginCommand, loginHint } from '../../core/hints.js';
@@ -58,18 +57,22 @@ function tokenEndpoint(ctx: ProviderContext, hint?: string): TokenEndpoint {
   };
 }
 
-/** The refresh grant as SoundCloud documents it: client credentials in the form body. A user grant always rotates. */
-async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string, schema: TokenAnswerSchema) {
+/**
+ * The refresh grant as SoundCloud documents it: client credentials in the form body. A user login
+ * must get the next refresh token; an app can mint afresh without one.
+ */
+async function refreshGrant(ctx: ProviderContext, secrets: Secrets, refreshToken: string) {
   const endpoint = tokenEndpoint(ctx);
   const response = await refreshTokenGrantRequest(ctx.deps, endpoint, clientOf(ctx, secrets, 'body'), refreshToken);
-  return processGrantResponse(response, endpoint, schema);
+  const rotation = ctx.settings.mode === 'client_credentials' ? 'optional' : 'required';
+  return processRefreshTokenResponse(response, endpoint, { rotation });
 }
 
 /** Client credentials: HTTP Basic only; SoundCloud refuses credentials in the body for this grant. */
 async function clientCredentialsGrant(ctx: ProviderContext, secrets: Secrets) {
   const endpoint = tokenEndpoint(ctx);
   const response = await clientCredentialsGrantRequest(ctx.deps, endpoint, clientOf(ctx, secrets, 'basic'));
-  return processGrantResponse(response, endpoint, TokenAnswer);
+  return processClientCredentialsResponse(response, endpoint);
 }
 
 function bundle(clientSecret: string, refreshToken: string | null | undefined): Secrets {
@@ -82,7 +85,7 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   if (ctx.settings.mode === 'client_credentials') {
     if (secrets.refresh_token) {
       try {
-        const answer = await refreshGrant(ctx, secrets, secrets.refresh_token, TokenAnswer);
+        const answer = await refreshGrant(ctx, secrets, secrets.refresh_token);
         return mintResult(answer, now(), TITLE, bundle(clientSecret, answer.refresh_token ?? secrets.refresh_token));
       } catch (error) {
         if (!(error instanceof CredentialsRejectedError)) throw error;
@@ -95,7 +98,7 @@ async function mint(ctx: ProviderContext, secrets: Secrets) {
   }
   const refreshToken = secrets.refresh_token;
   if (!refreshToken) throw new Error('soundcloud user login without a refresh token');
-  const answer = await refreshGrant(ctx, secrets, refreshToken, RotatingTokenAnswer);
+  const answer = await refreshGrant(ctx, secrets, refreshToken);
   return mintResult(answer, now(), TITLE, bundle(clientSecret, answer.refresh_token));
 }
 
@@ -156,7 +159,7 @@ async function exchangeCode(ctx: LoginContext, secrets: Secrets, authorization: 
     'Check the client id, client secret and redirect URI registered with your SoundCloud app, then log in again.',
   );
   const response = await authorizationCodeGrantRequest(ctx.deps, endpoint, client, authorization);
-  const answer = processGrantResponse(response, endpoint, RotatingTokenAnswer);
+  const answer = processAuthorizationCodeResponse(response, endpoint);
   return { secrets: bundle(client.secret, answer.refresh_token), token: accessToken(answer, ctx.deps.now(), TITLE) };
 }
 
