@@ -7,7 +7,7 @@
 //    chunks loaded on demand.
 // dist/help.json is the full program's answer to each help form, recorded from the build itself, for
 // the fast path (src/fast-help.ts). dist/meta.json is the two metafiles merged
-// (test/unit/warm-path.test.ts reads it); written last, it marks a finished build.
+// (test/cli/warm-path.test.ts reads it); written last, it marks a finished build.
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // Commander requires node:child_process at load time, for executable subcommands we never use;
 // that one require also loads net, dgram and more on every start (~3 ms of CPU here). Defer it to first use.
-// test/unit/warm-path.test.ts fails if child_process is loaded by a warm `get` again.
+// test/cli/warm-path.test.ts fails if child_process is loaded by a warm `get` again.
 const COMMANDER_EAGER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
 const lazyCommanderChildProcess = {
   name: 'lazy-commander-child-process',

@@ -15,7 +15,7 @@
 // (src/fast-help.ts). What it saves, besides commander and the module graph: setting up
 // process.stdout (the token goes out with fs.writeSync) and node:child_process (a get never needs
 // it; exec replaces the process with its command: src/commands/replace-process.ts).
-// test/unit/fast-path.test.ts runs calls both ways and compares; test/unit/warm-path.test.ts checks
+// test/cli/fast-path.test.ts runs calls both ways and compares; test/cli/warm-path.test.ts checks
 // what dist/fast.cjs contains and what a warm call loads.
 import { isatty } from 'node:tty';
 import { DEFAULT_MIN_TTL_SECONDS, isFresh, readCache } from './core/cache.js';
@@ -379,7 +379,7 @@ function exitAfter(code: number, streams: readonly NodeJS.WritableStream[]): voi
  * with a listener installed, Node no longer starts it on that signal. Every run installs it except
  * a warm get, which lives a few milliseconds past Node's own start-up (when no code of ours can run
  * anyway), holds only the cached token it prints, and keeps its built-ins to those of an empty
- * script (test/unit/warm-path.test.ts); a get that waits for another process's refresh installs it
+ * script (test/cli/warm-path.test.ts); a get that waits for another process's refresh installs it
  * when it begins to wait. `exec` passes SIGUSR1 on to its child.
  */
 function refuseInspectorSignal(): void {

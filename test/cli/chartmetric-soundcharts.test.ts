@@ -77,7 +77,7 @@ describe('chartmetric', () => {
     );
 
     // --min-ttl beyond what the token has left (but within its lifetime) forces a refresh; so does
-    // --force-refresh. (Beyond the lifetime itself it is exit 2: test/cli/hardening.test.ts, item 14.)
+    // --force-refresh. (Beyond the lifetime itself it is exit 2: test/cli/hostile-ground.test.ts.)
     const fresher = await sandbox.run(['get', 'chartmetric', '--min-ttl', '3600'], { env });
     asked.push(fresher.stdout);
     expect(fresher.code).toBe(0);

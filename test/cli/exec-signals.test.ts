@@ -270,7 +270,7 @@ it.each(MODES)(
   },
 );
 
-it('item 5: SIGUSR1 to a running exec opens no inspector, and reaches the child', { timeout: 60_000 }, async () => {
+it('SIGUSR1 to a running exec opens no inspector, and reaches the child', { timeout: 60_000 }, async () => {
   const marker = join(sandbox.home, 'usr1.txt');
   const port = await freePort();
   // Where the inspector would listen if SIGUSR1 started it (Node's default is 127.0.0.1:9229).

@@ -435,7 +435,7 @@ describe('tokens get soundcloud (user login)', () => {
   it('rotates the single-use refresh token across two expiries', async () => {
     // 30-second tokens asked for with --min-ttl 30: a moment after a mint the token has less than
     // that left, so every such get refreshes. (Without --min-ttl the default margin for 30 s tokens
-    // is half their lifetime, and the cache answers: test/cli/hardening.test.ts, item 14.)
+    // is half their lifetime, and the cache answers: test/cli/hostile-ground.test.ts.)
     server.soundcloud.expiresIn = 30;
     const { accessToken: t0, refreshToken: rt0 } = await login();
 

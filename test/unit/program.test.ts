@@ -6,7 +6,7 @@ import { main } from '../../src/main.js';
 import type { IO } from '../../src/core/deps.js';
 import { PassThrough } from 'node:stream';
 
-/** The profile the parsed command runs with, as its "not configured" error names it. (TOKENS_PROFILE is read by Commander from process.env: test/unit/fast-path.test.ts covers it through the CLI.) */
+/** The profile the parsed command runs with, as its "not configured" error names it. (TOKENS_PROFILE is read by Commander from process.env: test/cli/fast-path.test.ts covers it through the CLI.) */
 async function parsedProfile(argv: string[], env: Record<string, string> = {}): Promise<string> {
   let parsed: ParsedCommand | undefined;
   const program = buildProgram({ writeOut: () => undefined, writeErr: () => undefined, env }, (p) => (parsed = p), '0');

@@ -1,6 +1,6 @@
-// Issue 13, the units: files and directories of ours as hostile ground, provider text with the secrets
-// in hand redacted, access tokens checked, bounded bodies, lifetimes and clocks, a store write
-// prepared before a refresh token is spent, and shared failures read back as untrusted.
+// Hostile input, the units: files and directories of ours as hostile ground, provider text with
+// the secrets in hand redacted, access tokens checked, bounded bodies, lifetimes and clocks, a store
+// write prepared before a refresh token is spent, and shared failures read back as untrusted.
 import { execFileSync } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -32,7 +32,7 @@ async function chartmetricDeps(answers: Parameters<typeof scriptedFetch>[0], ref
 
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
 
-describe('item 1: writes never follow a planted symbolic link', () => {
+describe('writes never follow a planted symbolic link', () => {
   it('a link at the cache path is replaced by our own file; its target is untouched', async () => {
     const deps = testDeps();
     const file = cacheFile(deps.paths, 'default', 'chartmetric');
@@ -70,7 +70,7 @@ describe('item 1: writes never follow a planted symbolic link', () => {
   });
 });
 
-describe('item 2: directories and files of ours are tightened or refused', () => {
+describe('directories and files of ours are tightened or refused', () => {
   it('every directory from the tokens directory down is made 0700', async () => {
     const deps = testDeps();
     const root = deps.paths.cacheDir;
@@ -145,7 +145,7 @@ describe('item 2: directories and files of ours are tightened or refused', () =>
   });
 });
 
-describe('item 3: secrets echoed by the provider are redacted', () => {
+describe('secrets echoed by the provider are redacted', () => {
   it('sanitizeProviderText redacts each secret as sent and as encoded', () => {
     const secret = 'rt/secret+value=1';
     const text = `bad ${secret}, ${encodeURIComponent(secret)}, ${new URLSearchParams({ s: secret }).toString().slice(2)}, ${Buffer.from(secret).toString('base64')}`;
@@ -189,7 +189,7 @@ describe('item 3: secrets echoed by the provider are redacted', () => {
   });
 });
 
-describe('item 4: access tokens must be RFC 6750 b64tokens', () => {
+describe('access tokens must be RFC 6750 b64tokens', () => {
   it.each(['abc\nX-Injected: yes', 'abc\r\n', 'tok\u001b[31m', 'has space', 'quote"'])(
     'a token endpoint answering %j: exit 5, nothing cached',
     async (token) => {
@@ -226,7 +226,7 @@ describe('item 4: access tokens must be RFC 6750 b64tokens', () => {
   });
 });
 
-describe('item 6: shared failure records are untrusted text', () => {
+describe('shared failure records are untrusted text', () => {
   it('escape sequences in a recorded failure never reach the message', async () => {
     const { deps } = await chartmetricDeps([]);
     const path = lockPath(deps.paths.stateDir, 'default', 'chartmetric');
@@ -250,7 +250,7 @@ describe('item 6: shared failure records are untrusted text', () => {
   });
 });
 
-describe('item 7: the store write is prepared before a refresh token is spent', () => {
+describe('the store write is prepared before a refresh token is spent', () => {
   it('a store that cannot be written: exit 6 and no request sent', async () => {
     const { deps, calls } = await chartmetricDeps([
       json(200, { token: 'a1', expires_in: 3600, refresh_token: 'rt-2' }),
@@ -285,7 +285,7 @@ describe('item 7: the store write is prepared before a refresh token is spent', 
   });
 });
 
-describe('item 8: a FIFO at a cache or state path is damaged, never read', () => {
+describe('a FIFO at a cache or state path is damaged, never read', () => {
   it('cache, failure record and config.json', async () => {
     const deps = testDeps();
     const file = cacheFile(deps.paths, 'default', 'chartmetric');
@@ -316,7 +316,7 @@ describe('item 8: a FIFO at a cache or state path is damaged, never read', () =>
   });
 });
 
-describe('item 9: lifetimes are bounded', () => {
+describe('lifetimes are bounded', () => {
   it.each([1e13, 1e300, 315_360_001])('expires_in %d: exit 5', async (expires_in) => {
     const { deps } = await chartmetricDeps([json(200, { token: 'tok', expires_in })]);
     await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({
@@ -336,7 +336,7 @@ describe('item 9: lifetimes are bounded', () => {
   });
 });
 
-describe('item 10: token-endpoint bodies and tokens are bounded', () => {
+describe('token-endpoint bodies and tokens are bounded', () => {
   it('an endless 200 body is read only up to the cap, then exit 5', async () => {
     let pulled = 0;
     const endless = new ReadableStream<Uint8Array>({
@@ -371,7 +371,7 @@ describe('item 10: token-endpoint bodies and tokens are bounded', () => {
   });
 });
 
-describe('item 12: mode is validated per provider', () => {
+describe('mode is validated per provider', () => {
   it('"mode":"banana" for Soundcharts is exit 2 naming the field', async () => {
     const deps = testDeps();
     await mkdir(deps.paths.configDir, { recursive: true, mode: 0o700 });
@@ -398,7 +398,7 @@ describe('item 12: mode is validated per provider', () => {
   });
 });
 
-describe('item 14: --min-ttl beyond the lifetime, and the default margin', () => {
+describe('--min-ttl beyond the lifetime, and the default margin', () => {
   it('--min-ttl 7200 on 1-hour tokens: one mint, then exit 2 every time, with no further mint', async () => {
     const { deps, calls } = await chartmetricDeps([
       json(200, { token: 'one', expires_in: 3600, refresh_token: 'rt-2' }),
@@ -447,7 +447,7 @@ describe('item 14: --min-ttl beyond the lifetime, and the default margin', () =>
   });
 });
 
-describe('items 15–16: a clock that was wrong', () => {
+describe('a clock that was wrong', () => {
   it('a token obtained "in the future" is stale whatever its expiry says', () => {
     const now = Date.UTC(2026, 0, 1);
     const minted = { access_token: 't', token_type: 'bearer', obtained_at: now + HOUR, expires_at: now + 2 * HOUR };

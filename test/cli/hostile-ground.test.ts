@@ -1,4 +1,4 @@
-// Issue 13 through the real CLI: a hostile local user (links, loose modes, FIFOs), a broken disk (an
+// Hostile ground through the real CLI: a hostile local user (links, loose modes, FIFOs), a broken disk (an
 // unwritable store or state directory), a misbehaving provider (echoed secrets, injected headers, huge
 // answers and lifetimes) and a wrong clock (faketime). Every world ends with a scan for every secret
 // the CLI held, in every output and file.
@@ -53,7 +53,7 @@ const runWithMounts = (w: World, setup: string, args: string[]) =>
   );
 
 describe('a hostile local user', () => {
-  it('item 1: a link planted at the cache path is replaced, its target untouched', async () => {
+  it('a link planted at the cache path is replaced, its target untouched', async () => {
     const w = await worlds.loggedIn('chartmetric');
     const victim = home(w, 'victim.txt');
     await writeFile(victim, 'do not overwrite\n', { mode: 0o644 });
@@ -67,7 +67,7 @@ describe('a hostile local user', () => {
     expect(JSON.parse(await readFile(cachePath(w), 'utf8'))).toMatchObject({ access_token: r.stdout.trim() });
   });
 
-  it('item 2: loose directories are tightened, a group/other-writable cache file is never served', async () => {
+  it('loose directories are tightened, a group/other-writable cache file is never served', async () => {
     const w = await worlds.loggedIn('chartmetric');
     const dirs = [
       home(w, '.cache/tokens'),
@@ -99,7 +99,7 @@ describe('a hostile local user', () => {
     );
   });
 
-  it('item 2: a directory of ours that is a symbolic link is refused with exit 6', async () => {
+  it('a directory of ours that is a symbolic link is refused with exit 6', async () => {
     const w = await worlds.loggedIn('chartmetric');
     await expireCache(w);
     const elsewhere = home(w, 'elsewhere');
@@ -111,7 +111,7 @@ describe('a hostile local user', () => {
     expect(r.stderr).toContain(`refusing to use ${home(w, '.local/state/tokens')}: it is a symbolic link`);
   });
 
-  it('item 8: a FIFO at the cache path hangs nothing: get, get --force-refresh and status', async () => {
+  it('a FIFO at the cache path hangs nothing: get, get --force-refresh and status', async () => {
     const w = await worlds.loggedIn('chartmetric');
     await rm(cachePath(w));
     execFileSync('mkfifo', ['-m', '600', cachePath(w)]);
@@ -133,7 +133,7 @@ describe('a hostile local user', () => {
 });
 
 describe('a broken disk', () => {
-  it('item 7: an unwritable file store is found before the rotating refresh token is sent', async () => {
+  it('an unwritable file store is found before the rotating refresh token is sent', async () => {
     const w = await worlds.loggedIn('chartmetric');
     const liveBefore = liveChartmetric(w);
     const blocker = home(w, '.local/share/tokens/secrets.enc.lock');
@@ -163,7 +163,7 @@ describe('a broken disk', () => {
       /secrets\.enc.*no space left on the device|tokens: no space left on the device/,
     ],
   ] as const)(
-    'item 7: a %s data directory is found before the single-use SoundCloud token is sent',
+    'a %s data directory is found before the single-use SoundCloud token is sent',
     async (_name, setup, says) => {
       const w = await worlds.loggedIn('soundcloud-user');
       const liveBefore = w.server.liveRefreshTokens('soundcloud');
@@ -176,7 +176,7 @@ describe('a broken disk', () => {
     },
   );
 
-  it('item 11: a state directory that is not a directory: get, login and logout exit 6 naming it', async () => {
+  it('a state directory that is not a directory: get, login and logout exit 6 naming it', async () => {
     const w = await worlds.loggedIn('chartmetric');
     await expireCache(w);
     const state = home(w, '.local/state/tokens');
@@ -203,7 +203,7 @@ describe('a broken disk', () => {
 });
 
 describe('a misbehaving provider', () => {
-  it('item 3: an error description echoing the refresh token that was sent is printed redacted', async () => {
+  it('an error description echoing the refresh token that was sent is printed redacted', async () => {
     const w = await worlds.loggedIn('chartmetric');
     await expireCache(w);
     const [refresh] = liveChartmetric(w);
@@ -216,7 +216,7 @@ describe('a misbehaving provider', () => {
     expect(r.stderr).toContain('refresh token [redacted] was revoked');
   });
 
-  it('item 3: Soundcharts echoing the client secret (and its Basic credential)', async () => {
+  it('Soundcharts echoing the client secret (and its Basic credential)', async () => {
     const w = await worlds.loggedIn('soundcharts');
     await expireCache(w);
     const secret = w.secrets[1]!;
@@ -230,7 +230,7 @@ describe('a misbehaving provider', () => {
     expect(r.stderr).toContain('secret [redacted] / Basic [redacted] refused');
   });
 
-  it('item 4: a token with a header injected: exit 5, nothing printed or cached', async () => {
+  it('a token with a header injected: exit 5, nothing printed or cached', async () => {
     const w = await worlds.loggedIn('chartmetric');
     await expireCache(w);
     const before = await readFile(cachePath(w), 'utf8');
@@ -247,7 +247,7 @@ describe('a misbehaving provider', () => {
     expect(await readFile(cachePath(w), 'utf8')).toBe(before);
   });
 
-  it('item 9: a huge expires_in is exit 5, and the refresh token it rotated is kept', async () => {
+  it('a huge expires_in is exit 5, and the refresh token it rotated is kept', async () => {
     const w = await worlds.loggedIn('chartmetric');
     w.server.chartmetric.expiresIn = 1e13;
     const r = await w.run(['get', 'chartmetric', '--force-refresh']);
@@ -259,7 +259,7 @@ describe('a misbehaving provider', () => {
     expect(w.server.violations).toEqual([]);
   });
 
-  it('item 9: a cache with an expiry of 1e300 does not break status or --format json', async () => {
+  it('a cache with an expiry of 1e300 does not break status or --format json', async () => {
     const w = await worlds.loggedIn('chartmetric');
     const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as Record<string, unknown>;
     await writeFile(cachePath(w), JSON.stringify({ ...cached, expires_at: 1e300, obtained_at: undefined }), {
@@ -272,7 +272,7 @@ describe('a misbehaving provider', () => {
     expect(new Date(JSON.parse(json.stdout).expires_at).getFullYear()).toBeLessThan(3000);
   });
 
-  it('item 10: a 2 MB answer and a 50 KB token are exit 5', async () => {
+  it('a 2 MB answer and a 50 KB token are exit 5', async () => {
     const w = await worlds.loggedIn('chartmetric');
     await expireCache(w);
     w.server.fault('chartmetric', { status: 200, body: `{"token":"${'a'.repeat(2_000_000)}","expires_in":3600}` });
@@ -285,7 +285,7 @@ describe('a misbehaving provider', () => {
     expect(long.stderr).toContain('longer than 16384 characters');
   });
 
-  it('item 12: "mode":"banana" for Soundcharts is exit 2 naming the field', async () => {
+  it('"mode":"banana" for Soundcharts is exit 2 naming the field', async () => {
     const w = await worlds.loggedIn('soundcharts');
     const file = home(w, '.config/tokens/config.json');
     const config = JSON.parse(await readFile(file, 'utf8'));
@@ -299,7 +299,7 @@ describe('a misbehaving provider', () => {
 });
 
 describe('time', () => {
-  it('item 14: --min-ttl longer than the lifetime is exit 2 every time, with no mint', async () => {
+  it('--min-ttl longer than the lifetime is exit 2 every time, with no mint', async () => {
     const w = await worlds.loggedIn('chartmetric');
     const since = Date.now();
     for (let i = 0; i < 3; i++) {
@@ -310,7 +310,7 @@ describe('time', () => {
     expect(tokenRequests(w, since)).toEqual([]);
   });
 
-  it('item 14: 30-second tokens without --min-ttl are served from the cache, not minted on every get', async () => {
+  it('30-second tokens without --min-ttl are served from the cache, not minted on every get', async () => {
     const w = await worlds.loggedIn('chartmetric');
     w.server.chartmetric.expiresIn = 30;
     const first = await w.run(['get', 'chartmetric', '--force-refresh']);
@@ -321,7 +321,7 @@ describe('time', () => {
     expect(tokenRequests(w, since)).toEqual([]);
   });
 
-  it('item 16: a token minted while the clock was an hour ahead is stale once the clock is right', async () => {
+  it('a token minted while the clock was an hour ahead is stale once the clock is right', async () => {
     const w = await worlds.loggedIn('chartmetric');
     const ahead = await runFaked(w, '+1h', ['get', 'chartmetric', '--force-refresh']);
     expect(ahead.code, ahead.stderr).toBe(0);
@@ -334,7 +334,7 @@ describe('time', () => {
     expect(tokenRequests(w, since)).toHaveLength(1);
   });
 
-  it('item 15: a failure recorded while the clock was ahead does not block later refreshes', async () => {
+  it('a failure recorded while the clock was ahead does not block later refreshes', async () => {
     const w = await worlds.loggedIn('chartmetric');
     w.server.faultAlways('chartmetric', { status: 503 });
     const failed = await runFaked(w, '+1h', ['get', 'chartmetric', '--force-refresh']);

@@ -8,8 +8,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleForChild, repoTempDir } from './support/bundle.js';
-import { startSecretService, type SecretService } from './support/secret-service.js';
+import { bundleForChild, repoTempDir } from '../support/bundle.js';
+import { startSecretService, type SecretService } from '../support/secret-service.js';
 
 type Op =
   | { op: 'check' }

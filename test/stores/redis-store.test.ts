@@ -3,12 +3,12 @@
 // the key derived once, persistence warnings, and failures that name HOST:PORT and nothing else.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTokensError } from '../src/core/errors.js';
-import { RedisStore } from '../src/store/redis.js';
-import { redisSettings } from '../src/store/redis-env.js';
-import { ChainMovedError, type PartsDeps } from '../src/store/store.js';
-import { RedisServer, startErrorRedis } from './support/redis.js';
-import { freePort, random } from './support/worlds.js';
+import { isTokensError } from '../../src/core/errors.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { redisSettings } from '../../src/store/redis-env.js';
+import { ChainMovedError, type PartsDeps } from '../../src/store/store.js';
+import { RedisServer, startErrorRedis } from '../support/redis.js';
+import { freePort, random } from '../support/worlds.js';
 
 const PASS = 'correct horse battery staple (redis store)';
 let redis: RedisServer;
