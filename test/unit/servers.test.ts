@@ -628,21 +628,19 @@ describe('faults', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(server.count('chartmetric')).toBe(1);
     expect(server.requests[0]!.status).toBeUndefined();
-    const t0 = Date.now();
+    // The hang never ends: a close() that waited for it would never resolve.
     await server.close();
-    expect(Date.now() - t0).toBeLessThan(1000);
     await expect(pending).rejects.toThrow();
     await server.close(); // idempotent
   });
 
   it('close() interrupts a pending delay', async () => {
-    server.delayMs = 60_000;
+    // Longer than the test's own time-out: a close() that waited for the delay would fail the test.
+    server.delayMs = 3_600_000;
     const pending = cm('cm-refresh-1');
     pending.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 100));
-    const t0 = Date.now();
     await server.close();
-    expect(Date.now() - t0).toBeLessThan(1000);
     await expect(pending).rejects.toThrow();
     expect(server.mints('chartmetric')).toBe(0);
   });
