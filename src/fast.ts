@@ -17,10 +17,12 @@
 // it; exec replaces the process with its command: src/commands/replace-process.ts).
 // test/cli/fast-path.test.ts runs calls both ways and compares; test/cli/warm-path.test.ts checks
 // what dist/fast.cjs contains and what a warm call loads.
+import { existsSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { DEFAULT_MIN_TTL_SECONDS, isFresh, readCache } from './core/cache.js';
 import { readConfigQuickly, settingsFor } from './core/config-file.js';
 import { resolveEndpoints } from './core/endpoints.js';
+import { failurePath, lockPath } from './core/lock-files.js';
 import { checkEnv, readEnv, TOKENS_DEBUG, TOKENS_EXEC_STAY, TOKENS_NO_FAST_PATH } from './core/env.js';
 import { writeOut } from './core/sync-output.js';
 import { describeTokensError, isTokensError } from './core/errors.js';
@@ -345,6 +347,8 @@ async function answerStatus(options: StatusOptions, env: Env, paths: Paths): Pro
     let refreshToken: boolean | null = null;
     let cached;
     if (target.settings) {
+      // A failure recorded for this login (a refusal, status's needs_login) is the full program's to read.
+      if (existsSync(failurePath(lockPath(paths.stateDir, options.profile, id)))) return undefined;
       const noted = notedRefreshToken(paths, env, options.profile, id);
       if (noted === undefined) return undefined;
       refreshToken = noted;
@@ -357,6 +361,7 @@ async function answerStatus(options: StatusOptions, env: Env, paths: Paths): Pro
         token: cached?.kind === 'hit' ? cached.token : undefined,
         refreshToken,
         store,
+        needsLogin: false,
         now: Date.now(),
       }),
     );

@@ -24,6 +24,8 @@ export interface StatusEntry {
   token_expires_at: string | null;
   token_expired: boolean | null;
   refresh_token: boolean | null;
+  /** The provider refused the stored login (exit 4 from a refresh): only `tokens login` helps. */
+  needs_login: boolean | null;
 }
 
 export interface StatusTarget {
@@ -56,6 +58,8 @@ export interface StatusFacts {
   refreshToken: boolean | null;
   /** The store the provider's secrets are in, as people know it (status.ts: describeStore). */
   store: string;
+  /** A refusal is recorded for this login (broker.ts: needsLogin). */
+  needsLogin: boolean;
   now: number;
 }
 
@@ -72,6 +76,7 @@ export function statusEntry(target: StatusTarget, profile: string, facts: Status
       token_expires_at: null,
       token_expired: null,
       refresh_token: null,
+      needs_login: null,
     };
   }
   const { token } = facts;
@@ -86,6 +91,7 @@ export function statusEntry(target: StatusTarget, profile: string, facts: Status
     // A token obtained "in the future" (under a clock that ran ahead) is stale whatever it says.
     token_expired: token ? token.expires_at <= facts.now || !isFresh(token, facts.now, 0, true) : null,
     refresh_token: facts.refreshToken,
+    needs_login: facts.needsLogin,
   };
 }
 

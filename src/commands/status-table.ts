@@ -42,11 +42,13 @@ export function renderStatusTable(
     e.profile,
     e.mode ?? '',
     e.store ?? '',
-    e.mode === 'legacy'
-      ? 'static API key'
-      : e.token_expired
-        ? 'expired'
-        : describeExpiry(e.token_expires_at, options.now),
+    e.needs_login
+      ? 'refused: log in again'
+      : e.mode === 'legacy'
+        ? 'static API key'
+        : e.token_expired
+          ? 'expired'
+          : describeExpiry(e.token_expires_at, options.now),
     e.refresh_token === null ? 'unknown' : e.refresh_token ? 'yes' : 'no',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -57,7 +59,7 @@ export function renderStatusTable(
       .trimEnd();
   const paint = (row: string[], line: string) => {
     const token = row[4]!;
-    if (token === 'expired') return line.replace(token, colour.red(token));
+    if (token === 'expired' || token.startsWith('refused')) return line.replace(token, colour.red(token));
     if (token.startsWith('expires')) return line.replace(token, colour.green(token));
     return line;
   };

@@ -3,7 +3,7 @@
 // login and rotation leave (src/core/secret-note.ts); only without a usable note (and always for the
 // Redis store) is the store asked, and then only whether the refresh token exists. What is reported
 // and how it is printed is status-report.ts, shared with the fast path (src/fast.ts).
-import { secretKey } from '../core/broker.js';
+import { needsLogin, secretKey } from '../core/broker.js';
 import { readCache } from '../core/cache.js';
 import { findSettings } from '../core/context.js';
 import { ExitCode, isTokensError } from '../core/errors.js';
@@ -57,11 +57,20 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     const id = target.provider.id;
     const cached = target.settings ? await readCache(deps.paths, options.profile, id) : undefined;
     const known = noted.get(id);
+    // The board the broker records a refusal on (the store's, shared by every machine using it).
+    const refused =
+      target.settings && !unreadable
+        ? await opened
+            .parts(options.profile, id, deps)
+            .failures.read()
+            .then(needsLogin, () => false)
+        : false;
     entries.push(
       statusEntry(target, options.profile, {
         token: cached?.kind === 'hit' ? cached.token : undefined,
         refreshToken: known ?? (store ? await hasRefreshToken(store, secretKey(options.profile, id)) : null),
         store: target.settings ? describeStore(target.settings.store ?? storeKind(deps.env), opened) : '',
+        needsLogin: refused,
         now: deps.now(),
       }),
     );
@@ -77,7 +86,8 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
       ...(colour ? { paint: await colourPainter() } : {}),
     }),
   );
-  return 0;
+  // `status PROVIDER || tokens login PROVIDER`: a refused login is 4, as `get` would exit.
+  return options.provider && entries[0]?.needs_login ? ExitCode.rejected : 0;
 }
 
 /** The store a login used, as people know it: 'redis (HOST:PORT)' when it is the open one. */

@@ -217,9 +217,23 @@ export class TokenBroker {
       refuseUnreachableMinTtl(token, provider, options);
       return { kind: 'token', token };
     } catch (error) {
+      // The provider said "log in again": no cached token of this login is handed out any more,
+      // here or on another machine sharing the store (the record keeps every later get from asking).
+      if (error instanceof CredentialsRejectedError) await this.#forgetTokens(parts, profile, provider);
       await recordFailure(parts.failures, error, this.#deps);
       throw error;
     }
+  }
+
+  async #forgetTokens(parts: BrokerParts, profile: string, provider: ProviderDescriptor): Promise<void> {
+    const { deleteCache } = await import('./cache.js');
+    const why = (error: unknown) => (error instanceof Error ? error.message : 'error');
+    await parts.sharedCache
+      ?.delete()
+      .catch((error: unknown) => this.#deps.debug(`could not delete the shared token cache (${why(error)})`));
+    await deleteCache(this.#deps.paths, profile, provider.id).catch((error: unknown) =>
+      this.#deps.debug(`could not delete the token cache (${why(error)})`),
+    );
   }
 
   /** The token in the local or shared cache once the lock is held, when it will do. */
@@ -487,17 +501,25 @@ class RotationNotSavedError extends StoreError {
 // those waiters get it instead; a process that asks later tries again.
 
 /**
- * Which failures other processes share rather than repeat. The provider's answer (rejected: 4,
- * unavailable or rate limited: 5) goes to the processes that were waiting for it ('waiting'), and so
- * does a rotation that could not be saved. When that rotation was the whole login, it goes to every
- * later process too ('sticky'), until a login or logout clears the board: the store still holds the
+ * Which failures other processes share rather than repeat. The provider's answer "unavailable or
+ * rate limited" (5) goes to the processes that were waiting for it ('waiting'), and so does a
+ * rotation that could not be saved. A refusal (4), and a rotation lost when it was the whole login,
+ * go to every later process too ('sticky'), until a login or logout clears the board: the store still holds the
  * refresh token that exchange spent, and sending a spent single-use token again is what a provider
  * following RFC 9700 takes for theft. A store that cannot be read is not shared: that depends on each
  * process's own TOKENS_PASSPHRASE, and costs no request.
  */
 function shareFailure(error: TokensError): 'none' | 'waiting' | 'sticky' {
   if (error instanceof RotationNotSavedError) return error.loginLost ? 'sticky' : 'waiting';
-  return error.exitCode === ExitCode.rejected || error.exitCode === ExitCode.unavailable ? 'waiting' : 'none';
+  // The provider refused the stored login (exit 4: log in again): asking again would be refused
+  // again (and may count as reuse), so every later process is told, and `status` shows it.
+  if (error.exitCode === ExitCode.rejected) return 'sticky';
+  return error.exitCode === ExitCode.unavailable ? 'waiting' : 'none';
+}
+
+/** A recorded failure that only a login (or logout) ends: the provider refused, or the login was lost. */
+export function needsLogin(record: RecordedFailure | 'damaged' | undefined): boolean {
+  return record !== undefined && record !== 'damaged' && record.sharing === 'sticky';
 }
 
 async function recordFailure(board: FailureBoard, error: unknown, deps: Deps): Promise<void> {

@@ -337,6 +337,57 @@ describe('single faults', () => {
   });
 });
 
+describe('a login the provider refused (first hour 2)', () => {
+  const entry = (stdout: string) =>
+    (JSON.parse(stdout) as { providers: Array<Record<string, unknown>> }).providers.find(
+      (p) => p.provider === 'chartmetric',
+    )!;
+
+  it('the cached token is forgotten, get and status say to log in again (both paths), until a login clears it', async () => {
+    // Logged in: a token valid for an hour is cached.
+    const w = await worlds.loggedIn('chartmetric');
+    const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as { access_token: string };
+    w.server.fault('chartmetric', {
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'Refresh token revoked' },
+    });
+    const refused = await w.run(['get', 'chartmetric', '--force-refresh']);
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 4, stdout: '' });
+    w.server.clearFaults();
+
+    const since = Date.now();
+    for (const env of [{}, { TOKENS_NO_FAST_PATH: '1' }]) {
+      const get = await w.run(['get', 'chartmetric'], { env });
+      expect({ code: get.code, stdout: get.stdout }).toEqual({ code: 4, stdout: '' });
+      expect(get.stderr).toContain('tokens login chartmetric');
+      expect(get.stderr).not.toContain(cached.access_token);
+      const exec = await w.run(['exec', '--provider', 'chartmetric', '--', 'true'], { env });
+      expect(exec.code).toBe(4);
+      const one = await w.run(['status', 'chartmetric'], { env });
+      expect(one.code, one.stderr).toBe(4);
+      expect(one.stdout).toMatch(/chartmetric .*log in again/);
+      const all = await w.run(['status'], { env });
+      expect(all.code).toBe(0);
+      expect(all.stdout).toMatch(/chartmetric .*log in again/);
+      const json = await w.run(['status', '--json'], { env });
+      expect(json.code).toBe(0);
+      expect(entry(json.stdout)).toMatchObject({ configured: true, needs_login: true, token_expires_at: null });
+    }
+    // The refusal is not sent again: only a login helps.
+    expect(tokenRequests(w, since)).toEqual([]);
+
+    await login(w, { refreshToken: w.server.liveRefreshTokens('chartmetric')[0]! });
+    for (const env of [{}, { TOKENS_NO_FAST_PATH: '1' }]) {
+      const json = await w.run(['status', '--json'], { env });
+      expect(entry(json.stdout)).toMatchObject({ configured: true, needs_login: false, token_expired: false });
+      expect((await w.run(['status', 'chartmetric'], { env })).code).toBe(0);
+      const get = await w.run(['get', 'chartmetric'], { env });
+      expect(get.code, get.stderr).toBe(0);
+    }
+    expect(w.server.violations).toEqual([]);
+  });
+});
+
 describe('the lock', () => {
   it.each([
     ['soundcharts', 'a 10 s delay'],

@@ -458,13 +458,14 @@ describe('a clock that was wrong', () => {
   });
 
   it('a waiting failure recorded in the future (the clock ran ahead) is not shared', async () => {
+    // (A refusal, exit 4, is shared with every later process: a rate limit past the cap is 'waiting'.)
     const { deps, calls } = await chartmetricDeps([
-      json(400, { error: 'invalid_grant' }),
+      json(429, { error: 'slow down' }, { 'retry-after': '600' }),
       json(200, { token: 'ok', expires_in: 3600 }),
     ]);
     const ahead = deps.clock.now;
     deps.clock.now += HOUR;
-    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 4 });
+    await expect(new TokenBroker(deps).get(chartmetric, 'default', get)).rejects.toMatchObject({ exitCode: 5 });
     deps.clock.now = ahead;
     expect(await new TokenBroker(deps).get(chartmetric, 'default', get)).toMatchObject({
       token: { access_token: 'ok' },

@@ -27,6 +27,7 @@ describe('renderStatusTable', () => {
     token_expires_at: at(42 * 60_000),
     token_expired: false,
     refresh_token: true,
+    needs_login: false,
     ...over,
   });
 
