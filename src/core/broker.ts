@@ -38,7 +38,8 @@ import type {
   SecretStore,
 } from '../store/store.js';
 
-export interface GetOptions {
+/** What a caller needs of a token. */
+export interface TokenNeeds {
   minTtlSeconds: number;
   /**
    * True when the caller asked for minTtlSeconds (--min-ttl): a token that cannot meet it is an
@@ -49,6 +50,21 @@ export interface GetOptions {
 }
 
 export type Credential = { kind: 'token'; token: AccessToken } | { kind: 'static'; credentials: StaticHeaders };
+
+/** One refresh under way: what it is for, and the parts it works with once the local lock is held. */
+interface Refresh {
+  readonly provider: ProviderDescriptor;
+  readonly profile: string;
+  readonly options: TokenNeeds;
+  /** When this process began asking: a failure recorded since then is its answer too. */
+  readonly asked: number;
+  /** What the caches held when the call began: with --force-refresh, the token not to hand out again. */
+  readonly replacing: CacheRead;
+  readonly store: SecretStore;
+  readonly parts: BrokerParts;
+  readonly ctx: ProviderContext;
+  readonly adapter: ProviderAdapter;
+}
 
 export function secretKey(profile: string, provider: string): string {
   return `${profile}/${provider}`;
@@ -62,7 +78,7 @@ export class TokenBroker {
     this.#deps = deps;
   }
 
-  async get(provider: ProviderDescriptor, profile: string, options: GetOptions): Promise<Credential> {
+  async get(provider: ProviderDescriptor, profile: string, options: TokenNeeds): Promise<Credential> {
     const seen = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(seen, provider);
     if (
@@ -94,7 +110,7 @@ export class TokenBroker {
     provider: ProviderDescriptor,
     profile: string,
     refused: string,
-    options: Omit<GetOptions, 'forceRefresh'>,
+    options: Omit<TokenNeeds, 'forceRefresh'>,
   ): Promise<Credential> {
     const seen = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(seen, provider);
@@ -124,7 +140,7 @@ export class TokenBroker {
   async #refresh(
     provider: ProviderDescriptor,
     profile: string,
-    options: GetOptions,
+    options: TokenNeeds,
     seen: CacheRead,
   ): Promise<Credential> {
     const deps = this.#deps;
@@ -159,20 +175,8 @@ export class TokenBroker {
             await this.#cacheLocally(profile, provider, shared);
             return { kind: 'token', token: shared };
           }
-          return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) =>
-            this.#underLock(
-              bothHeld(local, remote),
-              asked,
-              store,
-              parts,
-              ctx,
-              adapter,
-              provider,
-              profile,
-              options,
-              replacing,
-            ),
-          );
+          const job: Refresh = { provider, profile, options, asked, replacing, store, parts, ctx, adapter };
+          return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) => this.#underLock(job, bothHeld(local, remote)));
         });
       } catch (error) {
         if (!(error instanceof LostBeforeSending) || attempt >= MAX_LOCK_ATTEMPTS)
@@ -183,26 +187,16 @@ export class TokenBroker {
   }
 
   /** A token found in a cache will do: fresh enough, and with --force-refresh not the one to replace. */
-  #willDo(token: AccessToken, options: GetOptions, seen: CacheRead): boolean {
+  #willDo(token: AccessToken, options: TokenNeeds, seen: CacheRead): boolean {
     if (!isFresh(token, this.#deps.now(), options.minTtlSeconds, options.minTtlGiven)) return false;
     const changed = seen.kind !== 'hit' || seen.token.access_token !== token.access_token;
     return !options.forceRefresh || changed;
   }
 
-  async #underLock(
-    held: HeldLock,
-    asked: number,
-    store: SecretStore,
-    parts: BrokerParts,
-    ctx: ProviderContext,
-    adapter: ProviderAdapter,
-    provider: ProviderDescriptor,
-    profile: string,
-    options: GetOptions,
-    seen: CacheRead,
-  ): Promise<Credential> {
+  async #underLock(job: Refresh, held: HeldLock): Promise<Credential> {
+    const { parts, asked, options } = job;
     // Another process may have refreshed while we waited for the lock: use its token.
-    const fresh = await this.#freshAfterWait(profile, provider, options, seen, parts);
+    const fresh = await this.#freshAfterWait(job);
     if (fresh) return { kind: 'token', token: fresh };
     // Or tried while we waited, and failed: the same request now would fail the same way (or,
     // after a lost rotation, send a spent refresh token). Give up with its answer.
@@ -211,21 +205,21 @@ export class TokenBroker {
       recorded && recorded !== 'damaged' ? sharedWith(recorded, asked, this.#deps.now()) : undefined;
     if (recentFailure) throw recentFailure;
     try {
-      const token = await this.#mintAndPersist(store, parts, held, ctx, adapter, provider, profile);
+      const token = await this.#mintAndPersist(job, held);
       if (recorded !== undefined && (recorded === 'damaged' || recorded.sharing !== 'sticky'))
         await parts.failures.clear().catch(() => undefined);
-      refuseUnreachableMinTtl(token, provider, options);
+      refuseUnreachableMinTtl(token, job.provider, options);
       return { kind: 'token', token };
     } catch (error) {
       // The provider said "log in again": no cached token of this login is handed out any more,
       // here or on another machine sharing the store (the record keeps every later get from asking).
-      if (error instanceof CredentialsRejectedError) await this.#forgetTokens(parts, profile, provider);
+      if (error instanceof CredentialsRejectedError) await this.#forgetTokens(job);
       await recordFailure(parts.failures, error, this.#deps);
       throw error;
     }
   }
 
-  async #forgetTokens(parts: BrokerParts, profile: string, provider: ProviderDescriptor): Promise<void> {
+  async #forgetTokens({ parts, profile, provider }: Refresh): Promise<void> {
     const { deleteCache } = await import('./cache.js');
     const why = (error: unknown) => (error instanceof Error ? error.message : 'error');
     await parts.sharedCache
@@ -237,33 +231,20 @@ export class TokenBroker {
   }
 
   /** The token in the local or shared cache once the lock is held, when it will do. */
-  async #freshAfterWait(
-    profile: string,
-    provider: ProviderDescriptor,
-    options: GetOptions,
-    seen: CacheRead,
-    parts: BrokerParts,
-  ): Promise<AccessToken | undefined> {
+  async #freshAfterWait({ profile, provider, options, replacing, parts }: Refresh): Promise<AccessToken | undefined> {
     const deps = this.#deps;
     const local = await readCache(deps.paths, profile, provider.id);
     const shared = await parts.sharedCache?.read();
-    if (local.kind === 'hit' && this.#willDo(local.token, options, seen)) return local.token;
-    if (shared && this.#willDo(shared, options, seen)) {
+    if (local.kind === 'hit' && this.#willDo(local.token, options, replacing)) return local.token;
+    if (shared && this.#willDo(shared, options, replacing)) {
       await this.#cacheLocally(profile, provider, shared);
       return shared;
     }
     return undefined;
   }
 
-  async #mintAndPersist(
-    store: SecretStore,
-    parts: BrokerParts,
-    held: HeldLock,
-    ctx: ProviderContext,
-    adapter: ProviderAdapter,
-    provider: ProviderDescriptor,
-    profile: string,
-  ): Promise<AccessToken> {
+  async #mintAndPersist(job: Refresh, held: HeldLock): Promise<AccessToken> {
+    const { store, parts, ctx, adapter, provider, profile } = job;
     const deps = this.#deps;
     const key = secretKey(profile, provider.id);
     let write = await prepareWrite(store, key, provider, profile);
@@ -374,7 +355,7 @@ async function mintKeepingRotation(
  * --min-ttl longer than the provider's token lifetime can never be met: exit 2 naming both, so a
  * loop of gets does not mint (and spend a rotation, or SoundCloud's 50-per-12-h quota) each time.
  */
-function refuseUnreachableMinTtl(token: AccessToken, provider: ProviderDescriptor, options: GetOptions): void {
+function refuseUnreachableMinTtl(token: AccessToken, provider: ProviderDescriptor, options: TokenNeeds): void {
   const lifetime = lifetimeMs(token);
   if (!options.minTtlGiven || lifetime === undefined || lifetime <= 0 || options.minTtlSeconds * 1000 <= lifetime)
     return;

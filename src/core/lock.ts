@@ -38,7 +38,7 @@ export interface LockOptions {
   root?: string;
 }
 
-export interface HeldLock {
+export interface LockFileHold {
   /**
    * True once the lock was found taken over while held (the holder stopped touching it for longer
    * than the stale period, say the machine slept, and another process broke it): whatever this
@@ -53,7 +53,7 @@ export async function withLock<T>(
   deps: LockDeps,
   path: string,
   what: string,
-  fn: (held: HeldLock) => Promise<T>,
+  fn: (held: LockFileHold) => Promise<T>,
   options: LockOptions = {},
 ): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
