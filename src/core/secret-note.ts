@@ -6,7 +6,7 @@
 // A note is believed only for the store TOKENS_STORE selects now (the same kind, the same file),
 // and for the file store only while the secrets file exists; anything else (no note, an older
 // tokens that kept none, a note for another store, a damaged or unsafe file) is "not known", and
-// `status` asks the store as before. This module is on the fast path: no writes at load time, no
+// `status` asks the store. This module is on the fast path: no writes at load time, no
 // zod, and only synchronous reads.
 import { rm, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';

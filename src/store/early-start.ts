@@ -2,8 +2,8 @@
 // over to the full program, which then loads for ~0.1 s of the main thread before it opens the
 // store, it starts what the store will wait for, so that the two overlap instead of adding up:
 //  - the file store: the key derivation, one scrypt (~0.2 s), which runs on libuv's thread pool.
-//    The file store takes the deriver (FileStore option `keys`) and so derives at most once per
-//    process, as before.
+//    The file store takes the deriver (FileStore option `keys`), so it still derives at most once
+//    per process.
 //  - the keychain store: the keytar helper process (src/store/keychain-helper.ts), one Node start
 //    of its own. The keychain store takes it (KeychainStore option `helper`) for its first call.
 // A guess that was wrong (the full program needs no secret after all) costs that work and nothing
