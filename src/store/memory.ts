@@ -6,12 +6,16 @@ import {
   type PartsDeps,
   type PreparedWrite,
   type SecretStore,
+  type StoreKind,
 } from './store.js';
 
-/** In-memory backend for unit tests. */
+/**
+ * In-memory backend for unit tests; `standsFor` a kind a login may record (config.json accepts
+ * only the user's kinds), 'memory' by default.
+ */
 export class MemoryStore implements SecretStore {
-  readonly kind = 'memory' as const;
   readonly where = 'memory';
+  constructor(readonly kind: StoreKind = 'memory') {}
   readonly shared = false;
   readonly #items = new Map<string, string>();
 
