@@ -34,9 +34,9 @@ import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptio
 import { isHelpForm, recordedHelp } from './fast-help.js';
 import { awaitRefresh, type RefreshClaim } from './fast-refresh.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
-import { storeKindFromEnv } from './store/open.js';
+import { storeKindFromEnv } from './store/locations.js';
 import pkg from '../package.json' with { type: 'json' };
-import type { Credential } from './core/broker.js';
+import type { Credential } from './core/model.js';
 import type { ProviderDescriptor } from './core/model.js';
 
 /** Set (to anything) by the tests only: every call goes to the full program, for comparison. */

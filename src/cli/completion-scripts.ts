@@ -6,10 +6,8 @@
 // Only types are imported from program.ts: this module is loaded lazily by `tokens completion`,
 // and a run-time import would pull program.ts out of the main bundle into a shared chunk.
 import type { Argument, Command, Option } from 'commander';
-import type { CompletionHint } from './program.js';
+import { COMPLETION_HINT, type CompletionHint } from './completion-hints.js';
 
-/** Same key as COMPLETION_HINT in program.ts (a registered symbol, shared without an import). */
-const HINT_KEY = Symbol.for('tokens.completion-hint');
 /** Same name as COMPLETE_COMMAND in program.ts: the hidden command that prints dynamic values. */
 export const COMPLETE_COMMAND = '__complete';
 
@@ -53,7 +51,7 @@ interface ProgramModel {
 }
 
 function hintOf(target: Option | Argument): CompletionHint | undefined {
-  const hint = (target as unknown as Record<symbol, CompletionHint | undefined>)[HINT_KEY];
+  const hint = (target as unknown as Record<symbol, CompletionHint | undefined>)[COMPLETION_HINT];
   if (hint) return hint;
   if (target.argChoices && target.argChoices.length > 0) return { kind: 'values', values: target.argChoices };
   return undefined;

@@ -8,6 +8,7 @@ import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKE
 import { PROVIDERS } from '../providers/registry.js';
 import { parseProfile, parseProvider as parseProviderName, parseSeconds, parseWholeNumber } from './parse.js';
 import { HELP_COMMAND, HELP_FLAGS } from './help-words.js';
+import { completes } from './completion-hints.js';
 import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
 import type { Deps } from '../core/deps.js';
 import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
@@ -30,30 +31,6 @@ export interface ParsedCommand {
 }
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
-
-/**
- * What the value of an option or argument completes to in the generated shell completions
- * (src/cli/completion-scripts.ts; options made with `.choices()` need no hint).
- */
-export type CompletionHint =
-  | { kind: 'values'; values: readonly string[] }
-  /** Profile names from config.json, printed by the hidden `tokens __complete profiles`. */
-  | { kind: 'profiles' }
-  /** The names of tokens' own commands (for `help`). */
-  | { kind: 'commands' }
-  /** Another program and its arguments (for `exec`): the rest of the line completes as a command line. */
-  | { kind: 'command-line' };
-
-/**
- * The hint rides on the Option or Argument object under a registered symbol, so the completion
- * generator (loaded lazily) reads it without importing this module at run time.
- */
-export const COMPLETION_HINT = Symbol.for('tokens.completion-hint');
-
-export function completes<T extends Option | Argument>(target: T, hint: CompletionHint): T {
-  Object.defineProperty(target, COMPLETION_HINT, { value: hint, enumerable: false });
-  return target;
-}
 
 /** The login flags given on the command line, by the table in core/login-flags.ts. */
 function loginFlags(command: Command): LoginFlags {
@@ -473,10 +450,7 @@ stderr, exit 8.`,
       onAction({
         verbose: verbose(command),
         invocation: async (deps) =>
-          (await import('../commands/completion.js')).runCompletion(
-            { shell: shell as (typeof SHELLS)[number], program },
-            deps,
-          ),
+          (await import('./completion.js')).runCompletion({ shell: shell as (typeof SHELLS)[number], program }, deps),
       });
     });
 
@@ -502,7 +476,7 @@ stderr, exit 8.`,
       onAction({
         verbose: false,
         lenient: true,
-        invocation: async (deps) => (await import('../commands/completion.js')).runComplete({ what: what ?? '' }, deps),
+        invocation: async (deps) => (await import('./completion.js')).runComplete({ what: what ?? '' }, deps),
       });
     });
 

@@ -18,7 +18,7 @@ import {
   resolveCommand,
   standardStreamsNonBlocking,
 } from './replace-process.js';
-import type { Credential } from '../core/broker.js';
+import type { Credential } from '../core/model.js';
 import type { TextSink } from '../core/sync-output.js';
 import type { Env } from '../core/paths.js';
 import type { ProviderDescriptor } from '../core/model.js';

@@ -10,7 +10,7 @@ import { profileNote } from '../core/hints.js';
 import { noteStoredSecrets } from '../core/secret-note.js';
 import type { Deps } from '../core/deps.js';
 import { isNotFound, runLocked, type SecretStore } from '../store/store.js';
-import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
+import { secretRequest, type LoginFlags, type ProviderDescriptor } from '../core/model.js';
 
 export interface LoginOptions {
   provider: ProviderDescriptor;
@@ -33,7 +33,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
   const input = new InputReader(deps.io);
   try {
     const secrets: Record<string, string> = {};
-    for (const request of plan.secrets) secrets[request.name] = await input.readSecret(request, deps.env);
+    for (const name of plan.secrets) secrets[name] = await input.readSecret(secretRequest(provider, name), deps.env);
     const settings = { ...plan.settings, store: store.kind };
     const ctx = { ...planned, settings, flags: options.flags, readLine: () => input.readLine() };
     const authorization = await adapter.authorize?.(ctx, secrets);

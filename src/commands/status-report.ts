@@ -3,7 +3,7 @@
 // so both print the same; no I/O here.
 import { isFresh } from '../core/cache.js';
 import { notConfigured } from '../core/hints.js';
-import { renderStatusTable, type Painter } from './status-table.js';
+import { renderStatusTable, type Painter, type StatusEntry } from './status-table.js';
 import type { Env } from '../core/paths.js';
 import type { AccessToken, ProviderDescriptor, ProviderSettings } from '../core/model.js';
 
@@ -11,21 +11,6 @@ export interface StatusOptions {
   provider?: ProviderDescriptor;
   profile: string;
   json: boolean;
-}
-
-/** One row of `status --json`; the field set is documented in the README and kept stable. */
-export interface StatusEntry {
-  provider: string;
-  profile: string;
-  configured: boolean;
-  mode: string | null;
-  store: string | null;
-  client_id: string | null;
-  token_expires_at: string | null;
-  token_expired: boolean | null;
-  refresh_token: boolean | null;
-  /** The provider refused the stored login (exit 4 from a refresh): only `tokens login` helps. */
-  needs_login: boolean | null;
 }
 
 export interface StatusTarget {

@@ -1,6 +1,20 @@
 // The human table of `tokens status`, coloured through chalk only when colour is wanted (chalk is
 // loaded then only: the fast path prints the plain table).
-import type { StatusEntry } from './status-report.js';
+
+/** One row of `status --json`; the field set is documented in the README and kept stable. */
+export interface StatusEntry {
+  provider: string;
+  profile: string;
+  configured: boolean;
+  mode: string | null;
+  store: string | null;
+  client_id: string | null;
+  token_expires_at: string | null;
+  token_expired: boolean | null;
+  refresh_token: boolean | null;
+  /** The provider refused the stored login (exit 4 from a refresh): only `tokens login` helps. */
+  needs_login: boolean | null;
+}
 
 /** How the table marks its header and the token's state; plain text unless colour is wanted. */
 export interface Painter {

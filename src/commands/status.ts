@@ -8,20 +8,14 @@ import { readCache } from '../core/cache.js';
 import { findSettings } from '../core/context.js';
 import { ExitCode, isTokensError } from '../core/errors.js';
 import { notedRefreshToken } from '../core/secret-note.js';
-import { storeKindFromEnv as storeKind } from '../store/open.js';
-import {
-  statusEntry,
-  statusOutput,
-  statusTargets,
-  wantsColour,
-  type StatusEntry,
-  type StatusOptions,
-} from './status-report.js';
+import { storeKindFromEnv as storeKind } from '../store/locations.js';
+import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptions } from './status-report.js';
+import type { StatusEntry } from './status-table.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor, ProviderSettings } from '../core/model.js';
 import type { SecretStore } from '../store/store.js';
 
-export type { StatusEntry, StatusOptions } from './status-report.js';
+export type { StatusOptions } from './status-report.js';
 
 export async function runStatus(options: StatusOptions, deps: Deps): Promise<number> {
   const providers = options.provider ? [options.provider] : deps.providers;

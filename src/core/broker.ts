@@ -21,12 +21,12 @@ import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
 import type {
   AccessToken,
+  Credential,
   MintResult,
   ProviderAdapter,
   ProviderContext,
   ProviderDescriptor,
   Secrets,
-  StaticHeaders,
 } from './model.js';
 import type {
   BrokerParts,
@@ -48,8 +48,6 @@ export interface TokenNeeds {
   minTtlGiven?: boolean;
   forceRefresh: boolean;
 }
-
-export type Credential = { kind: 'token'; token: AccessToken } | { kind: 'static'; credentials: StaticHeaders };
 
 /** One refresh under way: what it is for, and the parts it works with once the local lock is held. */
 interface Refresh {

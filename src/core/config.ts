@@ -3,7 +3,7 @@
 // accepts is used as it is, anything else goes to the zod schema (config-schema.ts, loaded then
 // only), so a broken file names itself and the field.
 import { UsageError } from './errors.js';
-import { lockPath, withLock } from './lock.js';
+import { lockPath, withLock, type LockDeps } from './lock.js';
 import { ensurePrivateDir, readPrivateFile, writePrivateFile } from './private-files.js';
 import {
   CONFIG_MAX_BYTES,
@@ -13,13 +13,16 @@ import {
   settingsFor,
   type Config,
 } from './config-file.js';
-import type { Deps } from './deps.js';
-import type { ProviderName, ProviderSettings } from './model.js';
+import type { ProviderDescriptor, ProviderName, ProviderSettings } from './model.js';
+import type { Paths } from './paths.js';
 
 export { configFile, settingsFor, type Config };
 
 /** What reading the config needs: where it is, and which providers it may name. */
-export type ConfigDeps = Pick<Deps, 'paths' | 'providers'>;
+export interface ConfigDeps {
+  paths: Paths;
+  providers: readonly ProviderDescriptor[];
+}
 
 export async function loadConfig({ paths, providers }: ConfigDeps): Promise<Config> {
   const file = configFile(paths);
@@ -53,7 +56,7 @@ export async function loadConfig({ paths, providers }: ConfigDeps): Promise<Conf
 
 /** Read-modify-write under a lock, so two logins at once cannot drop each other's settings. */
 export async function updateSettings(
-  deps: Deps,
+  deps: ConfigDeps & LockDeps,
   profile: string,
   provider: ProviderName,
   settings: ProviderSettings | undefined,

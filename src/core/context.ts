@@ -4,7 +4,7 @@ import { loadConfig, settingsFor } from './config.js';
 import { resolveEndpoints } from './endpoints.js';
 import { NotConfiguredError } from './errors.js';
 import { loginCommand, notConfigured } from './hints.js';
-import { storeKindFromEnv as storeKind } from '../store/open.js';
+import { storeKindFromEnv as storeKind } from '../store/locations.js';
 import type { Deps } from './deps.js';
 import type { ProviderContext, ProviderDescriptor, ProviderSettings } from './model.js';
 import type { SettingsShare } from '../store/store.js';

@@ -1,48 +1,14 @@
-import type { Env, Paths } from './paths.js';
-import type { TextSink } from './sync-output.js';
+// Everything a run function touches outside itself: the process (runtime.ts), the provider
+// registry and the secret store, injected so tests can replace any part.
+import type { Runtime } from './runtime.js';
 import type { SecretStore } from '../store/store.js';
 import type { ProviderDescriptor } from './model.js';
-import type { Transport } from './transport.js';
 
-/** The streams a command talks through; stdout carries data only, stderr everything for people. */
-export interface IO {
-  stdout: NodeJS.WritableStream;
-  stderr: TextSink;
-  stdin: NodeJS.ReadableStream;
-  stdinIsTTY: boolean;
-  stderrIsTTY: boolean;
-  stdoutIsTTY: boolean;
-}
+export type { IO } from './runtime.js';
 
-/** Everything a run function touches outside itself, injected so tests can replace any part. */
-export interface Deps {
-  io: IO;
-  env: Env;
-  /** The environment any child process is given: `env` without the withheld (secret) variables. */
-  childEnv: Env;
-  paths: Paths;
+export interface Deps extends Runtime {
   /** Every provider (the registry), for what lists them: the config schema, `status`, `exec`. */
   providers: readonly ProviderDescriptor[];
-  /** HTTP (src/core/transport.ts): node:http in the real program; Node's fetch or a script in tests. */
-  fetch: Transport;
-  /** Milliseconds since the epoch. */
-  now: () => number;
-  sleep: (ms: number) => Promise<void>;
-  /** [0, 1), for jitter. */
-  random: () => number;
   /** Opens the store named by TOKENS_STORE; loaded lazily so the warm path never touches it. */
   openStore: () => Promise<SecretStore>;
-  /** Debug lines (--verbose / TOKENS_DEBUG); never given a secret. */
-  debug: (message: string) => void;
-  /**
-   * Run before a token request is sent again (a retry inside src/core/http.ts, after a 429, a 503 or
-   * a network error): the broker sets it, for the requests it makes under its refresh lock, to a
-   * check that the lock is still its own, and it throws when not. Unset: repeats go unchecked.
-   */
-  beforeResend?: () => Promise<void>;
-  /**
-   * When this process began waiting for a refresh another process was making, if it did (the fast
-   * path waited, then handed over): the lock shares with it a failure recorded since.
-   */
-  askedAt?: number;
 }

@@ -1,7 +1,7 @@
 // What `get --format` prints and what `exec` puts in the environment, from one credential.
 // On the warm path: plain string work only.
 import { UsageError } from './errors.js';
-import type { Credential } from './broker.js';
+import type { Credential } from './model.js';
 import type { ProviderDescriptor } from './model.js';
 
 export const FORMATS = ['token', 'header', 'json', 'env'] as const;

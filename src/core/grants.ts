@@ -11,7 +11,7 @@
 import { sendTokenRequest, type SingleUseSecret, type TokenResponse } from './http.js';
 import { basicAuth, ExpiresIn, formBody, processTokenResponse } from './oauth.js';
 import * as z from './zod.js';
-import type { Deps } from './deps.js';
+import type { Runtime } from './runtime.js';
 
 export type ClientAuthentication = 'basic' | 'body';
 
@@ -71,7 +71,7 @@ function authenticate(client: OAuthClient): {
  * `spends` the single-use one among them, if any.
  */
 function grantRequest(
-  deps: Deps,
+  deps: Runtime,
   endpoint: TokenEndpoint,
   client: OAuthClient,
   fields: Record<string, string | undefined>,
@@ -91,7 +91,7 @@ function grantRequest(
 
 /** RFC 6749 §4.4; `extra` carries provider parameters (Soundcharts' team_id). */
 export function clientCredentialsGrantRequest(
-  deps: Deps,
+  deps: Runtime,
   endpoint: TokenEndpoint,
   client: OAuthClient,
   extra: Record<string, string | undefined> = {},
@@ -105,7 +105,7 @@ export function clientCredentialsGrantRequest(
  * do not go through this grant.
  */
 export function refreshTokenGrantRequest(
-  deps: Deps,
+  deps: Runtime,
   endpoint: TokenEndpoint,
   client: OAuthClient,
   refreshToken: string,
@@ -125,7 +125,7 @@ export function refreshTokenGrantRequest(
 
 /** RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5). */
 export function authorizationCodeGrantRequest(
-  deps: Deps,
+  deps: Runtime,
   endpoint: TokenEndpoint,
   client: OAuthClient,
   grant: { code: string; redirect_uri: string; code_verifier: string },

@@ -10,14 +10,14 @@
 //
 // Hand-written rather than a client library: the policy above is the part that matters and no
 // library has it whole (got/ky retry what they are told and forward custom credential headers such
-// as x-api-key across origins). It speaks a subset of the fetch interface (Deps.fetch,
+// as x-api-key across origins). It speaks a subset of the fetch interface (Runtime.fetch,
 // src/core/transport.ts), which the real program carries over node:http (src/core/node-fetch.ts)
 // and unit tests script.
 import { PROXY_VARIABLES, readEnv, TOKENS_HTTP_TIMEOUT } from './env.js';
 import { UnavailableError } from './errors.js';
 import { sanitizeProviderText } from './untrusted-text.js';
 import type { RequestBody } from './request-body.js';
-import type { Deps } from './deps.js';
+import type { Runtime } from './runtime.js';
 import { PROXY_REFUSED, type TransportHeaders, type TransportResponse } from './transport.js';
 
 export const MAX_ATTEMPTS = 3;
@@ -52,7 +52,7 @@ const STATUS_TEXT_LIMIT = 60;
 /** A 429 body is read for SoundCloud's reset_time; no more than this of it. */
 const RATE_LIMIT_BODY_LIMIT = 64 * 1024;
 
-export function httpTimeoutMs(env: Deps['env']): number {
+export function httpTimeoutMs(env: Runtime['env']): number {
   return readEnv(env, TOKENS_HTTP_TIMEOUT);
 }
 
@@ -123,7 +123,7 @@ export function retryableRequest(method: string, body: RequestBody | undefined):
   return IDEMPOTENT_METHODS.has(method) && (body?.replayable ?? true);
 }
 
-export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
+export async function exchange(deps: Runtime, request: Exchange): Promise<Answer> {
   const timeoutMs = httpTimeoutMs(deps.env);
   let { url, method, body } = request;
   let credentialsOn = true;
@@ -275,7 +275,7 @@ export async function exchange(deps: Deps, request: Exchange): Promise<Answer> {
 }
 
 /** The proxy for `url` per the standard variables, and how a debug line shows it; its rules are loaded only when one is set. */
-async function proxyFor(url: URL, env: Deps['env']): Promise<{ url: URL; shown: string } | undefined> {
+async function proxyFor(url: URL, env: Runtime['env']): Promise<{ url: URL; shown: string } | undefined> {
   if (!PROXY_VARIABLES.some((name) => env[name])) return undefined;
   const rules = await import('./proxy.js');
   const proxy = rules.proxyFor(url, env);
@@ -469,7 +469,7 @@ export interface TokenResponse {
  * A token request, never redirected: retried like an idempotent one (a token exchange is), unless
  * it spends a single-use secret (`spends`), which goes again only where it cannot have been processed.
  */
-export async function sendTokenRequest(deps: Deps, request: TokenRequest): Promise<TokenResponse> {
+export async function sendTokenRequest(deps: Runtime, request: TokenRequest): Promise<TokenResponse> {
   const bytes = Buffer.from(request.body);
   // A repeat is a new sending: it goes only if the caller (the broker: its lock) still says so.
   let sent = false;

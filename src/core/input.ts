@@ -2,7 +2,7 @@
 // lines of stdin in order (the secret first, then a pasted redirect URL).
 import { createInterface, type Interface } from 'node:readline';
 import { LoginError, UsageError } from './errors.js';
-import type { IO } from './deps.js';
+import type { IO } from './runtime.js';
 import type { Env } from './paths.js';
 import type { SecretRequest } from './model.js';
 

@@ -13,14 +13,14 @@ import { dirname } from 'node:path';
 import { StoreError, UnavailableError } from './errors.js';
 import { describeErrno, ensurePrivateDir, errnoCode } from './private-files.js';
 import { lockPath, lockWaitMs, STALE_MS } from './lock-files.js';
-import type { Deps } from './deps.js';
+import type { Runtime } from './runtime.js';
 
 const UPDATE_MS = 1_000;
 /** What proper-lockfile is told: never take a lock over by itself (see above). */
 const NEVER_STALE_MS = 2 ** 31;
 
-/** What withLock uses of Deps; a caller without a full Deps (the file store) passes just these. */
-export type LockDeps = Pick<Deps, 'env' | 'now' | 'sleep' | 'random' | 'debug' | 'askedAt'>;
+/** What withLock uses of the runtime; a caller without a whole one (the file store) passes just these. */
+export type LockDeps = Pick<Runtime, 'env' | 'now' | 'sleep' | 'random' | 'debug' | 'askedAt'>;
 
 export interface LockOptions {
   /** How long to wait for the lock before giving up; default TOKENS_LOCK_TIMEOUT, else 90 s. */
@@ -60,7 +60,7 @@ export async function withLock<T>(
   const root = options.root ?? dirname(path);
   if (options.createDir !== false) await ensurePrivateDir(root, dirname(path));
   const waitMs = options.waitMs ?? lockWaitMs(deps.env);
-  // A process that began waiting earlier (Deps.askedAt: on the fast path) has waited that long already.
+  // A process that began waiting earlier (Runtime.askedAt: on the fast path) has waited that long already.
   const deadline = Math.min(deps.askedAt ?? Infinity, deps.now()) + waitMs;
   let waited = false;
   for (;;) {

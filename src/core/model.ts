@@ -1,4 +1,4 @@
-import type { Deps } from './deps.js';
+import type { Runtime } from './runtime.js';
 
 /**
  * A provider's name. The registry (src/providers/registry.ts) is the one list of providers and
@@ -49,7 +49,7 @@ export interface MintResult {
 }
 
 export interface ProviderContext {
-  deps: Deps;
+  deps: Runtime;
   profile: string;
   settings: ProviderSettings;
   /** The endpoint URL by name, after TOKENS_*_URL overrides and the loopback-only http:// check. */
@@ -65,6 +65,9 @@ export interface StaticHeaders {
   /** Extra fields for --format json. */
   json: Record<string, string>;
 }
+
+/** What a caller is handed: an access token, or the static headers of a mode that has none. */
+export type Credential = { kind: 'token'; token: AccessToken } | { kind: 'static'; credentials: StaticHeaders };
 
 /**
  * The flags of `tokens login`, all providers together; each adapter refuses the ones it does not
@@ -91,7 +94,7 @@ export interface SecretRequest {
   label: string;
 }
 
-/** The descriptor's secret of that name, for an adapter's login plan. */
+/** The descriptor's secret of that name, as a login plan names it. */
 export function secretRequest(provider: ProviderDescriptor, name: string): SecretRequest {
   const found = provider.secrets.find((s) => s.name === name);
   if (!found) throw new Error(`${provider.id} declares no secret ${name}`);
@@ -100,7 +103,8 @@ export function secretRequest(provider: ProviderDescriptor, name: string): Secre
 
 export interface LoginPlan {
   settings: ProviderSettings;
-  secrets: SecretRequest[];
+  /** The names of the descriptor's secrets (ProviderDescriptor.secrets) to obtain, in order. */
+  secrets: string[];
   /** Printed on stderr before anything is asked (e.g. a deprecation warning). */
   warnings?: string[];
 }

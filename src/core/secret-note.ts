@@ -10,7 +10,7 @@
 // zod, and only synchronous reads.
 import { rm, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { secretsFilePath, storeKindFromEnv } from '../store/open.js';
+import { secretsFilePath, storeKindFromEnv } from '../store/locations.js';
 import { readOwnFileSync } from './cache.js';
 import type { Env, Paths } from './paths.js';
 import type { ProviderName, Secrets } from './model.js';

@@ -21,7 +21,7 @@ import { readEnv, TOKENS_PASSPHRASE } from '../core/env.js';
 import type { Env, Paths } from '../core/paths.js';
 import { isRecord, KeyDeriver, parseKdfHeader } from './crypto.js';
 import { KeychainHelper } from './keychain-helper.js';
-import { MAX_SECRETS_FILE_BYTES, secretsFilePath, storeKindFromEnv } from './open.js';
+import { MAX_SECRETS_FILE_BYTES, secretsFilePath, storeKindFromEnv } from './locations.js';
 
 /** What was started early, for openStore (each store takes only its own). */
 export interface EarlyStore {

@@ -28,7 +28,7 @@ import {
   type KdfParams,
 } from './crypto.js';
 import { localParts } from '../core/local-parts.js';
-import { MAX_SECRETS_FILE_BYTES } from './open.js';
+import { MAX_SECRETS_FILE_BYTES } from './locations.js';
 import { asPassphraseSource, type PassphraseOption, type PassphraseSource } from './passphrase.js';
 import {
   ChainMovedError,

@@ -1,22 +1,11 @@
 // Picks the secret store named by TOKENS_STORE. Only the chosen backend's module is loaded.
 
-import { readEnv, TOKENS_KEYCHAIN_TIMEOUT, TOKENS_LOCK_TIMEOUT, TOKENS_STORE, TOKENS_STORE_FILE } from '../core/env.js';
-import type { IO } from '../core/deps.js';
+import { readEnv, TOKENS_KEYCHAIN_TIMEOUT, TOKENS_LOCK_TIMEOUT } from '../core/env.js';
+import type { IO } from '../core/runtime.js';
 import type { Env, Paths } from '../core/paths.js';
 import type { EarlyStore } from './early-start.js';
-import type { SecretStore, UserStoreKind } from './store.js';
-
-/** The store kind TOKENS_STORE names (default keychain), without loading anything. */
-export function storeKindFromEnv(env: Env): UserStoreKind {
-  return readEnv(env, TOKENS_STORE);
-}
-
-/** The largest secrets file read (a few KB in practice). */
-export const MAX_SECRETS_FILE_BYTES = 4 * 1024 * 1024;
-
-export function secretsFilePath(env: Env, paths: Paths): string {
-  return readEnv(env, TOKENS_STORE_FILE) ?? `${paths.dataDir}/secrets.enc`;
-}
+import { secretsFilePath, storeKindFromEnv } from './locations.js';
+import type { SecretStore } from './store.js';
 
 /**
  * Opens the store TOKENS_STORE names. `childEnv` is the environment a helper process may see (the

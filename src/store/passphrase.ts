@@ -5,7 +5,7 @@
 // The passphrase itself is never written anywhere: not in a message, not in a warning.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { IO } from '../core/deps.js';
+import type { IO } from '../core/runtime.js';
 import { readEnv, TOKENS_PASSPHRASE, TOKENS_PASSPHRASE_FILE } from '../core/env.js';
 import { StoreError } from '../core/errors.js';
 import { InputReader } from '../core/input.js';

@@ -47,13 +47,13 @@ const HEAVY_INPUTS: Array<[string, RegExp]> = [
   ['open', /(^|\/)node_modules\/open\//],
   ['proper-lockfile', /(^|\/)node_modules\/proper-lockfile\//],
   ['ioredis (the Redis client)', /(^|\/)node_modules\/(ioredis|@ioredis)\//],
-  // open.ts only names the store TOKENS_STORE selects (the stores themselves are its dynamic imports);
-  // early-start.ts, the KeyDeriver of crypto.ts and keychain-helper.ts start what opening a store
+  // locations.ts only names the store TOKENS_STORE selects and the file store's path; open.ts opens
+  // it (the stores themselves are its dynamic imports); early-start.ts, the KeyDeriver of crypto.ts and keychain-helper.ts start what opening a store
   // waits for before a hand-over, initialised lazily (node:crypto and node:child_process are required
   // only then: checked below and at run time).
   [
-    'the secret stores (src/store/* but open.ts)',
-    /^src\/store\/(?!open\.ts$|early-start\.ts$|crypto\.ts$|keychain-helper\.ts$)/,
+    'the secret stores (src/store/* but locations.ts and open.ts)',
+    /^src\/store\/(?!locations\.ts$|open\.ts$|early-start\.ts$|crypto\.ts$|keychain-helper\.ts$)/,
   ],
   ['src/core/http.ts', /^src\/core\/http\.ts$/],
   ['src/core/oauth.ts', /^src\/core\/oauth\.ts$/],

@@ -7,7 +7,8 @@ import { StoreError, UsageError } from '../../src/core/errors.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { KeyDeriver, parseKdfHeader } from '../../src/store/crypto.js';
 import { FileStore } from '../../src/store/file.js';
-import { openStore, storeKindFromEnv } from '../../src/store/open.js';
+import { storeKindFromEnv } from '../../src/store/locations.js';
+import { openStore } from '../../src/store/open.js';
 import { SecretNotFoundError } from '../../src/store/store.js';
 import { bundleForChild, repoTempDir } from '../support/bundle.js';
 

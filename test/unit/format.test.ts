@@ -4,7 +4,7 @@ import { soundcloud } from '../../src/providers/soundcloud/index.js';
 import { chartmetric } from '../../src/providers/chartmetric/index.js';
 import { soundcharts } from '../../src/providers/soundcharts/index.js';
 import { soundchartsAdapter } from '../../src/providers/soundcharts/adapter.js';
-import type { Credential } from '../../src/core/broker.js';
+import type { Credential } from '../../src/core/model.js';
 
 const token = (access_token: string): Credential => ({
   kind: 'token',

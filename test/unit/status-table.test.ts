@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { colourPainter, describeExpiry, renderStatusTable } from '../../src/commands/status-table.js';
-import type { StatusEntry } from '../../src/commands/status-report.js';
+import type { StatusEntry } from '../../src/commands/status-table.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const at = (ms: number) => new Date(NOW + ms).toISOString();

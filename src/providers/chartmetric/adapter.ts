@@ -5,8 +5,6 @@ import { sendTokenRequest } from '../../core/http.js';
 import { ExpiresIn, processTokenResponse } from '../../core/oauth.js';
 import { loginHint } from '../../core/hints.js';
 import { mintResult, refuseFlags } from '../common.js';
-import { chartmetric } from './index.js';
-import { secretRequest } from '../../core/model.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TokenAnswer = z.object({
@@ -51,7 +49,7 @@ export const chartmetricAdapter: ProviderAdapter = {
     refuseFlags(flags, [], 'chartmetric');
     return {
       settings: { mode: 'refresh_token' },
-      secrets: [secretRequest(chartmetric, 'refresh_token')],
+      secrets: ['refresh_token'],
     };
   },
   async completeLogin(ctx, secrets) {

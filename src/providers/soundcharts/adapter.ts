@@ -3,8 +3,6 @@
 import { clientCredentialsGrantRequest, processClientCredentialsResponse } from '../../core/grants.js';
 import { loginCommand, loginHint } from '../../core/hints.js';
 import { accessToken, refuseFlags, requireFlag } from '../common.js';
-import { soundcharts } from './index.js';
-import { secretRequest } from '../../core/model.js';
 import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 export const LEGACY_WARNING =
@@ -40,7 +38,7 @@ export const soundchartsAdapter: ProviderAdapter = {
       );
       return {
         settings: { mode: 'legacy', app_id: appId },
-        secrets: [secretRequest(soundcharts, 'api_key')],
+        secrets: ['api_key'],
         warnings: [LEGACY_WARNING],
       };
     }
@@ -50,7 +48,7 @@ export const soundchartsAdapter: ProviderAdapter = {
     const teamId = flags.teamId ?? (flags.clientId ? undefined : reuse?.team_id);
     return {
       settings: { mode: 'client_credentials', client_id: clientId, ...(teamId ? { team_id: teamId } : {}) },
-      secrets: [secretRequest(soundcharts, 'client_secret')],
+      secrets: ['client_secret'],
     };
   },
   async completeLogin(ctx, secrets) {

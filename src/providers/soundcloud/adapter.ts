@@ -21,8 +21,6 @@ import { accessToken, mintResult, refuseFlags, requireFlag } from '../common.js'
 import { startCallbackListener } from './listener.js';
 import { createPkce, createState } from './pkce.js';
 import { DEFAULT_REDIRECT_URI, parseRedirectUri } from './redirect-uri.js';
-import { soundcloud } from './index.js';
-import { secretRequest } from '../../core/model.js';
 import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
 
 const TITLE = 'SoundCloud';
@@ -189,7 +187,7 @@ export const soundcloudAdapter: ProviderAdapter = {
             'tokens login soundcloud --client-credentials',
           ),
         },
-        secrets: [secretRequest(soundcloud, 'client_secret')],
+        secrets: ['client_secret'],
       };
     }
     refuseFlags(flags, ['clientId', 'redirectUri', 'scope', 'browser', 'timeoutSeconds'], 'soundcloud');
@@ -203,7 +201,7 @@ export const soundcloudAdapter: ProviderAdapter = {
         redirect_uri: redirectUri,
         ...(flags.scope ? { scope: flags.scope } : {}),
       },
-      secrets: [secretRequest(soundcloud, 'client_secret')],
+      secrets: ['client_secret'],
     };
   },
   async authorize(ctx, secrets) {

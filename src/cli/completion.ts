@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { PROFILE_PATTERN } from '../cli/parse.js';
+import { PROFILE_PATTERN } from './parse.js';
 import type { Deps } from '../core/deps.js';
 
 export interface CompletionOptions {
@@ -14,7 +14,7 @@ export interface CompletionOptions {
 
 export async function runCompletion(options: CompletionOptions, deps: Deps): Promise<number> {
   // The generator is only needed here: load it on demand, never on the warm path.
-  const scripts = await import('../cli/completion-scripts.js');
+  const scripts = await import('./completion-scripts.js');
   deps.io.stdout.write(scripts.completionScript(options.shell, options.program));
   return 0;
 }
