@@ -101,8 +101,11 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
 
   const stopped = new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
-    process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // exec --serve's server shares the command's process group: a Ctrl-C is the command's to act on
+    // (Jupyter asks whether to shut down), and the server ends when the command has (SIGTERM from tokens).
+    if (options.role === 'exec') process.on('SIGINT', () => undefined);
+    else process.once('SIGINT', stop);
     if (options.role === 'exec') {
       const parent = process.ppid;
       setInterval(() => process.ppid !== parent && stop(), PARENT_POLL_MS).unref();

@@ -1,10 +1,12 @@
 // `tokens exec --serve -- CMD` end to end: the server in its own process with a clean environment,
 // CMD with the URLs and no token, the server gone once CMD ends; and a real Jupyter notebook
 // (jupyter nbconvert --execute) calling the fake API across several token lifetimes.
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeApis, type FakeApis } from '../support/servers.js';
+import { BIN } from '../support/cli.js';
 import { PYTHON } from '../support/serve.js';
 import { expireCache, secretsSeen, tokenRequests, useWorlds, type World } from '../support/worlds.js';
 
@@ -86,6 +88,36 @@ describe('tokens exec --serve', () => {
     expect(alive(seen.server)).toBe(false);
     expect(r.stderr).toBe('');
     expect(await w.sandbox.findSecrets(secretsSeen(w))).toEqual([]);
+  });
+
+  it('keeps serving through a Ctrl-C to the whole process group, which is the command’s to act on', async () => {
+    const w = await serveWorld();
+    // The command catches SIGINT, then still calls the API through the server, as Jupyter does
+    // when it asks whether to shut down.
+    const script = [
+      'import os, signal, sys, time, urllib.request',
+      'got = []',
+      'signal.signal(signal.SIGINT, lambda *a: got.append(1))',
+      'print("ready", flush=True)',
+      'while not got: time.sleep(0.05)',
+      'time.sleep(0.5)',
+      'r = urllib.request.urlopen(os.environ["CHARTMETRIC_API_URL"] + "/api/artist/206557")',
+      'print("after", r.status, flush=True)',
+    ].join('\n');
+    // setsid: tokens leads a process group of its own, as in a terminal.
+    const child = spawn('setsid', [process.execPath, BIN, 'exec', '--serve', '--', PYTHON, '-c', script], {
+      env: { ...w.sandbox.baseEnv(), ...w.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    while (!out.includes('ready')) await new Promise((resolve) => setTimeout(resolve, 20));
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited, err).toBe(0);
+    expect(out).toBe('ready\nafter 200\n');
   });
 
   it('exits with the server’s code when it cannot start (not configured: 3), without running CMD', async () => {
