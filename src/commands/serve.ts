@@ -11,8 +11,6 @@ import { DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
 import { readEnv, TOKENS_SERVE_KEY } from '../core/env.js';
 import { UsageError } from '../core/errors.js';
 import { shellQuote } from '../core/format.js';
-import { ensurePrivateDir, errnoCode, UnsafePathError, unusableDir } from '../core/private-files.js';
-import { configuredProviders } from './exec.js';
 import { startServer, type ServeConfig } from '../serve/server.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../core/model.js';
@@ -67,7 +65,10 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
   }
   if (options.role !== undefined) deps = await withHandedValues(deps);
 
-  const providers = options.providers.length > 0 ? options.providers : await configuredProviders(deps, options.profile);
+  const providers =
+    options.providers.length > 0
+      ? options.providers
+      : await (await import('./exec.js')).configuredProviders(deps, options.profile);
   // Each provider's credential at hand before the ready line: one not logged in is exit 3 now, not a 502 later.
   const broker = new TokenBroker(deps);
   await Promise.all(
@@ -159,6 +160,7 @@ async function withHandedValues(deps: Deps): Promise<Deps> {
  * writable by no one else), and no live server at the path (a stale socket of ours is removed).
  */
 async function prepareSocket(path: string): Promise<void> {
+  const { ensurePrivateDir, errnoCode, UnsafePathError, unusableDir } = await import('../core/private-files.js');
   const dir = dirname(path);
   const info = await lstat(dir).catch((error: unknown) => {
     if (errnoCode(error) === 'ENOENT') return undefined;
