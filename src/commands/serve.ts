@@ -32,6 +32,15 @@ export interface ServeOptions {
   role?: 'exec' | 'background';
 }
 
+/** Why a listen failed, for the one-line message. */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the address is in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'no such address on this machine',
+  ENOENT: 'no such directory',
+  EINVAL: 'not a usable address (a socket path is at most about 100 bytes)',
+};
+
 /** How often a server started by `exec --serve` looks whether its parent is still there. */
 const PARENT_POLL_MS = 1000;
 
@@ -85,9 +94,15 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
     key: socket ? undefined : (readEnv(deps.env, TOKENS_SERVE_KEY) ?? randomBytes(32).toString('base64url')),
     verbose: options.verbose,
   };
-  const started = socket
-    ? await listenOnSocket(deps, config, socket)
-    : await startServer(deps, config, { host: where!.host, port: where!.port });
+  const started = await (socket
+    ? listenOnSocket(deps, config, socket)
+    : startServer(deps, config, { host: where!.host, port: where!.port })
+  ).catch((error: NodeJS.ErrnoException) => {
+    const at = socket ?? `${where!.shown}:${where!.port}`;
+    throw new UsageError(
+      `cannot listen on ${at}: ${LISTEN_ERRORS[error.code ?? ''] ?? 'failed'} (${error.code ?? 'error'})`,
+    );
+  });
 
   const root =
     started.listening.kind === 'tcp'
@@ -102,11 +117,13 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
 
   const stopped = new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
-    process.once('SIGTERM', stop);
+    // `on`, not `once`: proper-lockfile's signal-exit (loaded by a refresh) re-sends a signal to the
+    // process when it finds itself the only listener left, which a spent `once` would make it.
+    process.on('SIGTERM', stop);
     // exec --serve's server shares the command's process group: a Ctrl-C is the command's to act on
     // (Jupyter asks whether to shut down), and the server ends when the command has (SIGTERM from tokens).
     if (options.role === 'exec') process.on('SIGINT', () => undefined);
-    else process.once('SIGINT', stop);
+    else process.on('SIGINT', stop);
     if (options.role === 'exec') {
       const parent = process.ppid;
       setInterval(() => process.ppid !== parent && stop(), PARENT_POLL_MS).unref();

@@ -102,15 +102,19 @@ class Credentials {
     return this.#current.get(provider.id);
   }
 
-  async get(provider: ProviderDescriptor): Promise<Credential> {
+  /** The credential to send; `renewed` when it replaced one this server held (a refresh, here or elsewhere). */
+  async get(provider: ProviderDescriptor): Promise<{ credential: Credential; renewed: boolean }> {
     const held = this.#current.get(provider.id);
-    if (held && (held.kind === 'static' || isFresh(held.token, this.now(), DEFAULT_MIN_TTL_SECONDS))) return held;
+    if (held && (held.kind === 'static' || isFresh(held.token, this.now(), DEFAULT_MIN_TTL_SECONDS)))
+      return { credential: held, renewed: false };
     const fresh = await this.broker.get(provider, this.profile, {
       minTtlSeconds: DEFAULT_MIN_TTL_SECONDS,
       forceRefresh: false,
     });
     this.#current.set(provider.id, fresh);
-    return fresh;
+    const renewed =
+      held?.kind === 'token' && fresh.kind === 'token' && held.token.access_token !== fresh.token.access_token;
+    return { credential: fresh, renewed };
   }
 
   async replace(provider: ProviderDescriptor, refused: string): Promise<Credential> {
@@ -187,7 +191,9 @@ export function serveHandler(
     try {
       const headers = forwardedHeaders(req.headers);
       const body = await requestBody(req);
-      let credential = await credentials.get(provider);
+      const current = await credentials.get(provider);
+      let credential = current.credential;
+      if (current.renewed) note.refreshed = true;
       const attempt = () =>
         exchange(quiet, {
           method,

@@ -2,6 +2,7 @@
 // the live tokens the fake auth server issued), called by clients nobody here wrote: curl over TCP
 // and a unix socket, Debian's python3 with urllib, requests and httpx.
 import { lstat, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -149,6 +150,13 @@ describe('tokens serve over TCP', () => {
       expect([listen, r.code]).toEqual([listen, 2]);
       expect(r.stderr.trim().split('\n').length).toBe(1);
     }
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const busy = await w.run(['serve', '--listen', `127.0.0.1:${port}`]);
+    taken.close();
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toBe(`tokens: cannot listen on 127.0.0.1:${port}: the address is in use (EADDRINUSE)\n`);
     const r = await w.run(['serve', '--provider', 'soundcloud']);
     expect(r.code).toBe(3);
     expect((await w.run(['serve'], { env: { TOKENS_SERVE_KEY: 'short' } })).code).toBe(2);
@@ -156,7 +164,7 @@ describe('tokens serve over TCP', () => {
 
   it('replaces a refused token once for many callers and repeats each request (401 once)', async () => {
     const w = await serveWorld('chartmetric');
-    const s = await started(w);
+    const s = await started(w, ['--verbose']);
     const base = s.vars.CHARTMETRIC_API_URL!;
     const before = tokenRequests(w).length;
     w.apis.chartmetric.refuse(await cachedToken(w), { holdUntilMinted: true });
@@ -169,6 +177,10 @@ describe('tokens serve over TCP', () => {
     expect(posted.status).toBe(200);
     expect(((await posted.json()) as { size: number }).size).toBe(100_000);
     expect(tokenRequests(w).length - before).toBe(2);
+    // A refresh loads proper-lockfile's signal-exit: SIGTERM still stops the server gracefully.
+    expect(await s.stop()).toBe(0);
+    expect(s.cli.stderr()).toMatch(/^tokens: serve: PUT chartmetric \/echo 200 \d+ ms \(refreshed the token\)$/m);
+    expect(s.cli.stderr().match(/refreshed the token/g)!.length).toBeGreaterThanOrEqual(8);
   });
 
   it('waits out a 429 within --max-wait and passes a longer one back as it came; a dead API is a 502 naming the provider', async () => {
