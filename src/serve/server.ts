@@ -58,9 +58,14 @@ export async function startServer(
   config: ServeConfig,
   where: { host: string; port: number } | { socket: string },
 ): Promise<StartedServer> {
-  const state: { listening: Listening } = { listening: { kind: 'socket' } };
-  const handler = serveHandler(deps, config, () => state.listening);
-  const server = loadHttp().createServer({ keepAliveTimeout: 30_000 }, handler);
+  const state: { listening: Listening; stopping: boolean } = { listening: { kind: 'socket' }, stopping: false };
+  const handle = serveHandler(deps, config, () => state.listening);
+  const server = loadHttp().createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    // Once stopping, a connection is closed as soon as its request is answered, not kept alive.
+    res.on('finish', () => state.stopping && setImmediate(() => server.closeIdleConnections()));
+    if (state.stopping) res.setHeader('connection', 'close');
+    handle(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     const done = () => {
@@ -78,6 +83,7 @@ export async function startServer(
     listening: state.listening,
     stop: () =>
       new Promise<void>((resolve) => {
+        state.stopping = true;
         const timer = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
         timer.unref();
         server.close(() => {

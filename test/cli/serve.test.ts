@@ -279,6 +279,22 @@ describe('tokens serve over TCP', () => {
     expect(text).not.toContain(longer.access_token);
   });
 
+  it('on SIGTERM stops accepting and lets a request in flight finish, then exits 0', async () => {
+    const w = await serveWorld('chartmetric');
+    const s = await started(w);
+    const base = s.vars.CHARTMETRIC_API_URL!;
+    w.apis.chartmetric.fault({ kind: 'delay', ms: 1500 });
+    const inFlight = fetch(`${base}/api/artist/206557`).then(async (r) => [r.status, await r.json()]);
+    while (w.apis.chartmetric.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    s.cli.child.kill('SIGTERM');
+    const stoppedAt = Date.now();
+    expect(await inFlight).toEqual([200, { obj: { id: 206557, name: 'Fake Artist', cm_artist_score: 87.5 } }]);
+    expect((await s.cli.result).code).toBe(0);
+    // Done once the request is: the kept-alive connection is closed, not waited on for 10 s.
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    await expect(fetch(`${base}/api/artist/206557`)).rejects.toThrow();
+  });
+
   it('streams large bodies both ways', async () => {
     const w = await serveWorld('chartmetric');
     const s = await started(w);
