@@ -59,7 +59,7 @@ _tokens() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W '-V --version --profile -h --help' -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'login get exec api status logout completion help' -- "$cur"))
+            COMPREPLY=($(compgen -W 'login get exec api serve status logout completion help' -- "$cur"))
         fi
         return 0
     fi
@@ -139,7 +139,7 @@ _tokens() {
             esac
             $split && return 0
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W '--profile -v --verbose --provider --min-ttl -h --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--profile -v --verbose --provider --min-ttl --serve -h --help' -- "$cur"))
                 return 0
             fi
             _tokens_command_line "$cword"
@@ -170,6 +170,30 @@ _tokens() {
             case $n in
                 0) COMPREPLY=($(compgen -W 'soundcloud chartmetric soundcharts' -- "$cur")) ;;
             esac
+            ;;
+        serve)
+            local n=0 dd=false
+            for ((i = at + 1; i < cword; i++)); do
+                if $dd; then ((n++)); continue; fi
+                case ${words[i]} in
+                    --) dd=true ;;
+                    --profile|--provider|--listen|--socket|--max-wait) ((i++)) ;;
+                    -*) ;;
+                    *) ((n++)) ;;
+                esac
+            done
+            if ! $dd; then
+                case $prev in
+                    --profile) COMPREPLY=($(compgen -W "$(_tokens_profiles)" -- "$cur")); return 0 ;;
+                    --provider) COMPREPLY=($(compgen -W 'soundcloud chartmetric soundcharts' -- "$cur")); return 0 ;;
+                    --listen|--socket|--max-wait) return 0 ;;
+                esac
+                $split && return 0
+                if [[ $cur == -* ]]; then
+                    COMPREPLY=($(compgen -W '--profile -v --verbose --provider --listen --socket --background --max-wait -h --help' -- "$cur"))
+                    return 0
+                fi
+            fi
             ;;
         status)
             local n=0 dd=false
@@ -264,7 +288,7 @@ _tokens() {
                 fi
             fi
             case $n in
-                0) COMPREPLY=($(compgen -W 'login get exec api status logout completion help' -- "$cur")) ;;
+                0) COMPREPLY=($(compgen -W 'login get exec api serve status logout completion help' -- "$cur")) ;;
             esac
             ;;
     esac

@@ -39,6 +39,8 @@ function __tokens_state
                 set skip 1
             case 'api --profile' 'api -X' 'api --method' 'api -H' 'api --header' 'api -f' 'api --raw-field' 'api -F' 'api --field' 'api --form' 'api --input' 'api --max-pages' 'api --max-wait'
                 set skip 1
+            case 'serve --profile' 'serve --provider' 'serve --listen' 'serve --socket' 'serve --max-wait'
+                set skip 1
             case 'status --profile'
                 set skip 1
             case 'logout --profile'
@@ -96,6 +98,7 @@ complete -c tokens -n '__tokens_at \'\'' -a login -d 'store credentials for a pr
 complete -c tokens -n '__tokens_at \'\'' -a get -d 'print a valid access token'
 complete -c tokens -n '__tokens_at \'\'' -a exec -d 'run a command with fresh tokens in its environment'
 complete -c tokens -n '__tokens_at \'\'' -a api -d 'make an authenticated request to a provider API'
+complete -c tokens -n '__tokens_at \'\'' -a serve -d 'serve the provider APIs on loopback with fresh credentials added'
 complete -c tokens -n '__tokens_at \'\'' -a status -d 'show what is configured and when tokens expire'
 complete -c tokens -n '__tokens_at \'\'' -a logout -d 'remove a provider\'s credentials (SoundCloud: sign out first)'
 complete -c tokens -n '__tokens_at \'\'' -a completion -d 'print a shell completion script'
@@ -130,6 +133,7 @@ complete -c tokens -n '__tokens_at exec 0' -l profile -x -a '(__tokens_profiles)
 complete -c tokens -n '__tokens_at exec 0' -s v -l verbose -d 'explain what happens on stderr (never secrets)'
 complete -c tokens -n '__tokens_at exec 0' -l provider -x -a 'soundcloud chartmetric soundcharts' -d 'provider to include (repeatable)'
 complete -c tokens -n '__tokens_at exec 0' -l min-ttl -x -d 'minimum seconds of validity each token must have'
+complete -c tokens -n '__tokens_at exec 0' -l serve -d 'give the command P_API_URL and TOKENS_SERVE_URL of a server that adds the credentials'
 complete -c tokens -n '__tokens_at exec 0' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_in_command_line exec' -a '(__tokens_command_line)'
 
@@ -149,6 +153,16 @@ complete -c tokens -n '__tokens_at api' -l silent -d 'do not print the response 
 complete -c tokens -n '__tokens_at api' -l max-wait -x -d 'longest wait for a rate limit before giving up (exit 5)'
 complete -c tokens -n '__tokens_at api' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_at api 0' -a 'soundcloud chartmetric soundcharts' -d 'provider'
+
+# serve
+complete -c tokens -n '__tokens_at serve' -l profile -x -a '(__tokens_profiles)' -d 'profile to use (separate credentials per profile)'
+complete -c tokens -n '__tokens_at serve' -s v -l verbose -d 'explain what happens on stderr (never secrets)'
+complete -c tokens -n '__tokens_at serve' -l provider -x -a 'soundcloud chartmetric soundcharts' -d 'provider to serve (repeatable)'
+complete -c tokens -n '__tokens_at serve' -l listen -x -d 'loopback address and port (default 127.0.0.1:0, a free port)'
+complete -c tokens -n '__tokens_at serve' -l socket -x -d 'a unix socket (mode 0600, in a directory of yours) instead of a port'
+complete -c tokens -n '__tokens_at serve' -l background -d 'detach once ready; print TOKENS_SERVE_PID too'
+complete -c tokens -n '__tokens_at serve' -l max-wait -x -d 'longest wait for a rate limit before passing the 429 back'
+complete -c tokens -n '__tokens_at serve' -s h -l help -d 'show help'
 
 # status
 complete -c tokens -n '__tokens_at status' -l profile -x -a '(__tokens_profiles)' -d 'profile to use (separate credentials per profile)'
@@ -170,4 +184,4 @@ complete -c tokens -n '__tokens_at completion' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_at completion 0' -a 'bash zsh fish' -d 'shell'
 
 # help
-complete -c tokens -n '__tokens_at help 0' -a 'login get exec api status logout completion help' -d 'command'
+complete -c tokens -n '__tokens_at help 0' -a 'login get exec api serve status logout completion help' -d 'command'

@@ -14,6 +14,10 @@
 //     (the keychain helper is one more Node start); reported, no target
 //   - 50 parallel `get`s at expiry (one refresh, 49 waiters)       vs 50 parallel warm `get`s plus the
 //     token endpoint's answer delay; every round must send exactly one token request and print one token
+//   - `tokens serve`: a request through it vs straight to the API stand-in (sequential keep-alive
+//     requests, medians: at most 1 ms added) and vs `tokens api` (at least 20× cheaper); its start
+//     (ready line) vs a warm `get` (≤ 1.5×); its peak RSS with 200 concurrent clients and 1 GiB bodies
+//     both ways (under 150 MB)
 // plus the peak RSS of the warm `get` and `exec` (GNU time, `/usr/bin/time -f %M`, Debian package
 // `time`, in separate interleaved runs so the wrapper's start-up never lands in the wall times).
 //
@@ -74,6 +78,14 @@ const TARGETS = {
   coldFile: 1.4,
   parallel: 1.3,
   rss: 1.2,
+  /** tokens serve: ms a request through the server adds (median, sequential, keep-alive). */
+  serveOverheadMs: 1,
+  /** tokens serve: how many times cheaper than the same call with `tokens api`, at least. */
+  serveVsApi: 20,
+  /** tokens serve: start (ready line) against a warm `tokens get`. */
+  serveStart: 1.5,
+  /** tokens serve: the server's peak RSS under 200 concurrent clients and 1 GiB bodies, MiB. */
+  serveRssMiB: 150,
 };
 
 function benchRuns(value) {
@@ -639,8 +651,213 @@ async function fleetRow() {
   }
 }
 
+// ───────────────────────────── tokens serve ─────────────────────────────
+// The server against the fake Chartmetric API it fronts: what a request through it adds (sequential
+// keep-alive requests, median), against `tokens api` for the same call, its start against a warm
+// `get`, and its peak RSS (VmHWM) after 200 concurrent clients and 1 GiB bodies down and up.
+
+/** `tokens serve` started; resolves once its ready lines are out, with its URLs and pid. */
+function startServe(env, args = []) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(NODE, [BIN, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      const m = /^export TOKENS_SERVE_URL='([^']*)'$/m.exec(out);
+      if (!m) return;
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      const api = /^export CHARTMETRIC_API_URL='([^']*)'$/m.exec(out)?.[1];
+      resolve({
+        ms,
+        api,
+        pid: child.pid,
+        stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGTERM'))),
+      });
+    });
+    child.on('exit', (code) => reject(new Error(`tokens serve exited (${code}) before it was ready: ${err.trim()}`)));
+  });
+}
+
+/** One GET with a keep-alive agent; resolves with the wall ms once the body is read. */
+async function timedGet(http, agent, url, headers = {}) {
+  const start = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    http
+      .get(url, { agent, headers }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`GET ${new URL(url).pathname}: ${res.statusCode}`));
+        res.resume();
+        res.on('end', resolve);
+      })
+      .on('error', reject);
+  });
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** Median ms of `n` sequential keep-alive GETs of `url`. */
+async function sequentialMedian(http, url, headers = {}, n = 200) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const times = [];
+    for (let i = 0; i < n; i++) times.push(await timedGet(http, agent, url, headers));
+    return stats(times).median;
+  } finally {
+    agent.destroy();
+  }
+}
+
+function peakRssMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)[1]) / 1024;
+}
+
+async function serveRows() {
+  const http = await import('node:http');
+  const { startFakeApis } = await loadSupport('servers');
+  const apis = await startFakeApis(server);
+  const { home, env: loggedIn } = await fileStoreHome('serve');
+  const env = { ...loggedIn, ...apis.env() };
+  const path = '/api/artist/206557';
+  const direct = `${apis.env().TOKENS_CHARTMETRIC_API_URL}${path}`;
+  const served = await startServe(env, ['--provider', 'chartmetric']);
+  const through = `${served.api}${path}`;
+  // The stand-in accepts the live token only: straight requests carry the one the server uses.
+  const cached = JSON.parse(await readFile(cachePath(home, 'chartmetric'), 'utf8'));
+  const bearer = { authorization: `Bearer ${cached.access_token}` };
+  try {
+    if (wanted('serve-overhead')) {
+      process.stderr.write('measuring a request through tokens serve vs straight to the API stand-in …\n');
+      const wall = await alternate(
+        () => sequentialMedian(http, through),
+        () => sequentialMedian(http, direct, bearer),
+      );
+      const added = wall.a.median - wall.b.median;
+      const ok = added <= TARGETS.serveOverheadMs;
+      if (!ok) missed++;
+      rows.push([
+        'serve: request through the server (median of 200 sequential, keep-alive)',
+        fmt(wall.a, 'ms'),
+        fmt(wall.b, 'ms'),
+        'straight to the stand-in',
+        `+${added.toFixed(3)} ms`,
+        `≤ +${TARGETS.serveOverheadMs} ms`,
+        ok ? 'pass' : 'FAIL',
+      ]);
+      process.stderr.write(`  ${rows.at(-1).join(' | ')}\n`);
+    }
+    if (wanted('serve-vs-api')) {
+      process.stderr.write('measuring tokens api vs a request through tokens serve …\n');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const wall = await alternate(
+        () => wallRun(tokens(env, 'api', 'chartmetric', path)),
+        () => timedGet(http, agent, through),
+      );
+      agent.destroy();
+      const times = wall.a.median / wall.b.median;
+      const ok = times >= TARGETS.serveVsApi;
+      if (!ok) missed++;
+      rows.push([
+        'serve: request through the server vs tokens api',
+        fmt(wall.b, 'ms'),
+        fmt(wall.a, 'ms'),
+        `tokens api chartmetric ${path}`,
+        `${times.toFixed(0)}× cheaper`,
+        `≥ ${TARGETS.serveVsApi}× cheaper`,
+        ok ? 'pass' : 'FAIL',
+      ]);
+      process.stderr.write(`  ${rows.at(-1).join(' | ')}\n`);
+    }
+    if (wanted('serve-start')) {
+      process.stderr.write('measuring tokens serve (to its ready line) vs a warm tokens get …\n');
+      const wall = await alternate(
+        async () => {
+          const s = await startServe(env, ['--provider', 'chartmetric']);
+          await s.stop();
+          return s.ms;
+        },
+        () => wallRun(tokens(env, 'get', 'chartmetric')),
+      );
+      addRow('serve: start, until the ready line', wall.a, wall.b, 'warm get chartmetric', TARGETS.serveStart);
+    }
+    if (wanted('serve-scale')) {
+      process.stderr.write('measuring tokens serve with 200 concurrent clients and 1 GiB bodies both ways …\n');
+      const statuses = await Promise.all(
+        Array.from(
+          { length: 200 },
+          () =>
+            new Promise((resolve, reject) => {
+              http
+                .get(through, { agent: false }, (res) => {
+                  res.resume();
+                  res.on('end', () => resolve(res.statusCode));
+                })
+                .on('error', reject);
+            }),
+        ),
+      );
+      const all200 = statuses.every((status) => status === 200);
+      const afterClients = peakRssMiB(served.pid);
+      const GiB = 1024 ** 3;
+      const down = await new Promise((resolve, reject) => {
+        http
+          .get(`${served.api}/large?size=${GiB}`, { agent: false }, (res) => {
+            let size = 0;
+            res.on('data', (chunk) => (size += chunk.length));
+            res.on('end', () => resolve(size));
+          })
+          .on('error', reject);
+      });
+      const afterDown = peakRssMiB(served.pid);
+      const up = await new Promise((resolve, reject) => {
+        const req = http.request(`${served.api}/echo`, { method: 'PUT', agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d) => (text += d));
+          res.on('end', () => resolve(JSON.parse(text).size));
+        });
+        req.on('error', reject);
+        const chunk = Buffer.alloc(1024 * 1024, 121);
+        let sent = 0;
+        const pump = () => {
+          while (sent < 1024) {
+            sent++;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          req.end();
+        };
+        pump();
+      });
+      const peak = peakRssMiB(served.pid);
+      const ok = all200 && down === GiB && up === GiB && peak < TARGETS.serveRssMiB;
+      if (!ok) missed++;
+      rows.push([
+        'serve: peak RSS, 200 concurrent clients, then 1 GiB down and 1 GiB up',
+        `${peak.toFixed(1)} MiB (${afterClients.toFixed(1)} after the clients, ${afterDown.toFixed(1)} after 1 GiB down)`,
+        '—',
+        '—',
+        '—',
+        `< ${TARGETS.serveRssMiB} MiB`,
+        ok ? 'pass' : 'FAIL',
+      ]);
+      process.stderr.write(`  ${rows.at(-1).join(' | ')}\n`);
+      notes.push(
+        `serve: 200 concurrent clients ${all200 ? 'all answered 200' : 'NOT all 200'}; ${down} bytes down, ${up} bytes up through the server`,
+      );
+    }
+    if (apis.violations().length > 0) {
+      missed++;
+      notes.push(`the fake APIs recorded violations:\n  ${apis.violations().join('\n  ')}`);
+    }
+  } finally {
+    await served.stop();
+    await apis.close();
+  }
+}
+
 try {
   await startupRows();
+  if (['serve-overhead', 'serve-vs-api', 'serve-start', 'serve-scale'].some(wanted)) await serveRows();
   if (wanted('cold-file')) await coldFileRow();
   if (wanted('cold-keychain')) await coldKeychainRow();
   if (wanted('parallel')) await parallelRow();

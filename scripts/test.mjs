@@ -85,12 +85,30 @@ const prerequisites = [
   { what: 'python3 (the pseudo-terminal test)', pkg: 'python3', ok: () => hasCommand('python3') },
   { what: 'ip (a network namespace for the loopback-only listener test)', pkg: 'iproute2', ok: () => hasCommand('ip') },
   { what: 'redis-server (the Redis store tests)', pkg: 'redis-server', ok: () => hasCommand('redis-server') },
+  { what: 'curl (a client of tokens serve)', pkg: 'curl', ok: () => hasCommand('curl') },
+  {
+    what: "python3-requests (a client of tokens serve, Debian's /usr/bin/python3)",
+    pkg: 'python3-requests',
+    ok: () => hasPython('requests'),
+  },
+  { what: 'python3-httpx (a unix-socket client of tokens serve)', pkg: 'python3-httpx', ok: () => hasPython('httpx') },
+  {
+    what: 'jupyter-nbconvert (a notebook run under exec --serve)',
+    pkg: 'jupyter-nbconvert',
+    ok: () => existsSync('/usr/bin/jupyter-nbconvert'),
+  },
+  { what: 'python3-ipykernel (the notebook kernel)', pkg: 'python3-ipykernel', ok: () => hasPython('ipykernel') },
   {
     what: 'faketime (a clock that runs ahead, for the clock tests)',
     pkg: 'faketime',
     ok: () => hasCommand('faketime'),
   },
 ];
+
+/** Whether Debian's python3 (not a pyenv one on PATH) imports the module. */
+function hasPython(module) {
+  return spawnSync('/usr/bin/python3', ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0;
+}
 
 function hasCommand(name) {
   for (const dir of (process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(

@@ -240,6 +240,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
       ),
     )
     .option('--min-ttl <seconds>', 'minimum seconds of validity each token must have', '60')
+    .option('--serve', 'give the command P_API_URL and TOKENS_SERVE_URL of a server that adds the credentials')
     .passThroughOptions()
     .addHelpText(
       'after',
@@ -249,6 +250,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
           'tokens exec --min-ttl 1800 -- ./nightly-report.sh    # every token valid for 30 more minutes at least',
           'tokens exec --provider chartmetric --provider soundcharts -- python3 report.py',
           'tokens exec --profile staging -- npm test        # every provider configured in "staging"',
+          'tokens exec --serve -- jupyter lab               # notebooks call $CHARTMETRIC_API_URL/api/… for hours',
         ],
         `
 For each provider P (${providers.map((p) => p.envPrefix).join(', ')}) the command gets P_ACCESS_TOKEN
@@ -257,7 +259,9 @@ sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set t
 No shell is run: use sh -c for variables. tokens becomes the command (same PID, signals
 straight to it) and so exits with its exit code. The tokens are set once, when the command
 starts: a job that runs longer than a token lives (about an hour) should ask \`tokens get\` for
-a token each time it needs one instead.`,
+a token each time it needs one instead, or run under --serve: then the command gets, per provider,
+P_API_URL (a URL on a local server, \`tokens serve\`, that adds fresh credentials to each request)
+and TOKENS_SERVE_URL, and no token; the server stops when the command ends.`,
       ),
     )
     .action((command: string[], _opts, cmd: Command) => {
@@ -271,6 +275,7 @@ a token each time it needs one instead.`,
           seconds: parseWholeNumber(o.minTtl, '--min-ttl'),
           given: cmd.getOptionValueSource('minTtl') !== 'default',
         },
+        serve: Boolean(o.serve),
       };
       onAction({
         verbose: verbose(cmd),
@@ -376,6 +381,64 @@ stderr, exit 8.`,
       onAction({
         verbose: verbose(command),
         invocation: async (deps) => (await import('../commands/api.js')).runApi(options, deps),
+      });
+    });
+
+  common(program.command('serve'))
+    .summary('serve the provider APIs on loopback with fresh credentials added')
+    .description(
+      'Run a local server through which any program calls the provider APIs without holding a token: each request gets fresh credentials (refreshed on 401, 429 waited out) and its answer comes back byte for byte.',
+    )
+    .addOption(
+      completes(
+        new Option('--provider <provider>', 'provider to serve (repeatable)')
+          .argParser((v: string, acc: string[]) => [...acc, v])
+          .default([] as string[], 'all configured'),
+        { kind: 'values', values: providerIds },
+      ),
+    )
+    .option('--listen <host:port>', 'loopback address and port (default 127.0.0.1:0, a free port)')
+    .option('--socket <path>', 'a unix socket (mode 0600, in a directory of yours) instead of a port')
+    .option('--background', 'detach once ready; print TOKENS_SERVE_PID too')
+    .option('--max-wait <seconds>', 'longest wait for a rate limit before passing the 429 back', '30')
+    .addOption(new Option('--serve-role <role>').choices(['exec', 'background']).hideHelp())
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'eval "$(tokens serve --background)"          # like ssh-agent: exports the URLs and TOKENS_SERVE_PID',
+          'curl "$CHARTMETRIC_API_URL/api/artist/206557"',
+          'curl "$TOKENS_SERVE_URL/token/soundcloud?min_ttl=600"   # the token itself, for an SDK',
+          'tokens serve --provider soundcloud --listen 127.0.0.1:8787',
+          'tokens serve --socket "$XDG_RUNTIME_DIR/tokens.sock"',
+          'curl --unix-socket "$TOKENS_SERVE_SOCKET" "$SOUNDCLOUD_API_URL/me"',
+          'tokens exec --serve -- python3 etl.py         # the server lives as long as the command',
+        ],
+        `
+When ready it prints, for each provider P, export P_API_URL='http://127.0.0.1:PORT/KEY/p'
+and export TOKENS_SERVE_URL='http://127.0.0.1:PORT/KEY': the KEY (new at each start, or
+TOKENS_SERVE_KEY) is the only thing between the port and your APIs, so keep the URLs private.
+Requests: ANY $P_API_URL/PATH goes to the API base + /PATH with the credentials; links back into
+the API (Location, next_href, page.next) come back pointing at the server. GET
+$TOKENS_SERVE_URL/token/P[?min_ttl=S] gives the token as JSON; GET $TOKENS_SERVE_URL/health
+says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 10 s).`,
+      ),
+    )
+    .action((_opts, command: Command) => {
+      const o = command.opts();
+      const options = {
+        providers: (o.provider as string[]).map(parseProvider),
+        profile: profileOf(command),
+        ...(o.listen === undefined ? {} : { listen: String(o.listen) }),
+        ...(o.socket === undefined ? {} : { socket: String(o.socket) }),
+        background: Boolean(o.background),
+        maxWaitSeconds: parseSeconds(o.maxWait, '--max-wait'),
+        verbose: verbose(command),
+        ...(o.serveRole === undefined ? {} : { role: o.serveRole as 'exec' | 'background' }),
+      };
+      onAction({
+        verbose: verbose(command),
+        invocation: async (deps) => (await import('../commands/serve.js')).runServe(options, deps),
       });
     });
 

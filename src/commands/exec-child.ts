@@ -57,6 +57,8 @@ export function childEnv(
 export interface RunCommandOptions {
   /** Start the command as a child even where tokens could become it. */
   stay: boolean;
+  /** PIDs sent SIGTERM once the command has ended (exec --serve: its server). */
+  companions?: number[];
 }
 
 /**
@@ -84,7 +86,15 @@ export async function runCommand(
       process.exit(statusOfStartError(code));
     }
   }
-  return runAsChild(file, args, env, stderr);
+  const status = await runAsChild(file, args, env, stderr);
+  for (const pid of options.companions ?? []) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone already
+    }
+  }
+  return status;
 }
 
 function statusOfStartError(code: string): number {

@@ -15,9 +15,12 @@ export interface ExecOptions {
   command: string[];
   /** --min-ttl: each token's validity, and whether it was asked for (the rules of `get`). */
   minTtl: { seconds: number; given: boolean };
+  /** --serve: the command gets the URLs of a server (src/serve/exec-serve.ts) instead of tokens. */
+  serve?: boolean;
 }
 
 export async function runExec(options: ExecOptions, deps: Deps): Promise<number> {
+  if (options.serve) return (await import('../serve/exec-serve.js')).runExecServe(options, deps);
   for (const provider of options.providers) resolveEndpoints(provider, deps.env);
   const providers = options.providers.length > 0 ? options.providers : await configuredProviders(deps, options.profile);
   const broker = new TokenBroker(deps);
@@ -35,7 +38,7 @@ export async function runExec(options: ExecOptions, deps: Deps): Promise<number>
   });
 }
 
-async function configuredProviders(deps: Deps, profile: string): Promise<ProviderDescriptor[]> {
+export async function configuredProviders(deps: Deps, profile: string): Promise<ProviderDescriptor[]> {
   const { loadConfig, settingsFor } = await import('../core/config.js');
   const config = await loadConfig(deps);
   const found = deps.providers.filter((p) => settingsFor(config, profile, p.id));

@@ -40,7 +40,7 @@ const MAX_DECODINGS = 4;
  * decodes %2F (nginx does): there it climbs out of the base. So a dot segment that only appears
  * after decoding (%2e, %2f, %5c, %25…) means the path is not under the base.
  */
-function hidesDotSegment(path: string): boolean {
+export function hidesDotSegment(path: string): boolean {
   let decoded = path;
   for (let i = 0; i < MAX_DECODINGS; i++) {
     const next = decoded.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));

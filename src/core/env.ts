@@ -131,6 +131,16 @@ export const TOKENS_REDIS_TIMEOUT: EnvVar<number> = {
     return ms;
   },
 };
+export const TOKENS_SERVE_KEY: EnvVar<string | undefined> = {
+  name: 'TOKENS_SERVE_KEY',
+  doc: 'the key in the URLs of `tokens serve` (at least 32 of A-Z a-z 0-9 - _), instead of a new random one each start',
+  fallback: undefined,
+  parse: (raw) => {
+    if (!/^[A-Za-z0-9_-]{32,}$/.test(raw)) throw new Error('must be at least 32 characters of A-Z, a-z, 0-9, - and _');
+    return raw;
+  },
+  secret: true,
+};
 export const TOKENS_DEBUG: EnvVar<boolean> = {
   name: 'TOKENS_DEBUG',
   doc: 'any value: explain what happens on stderr, as --verbose does (never secrets)',
@@ -172,6 +182,7 @@ export const CORE_VARIABLES: readonly EnvVar<unknown>[] = [
   TOKENS_REDIS_URL,
   TOKENS_REDIS_PREFIX,
   TOKENS_REDIS_TIMEOUT,
+  TOKENS_SERVE_KEY,
   TOKENS_DEBUG,
   TOKENS_NO_FAST_PATH,
   TOKENS_EXEC_STAY,

@@ -99,6 +99,11 @@ export interface Exchange {
    * large download may rightly take minutes, and a wait bound still ends a connection gone quiet.
    */
   wholeAttemptTimeout?: boolean;
+  /**
+   * The last answer of a status the policy gives up on (a 429 not waited out, a 500/502/503/504
+   * not repeated) is returned rather than turned into an error: `tokens serve` passes it back as it came.
+   */
+  passBack?: boolean;
 }
 
 export interface Answer {
@@ -234,8 +239,13 @@ export async function exchange(deps: Runtime, request: Exchange): Promise<Answer
     }
 
     if (status === 429) {
-      const waitMs = rateLimitWaitMs(response.headers, deps.now(), await answer.text(RATE_LIMIT_BODY_LIMIT));
+      const held = await heldBody(answer, RATE_LIMIT_BODY_LIMIT);
+      const waitMs = rateLimitWaitMs(response.headers, deps.now(), held?.toString('utf8'));
       lastProblem = 'rate limited (429)';
+      const passBack = () => answerWithBody(answer, held ?? Buffer.alloc(0));
+      if (request.passBack && (waitMs === undefined || waitMs > request.maxRateLimitWaitMs || !mayRepeat()))
+        return passBack();
+      if (request.passBack && attempt >= MAX_ATTEMPTS) return passBack();
       if (waitMs === undefined || waitMs > request.maxRateLimitWaitMs) {
         throw new UnavailableError(
           `${request.label} is rate limiting ${request.rateLimitNoun}${describeReset(waitMs, deps.now(), request.maxRateLimitWaitMs)}`,
@@ -256,6 +266,7 @@ export async function exchange(deps: Runtime, request: Exchange): Promise<Answer
     }
 
     if (RETRYABLE_STATUS.has(status)) {
+      if (request.passBack && !(request.retry && mayRepeat() && attempt < MAX_ATTEMPTS)) return answer;
       await answer.discard();
       lastProblem = `HTTP ${status}`;
       if (request.spends && status !== NOT_SERVED_STATUS) throw notRepeated(request, lastProblem, request.spends);
@@ -428,6 +439,30 @@ function makeAnswer(
       endAttempt();
       await response.body?.cancel().catch(() => undefined);
     },
+  };
+}
+
+/** The body's bytes, or undefined (the rest dropped) when it is longer than `limit`. */
+async function heldBody(answer: Answer, limit: number): Promise<Buffer | undefined> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of answer.chunks()) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    parts.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(parts);
+}
+
+/** An answer whose body was read already, served again from the bytes held. */
+function answerWithBody(answer: Answer, bytes: Buffer): Answer {
+  return {
+    ...answer,
+    async *chunks() {
+      if (bytes.length > 0) yield bytes;
+    },
+    text: async (limit) => (bytes.length > limit ? undefined : bytes.toString('utf8')),
+    discard: async () => undefined,
   };
 }
 

@@ -391,7 +391,7 @@ describe('help that teaches', () => {
     };
     const names = (text: string) => [...text.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]).sort();
     expect(names(section('Credentials:'))).toEqual(['login', 'logout', 'status']);
-    expect(names(section('Tokens:'))).toEqual(['api', 'exec', 'get']);
+    expect(names(section('Tokens:'))).toEqual(['api', 'exec', 'get', 'serve']);
     expect(names(section('Shell:'))).toContain('completion');
     expect(out).toContain('Examples:');
     for (const variable of ['TOKENS_PROFILE', 'TOKENS_STORE', 'TOKENS_PASSPHRASE']) expect(out).toContain(variable);

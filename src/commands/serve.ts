@@ -1,0 +1,225 @@
+// `tokens serve`: the authenticating API server (src/serve/server.ts) on loopback or a unix socket,
+// in the foreground until SIGINT/SIGTERM, printing its URLs as `export NAME='…'` lines when ready.
+// `--background`, and `tokens exec --serve` (src/serve/exec-serve.ts), start it as a process of its
+// own with a clean environment: the withheld values it needs (passphrase, Redis URL, serve key) come
+// over fd 3, never argv or environ (src/serve/spawn.ts).
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { TokenBroker } from '../core/broker.js';
+import { DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
+import { readEnv, TOKENS_SERVE_KEY } from '../core/env.js';
+import { UsageError } from '../core/errors.js';
+import { shellQuote } from '../core/format.js';
+import { startServer, type ServeConfig } from '../serve/server.js';
+import type { Deps } from '../core/deps.js';
+import type { ProviderDescriptor } from '../core/model.js';
+
+export interface ServeOptions {
+  /** Empty: every provider configured in the profile. */
+  providers: ProviderDescriptor[];
+  profile: string;
+  /** --listen HOST:PORT as given (default 127.0.0.1:0). */
+  listen?: string;
+  socket?: string;
+  background: boolean;
+  maxWaitSeconds: number;
+  verbose: boolean;
+  /**
+   * Hidden: started by another tokens with the withheld values on fd 3. 'exec': the server of
+   * `exec --serve`, which also stops when its parent goes; 'background': the detached server.
+   */
+  role?: 'exec' | 'background';
+}
+
+/** Why a listen failed, for the one-line message. */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the address is in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'no such address on this machine',
+  ENOENT: 'no such directory',
+  EINVAL: 'not a usable address (a socket path is at most about 100 bytes)',
+};
+
+/** How often a server started by `exec --serve` looks whether its parent is still there. */
+const PARENT_POLL_MS = 1000;
+
+/** --listen: a loopback address and a port, or a usage error (exit 2). */
+export function parseListen(value: string): { host: string; shown: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !(port >= 0 && port <= 65535))
+    throw new UsageError(`--listen takes HOST:PORT (e.g. 127.0.0.1:8787), not "${value}"`);
+  const host = (m[1] ?? m[2]!).toLowerCase();
+  if (host === 'localhost') return { host: '127.0.0.1', shown: 'localhost', port };
+  if (host === '::1') return { host: '::1', shown: '[::1]', port };
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) && host.split('.').every((n) => Number(n) <= 255))
+    return { host, shown: host, port };
+  throw new UsageError(
+    `--listen ${value}: tokens serve listens on loopback only (127.0.0.0/8, [::1], localhost); anyone who reaches it calls the APIs as you`,
+  );
+}
+
+export async function runServe(options: ServeOptions, deps: Deps): Promise<number> {
+  if (options.listen !== undefined && options.socket !== undefined)
+    throw new UsageError('--listen and --socket both say where to listen; use one');
+  const where = options.socket !== undefined ? undefined : parseListen(options.listen ?? '127.0.0.1:0');
+  if (options.background && options.role === undefined) {
+    const { spawnServer } = await import('../serve/spawn.js');
+    const started = await spawnServer(deps, options, 'background');
+    if ('code' in started) return started.code;
+    deps.io.stdout.write(started.lines.join(''));
+    deps.io.stdout.write(`export TOKENS_SERVE_PID=${shellQuote(String(started.pid))}\n`);
+    return 0;
+  }
+  if (options.role !== undefined) deps = await withHandedValues(deps);
+
+  const providers =
+    options.providers.length > 0
+      ? options.providers
+      : await (await import('./exec.js')).configuredProviders(deps, options.profile);
+  // Each provider's credential at hand before the ready line: one not logged in is exit 3 now, not a 502 later.
+  const broker = new TokenBroker(deps);
+  await Promise.all(
+    providers.map((p) =>
+      broker.get(p, options.profile, { minTtlSeconds: DEFAULT_MIN_TTL_SECONDS, forceRefresh: false }),
+    ),
+  );
+  const socket = options.socket === undefined ? undefined : resolve(options.socket);
+  if (socket) await prepareSocket(socket);
+  const config: ServeConfig = {
+    providers,
+    profile: options.profile,
+    maxWaitSeconds: options.maxWaitSeconds,
+    key: socket ? undefined : (readEnv(deps.env, TOKENS_SERVE_KEY) ?? randomBytes(32).toString('base64url')),
+    verbose: options.verbose,
+  };
+  const started = await (socket
+    ? listenOnSocket(deps, config, socket)
+    : startServer(deps, config, { host: where!.host, port: where!.port })
+  ).catch((error: NodeJS.ErrnoException) => {
+    const at = socket ?? `${where!.shown}:${where!.port}`;
+    throw new UsageError(
+      `cannot listen on ${at}: ${LISTEN_ERRORS[error.code ?? ''] ?? 'failed'} (${error.code ?? 'error'})`,
+    );
+  });
+
+  const root =
+    started.listening.kind === 'tcp'
+      ? `http://${where!.shown}:${started.listening.port}/${config.key}`
+      : 'http://localhost';
+  const lines = [
+    ...(socket ? [`export TOKENS_SERVE_SOCKET=${shellQuote(socket)}\n`] : []),
+    ...providers.map((p) => `export ${p.envPrefix}_API_URL=${shellQuote(`${root}/${p.id}`)}\n`),
+    // Last: the line a starter waits for (spawn.ts).
+    `export TOKENS_SERVE_URL=${shellQuote(root)}\n`,
+  ];
+
+  const stopped = new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    // `on`, not `once`: proper-lockfile's signal-exit (loaded by a refresh) re-sends a signal to the
+    // process when it finds itself the only listener left, which a spent `once` would make it.
+    process.on('SIGTERM', stop);
+    // exec --serve's server shares the command's process group: a Ctrl-C is the command's to act on
+    // (Jupyter asks whether to shut down), and the server ends when the command has (SIGTERM from tokens).
+    if (options.role === 'exec') process.on('SIGINT', () => undefined);
+    else process.on('SIGINT', stop);
+    if (options.role === 'exec') {
+      const parent = process.ppid;
+      setInterval(() => process.ppid !== parent && stop(), PARENT_POLL_MS).unref();
+    }
+  });
+  await writeReady(deps, lines.join(''));
+  // A detached server's starter stops reading its stderr once it is ready: a later line must not end it.
+  if (options.role === 'background') process.stderr.on('error', () => undefined);
+  await stopped;
+  await started.stop();
+  if (socket) await unlink(socket).catch(() => undefined);
+  return 0;
+}
+
+function writeReady(deps: Deps, text: string): Promise<void> {
+  return new Promise((resolveWrite) => {
+    if (deps.io.stdout.write(text)) resolveWrite();
+    else deps.io.stdout.once('drain', () => resolveWrite());
+  });
+}
+
+/** The values a starting tokens handed over on fd 3 (JSON), added to this process's view of its environment. */
+async function withHandedValues(deps: Deps): Promise<Deps> {
+  const { Socket } = await import('node:net');
+  const text = await new Promise<string>((resolveRead, reject) => {
+    const pipe = new Socket({ fd: 3, readable: true, writable: false });
+    let data = '';
+    pipe.setEncoding('utf8');
+    pipe.on('data', (chunk: string) => (data += chunk));
+    pipe.on('end', () => {
+      pipe.destroy();
+      resolveRead(data);
+    });
+    pipe.on('error', reject);
+  });
+  const handed = JSON.parse(text || '{}') as Record<string, string>;
+  const env = { ...deps.env, ...handed };
+  let store: ReturnType<Deps['openStore']> | undefined;
+  return {
+    ...deps,
+    env,
+    openStore: () =>
+      (store ??= import('../store/open.js').then(({ openStore }) =>
+        openStore(env, deps.paths, deps.childEnv, undefined, deps.io),
+      )),
+  };
+}
+
+/**
+ * --socket PATH: its directory ours (made 0700 when missing; else a directory, not a link, ours,
+ * writable by no one else), and no live server at the path (a stale socket of ours is removed).
+ */
+async function prepareSocket(path: string): Promise<void> {
+  const { ensurePrivateDir, errnoCode, UnsafePathError, unusableDir } = await import('../core/private-files.js');
+  const dir = dirname(path);
+  const info = await lstat(dir).catch((error: unknown) => {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw unusableDir(dir, error);
+  });
+  if (!info) await ensurePrivateDir(dir, dir);
+  else {
+    if (info.isSymbolicLink()) throw new UnsafePathError(dir, 'it is a symbolic link');
+    if (!info.isDirectory()) throw new UnsafePathError(dir, 'it is not a directory');
+    if (typeof process.getuid === 'function' && info.uid !== process.getuid())
+      throw new UnsafePathError(dir, `it is owned by another user (uid ${info.uid})`);
+    if ((info.mode & 0o022) !== 0) throw new UnsafePathError(dir, 'others may write to it (mode g+w or o+w)');
+  }
+  const existing = await lstat(path).catch(() => undefined);
+  if (!existing) return;
+  if (!existing.isSocket()) throw new UsageError(`--socket ${path}: something that is not a socket is there`);
+  if (await answers(path)) throw new UsageError(`--socket ${path}: another server is listening there`);
+  await unlink(path);
+}
+
+function answers(path: string): Promise<boolean> {
+  return import('node:net').then(
+    ({ connect }) =>
+      new Promise((resolveTry) => {
+        const socket = connect(path);
+        socket.once('connect', () => {
+          socket.destroy();
+          resolveTry(true);
+        });
+        socket.once('error', () => resolveTry(false));
+      }),
+  );
+}
+
+/** Listens on the socket made under umask 077, then 0600 for certain: its mode is the only guard. */
+async function listenOnSocket(deps: Deps, config: ServeConfig, socket: string) {
+  const previous = process.umask(0o177);
+  try {
+    const started = await startServer(deps, config, { socket });
+    await chmod(socket, 0o600);
+    return started;
+  } finally {
+    process.umask(previous);
+  }
+}
