@@ -302,7 +302,10 @@ async function answerExec(
   let providers = plan.providers;
   if (!providers) {
     // As runExec does: the providers with settings in the profile. None, or a config.json the
-    // hand check is not sure of, is the full program's to report.
+    // hand check is not sure of, is the full program's to report; so are a Redis store's shared
+    // settings, which this machine's config.json may lack. A provider with no token here is also
+    // the full program's (it is left out with a warning there, or refreshed).
+    if (storeKindFromEnv(env) === 'redis') return undefined;
     const config = readConfigQuickly(paths, PROVIDERS);
     providers = config ? PROVIDERS.filter((p) => settingsFor(config, plan.profile, p.id)) : [];
     if (providers.length === 0) return undefined;

@@ -280,7 +280,9 @@ sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set t
 No shell is run: use sh -c for variables. tokens becomes the command (same PID, signals
 straight to it) and so exits with its exit code. The tokens are set once, when the command
 starts: a job that runs longer than a token lives (about an hour) should ask \`tokens get\` for
-a token each time it needs one instead.`,
+a token each time it needs one instead. Without --provider, a configured provider that cannot
+give a token is left out with a one-line warning (its variables unset) and the command still
+runs; a provider named with --provider that fails stops it (exit with that code).`,
       ),
     )
     .action((command: string[], _opts, cmd: Command) => {
@@ -418,7 +420,7 @@ stderr, exit 8.`,
           'tokens status --json --profile staging',
           'tokens status chartmetric >/dev/null || tokens login chartmetric',
         ],
-        'With PROVIDER, exits 3 when that provider is not configured; without, exits 0.',
+        'With PROVIDER, exits 3 when that provider is not configured and 4 when it refused the stored login (log in again); without, exits 0.',
       ),
     )
     .action((name: string | undefined, _opts, command: Command) => {

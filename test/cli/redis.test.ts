@@ -336,6 +336,23 @@ describe('status, logout, exec: the shared store as people see it', () => {
     await expectNoLeaks(f, [], [exec.stdout]);
   });
 
+  it('exec without --provider on a machine that never logged in uses the shared settings (first hour 4)', {
+    timeout: 120_000,
+  }, async () => {
+    const f = await fleet('chartmetric', 2);
+    const b = f.machines[1]!;
+    const printEnv = ['--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'];
+    // Cold (the shared token), then warm (this machine's cache), then by the full program.
+    for (const env of [{}, {}, { TOKENS_NO_FAST_PATH: '1' }]) {
+      const run = await b.run(['exec', ...printEnv], { env });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toBe('');
+      const child = JSON.parse(run.stdout) as Record<string, string>;
+      expect(child.CHARTMETRIC_ACCESS_TOKEN).toMatch(/\S/);
+      expect(child).not.toHaveProperty('SOUNDCLOUD_ACCESS_TOKEN');
+    }
+  });
+
   it('status warns on stderr when the server keeps no persistence', { timeout: 60_000 }, async () => {
     const bare = await RedisServer.start({ aof: false, save: '' });
     try {
