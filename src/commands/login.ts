@@ -51,11 +51,14 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
       await noteStoredSecrets(deps.paths, deps.env, profile, provider.id, outcome.secrets);
       await parts.sharedSettings?.write(settings);
       await updateSettings(deps, profile, provider.id, settings);
+      // The old login's tokens end here on every machine: the shared one first, then the generation
+      // that every machine's cached entry must match (so no entry pairs the new one with an old token).
+      await parts.sharedCache?.delete();
+      const generation = await parts.login?.renew();
       if (outcome.token) {
         await parts.sharedCache?.write(outcome.token);
-        await writeCache(deps.paths, profile, provider.id, outcome.token);
+        await writeCache(deps.paths, profile, provider.id, outcome.token, generation);
       } else {
-        await parts.sharedCache?.delete();
         await deleteCache(deps.paths, profile, provider.id);
       }
       // New credentials: a failure left by the old ones no longer applies.

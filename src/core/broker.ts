@@ -16,6 +16,7 @@ import {
   UnavailableError,
   UsageError,
 } from './errors.js';
+import { readEnv, TOKENS_STORE } from './env.js';
 import { sanitizeProviderText } from './untrusted-text.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
@@ -32,6 +33,7 @@ import type {
   BrokerParts,
   FailureBoard,
   HeldLock,
+  LoginGeneration,
   PreparedWrite,
   RecordedFailure,
   RefreshLock,
@@ -63,8 +65,7 @@ export class TokenBroker {
   }
 
   async get(provider: ProviderDescriptor, profile: string, options: GetOptions): Promise<Credential> {
-    const seen = await readCache(this.#deps.paths, profile, provider.id);
-    this.#reportDamage(seen, provider);
+    const seen = await this.#readLocal(profile, provider);
     if (
       !options.forceRefresh &&
       seen.kind === 'hit' &&
@@ -96,8 +97,7 @@ export class TokenBroker {
     refused: string,
     options: Omit<GetOptions, 'forceRefresh'>,
   ): Promise<Credential> {
-    const seen = await readCache(this.#deps.paths, profile, provider.id);
-    this.#reportDamage(seen, provider);
+    const seen = await this.#readLocal(profile, provider);
     if (
       seen.kind === 'hit' &&
       seen.token.access_token !== refused &&
@@ -142,7 +142,7 @@ export class TokenBroker {
       try {
         return await parts.lock.run(what, async (local) => {
           // Another process on this machine may have refreshed while we waited: no store, no request.
-          const mine = await readCache(deps.paths, profile, provider.id);
+          const mine = await this.#readLocal(profile, provider, parts);
           if (mine.kind === 'hit' && this.#willDo(mine.token, options, seen))
             return { kind: 'token', token: mine.token };
           const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
@@ -150,13 +150,16 @@ export class TokenBroker {
             const secrets = await readSecrets(store, secretKey(profile, provider.id), provider, profile);
             return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
           }
+          // The shared login's generation, read before its token: an entry cached with it is
+          // never newer than the login (login.ts replaces the token before the generation).
+          const login = await parts.login?.ensure();
           // Or another machine: its token, no lease, no request.
           const shared = await parts.sharedCache?.read();
           // With --force-refresh and nothing cached here, the shared token is the one to replace.
           const replacing: CacheRead =
             options.forceRefresh && seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
           if (shared && this.#willDo(shared, options, replacing)) {
-            await this.#cacheLocally(profile, provider, shared);
+            await this.#cacheLocally(profile, provider, shared, login);
             return { kind: 'token', token: shared };
           }
           return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) =>
@@ -171,6 +174,7 @@ export class TokenBroker {
               profile,
               options,
               replacing,
+              login,
             ),
           );
         });
@@ -200,9 +204,10 @@ export class TokenBroker {
     profile: string,
     options: GetOptions,
     seen: CacheRead,
+    login: string | undefined,
   ): Promise<Credential> {
     // Another process may have refreshed while we waited for the lock: use its token.
-    const fresh = await this.#freshAfterWait(profile, provider, options, seen, parts);
+    const fresh = await this.#freshAfterWait(profile, provider, options, seen, parts, login);
     if (fresh) return { kind: 'token', token: fresh };
     // Or tried while we waited, and failed: the same request now would fail the same way (or,
     // after a lost rotation, send a spent refresh token). Give up with its answer.
@@ -211,7 +216,7 @@ export class TokenBroker {
       recorded && recorded !== 'damaged' ? sharedWith(recorded, asked, this.#deps.now()) : undefined;
     if (recentFailure) throw recentFailure;
     try {
-      const token = await this.#mintAndPersist(store, parts, held, ctx, adapter, provider, profile);
+      const token = await this.#mintAndPersist(store, parts, held, ctx, adapter, provider, profile, login);
       if (recorded !== undefined && (recorded === 'damaged' || recorded.sharing !== 'sticky'))
         await parts.failures.clear().catch(() => undefined);
       refuseUnreachableMinTtl(token, provider, options);
@@ -231,6 +236,10 @@ export class TokenBroker {
     await parts.sharedCache
       ?.delete()
       .catch((error: unknown) => this.#deps.debug(`could not delete the shared token cache (${why(error)})`));
+    // A new generation: every machine's cached token of this login is used no more.
+    await parts.login
+      ?.renew()
+      .catch((error: unknown) => this.#deps.debug(`could not renew the shared login generation (${why(error)})`));
     await deleteCache(this.#deps.paths, profile, provider.id).catch((error: unknown) =>
       this.#deps.debug(`could not delete the token cache (${why(error)})`),
     );
@@ -243,13 +252,13 @@ export class TokenBroker {
     options: GetOptions,
     seen: CacheRead,
     parts: BrokerParts,
+    login: string | undefined,
   ): Promise<AccessToken | undefined> {
-    const deps = this.#deps;
-    const local = await readCache(deps.paths, profile, provider.id);
+    const local = await this.#readLocal(profile, provider, parts);
     const shared = await parts.sharedCache?.read();
     if (local.kind === 'hit' && this.#willDo(local.token, options, seen)) return local.token;
     if (shared && this.#willDo(shared, options, seen)) {
-      await this.#cacheLocally(profile, provider, shared);
+      await this.#cacheLocally(profile, provider, shared, login);
       return shared;
     }
     return undefined;
@@ -263,6 +272,7 @@ export class TokenBroker {
     adapter: ProviderAdapter,
     provider: ProviderDescriptor,
     profile: string,
+    login: string | undefined,
   ): Promise<AccessToken> {
     const deps = this.#deps;
     const key = secretKey(profile, provider.id);
@@ -313,12 +323,48 @@ export class TokenBroker {
           `could not write the shared token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`,
         ),
       );
-    await this.#cacheLocally(profile, provider, result.token);
+    await this.#cacheLocally(profile, provider, result.token, login);
     return result.token;
   }
 
-  async #cacheLocally(profile: string, provider: ProviderDescriptor, token: AccessToken): Promise<void> {
-    await writeCache(this.#deps.paths, profile, provider.id, token).catch((error: unknown) =>
+  /**
+   * The local cache. With a shared store, an entry from a login that has ended since (a logout,
+   * another login, a refusal, on any machine) counts as absent: it is used only while the login
+   * generation it recorded is the store's. A store that cannot be reached cannot have ended one.
+   */
+  async #readLocal(profile: string, provider: ProviderDescriptor, parts?: BrokerParts): Promise<CacheRead> {
+    const read = await readCache(this.#deps.paths, profile, provider.id);
+    this.#reportDamage(read, provider);
+    if (read.kind !== 'hit') return read;
+    const generation = parts ? parts.login : await this.#sharedLogin(profile, provider);
+    if (!generation) return read;
+    let current: string | undefined;
+    try {
+      current = await generation.read();
+    } catch (error) {
+      this.#deps.debug(
+        `could not read the shared login generation (${error instanceof Error ? error.message : 'error'}); using the cached token`,
+      );
+      return read;
+    }
+    if (current !== undefined && current === read.login) return read;
+    this.#deps.debug(`the cached ${provider.id} token is from a shared login that has ended; not using it`);
+    return { kind: 'absent' };
+  }
+
+  /** The login generation of a shared store (Redis); undefined for a store on this machine. */
+  async #sharedLogin(profile: string, provider: ProviderDescriptor): Promise<LoginGeneration | undefined> {
+    if (readEnv(this.#deps.env, TOKENS_STORE) !== 'redis') return undefined;
+    return (await this.#deps.openStore()).parts(profile, provider.id, this.#deps).login;
+  }
+
+  async #cacheLocally(
+    profile: string,
+    provider: ProviderDescriptor,
+    token: AccessToken,
+    login: string | undefined,
+  ): Promise<void> {
+    await writeCache(this.#deps.paths, profile, provider.id, token, login).catch((error: unknown) =>
       this.#deps.debug(
         `could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`,
       ),
