@@ -2,6 +2,7 @@
 // matching run function to `onAction`; running it is main's business. No I/O happens here.
 import { Argument, Command, Option } from 'commander';
 import { parseFormat, FORMATS } from '../core/format.js';
+import { DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
 import { UsageError } from '../core/errors.js';
 import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
 import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
@@ -218,7 +219,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
     )
     .addArgument(providerArgument('<provider>'))
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('token'))
-    .option('--min-ttl <seconds>', 'minimum seconds of validity a cached token must have', '60')
+    .addOption(minTtlOption('minimum seconds of validity a cached token must have'))
     .option('--force-refresh', 'ignore the cache and mint or refresh now')
     .addHelpText(
       'after',
@@ -262,7 +263,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
         { kind: 'values', values: providerIds },
       ),
     )
-    .option('--min-ttl <seconds>', 'minimum seconds of validity each token must have', '60')
+    .addOption(minTtlOption('minimum seconds of validity each token must have'))
     .passThroughOptions()
     .addHelpText(
       'after',
@@ -529,4 +530,12 @@ export function helpForms(program: Command): string[][] {
     [HELP_COMMAND],
     ...commands.flatMap((name) => [...HELP_FLAGS.map((flag) => [name, flag]), [HELP_COMMAND, name]]),
   ];
+}
+
+/** --min-ttl, its default shown as it works: 60, or half a shorter-lived token's lifetime (cache.ts). */
+function minTtlOption(description: string): Option {
+  return new Option('--min-ttl <seconds>', description).default(
+    String(DEFAULT_MIN_TTL_SECONDS),
+    `${DEFAULT_MIN_TTL_SECONDS}, or half the lifetime when shorter`,
+  );
 }

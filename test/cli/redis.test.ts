@@ -262,6 +262,11 @@ describe('faults', () => {
       env: { TOKENS_PASSPHRASE: 'not the passphrase' },
     });
     expect(relogin.code).toBe(6);
+    // status leads with the cause, and does not send the machine to log in again (first hour 11).
+    const status = await f.machines[1]!.run(['status'], { env: { TOKENS_PASSPHRASE: 'not the passphrase' } });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^The secret store could not be read \(.*wrong TOKENS_PASSPHRASE/);
+    expect(status.stdout).not.toMatch(/No provider is configured|tokens login/);
     expect(await redis.dump()).toBe(before);
     const right = await f.machines[1]!.run(['get', 'soundcloud']);
     expect(right.code, right.stderr).toBe(0);
