@@ -56,6 +56,15 @@ export function completes<T extends Option | Argument>(target: T, hint: Completi
   return target;
 }
 
+/** Same key as ONLY_WITH_KEY in completion-scripts.ts: the first-argument values an option applies with. */
+export const COMPLETION_ONLY_WITH = Symbol.for('tokens.completion-only-with');
+
+/** Completion offers the option only when the first argument is one of `values` (or not typed yet). */
+export function onlyWith(option: Option, values: readonly string[]): Option {
+  Object.defineProperty(option, COMPLETION_ONLY_WITH, { value: values, enumerable: false });
+  return option;
+}
+
 /** The login flags given on the command line, by the table in core/login-flags.ts. */
 function loginFlags(command: Command): LoginFlags {
   const flags: Record<string, string | number | boolean> = {};
@@ -182,7 +191,8 @@ Exit codes:
     .summary('store credentials for a provider (browser login for SoundCloud)')
     .description('Store the credentials of a provider in the secret store and verify them.')
     .addArgument(providerArgument('<provider>'));
-  for (const key of LOGIN_FLAG_KEYS) login.option(LOGIN_FLAGS[key].syntax, LOGIN_FLAGS[key].help);
+  for (const key of LOGIN_FLAG_KEYS)
+    login.addOption(onlyWith(new Option(LOGIN_FLAGS[key].syntax, LOGIN_FLAGS[key].help), LOGIN_FLAGS[key].providers));
   login
     .addHelpText(
       'after',
