@@ -83,7 +83,18 @@ _tokens() {
                 esac
                 $split && return 0
                 if [[ $cur == -* ]]; then
-                    COMPREPLY=($(compgen -W '--profile -v --verbose --client-id --team-id --legacy --app-id --client-credentials --redirect-uri --scope --no-browser --timeout -h --help' -- "$cur"))
+                    local seen=" ${words[*]:at+1:cword-at-1} "
+                    local opts='--profile -v --verbose -h --help'
+                    [[ $seen != *' chartmetric '* ]] && opts+=' --client-id'
+                    [[ $seen != *' soundcloud '* && $seen != *' chartmetric '* ]] && opts+=' --team-id'
+                    [[ $seen != *' soundcloud '* && $seen != *' chartmetric '* ]] && opts+=' --legacy'
+                    [[ $seen != *' soundcloud '* && $seen != *' chartmetric '* ]] && opts+=' --app-id'
+                    [[ $seen != *' chartmetric '* && $seen != *' soundcharts '* ]] && opts+=' --client-credentials'
+                    [[ $seen != *' chartmetric '* && $seen != *' soundcharts '* ]] && opts+=' --redirect-uri'
+                    [[ $seen != *' chartmetric '* && $seen != *' soundcharts '* ]] && opts+=' --scope'
+                    [[ $seen != *' chartmetric '* && $seen != *' soundcharts '* ]] && opts+=' --no-browser'
+                    [[ $seen != *' chartmetric '* && $seen != *' soundcharts '* ]] && opts+=' --timeout'
+                    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
                     return 0
                 fi
             fi

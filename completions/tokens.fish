@@ -81,6 +81,15 @@ function __tokens_in_command_line
     not string match -q -- '-*' (commandline -ct)
 end
 
+# True when one of $argv was typed before the cursor (an option that applies only without it).
+function __tokens_seen
+    set -l words (commandline -opc)
+    for w in $argv
+        contains -- $w $words; and return 0
+    end
+    return 1
+end
+
 function __tokens_command_line
     set -l state (__tokens_state)
     set -l words
@@ -107,15 +116,15 @@ complete -c tokens -n '__tokens_at \'\'' -a help -d 'show help for a command'
 # login
 complete -c tokens -n '__tokens_at login' -l profile -x -a '(__tokens_profiles)' -d 'profile to use (separate credentials per profile)'
 complete -c tokens -n '__tokens_at login' -s v -l verbose -d 'explain what happens on stderr (never secrets)'
-complete -c tokens -n '__tokens_at login' -l client-id -x -d 'OAuth client id (SoundCloud, Soundcharts)'
-complete -c tokens -n '__tokens_at login' -l team-id -x -d 'Soundcharts team name or id'
-complete -c tokens -n '__tokens_at login' -l legacy -d 'Soundcharts: store the deprecated x-app-id / x-api-key pair'
-complete -c tokens -n '__tokens_at login' -l app-id -x -d 'Soundcharts legacy app id (with --legacy)'
-complete -c tokens -n '__tokens_at login' -l client-credentials -d 'SoundCloud: app-only credentials, no user login'
-complete -c tokens -n '__tokens_at login' -l redirect-uri -x -d 'SoundCloud: loopback redirect URI registered with your app'
-complete -c tokens -n '__tokens_at login' -l scope -x -d 'SoundCloud: scope to request (none is sent unless given)'
-complete -c tokens -n '__tokens_at login' -l no-browser -d 'SoundCloud: print the URL instead of opening a browser; accept the redirected URL on stdin'
-complete -c tokens -n '__tokens_at login' -l timeout -x -d 'SoundCloud: how long to wait for the browser (default 300)'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen chartmetric' -l client-id -x -d 'OAuth client id (SoundCloud, Soundcharts)'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen soundcloud chartmetric' -l team-id -x -d 'Soundcharts team name or id'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen soundcloud chartmetric' -l legacy -d 'Soundcharts: store the deprecated x-app-id / x-api-key pair'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen soundcloud chartmetric' -l app-id -x -d 'Soundcharts legacy app id (with --legacy)'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen chartmetric soundcharts' -l client-credentials -d 'SoundCloud: app-only credentials, no user login'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen chartmetric soundcharts' -l redirect-uri -x -d 'SoundCloud: loopback redirect URI registered with your app'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen chartmetric soundcharts' -l scope -x -d 'SoundCloud: scope to request (none is sent unless given)'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen chartmetric soundcharts' -l no-browser -d 'SoundCloud: print the URL instead of opening a browser; accept the redirected URL on stdin'
+complete -c tokens -n '__tokens_at login; and not __tokens_seen chartmetric soundcharts' -l timeout -x -d 'SoundCloud: how long to wait for the browser (default 300)'
 complete -c tokens -n '__tokens_at login' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_at login 0' -a 'soundcloud chartmetric soundcharts' -d 'provider'
 

@@ -10,13 +10,14 @@ import ts from 'typescript';
 /** [layer, its modules (paths under src/ without .ts; a trailing / takes a whole folder)], lowest first. */
 export const LAYERS = [
   [
-    'basics: errors, schemas, untrusted text, names',
-    ['core/errors', 'core/zod', 'core/untrusted-text', 'core/hints', 'core/profile'],
+    'basics: errors, schemas, untrusted text, profile names',
+    ['core/errors', 'core/zod', 'core/untrusted-text', 'core/profile'],
   ],
   [
     'model: the domain types and the process they run in (environment, paths, streams, the runtime injected)',
     [
       'core/model',
+      'core/hints',
       'core/paths',
       'core/env',
       'core/endpoints',
@@ -62,6 +63,7 @@ export const LAYERS = [
   ['stores: secrets and coordination', ['store/', 'core/local-parts']],
   ['broker: tokens from caches or one refresh', ['core/broker', 'core/context', 'core/deps']],
   ['warm: answers from files before the full program loads', ['fast-refresh']],
+  ['serve: the server of `tokens serve` and its process', ['serve/']],
   ['commands: run functions', ['commands/']],
   ['cli: the program, parsing, help, completion', ['cli/', 'fast-help']],
   ['entries', ['main', 'fast']],

@@ -49,7 +49,7 @@ export interface RefreshClaim {
 }
 
 export type Awaited =
-  | { kind: 'token'; token: AccessToken }
+  | { kind: 'token'; token: AccessToken; login?: string }
   /** The full program's business; `askedAt` when this process waited first, `claim` when it claimed the refresh. */
   | { kind: 'handoff'; askedAt?: number; claim?: RefreshClaim };
 
@@ -181,10 +181,10 @@ export async function awaitRefresh(
   const lock = lockPath(paths.stateDir, profile, provider);
   const claim = claimPath(lock);
   if (!isTrustedDir(dirname(lock)) || exists(failurePath(lock))) return { kind: 'handoff' };
-  const usable = async (): Promise<AccessToken | undefined> => {
+  const usable = async (): Promise<Awaited | undefined> => {
     const read = await readCache(paths, profile, provider);
     return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given)
-      ? read.token
+      ? { kind: 'token', token: read.token, ...(read.login === undefined ? {} : { login: read.login }) }
       : undefined;
   };
 
@@ -218,14 +218,14 @@ export async function awaitRefresh(
       await waker.sleep(waker.watching ? WATCHED_POLL_MS : pause);
       pause = Math.min(pause * 2, MAX_POLL_MS);
       const token = await usable();
-      if (token) return { kind: 'token', token };
+      if (token) return token;
       if (exists(failurePath(lock)) || Date.now() - askedAt >= waitMs) return { kind: 'handoff', askedAt };
       const who = claimant(claim);
       const lockNow = lockState(lock);
       if (who === 'gone' || lockNow === 'stale') return { kind: 'handoff', askedAt };
       if (who === 'absent' && lockNow === 'absent') {
         const late = await usable();
-        return late ? { kind: 'token', token: late } : { kind: 'handoff', askedAt };
+        return late ?? { kind: 'handoff', askedAt };
       }
     }
   } finally {

@@ -23,7 +23,16 @@ import { DEFAULT_MIN_TTL_SECONDS, isFresh, readCache } from './core/cache.js';
 import { readConfigQuickly, settingsFor } from './core/config-file.js';
 import { resolveEndpoints } from './core/endpoints.js';
 import { failurePath, lockPath } from './core/lock-files.js';
-import { checkEnv, readEnv, TOKENS_DEBUG, TOKENS_EXEC_STAY, TOKENS_NO_FAST_PATH } from './core/env.js';
+import {
+  checkEnv,
+  readEnv,
+  TOKENS_DEBUG,
+  TOKENS_EXEC_STAY,
+  TOKENS_NO_FAST_PATH,
+  TOKENS_REDIS_PREFIX,
+  TOKENS_REDIS_TIMEOUT,
+  TOKENS_REDIS_URL,
+} from './core/env.js';
 import { writeOut } from './core/sync-output.js';
 import { describeTokensError, isTokensError } from './core/errors.js';
 import { FORMATS, formatCredential, type Format } from './core/format.js';
@@ -219,16 +228,40 @@ async function credentialFor(
 ): Promise<Credential | undefined> {
   const read = await readCache(paths, profile, provider.id);
   if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given))
-    return { kind: 'token', token: read.token };
+    return (await loginCurrent(env, profile, provider, read.login)) ? { kind: 'token', token: read.token } : undefined;
   // A damaged cache is the full program's to report (with --verbose) and rebuild.
   if (read.kind === 'damaged') return undefined;
   // Waiting can take a while: from here on, as in every run but a warm get, no inspector on SIGUSR1.
   refuseInspectorSignal();
   const waited = await awaitRefresh(paths, env, profile, provider.id, minTtl, { mayClaim });
-  if (waited.kind === 'token') return { kind: 'token', token: waited.token };
+  if (waited.kind === 'token')
+    return (await loginCurrent(env, profile, provider, waited.login))
+      ? { kind: 'token', token: waited.token }
+      : undefined;
   if (waited.claim) handoff.claims.push(waited.claim);
   if (waited.askedAt !== undefined) handoff.askedAt = Math.min(handoff.askedAt ?? Infinity, waited.askedAt);
   return undefined;
+}
+
+/**
+ * With the Redis store, whether the shared login a cached token came from is still the current one
+ * (TokenBroker's #readLocal): one GET of its generation, without the Redis client or the key. A
+ * server that cannot be reached cannot have ended it (the cache answers, as the full program's
+ * would); any other doubt is the full program's.
+ */
+async function loginCurrent(
+  env: Env,
+  profile: string,
+  provider: ProviderDescriptor,
+  login: string | undefined,
+): Promise<boolean> {
+  if (storeKindFromEnv(env) !== 'redis') return true;
+  const url = readEnv(env, TOKENS_REDIS_URL);
+  if (url === undefined) return false;
+  const { loginKey, peekRedis } = await import('./store/redis-peek.js');
+  const key = loginKey(readEnv(env, TOKENS_REDIS_PREFIX), profile, provider.id);
+  const peeked = await peekRedis(url, key, readEnv(env, TOKENS_REDIS_TIMEOUT));
+  return peeked.kind === 'unreachable' || (peeked.kind === 'value' && login !== undefined && peeked.value === login);
 }
 
 /**
@@ -302,7 +335,10 @@ async function answerExec(
   let providers = plan.providers;
   if (!providers) {
     // As runExec does: the providers with settings in the profile. None, or a config.json the
-    // hand check is not sure of, is the full program's to report.
+    // hand check is not sure of, is the full program's to report; so are a Redis store's shared
+    // settings, which this machine's config.json may lack. A provider with no token here is also
+    // the full program's (it is left out with a warning there, or refreshed).
+    if (storeKindFromEnv(env) === 'redis') return undefined;
     const config = readConfigQuickly(paths, PROVIDERS);
     providers = config ? PROVIDERS.filter((p) => settingsFor(config, plan.profile, p.id)) : [];
     if (providers.length === 0) return undefined;

@@ -26,3 +26,12 @@ export function completes<T extends Option | Argument>(target: T, hint: Completi
   Object.defineProperty(target, COMPLETION_HINT, { value: hint, enumerable: false });
   return target;
 }
+
+/** The first-argument values an option applies with (login flags per provider), for completion. */
+export const COMPLETION_ONLY_WITH = Symbol.for('tokens.completion-only-with');
+
+/** Completion offers the option only when the first argument is one of `values` (or not typed yet). */
+export function onlyWith(option: Option, values: readonly string[]): Option {
+  Object.defineProperty(option, COMPLETION_ONLY_WITH, { value: values, enumerable: false });
+  return option;
+}

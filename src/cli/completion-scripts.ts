@@ -6,7 +6,7 @@
 // Only types are imported from program.ts: this module is loaded lazily by `tokens completion`,
 // and a run-time import would pull program.ts out of the main bundle into a shared chunk.
 import type { Argument, Command, Option } from 'commander';
-import { COMPLETION_HINT, type CompletionHint } from './completion-hints.js';
+import { COMPLETION_HINT, COMPLETION_ONLY_WITH, type CompletionHint } from './completion-hints.js';
 
 /** Same name as COMPLETE_COMMAND in program.ts: the hidden command that prints dynamic values. */
 export const COMPLETE_COMMAND = '__complete';
@@ -24,6 +24,8 @@ interface OptionModel {
   valueName: string;
   repeatable: boolean;
   hint?: CompletionHint;
+  /** Offered only when the command's first argument is one of these (or not typed yet). */
+  onlyWith?: readonly string[];
 }
 
 interface ArgumentModel {
@@ -70,7 +72,10 @@ function optionModel(option: Option): OptionModel {
   const hint = hintOf(option);
   if (hint?.kind === 'values') hint.values.forEach((v) => word(v, 'value'));
   const valueName = /[<[]([^>\]]+)[>\]]/.exec(option.flags)?.[1]?.replace(/\.\.\.$/, '') ?? 'value';
+  const onlyWith = (option as unknown as Record<symbol, readonly string[] | undefined>)[COMPLETION_ONLY_WITH];
+  onlyWith?.forEach((v) => word(v, 'value'));
   return {
+    ...(onlyWith ? { onlyWith } : {}),
     ...(option.short ? { short: option.short } : {}),
     ...(option.long ? { long: option.long } : {}),
     names,
@@ -118,6 +123,17 @@ const valueOptionNames = (options: OptionModel[]) => options.filter((o) => o.tak
 const allOptionNames = (options: OptionModel[]) => options.flatMap((o) => o.names);
 const commandNames = (m: ProgramModel) => m.commands.flatMap((c) => c.names);
 
+/**
+ * The first-argument values that rule the option out (it applies only with the others): the
+ * scripts offer it unless one of them was typed (`login soundcloud --<TAB>` has no --team-id).
+ */
+function excludedBy(c: CommandModel, o: OptionModel): string[] {
+  const first = c.args[0]?.hint;
+  if (!o.onlyWith || first?.kind !== 'values') return [];
+  return first.values.filter((v) => !o.onlyWith!.includes(v));
+}
+const hasExclusions = (c: CommandModel) => c.options.some((o) => excludedBy(c, o).length > 0);
+
 // ---------------------------------------------------------------------------------------------
 // bash
 
@@ -158,12 +174,29 @@ function bashCommand(m: ProgramModel, c: CommandModel): string[] {
   const lines: string[] = [`        ${c.names.join('|')})`];
   const valued = valueOptionNames(c.options);
   const skipValue = valued.length > 0 ? [`${i8}        ${valued.join('|')}) ((i++)) ;;`] : [];
-  const optionReply = [
-    `${i8}if [[ $cur == -* ]]; then`,
-    `${i8}    COMPREPLY=($(compgen -W '${allOptionNames(c.options).join(' ')}' -- "$cur"))`,
-    `${i8}    return 0`,
-    `${i8}fi`,
-  ];
+  const optionReply = hasExclusions(c)
+    ? [
+        `${i8}if [[ $cur == -* ]]; then`,
+        `${i8}    local seen=" \${words[*]:at+1:cword-at-1} "`,
+        `${i8}    local opts='${allOptionNames(c.options.filter((o) => excludedBy(c, o).length === 0)).join(' ')}'`,
+        ...c.options
+          .filter((o) => excludedBy(c, o).length > 0)
+          .map(
+            (o) =>
+              `${i8}    [[ ${excludedBy(c, o)
+                .map((v) => `$seen != *' ${v} '*`)
+                .join(' && ')} ]] && opts+=' ${o.names.join(' ')}'`,
+          ),
+        `${i8}    COMPREPLY=($(compgen -W "$opts" -- "$cur"))`,
+        `${i8}    return 0`,
+        `${i8}fi`,
+      ]
+    : [
+        `${i8}if [[ $cur == -* ]]; then`,
+        `${i8}    COMPREPLY=($(compgen -W '${allOptionNames(c.options).join(' ')}' -- "$cur"))`,
+        `${i8}    return 0`,
+        `${i8}fi`,
+      ];
   if (c.commandLineAt !== undefined) {
     // Options first; the first other word (or whatever follows --) starts the command line.
     lines.push(
@@ -350,6 +383,28 @@ function zshArgumentSpecs(m: ProgramModel, c: CommandModel): string[] {
 function zshCommand(m: ProgramModel, c: CommandModel): string[] {
   // exec-style commands take options only before the command line.
   const flags = c.commandLineAt !== undefined ? "-S -A '-*'" : '-S';
+  if (hasExclusions(c)) {
+    // Options that apply only with some values of the first argument join unless another was typed.
+    const always = c.options.filter((o) => excludedBy(c, o).length === 0);
+    return [
+      `        (${c.names.join('|')})`,
+      '          local seen=" ${words[2,CURRENT-1]} "',
+      '          local -a specs',
+      '          specs=(',
+      ...[...zshOptionSpecs(m, always), ...zshArgumentSpecs(m, c)].map((s) => `            ${s}`),
+      '          )',
+      ...c.options
+        .filter((o) => excludedBy(c, o).length > 0)
+        .map(
+          (o) =>
+            `          [[ ${excludedBy(c, o)
+              .map((v) => `$seen != *' ${v} '*`)
+              .join(' && ')} ]] && specs+=(${zshOptionSpecs(m, [o]).join(' ')})`,
+        ),
+      `          _arguments ${flags} $specs && ret=0`,
+      '          ;;',
+    ];
+  }
   const specs = [...zshOptionSpecs(m, c.options), ...zshArgumentSpecs(m, c)];
   return [
     `        (${c.names.join('|')})`,
@@ -445,7 +500,8 @@ function fishValues(m: ProgramModel, hint: CompletionHint | undefined): string {
   }
 }
 
-function fishOption(m: ProgramModel, condition: string, o: OptionModel): string {
+function fishOption(m: ProgramModel, condition: string, o: OptionModel, excluded: string[] = []): string {
+  if (excluded.length > 0) condition = `${condition}; and not __${m.name}_seen ${excluded.join(' ')}`;
   const short = o.short ? ` -s ${o.short.replace(/^-/, '')}` : '';
   const long = o.long ? ` -l ${o.long.replace(/^--/, '')}` : '';
   const value = o.takesValue ? ` -x${fishValues(m, o.hint)}` : '';
@@ -456,7 +512,7 @@ function fishCommand(m: ProgramModel, c: CommandModel): string[] {
   const at = (n?: number) => `__${m.name}_at ${c.name}${n === undefined ? '' : ` ${n}`}`;
   const lines = [`# ${c.name}`];
   const optionCondition = c.commandLineAt !== undefined ? at(0) : at();
-  for (const o of c.options) lines.push(fishOption(m, optionCondition, o));
+  for (const o of c.options) lines.push(fishOption(m, optionCondition, o, excludedBy(c, o)));
   c.args.forEach((arg, index) => {
     if (arg.hint?.kind === 'command-line') {
       lines.push(
@@ -558,6 +614,15 @@ export function fishScript(program: Command): string {
     '    test "$state[1]" = "$argv[1]"; or return 1',
     '    test "$state[3]" = cmdline; and return 0',
     "    not string match -q -- '-*' (commandline -ct)",
+    'end',
+    '',
+    '# True when one of $argv was typed before the cursor (an option that applies only without it).',
+    `function ${p}_seen`,
+    '    set -l words (commandline -opc)',
+    '    for w in $argv',
+    '        contains -- $w $words; and return 0',
+    '    end',
+    '    return 1',
     'end',
     '',
     `function ${p}_command_line`,

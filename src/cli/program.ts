@@ -2,13 +2,14 @@
 // matching run function to `onAction`; running it is main's business. No I/O happens here.
 import { Argument, Command, Option } from 'commander';
 import { parseFormat, FORMATS } from '../core/format.js';
+import { DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
 import { UsageError } from '../core/errors.js';
 import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
 import { TOKENS_DEBUG, TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { parseProfile, parseProvider as parseProviderName, parseSeconds, parseWholeNumber } from './parse.js';
 import { HELP_COMMAND, HELP_FLAGS } from './help-words.js';
-import { completes } from './completion-hints.js';
+import { completes, onlyWith } from './completion-hints.js';
 import { parseField, parseFormPart, parseHeader, type FieldSpec } from '../core/request-fields.js';
 import type { Deps } from '../core/deps.js';
 import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
@@ -158,7 +159,8 @@ Exit codes:
     .summary('store credentials for a provider (browser login for SoundCloud)')
     .description('Store the credentials of a provider in the secret store and verify them.')
     .addArgument(providerArgument('<provider>'));
-  for (const key of LOGIN_FLAG_KEYS) login.option(LOGIN_FLAGS[key].syntax, LOGIN_FLAGS[key].help);
+  for (const key of LOGIN_FLAG_KEYS)
+    login.addOption(onlyWith(new Option(LOGIN_FLAGS[key].syntax, LOGIN_FLAGS[key].help), LOGIN_FLAGS[key].providers));
   login
     .addHelpText(
       'after',
@@ -195,7 +197,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
     )
     .addArgument(providerArgument('<provider>'))
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('token'))
-    .option('--min-ttl <seconds>', 'minimum seconds of validity a cached token must have', '60')
+    .addOption(minTtlOption('minimum seconds of validity a cached token must have'))
     .option('--force-refresh', 'ignore the cache and mint or refresh now')
     .addHelpText(
       'after',
@@ -239,7 +241,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
         { kind: 'values', values: providerIds },
       ),
     )
-    .option('--min-ttl <seconds>', 'minimum seconds of validity each token must have', '60')
+    .addOption(minTtlOption('minimum seconds of validity each token must have'))
     .option('--serve', 'give the command P_API_URL and TOKENS_SERVE_URL of a server that adds the credentials')
     .passThroughOptions()
     .addHelpText(
@@ -261,7 +263,10 @@ straight to it) and so exits with its exit code. The tokens are set once, when t
 starts: a job that runs longer than a token lives (about an hour) should ask \`tokens get\` for
 a token each time it needs one instead, or run under --serve: then the command gets, per provider,
 P_API_URL (a URL on a local server, \`tokens serve\`, that adds fresh credentials to each request)
-and TOKENS_SERVE_URL, and no token; the server stops when the command ends.`,
+and TOKENS_SERVE_URL, and no token; the server stops when the command ends. Without --provider, a
+configured provider that cannot give a token is left out with a one-line warning (its variables
+unset) and the command still runs; a provider named with --provider that fails stops it (exit with
+that code).`,
       ),
     )
     .action((command: string[], _opts, cmd: Command) => {
@@ -458,7 +463,7 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
           'tokens status --json --profile staging',
           'tokens status chartmetric >/dev/null || tokens login chartmetric',
         ],
-        'With PROVIDER, exits 3 when that provider is not configured; without, exits 0.',
+        'With PROVIDER, exits 3 when that provider is not configured and 4 when it refused the stored login (log in again); without, exits 0.',
       ),
     )
     .action((name: string | undefined, _opts, command: Command) => {
@@ -564,4 +569,12 @@ export function helpForms(program: Command): string[][] {
     [HELP_COMMAND],
     ...commands.flatMap((name) => [...HELP_FLAGS.map((flag) => [name, flag]), [HELP_COMMAND, name]]),
   ];
+}
+
+/** --min-ttl, its default shown as it works: 60, or half a shorter-lived token's lifetime (cache.ts). */
+function minTtlOption(description: string): Option {
+  return new Option('--min-ttl <seconds>', description).default(
+    String(DEFAULT_MIN_TTL_SECONDS),
+    `${DEFAULT_MIN_TTL_SECONDS}, or half the lifetime when shorter`,
+  );
 }

@@ -9,7 +9,7 @@
 import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { credentialEnv } from '../core/format.js';
+import { credentialEnv, credentialEnvNames } from '../core/format.js';
 import { childEnvironment } from '../providers/registry.js';
 import {
   canReplace,
@@ -38,15 +38,18 @@ const GROUP_SETTLE_MS = 15;
 
 /**
  * The child's environment: ours minus the withheld variables, plus P_ACCESS_TOKEN / P_AUTHORIZATION
- * (or the legacy pair) for each provider, in order, and TOKENS_PROFILE.
+ * (or the legacy pair) for each provider, in order, and TOKENS_PROFILE. The variables of a provider
+ * `leftOut` (it could give no token) are unset, so the command never takes an inherited one for ours.
  */
 export function childEnv(
   env: Env,
   providers: readonly ProviderDescriptor[],
   credentials: readonly Credential[],
   profile: string,
+  leftOut: readonly ProviderDescriptor[] = [],
 ): Record<string, string> {
   const out = childEnvironment(env);
+  for (const provider of leftOut) for (const name of credentialEnvNames(provider)) delete out[name];
   providers.forEach((provider, i) => {
     for (const [name, value] of credentialEnv(provider, credentials[i]!)) out[name] = value;
   });

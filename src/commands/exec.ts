@@ -1,12 +1,13 @@
 // `tokens exec`: run a command with fresh tokens in its environment, as aws-vault exec does.
 // The command's environment and the running of it live in exec-child.ts, shared with the fast path.
 import { TokenBroker } from '../core/broker.js';
-import { NotConfiguredError } from '../core/errors.js';
+import { describeTokensError, isTokensError, type TokensError } from '../core/errors.js';
 import { resolveEndpoints } from '../core/endpoints.js';
 import { readEnv, TOKENS_EXEC_STAY } from '../core/env.js';
 import { childEnv, runCommand } from './exec-child.js';
+import { configuredProviders } from './configured.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Credential, ProviderDescriptor } from '../core/model.js';
 
 export interface ExecOptions {
   /** Empty: every provider configured in the profile. */
@@ -15,37 +16,59 @@ export interface ExecOptions {
   command: string[];
   /** --min-ttl: each token's validity, and whether it was asked for (the rules of `get`). */
   minTtl: { seconds: number; given: boolean };
-  /** --serve: the command gets the URLs of a server (src/serve/exec-serve.ts) instead of tokens. */
+  /** --serve: the command gets the URLs of a server (src/commands/exec-serve.ts) instead of tokens. */
   serve?: boolean;
 }
 
 export async function runExec(options: ExecOptions, deps: Deps): Promise<number> {
-  if (options.serve) return (await import('../serve/exec-serve.js')).runExecServe(options, deps);
+  if (options.serve) return (await import('./exec-serve.js')).runExecServe(options, deps);
   for (const provider of options.providers) resolveEndpoints(provider, deps.env);
-  const providers = options.providers.length > 0 ? options.providers : await configuredProviders(deps, options.profile);
+  const named = options.providers.length > 0;
+  const wanted = named ? options.providers : await configuredProviders(deps, options.profile);
   const broker = new TokenBroker(deps);
-  const credentials = await Promise.all(
-    providers.map((p) =>
-      broker.get(p, options.profile, {
-        minTtlSeconds: options.minTtl.seconds,
-        minTtlGiven: options.minTtl.given,
-        forceRefresh: false,
-      }),
-    ),
-  );
-  return runCommand(options.command, childEnv(deps.env, providers, credentials, options.profile), deps.io.stderr, {
-    stay: readEnv(deps.env, TOKENS_EXEC_STAY),
+  const get = (p: ProviderDescriptor) =>
+    broker.get(p, options.profile, {
+      minTtlSeconds: options.minTtl.seconds,
+      minTtlGiven: options.minTtl.given,
+      forceRefresh: false,
+    });
+  // Named with --provider: each is needed, and its failure is fatal. Otherwise one that cannot
+  // give a token is left out (one warning naming it and why; its variables unset) and CMD runs.
+  const settled = named
+    ? (await Promise.all(wanted.map(get))).map(fulfilled)
+    : await Promise.allSettled(wanted.map(get));
+  const providers: ProviderDescriptor[] = [];
+  const credentials: Credential[] = [];
+  const leftOut: ProviderDescriptor[] = [];
+  settled.forEach((result, i) => {
+    const provider = wanted[i]!;
+    if (result.status === 'fulfilled') {
+      providers.push(provider);
+      credentials.push(result.value);
+      return;
+    }
+    if (!isTokensError(result.reason)) throw result.reason;
+    deps.io.stderr.write(leftOutWarning(provider, result.reason));
+    leftOut.push(provider);
   });
+  return runCommand(
+    options.command,
+    childEnv(deps.env, providers, credentials, options.profile, leftOut),
+    deps.io.stderr,
+    {
+      stay: readEnv(deps.env, TOKENS_EXEC_STAY),
+    },
+  );
 }
 
-export async function configuredProviders(deps: Deps, profile: string): Promise<ProviderDescriptor[]> {
-  const { loadConfig, settingsFor } = await import('../core/config.js');
-  const config = await loadConfig(deps);
-  const found = deps.providers.filter((p) => settingsFor(config, profile, p.id));
-  if (found.length === 0) {
-    throw new NotConfiguredError(`no provider is configured for profile "${profile}"`, {
-      hint: 'Run `tokens login PROVIDER` first, or pass --provider.',
-    });
-  }
-  return found;
+function fulfilled<T>(value: T): PromiseSettledResult<T> {
+  return { status: 'fulfilled', value };
+}
+
+/** One line: the provider, its exit code and the error's own words (message and hint). */
+function leftOutWarning(provider: ProviderDescriptor, error: TokensError): string {
+  const why = describeTokensError(error)
+    .replace(/^tokens: /, '')
+    .trimEnd();
+  return `tokens: warning: ${provider.id} left out (exit ${error.exitCode}: ${why}); its variables are not set\n`;
 }

@@ -6,7 +6,9 @@ import { deleteCache, writeCache } from '../core/cache.js';
 import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
 import { providerContext } from '../core/context.js';
 import { InputReader } from '../core/input.js';
-import { profileNote } from '../core/hints.js';
+import { CredentialsRejectedError } from '../core/errors.js';
+import { givenFlags, loginCommand, profileNote } from '../core/hints.js';
+import { describeOAuthError } from '../core/oauth.js';
 import { noteStoredSecrets } from '../core/secret-note.js';
 import type { Deps } from '../core/deps.js';
 import { isNotFound, runLocked, type SecretStore } from '../store/store.js';
@@ -31,6 +33,8 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
   for (const warning of plan.warnings ?? []) deps.io.stderr.write(`warning: ${warning}\n`);
 
   const input = new InputReader(deps.io);
+  // Whether the provider checked the credentials (a mint or exchange gave a token).
+  let verified = false;
   try {
     const secrets: Record<string, string> = {};
     for (const name of plan.secrets) secrets[name] = await input.readSecret(secretRequest(provider, name), deps.env);
@@ -46,16 +50,24 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
       await store.prepareWrite(secretKey(profile, provider.id)).catch((error: unknown) => {
         if (!isNotFound(error)) throw error;
       });
-      const outcome = await adapter.completeLogin(ctx, secrets, authorization);
+      const outcome = await adapter.completeLogin(ctx, secrets, authorization).catch((error: unknown) => {
+        throw error instanceof CredentialsRejectedError
+          ? rejectedAtLogin(provider, profile, options.flags, error)
+          : error;
+      });
       await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
       await noteStoredSecrets(deps.paths, deps.env, profile, provider.id, outcome.secrets);
       await parts.sharedSettings?.write(settings);
       await updateSettings(deps, profile, provider.id, settings);
+      // The old login's tokens end here on every machine: the shared one first, then the generation
+      // that every machine's cached entry must match (so no entry pairs the new one with an old token).
+      await parts.sharedCache?.delete();
+      const generation = await parts.login?.renew();
+      verified = outcome.token !== undefined;
       if (outcome.token) {
         await parts.sharedCache?.write(outcome.token);
-        await writeCache(deps.paths, profile, provider.id, outcome.token);
+        await writeCache(deps.paths, profile, provider.id, outcome.token, generation);
       } else {
-        await parts.sharedCache?.delete();
         await deleteCache(deps.paths, profile, provider.id);
       }
       // New credentials: a failure left by the old ones no longer applies.
@@ -65,12 +77,39 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
     input.close();
   }
   deps.io.stderr.write(
-    `Logged in to ${provider.title}${profileNote(profile)}; secrets kept in ${describeStore(store)}.\n`,
+    verified
+      ? `Logged in to ${provider.title}${profileNote(profile)}; secrets kept in ${describeStore(store)}.\n`
+      : `Stored the ${provider.title} credentials${profileNote(profile)} in ${describeStore(store)}; not verified (nothing is minted until a token is asked for): verify them with \`${verifyCommand(provider, profile, plan.settings.mode)}\`.\n`,
   );
   return 0;
+}
+
+/** What checks credentials stored without a token: a get, or for static legacy keys an API call. */
+function verifyCommand(provider: ProviderDescriptor, profile: string, mode: string): string {
+  const on = profile === 'default' ? '' : ` --profile ${profile}`;
+  return mode === 'legacy' ? `tokens api ${provider.id} PATH${on}` : `tokens get ${provider.id}${on}`;
 }
 
 function describeStore(store: SecretStore): string {
   if (store.shared) return `the shared ${store.where} store (every machine using it is logged in)`;
   return store.kind === 'file' ? 'the encrypted file store' : 'the OS keychain';
+}
+
+/**
+ * A refusal while logging in is about the credentials just entered, not stored ones: say so, with
+ * the provider's reason when it gave one, and the same command (every flag given) to run again.
+ */
+function rejectedAtLogin(
+  provider: ProviderDescriptor,
+  profile: string,
+  flags: LoginFlags,
+  error: CredentialsRejectedError,
+): CredentialsRejectedError {
+  const why = error.details.status !== undefined ? describeOAuthError(error.details) : undefined;
+  const message = why
+    ? `${provider.title} rejected the credentials just entered (${why})`
+    : error.message.replace('the stored credentials', 'the credentials just entered');
+  return new CredentialsRejectedError(message, error.details, {
+    hint: `Check them, then run \`${loginCommand(provider.id, profile, givenFlags(flags))}\` again.`,
+  });
 }

@@ -46,6 +46,8 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
     await forgetStoredSecrets(deps.paths, profile, provider.id);
     await store.delete(secretKey(profile, provider.id));
     await parts.sharedCache?.delete();
+    // After the shared token: no machine's cached token of this login is used any more.
+    await parts.login?.delete();
     await parts.sharedSettings?.delete();
     await deleteCache(deps.paths, profile, provider.id);
     await updateSettings(deps, profile, provider.id, undefined);

@@ -1,6 +1,6 @@
 // `tokens serve`: the authenticating API server (src/serve/server.ts) on loopback or a unix socket,
 // in the foreground until SIGINT/SIGTERM, printing its URLs as `export NAME='…'` lines when ready.
-// `--background`, and `tokens exec --serve` (src/serve/exec-serve.ts), start it as a process of its
+// `--background`, and `tokens exec --serve` (src/commands/exec-serve.ts), start it as a process of its
 // own with a clean environment: the withheld values it needs (passphrase, Redis URL, serve key) come
 // over fd 3, never argv or environ (src/serve/spawn.ts).
 import { randomBytes } from 'node:crypto';
@@ -77,7 +77,7 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
   const providers =
     options.providers.length > 0
       ? options.providers
-      : await (await import('./exec.js')).configuredProviders(deps, options.profile);
+      : await (await import('./configured.js')).configuredProviders(deps, options.profile);
   // Each provider's credential at hand before the ready line: one not logged in is exit 3 now, not a 502 later.
   const broker = new TokenBroker(deps);
   await Promise.all(

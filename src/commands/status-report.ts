@@ -83,7 +83,7 @@ export function statusEntry(target: StatusTarget, profile: string, facts: Status
 /** `where`: the store TOKENS_STORE selects, as people know it ('redis (HOST:PORT)'). */
 export function statusOutput(
   entries: StatusEntry[],
-  options: { json: boolean; profile: string; where: string; now: number; paint?: Painter },
+  options: { json: boolean; profile: string; where: string; now: number; paint?: Painter; unreadable?: string },
 ): string {
   if (options.json)
     return `${JSON.stringify({ profile: options.profile, store: options.where, providers: entries }, null, 2)}\n`;
@@ -91,6 +91,7 @@ export function statusOutput(
     now: options.now,
     profile: options.profile,
     ...(options.paint ? { paint: options.paint } : {}),
+    ...(options.unreadable === undefined ? {} : { unreadable: options.unreadable }),
   });
 }
 

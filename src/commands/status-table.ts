@@ -44,10 +44,13 @@ export function describeExpiry(expiresAt: string | null, now: number): string {
 
 export function renderStatusTable(
   entries: StatusEntry[],
-  options: { now: number; profile: string; paint?: Painter },
+  options: { now: number; profile: string; paint?: Painter; unreadable?: string },
 ): string {
   const colour = options.paint ?? PLAIN;
   const shown = entries.filter((e) => e.configured);
+  // The shared settings could not be read: that is the news, not an empty profile (nor a new login).
+  if (shown.length === 0 && options.unreadable !== undefined)
+    return `The secret store could not be read (${options.unreadable}), so which providers it has configured for profile "${options.profile}" is unknown; this machine's own config has none.\n`;
   if (shown.length === 0)
     return `No provider is configured for profile "${options.profile}". Run \`tokens login PROVIDER\`.\n`;
   const header = ['PROVIDER', 'PROFILE', 'MODE', 'STORE', 'TOKEN', 'REFRESH TOKEN'];

@@ -21,7 +21,8 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
   const providers = options.provider ? [options.provider] : deps.providers;
   const opened = await deps.openStore();
   const found = new Map<ProviderDescriptor, ProviderSettings>();
-  let unreadable = false;
+  /** Why the store's shared settings could not be read, when they could not. */
+  let unreadable: string | undefined;
   for (const provider of providers) {
     const shared = opened.parts(options.profile, provider.id, deps).sharedSettings;
     let settings: ProviderSettings | undefined;
@@ -30,11 +31,11 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     } catch (error) {
       // A shared store that cannot be read: say so, and show what this machine knows.
       if (!isTokensError(error) || error.exitCode !== ExitCode.store) throw error;
-      if (!unreadable)
+      if (unreadable === undefined)
         deps.io.stderr.write(
           `note: the secret store could not be read (${error.message}); showing this machine's settings only\n`,
         );
-      unreadable = true;
+      unreadable = error.message;
       settings = await findSettings(deps, provider, options.profile);
     }
     if (settings) found.set(provider, settings);
@@ -44,7 +45,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     [...found.keys()].map((p) => [p.id, notedRefreshToken(deps.paths, deps.env, options.profile, p.id)]),
   );
   const needsStore = [...noted.values()].some((v) => v === undefined);
-  const store = found.size > 0 && !unreadable && needsStore ? await openQuietly(opened, deps) : undefined;
+  const store = found.size > 0 && unreadable === undefined && needsStore ? await openQuietly(opened, deps) : undefined;
   for (const warning of store ? ((await store.warnings?.()) ?? []) : []) deps.io.stderr.write(`warning: ${warning}\n`);
   const entries: StatusEntry[] = [];
   for (const target of targets) {
@@ -53,7 +54,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     const known = noted.get(id);
     // The board the broker records a refusal on (the store's, shared by every machine using it).
     const refused =
-      target.settings && !unreadable
+      target.settings && unreadable === undefined
         ? await opened
             .parts(options.profile, id, deps)
             .failures.read()
@@ -78,6 +79,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
       where: opened.where,
       now: deps.now(),
       ...(colour ? { paint: await colourPainter() } : {}),
+      ...(unreadable === undefined ? {} : { unreadable }),
     }),
   );
   // `status PROVIDER || tokens login PROVIDER`: a refused login is 4, as `get` would exit.

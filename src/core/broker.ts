@@ -16,6 +16,7 @@ import {
   UnavailableError,
   UsageError,
 } from './errors.js';
+import { readEnv, TOKENS_STORE } from './env.js';
 import { sanitizeProviderText } from './untrusted-text.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
@@ -32,6 +33,7 @@ import type {
   BrokerParts,
   FailureBoard,
   HeldLock,
+  LoginGeneration,
   PreparedWrite,
   RecordedFailure,
   RefreshLock,
@@ -62,6 +64,8 @@ interface Refresh {
   readonly parts: BrokerParts;
   readonly ctx: ProviderContext;
   readonly adapter: ProviderAdapter;
+  /** The shared login's generation when the refresh began (a shared store), recorded with the token cached. */
+  readonly login: string | undefined;
 }
 
 export function secretKey(profile: string, provider: string): string {
@@ -77,8 +81,7 @@ export class TokenBroker {
   }
 
   async get(provider: ProviderDescriptor, profile: string, options: TokenNeeds): Promise<Credential> {
-    const seen = await readCache(this.#deps.paths, profile, provider.id);
-    this.#reportDamage(seen, provider);
+    const seen = await this.#readLocal(profile, provider);
     if (
       !options.forceRefresh &&
       seen.kind === 'hit' &&
@@ -110,8 +113,7 @@ export class TokenBroker {
     refused: string,
     options: Omit<TokenNeeds, 'forceRefresh'>,
   ): Promise<Credential> {
-    const seen = await readCache(this.#deps.paths, profile, provider.id);
-    this.#reportDamage(seen, provider);
+    const seen = await this.#readLocal(profile, provider);
     if (
       seen.kind === 'hit' &&
       seen.token.access_token !== refused &&
@@ -156,7 +158,7 @@ export class TokenBroker {
       try {
         return await parts.lock.run(what, async (local) => {
           // Another process on this machine may have refreshed while we waited: no store, no request.
-          const mine = await readCache(deps.paths, profile, provider.id);
+          const mine = await this.#readLocal(profile, provider, parts);
           if (mine.kind === 'hit' && this.#willDo(mine.token, options, seen))
             return { kind: 'token', token: mine.token };
           const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
@@ -164,16 +166,19 @@ export class TokenBroker {
             const secrets = await readSecrets(store, secretKey(profile, provider.id), provider, profile);
             return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
           }
+          // The shared login's generation, read before its token: an entry cached with it is
+          // never newer than the login (login.ts replaces the token before the generation).
+          const login = await parts.login?.ensure();
           // Or another machine: its token, no lease, no request.
           const shared = await parts.sharedCache?.read();
           // With --force-refresh and nothing cached here, the shared token is the one to replace.
           const replacing: CacheRead =
             options.forceRefresh && seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
           if (shared && this.#willDo(shared, options, replacing)) {
-            await this.#cacheLocally(profile, provider, shared);
+            await this.#cacheLocally(profile, provider, shared, login);
             return { kind: 'token', token: shared };
           }
-          const job: Refresh = { provider, profile, options, asked, replacing, store, parts, ctx, adapter };
+          const job: Refresh = { provider, profile, options, asked, replacing, store, parts, ctx, adapter, login };
           return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) => this.#underLock(job, bothHeld(local, remote)));
         });
       } catch (error) {
@@ -223,26 +228,36 @@ export class TokenBroker {
     await parts.sharedCache
       ?.delete()
       .catch((error: unknown) => this.#deps.debug(`could not delete the shared token cache (${why(error)})`));
+    // A new generation: every machine's cached token of this login is used no more.
+    await parts.login
+      ?.renew()
+      .catch((error: unknown) => this.#deps.debug(`could not renew the shared login generation (${why(error)})`));
     await deleteCache(this.#deps.paths, profile, provider.id).catch((error: unknown) =>
       this.#deps.debug(`could not delete the token cache (${why(error)})`),
     );
   }
 
   /** The token in the local or shared cache once the lock is held, when it will do. */
-  async #freshAfterWait({ profile, provider, options, replacing, parts }: Refresh): Promise<AccessToken | undefined> {
-    const deps = this.#deps;
-    const local = await readCache(deps.paths, profile, provider.id);
+  async #freshAfterWait({
+    profile,
+    provider,
+    options,
+    replacing,
+    parts,
+    login,
+  }: Refresh): Promise<AccessToken | undefined> {
+    const local = await this.#readLocal(profile, provider, parts);
     const shared = await parts.sharedCache?.read();
     if (local.kind === 'hit' && this.#willDo(local.token, options, replacing)) return local.token;
     if (shared && this.#willDo(shared, options, replacing)) {
-      await this.#cacheLocally(profile, provider, shared);
+      await this.#cacheLocally(profile, provider, shared, login);
       return shared;
     }
     return undefined;
   }
 
   async #mintAndPersist(job: Refresh, held: HeldLock): Promise<AccessToken> {
-    const { store, parts, ctx, adapter, provider, profile } = job;
+    const { store, parts, ctx, adapter, provider, profile, login } = job;
     const deps = this.#deps;
     const key = secretKey(profile, provider.id);
     let write = await prepareWrite(store, key, provider, profile);
@@ -292,12 +307,48 @@ export class TokenBroker {
           `could not write the shared token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`,
         ),
       );
-    await this.#cacheLocally(profile, provider, result.token);
+    await this.#cacheLocally(profile, provider, result.token, login);
     return result.token;
   }
 
-  async #cacheLocally(profile: string, provider: ProviderDescriptor, token: AccessToken): Promise<void> {
-    await writeCache(this.#deps.paths, profile, provider.id, token).catch((error: unknown) =>
+  /**
+   * The local cache. With a shared store, an entry from a login that has ended since (a logout,
+   * another login, a refusal, on any machine) counts as absent: it is used only while the login
+   * generation it recorded is the store's. A store that cannot be reached cannot have ended one.
+   */
+  async #readLocal(profile: string, provider: ProviderDescriptor, parts?: BrokerParts): Promise<CacheRead> {
+    const read = await readCache(this.#deps.paths, profile, provider.id);
+    this.#reportDamage(read, provider);
+    if (read.kind !== 'hit') return read;
+    const generation = parts ? parts.login : await this.#sharedLogin(profile, provider);
+    if (!generation) return read;
+    let current: string | undefined;
+    try {
+      current = await generation.read();
+    } catch (error) {
+      this.#deps.debug(
+        `could not read the shared login generation (${error instanceof Error ? error.message : 'error'}); using the cached token`,
+      );
+      return read;
+    }
+    if (current !== undefined && current === read.login) return read;
+    this.#deps.debug(`the cached ${provider.id} token is from a shared login that has ended; not using it`);
+    return { kind: 'absent' };
+  }
+
+  /** The login generation of a shared store (Redis); undefined for a store on this machine. */
+  async #sharedLogin(profile: string, provider: ProviderDescriptor): Promise<LoginGeneration | undefined> {
+    if (readEnv(this.#deps.env, TOKENS_STORE) !== 'redis') return undefined;
+    return (await this.#deps.openStore()).parts(profile, provider.id, this.#deps).login;
+  }
+
+  async #cacheLocally(
+    profile: string,
+    provider: ProviderDescriptor,
+    token: AccessToken,
+    login: string | undefined,
+  ): Promise<void> {
+    await writeCache(this.#deps.paths, profile, provider.id, token, login).catch((error: unknown) =>
       this.#deps.debug(
         `could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`,
       ),

@@ -54,7 +54,17 @@ export function cacheFile(paths: Paths, profile: string, provider: ProviderName)
   return join(paths.cacheDir, profile, `${provider}.json`);
 }
 
-export type CacheRead = { kind: 'hit'; token: AccessToken } | { kind: 'absent' } | { kind: 'damaged'; reason: string };
+/**
+ * `login`: the generation of the shared login the token came from (a Redis store's, see
+ * src/store/redis.ts), when it was cached from one; such a token is used only while that login lasts.
+ */
+export type CacheRead =
+  | { kind: 'hit'; token: AccessToken; login?: string }
+  | { kind: 'absent' }
+  | { kind: 'damaged'; reason: string };
+
+/** A login generation as the shared store keeps it: 32 hex digits. */
+export const LOGIN_GENERATION = /^[0-9a-f]{32}$/;
 
 /** RFC 6750 `b64token`: what may follow "Bearer " in a header, and nothing else (no CR, LF, escapes). */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -112,7 +122,11 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
     return { kind: 'damaged', reason: 'not JSON (truncated?)' };
   }
   const token = asAccessToken(data);
-  return token ? { kind: 'hit', token } : { kind: 'damaged', reason: 'unexpected shape' };
+  if (!token) return { kind: 'damaged', reason: 'unexpected shape' };
+  const { login } = data as { login?: unknown };
+  return typeof login === 'string' && LOGIN_GENERATION.test(login)
+    ? { kind: 'hit', token, login }
+    : { kind: 'hit', token };
 }
 
 /** The token in `data` when it has the cached shape (also for the shared cache), else undefined. */
@@ -176,9 +190,11 @@ export async function writeCache(
   profile: string,
   provider: ProviderName,
   token: AccessToken,
+  login?: string,
 ): Promise<void> {
   const { writePrivateFile } = await import('./private-files.js');
-  await writePrivateFile(paths.cacheDir, cacheFile(paths, profile, provider), `${JSON.stringify(token)}\n`);
+  const entry = login === undefined ? token : { ...token, login };
+  await writePrivateFile(paths.cacheDir, cacheFile(paths, profile, provider), `${JSON.stringify(entry)}\n`);
 }
 
 export async function deleteCache(paths: Paths, profile: string, provider: ProviderName): Promise<void> {

@@ -22,6 +22,15 @@ export function credentialEnv(provider: ProviderDescriptor, credential: Credenti
   ];
 }
 
+/** Every variable exec may set for a provider, in any of its modes. */
+export function credentialEnvNames(provider: ProviderDescriptor): string[] {
+  return [
+    `${provider.envPrefix}_ACCESS_TOKEN`,
+    `${provider.envPrefix}_AUTHORIZATION`,
+    ...(provider.staticEnvNames ?? []),
+  ];
+}
+
 /** The headers that carry the credential: Authorization with the provider's scheme, or the legacy pair. */
 export function credentialHeaders(provider: ProviderDescriptor, credential: Credential): Array<[string, string]> {
   if (credential.kind === 'static') return credential.credentials.headers;

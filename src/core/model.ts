@@ -152,6 +152,8 @@ export interface ProviderDescriptor<Id extends ProviderName = ProviderName> {
   title: string;
   /** Prefix of the variables exec sets: SOUNDCLOUD_ACCESS_TOKEN, SOUNDCLOUD_AUTHORIZATION. */
   envPrefix: string;
+  /** The variables a static-credential mode sets instead (Soundcharts legacy), if it has one. */
+  staticEnvNames?: readonly string[];
   /** The Authorization scheme: "OAuth" for SoundCloud, "Bearer" for the others. */
   authScheme: string;
   /** The values of `mode` in its settings (config.json); the first is the default login's. */

@@ -8,7 +8,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { loadHttp } from '../core/node-builtins.js';
 import { apiBase, isUnderBase, type ApiBase } from '../core/api-url.js';
-import { TokenBroker, type Credential } from '../core/broker.js';
+import { TokenBroker } from '../core/broker.js';
+import type { Credential, ProviderDescriptor } from '../core/model.js';
 import { isFresh, readCache, DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
 import { isTokensError, UsageError } from '../core/errors.js';
 import { credentialHeaders } from '../core/format.js';
@@ -26,7 +27,6 @@ import {
 } from './rules.js';
 import type { RequestBody } from '../core/request-body.js';
 import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
 
 /** The most of a request body held so that it can be sent again after a 401 (or a 5xx). */
 export const REPLAY_LIMIT = 1024 * 1024;

@@ -5,20 +5,26 @@
 import { spawn } from 'node:child_process';
 import { withheldVariables } from '../providers/registry.js';
 import type { Deps } from '../core/deps.js';
-import type { ServeOptions } from '../commands/serve.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 export type Spawned =
   | { pid: number; lines: string[]; vars: Record<string, string> }
   /** It ended before it was ready (its stderr said why): the exit code to end with. */
   | { code: number };
 
+/** What the started server is told on its command line (the options of `tokens serve`). */
+export interface ServerArguments {
+  providers: readonly ProviderDescriptor[];
+  profile: string;
+  listen?: string | undefined;
+  socket?: string | undefined;
+  maxWaitSeconds: number;
+  verbose: boolean;
+}
+
 const READY_LINE = /^export ([A-Z_]+)='((?:[^']|'\\'')*)'$/;
 
-export function spawnServer(
-  deps: Deps,
-  options: Pick<ServeOptions, 'providers' | 'profile' | 'listen' | 'socket' | 'maxWaitSeconds' | 'verbose'>,
-  role: 'exec' | 'background',
-): Promise<Spawned> {
+export function spawnServer(deps: Deps, options: ServerArguments, role: 'exec' | 'background'): Promise<Spawned> {
   const args = [
     'serve',
     '--profile',

@@ -8,6 +8,9 @@
 //   P PROFILE:PROVIDER:settings        sealed non-secret settings (client id, mode, …)
 //   P PROFILE:PROVIDER:failure         sealed failure left for the processes waiting on the lease
 //   P PROFILE:PROVIDER:lease           the refresh lease: a random owner token, with an expiry
+//   P PROFILE:PROVIDER:login           the login generation (32 hex digits, not sealed: no secret): new
+//                                      at each login and refusal, gone at logout; every machine's
+//                                      local cache entry records it and is used only while it is current
 //   channel P PROFILE:PROVIDER:released  published on release, to wake waiters
 // Every value is an AES-256-GCM box (src/store/crypto.ts, the file store's envelope and KDF) whose
 // additional authenticated data names the key it was written under, so boxes cannot be swapped
@@ -21,7 +24,8 @@
 // Every call is bounded by TOKENS_REDIS_TIMEOUT; nothing is retried and the client never reconnects.
 import { randomBytes } from 'node:crypto';
 import type { Redis as RedisClass, Redis as RedisClient, RedisOptions } from 'ioredis';
-import { asAccessToken } from '../core/cache.js';
+import { asAccessToken, LOGIN_GENERATION } from '../core/cache.js';
+import { loginKey } from './redis-peek.js';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import {
   ENVELOPE_VERSION,
@@ -170,6 +174,13 @@ export class RedisStore implements SecretStore {
         },
       };
     };
+    // The login generation is not sealed: no secret, and the fast path reads it without the key.
+    const loginName = loginKey(this.#options.prefix, profile, provider);
+    const renew = async () => {
+      const value = newGeneration();
+      await this.#call((c) => c.set(loginName, value));
+      return value;
+    };
     const token = sealedValue('token', (text) => (JSON.parse(text) as { expires_at: number }).expires_at - deps.now());
     const settings = sealedValue('settings');
     const failure = sealedValue('failure');
@@ -196,6 +207,22 @@ export class RedisStore implements SecretStore {
         },
         write: (record) => failure.write(JSON.stringify(record)),
         clear: failure.delete,
+      },
+      login: {
+        read: async () => {
+          const value = await this.#call((c) => c.get(loginName));
+          return value !== null && LOGIN_GENERATION.test(value) ? value : undefined;
+        },
+        ensure: async () => {
+          await this.#call((c) => c.set(loginName, newGeneration(), 'NX'));
+          const value = await this.#call((c) => c.get(loginName));
+          // Replaced by something that is not one of ours: a new one, so no cache entry matches it.
+          return value !== null && LOGIN_GENERATION.test(value) ? value : renew();
+        },
+        renew,
+        delete: async () => {
+          await this.#call((c) => c.del(loginName));
+        },
       },
       lock: localParts(profile, provider, deps).lock,
       sharedLock: this.#lease(key, deps),
@@ -527,4 +554,9 @@ function decodedOr(text: string): string {
 
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** A new login generation: 128 random bits. */
+function newGeneration(): string {
+  return randomBytes(16).toString('hex');
 }

@@ -68,6 +68,22 @@ export interface BrokerParts {
   readonly sharedLock?: RefreshLock;
   /** Where a failure is left for the other processes waiting on the same lock (see broker.ts). */
   readonly failures: FailureBoard;
+  /**
+   * The generation of the shared login, which every machine's local cache entry records and is used
+   * only while it is current; absent for a store that lives on one machine.
+   */
+  readonly login?: LoginGeneration;
+}
+
+export interface LoginGeneration {
+  /** The current generation; undefined when logged out (or logged in by an older tokens). */
+  read(): Promise<string | undefined>;
+  /** The current generation, created when there is none. */
+  ensure(): Promise<string>;
+  /** A new generation (login, a refusal): the old one's cached tokens are used nowhere any more. */
+  renew(): Promise<string>;
+  /** Logged out: no cached token is used anywhere. */
+  delete(): Promise<void>;
 }
 
 export interface TokenCache {

@@ -222,7 +222,12 @@ describe('soundcharts', () => {
     });
     expect(login.code).toBe(code);
     expect(login.stderr).toContain(text);
-    expect(login.stderr).toContain('tokens login soundcharts');
+    // About what was just typed, not "stored" ones; the re-run carries every flag given (first hour 6).
+    expect(login.stderr).toContain('Soundcharts rejected the credentials just entered');
+    expect(login.stderr).not.toContain('stored');
+    expect(login.stderr).toContain(
+      `\`tokens login soundcharts --client-id ${SC_ID}${extra.map((e) => ` ${e}`).join('')}\``,
+    );
   });
 
   it('legacy API keys: deprecation warning, header pair, env, json; --format token is a usage error', async () => {

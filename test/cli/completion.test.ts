@@ -256,6 +256,23 @@ describe.each(SHELLS)('%s completion', (shell) => {
     expect(await complete(shell, 'tokens api soundcloud /me --max')).toEqual(['--max-pages', '--max-wait']);
   });
 
+  it('offers each provider its own login flags (issue 22, first hour 12)', async () => {
+    const soundcloudOnly = ['--client-credentials', '--redirect-uri', '--scope', '--no-browser', '--timeout'];
+    const soundchartsOnly = ['--team-id', '--legacy', '--app-id'];
+    const soundcloud = await complete(shell, 'tokens login soundcloud --');
+    expect(soundcloud).toEqual(expect.arrayContaining(['--client-id', '--profile', ...soundcloudOnly]));
+    for (const flag of soundchartsOnly) expect(soundcloud).not.toContain(flag);
+    const soundcharts = await complete(shell, 'tokens login soundcharts --');
+    expect(soundcharts).toEqual(expect.arrayContaining(['--client-id', '--profile', ...soundchartsOnly]));
+    for (const flag of soundcloudOnly) expect(soundcharts).not.toContain(flag);
+    const chartmetric = await complete(shell, 'tokens login chartmetric --');
+    expect(chartmetric).toContain('--profile');
+    for (const flag of ['--client-id', ...soundcloudOnly, ...soundchartsOnly]) expect(chartmetric).not.toContain(flag);
+    // Options before the provider: every flag still applies; the provider, once typed, decides.
+    expect(await complete(shell, 'tokens login --t')).toEqual(['--team-id', '--timeout']);
+    expect(await complete(shell, 'tokens login --client-id x soundcharts --t')).toEqual(['--team-id']);
+  });
+
   it('hands the command line after exec -- to the shell (tokens itself, here)', async () => {
     expect(await complete(shell, 'tokens exec --provider soundcloud -- tokens get soundc')).toEqual([
       'soundcharts',

@@ -386,6 +386,44 @@ describe('a login the provider refused (first hour 2)', () => {
     }
     expect(w.server.violations).toEqual([]);
   });
+
+  it('exec without --provider leaves the refused provider out (one warning, its variables unset) and runs; with --provider it is fatal (first hour 5)', async () => {
+    const w = await worlds.loggedIn('chartmetric');
+    const sc = await w.run(['login', 'soundcharts', '--client-id', 'sc-client'], {
+      env: { TOKENS_SOUNDCHARTS_CLIENT_SECRET: w.secrets[1]! },
+    });
+    expect(sc.code, sc.stderr).toBe(0);
+    await expireCache(w);
+    w.server.faultAlways('chartmetric', {
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'Refresh token revoked' },
+    });
+    const printEnv = ['--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'];
+    // A variable of the left-out provider inherited from outside is not passed on either.
+    const stale = { CHARTMETRIC_ACCESS_TOKEN: 'stale-from-outside', CHARTMETRIC_AUTHORIZATION: 'Bearer stale' };
+    for (const env of [{}, { TOKENS_NO_FAST_PATH: '1' }, { TOKENS_EXEC_STAY: '1' }]) {
+      const run = await w.run(['exec', ...printEnv], { env: { ...env, ...stale } });
+      expect(run.code, run.stderr).toBe(0);
+      const child = JSON.parse(run.stdout) as Record<string, string>;
+      expect(child.SOUNDCHARTS_ACCESS_TOKEN).toMatch(/\S/);
+      expect(child).not.toHaveProperty('CHARTMETRIC_ACCESS_TOKEN');
+      expect(child).not.toHaveProperty('CHARTMETRIC_AUTHORIZATION');
+      const lines = run.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^tokens: warning: chartmetric left out \(exit 4: Chartmetric rejected .*tokens login chartmetric.*\)/,
+      );
+    }
+    for (const args of [
+      ['--provider', 'chartmetric'],
+      ['--provider', 'soundcharts', '--provider', 'chartmetric'],
+    ]) {
+      const fatal = await w.run(['exec', ...args, ...printEnv]);
+      expect({ code: fatal.code, stdout: fatal.stdout }).toEqual({ code: 4, stdout: '' });
+      expect(fatal.stderr).toContain('tokens login chartmetric');
+    }
+    expect(w.server.violations).toEqual([]);
+  });
 });
 
 describe('the lock', () => {

@@ -10,7 +10,7 @@ import { useFleets, type Fleet } from '../support/fleet.js';
 import { Gate } from '../support/gate.js';
 import { Sandbox } from '../support/cli.js';
 import { RedisServer, startErrorRedis } from '../support/redis.js';
-import { cachePath, expireCache, tokenRequests, type Setup, type World } from '../support/worlds.js';
+import { cachePath, expireCache, login, random, tokenRequests, type Setup, type World } from '../support/worlds.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -262,6 +262,11 @@ describe('faults', () => {
       env: { TOKENS_PASSPHRASE: 'not the passphrase' },
     });
     expect(relogin.code).toBe(6);
+    // status leads with the cause, and does not send the machine to log in again (first hour 11).
+    const status = await f.machines[1]!.run(['status'], { env: { TOKENS_PASSPHRASE: 'not the passphrase' } });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^The secret store could not be read \(.*wrong TOKENS_PASSPHRASE/);
+    expect(status.stdout).not.toMatch(/No provider is configured|tokens login/);
     expect(await redis.dump()).toBe(before);
     const right = await f.machines[1]!.run(['get', 'soundcloud']);
     expect(right.code, right.stderr).toBe(0);
@@ -336,6 +341,23 @@ describe('status, logout, exec: the shared store as people see it', () => {
     await expectNoLeaks(f, [], [exec.stdout]);
   });
 
+  it('exec without --provider on a machine that never logged in uses the shared settings (first hour 4)', {
+    timeout: 120_000,
+  }, async () => {
+    const f = await fleet('chartmetric', 2);
+    const b = f.machines[1]!;
+    const printEnv = ['--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'];
+    // Cold (the shared token), then warm (this machine's cache), then by the full program.
+    for (const env of [{}, {}, { TOKENS_NO_FAST_PATH: '1' }]) {
+      const run = await b.run(['exec', ...printEnv], { env });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toBe('');
+      const child = JSON.parse(run.stdout) as Record<string, string>;
+      expect(child.CHARTMETRIC_ACCESS_TOKEN).toMatch(/\S/);
+      expect(child).not.toHaveProperty('SOUNDCLOUD_ACCESS_TOKEN');
+    }
+  });
+
   it('status warns on stderr when the server keeps no persistence', { timeout: 60_000 }, async () => {
     const bare = await RedisServer.start({ aof: false, save: '' });
     try {
@@ -348,6 +370,53 @@ describe('status, logout, exec: the shared store as people see it', () => {
     } finally {
       await bare.dispose();
     }
+  });
+});
+
+describe('a local cache does not outlive the shared login it came from (hostile 6, first hour 2)', () => {
+  const bothPaths = [{}, { TOKENS_NO_FAST_PATH: '1' }];
+
+  it('after a logout on A, a login there, or a refusal seen there, B never prints the old token', {
+    timeout: 120_000,
+  }, async () => {
+    const f = await fleet('chartmetric', 2);
+    const [a, b] = f.machines as [World, World];
+    const first = await b.run(['get', 'chartmetric']);
+    expect(first.code, first.stderr).toBe(0);
+    const since = Date.now();
+    // Warm on B: both paths answer from B's cache, no request.
+    for (const env of bothPaths) expect((await b.run(['get', 'chartmetric'], { env })).stdout).toBe(first.stdout);
+    expect(tokenRequests(a, since)).toEqual([]);
+
+    // A logs out: every machine is logged out, B's cache included.
+    expect((await a.run(['logout', 'chartmetric'])).code).toBe(0);
+    for (const env of bothPaths) {
+      const gone = await b.run(['get', 'chartmetric'], { env });
+      expect({ code: gone.code, stdout: gone.stdout }).toEqual({ code: 3, stdout: '' });
+    }
+
+    // A logs in again (another refresh token): B gets the new login's token, not its cached one.
+    const next = random('cm_rt_next_');
+    f.server.chartmetric.addRefreshToken(next);
+    await login(a, { refreshToken: next });
+    const shared = await a.run(['get', 'chartmetric']);
+    expect(shared.stdout).not.toBe(first.stdout);
+    for (const env of bothPaths) {
+      const fresh = await b.run(['get', 'chartmetric'], { env });
+      expect({ code: fresh.code, stdout: fresh.stdout }).toEqual({ code: 0, stdout: shared.stdout });
+    }
+
+    // The provider refuses the login on A: B stops using its cached token too, and says so.
+    f.server.fault('chartmetric', { status: 400, body: { error: 'invalid_grant' } });
+    const refused = await a.run(['get', 'chartmetric', '--force-refresh']);
+    expect(refused.code).toBe(4);
+    for (const env of bothPaths) {
+      const stale = await b.run(['get', 'chartmetric'], { env });
+      expect({ code: stale.code, stdout: stale.stdout }).toEqual({ code: 4, stdout: '' });
+      expect(stale.stderr).toContain('tokens login chartmetric');
+      expect((await b.run(['status', 'chartmetric'], { env })).code).toBe(4);
+    }
+    expect(f.server.violations).toEqual([]);
   });
 });
 

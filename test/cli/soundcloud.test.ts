@@ -368,11 +368,18 @@ describe('tokens login soundcloud: waiting for the browser', () => {
     const t0 = Date.now();
     const cli = startLogin(['--timeout', '2']);
     await shim.nextUrl();
+    // While it waits: which redirect URI SoundCloud must be allowed to send the browser to (first hour 10).
+    await cli.waitForStderr(new RegExp(`back to ${redirectUri.replace(/[.?]/g, '\\$&')}: it must be registered`));
     const result = await cli.result;
     const elapsed = Date.now() - t0;
     expect(result.code).toBe(7);
     expect(result.stderr).toMatch(/timed out after 2 s/);
-    expect(result.stderr).toContain(LOGIN_HINT);
+    // The time-out repeats it, and the re-run carries every flag given.
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toContain(`come back to ${redirectUri}`);
+    expect(result.stderr).toContain(`Check that ${redirectUri} is registered`);
+    expect(result.stderr).toContain(
+      `\`tokens login soundcloud --client-id ${CLIENT_ID} --redirect-uri ${redirectUri} --timeout 2\``,
+    );
     expect(elapsed).toBeGreaterThanOrEqual(2000);
     expect(elapsed).toBeLessThan(10_000);
     await bind(port); // the listener is gone
@@ -426,8 +433,39 @@ describe('tokens login soundcloud --no-browser', () => {
     const { result } = await pastedLogin();
     expect(result.code).toBe(7);
     expect(result.stderr).toMatch(/state mismatch/);
+    // The re-run hint carries the flags given (first hour 8).
+    expect(result.stderr).toContain(
+      `tokens login soundcloud --client-id ${CLIENT_ID} --redirect-uri ${redirectUri} --no-browser\``,
+    );
     expect(tokenRequests()).toHaveLength(0);
     expect((await run(['status', 'soundcloud'])).code).toBe(3);
+  });
+});
+
+describe('tokens login soundcloud --no-browser: a bad paste (first hour 8)', () => {
+  it("asks again after a paste that is not this login's redirect, then takes the right one", async () => {
+    const cli = startLogin(['--no-browser', '--timeout', '60'], { keepStdinOpen: true });
+    const printed = await cli.waitForStderr(/(http:\/\/127\.0\.0\.1:\d+\/soundcloud\/authorize\?\S+)/);
+    const res = await fetch(printed[1]!, { redirect: 'manual' });
+    await res.body?.cancel();
+    const location = res.headers.get('location')!;
+    const code = new URL(location).searchParams.get('code');
+    if (code) extraSecrets.push(code);
+    cli.child.stdin.write('not a url\n');
+    await cli.waitForStderr(/not a URL.*Paste it again/);
+    const elsewhere = new URL(location);
+    elsewhere.pathname = '/elsewhere';
+    cli.child.stdin.write(`${elsewhere}\n`);
+    await cli.waitForStderr(/not the redirect URI.*Paste it again/);
+    const wrongState = new URL(location);
+    wrongState.searchParams.set('state', 'from-another-login');
+    cli.child.stdin.write(`${wrongState}\n`);
+    await cli.waitForStderr(/state mismatch.*Paste it again/);
+    cli.child.stdin.end(`${location}\n`);
+    const result = await cli.result;
+    expect(result.code, result.stderr).toBe(0);
+    expect(tokenRequests('authorization_code')).toHaveLength(1);
+    expect((await get()).code).toBe(0);
   });
 });
 
@@ -515,6 +553,9 @@ describe('tokens login soundcloud --client-credentials', () => {
     expect(login.code, login.stderr).toBe(0);
     expect(server.requests).toHaveLength(0);
     expect(await shim.urls()).toEqual([]);
+    // Nothing was checked: it says so, and how to check (first hour 7).
+    expect(login.stderr).not.toContain('Logged in');
+    expect(login.stderr).toMatch(/Stored the SoundCloud credentials .*not verified.*`tokens get soundcloud`/);
 
     const first = await get('--min-ttl', '30');
     expect(first.code, first.stderr).toBe(0);

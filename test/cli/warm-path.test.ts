@@ -642,7 +642,9 @@ describe('the warm path, at run time', () => {
       expect(existsSync(join(home, '.local'))).toBe(false);
       expect(existsSync(join(home, '.config'))).toBe(false);
 
-      // With the Redis store too: a warm get never contacts the server.
+      // With the Redis store, a warm get asks the server one thing: whether the shared login its
+      // token came from is still current (README, "Running on many machines"). This server hangs up
+      // without an answer, so nothing says the login ended: the cached token answers.
       const redisEnv = warmEnv({
         TOKENS_STORE: 'redis',
         TOKENS_REDIS_URL: `redis://:pw@127.0.0.1:${port}`,
@@ -653,7 +655,8 @@ describe('the warm path, at run time', () => {
         stdout: `${FRESH_TOKEN}\n`,
         stderr: '',
       });
-      expect(connections).toBe(0);
+      expect(connections).toBeGreaterThan(0);
+      connections = 0;
 
       // Contrast: the same setup with --force-refresh leaves the warm path, and fails for want of a login.
       const cold = await runCli(['get', 'chartmetric', '--force-refresh'], env);

@@ -109,3 +109,21 @@ describe("Commander's errors", () => {
     expect(err).toMatch(line);
   });
 });
+
+describe('help', () => {
+  it.each([['get'], ['exec']])(
+    '%s --help gives the --min-ttl default as the README does (issue 22, first hour 11)',
+    (name) => {
+      let out = '';
+      const program = buildProgram(
+        { writeOut: (t: string) => (out += t), writeErr: () => undefined, env: {} },
+        () => undefined,
+        '0',
+      );
+      const command = program.commands.find((c) => c.name() === name)!;
+      out = command.helpInformation();
+      expect(out.replace(/\s+/g, ' ')).toContain('(default: 60, or half the lifetime when shorter)');
+      expect(out).not.toContain('(default: "60")');
+    },
+  );
+});

@@ -4,6 +4,7 @@ export const soundcharts = {
   id: 'soundcharts',
   title: 'Soundcharts',
   envPrefix: 'SOUNDCHARTS',
+  staticEnvNames: ['SOUNDCHARTS_APP_ID', 'SOUNDCHARTS_API_KEY'],
   authScheme: 'Bearer',
   modes: ['client_credentials', 'legacy'],
   endpoints: {

@@ -16,7 +16,7 @@ import {
   type OAuthClient,
   type TokenEndpoint,
 } from '../../core/grants.js';
-import { loginCommand, loginHint } from '../../core/hints.js';
+import { givenFlags, loginCommand, loginHint } from '../../core/hints.js';
 import { accessToken, mintResult, refuseFlags, requireFlag } from '../common.js';
 import { startCallbackListener } from './listener.js';
 import { createPkce, createState } from './pkce.js';
@@ -108,7 +108,8 @@ async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<
   const pkce = createPkce();
   const state = createState();
   const timeoutSeconds = flags.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  const retryCommand = loginCommand('soundcloud', ctx.profile);
+  // Every re-run hint repeats the flags given (--client-id, --redirect-uri, --no-browser, …).
+  const retryCommand = loginCommand('soundcloud', ctx.profile, givenFlags(flags));
   const listener = await startCallbackListener({ redirect, state, timeoutMs: timeoutSeconds * 1000, retryCommand });
   let code: string;
   try {
@@ -129,10 +130,26 @@ async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<
       stderr.write(
         `Waiting on ${redirect.uri} for the redirect; or paste the full address the browser ends up on here and press Enter.\n`,
       );
-      void ctx.readLine().then(
-        (line) => line !== undefined && listener.completeFromPastedUrl(line),
-        () => undefined,
-      );
+      // A paste that is not this login's redirect is asked for again, up to the time-out; at the
+      // end of input, the last one's problem is the answer (nothing more can be pasted).
+      let refused: string | undefined;
+      const ask = (): void => {
+        ctx.readLine().then(
+          (line) => {
+            if (line === undefined) {
+              if (refused !== undefined) listener.completeFromPastedUrl(refused);
+              return;
+            }
+            const why = listener.offerPastedUrl(line);
+            if (why === undefined) return;
+            refused = line;
+            stderr.write(`tokens: ${why}. Paste it again and press Enter.\n`);
+            ask();
+          },
+          () => undefined,
+        );
+      };
+      ask();
     } else {
       const opened = await openInBrowser(url.toString(), { env: deps.env, childEnv: deps.childEnv, debug: deps.debug });
       stderr.write(
@@ -141,6 +158,9 @@ async function authorizeInBrowser(ctx: LoginContext, secrets: Secrets): Promise<
           : `Could not start a browser. Open this URL to log in to SoundCloud:\n\n  ${url}\n\n`,
       );
       stderr.write(`Waiting up to ${timeoutSeconds} s for the login to finish…\n`);
+      stderr.write(
+        `SoundCloud sends the browser back to ${redirect.uri}: it must be registered as a redirect URI of your SoundCloud app, or this waits until the time-out.\n`,
+      );
     }
     code = (await listener.result).code;
   } finally {

@@ -43,6 +43,11 @@ export interface CallbackListener {
    * `result` either way (a bad paste rejects it); returns false when `result` was already settled.
    */
   completeFromPastedUrl(pasted: string): boolean;
+  /**
+   * As completeFromPastedUrl, except that a paste that is not this login's redirect (no URL,
+   * another address, the wrong state) leaves `result` pending and returns why, to ask again.
+   */
+  offerPastedUrl(pasted: string): string | undefined;
   /** Stops listening and destroys every connection; rejects `result` if still pending. Idempotent. */
   close(): Promise<void>;
 }
@@ -102,8 +107,11 @@ function emptyError(retry: string): LoginError {
   });
 }
 
+/** A pasted text that is not this login's redirect: the user may paste again. */
+class NotThisRedirect extends LoginError {}
+
 function stateMismatch(retry: string): LoginError {
-  return new LoginError("state mismatch: the redirected URL doesn't belong to the login in progress", {
+  return new NotThisRedirect("state mismatch: the redirected URL doesn't belong to the login in progress", {
     hint: `Paste the URL of the latest login attempt, or run \`${retry}\` again.`,
   });
 }
@@ -125,12 +133,12 @@ export function codeFromRedirectUrl(
 ): string {
   const text = pasted.trim();
   const expectation = `paste the full address the browser was sent to; it starts with ${redirect.uri}`;
-  if (text === '') throw new LoginError(`no redirected URL was pasted; ${expectation}`);
+  if (text === '') throw new NotThisRedirect(`no redirected URL was pasted; ${expectation}`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new LoginError(`the pasted text is not a URL; ${expectation}`);
+    throw new NotThisRedirect(`the pasted text is not a URL; ${expectation}`);
   }
   const host = redirect.hostname === '::1' ? '[::1]' : redirect.hostname;
   if (
@@ -139,7 +147,7 @@ export function codeFromRedirectUrl(
     effectivePort(url) !== redirect.port ||
     url.pathname !== redirect.path
   ) {
-    throw new LoginError(`the pasted URL is not the redirect URI; ${expectation}`);
+    throw new NotThisRedirect(`the pasted URL is not the redirect URI; ${expectation}`);
   }
   const outcome = classify(url.searchParams, state);
   switch (outcome.kind) {
@@ -409,9 +417,12 @@ export async function startCallbackListener(opts: CallbackListenerOptions): Prom
   const timeoutMs = Math.max(0, Math.min(opts.timeoutMs, MAX_TIMER_MS));
   timer = setTimeout(() => {
     settle(
-      new LoginError(`timed out after ${formatSeconds(opts.timeoutMs)} s waiting for the browser`, {
-        hint: `Run \`${retry}\` again (--timeout SECONDS allows more time).`,
-      }),
+      new LoginError(
+        `timed out after ${formatSeconds(opts.timeoutMs)} s waiting for the browser to come back to ${redirect.uri}`,
+        {
+          hint: `Check that ${redirect.uri} is registered as a redirect URI of your SoundCloud app, then run \`${retry}\` again (--timeout SECONDS allows more time).`,
+        },
+      ),
     );
   }, timeoutMs);
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -426,6 +437,16 @@ export async function startCallbackListener(opts: CallbackListenerOptions): Prom
       } catch (e) {
         return settle(e instanceof Error ? e : new LoginError(String(e)));
       }
+    },
+    offerPastedUrl(pasted: string): string | undefined {
+      if (settled) return undefined;
+      try {
+        settle({ code: codeFromRedirectUrl(pasted, redirect, state, retry) });
+      } catch (e) {
+        if (e instanceof NotThisRedirect) return e.message;
+        settle(e instanceof Error ? e : new LoginError(String(e)));
+      }
+      return undefined;
     },
     async close(): Promise<void> {
       settle(new LoginError('the login was cancelled: the callback listener was closed'));

@@ -2,15 +2,24 @@
 // with a clean environment (src/serve/spawn.ts), and CMD with P_API_URL and TOKENS_SERVE_URL in its
 // environment and no token at all. tokens stays CMD's parent and stops the server once CMD has ended.
 import { childEnvironment } from '../providers/registry.js';
-import { runCommand } from '../commands/exec-child.js';
-import { configuredProviders, type ExecOptions } from '../commands/exec.js';
-import { spawnServer } from './spawn.js';
+import { runCommand } from './exec-child.js';
+import { configuredProviders } from './configured.js';
+import { spawnServer } from '../serve/spawn.js';
 import type { Deps } from '../core/deps.js';
+import type { ProviderDescriptor } from '../core/model.js';
 
 /** The 429 wait of exec --serve's server: the default of `tokens serve --max-wait`. */
 const MAX_WAIT_SECONDS = 30;
 
-export async function runExecServe(options: ExecOptions, deps: Deps): Promise<number> {
+/** What exec --serve takes of exec's options. */
+export interface ExecServeOptions {
+  /** Empty: every provider configured in the profile. */
+  providers: ProviderDescriptor[];
+  profile: string;
+  command: string[];
+}
+
+export async function runExecServe(options: ExecServeOptions, deps: Deps): Promise<number> {
   const providers = options.providers.length > 0 ? options.providers : await configuredProviders(deps, options.profile);
   const started = await spawnServer(
     deps,
