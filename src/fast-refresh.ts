@@ -30,7 +30,7 @@ import {
   type FSWatcher,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { cacheFile, isFresh, readCache } from './core/cache.js';
+import { cacheFile, isFresh, readCache, type CacheRead } from './core/cache.js';
 import { failurePath, lockPath, lockWaitMs, STALE_MS } from './core/lock-files.js';
 import { judgeEntry } from './core/file-judge.js';
 import type { Env } from './core/paths.js';
@@ -49,7 +49,7 @@ export interface RefreshClaim {
 }
 
 export type Awaited =
-  | { kind: 'token'; token: AccessToken; login?: string }
+  | { kind: 'token'; token: AccessToken; read: CacheRead }
   /** The full program's business; `askedAt` when this process waited first, `claim` when it claimed the refresh. */
   | { kind: 'handoff'; askedAt?: number; claim?: RefreshClaim };
 
@@ -184,7 +184,7 @@ export async function awaitRefresh(
   const usable = async (): Promise<Awaited | undefined> => {
     const read = await readCache(paths, profile, provider);
     return read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given)
-      ? { kind: 'token', token: read.token, ...(read.login === undefined ? {} : { login: read.login }) }
+      ? { kind: 'token', token: read.token, read }
       : undefined;
   };
 

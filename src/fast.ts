@@ -19,20 +19,11 @@
 // what dist/fast.cjs contains and what a warm call loads.
 import { existsSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { DEFAULT_MIN_TTL_SECONDS, isFresh, readCache } from './core/cache.js';
+import { DEFAULT_MIN_TTL_SECONDS, isFresh, loginCheckedRecently, readCache, type CacheRead } from './core/cache.js';
 import { readConfigQuickly, settingsFor } from './core/config-file.js';
 import { resolveEndpoints } from './core/endpoints.js';
 import { failurePath, lockPath } from './core/lock-files.js';
-import {
-  checkEnv,
-  readEnv,
-  TOKENS_DEBUG,
-  TOKENS_EXEC_STAY,
-  TOKENS_NO_FAST_PATH,
-  TOKENS_REDIS_PREFIX,
-  TOKENS_REDIS_TIMEOUT,
-  TOKENS_REDIS_URL,
-} from './core/env.js';
+import { checkEnv, readEnv, TOKENS_DEBUG, TOKENS_EXEC_STAY, TOKENS_NO_FAST_PATH } from './core/env.js';
 import { writeOut } from './core/sync-output.js';
 import { describeTokensError, isTokensError } from './core/errors.js';
 import { FORMATS, formatCredential, type Format } from './core/format.js';
@@ -228,40 +219,26 @@ async function credentialFor(
 ): Promise<Credential | undefined> {
   const read = await readCache(paths, profile, provider.id);
   if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given))
-    return (await loginCurrent(env, profile, provider, read.login)) ? { kind: 'token', token: read.token } : undefined;
+    return loginStillStands(env, read) ? { kind: 'token', token: read.token } : undefined;
   // A damaged cache is the full program's to report (with --verbose) and rebuild.
   if (read.kind === 'damaged') return undefined;
   // Waiting can take a while: from here on, as in every run but a warm get, no inspector on SIGUSR1.
   refuseInspectorSignal();
   const waited = await awaitRefresh(paths, env, profile, provider.id, minTtl, { mayClaim });
   if (waited.kind === 'token')
-    return (await loginCurrent(env, profile, provider, waited.login))
-      ? { kind: 'token', token: waited.token }
-      : undefined;
+    return loginStillStands(env, waited.read) ? { kind: 'token', token: waited.token } : undefined;
   if (waited.claim) handoff.claims.push(waited.claim);
   if (waited.askedAt !== undefined) handoff.askedAt = Math.min(handoff.askedAt ?? Infinity, waited.askedAt);
   return undefined;
 }
 
 /**
- * With the Redis store, whether the shared login a cached token came from is still the current one
- * (TokenBroker's #readLocal): one GET of its generation, without the Redis client or the key. A
- * server that cannot be reached cannot have ended it (the cache answers, as the full program's
- * would); any other doubt is the full program's.
+ * Whether this cached entry may answer: with the Redis store, only while the store confirmed its
+ * shared login within LOGIN_CHECK_MS (a warm get never contacts the server); past that the full
+ * program asks the store (TokenBroker's #readLocal) and records the answer in the entry.
  */
-async function loginCurrent(
-  env: Env,
-  profile: string,
-  provider: ProviderDescriptor,
-  login: string | undefined,
-): Promise<boolean> {
-  if (storeKindFromEnv(env) !== 'redis') return true;
-  const url = readEnv(env, TOKENS_REDIS_URL);
-  if (url === undefined) return false;
-  const { loginKey, peekRedis } = await import('./store/redis-peek.js');
-  const key = loginKey(readEnv(env, TOKENS_REDIS_PREFIX), profile, provider.id);
-  const peeked = await peekRedis(url, key, readEnv(env, TOKENS_REDIS_TIMEOUT));
-  return peeked.kind === 'unreachable' || (peeked.kind === 'value' && login !== undefined && peeked.value === login);
+function loginStillStands(env: Env, read: CacheRead): boolean {
+  return storeKindFromEnv(env) !== 'redis' || loginCheckedRecently(read, Date.now());
 }
 
 /**

@@ -66,7 +66,13 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
       verified = outcome.token !== undefined;
       if (outcome.token) {
         await parts.sharedCache?.write(outcome.token);
-        await writeCache(deps.paths, profile, provider.id, outcome.token, generation);
+        await writeCache(
+          deps.paths,
+          profile,
+          provider.id,
+          outcome.token,
+          generation === undefined ? undefined : { login: generation, checkedAt: deps.now() },
+        );
       } else {
         await deleteCache(deps.paths, profile, provider.id);
       }

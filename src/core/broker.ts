@@ -6,7 +6,7 @@
 // Single flight inside the process; across processes the local lock, so that of the processes on one
 // machine only one goes on to the shared store (the others find its token in the local cache, with no
 // key derived and no call to the store); across machines the store's shared lock, when it has one.
-import { readCache, isFresh, lifetimeMs, writeCache, type CacheRead } from './cache.js';
+import { readCache, isFresh, lifetimeMs, loginCheckedRecently, writeCache, type CacheRead } from './cache.js';
 import {
   CredentialsRejectedError,
   ExitCode,
@@ -320,6 +320,7 @@ export class TokenBroker {
     const read = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(read, provider);
     if (read.kind !== 'hit') return read;
+    if (!parts && (this.#storeKind() !== 'redis' || loginCheckedRecently(read, this.#deps.now()))) return read;
     const generation = parts ? parts.login : await this.#sharedLogin(profile, provider);
     if (!generation) return read;
     let current: string | undefined;
@@ -331,15 +332,23 @@ export class TokenBroker {
       );
       return read;
     }
-    if (current !== undefined && current === read.login) return read;
+    if (current !== undefined && current === read.login) {
+      // Confirmed: the next gets within LOGIN_CHECK_MS answer from the file alone.
+      await this.#cacheLocally(profile, provider, read.token, current);
+      return read;
+    }
     this.#deps.debug(`the cached ${provider.id} token is from a shared login that has ended; not using it`);
     return { kind: 'absent' };
   }
 
   /** The login generation of a shared store (Redis); undefined for a store on this machine. */
   async #sharedLogin(profile: string, provider: ProviderDescriptor): Promise<LoginGeneration | undefined> {
-    if (readEnv(this.#deps.env, TOKENS_STORE) !== 'redis') return undefined;
+    if (this.#storeKind() !== 'redis') return undefined;
     return (await this.#deps.openStore()).parts(profile, provider.id, this.#deps).login;
+  }
+
+  #storeKind(): string {
+    return readEnv(this.#deps.env, TOKENS_STORE);
   }
 
   async #cacheLocally(
@@ -348,7 +357,8 @@ export class TokenBroker {
     token: AccessToken,
     login: string | undefined,
   ): Promise<void> {
-    await writeCache(this.#deps.paths, profile, provider.id, token, login).catch((error: unknown) =>
+    const shared = login === undefined ? undefined : { login, checkedAt: this.#deps.now() };
+    await writeCache(this.#deps.paths, profile, provider.id, token, shared).catch((error: unknown) =>
       this.#deps.debug(
         `could not write the token cache (${error instanceof Error ? error.message : 'error'}); continuing without it`,
       ),

@@ -56,15 +56,30 @@ export function cacheFile(paths: Paths, profile: string, provider: ProviderName)
 
 /**
  * `login`: the generation of the shared login the token came from (a Redis store's, see
- * src/store/redis.ts), when it was cached from one; such a token is used only while that login lasts.
+ * src/store/redis.ts), when it was cached from one, and `loginCheckedAt` when the store last said
+ * that login still stands; such a token is used only while that login lasts (loginCheckedRecently).
  */
 export type CacheRead =
-  | { kind: 'hit'; token: AccessToken; login?: string }
+  | { kind: 'hit'; token: AccessToken; login?: string; loginCheckedAt?: number }
   | { kind: 'absent' }
   | { kind: 'damaged'; reason: string };
 
 /** A login generation as the shared store keeps it: 32 hex digits. */
 export const LOGIN_GENERATION = /^[0-9a-f]{32}$/;
+
+/**
+ * How long an entry of a shared login answers without asking the store whether that login still
+ * stands. Within it a warm `get` reads the local file and never contacts Redis (as the contract
+ * says); past it the entry is a miss until the store confirms the login, so a logout or a new login
+ * on one machine reaches every other machine's cache within this time.
+ */
+export const LOGIN_CHECK_MS = 60_000;
+
+/** Whether a cached entry's shared login was confirmed within LOGIN_CHECK_MS (and not in the future). */
+export function loginCheckedRecently(read: CacheRead, now: number): boolean {
+  if (read.kind !== 'hit' || read.login === undefined || read.loginCheckedAt === undefined) return false;
+  return now - read.loginCheckedAt < LOGIN_CHECK_MS && read.loginCheckedAt <= now + CLOCK_TOLERANCE_MS;
+}
 
 /** RFC 6750 `b64token`: what may follow "Bearer " in a header, and nothing else (no CR, LF, escapes). */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -123,10 +138,11 @@ export async function readCache(paths: Paths, profile: string, provider: Provide
   }
   const token = asAccessToken(data);
   if (!token) return { kind: 'damaged', reason: 'unexpected shape' };
-  const { login } = data as { login?: unknown };
-  return typeof login === 'string' && LOGIN_GENERATION.test(login)
-    ? { kind: 'hit', token, login }
-    : { kind: 'hit', token };
+  const { login, login_checked_at: checkedAt } = data as { login?: unknown; login_checked_at?: unknown };
+  if (typeof login !== 'string' || !LOGIN_GENERATION.test(login)) return { kind: 'hit', token };
+  return Number.isSafeInteger(checkedAt)
+    ? { kind: 'hit', token, login, loginCheckedAt: checkedAt as number }
+    : { kind: 'hit', token, login };
 }
 
 /** The token in `data` when it has the cached shape (also for the shared cache), else undefined. */
@@ -190,10 +206,10 @@ export async function writeCache(
   profile: string,
   provider: ProviderName,
   token: AccessToken,
-  login?: string,
+  shared?: { login: string; checkedAt: number },
 ): Promise<void> {
   const { writePrivateFile } = await import('./private-files.js');
-  const entry = login === undefined ? token : { ...token, login };
+  const entry = shared === undefined ? token : { ...token, login: shared.login, login_checked_at: shared.checkedAt };
   await writePrivateFile(paths.cacheDir, cacheFile(paths, profile, provider), `${JSON.stringify(entry)}\n`);
 }
 

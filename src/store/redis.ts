@@ -25,7 +25,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis as RedisClass, Redis as RedisClient, RedisOptions } from 'ioredis';
 import { asAccessToken, LOGIN_GENERATION } from '../core/cache.js';
-import { loginKey } from './redis-peek.js';
 import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
 import {
   ENVELOPE_VERSION,
@@ -554,6 +553,11 @@ function decodedOr(text: string): string {
 
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** The key of a login generation. */
+function loginKey(prefix: string, profile: string, provider: string): string {
+  return `${prefix}${profile}:${provider}:login`;
 }
 
 /** A new login generation: 128 random bits. */

@@ -10,7 +10,16 @@ import { useFleets, type Fleet } from '../support/fleet.js';
 import { Gate } from '../support/gate.js';
 import { Sandbox } from '../support/cli.js';
 import { RedisServer, startErrorRedis } from '../support/redis.js';
-import { cachePath, expireCache, login, random, tokenRequests, type Setup, type World } from '../support/worlds.js';
+import {
+  ageLoginCheck,
+  cachePath,
+  expireCache,
+  login,
+  random,
+  tokenRequests,
+  type Setup,
+  type World,
+} from '../support/worlds.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -376,7 +385,7 @@ describe('status, logout, exec: the shared store as people see it', () => {
 describe('a local cache does not outlive the shared login it came from (hostile 6, first hour 2)', () => {
   const bothPaths = [{}, { TOKENS_NO_FAST_PATH: '1' }];
 
-  it('after a logout on A, a login there, or a refusal seen there, B never prints the old token', {
+  it('after a logout on A, a login there, or a refusal seen there, B never prints the old token once its minute is up', {
     timeout: 120_000,
   }, async () => {
     const f = await fleet('chartmetric', 2);
@@ -388,8 +397,11 @@ describe('a local cache does not outlive the shared login it came from (hostile 
     for (const env of bothPaths) expect((await b.run(['get', 'chartmetric'], { env })).stdout).toBe(first.stdout);
     expect(tokenRequests(a, since)).toEqual([]);
 
-    // A logs out: every machine is logged out, B's cache included.
+    // A logs out: every machine is logged out. Within the minute B's warm get reads its file only
+    // (the contract: a warm get never contacts Redis); once the minute is up, B asks and finds it gone.
     expect((await a.run(['logout', 'chartmetric'])).code).toBe(0);
+    expect((await b.run(['get', 'chartmetric'])).stdout).toBe(first.stdout);
+    await ageLoginCheck(b);
     for (const env of bothPaths) {
       const gone = await b.run(['get', 'chartmetric'], { env });
       expect({ code: gone.code, stdout: gone.stdout }).toEqual({ code: 3, stdout: '' });
@@ -410,6 +422,7 @@ describe('a local cache does not outlive the shared login it came from (hostile 
     f.server.fault('chartmetric', { status: 400, body: { error: 'invalid_grant' } });
     const refused = await a.run(['get', 'chartmetric', '--force-refresh']);
     expect(refused.code).toBe(4);
+    await ageLoginCheck(b);
     for (const env of bothPaths) {
       const stale = await b.run(['get', 'chartmetric'], { env });
       expect({ code: stale.code, stdout: stale.stdout }).toEqual({ code: 4, stdout: '' });
@@ -417,6 +430,25 @@ describe('a local cache does not outlive the shared login it came from (hostile 
       expect((await b.run(['status', 'chartmetric'], { env })).code).toBe(4);
     }
     expect(f.server.violations).toEqual([]);
+  });
+
+  it('a confirmed login is asked about at most once a minute: the confirmation is recorded in the entry', {
+    timeout: 120_000,
+  }, async () => {
+    const f = await fleet('chartmetric', 2);
+    const [, b] = f.machines as [World, World];
+    const first = await b.run(['get', 'chartmetric']);
+    expect(first.code, first.stderr).toBe(0);
+    const checked = JSON.parse(await readFile(cachePath(b), 'utf8')) as { login?: string; login_checked_at?: number };
+    expect(checked.login).toMatch(/^[0-9a-f]{32}$/);
+    expect(Math.abs(Date.now() - checked.login_checked_at!)).toBeLessThan(60_000);
+    // Past the minute, the full program asks and records the confirmation in the entry.
+    await ageLoginCheck(b);
+    const aged = JSON.parse(await readFile(cachePath(b), 'utf8')) as { login_checked_at: number };
+    const again = await b.run(['get', 'chartmetric']);
+    expect(again.stdout).toBe(first.stdout);
+    const confirmed = JSON.parse(await readFile(cachePath(b), 'utf8')) as { login_checked_at: number };
+    expect(confirmed.login_checked_at).toBeGreaterThan(aged.login_checked_at);
   });
 });
 

@@ -642,21 +642,35 @@ describe('the warm path, at run time', () => {
       expect(existsSync(join(home, '.local'))).toBe(false);
       expect(existsSync(join(home, '.config'))).toBe(false);
 
-      // With the Redis store, a warm get asks the server one thing: whether the shared login its
-      // token came from is still current (README, "Running on many machines"). This server hangs up
-      // without an answer, so nothing says the login ended: the cached token answers.
+      // With the Redis store, a warm get never contacts the server while the store confirmed the
+      // cached token's shared login within the minute (src/core/cache.ts, LOGIN_CHECK_MS).
       const redisEnv = warmEnv({
         TOKENS_STORE: 'redis',
         TOKENS_REDIS_URL: `redis://:pw@127.0.0.1:${port}`,
         TOKENS_PASSPHRASE: 'p',
       });
-      expect(await runCli(['get', 'chartmetric'], redisEnv)).toEqual({
-        code: 0,
-        stdout: `${FRESH_TOKEN}\n`,
-        stderr: '',
-      });
-      expect(connections).toBeGreaterThan(0);
-      connections = 0;
+      const cache = join(home, '.cache/tokens/default/chartmetric.json');
+      const plain = await readFile(cache, 'utf8');
+      const confirmed = { ...JSON.parse(plain), login: 'a'.repeat(32), login_checked_at: Date.now() };
+      await writeFile(cache, JSON.stringify(confirmed), { mode: 0o600 });
+      try {
+        expect(await runCli(['get', 'chartmetric'], redisEnv)).toEqual({
+          code: 0,
+          stdout: `${FRESH_TOKEN}\n`,
+          stderr: '',
+        });
+        expect(connections).toBe(0);
+        // Past the minute it asks; this server hangs up without an answer, and a store that cannot
+        // be reached cannot have ended the login: the cached token still answers.
+        await writeFile(cache, JSON.stringify({ ...confirmed, login_checked_at: Date.now() - 61_000 }), {
+          mode: 0o600,
+        });
+        expect((await runCli(['get', 'chartmetric'], redisEnv)).stdout).toBe(`${FRESH_TOKEN}\n`);
+        expect(connections).toBeGreaterThan(0);
+        connections = 0;
+      } finally {
+        await writeFile(cache, plain, { mode: 0o600 });
+      }
 
       // Contrast: the same setup with --force-refresh leaves the warm path, and fails for want of a login.
       const cold = await runCli(['get', 'chartmetric', '--force-refresh'], env);

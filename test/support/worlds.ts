@@ -181,6 +181,18 @@ export async function expireCache(w: World, { ifCached = false }: { ifCached?: b
   await writeFile(cachePath(w), JSON.stringify({ ...cached, expires_at: Date.now() - 60_000 }), { mode: 0o600 });
 }
 
+/**
+ * As if the shared store had last confirmed the cached token's login more than LOGIN_CHECK_MS ago
+ * (src/core/cache.ts): the next get asks the store whether that login still stands.
+ */
+export async function ageLoginCheck(w: World): Promise<void> {
+  const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as Record<string, unknown>;
+  if (typeof cached.login_checked_at !== 'number') throw new Error('the cached token records no shared login');
+  await writeFile(cachePath(w), JSON.stringify({ ...cached, login_checked_at: cached.login_checked_at - 61_000 }), {
+    mode: 0o600,
+  });
+}
+
 /** The token-endpoint requests for the world's provider since `since` (ms). */
 export function tokenRequests(w: World, since = 0): RecordedRequest[] {
   return w.server.requests.filter((r) => r.provider === w.provider && r.endpoint === 'token' && r.time >= since);
