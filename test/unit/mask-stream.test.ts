@@ -34,7 +34,7 @@ function reference(input: Buffer, secrets: string[]): Buffer {
 
 function streamed(chunks: Buffer[], secrets: string[]): Buffer {
   const masker = new StreamMasker(secrets);
-  const out = chunks.map((chunk) => Buffer.from(masker.push(chunk)));
+  const out: Buffer[] = chunks.map((chunk) => Buffer.from(masker.push(chunk)));
   out.push(masker.flush());
   return Buffer.concat(out);
 }
