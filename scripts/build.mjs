@@ -85,10 +85,10 @@ const fastPathBoundary = {
   },
 };
 
-// node:os, node:tty and node:child_process in the fast build, loaded on first use: a warm `get`
-// never needs them (os only without HOME, or for a signal number after exec; tty for `status`;
-// child_process for the keychain helper, or an exec that stays the parent of its command: see
-// src/commands/exec-child.ts), and loading os costs about 1 ms, child_process about 6. Only the
+// node:os, node:tty, node:net and node:child_process in the fast build, loaded on first use: a warm
+// `get` never needs them (os only without HOME, or for a signal number after exec; tty for `status`;
+// child_process for the keychain helper, or an exec that stays the parent of its command, and net
+// for the pipes of `exec --mask`: see src/commands/exec-child.ts and stay.ts), and loading os costs about 1 ms, child_process about 6. Only the
 // members the fast path imports are here: importing any other makes the build fail, rather than
 // break at run time.
 const LAZY_BUILTINS = {
@@ -98,16 +98,20 @@ export const spawn = (...args) => require('node:child_process').spawn(...args);
   os: `
 const os = () => require('node:os');
 export const homedir = () => os().homedir();
+export const tmpdir = () => os().tmpdir();
 export const constants = new Proxy({}, { get: (_, name) => os().constants[name] });
 `,
   tty: `
 export const isatty = (fd) => require('node:tty').isatty(fd);
 `,
+  net: `
+export function Socket(options) { return new (require('node:net').Socket)(options); }
+`,
 };
 const lazyBuiltins = {
   name: 'lazy-node-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?(os|tty|child_process)$/ }, (args) => {
+    b.onResolve({ filter: /^(node:)?(os|tty|child_process|net)$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
       // The shim's own require() is the real module.
       return args.namespace === 'lazy-builtin'
@@ -137,6 +141,22 @@ const fast = await build({
   minify: true,
   sourcemap: 'linked',
   plugins: [fastPathBoundary, lazyBuiltins],
+  logLevel: 'warning',
+});
+
+// dist/supervise.cjs, from src/supervise.ts: what `tokens exec` becomes when it must stay its
+// command's parent with a clean environment (src/commands/exec-child.ts). Small, like fast.cjs.
+await build({
+  absWorkingDir: root,
+  entryPoints: { supervise: 'src/supervise.ts' },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  minify: true,
   logLevel: 'warning',
 });
 

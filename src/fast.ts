@@ -56,6 +56,8 @@ export type FastPlan =
       profile: string;
       argv: string[];
       minTtl: { seconds: number; given: boolean };
+      /** --mask / --no-mask, when given. */
+      mask?: boolean;
     }
   | { command: 'status'; options: StatusOptions }
   | { command: 'version' }
@@ -65,6 +67,7 @@ export type FastPlan =
 /** The options the fast path understands, per command; each takes a value, except the flags. */
 const GET_OPTIONS = ['--format', '--min-ttl', '--profile'] as const;
 const EXEC_OPTIONS = ['--provider', '--profile', '--min-ttl'] as const;
+const EXEC_FLAGS = ['--mask', '--no-mask'] as const;
 const STATUS_OPTIONS = ['--profile'] as const;
 const STATUS_FLAGS = ['--json'] as const;
 
@@ -156,7 +159,7 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       return plan;
     }
     if (command === 'exec') {
-      const scanned = scan(args, EXEC_OPTIONS);
+      const scanned = scan(args, EXEC_OPTIONS, EXEC_FLAGS);
       // Exactly `exec OPTIONS -- CMD [ARGS…]`; no --provider means every configured provider.
       if (scanned?.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
       const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
@@ -171,6 +174,10 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
           given: minTtl !== undefined,
         },
       };
+      // Both given: the last one wins, as commander has it.
+      const own = args.slice(0, args.indexOf('--'));
+      const maskFlag = own.findLast((arg) => arg === '--mask' || arg === '--no-mask');
+      if (maskFlag !== undefined) plan.mask = maskFlag === '--mask';
       for (const provider of providers) resolveEndpoints(provider, env);
       return plan;
     }
@@ -306,7 +313,7 @@ async function answerExec(
     if (providers.length === 0) return undefined;
   }
   // Loaded only here: exec's part (the child's environment, its start, the signals) is no get's business.
-  const { childEnv, runCommand } = await import('./commands/exec-child.js');
+  const { childEnv, maskedSecrets, masking, runCommand } = await import('./commands/exec-child.js');
   const credentials: Credential[] = [];
   for (const provider of providers) {
     const credential = await credentialFor(paths, env, provider, plan.profile, plan.minTtl, handoff, false);
@@ -315,6 +322,8 @@ async function answerExec(
   }
   const code = await runCommand(plan.argv, childEnv(env, providers, credentials, plan.profile), output.stderr, {
     stay: readEnv(env, TOKENS_EXEC_STAY),
+    ...(masking(env, plan.mask) ? { mask: maskedSecrets(providers, credentials) } : {}),
+    ownEnv: env,
   });
   return { code };
 }

@@ -263,6 +263,8 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
       ),
     )
     .option('--min-ttl <seconds>', 'minimum seconds of validity each token must have', '60')
+    .option('--mask', "replace the tokens in the command's piped stdout/stderr with *** (default: on under CI)")
+    .option('--no-mask', 'pass the output through untouched, even under CI')
     .passThroughOptions()
     .addHelpText(
       'after',
@@ -294,6 +296,7 @@ a token each time it needs one instead.`,
           seconds: parseWholeNumber(o.minTtl, '--min-ttl'),
           given: cmd.getOptionValueSource('minTtl') !== 'default',
         },
+        ...(typeof o.mask === 'boolean' ? { mask: o.mask } : {}),
       };
       onAction({
         verbose: verbose(cmd),

@@ -4,7 +4,7 @@ import { TokenBroker } from '../core/broker.js';
 import { NotConfiguredError } from '../core/errors.js';
 import { resolveEndpoints } from '../core/endpoints.js';
 import { readEnv, TOKENS_EXEC_STAY } from '../core/env.js';
-import { childEnv, runCommand } from './exec-child.js';
+import { childEnv, maskedSecrets, masking, runCommand } from './exec-child.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor } from '../core/model.js';
 
@@ -15,6 +15,8 @@ export interface ExecOptions {
   command: string[];
   /** --min-ttl: each token's validity, and whether it was asked for (the rules of `get`). */
   minTtl: { seconds: number; given: boolean };
+  /** --mask (true) or --no-mask (false); undefined: TOKENS_MASK, else whether CI is set. */
+  mask?: boolean;
 }
 
 export async function runExec(options: ExecOptions, deps: Deps): Promise<number> {
@@ -32,6 +34,8 @@ export async function runExec(options: ExecOptions, deps: Deps): Promise<number>
   );
   return runCommand(options.command, childEnv(deps.env, providers, credentials, options.profile), deps.io.stderr, {
     stay: readEnv(deps.env, TOKENS_EXEC_STAY),
+    ...(masking(deps.env, options.mask) ? { mask: maskedSecrets(providers, credentials) } : {}),
+    ownEnv: deps.env,
   });
 }
 
