@@ -85,6 +85,7 @@ const prerequisites = [
   { what: 'python3 (the pseudo-terminal test)', pkg: 'python3', ok: () => hasCommand('python3') },
   { what: 'ip (a network namespace for the loopback-only listener test)', pkg: 'iproute2', ok: () => hasCommand('ip') },
   { what: 'redis-server (the Redis store tests)', pkg: 'redis-server', ok: () => hasCommand('redis-server') },
+  { what: 'curl (the exec --mask test of a `set -x` script)', pkg: 'curl', ok: () => hasCommand('curl') },
   {
     what: 'faketime (a clock that runs ahead, for the clock tests)',
     pkg: 'faketime',
