@@ -73,11 +73,18 @@ const fastPathBoundary = {
   setup(b) {
     b.onResolve({ filter: /.*/ }, (args) => {
       if (args.kind !== 'dynamic-import') return undefined;
+      // A built-in loaded on demand (node:net for exec --mask's pipes): a require() at that point,
+      // not import(), which would start the ES module loader this bundle exists to avoid.
+      if (args.path.startsWith('node:')) return { path: args.path, namespace: 'builtin-on-demand' };
       const fromFast = /[\\/]src[\\/]fast\.ts$/.test(args.importer);
       if (fromFast && args.path === FAST_HANDOFF) return { path: FAST_HANDOFF, external: true };
       if (fromFast && FAST_LAZY.has(args.path)) return undefined;
       return { path: `${args.path} (from ${args.importer.slice(root.length)})`, namespace: 'not-on-the-fast-path' };
     });
+    b.onLoad({ filter: /.*/, namespace: 'builtin-on-demand' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'not-on-the-fast-path' }, (args) => ({
       contents: `throw new Error(${JSON.stringify(`internal error: ${args.path} is not part of dist/fast.cjs`)});`,
       loader: 'js',
@@ -85,10 +92,10 @@ const fastPathBoundary = {
   },
 };
 
-// node:os, node:tty, node:net and node:child_process in the fast build, loaded on first use: a warm
-// `get` never needs them (os only without HOME, or for a signal number after exec; tty for `status`;
-// child_process for the keychain helper, or an exec that stays the parent of its command, and net
-// for the pipes of `exec --mask`: see src/commands/exec-child.ts and stay.ts), and loading os costs about 1 ms, child_process about 6. Only the
+// node:os, node:tty and node:child_process in the fast build, loaded on first use: a warm `get`
+// never needs them (os only without HOME, or for a signal number after exec; tty for `status`;
+// child_process for the keychain helper, or an exec that stays the parent of its command: see
+// src/commands/exec-child.ts), and loading os costs about 1 ms, child_process about 6. Only the
 // members the fast path imports are here: importing any other makes the build fail, rather than
 // break at run time.
 const LAZY_BUILTINS = {
@@ -104,14 +111,11 @@ export const constants = new Proxy({}, { get: (_, name) => os().constants[name] 
   tty: `
 export const isatty = (fd) => require('node:tty').isatty(fd);
 `,
-  net: `
-export function Socket(options) { return new (require('node:net').Socket)(options); }
-`,
 };
 const lazyBuiltins = {
   name: 'lazy-node-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?(os|tty|child_process|net)$/ }, (args) => {
+    b.onResolve({ filter: /^(node:)?(os|tty|child_process)$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
       // The shim's own require() is the real module.
       return args.namespace === 'lazy-builtin'
@@ -157,6 +161,8 @@ await build({
   target: 'node20',
   legalComments: 'none',
   minify: true,
+  // For its one dynamic import, a built-in: a require() where it is needed (see fastPathBoundary).
+  plugins: [fastPathBoundary],
   logLevel: 'warning',
 });
 

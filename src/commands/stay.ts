@@ -4,7 +4,6 @@
 // tokens becomes when its own environment holds a withheld secret): no broker, no store, no
 // providers here, so the supervisor stays small.
 import { closeSync, constants as fsConstants, fstatSync, mkdtempSync, openSync, rmSync, write } from 'node:fs';
-import { Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
@@ -107,6 +106,8 @@ export async function runAsChild(
   const masks = options.mask !== undefined;
   const relayed = ([1, 2] as const).filter((fd) => masks && relayable(fd));
   const pipes = relayed.length > 0 ? await makePipes(relayed.length, env) : [];
+  // node:net on demand: only a relay over made pipes needs it (a static import would load it for every exec).
+  const { Socket } = pipes.length > 0 ? await import('node:net') : { Socket: undefined };
   return new Promise((resolve) => {
     const finish = (status: number) => {
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
@@ -137,7 +138,8 @@ export async function runAsChild(
     }
     const relays = relayed.map((fd, i) => {
       const pipe = pipes[i];
-      const source = pipe ? new Socket({ fd: pipe.read, readable: true, writable: false }) : child!.stdio[fd]!;
+      const source =
+        pipe && Socket ? new Socket({ fd: pipe.read, readable: true, writable: false }) : child!.stdio[fd]!;
       return new Relay(source as Readable, fd, new StreamMasker(options.mask ?? []));
     });
     // Once started, an 'error' is a kill() that failed (EPERM), not the end of the child.
