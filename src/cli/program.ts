@@ -274,13 +274,19 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
           'tokens exec --min-ttl 1800 -- ./nightly-report.sh    # every token valid for 30 more minutes at least',
           'tokens exec --provider chartmetric --provider soundcharts -- python3 report.py',
           'tokens exec --profile staging -- npm test        # every provider configured in "staging"',
+          'tokens exec --mask -- bash -x ./job.sh 2>&1 | tee job.log   # the tokens show as *** in job.log',
         ],
         `
 For each provider P (${providers.map((p) => p.envPrefix).join(', ')}) the command gets P_ACCESS_TOKEN
 and P_AUTHORIZATION (the whole header value, e.g. "OAuth TOKEN"); Soundcharts legacy mode
 sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set too.
 No shell is run: use sh -c for variables. tokens becomes the command (same PID, signals
-straight to it) and so exits with its exit code. The tokens are set once, when the command
+straight to it) and so exits with its exit code.
+With --mask (default when CI is set; TOKENS_MASK=1|0), tokens stays the parent and relays the
+command's stdout and stderr that are not terminals with every token it handed over (also split
+or percent-encoded) replaced by ***; a terminal is left alone. It guards against accidents
+(set -x, curl -v, a dumped env), not a command that encodes a token on purpose.
+The tokens are set once, when the command
 starts: a job that runs longer than a token lives (about an hour) should ask \`tokens get\` for
 a token each time it needs one instead.`,
       ),
