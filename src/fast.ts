@@ -422,6 +422,8 @@ export async function run(argv: string[], packageRoot?: string): Promise<void> {
   if (answered) {
     if (answered.stdout !== undefined) output.stdout(answered.stdout);
     if (answered.stderr !== undefined) output.stderr.write(answered.stderr);
+    // An exec answered here ran its command as a child (else this process became it): see exitWhenIdle.
+    if (plan?.command === 'exec') return (await import('./commands/exec-child.js')).exitWhenIdle(answered.code);
     return exitAfter(answered.code, [...output.used]);
   }
   if (plan?.command === 'get') refuseInspectorSignal();

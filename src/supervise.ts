@@ -8,7 +8,7 @@
 // provider code.
 import { TOKENS_EXEC_PLAN } from './core/env.js';
 import { syncStderr } from './core/sync-output.js';
-import { runAsChild } from './commands/stay.js';
+import { exitWhenIdle, runAsChild } from './commands/stay.js';
 import type { SupervisorPlan } from './commands/exec-child.js';
 
 function main(): void {
@@ -28,7 +28,7 @@ function main(): void {
   void runAsChild(file, args, env, syncStderr, {
     ...(plan.mask ? { mask: plan.mask } : {}),
     ...(plan.companions ? { companions: plan.companions } : {}),
-  }).then((status) => process.exit(status));
+  }).then(exitWhenIdle);
 }
 
 main();

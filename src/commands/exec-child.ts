@@ -23,6 +23,8 @@ import {
   withinExecLimits,
 } from './replace-process.js';
 import { notStarted, notStartedLine, runAsChild, statusOfStartError, type StayOptions } from './stay.js';
+
+export { exitWhenIdle } from './stay.js';
 import type { Credential } from '../core/broker.js';
 import type { TextSink } from '../core/sync-output.js';
 import type { Env } from '../core/paths.js';
