@@ -23,12 +23,12 @@ import {
   withinExecLimits,
 } from './replace-process.js';
 import { notStarted, notStartedLine, runAsChild, statusOfStartError, type StayOptions } from './stay.js';
-
-export { exitWhenIdle } from './stay.js';
 import type { Credential } from '../core/broker.js';
 import type { TextSink } from '../core/sync-output.js';
 import type { Env } from '../core/paths.js';
 import type { ProviderDescriptor } from '../core/model.js';
+
+export { exitWhenIdle } from './stay.js';
 
 /**
  * The child's environment: ours minus the withheld variables, plus P_ACCESS_TOKEN / P_AUTHORIZATION
