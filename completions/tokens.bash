@@ -150,7 +150,7 @@ _tokens() {
             esac
             $split && return 0
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W '--profile -v --verbose --provider --min-ttl --serve -h --help' -- "$cur"))
+                COMPREPLY=($(compgen -W '--profile -v --verbose --provider --min-ttl --serve --mask --no-mask -h --help' -- "$cur"))
                 return 0
             fi
             _tokens_command_line "$cword"

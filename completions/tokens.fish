@@ -143,6 +143,8 @@ complete -c tokens -n '__tokens_at exec 0' -s v -l verbose -d 'explain what happ
 complete -c tokens -n '__tokens_at exec 0' -l provider -x -a 'soundcloud chartmetric soundcharts' -d 'provider to include (repeatable)'
 complete -c tokens -n '__tokens_at exec 0' -l min-ttl -x -d 'minimum seconds of validity each token must have'
 complete -c tokens -n '__tokens_at exec 0' -l serve -d 'give the command P_API_URL and TOKENS_SERVE_URL of a server that adds the credentials'
+complete -c tokens -n '__tokens_at exec 0' -l mask -d 'replace the tokens in the command\'s piped stdout/stderr with *** (default: on under CI)'
+complete -c tokens -n '__tokens_at exec 0' -l no-mask -d 'pass the output through untouched, even under CI'
 complete -c tokens -n '__tokens_at exec 0' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_in_command_line exec' -a '(__tokens_command_line)'
 

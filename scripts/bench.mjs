@@ -5,6 +5,8 @@
 // median, min and max wall time, and the ratio of the medians. The rows:
 //   - warm `get`, `exec --provider`, `exec` (every configured provider), `status chartmetric`,
 //     `--version`, `get --help`                                    vs `node -e 0`
+//   - `exec --mask -- cat BIG` (256 MiB)                           vs `cat BIG | node -e` a plain relay
+//   - `exec --mask -- true`                                        vs `node -e 0`
 //   - `exec` (every configured provider)                           vs `node` spawning `true` with
 //     node:child_process (what a Node program pays to run a command); reported, no target
 //   - cold `get chartmetric --force-refresh`, file store           vs `node` + one scrypt of the file
@@ -29,7 +31,7 @@
 // real `tokens login` runs against it. BENCH_ONLY=word,word runs only the rows whose name contains one
 // of the words. Exit status is 0 whatever the targets say, unless BENCH_STRICT=1.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +88,8 @@ const TARGETS = {
   serveStart: 1.5,
   /** tokens serve: the server's peak RSS under 200 concurrent clients and 1 GiB bodies, MiB. */
   serveRssMiB: 150,
+  maskCopy: 1.3,
+  maskTrue: 1.35,
 };
 
 function benchRuns(value) {
@@ -432,6 +436,49 @@ async function startupRows() {
       );
       addRow(`${s.name}, peak RSS`, rss.a, rss.b, 'node -e 0', TARGETS.rss, 'MiB');
     }
+  }
+}
+
+/**
+ * exec --mask: relaying 256 MiB through the masker vs a plain Node relay of the same bytes, and the
+ * start of a masking exec vs `node -e 0`. The warm cache is all exec needs, so these run without
+ * TOKENS_PASSPHRASE, as with TOKENS_PASSPHRASE_FILE or the keychain: tokens relays in-process. With
+ * the passphrase in its environment tokens becomes the supervisor, a second Node start (the clean
+ * parent, src/commands/exec-child.ts): reported beside them, no target.
+ */
+async function maskRows() {
+  const { env: fileEnv } = await fileStoreHome('mask');
+  const { TOKENS_PASSPHRASE: _, ...env } = fileEnv;
+  const big = join(work, 'big.bin');
+  const size = 256 * 1024 * 1024;
+  const made = spawnSync('head', ['-c', String(size), '/dev/urandom'], {
+    stdio: ['ignore', openSync(big, 'w'), 'inherit'],
+  });
+  if (made.status !== 0) throw new Error('could not write the 256 MiB file');
+  const exec = (e, ...command) => tokens(e, 'exec', '--mask', '--provider', 'chartmetric', '--', ...command);
+  const relay = {
+    label: "cat BIG | node -e 'process.stdin.pipe(process.stdout)'",
+    argv: ['sh', '-c', `cat "$1" | "$2" -e 'process.stdin.pipe(process.stdout)'`, 'sh', big, NODE],
+    env,
+  };
+  const node = nodeBaseline(env);
+  const rowsToRun = [
+    {
+      name: 'exec --mask -- cat BIG (256 MiB) > /dev/null',
+      cmd: exec(env, 'cat', big),
+      base: relay,
+      target: TARGETS.maskCopy,
+    },
+    { name: 'exec --mask -- true', cmd: exec(env, 'true'), base: node, target: TARGETS.maskTrue },
+    { name: 'exec --mask -- true, TOKENS_PASSPHRASE set (supervised)', cmd: exec(fileEnv, 'true'), base: node },
+  ];
+  for (const r of rowsToRun) {
+    process.stderr.write(`measuring ${r.cmd.label} vs ${r.base.label} …\n`);
+    const wall = await alternate(
+      () => wallRun(r.cmd),
+      () => wallRun(r.base),
+    );
+    addRow(`${r.name}, wall`, wall.a, wall.b, r.base.label, r.target);
   }
 }
 
@@ -858,6 +905,7 @@ async function serveRows() {
 try {
   await startupRows();
   if (['serve-overhead', 'serve-vs-api', 'serve-start', 'serve-scale'].some(wanted)) await serveRows();
+  if (wanted('mask')) await maskRows();
   if (wanted('cold-file')) await coldFileRow();
   if (wanted('cold-keychain')) await coldKeychainRow();
   if (wanted('parallel')) await parallelRow();

@@ -73,11 +73,18 @@ const fastPathBoundary = {
   setup(b) {
     b.onResolve({ filter: /.*/ }, (args) => {
       if (args.kind !== 'dynamic-import') return undefined;
+      // A built-in loaded on demand (node:net for exec --mask's pipes): a require() at that point,
+      // not import(), which would start the ES module loader this bundle exists to avoid.
+      if (args.path.startsWith('node:')) return { path: args.path, namespace: 'builtin-on-demand' };
       const fromFast = /[\\/]src[\\/]fast\.ts$/.test(args.importer);
       if (fromFast && args.path === FAST_HANDOFF) return { path: FAST_HANDOFF, external: true };
       if (fromFast && FAST_LAZY.has(args.path)) return undefined;
       return { path: `${args.path} (from ${args.importer.slice(root.length)})`, namespace: 'not-on-the-fast-path' };
     });
+    b.onLoad({ filter: /.*/, namespace: 'builtin-on-demand' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'not-on-the-fast-path' }, (args) => ({
       contents: `throw new Error(${JSON.stringify(`internal error: ${args.path} is not part of dist/fast.cjs`)});`,
       loader: 'js',
@@ -98,6 +105,7 @@ export const spawn = (...args) => require('node:child_process').spawn(...args);
   os: `
 const os = () => require('node:os');
 export const homedir = () => os().homedir();
+export const tmpdir = () => os().tmpdir();
 export const constants = new Proxy({}, { get: (_, name) => os().constants[name] });
 `,
   tty: `
@@ -137,6 +145,24 @@ const fast = await build({
   minify: true,
   sourcemap: 'linked',
   plugins: [fastPathBoundary, lazyBuiltins],
+  logLevel: 'warning',
+});
+
+// dist/supervise.cjs, from src/supervise.ts: what `tokens exec` becomes when it must stay its
+// command's parent with a clean environment (src/commands/exec-child.ts). Small, like fast.cjs.
+await build({
+  absWorkingDir: root,
+  entryPoints: { supervise: 'src/supervise.ts' },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  minify: true,
+  // For its one dynamic import, a built-in: a require() where it is needed (see fastPathBoundary).
+  plugins: [fastPathBoundary],
   logLevel: 'warning',
 });
 

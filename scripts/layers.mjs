@@ -66,7 +66,7 @@ export const LAYERS = [
   ['serve: the server of `tokens serve` and its process', ['serve/']],
   ['commands: run functions', ['commands/']],
   ['cli: the program, parsing, help, completion', ['cli/', 'fast-help']],
-  ['entries', ['main', 'fast']],
+  ['entries', ['main', 'fast', 'supervise']],
 ];
 
 /** The layer index of a module (path under src/ without .ts), or -1. */

@@ -85,7 +85,11 @@ const prerequisites = [
   { what: 'python3 (the pseudo-terminal test)', pkg: 'python3', ok: () => hasCommand('python3') },
   { what: 'ip (a network namespace for the loopback-only listener test)', pkg: 'iproute2', ok: () => hasCommand('ip') },
   { what: 'redis-server (the Redis store tests)', pkg: 'redis-server', ok: () => hasCommand('redis-server') },
-  { what: 'curl (a client of tokens serve)', pkg: 'curl', ok: () => hasCommand('curl') },
+  {
+    what: 'curl (a client of tokens serve; a `set -x` script under exec --mask)',
+    pkg: 'curl',
+    ok: () => hasCommand('curl'),
+  },
   {
     what: "python3-requests (a client of tokens serve, Debian's /usr/bin/python3)",
     pkg: 'python3-requests',

@@ -58,6 +58,8 @@ export type FastPlan =
       profile: string;
       argv: string[];
       minTtl: { seconds: number; given: boolean };
+      /** --mask / --no-mask, when given. */
+      mask?: boolean;
     }
   | { command: 'status'; options: StatusOptions }
   | { command: 'version' }
@@ -67,6 +69,7 @@ export type FastPlan =
 /** The options the fast path understands, per command; each takes a value, except the flags. */
 const GET_OPTIONS = ['--format', '--min-ttl', '--profile'] as const;
 const EXEC_OPTIONS = ['--provider', '--profile', '--min-ttl'] as const;
+const EXEC_FLAGS = ['--mask', '--no-mask'] as const;
 const STATUS_OPTIONS = ['--profile'] as const;
 const STATUS_FLAGS = ['--json'] as const;
 
@@ -158,7 +161,7 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
       return plan;
     }
     if (command === 'exec') {
-      const scanned = scan(args, EXEC_OPTIONS);
+      const scanned = scan(args, EXEC_OPTIONS, EXEC_FLAGS);
       // Exactly `exec OPTIONS -- CMD [ARGS…]`; no --provider means every configured provider.
       if (scanned?.operands.length !== 0 || !scanned.afterDashes || scanned.afterDashes.length === 0) return undefined;
       const providers = (scanned.values.get('--provider') ?? []).map((name) => parseProvider(name));
@@ -173,6 +176,10 @@ export function planFastPath(argv: readonly string[], env: Env): FastPlan | unde
           given: minTtl !== undefined,
         },
       };
+      // Both given: the last one wins, as commander has it.
+      const own = args.slice(0, args.indexOf('--'));
+      const maskFlag = own.findLast((arg) => arg === '--mask' || arg === '--no-mask');
+      if (maskFlag !== undefined) plan.mask = maskFlag === '--mask';
       for (const provider of providers) resolveEndpoints(provider, env);
       return plan;
     }
@@ -321,7 +328,7 @@ async function answerExec(
     if (providers.length === 0) return undefined;
   }
   // Loaded only here: exec's part (the child's environment, its start, the signals) is no get's business.
-  const { childEnv, runCommand } = await import('./commands/exec-child.js');
+  const { childEnv, maskedSecrets, masking, runCommand } = await import('./commands/exec-child.js');
   const credentials: Credential[] = [];
   for (const provider of providers) {
     const credential = await credentialFor(paths, env, provider, plan.profile, plan.minTtl, handoff, false);
@@ -330,6 +337,8 @@ async function answerExec(
   }
   const code = await runCommand(plan.argv, childEnv(env, providers, credentials, plan.profile), output.stderr, {
     stay: readEnv(env, TOKENS_EXEC_STAY),
+    ...(masking(env, plan.mask) ? { mask: maskedSecrets(providers, credentials) } : {}),
+    ownEnv: env,
   });
   return { code };
 }
@@ -431,6 +440,8 @@ export async function run(argv: string[], packageRoot?: string): Promise<void> {
   if (answered) {
     if (answered.stdout !== undefined) output.stdout(answered.stdout);
     if (answered.stderr !== undefined) output.stderr.write(answered.stderr);
+    // An exec answered here ran its command as a child (else this process became it): see exitWhenIdle.
+    if (plan?.command === 'exec') return (await import('./commands/exec-child.js')).exitWhenIdle(answered.code);
     return exitAfter(answered.code, [...output.used]);
   }
   if (plan?.command === 'get') refuseInspectorSignal();

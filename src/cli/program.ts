@@ -243,6 +243,8 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
     )
     .addOption(minTtlOption('minimum seconds of validity each token must have'))
     .option('--serve', 'give the command P_API_URL and TOKENS_SERVE_URL of a server that adds the credentials')
+    .option('--mask', "replace the tokens in the command's piped stdout/stderr with *** (default: on under CI)")
+    .option('--no-mask', 'pass the output through untouched, even under CI')
     .passThroughOptions()
     .addHelpText(
       'after',
@@ -253,13 +255,19 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
           'tokens exec --provider chartmetric --provider soundcharts -- python3 report.py',
           'tokens exec --profile staging -- npm test        # every provider configured in "staging"',
           'tokens exec --serve -- jupyter lab               # notebooks call $CHARTMETRIC_API_URL/api/… for hours',
+          'tokens exec --mask -- bash -x ./job.sh 2>&1 | tee job.log   # the tokens show as *** in job.log',
         ],
         `
 For each provider P (${providers.map((p) => p.envPrefix).join(', ')}) the command gets P_ACCESS_TOKEN
 and P_AUTHORIZATION (the whole header value, e.g. "OAuth TOKEN"); Soundcharts legacy mode
 sets SOUNDCHARTS_APP_ID and SOUNDCHARTS_API_KEY instead. TOKENS_PROFILE is set too.
 No shell is run: use sh -c for variables. tokens becomes the command (same PID, signals
-straight to it) and so exits with its exit code. The tokens are set once, when the command
+straight to it) and so exits with its exit code.
+With --mask (default when CI is set; TOKENS_MASK=1|0), tokens stays the parent and relays the
+command's stdout and stderr that are not terminals with every token it handed over (also split
+or percent-encoded) replaced by ***; a terminal is left alone. It guards against accidents
+(set -x, curl -v, a dumped env), not a command that encodes a token on purpose.
+The tokens are set once, when the command
 starts: a job that runs longer than a token lives (about an hour) should ask \`tokens get\` for
 a token each time it needs one instead, or run under --serve: then the command gets, per provider,
 P_API_URL (a URL on a local server, \`tokens serve\`, that adds fresh credentials to each request)
@@ -281,6 +289,7 @@ that code).`,
           given: cmd.getOptionValueSource('minTtl') !== 'default',
         },
         serve: Boolean(o.serve),
+        ...(typeof o.mask === 'boolean' ? { mask: o.mask } : {}),
       };
       onAction({
         verbose: verbose(cmd),

@@ -4,37 +4,31 @@
 //
 // Where it can (replace-process.ts), tokens becomes the command. Otherwise — no process.execve,
 // Windows, a command whose start only a child can report, or a mode that keeps tokens as the parent
-// (TOKENS_EXEC_STAY) — the command runs as a child of node:child_process, and tokens passes signals on.
+// (--mask, TOKENS_EXEC_STAY) — the command runs as a child (stay.ts), and tokens passes signals on.
+// A parent that stays must not hold the withheld secrets in its environment, which the command
+// could read (/proc/PID/environ shows a process's initial environment, whatever it deleted since):
+// when tokens' own holds one, tokens becomes a fresh Node with a clean environment, the supervisor
+// (src/supervise.ts), which runs the command instead.
 // (In dist/fast.cjs, node:child_process loads on the first spawn only: scripts/build.mjs.)
-import { writeSync } from 'node:fs';
-import { constants } from 'node:os';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, existsSync, realpathSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { credentialEnv, credentialEnvNames } from '../core/format.js';
-import { childEnvironment } from '../providers/registry.js';
+import { readEnv, TOKENS_EXEC_PLAN, TOKENS_MASK } from '../core/env.js';
+import { childEnvironment, withheldVariables } from '../providers/registry.js';
 import {
   canReplace,
-  readProcFile,
   replaceProcess,
   resolveCommand,
   standardStreamsNonBlocking,
+  withinExecLimits,
 } from './replace-process.js';
+import { notStarted, notStartedLine, runAsChild, statusOfStartError, type StayOptions } from './stay.js';
 import type { Credential } from '../core/model.js';
 import type { TextSink } from '../core/sync-output.js';
 import type { Env } from '../core/paths.js';
 import type { ProviderDescriptor } from '../core/model.js';
 
-/**
- * Passed on to a child. SIGUSR1 and SIGUSR2 too: the program keeps SIGUSR1 from opening Node's
- * inspector (src/fast.ts), so the child is the one to tell.
- */
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const;
-
-/**
- * How long a signal that the group witness has not seen yet is held before it is passed on: a
- * sender that signals each process in turn (systemd stopping a unit's cgroup) reaches the witness
- * a moment after tokens.
- */
-const GROUP_SETTLE_MS = 15;
+export { exitWhenIdle } from './stay.js';
 
 /**
  * The child's environment: ours minus the withheld variables, plus P_ACCESS_TOKEN / P_AUTHORIZATION
@@ -57,15 +51,48 @@ export function childEnv(
   return out;
 }
 
-export interface RunCommandOptions {
-  /** Start the command as a child even where tokens could become it. */
+/**
+ * Whether exec masks: --mask / --no-mask (`flag`), else TOKENS_MASK, else on when CI is set to
+ * anything but empty, 0 or false (a CI job's log is read by many).
+ */
+export function masking(env: Env, flag: boolean | undefined): boolean {
+  if (flag !== undefined) return flag;
+  const fromEnv = readEnv(env, TOKENS_MASK);
+  if (fromEnv !== undefined) return fromEnv;
+  const ci = (env.CI ?? '').trim().toLowerCase();
+  return ci !== '' && ci !== '0' && ci !== 'false';
+}
+
+/** What --mask hides: each access token and Authorization value, and each legacy key, handed to the command. */
+export function maskedSecrets(providers: readonly ProviderDescriptor[], credentials: readonly Credential[]): string[] {
+  return providers.flatMap((provider, i) => {
+    const credential = credentials[i]!;
+    if (credential.kind === 'static') {
+      return credential.credentials.secrets ?? credential.credentials.env.map(([, value]) => value);
+    }
+    return credentialEnv(provider, credential).map(([, value]) => value);
+  });
+}
+
+export interface RunCommandOptions extends StayOptions {
+  /** Start the command as a child even where tokens could become it (mask implies it). */
   stay: boolean;
-  /** PIDs sent SIGTERM once the command has ended (exec --serve: its server). */
+  /**
+   * tokens' own environment as it started: when it holds a withheld variable and tokens stays the
+   * parent, the command is run by the supervisor instead (see the top of this file).
+   */
+  ownEnv?: Env;
+}
+
+/** What tokens hands the supervisor (src/supervise.ts) in TOKENS_EXEC_PLAN. */
+export interface SupervisorPlan {
+  command: string[];
+  mask?: string[];
   companions?: number[];
 }
 
 /**
- * Runs the command (no shell, stdio inherited) and resolves with its exit status: its code, 128 + N
+ * Runs the command (no shell; stdio inherited, or relayed through the masker) and resolves with its exit status: its code, 128 + N
  * when killed by signal N, 127 when not found, 126 when it cannot be run (one line on stderr, as a
  * shell says it). Where tokens becomes the command, it never resolves: the process is the command.
  */
@@ -76,7 +103,7 @@ export async function runCommand(
   options: RunCommandOptions,
 ): Promise<number> {
   const [file = '', ...args] = command;
-  if (!options.stay && canReplace(command, env) && !standardStreamsNonBlocking()) {
+  if (!options.stay && !options.mask && canReplace(command, env) && !standardStreamsNonBlocking()) {
     const found = resolveCommand(file, env.PATH);
     if (found.kind === 'fails') return notStarted(file, found.code, stderr);
     if (found.kind === 'replace') {
@@ -89,159 +116,52 @@ export async function runCommand(
       process.exit(statusOfStartError(code));
     }
   }
-  const status = await runAsChild(file, args, env, stderr);
-  for (const pid of options.companions ?? []) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // gone already
-    }
-  }
-  return status;
+  const stay: StayOptions = {
+    ...(options.mask ? { mask: options.mask } : {}),
+    ...(options.companions ? { companions: options.companions } : {}),
+  };
+  if (options.ownEnv && holdsWithheld(options.ownEnv)) superviseFrom(command, env, stay);
+  return runAsChild(file, args, env, stderr, stay);
 }
 
-function statusOfStartError(code: string): number {
-  return code === 'ENOENT' ? 127 : 126;
-}
-
-function notStartedLine(file: string, code: string): string {
-  const reason =
-    code === 'ENOENT' ? 'command not found' : code === 'E2BIG' ? 'argument list too long' : `cannot run (${code})`;
-  return `tokens: ${reason}: ${file}\n`;
-}
-
-function notStarted(file: string, code: string, stderr: TextSink): number {
-  stderr.write(notStartedLine(file, code));
-  return statusOfStartError(code);
-}
-
-/** The status a shell reports for a child that exited with `code` or was killed by `signal`. */
-function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
-  return signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 0);
+function holdsWithheld(env: Env): boolean {
+  const withheld = withheldVariables();
+  return Object.keys(env).some((name) => withheld.has(name));
 }
 
 /**
- * The command as our child. The FORWARDED_SIGNALS are passed on, once: a signal that reached our
- * whole process group (a terminal's Ctrl-C, `kill -INT -- -PGID`, a cgroup stopped process by
- * process) has reached the child already, which is in that group, and is not sent again (see
- * GroupWitness); a signal to tokens alone is.
+ * Becomes the supervisor: a fresh Node (process.execve keeps our PID, so whoever signals tokens
+ * signals it) running dist/supervise.cjs, whose environment is the command's plus the plan. Returns
+ * only where that cannot be done (no execve: Windows; no built supervisor next to us: the sources
+ * run in a test), and then tokens stays the parent itself.
  */
-function runAsChild(
-  file: string,
-  args: readonly string[],
-  env: Record<string, string>,
-  stderr: TextSink,
-): Promise<number> {
-  return new Promise((resolve) => {
-    // Handlers go in before the child exists: a signal sent the moment the child starts must be
-    // passed on, not kill us with the child left running.
-    let child: ChildProcess | undefined;
-    const early: NodeJS.Signals[] = [];
-    const witness = GroupWitness.start(env);
-    const forward = (signal: NodeJS.Signals) => {
-      // Before the child exists, a group signal has not reached it: queue every one.
-      if (!child) early.push(signal);
-      else if (!witness) child.kill(signal);
-      else void witness.groupGot(signal).then((got) => got || child?.kill(signal));
-    };
-    for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
-    const finish = (status: number) => {
-      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
-      witness?.stop();
-      resolve(status);
-    };
-    try {
-      child = spawn(file, args, { stdio: 'inherit', env });
-    } catch (error) {
-      // What spawn() refuses outright: an empty name (as a shell, "not found"), E2BIG, …
-      const code = (error as NodeJS.ErrnoException).code;
-      finish(notStarted(file, code === 'ERR_INVALID_ARG_VALUE' || !code ? 'ENOENT' : code, stderr));
-      return;
-    }
-    // Once started, an 'error' is a kill() that failed (EPERM), not the end of the child.
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      if (child?.pid === undefined) finish(notStarted(file, error.code ?? 'EACCES', stderr));
-    });
-    child.on('exit', (code, signal) => finish(exitStatus(code, signal)));
-    for (const signal of early) child.kill(signal);
-  });
+function superviseFrom(command: readonly string[], env: Record<string, string>, stay: StayOptions): void {
+  if (typeof process.execve !== 'function') return;
+  const entry = supervisorEntry();
+  if (!entry) return;
+  const plan: SupervisorPlan = {
+    command: [...command],
+    ...(stay.mask ? { mask: [...stay.mask] } : {}),
+    ...(stay.companions ? { companions: [...stay.companions] } : {}),
+  };
+  const argv = [process.execPath, entry];
+  const cleanEnv = { ...childEnvironment(env), [TOKENS_EXEC_PLAN.name]: JSON.stringify(plan) };
+  // A failed execve aborts Node 22 and 24: made only when it cannot fail.
+  if (!withinExecLimits(argv, cleanEnv)) return;
+  try {
+    accessSync(process.execPath, fsConstants.X_OK);
+    process.execve(process.execPath, argv, cleanEnv);
+  } catch {
+    // Node refused (Node 26 throws where 22 and 24 abort): tokens supervises itself.
+  }
 }
 
-/**
- * Tells, for a signal tokens received, whether it reached tokens' whole process group — then the
- * child, in that group, has it already — or tokens alone (`kill -INT PID`, a supervisor), which only
- * tokens can pass on.
- *
- * Node does not show who sent a signal (no siginfo), so a witness does: a tiny shell in our process
- * group that catches these signals and keeps itself stopped. A stopped process keeps a caught signal
- * pending, and the kernel makes a group signal pending on every member before the sending call
- * returns, so the witness's pending set (/proc/PID/status) says whether the group got it; a sender
- * that signals process by process gets GROUP_SETTLE_MS to reach it. The witness is then continued
- * (its no-op trap consumes the signal) and stops itself again.
- *
- * Linux only (/proc); elsewhere every signal is passed on. If tokens is SIGKILLed, the witness stays
- * stopped until its group is orphaned (in a terminal at once: the kernel then sends it SIGHUP).
- */
-class GroupWitness {
-  readonly #pid: number;
-
-  private constructor(pid: number) {
-    this.#pid = pid;
-  }
-
-  static start(env: Record<string, string>): GroupWitness | undefined {
-    if (process.platform !== 'linux') return undefined;
-    const traps = FORWARDED_SIGNALS.map((s) => s.slice(3)).join(' ');
-    try {
-      const sh = spawn('/bin/sh', ['-c', `trap : ${traps}; while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`], {
-        stdio: 'ignore',
-        // The command's environment, without the tokens: the witness needs none of it.
-        env: childEnvironment(env),
-      });
-      sh.on('error', () => undefined);
-      sh.unref();
-      return sh.pid === undefined ? undefined : new GroupWitness(sh.pid);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** True when the witness (so the whole group) got `signal` too; resets the witness. */
-  async groupGot(signal: NodeJS.Signals): Promise<boolean> {
-    const seen = this.#pending(signal);
-    if (seen !== false) return seen === true;
-    await new Promise((resolve) => setTimeout(resolve, GROUP_SETTLE_MS));
-    return this.#pending(signal) === true;
-  }
-
-  /** Whether `signal` is pending in the stopped witness (consumed if so); 'unknown' when it cannot tell. */
-  #pending(signal: NodeJS.Signals): boolean | 'unknown' {
-    let status: string;
-    try {
-      status = readProcFile(`/proc/${this.#pid}/status`);
-    } catch {
-      return 'unknown';
-    }
-    // Not stopped (yet, or any more): it cannot tell; the signal is passed on.
-    if (!/^State:\s+T/m.test(status)) return 'unknown';
-    const bit = 1n << BigInt(constants.signals[signal] - 1);
-    const pending = ['SigPnd', 'ShdPnd'].some((field) => {
-      const hex = new RegExp(`^${field}:\\s+([0-9a-f]+)`, 'm').exec(status)?.[1];
-      return hex !== undefined && (BigInt(`0x${hex}`) & bit) !== 0n;
-    });
-    if (pending) this.#signal('SIGCONT');
-    return pending;
-  }
-
-  stop(): void {
-    this.#signal('SIGKILL');
-  }
-
-  #signal(signal: NodeJS.Signals): void {
-    try {
-      process.kill(this.#pid, signal);
-    } catch {
-      // gone already
-    }
+/** dist/supervise.cjs of this installation: bin/tokens.js is process.argv[1], dist/ its sibling. */
+function supervisorEntry(): string | undefined {
+  try {
+    const entry = join(dirname(realpathSync(process.argv[1] ?? '')), '..', 'dist', 'supervise.cjs');
+    return existsSync(entry) ? entry : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -2,7 +2,8 @@
 // with a clean environment (src/serve/spawn.ts), and CMD with P_API_URL and TOKENS_SERVE_URL in its
 // environment and no token at all. tokens stays CMD's parent and stops the server once CMD has ended.
 import { childEnvironment } from '../providers/registry.js';
-import { runCommand } from './exec-child.js';
+import { masking, runCommand } from './exec-child.js';
+import { credentialEnvNames } from '../core/format.js';
 import { configuredProviders } from './configured.js';
 import { spawnServer } from '../serve/spawn.js';
 import type { Deps } from '../core/deps.js';
@@ -17,6 +18,16 @@ export interface ExecServeOptions {
   providers: ProviderDescriptor[];
   profile: string;
   command: string[];
+  /** --mask / --no-mask; undefined: TOKENS_MASK, else whether CI is set. */
+  mask?: boolean;
+}
+
+/** The key in the server's URLs (the first path segment of TOKENS_SERVE_URL); none on a unix socket. */
+function serveKeyOf(vars: Record<string, string>): string | undefined {
+  const url = vars.TOKENS_SERVE_URL;
+  if (url === undefined) return undefined;
+  const segment = new URL(url).pathname.split('/')[1];
+  return segment === undefined || segment === '' ? undefined : segment;
 }
 
 export async function runExecServe(options: ExecServeOptions, deps: Deps): Promise<number> {
@@ -29,12 +40,14 @@ export async function runExecServe(options: ExecServeOptions, deps: Deps): Promi
   if ('code' in started) return started.code;
   const env = childEnvironment(deps.env);
   // No token reaches CMD, not even one inherited from an outer `tokens exec`.
-  for (const provider of deps.providers) {
-    delete env[`${provider.envPrefix}_ACCESS_TOKEN`];
-    delete env[`${provider.envPrefix}_AUTHORIZATION`];
-  }
-  delete env.SOUNDCHARTS_APP_ID;
-  delete env.SOUNDCHARTS_API_KEY;
+  for (const provider of deps.providers) for (const name of credentialEnvNames(provider)) delete env[name];
   Object.assign(env, started.vars, { TOKENS_PROFILE: options.profile });
-  return runCommand(options.command, env, deps.io.stderr, { stay: true, companions: [started.pid] });
+  // The key in the URLs is the one secret CMD holds: what --mask hides.
+  const key = serveKeyOf(started.vars);
+  return runCommand(options.command, env, deps.io.stderr, {
+    stay: true,
+    companions: [started.pid],
+    ...(masking(deps.env, options.mask) && key ? { mask: [key] } : {}),
+    ownEnv: deps.env,
+  });
 }

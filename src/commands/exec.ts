@@ -4,7 +4,7 @@ import { TokenBroker } from '../core/broker.js';
 import { describeTokensError, isTokensError, type TokensError } from '../core/errors.js';
 import { resolveEndpoints } from '../core/endpoints.js';
 import { readEnv, TOKENS_EXEC_STAY } from '../core/env.js';
-import { childEnv, runCommand } from './exec-child.js';
+import { childEnv, maskedSecrets, masking, runCommand } from './exec-child.js';
 import { configuredProviders } from './configured.js';
 import type { Deps } from '../core/deps.js';
 import type { Credential, ProviderDescriptor } from '../core/model.js';
@@ -18,6 +18,8 @@ export interface ExecOptions {
   minTtl: { seconds: number; given: boolean };
   /** --serve: the command gets the URLs of a server (src/commands/exec-serve.ts) instead of tokens. */
   serve?: boolean;
+  /** --mask (true) or --no-mask (false); undefined: TOKENS_MASK, else whether CI is set. */
+  mask?: boolean;
 }
 
 export async function runExec(options: ExecOptions, deps: Deps): Promise<number> {
@@ -57,6 +59,8 @@ export async function runExec(options: ExecOptions, deps: Deps): Promise<number>
     deps.io.stderr,
     {
       stay: readEnv(deps.env, TOKENS_EXEC_STAY),
+      ...(masking(deps.env, options.mask) ? { mask: maskedSecrets(providers, credentials) } : {}),
+      ownEnv: deps.env,
     },
   );
 }

@@ -42,6 +42,11 @@ const MAX_INTERPRETER_DEPTH = 4;
  */
 export function canReplace(args: readonly string[], env: Readonly<Record<string, string>>): boolean {
   if (process.platform !== 'linux' || typeof process.execve !== 'function') return false;
+  return withinExecLimits(args, env);
+}
+
+/** Whether argv and environ are well within the system's limits (and hold no NUL), anywhere. */
+export function withinExecLimits(args: readonly string[], env: Readonly<Record<string, string>>): boolean {
   let total = 0;
   for (const text of [...args, ...Object.entries(env).map(([name, value]) => `${name}=${value}`)]) {
     if (text.includes('\0')) return false;

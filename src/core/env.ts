@@ -154,6 +154,23 @@ export const TOKENS_EXEC_STAY: EnvVar<boolean> = {
   parse: () => true,
   internal: true,
 };
+export const TOKENS_MASK: EnvVar<boolean | undefined> = {
+  name: 'TOKENS_MASK',
+  doc: "1 or 0: exec masks the tokens in its command's piped output, or not (default: on when CI is set, not to 0 or false)",
+  fallback: undefined,
+  parse: (raw) => {
+    if (raw === '1' || raw === '0') return raw === '1';
+    throw new Error('must be 1 or 0');
+  },
+};
+// Set by exec for its supervisor (src/supervise.ts) only, never read from a user's environment.
+export const TOKENS_EXEC_PLAN: EnvVar<string | undefined> = {
+  name: 'TOKENS_EXEC_PLAN',
+  doc: 'what exec hands its supervisor: the command, what to mask, the companion processes (set by tokens itself)',
+  fallback: undefined,
+  parse: text,
+  internal: true,
+};
 export const TOKENS_NO_FAST_PATH: EnvVar<boolean> = {
   name: 'TOKENS_NO_FAST_PATH',
   doc: 'any value: every call goes to the full program (the fast-vs-full comparison tests)',
@@ -184,8 +201,10 @@ export const CORE_VARIABLES: readonly EnvVar<unknown>[] = [
   TOKENS_REDIS_TIMEOUT,
   TOKENS_SERVE_KEY,
   TOKENS_DEBUG,
+  TOKENS_MASK,
   TOKENS_NO_FAST_PATH,
   TOKENS_EXEC_STAY,
+  TOKENS_EXEC_PLAN,
 ];
 
 /** The variable's value: its fallback when unset or empty; a UsageError naming it when bad. */

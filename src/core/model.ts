@@ -64,6 +64,8 @@ export interface StaticHeaders {
   env: Array<[string, string]>;
   /** Extra fields for --format json. */
   json: Record<string, string>;
+  /** The values among these that are secret (exec --mask hides them); unset: every env value. */
+  secrets?: string[];
 }
 
 /** What a caller is handed: an access token, or the static headers of a mode that has none. */

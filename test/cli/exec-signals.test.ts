@@ -158,10 +158,16 @@ function inTerminal(steps: string[], modeEnv: Record<string, string>): Promise<T
 const stays = (modeEnv: Record<string, string>) =>
   Object.keys(modeEnv).length > 0 || typeof process.execve !== 'function';
 
-/** Both ways exec runs its command: replacing tokens (where Node has execve), and as its child. */
+/**
+ * Every way exec runs its command: replacing tokens (where Node has execve), and as its child —
+ * plain, relaying its output through the masker, and from the supervisor tokens becomes when its
+ * environment holds a withheld secret (src/supervise.ts; the terminal test always has SECRETS).
+ */
 const MODES: Array<[string, Record<string, string>]> = [
   ['tokens becomes the command', {}],
   ['tokens stays as the parent', { TOKENS_EXEC_STAY: '1' }],
+  ['tokens stays as the parent, masking', { TOKENS_MASK: '1' }],
+  ['tokens stays as the parent, supervised', { TOKENS_EXEC_STAY: '1', TOKENS_PASSPHRASE: 'supervised passphrase 51c' }],
 ];
 
 it.each(MODES)(

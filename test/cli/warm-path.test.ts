@@ -72,11 +72,11 @@ const NOT_IN_FAST: Array<[string, RegExp]> = [
   ['src/core/broker.ts', /^src\/core\/broker\.ts$/],
   ['src/core/lock.ts', /^src\/core\/lock\.ts$/],
   ['src/core/private-files.ts', /^src\/core\/private-files\.ts$/],
-  // exec's command (exec-child.ts, replace-process.ts) and the status report and table (no store, no
-  // chalk: see status-table.ts) are shared.
+  // exec's command (exec-child.ts, replace-process.ts, stay.ts and the masker, mask-stream.ts) and
+  // the status report and table (no store, no chalk: see status-table.ts) are shared.
   [
-    'src/commands/* other than exec-child.ts, replace-process.ts and status-report/table.ts',
-    /^src\/commands\/(?!exec-child\.ts$|replace-process\.ts$|status-report\.ts$|status-table\.ts$)/,
+    'src/commands/* other than exec-child.ts, replace-process.ts, stay.ts, mask-stream.ts and status-report/table.ts',
+    /^src\/commands\/(?!exec-child\.ts$|replace-process\.ts$|stay\.ts$|mask-stream\.ts$|status-report\.ts$|status-table\.ts$)/,
   ],
 ];
 /** Built-ins the warm path has no business importing (crypto, any networking, workers). */
@@ -174,8 +174,10 @@ describe('the warm path, from the metafile', () => {
         name,
       ).toEqual([]);
     // The full program's dynamic imports (provider adapters, …) are stubs in fast.cjs, never bundled;
-    // node:os, node:tty and node:child_process are shims that load them on first use.
+    // node:os, node:tty and node:child_process are shims that load them on first use; node:net is
+    // required where exec --mask makes its pipes (src/commands/stay.ts), never at load.
     expect(inputs.filter((p) => !p.startsWith('src/') && !p.startsWith('not-on-the-fast-path:')).sort()).toEqual([
+      'builtin-on-demand:node:net',
       'lazy-builtin:node:child_process',
       'lazy-builtin:node:os',
       'lazy-builtin:node:tty',
@@ -189,11 +191,16 @@ describe('the warm path, from the metafile', () => {
     // node:crypto only for the file store's early key derivation (src/store/early-start.ts), which
     // runs just before a hand-over: required in that module's lazy initialiser, never at load
     // (checked at run time below: a warm get loads no crypto).
-    expect(externals.filter((edge) => HEAVY_BUILTINS.includes(builtinName(edge.path))).map((e) => e.path)).toEqual([
-      'node:crypto',
-    ]);
+    // node:net likewise, for exec --mask's pipes only.
+    expect(
+      externals
+        .filter((edge) => HEAVY_BUILTINS.includes(builtinName(edge.path)))
+        .map((e) => e.path)
+        .sort(),
+    ).toEqual(['node:crypto', 'node:net']);
     const text = readFileSync(join(DIST, 'fast.cjs'), 'utf8');
     expect([...text.matchAll(/require\("node:crypto"\)/g)]).toHaveLength(1);
+    expect([...text.matchAll(/require\("node:net"\)/g)]).toHaveLength(1);
     expect(existsSync(join(DIST, 'main.js')), 'the hand-off target is next to it').toBe(true);
   });
 

@@ -71,6 +71,7 @@ export const soundchartsAdapter: ProviderAdapter = {
         ['SOUNDCHARTS_API_KEY', apiKey],
       ],
       json: { mode: 'legacy', app_id: appId, api_key: apiKey },
+      secrets: [apiKey],
     };
   },
 };
