@@ -45,6 +45,7 @@ describe('--profile', () => {
       ['exec', '--provider', 'chartmetric', '--', 'true'],
       ['api', 'chartmetric', '/api/artist/1'],
       ['logout', 'chartmetric'],
+      ['serve', '--provider', 'chartmetric'],
     ].flatMap((command): Array<[string[], Record<string, string>, string]> => {
       const [name, ...rest] = command;
       const dashes = rest.indexOf('--');
