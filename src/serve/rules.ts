@@ -3,36 +3,35 @@
 import { timingSafeEqual } from 'node:crypto';
 import { hidesDotSegment, isUnderBase, resolveNextPage, type ApiBase } from '../core/api-url.js';
 
-/** Request headers never passed on: the caller's own credentials, and the hop-by-hop ones (RFC 9110 7.6.1). */
+/** Hop-by-hop headers (RFC 9110 7.6.1): each connection's own, never copied across the server. */
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
+
+/**
+ * Request headers never passed on: the caller's own credentials, the hop-by-hop ones, and what
+ * the request to the provider sets itself (host, its length, an expectation of 100-continue).
+ */
 const DROPPED_REQUEST_HEADERS = new Set([
   'authorization',
   'x-app-id',
   'x-api-key',
-  'host',
-  'connection',
-  'keep-alive',
   'proxy-authorization',
-  'proxy-authenticate',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
+  'host',
   'expect',
   'content-length',
+  ...HOP_BY_HOP,
 ]);
 
 /** Answer headers not copied: hop-by-hop ones, which the server's own connection sets. */
-const DROPPED_ANSWER_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const DROPPED_ANSWER_HEADERS = new Set(HOP_BY_HOP);
 
 /** Whether the key in a request's path is the server's: compared in constant time. */
 export function keyMatches(given: string, key: string): boolean {
