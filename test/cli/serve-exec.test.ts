@@ -64,6 +64,17 @@ raise SystemExit(7)
 `;
 
 describe('tokens exec --serve', () => {
+  it('--mask hides the key of its URLs in what CMD prints to a pipe', async () => {
+    const w = await serveWorld();
+    const key = 'exec_serve_mask_key_0123456789_abcdefghij';
+    const r = await w.run(['exec', '--serve', '--mask', '--', 'sh', '-c', 'echo "$TOKENS_SERVE_URL"'], {
+      env: { TOKENS_SERVE_KEY: key },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\*\*\*\n$/);
+    expect(r.stdout + r.stderr).not.toContain(key);
+  });
+
   it('gives CMD the URLs and no token, runs the server with a clean environment, and stops it when CMD ends', async () => {
     const w = await serveWorld();
     const r = await w.run(['exec', '--serve', '--', PYTHON, '-c', PROBE], {
