@@ -129,41 +129,38 @@ const lazyBuiltins = {
   },
 };
 
-const fast = await build({
+// The small CommonJS entries (dist/fast.cjs, dist/supervise.cjs): a CommonJS entry skips the ES
+// module loader's start-up. Minified: Node compiles the whole file on every call, and minified it is
+// half the size (about 1.8 ms less of a warm call here).
+const smallCommonJs = {
   absWorkingDir: root,
-  entryPoints: { fast: 'src/fast.ts' },
   outdir,
   outExtension: { '.js': '.cjs' },
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  metafile: true,
   legalComments: 'none',
-  // Minified: Node compiles the whole file on every call, and minified it is half the size (about
-  // 1.8 ms less of a warm call here). The map is for `node --enable-source-maps`.
   minify: true,
+  logLevel: 'warning',
+};
+
+const fast = await build({
+  ...smallCommonJs,
+  entryPoints: { fast: 'src/fast.ts' },
+  metafile: true,
+  // The map is for `node --enable-source-maps`.
   sourcemap: 'linked',
   plugins: [fastPathBoundary, lazyBuiltins],
-  logLevel: 'warning',
 });
 
 // dist/supervise.cjs, from src/supervise.ts: what `tokens exec` becomes when it must stay its
 // command's parent with a clean environment (src/commands/exec-child.ts). Small, like fast.cjs.
 await build({
-  absWorkingDir: root,
+  ...smallCommonJs,
   entryPoints: { supervise: 'src/supervise.ts' },
-  outdir,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  legalComments: 'none',
-  minify: true,
   // For its one dynamic import, a built-in: a require() where it is needed (see fastPathBoundary).
   plugins: [fastPathBoundary],
-  logLevel: 'warning',
 });
 
 const full = await build({
