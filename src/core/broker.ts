@@ -16,7 +16,7 @@ import {
   UnavailableError,
   UsageError,
 } from './errors.js';
-import { readEnv, TOKENS_STORE } from './env.js';
+import { storeKindFromEnv } from '../store/locations.js';
 import { sanitizeProviderText } from './untrusted-text.js';
 import { loginCommand } from './hints.js';
 import type { Deps } from './deps.js';
@@ -320,7 +320,8 @@ export class TokenBroker {
     const read = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(read, provider);
     if (read.kind !== 'hit') return read;
-    if (!parts && (this.#storeKind() !== 'redis' || loginCheckedRecently(read, this.#deps.now()))) return read;
+    if (!parts && (storeKindFromEnv(this.#deps.env) !== 'redis' || loginCheckedRecently(read, this.#deps.now())))
+      return read;
     const generation = parts ? parts.login : await this.#sharedLogin(profile, provider);
     if (!generation) return read;
     let current: string | undefined;
@@ -343,12 +344,8 @@ export class TokenBroker {
 
   /** The login generation of a shared store (Redis); undefined for a store on this machine. */
   async #sharedLogin(profile: string, provider: ProviderDescriptor): Promise<LoginGeneration | undefined> {
-    if (this.#storeKind() !== 'redis') return undefined;
+    if (storeKindFromEnv(this.#deps.env) !== 'redis') return undefined;
     return (await this.#deps.openStore()).parts(profile, provider.id, this.#deps).login;
-  }
-
-  #storeKind(): string {
-    return readEnv(this.#deps.env, TOKENS_STORE);
   }
 
   async #cacheLocally(
