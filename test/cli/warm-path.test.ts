@@ -23,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeEsmTracer } from '../support/esm-trace.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, DIST, ROOT } from '../support/cli.js';
+import { LOGIN_CHECK_MS } from '../../src/core/cache.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { noteStoredSecrets } from '../../src/core/secret-note.js';
 import { HELP_FILE } from '../../src/fast-help.js';
@@ -669,9 +670,13 @@ describe('the warm path, at run time', () => {
         expect(connections).toBe(0);
         // Past the minute it asks; this server hangs up without an answer, and a store that cannot
         // be reached cannot have ended the login: the cached token still answers.
-        await writeFile(cache, JSON.stringify({ ...confirmed, login_checked_at: Date.now() - 61_000 }), {
-          mode: 0o600,
-        });
+        await writeFile(
+          cache,
+          JSON.stringify({ ...confirmed, login_checked_at: Date.now() - LOGIN_CHECK_MS - 1_000 }),
+          {
+            mode: 0o600,
+          },
+        );
         expect((await runCli(['get', 'chartmetric'], redisEnv)).stdout).toBe(`${FRESH_TOKEN}\n`);
         expect(connections).toBeGreaterThan(0);
         connections = 0;

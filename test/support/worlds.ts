@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
+import { LOGIN_CHECK_MS } from '../../src/core/cache.js';
 import { Sandbox, type CliResult, type RunOptions } from './cli.js';
 import { startProviderServer, type ProviderName, type ProviderServer, type RecordedRequest } from './servers.js';
 
@@ -188,9 +189,13 @@ export async function expireCache(w: World, { ifCached = false }: { ifCached?: b
 export async function ageLoginCheck(w: World): Promise<void> {
   const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as Record<string, unknown>;
   if (typeof cached.login_checked_at !== 'number') throw new Error('the cached token records no shared login');
-  await writeFile(cachePath(w), JSON.stringify({ ...cached, login_checked_at: cached.login_checked_at - 61_000 }), {
-    mode: 0o600,
-  });
+  await writeFile(
+    cachePath(w),
+    JSON.stringify({ ...cached, login_checked_at: cached.login_checked_at - LOGIN_CHECK_MS - 1_000 }),
+    {
+      mode: 0o600,
+    },
+  );
 }
 
 /** The token-endpoint requests for the world's provider since `since` (ms). */
