@@ -57,7 +57,7 @@ _tokens() {
         esac
         $split && return 0
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W '-V --version --profile -h --help' -- "$cur"))
+            COMPREPLY=($(compgen -W '-V --version --profile -v --verbose -h --help' -- "$cur"))
         else
             COMPREPLY=($(compgen -W 'login get exec api serve status logout completion help' -- "$cur"))
         fi

@@ -102,6 +102,7 @@ complete -c tokens -f
 # commands
 complete -c tokens -n '__tokens_at \'\'' -s V -l version -d 'print the version'
 complete -c tokens -n '__tokens_at \'\'' -l profile -x -a '(__tokens_profiles)' -d 'profile to use (separate credentials per profile)'
+complete -c tokens -n '__tokens_at \'\'' -s v -l verbose -d 'explain what happens on stderr (never secrets)'
 complete -c tokens -n '__tokens_at \'\'' -s h -l help -d 'show help'
 complete -c tokens -n '__tokens_at \'\'' -a login -d 'store credentials for a provider (browser login for SoundCloud)'
 complete -c tokens -n '__tokens_at \'\'' -a get -d 'print a valid access token'

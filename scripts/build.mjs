@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // Commander requires node:child_process at load time, for executable subcommands we never use;
@@ -62,12 +63,19 @@ const outFlag = process.argv.indexOf('--outdir');
 const outdir = outFlag > 0 ? process.argv[outFlag + 1] : 'dist';
 await rm(`${root}${outdir}`, { recursive: true, force: true });
 
-// The fast build keeps the fast path's own lazy import (the exec child, which loads
-// node:child_process) and hands off to dist/main.js; every other dynamic import in the modules it
-// shares with the full program (provider adapters, private-files, …) belongs to the full program
-// and must not be pulled into fast.cjs: it becomes a stub that throws if the fast path ever calls it.
-const FAST_LAZY = new Set(['./commands/exec-child.js', './store/early-start.js']);
+// The fast build keeps the fast path's own lazy imports (the exec child, which loads
+// node:child_process; the store's early start) and hands off to dist/main.js; every other dynamic
+// import in the modules it shares with the full program (run functions, provider adapters,
+// private-files, …) belongs to the full program and must not be pulled into fast.cjs: it becomes a
+// stub that throws if the fast path ever calls it.
+const FAST_LAZY = new Set(['src/commands/exec-child.ts', 'src/store/early-start.ts']);
 const FAST_HANDOFF = './main.js';
+/** The module a relative import names, as a path under the repository ('src/commands/get.ts'). */
+const importedModule = (importer, path) =>
+  relative(root, resolve(dirname(importer), path))
+    .split(sep)
+    .join('/')
+    .replace(/\.js$/, '.ts');
 const fastPathBoundary = {
   name: 'fast-path-boundary',
   setup(b) {
@@ -78,7 +86,7 @@ const fastPathBoundary = {
       if (args.path.startsWith('node:')) return { path: args.path, namespace: 'builtin-on-demand' };
       const fromFast = /[\\/]src[\\/]fast\.ts$/.test(args.importer);
       if (fromFast && args.path === FAST_HANDOFF) return { path: FAST_HANDOFF, external: true };
-      if (fromFast && FAST_LAZY.has(args.path)) return undefined;
+      if (args.path.startsWith('.') && FAST_LAZY.has(importedModule(args.importer, args.path))) return undefined;
       return { path: `${args.path} (from ${args.importer.slice(root.length)})`, namespace: 'not-on-the-fast-path' };
     });
     b.onLoad({ filter: /.*/, namespace: 'builtin-on-demand' }, (args) => ({

@@ -65,6 +65,7 @@ export const LAYERS = [
   ['warm: answers from files before the full program loads', ['fast-refresh']],
   ['serve: the server of `tokens serve` and its process', ['serve/']],
   ['commands: run functions', ['commands/']],
+  ['warm answers: a command answered from files alone, for the fast path', ['warm/']],
   ['cli: the program, parsing, help, completion', ['cli/', 'fast-help']],
   ['entries', ['main', 'fast', 'supervise']],
 ];

@@ -8,8 +8,9 @@
 import type { Argument, Command, Option } from 'commander';
 import { COMPLETION_HINT, COMPLETION_ONLY_WITH, type CompletionHint } from './completion-hints.js';
 
-/** Same name as COMPLETE_COMMAND in program.ts: the hidden command that prints dynamic values. */
-export const COMPLETE_COMMAND = '__complete';
+import { COMPLETE_COMMAND } from './help-words.js';
+
+export { COMPLETE_COMMAND };
 
 export type Shell = 'bash' | 'zsh' | 'fish';
 

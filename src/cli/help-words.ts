@@ -1,8 +1,12 @@
-// How help is asked for: Commander's help option and help command as cli/program.ts sets them up.
-// Here, with no imports, so the fast path (src/fast-help.ts) knows them without loading Commander.
+// Words of the command line known without loading Commander or the command specs: how help is
+// asked for (the help option and command as cli/program.ts sets them up, for src/fast-help.ts) and
+// the completion scripts' hidden helper command (for completion-scripts.ts, loaded lazily).
 
 /** The help option of the program and of every command, in the order the help shows them. */
 export const HELP_FLAGS = ['-h', '--help'] as const;
 
 /** The help command: `help` and `help CMD`. */
 export const HELP_COMMAND = 'help';
+
+/** The hidden command the completion scripts call for dynamic values; never shown in help. */
+export const COMPLETE_COMMAND = '__complete';

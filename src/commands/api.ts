@@ -14,6 +14,7 @@ import { exchange, retryableRequest, type Answer } from '../core/http.js';
 import { fileBody, jsonBody, multipartBody, stdinBody, type RequestBody } from '../core/request-body.js';
 import {
   fieldSource,
+  HTTP_METHODS,
   nestFields,
   queryValue,
   type FieldSpec,
@@ -45,7 +46,6 @@ export interface ApiOptions {
   maxWaitSeconds: number;
 }
 
-export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 /** Methods whose -f/-F fields are query parameters; any other sends them as a JSON body. */
 const QUERY_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
 /** A page is parsed whole to find its items and next link; no more than this of it. */
@@ -67,8 +67,8 @@ export interface ApiPlan {
  */
 export function planApiRequest(options: ApiOptions, env: Deps['env']): ApiPlan {
   const { provider } = options;
-  if (options.method !== undefined && !(METHODS as readonly string[]).includes(options.method)) {
-    throw new UsageError(`unknown method "${options.method}"; use one of: ${METHODS.join(', ')}`);
+  if (options.method !== undefined && !(HTTP_METHODS as readonly string[]).includes(options.method)) {
+    throw new UsageError(`unknown method "${options.method}"; use one of: ${HTTP_METHODS.join(', ')}`);
   }
   if (options.input !== undefined && options.form.length > 0)
     throw new UsageError('--input and --form both give the request body; use one');

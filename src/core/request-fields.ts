@@ -3,6 +3,9 @@
 // stdin (`-F key=@PATH`, `@-`) are read by the run function, then nested by nestFields.
 import { UsageError } from './errors.js';
 
+/** The methods `tokens api -X` takes. */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
 /** Headers tokens sets itself from the credentials: never taken from -H. */
 export const CREDENTIAL_HEADERS = ['authorization', 'x-app-id', 'x-api-key'] as const;
 /** Headers that describe the message framing, which tokens works out from the body. */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeEsmTracer } from '../support/esm-trace.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildProgram, helpForms } from '../../src/cli/program.js';
+import { buildProgram, helpForms, type ParsedCommand } from '../../src/cli/program.js';
 import { NO_FAST_PATH_ENV, planFastPath } from '../../src/fast.js';
 import { HELP_FILE } from '../../src/fast-help.js';
 import { repoTempDir } from '../support/bundle.js';
@@ -28,13 +28,20 @@ const HELP_FORMS = helpForms(
 );
 
 describe('planFastPath: what the fast path claims', () => {
+  /** A warm plan: the command's spec and the options its run function gets. */
+  const warm = (name: string, options: Record<string, unknown>) => ({
+    command: 'warm',
+    spec: expect.objectContaining({ name }),
+    options,
+  });
   const get = (provider: string, extra: Partial<{ profile: string; format: string; minTtlSeconds: number }> = {}) =>
-    expect.objectContaining({
-      command: 'get',
+    warm('get', {
       provider: expect.objectContaining({ id: provider }),
       profile: 'default',
       format: 'token',
       minTtlSeconds: 60,
+      minTtlGiven: extra.minTtlSeconds !== undefined,
+      forceRefresh: false,
       ...extra,
     });
   const exec = (
@@ -43,22 +50,20 @@ describe('planFastPath: what the fast path claims', () => {
     profile = 'default',
     minTtl = { seconds: 60, given: false },
   ) =>
-    expect.objectContaining({
-      command: 'exec',
-      providers: providers?.map((id) => expect.objectContaining({ id })),
+    warm('exec', {
+      providers: (providers ?? []).map((id) => expect.objectContaining({ id })),
       profile,
-      argv,
+      command: argv,
       minTtl,
+      serve: false,
     });
-  const status = (provider: string | undefined, extra: Partial<{ profile: string; json: boolean }> = {}) => ({
-    command: 'status',
-    options: {
+  const status = (provider: string | undefined, extra: Partial<{ profile: string; json: boolean }> = {}) =>
+    warm('status', {
       profile: 'default',
       json: false,
       ...(provider ? { provider: expect.objectContaining({ id: provider }) } : {}),
       ...extra,
-    },
-  });
+    });
 
   it.each<[string[], Env, unknown]>([
     [['get', 'chartmetric'], {}, get('chartmetric')],
@@ -160,8 +165,42 @@ describe('planFastPath: what the fast path claims', () => {
       {},
       exec(['chartmetric'], ['cmd', '--', '-v', '--help', '--provider', 'x']),
     ],
-  ])('claims %j (env %j)', (argv, env, expected) => {
-    expect(planFastPath(argv, env)).toEqual(expected);
+    // The global options before the command name too; given twice, the last one counts (as in Commander).
+    [['--profile', 'staging', 'get', 'chartmetric'], {}, get('chartmetric', { profile: 'staging' })],
+    [['--profile=staging', 'status'], {}, status(undefined, { profile: 'staging' })],
+    [
+      ['--profile', 'staging', 'exec', '--provider', 'chartmetric', '--', 'true'],
+      {},
+      exec(['chartmetric'], ['true'], 'staging'),
+    ],
+    [['--profile', 'a', 'get', 'chartmetric', '--profile', 'b'], {}, get('chartmetric', { profile: 'b' })],
+    [['get', 'chartmetric', '--profile', 'a', '--profile', 'b'], {}, get('chartmetric', { profile: 'b' })],
+    [['get', 'chartmetric', '--format', 'json', '--format', 'env'], {}, get('chartmetric', { format: 'env' })],
+    [['get', 'chartmetric', '--min-ttl', '1', '--min-ttl', '2'], {}, get('chartmetric', { minTtlSeconds: 2 })],
+    [['status', '--json', '--json'], {}, status(undefined, { json: true })],
+    // Options the warm answer declines itself (it leaves them to the full program when answering).
+    [['get', 'chartmetric', '--force-refresh'], {}, warm('get', { ...get('chartmetric').options, forceRefresh: true })],
+    [['exec', '--serve', '--', 'true'], {}, warm('exec', { ...exec(undefined, ['true']).options, serve: true })],
+    [['exec', '--mask', '--', 'true'], {}, warm('exec', { ...exec(undefined, ['true']).options, mask: true })],
+    [
+      ['exec', '--mask', '--no-mask', '--', 'true'],
+      {},
+      warm('exec', { ...exec(undefined, ['true']).options, mask: false }),
+    ],
+  ])('claims %j (env %j), with the options the full program gives', async (argv, env, expected) => {
+    const plan = planFastPath(argv, env);
+    expect(plan).toEqual(expected);
+    if (plan?.command !== 'warm') return;
+    // Both drivers read the same specs: the Commander program hands the run function the same options.
+    let parsed: ParsedCommand | undefined;
+    const program = buildProgram(
+      { writeOut: () => undefined, writeErr: () => undefined, env },
+      (p) => (parsed = p),
+      '0',
+    );
+    await program.parseAsync(argv, { from: 'user' });
+    expect(parsed?.command).toBe(plan.spec.name);
+    expect(parsed?.options).toEqual(plan.options);
   });
 
   it.each<[string[], Env]>([
@@ -174,8 +213,15 @@ describe('planFastPath: what the fast path claims', () => {
     [['completion', 'bash'], {}],
     [['__complete', 'profiles'], {}],
     [['GET', 'chartmetric'], {}],
-    [['--profile', 'staging', 'get', 'chartmetric'], {}],
-    // get: anything but one known provider and the three plain options.
+    // Commands without a warm answer, and --verbose (the full program explains).
+    [['api', 'chartmetric', '/x'], {}],
+    [['serve'], {}],
+    [['-v', 'status'], {}],
+    [['--verbose', 'get', 'chartmetric'], {}],
+    [['--profile', 'x'], {}],
+    [['--profile'], {}],
+    [['--bogus', 'get', 'chartmetric'], {}],
+    // get: anything but one known provider and its own options.
     [['get'], {}],
     [['get', 'chartmetric', 'soundcloud'], {}],
     [['get', 'nope'], {}],
@@ -183,7 +229,6 @@ describe('planFastPath: what the fast path claims', () => {
     [['get', '-'], {}],
     [['get', '--', 'chartmetric'], {}],
     [['get', 'chartmetric', '--'], {}],
-    [['get', 'chartmetric', '--force-refresh'], {}],
     [['get', 'chartmetric', '--verbose'], {}],
     [['get', 'chartmetric', '-v'], {}],
     [['get', 'chartmetric', '-h'], {}],
@@ -194,16 +239,12 @@ describe('planFastPath: what the fast path claims', () => {
     [['get', 'chartmetric', '--format', 'yaml'], {}],
     [['get', 'chartmetric', '--format='], {}],
     [['get', 'chartmetric', '--format', '--profile'], {}],
-    [['get', 'chartmetric', '--format', 'json', '--format', 'env'], {}],
-    [['get', 'chartmetric', '--format=json', '--format', 'json'], {}],
     [['get', 'chartmetric', '--min-ttl'], {}],
     [['get', 'chartmetric', '--min-ttl', '-1'], {}],
     [['get', 'chartmetric', '--min-ttl', '1.5'], {}],
     [['get', 'chartmetric', '--min-ttl', ''], {}],
     [['get', 'chartmetric', '--min-ttl', '99999999999999999999'], {}],
-    [['get', 'chartmetric', '--min-ttl', '1', '--min-ttl', '2'], {}],
     [['get', 'chartmetric', '--profile', 'bad name'], {}],
-    [['get', 'chartmetric', '--profile', 'a', '--profile', 'b'], {}],
     [['get', 'chartmetric'], { TOKENS_PROFILE: 'bad name' }],
     // The environment: debugging, the tests' switch, a bad endpoint override of the asked provider.
     [['get', 'chartmetric'], { TOKENS_DEBUG: '1' }],
@@ -216,7 +257,7 @@ describe('planFastPath: what the fast path claims', () => {
     [['get', 'chartmetric'], { TOKENS_SOUNDCLOUD_TOKEN_URL: 'http://example.com/token' }],
     [['get', 'chartmetric'], { TOKENS_HTTP_TIMEOUT: 'soon' }],
     [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_LOCK_TIMEOUT: '0' }],
-    // exec: only `exec --provider P… [--profile P] -- CMD…`.
+    // exec: only `exec [OPTIONS] -- CMD…`.
     [['exec'], {}],
     [['exec', '--provider', 'chartmetric'], {}],
     [['exec', '--provider', 'chartmetric', '--'], {}],
@@ -229,7 +270,6 @@ describe('planFastPath: what the fast path claims', () => {
     [['exec', '--provider', 'chartmetric', '--verbose', '--', 'true'], {}],
     [['exec', '--provider', 'chartmetric', '--help'], {}],
     [['exec', '--provider', 'chartmetric', '--format', 'env', '--', 'true'], {}],
-    [['exec', '--provider', 'chartmetric', '--profile', 'a', '--profile', 'b', '--', 'true'], {}],
     [['exec', '--provider', 'chartmetric', '--profile', 'bad name', '--', 'true'], {}],
     [['exec', '--provider', 'chartmetric', '--', 'true'], { TOKENS_DEBUG: '1' }],
     [['exec', '--provider', 'chartmetric', '--', 'true'], { [NO_FAST_PATH_ENV]: '1' }],
@@ -244,7 +284,6 @@ describe('planFastPath: what the fast path claims', () => {
     // status: one known provider at most, --json and --profile only.
     [['status', 'nope'], {}],
     [['status', 'chartmetric', 'soundcloud'], {}],
-    [['status', '--json', '--json'], {}],
     [['status', '--json=1'], {}],
     [['status', '--verbose'], {}],
     [['status', '-v'], {}],
@@ -401,6 +440,9 @@ describe('the fast path and the full program answer alike', () => {
       [['get', 'chartmetric', '--format', 'json'], { TOKENS_PROFILE: 'staging' }],
       [['get', 'chartmetric', '--format', 'json', '--profile', 'default'], { TOKENS_PROFILE: 'staging' }],
       [['get', 'chartmetric', '--format', 'json'], { TOKENS_PROFILE: '' }],
+      // The global options before the command, and an option given twice (the last one counts).
+      [['--profile', 'default', 'get', 'chartmetric', '--format', 'json'], { TOKENS_PROFILE: 'staging' }],
+      [['get', 'chartmetric', '--format', 'json', '--format', 'env'], {}],
     ] as Array<[string[], Env]>) {
       const { fast, full } = await bothWays(args, env);
       expect(fast.fullProgram).toBe(false);
@@ -418,7 +460,6 @@ describe('the fast path and the full program answer alike', () => {
     [['get', 'chartmetric', '--bogus']],
     [['get', 'chartmetric', '--help']],
     [['get', 'chartmetric', '--verbose']],
-    [['get', 'chartmetric', '--format', 'json', '--format', 'env']],
     [['exec', '--provider', 'chartmetric']],
     [['exec', '--provider', 'nope', '--', 'true']],
   ])('handed off: %j gives the full program’s answer', async (args) => {

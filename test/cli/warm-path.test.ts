@@ -149,13 +149,20 @@ describe('the warm path, from the metafile', () => {
     expect(fast).toMatch(/(^|\/)fast\.cjs$/);
     const out = meta.outputs[fast]!;
     // Some tens of kilobytes of our own code, minified; zod or commander alone would be far more.
-    expect(out.bytes).toBeLessThan(48 * 1024);
+    // About 14 KiB of it is the command specs' help, in closures a warm call never runs (only parsed).
+    expect(out.bytes).toBeLessThan(72 * 1024);
     const inputs = Object.keys(out.inputs);
     for (const expected of [
       'src/fast.ts',
       'src/fast-refresh.ts',
       'src/fast-help.ts',
       'src/cli/help-words.ts',
+      'src/cli/commands.ts',
+      'src/cli/spec.ts',
+      'src/cli/scan.ts',
+      'src/warm/get.ts',
+      'src/warm/exec.ts',
+      'src/warm/status.ts',
       'src/core/cache.ts',
       'src/core/config-file.ts',
       'src/core/secret-note.ts',

@@ -17,9 +17,9 @@ describe('layers of src/', () => {
 
   it('type imports and import() are seen', () => {
     const graph = (importGraph as (src: string) => Graph)(join(import.meta.dirname, '..', '..', 'src'));
-    // deps.ts imports SecretStore as a type only; main.ts loads the program with import().
+    // deps.ts imports SecretStore as a type only; commands.ts loads each run function with import().
     expect(graph.get('core/deps')).toContain('store/store');
-    expect(graph.get('cli/program')).toContain('commands/api');
+    expect(graph.get('cli/commands')).toContain('commands/api');
   });
 
   it.each<[string, Graph, RegExp]>([

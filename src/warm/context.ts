@@ -1,0 +1,31 @@
+// What a warm answer (a command's answer from files alone, before the full program loads) is given
+// and gives back. The fast path (src/fast.ts) is the driver that calls them.
+import type { Env, Paths } from '../core/paths.js';
+import type { RefreshClaim } from '../fast-refresh.js';
+
+/** What a run hands to the full program when its warm answer declines. */
+export interface Handoff {
+  /** Refreshes this process claimed (src/fast-refresh.ts): released once the full program is done. */
+  claims: RefreshClaim[];
+  /** When this process began waiting for another process's refresh, if it did. */
+  askedAt?: number;
+}
+
+export interface WarmContext {
+  readonly env: Env;
+  readonly paths: Paths;
+  /** Where a command run here writes its own lines (exec's warnings). */
+  readonly stderr: { write(text: string): void };
+  readonly handoff: Handoff;
+  /** Keeps SIGUSR1 from opening Node's inspector from now on (see src/fast.ts). */
+  refuseInspector(): void;
+}
+
+/** A call answered: what to print, and the exit code. */
+export interface WarmAnswer {
+  stdout?: string;
+  stderr?: string;
+  code: number;
+  /** A command ran as this process's child: exit only once the process is idle (exec-child.ts). */
+  ranChild?: true;
+}
