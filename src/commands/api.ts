@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { apiBase, isUnderBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
 import { TokenBroker } from '../core/broker.js';
+import { DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
 import { ApiStatusError, CredentialsRejectedError, UnavailableError, UsageError } from '../core/errors.js';
 import { credentialHeaders } from '../core/format.js';
 import { loginCommand } from '../core/hints.js';
@@ -50,8 +51,6 @@ export interface ApiOptions {
 const QUERY_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
 /** A page is parsed whole to find its items and next link; no more than this of it. */
 const PAGE_LIMIT = 64 * 1024 * 1024;
-/** The broker's freshness margin, as for `get`. */
-const MIN_TTL_SECONDS = 60;
 
 export interface ApiPlan {
   method: string;
@@ -125,7 +124,7 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
   const pagination = options.paginate ? await provider.loadPagination!() : undefined;
 
   const broker = new TokenBroker(deps);
-  let credential = await broker.get(provider, profile, { minTtlSeconds: MIN_TTL_SECONDS, forceRefresh: false });
+  let credential = await broker.get(provider, profile, { minTtlSeconds: DEFAULT_MIN_TTL_SECONDS, forceRefresh: false });
   const out = new Output(deps.io.stdout);
   // Debug lines never carry a credential: the HTTP layer masks secret-looking query values, and
   // the one redaction of provider text (untrusted-text.ts) removes the credential's actual values.
@@ -157,7 +156,7 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
     const refused = credential;
     if (refused.kind === 'static') throw rejected(provider, profile, 'the legacy API key');
     if (body && !body.replayable) {
-      await broker.replaceRefused(provider, profile, refused.token.access_token, { minTtlSeconds: MIN_TTL_SECONDS });
+      await broker.replaceRefused(provider, profile, refused.token.access_token, { minTtlSeconds: DEFAULT_MIN_TTL_SECONDS });
       throw new UnavailableError(
         `${provider.id} refused the access token (401) and the body read from stdin was sent once, so the request was not repeated`,
         {
@@ -167,7 +166,7 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
     }
     debug(`${provider.id}: 401 for the access token; refreshing it once and repeating the request`);
     credential = await broker.replaceRefused(provider, profile, refused.token.access_token, {
-      minTtlSeconds: MIN_TTL_SECONDS,
+      minTtlSeconds: DEFAULT_MIN_TTL_SECONDS,
     });
     answer = await attempt();
     if (answer.status === 401 && answer.credentialsSent) {
