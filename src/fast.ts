@@ -22,7 +22,7 @@ import { isHelpForm, recordedHelp } from './fast-help.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { AnyCommandSpec } from './cli/spec.js';
-import type { Handoff, WarmAnswer } from './warm/context.js';
+import type { WarmLeftovers, WarmAnswer } from './warm/context.js';
 
 /** Set (to anything) by the tests only: every call goes to the full program, for comparison. */
 export const NO_FAST_PATH_ENV = TOKENS_NO_FAST_PATH.name;
@@ -83,7 +83,12 @@ class FastOutput {
 }
 
 /** Answers a planned call when what it needs is certain; undefined when the full program must take it. */
-async function answer(plan: FastPlan, env: Env, output: FastOutput, handoff: Handoff): Promise<WarmAnswer | undefined> {
+async function answer(
+  plan: FastPlan,
+  env: Env,
+  output: FastOutput,
+  leftovers: WarmLeftovers,
+): Promise<WarmAnswer | undefined> {
   switch (plan.command) {
     case 'version':
       return { stdout: `${pkg.version}\n`, code: 0 };
@@ -95,7 +100,7 @@ async function answer(plan: FastPlan, env: Env, output: FastOutput, handoff: Han
         env,
         paths: resolvePaths(env),
         stderr: output.stderr,
-        handoff,
+        leftovers,
         refuseInspector: refuseInspectorSignal,
       });
   }
@@ -144,8 +149,8 @@ export async function run(argv: string[], packageRoot?: string): Promise<void> {
   const quick = plan?.command === 'warm' && plan.spec.warmIsQuick === true;
   if (!quick) refuseInspectorSignal();
   const output = new FastOutput();
-  const handoff: Handoff = { claims: [] };
-  const answered = plan ? await answer(plan, process.env, output, handoff).catch(() => undefined) : undefined;
+  const leftovers: WarmLeftovers = { claims: [] };
+  const answered = plan ? await answer(plan, process.env, output, leftovers).catch(() => undefined) : undefined;
   if (answered) {
     if (answered.stdout !== undefined) output.stdout(answered.stdout);
     if (answered.stderr !== undefined) output.stderr.write(answered.stderr);
@@ -169,12 +174,12 @@ export async function run(argv: string[], packageRoot?: string): Promise<void> {
         : undefined;
     const { main } = await import('./main.js');
     code = await main(argv, undefined, undefined, {
-      ...(handoff.askedAt === undefined ? {} : { askedAt: handoff.askedAt }),
+      ...(leftovers.askedAt === undefined ? {} : { askedAt: leftovers.askedAt }),
       ...(early ? { early } : {}),
     });
   } finally {
     // The refresh this process claimed is done (its token cached, or its failure recorded).
-    for (const claim of handoff.claims) claim.release();
+    for (const claim of leftovers.claims) claim.release();
   }
   // Exit once stdout has drained, so nothing (a keep-alive socket, a stdin reader) holds us open.
   exitAfter(code, [process.stdout]);

@@ -156,7 +156,9 @@ export async function runApi(options: ApiOptions, deps: Deps): Promise<number> {
     const refused = credential;
     if (refused.kind === 'static') throw rejected(provider, profile, 'the legacy API key');
     if (body && !body.replayable) {
-      await broker.replaceRefused(provider, profile, refused.token.access_token, { minTtlSeconds: DEFAULT_MIN_TTL_SECONDS });
+      await broker.replaceRefused(provider, profile, refused.token.access_token, {
+        minTtlSeconds: DEFAULT_MIN_TTL_SECONDS,
+      });
       throw new UnavailableError(
         `${provider.id} refused the access token (401) and the body read from stdin was sent once, so the request was not repeated`,
         {

@@ -4,7 +4,7 @@ import type { Env, Paths } from '../core/paths.js';
 import type { RefreshClaim } from '../fast-refresh.js';
 
 /** What a run hands to the full program when its warm answer declines. */
-export interface Handoff {
+export interface WarmLeftovers {
   /** Refreshes this process claimed (src/fast-refresh.ts): released once the full program is done. */
   claims: RefreshClaim[];
   /** When this process began waiting for another process's refresh, if it did. */
@@ -16,7 +16,7 @@ export interface WarmContext {
   readonly paths: Paths;
   /** Where a command run here writes its own lines (exec's warnings). */
   readonly stderr: { write(text: string): void };
-  readonly handoff: Handoff;
+  readonly leftovers: WarmLeftovers;
   /** Keeps SIGUSR1 from opening Node's inspector from now on (see src/fast.ts). */
   refuseInspector(): void;
 }

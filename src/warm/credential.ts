@@ -8,7 +8,7 @@ import type { Credential, ProviderDescriptor } from '../core/model.js';
 import type { WarmContext } from './context.js';
 
 /**
- * Undefined when the full program must get it; the context's handoff then says what this process
+ * Undefined when the full program must get it; the context's leftovers then say what this process
  * claimed or waited for. `mayClaim`: this process may take the refresh on itself (one provider only).
  */
 export async function cachedCredential(
@@ -18,7 +18,7 @@ export async function cachedCredential(
   minTtl: { seconds: number; given: boolean },
   mayClaim: boolean,
 ): Promise<Credential | undefined> {
-  const { env, paths, handoff } = context;
+  const { env, paths, leftovers } = context;
   const read = await readCache(paths, profile, provider.id);
   if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given))
     return loginStillStands(env, read) ? { kind: 'token', token: read.token } : undefined;
@@ -29,8 +29,8 @@ export async function cachedCredential(
   const waited = await awaitRefresh(paths, env, profile, provider.id, minTtl, { mayClaim });
   if (waited.kind === 'token')
     return loginStillStands(env, waited.read) ? { kind: 'token', token: waited.token } : undefined;
-  if (waited.claim) handoff.claims.push(waited.claim);
-  if (waited.askedAt !== undefined) handoff.askedAt = Math.min(handoff.askedAt ?? Infinity, waited.askedAt);
+  if (waited.claim) leftovers.claims.push(waited.claim);
+  if (waited.askedAt !== undefined) leftovers.askedAt = Math.min(leftovers.askedAt ?? Infinity, waited.askedAt);
   return undefined;
 }
 
