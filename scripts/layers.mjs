@@ -60,7 +60,7 @@ export const LAYERS = [
   ['oauth: grants and their answers', ['core/oauth', 'core/grants']],
   ['api: the request builder of `tokens api`', ['core/api-url']],
   ['providers: data and adapters', ['providers/']],
-  ['stores: secrets and coordination', ['store/', 'core/local-parts']],
+  ['stores: secrets and coordination', ['store/']],
   ['broker: tokens from caches or one refresh', ['core/broker', 'core/context', 'core/deps']],
   ['warm: answers from files before the full program loads', ['fast-refresh']],
   ['serve: the server of `tokens serve` and its process', ['serve/']],

@@ -10,7 +10,7 @@ export async function configuredProviders(deps: Deps, profile: string): Promise<
   const store = await deps.openStore();
   const found: ProviderDescriptor[] = [];
   for (const provider of deps.providers) {
-    const shared = store.parts(profile, provider.id, deps).sharedSettings;
+    const shared = store.coordination(profile, provider.id, deps).sharedSettings;
     if (await findSettings(deps, provider, profile, shared)) found.push(provider);
   }
   if (found.length === 0) {

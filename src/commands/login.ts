@@ -11,7 +11,7 @@ import { givenFlags, loginCommand, profileNote } from '../core/hints.js';
 import { describeOAuthError } from '../core/oauth.js';
 import { noteStoredSecrets } from '../core/secret-note.js';
 import type { Deps } from '../core/deps.js';
-import { isNotFound, runLocked, type SecretStore } from '../store/store.js';
+import { isNotFound, runLocked, type Store } from '../store/store.js';
 import { secretRequest, type LoginFlags, type ProviderDescriptor } from '../core/model.js';
 
 export interface LoginOptions {
@@ -29,7 +29,8 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
   const planned = providerContext(deps, provider, profile, plan.settings);
 
   const store = await deps.openStore();
-  await store.check();
+  const { secrets: stored } = store;
+  await stored.check();
   for (const warning of plan.warnings ?? []) deps.io.stderr.write(`warning: ${warning}\n`);
 
   const input = new InputReader(deps.io);
@@ -38,16 +39,16 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
   try {
     const secrets: Record<string, string> = {};
     for (const name of plan.secrets) secrets[name] = await input.readSecret(secretRequest(provider, name), deps.env);
-    const settings = { ...plan.settings, store: store.kind };
+    const settings = { ...plan.settings, store: stored.kind };
     const ctx = { ...planned, settings, flags: options.flags, readLine: () => input.readLine() };
     const authorization = await adapter.authorize?.(ctx, secrets);
 
     // The verifying exchange and the writes share one lock with `get`: a login that spends a
     // rotating refresh token cannot race a refresh that spends the same one.
-    const parts = store.parts(profile, provider.id, deps);
-    await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
+    const coordination = store.coordination(profile, provider.id, deps);
+    await runLocked(coordination, `${provider.id} (profile ${profile})`, async () => {
       // The exchange issues secrets that exist nowhere else: make sure they can be written first.
-      await store.prepareWrite(secretKey(profile, provider.id)).catch((error: unknown) => {
+      await stored.prepareWrite(secretKey(profile, provider.id)).catch((error: unknown) => {
         if (!isNotFound(error)) throw error;
       });
       const outcome = await adapter.completeLogin(ctx, secrets, authorization).catch((error: unknown) => {
@@ -55,17 +56,17 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
           ? rejectedAtLogin(provider, profile, options.flags, error)
           : error;
       });
-      await store.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
+      await stored.set(secretKey(profile, provider.id), JSON.stringify(outcome.secrets));
       await noteStoredSecrets(deps.paths, deps.env, profile, provider.id, outcome.secrets);
-      await parts.sharedSettings?.write(settings);
+      await coordination.sharedSettings?.write(settings);
       await updateSettings(deps, profile, provider.id, settings);
       // The old login's tokens end here on every machine: the shared one first, then the generation
       // that every machine's cached entry must match (so no entry pairs the new one with an old token).
-      await parts.sharedCache?.delete();
-      const generation = await parts.login?.renew();
+      await coordination.sharedCache?.delete();
+      const generation = await coordination.login?.renew();
       verified = outcome.token !== undefined;
       if (outcome.token) {
-        await parts.sharedCache?.write(outcome.token);
+        await coordination.sharedCache?.write(outcome.token);
         await writeCache(
           deps.paths,
           profile,
@@ -77,7 +78,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
         await deleteCache(deps.paths, profile, provider.id);
       }
       // New credentials: a failure left by the old ones no longer applies.
-      await parts.failures.clear();
+      await coordination.failures.clear();
     });
   } finally {
     input.close();
@@ -96,9 +97,9 @@ function verifyCommand(provider: ProviderDescriptor, profile: string, mode: stri
   return mode === 'legacy' ? `tokens api ${provider.id} PATH${on}` : `tokens get ${provider.id}${on}`;
 }
 
-function describeStore(store: SecretStore): string {
-  if (store.shared) return `the shared ${store.where} store (every machine using it is logged in)`;
-  return store.kind === 'file' ? 'the encrypted file store' : 'the OS keychain';
+function describeStore(store: Store): string {
+  if (store.shared) return `the shared ${store.secrets.where} store (every machine using it is logged in)`;
+  return store.secrets.kind === 'file' ? 'the encrypted file store' : 'the OS keychain';
 }
 
 /**

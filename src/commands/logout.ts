@@ -21,12 +21,12 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
   const { provider, profile } = options;
   resolveEndpoints(provider, deps.env);
   const store = await deps.openStore();
-  const parts = store.parts(profile, provider.id, deps);
-  const settings = await findSettings(deps, provider, profile, parts.sharedSettings);
+  const coordination = store.coordination(profile, provider.id, deps);
+  const settings = await findSettings(deps, provider, profile, coordination.sharedSettings);
   if (!settings)
     throw new NotConfiguredError(`${provider.id} is not configured for profile "${profile}"; nothing to log out`);
   const adapter = await provider.loadAdapter();
-  await store.check();
+  await store.secrets.check();
 
   if (adapter.hasSession?.(settings) && adapter.signOut) {
     try {
@@ -42,18 +42,20 @@ export async function runLogout(options: LogoutOptions, deps: Deps): Promise<num
     }
   }
 
-  await runLocked(parts, `${provider.id} (profile ${profile})`, async () => {
+  await runLocked(coordination, `${provider.id} (profile ${profile})`, async () => {
     await forgetStoredSecrets(deps.paths, profile, provider.id);
-    await store.delete(secretKey(profile, provider.id));
-    await parts.sharedCache?.delete();
+    await store.secrets.delete(secretKey(profile, provider.id));
+    await coordination.sharedCache?.delete();
     // After the shared token: no machine's cached token of this login is used any more.
-    await parts.login?.delete();
-    await parts.sharedSettings?.delete();
+    await coordination.login?.delete();
+    await coordination.sharedSettings?.delete();
     await deleteCache(deps.paths, profile, provider.id);
     await updateSettings(deps, profile, provider.id, undefined);
-    await parts.failures.clear();
+    await coordination.failures.clear();
   });
-  const everywhere = store.shared ? ` from the shared ${store.where} store: every machine using it is logged out` : '';
+  const everywhere = store.shared
+    ? ` from the shared ${store.secrets.where} store: every machine using it is logged out`
+    : '';
   deps.io.stderr.write(`Removed the ${provider.title} credentials${profileNote(profile)}${everywhere}.\n`);
   return 0;
 }

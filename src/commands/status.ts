@@ -13,7 +13,7 @@ import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptio
 import type { StatusEntry } from './status-table.js';
 import type { Deps } from '../core/deps.js';
 import type { ProviderDescriptor, ProviderSettings } from '../core/model.js';
-import type { SecretStore } from '../store/store.js';
+import type { SecretStore, Store } from '../store/store.js';
 
 export type { StatusOptions } from './status-report.js';
 
@@ -24,7 +24,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
   /** Why the store's shared settings could not be read, when they could not. */
   let unreadable: string | undefined;
   for (const provider of providers) {
-    const shared = opened.parts(options.profile, provider.id, deps).sharedSettings;
+    const shared = opened.coordination(options.profile, provider.id, deps).sharedSettings;
     let settings: ProviderSettings | undefined;
     try {
       settings = await findSettings(deps, provider, options.profile, shared);
@@ -45,8 +45,9 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     [...found.keys()].map((p) => [p.id, notedRefreshToken(deps.paths, deps.env, options.profile, p.id)]),
   );
   const needsStore = [...noted.values()].some((v) => v === undefined);
-  const store = found.size > 0 && unreadable === undefined && needsStore ? await openQuietly(opened, deps) : undefined;
-  for (const warning of store ? ((await store.warnings?.()) ?? []) : []) deps.io.stderr.write(`warning: ${warning}\n`);
+  const store =
+    found.size > 0 && unreadable === undefined && needsStore ? await openQuietly(opened.secrets, deps) : undefined;
+  for (const warning of store ? await opened.warnings() : []) deps.io.stderr.write(`warning: ${warning}\n`);
   const entries: StatusEntry[] = [];
   for (const target of targets) {
     const id = target.provider.id;
@@ -56,7 +57,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     const refused =
       target.settings && unreadable === undefined
         ? await opened
-            .parts(options.profile, id, deps)
+            .coordination(options.profile, id, deps)
             .failures.read()
             .then(needsLogin, () => false)
         : false;
@@ -76,7 +77,7 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
     statusOutput(entries, {
       json: options.json,
       profile: options.profile,
-      where: opened.where,
+      where: opened.secrets.where,
       now: deps.now(),
       ...(colour ? { paint: await colourPainter() } : {}),
       ...(unreadable === undefined ? {} : { unreadable }),
@@ -87,8 +88,8 @@ export async function runStatus(options: StatusOptions, deps: Deps): Promise<num
 }
 
 /** The store a login used, as people know it: 'redis (HOST:PORT)' when it is the open one. */
-function describeStore(kind: string, opened: SecretStore): string {
-  return kind === opened.kind ? opened.where : kind;
+function describeStore(kind: string, opened: Store): string {
+  return kind === opened.secrets.kind ? opened.secrets.where : kind;
 }
 
 async function openQuietly(store: SecretStore, deps: Deps): Promise<SecretStore | undefined> {

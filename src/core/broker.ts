@@ -1,6 +1,6 @@
 // The heart of `tokens get` and `exec`: a valid access token from a cache when it will do, else one
 // refresh per provider and profile however many callers ask, on however many machines share a store.
-// The order is written here once, and a store supplies the pieces it has (src/store/store.ts):
+// The order is written here once, over the store's secrets and its coordination (src/store/store.ts):
 //   local cache → local lock → local cache again → shared cache → shared lock → re-read the caches
 //   → mint → persist the rotated bundle (compare-and-set on what was read) → shared cache → local cache.
 // Single flight inside the process; across processes the local lock, so that of the processes on one
@@ -30,7 +30,7 @@ import type {
   Secrets,
 } from './model.js';
 import type {
-  BrokerParts,
+  Coordination,
   FailureBoard,
   HeldLock,
   LoginGeneration,
@@ -51,7 +51,7 @@ export interface TokenNeeds {
   forceRefresh: boolean;
 }
 
-/** One refresh under way: what it is for, and the parts it works with once the local lock is held. */
+/** One refresh under way: what it is for, and the store it works with once the local lock is held. */
 interface Refresh {
   readonly provider: ProviderDescriptor;
   readonly profile: string;
@@ -60,8 +60,8 @@ interface Refresh {
   readonly asked: number;
   /** What the caches held when the call began: with --force-refresh, the token not to hand out again. */
   readonly replacing: CacheRead;
-  readonly store: SecretStore;
-  readonly parts: BrokerParts;
+  readonly secrets: SecretStore;
+  readonly coordination: Coordination;
   readonly ctx: ProviderContext;
   readonly adapter: ProviderAdapter;
   /** The shared login's generation when the refresh began (a shared store), recorded with the token cached. */
@@ -145,7 +145,8 @@ export class TokenBroker {
   ): Promise<Credential> {
     const deps = this.#deps;
     const store = await deps.openStore();
-    const parts = store.parts(profile, provider.id, deps);
+    const { secrets } = store;
+    const coordination = store.coordination(profile, provider.id, deps);
     const what = `${provider.id} (profile ${profile})`;
     // A process that began waiting for another's refresh on the fast path (Deps.askedAt) shares a
     // failure recorded since then, as one that waited here would.
@@ -156,21 +157,21 @@ export class TokenBroker {
     // it over) costs nothing: wait for the lock again, and most likely find the other's token.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await parts.lock.run(what, async (local) => {
+        return await coordination.lock.run(what, async (local) => {
           // Another process on this machine may have refreshed while we waited: no store, no request.
-          const mine = await this.#readLocal(profile, provider, parts);
+          const mine = await this.#readLocal(profile, provider, coordination);
           if (mine.kind === 'hit' && this.#willDo(mine.token, options, seen))
             return { kind: 'token', token: mine.token };
-          const ctx = await loadProviderContext(deps, provider, profile, parts.sharedSettings);
+          const ctx = await loadProviderContext(deps, provider, profile, coordination.sharedSettings);
           if (adapter.staticCredentials?.(ctx.settings, {})) {
-            const secrets = await readSecrets(store, secretKey(profile, provider.id), provider, profile);
-            return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, secrets)! };
+            const stored = await readSecrets(secrets, secretKey(profile, provider.id), provider, profile);
+            return { kind: 'static', credentials: adapter.staticCredentials(ctx.settings, stored)! };
           }
           // The shared login's generation, read before its token: an entry cached with it is
           // never newer than the login (login.ts replaces the token before the generation).
-          const login = await parts.login?.ensure();
+          const login = await coordination.login?.ensure();
           // Or another machine: its token, no lease, no request.
-          const shared = await parts.sharedCache?.read();
+          const shared = await coordination.sharedCache?.read();
           // With --force-refresh and nothing cached here, the shared token is the one to replace.
           const replacing: CacheRead =
             options.forceRefresh && seen.kind !== 'hit' && shared ? { kind: 'hit', token: shared } : seen;
@@ -178,8 +179,21 @@ export class TokenBroker {
             await this.#cacheLocally(profile, provider, shared, login);
             return { kind: 'token', token: shared };
           }
-          const job: Refresh = { provider, profile, options, asked, replacing, store, parts, ctx, adapter, login };
-          return (parts.sharedLock ?? ONE_MACHINE).run(what, (remote) => this.#underLock(job, bothHeld(local, remote)));
+          const job: Refresh = {
+            provider,
+            profile,
+            options,
+            asked,
+            replacing,
+            secrets,
+            coordination,
+            ctx,
+            adapter,
+            login,
+          };
+          return (coordination.sharedLock ?? ONE_MACHINE).run(what, (remote) =>
+            this.#underLock(job, bothHeld(local, remote)),
+          );
         });
       } catch (error) {
         if (!(error instanceof LostBeforeSending) || attempt >= MAX_LOCK_ATTEMPTS)
@@ -197,39 +211,39 @@ export class TokenBroker {
   }
 
   async #underLock(job: Refresh, held: HeldLock): Promise<Credential> {
-    const { parts, asked, options } = job;
+    const { coordination, asked, options } = job;
     // Another process may have refreshed while we waited for the lock: use its token.
     const fresh = await this.#freshAfterWait(job);
     if (fresh) return { kind: 'token', token: fresh };
     // Or tried while we waited, and failed: the same request now would fail the same way (or,
     // after a lost rotation, send a spent refresh token). Give up with its answer.
-    const recorded = await parts.failures.read().catch(() => undefined);
+    const recorded = await coordination.failures.read().catch(() => undefined);
     const recentFailure =
       recorded && recorded !== 'damaged' ? sharedWith(recorded, asked, this.#deps.now()) : undefined;
     if (recentFailure) throw recentFailure;
     try {
       const token = await this.#mintAndPersist(job, held);
       if (recorded !== undefined && (recorded === 'damaged' || recorded.sharing !== 'sticky'))
-        await parts.failures.clear().catch(() => undefined);
+        await coordination.failures.clear().catch(() => undefined);
       refuseUnreachableMinTtl(token, job.provider, options);
       return { kind: 'token', token };
     } catch (error) {
       // The provider said "log in again": no cached token of this login is handed out any more,
       // here or on another machine sharing the store (the record keeps every later get from asking).
       if (error instanceof CredentialsRejectedError) await this.#forgetTokens(job);
-      await recordFailure(parts.failures, error, this.#deps);
+      await recordFailure(coordination.failures, error, this.#deps);
       throw error;
     }
   }
 
-  async #forgetTokens({ parts, profile, provider }: Refresh): Promise<void> {
+  async #forgetTokens({ coordination, profile, provider }: Refresh): Promise<void> {
     const { deleteCache } = await import('./cache.js');
     const why = (error: unknown) => (error instanceof Error ? error.message : 'error');
-    await parts.sharedCache
+    await coordination.sharedCache
       ?.delete()
       .catch((error: unknown) => this.#deps.debug(`could not delete the shared token cache (${why(error)})`));
     // A new generation: every machine's cached token of this login is used no more.
-    await parts.login
+    await coordination.login
       ?.renew()
       .catch((error: unknown) => this.#deps.debug(`could not renew the shared login generation (${why(error)})`));
     await deleteCache(this.#deps.paths, profile, provider.id).catch((error: unknown) =>
@@ -243,11 +257,11 @@ export class TokenBroker {
     provider,
     options,
     replacing,
-    parts,
+    coordination,
     login,
   }: Refresh): Promise<AccessToken | undefined> {
-    const local = await this.#readLocal(profile, provider, parts);
-    const shared = await parts.sharedCache?.read();
+    const local = await this.#readLocal(profile, provider, coordination);
+    const shared = await coordination.sharedCache?.read();
     if (local.kind === 'hit' && this.#willDo(local.token, options, replacing)) return local.token;
     if (shared && this.#willDo(shared, options, replacing)) {
       await this.#cacheLocally(profile, provider, shared, login);
@@ -257,7 +271,7 @@ export class TokenBroker {
   }
 
   async #mintAndPersist(job: Refresh, held: HeldLock): Promise<AccessToken> {
-    const { store, parts, ctx, adapter, provider, profile, login } = job;
+    const { secrets: store, coordination, ctx, adapter, provider, profile, login } = job;
     const deps = this.#deps;
     const key = secretKey(profile, provider.id);
     let write = await prepareWrite(store, key, provider, profile);
@@ -300,7 +314,7 @@ export class TokenBroker {
     }
     // Persistence order: a rotated secret reaches the store before the token is cached or printed.
     await persist(result.secrets, secrets);
-    await parts.sharedCache
+    await coordination.sharedCache
       ?.write(result.token)
       .catch((error: unknown) =>
         deps.debug(
@@ -316,13 +330,13 @@ export class TokenBroker {
    * another login, a refusal, on any machine) counts as absent: it is used only while the login
    * generation it recorded is the store's. A store that cannot be reached cannot have ended one.
    */
-  async #readLocal(profile: string, provider: ProviderDescriptor, parts?: BrokerParts): Promise<CacheRead> {
+  async #readLocal(profile: string, provider: ProviderDescriptor, coordination?: Coordination): Promise<CacheRead> {
     const read = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(read, provider);
     if (read.kind !== 'hit') return read;
-    if (!parts && (storeKindFromEnv(this.#deps.env) !== 'redis' || loginCheckedRecently(read, this.#deps.now())))
+    if (!coordination && (storeKindFromEnv(this.#deps.env) !== 'redis' || loginCheckedRecently(read, this.#deps.now())))
       return read;
-    const generation = parts ? parts.login : await this.#sharedLogin(profile, provider);
+    const generation = coordination ? coordination.login : await this.#sharedLogin(profile, provider);
     if (!generation) return read;
     let current: string | undefined;
     try {
@@ -345,7 +359,7 @@ export class TokenBroker {
   /** The login generation of a shared store (Redis); undefined for a store on this machine. */
   async #sharedLogin(profile: string, provider: ProviderDescriptor): Promise<LoginGeneration | undefined> {
     if (storeKindFromEnv(this.#deps.env) !== 'redis') return undefined;
-    return (await this.#deps.openStore()).parts(profile, provider.id, this.#deps).login;
+    return (await this.#deps.openStore()).coordination(profile, provider.id, this.#deps).login;
   }
 
   async #cacheLocally(

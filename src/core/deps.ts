@@ -1,7 +1,7 @@
 // Everything a run function touches outside itself: the process (runtime.ts), the provider
-// registry and the secret store, injected so tests can replace any part.
+// registry and the store, injected so tests can replace any part.
 import type { Runtime } from './runtime.js';
-import type { SecretStore } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import type { ProviderDescriptor } from './model.js';
 
 export type { IO } from './runtime.js';
@@ -9,6 +9,9 @@ export type { IO } from './runtime.js';
 export interface Deps extends Runtime {
   /** Every provider (the registry), for what lists them: the config schema, `status`, `exec`. */
   providers: readonly ProviderDescriptor[];
-  /** Opens the store named by TOKENS_STORE; loaded lazily so the warm path never touches it. */
-  openStore: () => Promise<SecretStore>;
+  /**
+   * Opens the store named by TOKENS_STORE (its secrets and their coordination); loaded lazily so the
+   * warm path never touches it.
+   */
+  openStore: () => Promise<Store>;
 }

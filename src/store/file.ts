@@ -27,17 +27,9 @@ import {
   type Box,
   type KdfParams,
 } from './crypto.js';
-import { localParts } from '../core/local-parts.js';
 import { MAX_SECRETS_FILE_BYTES } from './locations.js';
 import { asPassphraseSource, type PassphraseOption, type PassphraseSource } from './passphrase.js';
-import {
-  ChainMovedError,
-  SecretNotFoundError,
-  type BrokerParts,
-  type PartsDeps,
-  type PreparedWrite,
-  type SecretStore,
-} from './store.js';
+import { ChainMovedError, SecretNotFoundError, type PreparedWrite, type SecretStore } from './store.js';
 
 /** How long set()/delete() wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 20_000;
@@ -78,7 +70,6 @@ const defaultLockDeps: LockDeps = {
 export class FileStore implements SecretStore {
   readonly kind = 'file' as const;
   readonly where = 'file';
-  readonly shared = false;
   readonly path: string;
   readonly #passphrase: PassphraseSource;
   readonly #lockDeps: LockDeps;
@@ -168,10 +159,6 @@ export class FileStore implements SecretStore {
           return true;
         }),
     };
-  }
-
-  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
-    return localParts(profile, provider, deps);
   }
 
   // --- reading -------------------------------------------------------------------------------------

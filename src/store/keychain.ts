@@ -16,16 +16,8 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StoreError } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
-import { localParts } from '../core/local-parts.js';
 import { FALLBACK, firstLine, KeychainHelper, type HelperReply, type KeytarOp } from './keychain-helper.js';
-import {
-  plainPreparedWrite,
-  SecretNotFoundError,
-  type BrokerParts,
-  type PartsDeps,
-  type PreparedWrite,
-  type SecretStore,
-} from './store.js';
+import { plainPreparedWrite, SecretNotFoundError, type PreparedWrite, type SecretStore } from './store.js';
 
 export const KEYCHAIN_SERVICE = 'tokens';
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 10_000;
@@ -45,7 +37,6 @@ export interface KeychainStoreOptions {
 export class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const;
   readonly where = 'keychain';
-  readonly shared = false;
   readonly #timeoutMs: number;
   readonly #service: string;
   readonly #env: Env;
@@ -103,10 +94,6 @@ export class KeychainStore implements SecretStore {
   async prepareWrite(key: string): Promise<PreparedWrite> {
     await this.check();
     return plainPreparedWrite(this, key);
-  }
-
-  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
-    return localParts(profile, provider, deps);
   }
 
   /** Where keytar is, resolved from this module's location (the package root's node_modules). */

@@ -1,9 +1,6 @@
-import { localParts } from '../core/local-parts.js';
 import {
   plainPreparedWrite,
   SecretNotFoundError,
-  type BrokerParts,
-  type PartsDeps,
   type PreparedWrite,
   type SecretStore,
   type StoreKind,
@@ -16,7 +13,6 @@ import {
 export class MemoryStore implements SecretStore {
   readonly where = 'memory';
   constructor(readonly kind: StoreKind = 'memory') {}
-  readonly shared = false;
   readonly #items = new Map<string, string>();
 
   async check(): Promise<void> {}
@@ -41,9 +37,5 @@ export class MemoryStore implements SecretStore {
 
   prepareWrite(key: string): Promise<PreparedWrite> {
     return plainPreparedWrite(this, key);
-  }
-
-  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
-    return localParts(profile, provider, deps);
   }
 }

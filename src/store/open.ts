@@ -1,11 +1,13 @@
-// Picks the secret store named by TOKENS_STORE. Only the chosen backend's module is loaded.
+// Opens the store named by TOKENS_STORE: its secrets, and their coordination (coordination.ts).
+// Only the chosen backend's module is loaded.
 
 import { readEnv, TOKENS_KEYCHAIN_TIMEOUT, TOKENS_LOCK_TIMEOUT } from '../core/env.js';
 import type { IO } from '../core/runtime.js';
 import type { Env, Paths } from '../core/paths.js';
 import type { EarlyStore } from './early-start.js';
 import { secretsFilePath, storeKindFromEnv } from './locations.js';
-import type { SecretStore } from './store.js';
+import { storeOf } from './coordination.js';
+import type { Store } from './store.js';
 
 /**
  * Opens the store TOKENS_STORE names. `childEnv` is the environment a helper process may see (the
@@ -19,7 +21,7 @@ export async function openStore(
   childEnv: Env,
   early: EarlyStore = {},
   io?: IO,
-): Promise<SecretStore> {
+): Promise<Store> {
   const kind = storeKindFromEnv(env);
   if (kind === 'redis') {
     const [{ RedisStore }, { redisSettings }, { passphraseFromEnvironment }] = await Promise.all([
@@ -27,28 +29,33 @@ export async function openStore(
       import('./redis-env.js'),
       import('./passphrase.js'),
     ]);
-    return new RedisStore({
+    const redis = new RedisStore({
       ...redisSettings(env),
       passphrase: passphraseFromEnvironment(env, kind, io),
       waitMs: readEnv(env, TOKENS_LOCK_TIMEOUT),
     });
+    return storeOf(redis, redis);
   }
   if (kind === 'file') {
     const [{ FileStore }, { passphraseFromEnvironment }] = await Promise.all([
       import('./file.js'),
       import('./passphrase.js'),
     ]);
-    return new FileStore({
-      path: secretsFilePath(env, paths),
-      passphrase: passphraseFromEnvironment(env, kind, io),
-      privateRoot: paths.dataDir,
-      ...(early.fileKeys ? { keys: early.fileKeys } : {}),
-    });
+    return storeOf(
+      new FileStore({
+        path: secretsFilePath(env, paths),
+        passphrase: passphraseFromEnvironment(env, kind, io),
+        privateRoot: paths.dataDir,
+        ...(early.fileKeys ? { keys: early.fileKeys } : {}),
+      }),
+    );
   }
   const { KeychainStore } = await import('./keychain.js');
-  return new KeychainStore({
-    env: childEnv,
-    timeoutMs: readEnv(env, TOKENS_KEYCHAIN_TIMEOUT),
-    ...(early.keychainHelper ? { helper: early.keychainHelper } : {}),
-  });
+  return storeOf(
+    new KeychainStore({
+      env: childEnv,
+      timeoutMs: readEnv(env, TOKENS_KEYCHAIN_TIMEOUT),
+      ...(early.keychainHelper ? { helper: early.keychainHelper } : {}),
+    }),
+  );
 }

@@ -43,15 +43,15 @@ import {
   ChainMovedError,
   SecretNotFoundError,
   asRecordedFailure,
-  type BrokerParts,
-  type PartsDeps,
+  type CoordinationDeps,
   type PreparedWrite,
   type RefreshLock,
   type SecretStore,
+  type SharedBackend,
+  type SharedCoordination,
 } from './store.js';
 import type { RedisSettings } from './redis-env.js';
 import { asPassphraseSource, type PassphraseOption, type PassphraseSource } from './passphrase.js';
-import { localParts } from '../core/local-parts.js';
 import { sanitizeProviderText } from '../core/untrusted-text.js';
 import type { ProviderSettings } from '../core/model.js';
 
@@ -84,9 +84,8 @@ export interface RedisStoreOptions extends RedisSettings {
   waitMs?: number;
 }
 
-export class RedisStore implements SecretStore {
+export class RedisStore implements SecretStore, SharedBackend {
   readonly kind = 'redis' as const;
-  readonly shared = true;
   readonly where: string;
   readonly #options: RedisStoreOptions;
   readonly #passphrase: PassphraseSource;
@@ -153,7 +152,8 @@ export class RedisStore implements SecretStore {
     };
   }
 
-  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts {
+  /** The lease, shared token cache, settings, failure board and login generation of one profile and provider. */
+  coordination(profile: string, provider: string, deps: CoordinationDeps): SharedCoordination {
     const key = `${profile}/${provider}`;
     const sealedValue = (role: string, ttlMs?: (text: string) => number | undefined) => {
       const name = this.#name(key, role);
@@ -223,7 +223,6 @@ export class RedisStore implements SecretStore {
           await this.#call((c) => c.del(loginName));
         },
       },
-      lock: localParts(profile, provider, deps).lock,
       sharedLock: this.#lease(key, deps),
     };
   }
@@ -252,7 +251,7 @@ export class RedisStore implements SecretStore {
 
   // --- the lease -----------------------------------------------------------------------------------
 
-  #lease(key: string, deps: PartsDeps): RefreshLock {
+  #lease(key: string, deps: CoordinationDeps): RefreshLock {
     const lease = this.#name(key, 'lease');
     const channel = this.#name(key, 'released');
     const address = this.#options.address;
@@ -303,7 +302,7 @@ export class RedisStore implements SecretStore {
     owner: string,
     what: string,
     waitMs: number,
-    deps: PartsDeps,
+    deps: CoordinationDeps,
   ): Promise<void> {
     const deadline = deps.now() + waitMs;
     let subscriber: RedisClient | undefined;

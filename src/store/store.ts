@@ -1,9 +1,10 @@
-// The one small interface every secret backend implements (after 99designs/keyring), and the pieces
-// a backend lends the broker beside its secrets: a shared token cache (when machines share one), a
-// refresh lock, a board where a failure is left for the processes waiting on that lock, and shared
-// settings. The broker's order is written once (src/core/broker.ts); a backend supplies what it has:
-// the file and keychain stores a file lock and a failure file on this machine (src/core/local-parts.ts),
-// Redis a shared cache, a lease and shared settings on the server (src/store/redis.ts).
+// The store contract, in two parts. Secrets: the one small interface every backend implements
+// (after 99designs/keyring): read, write, delete, list, and a write prepared before a refresh token
+// is spent. Coordination: what the broker, login and logout hold and share beside the secrets for
+// one profile and provider (a refresh lock, a failure board; among machines also a lease, a token
+// cache, settings and the login generation). This machine's pieces (files and locks in the state
+// dir) are made in one place (coordination.ts); a store shared among machines (Redis) lends its own
+// (SharedBackend), and open.ts hands the broker both (Store).
 // Keys are opaque strings chosen by the broker (`<profile>/<provider>`); values are opaque strings.
 import type { Paths } from '../core/paths.js';
 import type { LockDeps } from '../core/lock.js';
@@ -15,14 +16,11 @@ export type { UserStoreKind } from '../core/model.js';
 /** `memory` is for unit tests only. */
 export type StoreKind = UserStoreKind | 'memory';
 
+/** The secrets of a backend: keychain.ts, file.ts, redis.ts, memory.ts (tests). */
 export interface SecretStore {
   readonly kind: StoreKind;
   /** For people (status, messages): 'keychain', 'file', 'redis (HOST:PORT)'. Never a secret. */
   readonly where: string;
-  /** True when other machines use the same store: a login or logout here is one for all of them. */
-  readonly shared: boolean;
-  /** What `status` should warn about (a server that keeps nothing across a restart); none by default. */
-  warnings?(): Promise<string[]>;
   /** Throws when the backend cannot be used at all (no keychain, wrong passphrase). Cheap to call twice. */
   check(): Promise<void>;
   /** Throws SecretNotFoundError when the key is absent. */
@@ -40,8 +38,6 @@ export interface SecretStore {
    * Keychain: reachable and unlocked (check()). Redis: the value's version, for compare-and-set.
    */
   prepareWrite(key: string): Promise<PreparedWrite>;
-  /** The broker's other pieces for one profile and provider. */
-  parts(profile: string, provider: string, deps: PartsDeps): BrokerParts;
 }
 
 /** The value as read under the lock, and the write that may replace it. */
@@ -54,25 +50,46 @@ export interface PreparedWrite {
   commit(value: string): Promise<void>;
 }
 
-/** What a backend's parts use of the process: its paths, clock, sleep, jitter and debug lines. */
-export type PartsDeps = LockDeps & { paths: Paths };
+/** What an opened store gives its users (src/store/open.ts): the secrets, and the coordination beside them. */
+export interface Store {
+  readonly secrets: SecretStore;
+  /** True when other machines use the same store: a login or logout here is one for all of them. */
+  readonly shared: boolean;
+  /** The coordination of one profile and provider. */
+  coordination(profile: string, provider: string, deps: CoordinationDeps): Coordination;
+  /** What `status` should warn about (a server that keeps nothing across a restart); none for a local store. */
+  warnings(): Promise<string[]>;
+}
 
-export interface BrokerParts {
+/** What coordination uses of the process: its paths, clock, sleep, jitter and debug lines. */
+export type CoordinationDeps = LockDeps & { paths: Paths };
+
+/** What the broker, login and logout hold and share beside the secrets, for one profile and provider. */
+export interface Coordination {
+  /** Mutual exclusion for refresh, login and logout of this profile and provider on this machine. */
+  readonly lock: RefreshLock;
+  /** Where a failure is left for the other processes waiting on the same lock (see broker.ts). */
+  readonly failures: FailureBoard;
   /** The access-token cache every machine shares; absent for a store that lives on one machine. */
   readonly sharedCache?: TokenCache;
   /** Settings every machine shares (one login serves all); absent when config.json is the only source. */
   readonly sharedSettings?: SettingsShare;
-  /** Mutual exclusion for refresh, login and logout of this profile and provider on this machine. */
-  readonly lock: RefreshLock;
-  /** The same among machines, taken inside `lock`; absent for a store that lives on one machine. */
+  /** The same as `lock` among machines, taken inside it; absent for a store that lives on one machine. */
   readonly sharedLock?: RefreshLock;
-  /** Where a failure is left for the other processes waiting on the same lock (see broker.ts). */
-  readonly failures: FailureBoard;
   /**
    * The generation of the shared login, which every machine's local cache entry records and is used
    * only while it is current; absent for a store that lives on one machine.
    */
   readonly login?: LoginGeneration;
+}
+
+/** What a store shared among machines lends for one profile and provider: all but this machine's lock. */
+export type SharedCoordination = Required<Omit<Coordination, 'lock'>>;
+
+/** A backend that machines share (Redis): its coordination, in place of this machine's board, and its warnings. */
+export interface SharedBackend {
+  coordination(profile: string, provider: string, deps: CoordinationDeps): SharedCoordination;
+  warnings(): Promise<string[]>;
 }
 
 export interface LoginGeneration {
@@ -168,7 +185,7 @@ export class ChainMovedError extends Error {
   }
 }
 
-/** Runs `fn` holding the parts' local lock and, inside it, the shared one (login, logout). */
-export function runLocked<T>(parts: BrokerParts, what: string, fn: () => Promise<T>): Promise<T> {
-  return parts.lock.run(what, () => (parts.sharedLock ? parts.sharedLock.run(what, fn) : fn()));
+/** Runs `fn` holding this machine's lock and, inside it, the shared one (login, logout). */
+export function runLocked<T>(coordination: Coordination, what: string, fn: () => Promise<T>): Promise<T> {
+  return coordination.lock.run(what, () => (coordination.sharedLock ? coordination.sharedLock.run(what, fn) : fn()));
 }

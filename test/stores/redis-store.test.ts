@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTokensError } from '../../src/core/errors.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { redisSettings } from '../../src/store/redis-env.js';
-import { ChainMovedError, type PartsDeps } from '../../src/store/store.js';
+import { ChainMovedError, type CoordinationDeps } from '../../src/store/store.js';
 import { RedisServer, startErrorRedis } from '../support/redis.js';
 import { freePort, random } from '../support/worlds.js';
 
@@ -28,7 +28,7 @@ function store(env: Record<string, string> = {}, passphrase = PASS): RedisStore 
   });
 }
 
-const deps: PartsDeps = {
+const deps: CoordinationDeps = {
   env: {},
   now: () => Date.now(),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -43,11 +43,11 @@ describe('RedisStore', () => {
     const secret = random('rt_');
     const token = random('at_');
     await s.set('default/chartmetric', JSON.stringify({ refresh_token: secret }));
-    const parts = s.parts('default', 'chartmetric', deps);
-    await parts.sharedCache!.write({ access_token: token, token_type: 'Bearer', expires_at: Date.now() + 60_000 });
-    await parts.sharedSettings!.write({ mode: 'refresh_token', store: 'redis' });
+    const shared = s.coordination('default', 'chartmetric', deps);
+    await shared.sharedCache.write({ access_token: token, token_type: 'Bearer', expires_at: Date.now() + 60_000 });
+    await shared.sharedSettings.write({ mode: 'refresh_token', store: 'redis' });
     expect(JSON.parse(await s.get('default/chartmetric'))).toEqual({ refresh_token: secret });
-    expect((await parts.sharedCache!.read())?.access_token).toBe(token);
+    expect((await shared.sharedCache.read())?.access_token).toBe(token);
     expect(await s.list()).toEqual(['default/chartmetric']);
 
     const dump = await redis.dump();
@@ -72,7 +72,7 @@ describe('RedisStore', () => {
 
     // A value moved to another key does not open there.
     await c.set('team-a:default:soundcloud:token', (await c.get('team-a:default:chartmetric:token'))!);
-    await expect(s.parts('default', 'soundcloud', deps).sharedCache!.read()).rejects.toMatchObject({
+    await expect(s.coordination('default', 'soundcloud', deps).sharedCache.read()).rejects.toMatchObject({
       exitCode: 6,
       message: expect.stringContaining('cannot decrypt'),
     });
@@ -127,16 +127,18 @@ describe('RedisStore', () => {
     const s = store();
     const events: string[] = [];
     let releaseFirst!: () => void;
-    const first = s.parts('default', 'chartmetric', deps).sharedLock!.run('x', async (held) => {
+    const first = s.coordination('default', 'chartmetric', deps).sharedLock.run('x', async (held) => {
       events.push('first in');
       await new Promise<void>((r) => (releaseFirst = r));
       expect(await held.stillHeld()).toBe(true);
       events.push('first out');
     });
     while (events.length === 0) await new Promise((r) => setTimeout(r, 10));
-    const second = store().parts('default', 'chartmetric', deps); // another prefix: independent
-    await second.sharedLock!.run('y', async () => events.push('other prefix'));
-    const same = s.parts('default', 'chartmetric', deps).sharedLock!.run('x', async () => events.push('second in'));
+    const second = store().coordination('default', 'chartmetric', deps); // another prefix: independent
+    await second.sharedLock.run('y', async () => events.push('other prefix'));
+    const same = s
+      .coordination('default', 'chartmetric', deps)
+      .sharedLock.run('x', async () => events.push('second in'));
     await new Promise((r) => setTimeout(r, 300));
     releaseFirst();
     await Promise.all([first, same]);
@@ -144,7 +146,7 @@ describe('RedisStore', () => {
 
     // A holder whose lease ran out (here: cut short from outside) is told so.
     const c = redis.client();
-    await s.parts('default', 'soundcharts', deps).sharedLock!.run('z', async (held) => {
+    await s.coordination('default', 'soundcharts', deps).sharedLock.run('z', async (held) => {
       const [name] = await c.keys('*:default:soundcharts:lease');
       await c.pexpire(name!, 1);
       await new Promise((r) => setTimeout(r, 20));

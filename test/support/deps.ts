@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { storeOf } from '../../src/store/coordination.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { childEnvironment, PROVIDERS } from '../../src/providers/registry.js';
@@ -41,7 +42,7 @@ export function testDeps(overrides: Partial<Deps> & { env?: Record<string, strin
       clock.now += ms;
     },
     random: () => 0.5,
-    openStore: async () => store,
+    openStore: async () => storeOf(store),
     debug: () => undefined,
     ...overrides,
     store,

@@ -7,8 +7,10 @@ import { updateSettings } from '../../src/core/config.js';
 import { chartmetric } from '../../src/providers/chartmetric/index.js';
 import { soundcharts } from '../../src/providers/soundcharts/index.js';
 import { soundcloud } from '../../src/providers/soundcloud/index.js';
-import { json, noAnswer, scriptedFetch, testDeps } from '../support/deps.js';
+import { storeOf } from '../../src/store/coordination.js';
+import { json, noAnswer, scriptedFetch, testDeps, type TestDeps } from '../support/deps.js';
 import type { AccessToken } from '../../src/core/model.js';
+import type { Coordination } from '../../src/store/store.js';
 
 const get = { minTtlSeconds: 60, forceRefresh: false };
 
@@ -189,18 +191,22 @@ describe('TokenBroker: a SoundCloud refresh whose fate is unknown', () => {
   );
 });
 
+/** Gives the memory store's coordination the pieces of `extra` (as a shared store's), beside this machine's. */
+function coordinateWith(deps: TestDeps, extra: Partial<Coordination>): void {
+  const opened = storeOf(deps.store);
+  deps.openStore = async () => ({
+    ...opened,
+    coordination: (profile, provider, d) => ({ ...opened.coordination(profile, provider, d), ...extra }),
+  });
+}
+
 /**
  * Gives the store a shared lock (as Redis's lease) that always lets itself be taken and, while held,
  * is still held as long as `held(n)` says, n counting the holdings from 1.
  */
-function sharedLockHeldWhile(
-  deps: Awaited<ReturnType<typeof chartmetricDeps>>['deps'],
-  held: (holding: number) => boolean,
-) {
+function sharedLockHeldWhile(deps: TestDeps, held: (holding: number) => boolean) {
   const lock = { holdings: 0 };
-  const parts = deps.store.parts.bind(deps.store);
-  deps.store.parts = (profile, provider, d) => ({
-    ...parts(profile, provider, d),
+  coordinateWith(deps, {
     sharedLock: {
       run: async (_what, fn) => {
         const holding = ++lock.holdings;
@@ -211,7 +217,7 @@ function sharedLockHeldWhile(
   return lock;
 }
 
-describe('TokenBroker and its store parts', () => {
+describe('TokenBroker and its store coordination', () => {
   it('a lock found lost right before sending: nothing is sent, the lock is taken again, and after 3 tries exit 6 saying so', async () => {
     const { deps, calls } = await chartmetricDeps([json(200, { token: 'never', expires_in: 3600 })]);
     const lock = sharedLockHeldWhile(deps, () => false);
@@ -259,9 +265,7 @@ describe('TokenBroker and its store parts', () => {
       token_type: 'bearer',
       expires_at: deps.clock.now + 3_600_000,
     };
-    const parts = deps.store.parts.bind(deps.store);
-    deps.store.parts = (profile, provider, d) => ({
-      ...parts(profile, provider, d),
+    coordinateWith(deps, {
       sharedCache: {
         read: async () => shared,
         write: async (t) => {

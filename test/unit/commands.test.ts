@@ -13,6 +13,7 @@ import { loadConfig, settingsFor, updateSettings } from '../../src/core/config.j
 import { isTokensError } from '../../src/core/errors.js';
 import { PROVIDERS } from '../../src/providers/registry.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { storeOf } from '../../src/store/coordination.js';
 import { json, scriptedFetch, testDeps, type TestDeps } from '../support/deps.js';
 
 const [soundcloud, chartmetric, soundcharts] = PROVIDERS;
@@ -152,7 +153,7 @@ describe('runLogin', () => {
     const deps = testDeps({
       fetch,
       env: { TOKENS_CHARTMETRIC_REFRESH_TOKEN: REFRESH },
-      openStore: async () => keychain,
+      openStore: async () => storeOf(keychain),
     });
     expect(await runLogin({ provider: chartmetric, profile: 'work', flags: {} }, deps)).toBe(0);
     expect(calls).toHaveLength(1);
@@ -171,7 +172,7 @@ describe('runLogin', () => {
     const deps = testDeps({
       fetch: scriptedFetch([json(401, { error: 'invalid_grant' })]).fetch,
       env: { TOKENS_CHARTMETRIC_REFRESH_TOKEN: REFRESH },
-      openStore: async () => keychain,
+      openStore: async () => storeOf(keychain),
     });
     expect(await exitOf(runLogin({ provider: chartmetric, profile: 'default', flags: {} }, deps))).toBe(4);
     expect(await keychain.list()).toEqual([]);

@@ -402,23 +402,21 @@ describe('openStore', () => {
   });
 
   it('opens the file store at TOKENS_STORE_FILE or under the data dir', async () => {
-    const atDefault = await openStore({ TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASS }, paths, {});
+    const atDefault = (await openStore({ TOKENS_STORE: 'file', TOKENS_PASSPHRASE: PASS }, paths, {})).secrets;
     expect(atDefault.kind).toBe('file');
     expect((atDefault as FileStore).path).toBe('/home/someone/.local/share/tokens/secrets.enc');
-    const explicit = await openStore(
-      { TOKENS_STORE: 'file', TOKENS_STORE_FILE: file, TOKENS_PASSPHRASE: PASS },
-      paths,
-      {},
-    );
+    const explicit = (
+      await openStore({ TOKENS_STORE: 'file', TOKENS_STORE_FILE: file, TOKENS_PASSPHRASE: PASS }, paths, {})
+    ).secrets;
     await explicit.set('a', 'b');
     expect(await store().get('a')).toBe('b');
-    const noPass = await openStore({ TOKENS_STORE: 'file', TOKENS_STORE_FILE: file }, paths, {});
+    const noPass = (await openStore({ TOKENS_STORE: 'file', TOKENS_STORE_FILE: file }, paths, {})).secrets;
     await expectStoreError(noPass.check(), /TOKENS_PASSPHRASE/);
   });
 
   it('opens the keychain store by default, lazily, and validates TOKENS_KEYCHAIN_TIMEOUT', async () => {
-    expect((await openStore({}, paths, {})).kind).toBe('keychain');
-    expect((await openStore({ TOKENS_KEYCHAIN_TIMEOUT: '2.5' }, paths, {})).kind).toBe('keychain');
+    expect((await openStore({}, paths, {})).secrets.kind).toBe('keychain');
+    expect((await openStore({ TOKENS_KEYCHAIN_TIMEOUT: '2.5' }, paths, {})).secrets.kind).toBe('keychain');
     await expect(openStore({ TOKENS_KEYCHAIN_TIMEOUT: 'soon' }, paths, {})).rejects.toBeInstanceOf(UsageError);
     await expect(openStore({ TOKENS_KEYCHAIN_TIMEOUT: '0' }, paths, {})).rejects.toBeInstanceOf(UsageError);
   });

@@ -17,7 +17,7 @@ describe('layers of src/', () => {
 
   it('type imports and import() are seen', () => {
     const graph = (importGraph as (src: string) => Graph)(join(import.meta.dirname, '..', '..', 'src'));
-    // deps.ts imports SecretStore as a type only; commands.ts loads each run function with import().
+    // deps.ts imports Store as a type only; commands.ts loads each run function with import().
     expect(graph.get('core/deps')).toContain('store/store');
     expect(graph.get('cli/commands')).toContain('commands/api');
   });
