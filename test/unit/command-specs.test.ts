@@ -109,6 +109,43 @@ describe('a command from its spec alone', () => {
   });
 });
 
+/** A valid command line for a spec: a sample for each argument, and exec's command after `--`. */
+function sampleLine(spec: AnyCommandSpec): { own: string[]; after: string[] } {
+  const own: string[] = [];
+  const after: string[] = [];
+  for (const { name } of spec.arguments) {
+    if (name.includes('...')) after.push('--', 'true');
+    else if (name.includes('provider')) own.push('chartmetric');
+    else if (name.includes('shell')) own.push('bash');
+    else own.push('/x');
+  }
+  return { own, after };
+}
+
+describe('every command, with the global options', () => {
+  const visible = commandSpecs(PROVIDERS).filter((spec) => !spec.hidden);
+  it.each(
+    visible.flatMap((spec) => {
+      const { own, after } = sampleLine(spec);
+      const rows: Array<[string, string[], Record<string, string>, string]> = [
+        [spec.name, [spec.name, ...own, ...after], {}, 'default'],
+        [spec.name, ['--profile', 'before', spec.name, ...own, ...after], { TOKENS_PROFILE: 'env' }, 'before'],
+        [spec.name, [spec.name, ...own, '--profile', 'after', ...after], { TOKENS_PROFILE: 'env' }, 'after'],
+        [spec.name, ['--profile', 'before', spec.name, ...own, '--profile', 'after', ...after], {}, 'after'],
+        [spec.name, [spec.name, ...own, ...after], { TOKENS_PROFILE: 'env' }, 'env'],
+      ];
+      return rows;
+    }),
+  )('%s: %j (env %j) runs with profile %s', async (name, argv, env, expected) => {
+    const parsed = await fullProgramParse(argv, env);
+    expect(parsed.command).toBe(name);
+    // completion prints a script and has no profile of its own; the rest run with the one resolved.
+    if (name !== 'completion') expect((parsed.options as { profile?: string }).profile).toBe(expected);
+    const plan = planFastPath(argv, env);
+    if (plan?.command === 'warm') expect(plan.options).toEqual(parsed.options);
+  });
+});
+
 describe('the specs', () => {
   it('name each option by the key Commander gives it', () => {
     for (const spec of [...commandSpecs(PROVIDERS), echo])
