@@ -171,6 +171,13 @@ async function newHome(name) {
 
 const cachePath = (home, provider) => join(home, '.cache/tokens/default', `${provider}.json`);
 
+/** Marks the cached entry's shared login as confirmed by the Redis store now (a made-up generation). */
+async function confirmSharedLogin(home, provider) {
+  const entry = JSON.parse(await readFile(cachePath(home, provider), 'utf8'));
+  const confirmed = { ...entry, login: 'b'.repeat(32), login_checked_at: Date.now() };
+  await writeFile(cachePath(home, provider), `${JSON.stringify(confirmed)}\n`, { mode: 0o600 });
+}
+
 /** Rewrites the cached token with another expiry (as the process that cached it would have). */
 async function setExpiry(home, provider, expiresAt) {
   const token = JSON.parse(await readFile(cachePath(home, provider), 'utf8'));
@@ -381,9 +388,12 @@ async function startupRows() {
   const scenarios = [
     { name: 'warm get chartmetric', cmd: tokens(env, 'get', 'chartmetric'), target: TARGETS.warmGet, rss: true },
     // The Redis store, pointed at a port where nothing listens: the warm get must not contact it (if
-    // it did, it would fail, and so would the bench).
+    // it did, it would fail, and so would the bench). Its entry carries a shared login the store
+    // confirmed just now, as the full program records it (src/core/cache.ts, LOGIN_CHECK_MS): the
+    // confirmation is renewed before the row, so the whole row runs inside the window.
     {
       name: 'warm get chartmetric (redis store)',
+      prepare: () => confirmSharedLogin(home, 'chartmetric'),
       cmd: tokens(
         { ...env, TOKENS_STORE: 'redis', TOKENS_REDIS_URL: 'redis://:bench@127.0.0.1:9' },
         'get',
@@ -423,6 +433,7 @@ async function startupRows() {
     addRow('exec -- true (2 configured providers), wall', wall.a, wall.b, spawnFloor.label, undefined);
   }
   for (const s of scenarios.filter((x) => wanted('startup') || wanted(x.name))) {
+    await s.prepare?.();
     process.stderr.write(`measuring ${s.cmd.label} vs node -e 0 …\n`);
     const wall = await alternate(
       () => wallRun(s.cmd),

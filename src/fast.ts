@@ -13,7 +13,7 @@
 // it; exec replaces the process with its command: src/commands/replace-process.ts).
 // test/cli/fast-path.test.ts runs calls both ways and compares; test/cli/warm-path.test.ts checks
 // what dist/fast.cjs contains and what a warm call loads.
-import { commandSpecs } from './cli/commands.js';
+import { commandSpec } from './cli/commands.js';
 import { scanCommandLine } from './cli/scan.js';
 import { checkEnv, TOKENS_DEBUG, TOKENS_NO_FAST_PATH } from './core/env.js';
 import { writeOut } from './core/sync-output.js';
@@ -34,6 +34,12 @@ export type FastPlan =
   /** A command with a warm answer, and the options its run function would get from the full program. */
   | { command: 'warm'; spec: AnyCommandSpec; options: unknown };
 
+/** Finds a command's spec by name: only the one asked for is made (commands.ts), unless a list is given. */
+const specFinder =
+  (specs?: readonly AnyCommandSpec[]) =>
+  (name: string): AnyCommandSpec | undefined =>
+    specs ? specs.find((spec) => spec.name === name) : commandSpec(name, PROVIDERS);
+
 /**
  * What the fast path would do with these arguments, or undefined when they are the full program's
  * business. Pure: no I/O. A value the full program would reject (unknown provider, bad format, bad
@@ -52,7 +58,7 @@ export function planFastPath(
   try {
     // A bad TOKENS_* value is the full program's usage error.
     checkEnv(env, allVariables());
-    const scanned = scanCommandLine(argv, specs ?? commandSpecs(PROVIDERS), PROVIDERS, env);
+    const scanned = scanCommandLine(argv, specFinder(specs), PROVIDERS, env);
     if (!scanned?.spec.warm || scanned.parsed.verbose) return undefined;
     return { command: 'warm', spec: scanned.spec, options: scanned.spec.toOptions(scanned.parsed) };
   } catch {
@@ -133,7 +139,7 @@ function refuseInspectorSignal(): void {
  */
 function mayReadSecrets(argv: readonly string[], env: Env): boolean {
   try {
-    return scanCommandLine(argv, commandSpecs(PROVIDERS), PROVIDERS, env)?.spec.readsSecrets === true;
+    return scanCommandLine(argv, specFinder(), PROVIDERS, env)?.spec.readsSecrets === true;
   } catch {
     return false;
   }

@@ -11,7 +11,14 @@ import { parseProvider, parseSeconds, parseWholeNumber } from './parse.js';
 import { warmExec } from '../warm/exec.js';
 import { warmGet } from '../warm/get.js';
 import { warmStatus } from '../warm/status.js';
-import { optionKey, type AnyCommandSpec, type CommandSpec, type OptionSpec, type Parsed } from './spec.js';
+import {
+  optionKey,
+  type AnyCommandSpec,
+  type ArgumentSpec,
+  type CommandSpec,
+  type OptionSpec,
+  type Parsed,
+} from './spec.js';
 import type { ApiOptions } from '../commands/api.js';
 import type { ExecOptions } from '../commands/exec.js';
 import type { GetOptions } from '../commands/get.js';
@@ -29,8 +36,11 @@ export const SHELL_GROUP = 'Shell:';
 
 export { COMPLETE_COMMAND };
 
+/** A spec without its name (its key in COMMANDS). */
+type Unnamed = Omit<AnyCommandSpec, 'name'>;
+
 /** A spec, its options type checked against its run function's, in the list of any. */
-const command = <Options>(spec: CommandSpec<Options>): AnyCommandSpec => spec;
+const command = <Options>(spec: Omit<CommandSpec<Options>, 'name'>): Unnamed => spec;
 
 /** "a, b and c". */
 export const listInWords = (items: readonly string[]) =>
@@ -69,25 +79,44 @@ function loginFlags(parsed: Parsed): LoginFlags {
 /** The one argument at `index`, as given. */
 const arg = (parsed: Parsed, index: number) => parsed.args[index] as string;
 
-export function commandSpecs(providers: readonly ProviderDescriptor[]): AnyCommandSpec[] {
-  const providerIds = providers.map((p) => p.id);
-  const provider = (parsed: Parsed, index = 0) => parseProvider(arg(parsed, index), providers);
-  const providerArgument = (name: string) => ({
-    name,
-    help: providerIds.join('|'),
-    completes: { kind: 'values', values: providerIds } as const,
-  });
-  const providersOption = (help: string): OptionSpec => ({
-    flags: '--provider <provider>',
-    help,
-    repeatable: true,
-    default: { value: [], shown: 'all configured' },
-    completes: { kind: 'values', values: providerIds },
-  });
+/** What each command's spec is made with: the registry, and the pieces the specs share. */
+interface Kit {
+  providers: readonly ProviderDescriptor[];
+  providerIds: string[];
+  /** The provider named by the argument at `index`. */
+  provider: (parsed: Parsed, index?: number) => ProviderDescriptor;
+  providerArgument: (name: string) => ArgumentSpec;
+  providersOption: (help: string) => OptionSpec;
+}
 
-  return [
+function kitFor(providers: readonly ProviderDescriptor[]): Kit {
+  const providerIds = providers.map((p) => p.id);
+  return {
+    providers,
+    providerIds,
+    provider: (parsed, index = 0) => parseProvider(arg(parsed, index), providers),
+    providerArgument: (name) => ({
+      name,
+      help: providerIds.join('|'),
+      completes: { kind: 'values', values: providerIds },
+    }),
+    providersOption: (help) => ({
+      flags: '--provider <provider>',
+      help,
+      repeatable: true,
+      default: { value: [], shown: 'all configured' },
+      completes: { kind: 'values', values: providerIds },
+    }),
+  };
+}
+
+/**
+ * Every command, by name, in the order the help lists them: each spec is made on its own, so the
+ * fast path makes (and Node compiles) only the one it was asked for.
+ */
+const COMMANDS: Record<string, (kit: Kit) => Unnamed> = {
+  login: ({ providers, provider, providerArgument }) =>
     command<LoginOptions>({
-      name: 'login',
       group: 'Credentials:',
       help: () => ({
         summary: 'store credentials for a provider (browser login for SoundCloud)',
@@ -114,9 +143,8 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
       toOptions: (parsed) => ({ provider: provider(parsed), profile: parsed.profile, flags: loginFlags(parsed) }),
       run: async (options, deps) => (await import('../commands/login.js')).runLogin(options, deps),
     }),
-
+  get: ({ provider, providerArgument }) =>
     command<GetOptions>({
-      name: 'get',
       group: 'Tokens:',
       help: () => ({
         summary: 'print a valid access token',
@@ -153,9 +181,8 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
       warm: warmGet,
       warmIsQuick: true,
     }),
-
+  exec: ({ providers, providersOption }) =>
     command<ExecOptions>({
-      name: 'exec',
       group: 'Tokens:',
       help: () => ({
         summary: 'run a command with fresh tokens in its environment',
@@ -219,9 +246,8 @@ that code).`,
       run: async (options, deps) => (await import('../commands/exec.js')).runExec(options, deps),
       warm: warmExec,
     }),
-
+  api: ({ providers, provider, providerArgument }) =>
     command<ApiOptions>({
-      name: 'api',
       group: 'Tokens:',
       help: () => ({
         summary: 'make an authenticated request to a provider API',
@@ -315,9 +341,8 @@ stderr, exit 8.`,
       },
       run: async (options, deps) => (await import('../commands/api.js')).runApi(options, deps),
     }),
-
+  serve: ({ providers, providersOption }) =>
     command<ServeOptions>({
-      name: 'serve',
       group: 'Tokens:',
       help: () => ({
         summary: 'serve the provider APIs on loopback with fresh credentials added',
@@ -371,9 +396,8 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
       },
       run: async (options, deps) => (await import('../commands/serve.js')).runServe(options, deps),
     }),
-
+  status: ({ provider, providerArgument }) =>
     command<StatusOptions>({
-      name: 'status',
       group: 'Credentials:',
       help: () => ({
         summary: 'show what is configured and when tokens expire',
@@ -397,9 +421,8 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
       run: async (options, deps) => (await import('../commands/status.js')).runStatus(options, deps),
       warm: warmStatus,
     }),
-
+  logout: ({ provider, providerArgument }) =>
     command<LogoutOptions>({
-      name: 'logout',
       group: 'Credentials:',
       help: () => ({
         summary: "remove a provider's credentials (SoundCloud: sign out first)",
@@ -414,9 +437,8 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
       toOptions: (parsed) => ({ provider: provider(parsed), profile: parsed.profile }),
       run: async (options, deps) => (await import('../commands/logout.js')).runLogout(options, deps),
     }),
-
+  completion: (_kit) =>
     command<CompletionOptions>({
-      name: 'completion',
       group: SHELL_GROUP,
       help: () => ({
         summary: 'print a shell completion script',
@@ -439,16 +461,26 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
       },
       run: async (options, deps) => (await import('./completion.js')).runCompletion(options, deps),
     }),
-
-    // Values for the completion scripts (`tokens __complete profiles`): fast, store-free, and
-    // silent: whatever goes wrong, it prints nothing and exits 0.
+  // Values for the completion scripts (`tokens __complete profiles`): fast, store-free, and
+  // silent: whatever goes wrong, it prints nothing and exits 0.
+  [COMPLETE_COMMAND]: (_kit) =>
     command<CompleteOptions>({
-      name: COMPLETE_COMMAND,
       arguments: [{ name: '[what]', help: '' }],
       options: [],
       hidden: true,
       toOptions: (parsed) => ({ what: (parsed.args[0] as string | undefined) ?? '' }),
       run: async (options, deps) => (await import('./completion.js')).runComplete(options, deps),
     }),
-  ];
+};
+
+/** Every command's spec, in order. */
+export function commandSpecs(providers: readonly ProviderDescriptor[]): AnyCommandSpec[] {
+  const kit = kitFor(providers);
+  return Object.entries(COMMANDS).map(([name, make]) => ({ name, ...make(kit) }));
+}
+
+/** The spec of the command called `name`, or undefined. */
+export function commandSpec(name: string, providers: readonly ProviderDescriptor[]): AnyCommandSpec | undefined {
+  const make = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  return make ? { name, ...make(kitFor(providers)) } : undefined;
 }

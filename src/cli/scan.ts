@@ -24,14 +24,24 @@ interface Given {
   sequence: { key: string; value: string }[];
 }
 
+/** An option with its key and names, worked out once per reading. */
+interface Known {
+  option: OptionSpec;
+  key: string;
+  names: string[];
+}
+
+const know = (options: readonly OptionSpec[]): Known[] =>
+  options.map((option) => ({ option, key: optionKey(option.flags), names: optionNames(option.flags) }));
+
 /** One option at argv[i] (and its value), recorded in `given`; the next index, or undefined if unsure. */
-function readOption(argv: readonly string[], i: number, options: readonly OptionSpec[], given: Given) {
+function readOption(argv: readonly string[], i: number, known: readonly Known[], given: Given) {
   const arg = argv[i]!;
   const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
   const name = eq > 0 ? arg.slice(0, eq) : arg;
-  const option = options.find((o) => optionNames(o.flags).includes(name));
-  if (!option) return undefined;
-  const key = optionKey(option.flags);
+  const found = known.find((k) => k.names.includes(name));
+  if (!found) return undefined;
+  const { option, key } = found;
   const values = given.values.get(key) ?? [];
   given.values.set(key, values);
   if (!takesValue(option)) {
@@ -48,8 +58,8 @@ function readOption(argv: readonly string[], i: number, options: readonly Option
 }
 
 /** The parsed view of what was given, defaults applied as Commander applies them. */
-function parsedFrom(options: readonly OptionSpec[], given: Given) {
-  const specOf = (key: string) => options.filter((o) => optionKey(o.flags) === key);
+function parsedFrom(known: readonly Known[], given: Given) {
+  const specOf = (key: string) => known.filter((k) => k.key === key).map((k) => k.option);
   const last = (key: string) => given.values.get(key)?.at(-1);
   return {
     text: (key: string) => {
@@ -95,26 +105,28 @@ function argumentsFrom(spec: AnyCommandSpec, operands: readonly string[]): Parse
 }
 
 /**
- * The command and what was given for it, read with the specs; undefined when unsure. Throws what
+ * The command and what was given for it, read with its spec (`specOf` finds it by name); undefined
+ * when unsure. Throws what
  * the specs' own checks throw (a bad profile): the caller gives up then too.
  */
 export function scanCommandLine(
   argv: readonly string[],
-  specs: readonly AnyCommandSpec[],
+  specOf: (name: string) => AnyCommandSpec | undefined,
   providers: readonly ProviderDescriptor[],
   env: Env,
 ): { spec: AnyCommandSpec; parsed: Parsed } | undefined {
   // The global options before the command name.
   const before: Given = { values: new Map(), sequence: [] };
+  const globalOptions = know(GLOBAL_OPTIONS);
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith('-')) {
-    const next = readOption(argv, i, GLOBAL_OPTIONS, before);
+    const next = readOption(argv, i, globalOptions, before);
     if (next === undefined) return undefined;
     i = next;
   }
-  const spec = specs.find((s) => s.name === argv[i] && !s.hidden);
-  if (!spec) return undefined;
-  const options = [...GLOBAL_OPTIONS, ...spec.options];
+  const spec = argv[i] === undefined ? undefined : specOf(argv[i]!);
+  if (!spec || spec.hidden) return undefined;
+  const options = [...globalOptions, ...know(spec.options)];
   const given: Given = { values: new Map(), sequence: [] };
   const operands: string[] = [];
   for (i++; i < argv.length; ) {
@@ -139,7 +151,7 @@ export function scanCommandLine(
   const args = argumentsFrom(spec, operands);
   if (!args) return undefined;
   const own = parsedFrom(options, given);
-  const program = parsedFrom(GLOBAL_OPTIONS, before);
+  const program = parsedFrom(globalOptions, before);
   const globalsGiven = (view: typeof own) => ({
     ...(view.given('profile') ? { profile: view.text('profile')! } : {}),
     ...(view.given('verbose') ? { verbose: true } : {}),

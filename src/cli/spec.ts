@@ -133,11 +133,10 @@ export function globalsOf(given: GlobalsGiven, env: Env): { profile: string; ver
 
 /** The key of an option: Commander's attribute name ('--min-ttl' → minTtl, '--no-mask' → mask). */
 export function optionKey(flags: string): string {
-  const long = flags.split(/[ ,|]+/).find((part) => part.startsWith('--')) ?? flags.split(/[ ,|]+/)[0]!;
-  return long
-    .replace(/^--?(no-)?/, '')
-    .replace(/^no-/, '')
-    .replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  const names = optionNames(flags);
+  const long = names.find((name) => name.startsWith('--')) ?? names[0]!;
+  const words = long.replace(/^--?(no-)?/, '').split('-');
+  return words.map((word, i) => (i === 0 ? word : word.charAt(0).toUpperCase() + word.slice(1))).join('');
 }
 
 /** The names an option answers to: ['-X', '--method']. */

@@ -2,7 +2,7 @@
 // drivers read the same way, with the global options resolved once for it, in the help and in every
 // completion script. A throwaway command shows it, as registry.test.ts does for a fourth provider.
 import { describe, expect, it } from 'vitest';
-import { commandSpecs } from '../../src/cli/commands.js';
+import { commandSpec, commandSpecs } from '../../src/cli/commands.js';
 import { completionScript } from '../../src/cli/completion-scripts.js';
 import { buildProgram, type ParsedCommand } from '../../src/cli/program.js';
 import { scanCommandLine } from '../../src/cli/scan.js';
@@ -147,6 +147,12 @@ describe('every command, with the global options', () => {
 });
 
 describe('the specs', () => {
+  it('are found one by one as in the whole list', () => {
+    for (const spec of commandSpecs(PROVIDERS)) expect(commandSpec(spec.name, PROVIDERS)?.name).toBe(spec.name);
+    expect(commandSpec('toString', PROVIDERS)).toBeUndefined();
+    expect(commandSpec('bogus', PROVIDERS)).toBeUndefined();
+  });
+
   it('name each option by the key Commander gives it', () => {
     for (const spec of [...commandSpecs(PROVIDERS), echo])
       for (const option of [...GLOBAL_OPTIONS, ...spec.options])
@@ -167,6 +173,6 @@ describe('the specs', () => {
     [['get', 'chartmetric', 'extra'], false],
     [['get'], false],
   ])('the scanner reads %j: %s (otherwise the full program does)', (argv, read) => {
-    expect(scanCommandLine(argv, commandSpecs(PROVIDERS), PROVIDERS, {}) !== undefined).toBe(read);
+    expect(scanCommandLine(argv, (name) => commandSpec(name, PROVIDERS), PROVIDERS, {}) !== undefined).toBe(read);
   });
 });
