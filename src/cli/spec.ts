@@ -134,14 +134,18 @@ export function globalsOf(given: GlobalsGiven, env: Env): { profile: string; ver
 /** The key of an option: Commander's attribute name ('--min-ttl' → minTtl, '--no-mask' → mask). */
 export function optionKey(flags: string): string {
   const names = optionNames(flags);
-  const long = names.find((name) => name.startsWith('--')) ?? names[0]!;
-  const words = long.replace(/^--?(no-)?/, '').split('-');
+  let long = names.find((name) => name.startsWith('--'))?.slice(2) ?? names[0]!.slice(1);
+  if (long.startsWith('no-')) long = long.slice(3);
+  const words = long.split('-');
   return words.map((word, i) => (i === 0 ? word : word.charAt(0).toUpperCase() + word.slice(1))).join('');
 }
 
-/** The names an option answers to: ['-X', '--method']. */
+/** The names an option answers to: ['-X', '--method']. (No regular expression: the fast path runs this.) */
 export function optionNames(flags: string): string[] {
-  return flags.split(/[ ,|]+/).filter((part) => part.startsWith('-'));
+  return flags
+    .replaceAll(',', ' ')
+    .split(' ')
+    .filter((part) => part.startsWith('-'));
 }
 
 /** Whether the option takes a value (`<value>`; tokens has no optional `[value]` options). */
