@@ -33,6 +33,9 @@ const GROUP_SETTLE_MS = 15;
  */
 const AFTER_EXIT_IDLE_MS = 200;
 
+/** How often the start waits for the witness to have made the named pipes (GroupWitness.settled). */
+const WITNESS_POLL_MS = 1;
+
 /** When fs.write meets a non-blocking pipe that is full (EAGAIN), it tries again this much later. */
 const FULL_PIPE_RETRY_MS = 2;
 
@@ -108,7 +111,10 @@ export async function runAsChild(
   // passed on, not kill us with the child left running.
   let child: ChildProcess | undefined;
   const early: NodeJS.Signals[] = [];
-  const witness = GroupWitness.start(env);
+  const masks = options.mask !== undefined;
+  const relayed = ([1, 2] as const).filter((fd) => masks && relayable(fd));
+  const fifos = relayed.length > 0 ? fifoPlaces(relayed.length) : undefined;
+  const witness = GroupWitness.start(env, fifos?.paths ?? []);
   const forward = (signal: NodeJS.Signals) => {
     // Before the child exists, a group signal has not reached it: queue every one.
     if (!child) early.push(signal);
@@ -116,9 +122,7 @@ export async function runAsChild(
     else void witness.groupGot(signal).then((got) => got || child?.kill(signal));
   };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
-  const masks = options.mask !== undefined;
-  const relayed = ([1, 2] as const).filter((fd) => masks && relayable(fd));
-  const pipes = relayed.length > 0 ? await makePipes(relayed.length, env) : [];
+  const pipes = fifos ? await openPipes(fifos, witness, env) : [];
   // node:net on demand: only a relay over made pipes needs it (a static import would load it for every exec).
   const { Socket } = pipes.length > 0 ? await import('node:net') : { Socket: undefined };
   return new Promise((resolve) => {
@@ -134,7 +138,7 @@ export async function runAsChild(
       }
       resolve(status);
     };
-    // The child's end of each relayed stream: a real pipe where one could be made (see makePipes), else Node's.
+    // The child's end of each relayed stream: a real pipe where one could be made (see openPipes), else Node's.
     const stdio: Array<'inherit' | 'pipe' | number> = ['inherit', 'inherit', 'inherit'];
     relayed.forEach((fd, i) => (stdio[fd] = pipes[i]?.write ?? 'pipe'));
     try {
@@ -171,38 +175,58 @@ export async function runAsChild(
   });
 }
 
-/**
- * `count` pipes for the command's relayed streams, as named pipes made and unlinked at once in a
- * private directory. Node's own 'pipe' is a socket pair, and a socket closed with unread data
- * makes the writer's next write fail with ECONNRESET: `cmd | head -1` would end the command with
- * an error instead of SIGPIPE (EPIPE where it is ignored), as a pipe does. Our end is opened
- * non-blocking (before the writer's, which would wait for a reader), the command's end blocking,
- * as any command expects. Empty when mkfifo fails: then Node's socket pairs.
- */
-async function makePipes(count: number, env: Record<string, string>): Promise<Array<{ read: number; write: number }>> {
-  let dir: string;
+/** Where the command's named pipes go: `count` names in a private directory of ours; undefined if none can be made. */
+function fifoPlaces(count: number): { dir: string; paths: string[] } | undefined {
   try {
-    dir = mkdtempSync(join(tmpdir(), 'tokens-exec-'));
+    const dir = mkdtempSync(join(tmpdir(), 'tokens-exec-'));
+    return { dir, paths: Array.from({ length: count }, (_, i) => join(dir, `out${i}`)) };
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+/**
+ * The pipes for the command's relayed streams, as named pipes made in a private directory and
+ * unlinked at once. Node's own 'pipe' is a socket pair, and a socket closed with unread data
+ * makes the writer's next write fail with ECONNRESET: `cmd | head -1` would end the command with
+ * an error instead of SIGPIPE (EPIPE where it is ignored), as a pipe does; nor can a command open
+ * /dev/stdout on a socket. Node cannot make a named pipe itself: the witness's shell runs mkfifo
+ * (no second fork of this large process, and it runs while we go on), else a mkfifo of our own.
+ * Our end is opened non-blocking (before the writer's, which would wait for a reader), the
+ * command's end blocking, as any command expects. Empty when none could be made: then Node's
+ * socket pairs.
+ */
+async function openPipes(
+  fifos: { dir: string; paths: string[] },
+  witness: GroupWitness | undefined,
+  env: Record<string, string>,
+): Promise<Array<{ read: number; write: number }>> {
+  const opened: number[] = [];
   try {
-    const paths = Array.from({ length: count }, (_, i) => join(dir, `out${i}`));
-    const made = await new Promise<boolean>((resolve) => {
-      const mkfifo = spawn('mkfifo', ['-m', '600', ...paths], { stdio: 'ignore', env });
-      mkfifo.on('error', () => resolve(false));
-      mkfifo.on('exit', (code) => resolve(code === 0));
-    });
+    const made = witness ? await witness.settled() : await mkfifo(fifos.paths, env);
     if (!made) return [];
-    return paths.map((path) => {
+    return fifos.paths.map((path) => {
       const read = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-      return { read, write: openSync(path, fsConstants.O_WRONLY) };
+      opened.push(read);
+      const write = openSync(path, fsConstants.O_WRONLY);
+      opened.push(write);
+      return { read, write };
     });
   } catch {
+    // Not made (mkfifo missing, or it failed): Node's socket pairs after all.
+    for (const fd of opened) closeSync(fd);
     return [];
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(fifos.dir, { recursive: true, force: true });
   }
+}
+
+function mkfifo(paths: readonly string[], env: Record<string, string>): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const made = spawn('mkfifo', ['-m', '600', '--', ...paths], { stdio: 'ignore', env });
+    made.on('error', () => resolve(false));
+    made.on('exit', (code) => resolve(code === 0));
+  });
 }
 
 /**
@@ -317,18 +341,45 @@ class GroupWitness {
     this.#pid = pid;
   }
 
-  /** `env`: the command's environment (no withheld variable in it). */
-  static start(env: Record<string, string>): GroupWitness | undefined {
+  /**
+   * `env`: the command's environment (no withheld variable in it). `fifos`: named pipes for the
+   * shell to make before it first stops (see openPipes and settled).
+   */
+  static start(env: Record<string, string>, fifos: readonly string[] = []): GroupWitness | undefined {
     if (process.platform !== 'linux') return undefined;
     const traps = FORWARDED_SIGNALS.map((s) => s.slice(3)).join(' ');
+    const make = fifos.length > 0 ? 'mkfifo -m 600 -- "$@" 2>/dev/null; ' : '';
     try {
-      const sh = spawn('/bin/sh', ['-c', `trap : ${traps}; while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`], {
-        stdio: 'ignore',
-        env,
-      });
+      const sh = spawn(
+        '/bin/sh',
+        ['-c', `trap : ${traps}; ${make}while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`, 'sh', ...fifos],
+        { stdio: 'ignore', env },
+      );
       sh.on('error', () => undefined);
       sh.unref();
       return sh.pid === undefined ? undefined : new GroupWitness(sh.pid);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Resolves once the witness has stopped for the first time (so whatever it was to do before, the
+   * named pipes, is done) or is gone; false if it is gone. Polled: Node is not told of a child's stop.
+   */
+  async settled(): Promise<boolean> {
+    for (;;) {
+      const state = this.#state();
+      if (state === 'T' || state === 't') return true;
+      if (state === undefined || state === 'Z' || state === 'X') return false;
+      await new Promise((resolve) => setTimeout(resolve, WITNESS_POLL_MS));
+    }
+  }
+
+  /** The witness's state letter (/proc/PID/status), undefined when it is gone. */
+  #state(): string | undefined {
+    try {
+      return /^State:\s+(\S)/m.exec(readProcFile(`/proc/${this.#pid}/status`))?.[1];
     } catch {
       return undefined;
     }
