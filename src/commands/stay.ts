@@ -33,6 +33,9 @@ const GROUP_SETTLE_MS = 15;
  */
 const AFTER_EXIT_IDLE_MS = 200;
 
+/** How often the start looks whether the witness has stopped (it makes the pipes before: GroupWitness.pipes). */
+const WITNESS_POLL_MS = 1;
+
 /** When fs.write meets a non-blocking pipe that is full (EAGAIN), it tries again this much later. */
 const FULL_PIPE_RETRY_MS = 2;
 
@@ -108,7 +111,9 @@ export async function runAsChild(
   // passed on, not kill us with the child left running.
   let child: ChildProcess | undefined;
   const early: NodeJS.Signals[] = [];
-  const witness = GroupWitness.start(env);
+  const masks = options.mask !== undefined;
+  const relayed = ([1, 2] as const).filter((fd) => masks && relayable(fd));
+  const witness = GroupWitness.start(env, relayed.length);
   const forward = (signal: NodeJS.Signals) => {
     // Before the child exists, a group signal has not reached it: queue every one.
     if (!child) early.push(signal);
@@ -116,9 +121,7 @@ export async function runAsChild(
     else void witness.groupGot(signal).then((got) => got || child?.kill(signal));
   };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
-  const masks = options.mask !== undefined;
-  const relayed = ([1, 2] as const).filter((fd) => masks && relayable(fd));
-  const pipes = relayed.length > 0 ? await makePipes(relayed.length, env) : [];
+  const pipes = relayed.length > 0 ? await makePipes(relayed.length, witness, env) : [];
   // node:net on demand: only a relay over made pipes needs it (a static import would load it for every exec).
   const { Socket } = pipes.length > 0 ? await import('node:net') : { Socket: undefined };
   return new Promise((resolve) => {
@@ -172,14 +175,22 @@ export async function runAsChild(
 }
 
 /**
- * `count` pipes for the command's relayed streams, as named pipes made and unlinked at once in a
- * private directory. Node's own 'pipe' is a socket pair, and a socket closed with unread data
- * makes the writer's next write fail with ECONNRESET: `cmd | head -1` would end the command with
- * an error instead of SIGPIPE (EPIPE where it is ignored), as a pipe does. Our end is opened
- * non-blocking (before the writer's, which would wait for a reader), the command's end blocking,
- * as any command expects. Empty when mkfifo fails: then Node's socket pairs.
+ * `count` pipes for the command's relayed streams: real pipes, not Node's own 'pipe', which is a
+ * socket pair. A socket closed with unread data makes the writer's next write fail with
+ * ECONNRESET: `cmd | head -1` would end the command with an error instead of SIGPIPE (EPIPE where
+ * it is ignored), as a pipe does; and a command cannot open /dev/stdout on a socket. Node cannot
+ * make a pipe itself: the witness's shell makes them (GroupWitness.pipes), else a mkfifo of our
+ * own makes named ones in a private directory, unlinked at once. Our end is opened non-blocking
+ * (before the writer's, which would wait for a reader), the command's end blocking, as any command
+ * expects. Empty when none could be made: then Node's socket pairs.
  */
-async function makePipes(count: number, env: Record<string, string>): Promise<Array<{ read: number; write: number }>> {
+async function makePipes(
+  count: number,
+  witness: GroupWitness | undefined,
+  env: Record<string, string>,
+): Promise<Array<{ read: number; write: number }>> {
+  const fromWitness = await witness?.pipes(count);
+  if (fromWitness) return fromWitness;
   let dir: string;
   try {
     dir = mkdtempSync(join(tmpdir(), 'tokens-exec-'));
@@ -188,21 +199,37 @@ async function makePipes(count: number, env: Record<string, string>): Promise<Ar
   }
   try {
     const paths = Array.from({ length: count }, (_, i) => join(dir, `out${i}`));
-    const made = await new Promise<boolean>((resolve) => {
-      const mkfifo = spawn('mkfifo', ['-m', '600', ...paths], { stdio: 'ignore', env });
-      mkfifo.on('error', () => resolve(false));
-      mkfifo.on('exit', (code) => resolve(code === 0));
-    });
-    if (!made) return [];
-    return paths.map((path) => {
-      const read = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-      return { read, write: openSync(path, fsConstants.O_WRONLY) };
-    });
-  } catch {
-    return [];
+    if (!(await mkfifo(paths, env))) return [];
+    return openEnds(paths);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Each pipe of `paths` (named pipes, or /proc/PID/fd/N of another's) opened at both ends; empty if one cannot be. */
+function openEnds(paths: readonly string[]): Array<{ read: number; write: number }> {
+  const opened: number[] = [];
+  try {
+    return paths.map((path) => {
+      const read = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      opened.push(read);
+      if (!fstatSync(read).isFIFO()) throw new Error('not a pipe');
+      const write = openSync(path, fsConstants.O_WRONLY);
+      opened.push(write);
+      return { read, write };
+    });
+  } catch {
+    for (const fd of opened) closeSync(fd);
+    return [];
+  }
+}
+
+function mkfifo(paths: readonly string[], env: Record<string, string>): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const made = spawn('mkfifo', ['-m', '600', '--', ...paths], { stdio: 'ignore', env });
+    made.on('error', () => resolve(false));
+    made.on('exit', (code) => resolve(code === 0));
+  });
 }
 
 /**
@@ -312,23 +339,78 @@ class Relay {
  */
 class GroupWitness {
   readonly #pid: number;
+  readonly #pipes: number;
 
-  private constructor(pid: number) {
+  private constructor(pid: number, pipes: number) {
     this.#pid = pid;
+    this.#pipes = pipes;
   }
 
-  /** `env`: the command's environment (no withheld variable in it). */
-  static start(env: Record<string, string>): GroupWitness | undefined {
+  /**
+   * `env`: the command's environment (no withheld variable in it). `pipes`: how many pipes its
+   * shell makes before it first stops, as empty here-documents (a here-document is a pipe in dash,
+   * busybox sh and bash 5.1+), on fds 3, 4, …, for us to open through /proc (see pipes()).
+   */
+  static start(env: Record<string, string>, pipes = 0): GroupWitness | undefined {
     if (process.platform !== 'linux') return undefined;
     const traps = FORWARDED_SIGNALS.map((s) => s.slice(3)).join(' ');
+    const fds = Array.from({ length: pipes }, (_, i) => i + 3);
+    // Made, then held until we have opened them (the first stop), then closed: a reader left here
+    // would keep the command from ever meeting a closed pipe.
+    const make =
+      fds.length > 0
+        ? `${fds.map((fd) => `exec ${fd}<<E\nE\n`).join('')}kill -STOP $$; exec ${fds.map((fd) => `${fd}<&-`).join(' ')}; `
+        : '';
     try {
-      const sh = spawn('/bin/sh', ['-c', `trap : ${traps}; while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`], {
-        stdio: 'ignore',
-        env,
-      });
+      const sh = spawn(
+        '/bin/sh',
+        ['-c', `trap : ${traps}; ${make}while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`],
+        {
+          stdio: 'ignore',
+          env,
+        },
+      );
       sh.on('error', () => undefined);
       sh.unref();
-      return sh.pid === undefined ? undefined : new GroupWitness(sh.pid);
+      return sh.pid === undefined ? undefined : new GroupWitness(sh.pid, pipes);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The `count` pipes the shell made, opened at both ends through /proc/PID/fd; undefined when it
+   * made none or they are not pipes (a shell whose here-documents are files). Either way the shell
+   * is let go to close its ends, and is stopped again, as a witness, before this resolves.
+   */
+  async pipes(count: number): Promise<Array<{ read: number; write: number }> | undefined> {
+    if (count !== this.#pipes || !(await this.#stopped())) return undefined;
+    const ends = openEnds(Array.from({ length: count }, (_, i) => `/proc/${this.#pid}/fd/${i + 3}`));
+    this.#signal('SIGCONT');
+    if (!(await this.#stopped())) {
+      for (const end of ends) for (const fd of [end.read, end.write]) closeSync(fd);
+      return undefined;
+    }
+    return ends.length === count ? ends : undefined;
+  }
+
+  /**
+   * Resolves once the witness is stopped: true, or false if it is gone. Polled, as Node is not told
+   * of a child's stop.
+   */
+  async #stopped(): Promise<boolean> {
+    for (;;) {
+      const state = this.#state();
+      if (state === 'T' || state === 't') return true;
+      if (state === undefined || state === 'Z' || state === 'X') return false;
+      await new Promise((resolve) => setTimeout(resolve, WITNESS_POLL_MS));
+    }
+  }
+
+  /** The witness's state letter (/proc/PID/status), undefined when it is gone. */
+  #state(): string | undefined {
+    try {
+      return /^State:\s+(\S)/m.exec(readProcFile(`/proc/${this.#pid}/status`))?.[1];
     } catch {
       return undefined;
     }

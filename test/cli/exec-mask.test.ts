@@ -182,6 +182,22 @@ describe('exec --mask', () => {
     });
   });
 
+  it('the relayed streams are pipes, made with no temporary file: /dev/stdout and /dev/stderr open (tee), masked', async () => {
+    // A TMPDIR that does not exist: named pipes could not be made there, and a socket (Node's own
+    // 'pipe') cannot be opened through /dev/stdout.
+    const { code, stdout, stderr } = await run(
+      [
+        '--',
+        'sh',
+        '-c',
+        'echo "$CHARTMETRIC_ACCESS_TOKEN" | tee /dev/stderr > /dev/stdout && readlink /proc/self/fd/1 /proc/self/fd/2',
+      ],
+      { CI: 'true', TMPDIR: join(sandbox.home, 'no-such-dir') },
+    );
+    expect({ code, stderr: stderr.toString() }).toEqual({ code: 0, stderr: '***\n' });
+    expect(stdout.toString()).toMatch(/^\*\*\*\npipe:\[\d+\]\npipe:\[\d+\]\n$/);
+  });
+
   it('--no-mask, TOKENS_MASK=0, CI=false: no masking (the token reaches the pipe); TOKENS_MASK=1 masks; a bad TOKENS_MASK is exit 2', async () => {
     const print = ['--', 'sh', '-c', 'printf %s "$CHARTMETRIC_ACCESS_TOKEN"'];
     expect((await run(['--no-mask', ...print], { CI: 'true' })).stdout.toString()).toBe(TOKEN);
