@@ -35,7 +35,7 @@ export { exitWhenIdle } from './stay.js';
  * (or the legacy pair) for each provider, in order, and TOKENS_PROFILE. The variables of a provider
  * `leftOut` (it could give no token) are unset, so the command never takes an inherited one for ours.
  */
-export function childEnv(
+export function commandEnv(
   env: Env,
   providers: readonly ProviderDescriptor[],
   credentials: readonly Credential[],

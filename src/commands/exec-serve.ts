@@ -1,7 +1,7 @@
 // `tokens exec --serve -- CMD`: the server (src/serve/server.ts) in a process of its own, started
 // with a clean environment (src/serve/spawn.ts), and CMD with P_API_URL and TOKENS_SERVE_URL in its
 // environment and no token at all. tokens stays CMD's parent and stops the server once CMD has ended.
-import { childEnv, masking, runCommand } from './exec-child.js';
+import { commandEnv, masking, runCommand } from './exec-child.js';
 import { configuredProviders } from './configured.js';
 import { spawnServer } from '../serve/spawn.js';
 import type { Deps } from '../core/deps.js';
@@ -38,7 +38,7 @@ export async function runExecServe(options: ExecServeOptions, deps: Deps): Promi
   if ('code' in started) return started.code;
   // No token reaches CMD, not even one inherited from an outer `tokens exec`: every provider's
   // variables are left out, and the server's URLs stand in for them.
-  const env = { ...childEnv(deps.env, [], [], options.profile, deps.providers), ...started.vars };
+  const env = { ...commandEnv(deps.env, [], [], options.profile, deps.providers), ...started.vars };
   // The key in the URLs is the one secret CMD holds: what --mask hides.
   const key = serveKeyOf(started.vars);
   return runCommand(options.command, env, deps.io.stderr, {

@@ -4,7 +4,7 @@ import { TokenBroker } from '../core/broker.js';
 import { describeTokensError, isTokensError, type TokensError } from '../core/errors.js';
 import { resolveEndpoints } from '../core/endpoints.js';
 import { readEnv, TOKENS_EXEC_STAY } from '../core/env.js';
-import { childEnv, maskedSecrets, masking, runCommand } from './exec-child.js';
+import { commandEnv, maskedSecrets, masking, runCommand } from './exec-child.js';
 import { configuredProviders } from './configured.js';
 import type { Deps } from '../core/deps.js';
 import type { Credential, ProviderDescriptor } from '../core/model.js';
@@ -55,7 +55,7 @@ export async function runExec(options: ExecOptions, deps: Deps): Promise<number>
   });
   return runCommand(
     options.command,
-    childEnv(deps.env, providers, credentials, options.profile, leftOut),
+    commandEnv(deps.env, providers, credentials, options.profile, leftOut),
     deps.io.stderr,
     {
       stay: readEnv(deps.env, TOKENS_EXEC_STAY),

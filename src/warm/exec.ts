@@ -31,10 +31,10 @@ export async function warmExec(options: ExecOptions, context: WarmContext): Prom
     credentials.push(credential);
   }
   // Loaded only here: exec's part (the child's environment, its start, the signals) is no get's business.
-  const { childEnv, maskedSecrets, masking, runCommand } = await import('../commands/exec-child.js');
+  const { commandEnv, maskedSecrets, masking, runCommand } = await import('../commands/exec-child.js');
   const code = await runCommand(
     options.command,
-    childEnv(env, providers, credentials, options.profile),
+    commandEnv(env, providers, credentials, options.profile),
     context.stderr,
     {
       stay: readEnv(env, TOKENS_EXEC_STAY),
