@@ -389,7 +389,7 @@ async function startupRows() {
     { name: 'warm get chartmetric', cmd: tokens(env, 'get', 'chartmetric'), target: TARGETS.warmGet, rss: true },
     // The Redis store, pointed at a port where nothing listens: the warm get must not contact it (if
     // it did, it would fail, and so would the bench). Its entry carries a shared login the store
-    // confirmed just now, as the full program records it (src/core/cache.ts, LOGIN_CHECK_MS): the
+    // confirmed just now, as the full program records it (src/files/cache.ts, LOGIN_CHECK_MS): the
     // confirmation is renewed before the row, so the whole row runs inside the window.
     {
       name: 'warm get chartmetric (redis store)',

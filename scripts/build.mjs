@@ -6,7 +6,7 @@
 //    keeps its start small too: zod, chalk, open, the HTTP client and the login listener live in
 //    chunks loaded on demand.
 // dist/help.json is the full program's answer to each help form, recorded from the build itself, for
-// the fast path (src/fast-help.ts). dist/meta.json is the two metafiles merged
+// the fast path (src/cli/fast-help.ts). dist/meta.json is the two metafiles merged
 // (test/cli/warm-path.test.ts reads it); written last, it marks a finished build.
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';

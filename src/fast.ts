@@ -4,7 +4,7 @@
 // (src/cli/commands.ts): it reads the command line with them (src/cli/scan.ts), builds the same
 // options the full program would, and calls the command's warm answer (src/warm/), which answers
 // from the files alone or declines. Help it prints as the full program printed it at build time
-// (src/fast-help.ts). Everything else, and anything in doubt, goes to the full program (dist/main.js,
+// (src/cli/fast-help.ts). Everything else, and anything in doubt, goes to the full program (dist/main.js,
 // loaded with import()), which prints the real output, help and errors.
 // scripts/build.mjs bundles this file on its own, as CommonJS, into dist/fast.cjs, which
 // bin/tokens.js requires: a CommonJS entry skips the ES module loader's start-up, and one small
@@ -15,10 +15,10 @@
 // what dist/fast.cjs contains and what a warm call loads.
 import { commandSpec } from './cli/commands.js';
 import { scanCommandLine } from './cli/scan.js';
-import { checkEnv, TOKENS_DEBUG, TOKENS_NO_FAST_PATH } from './core/env.js';
-import { writeOut } from './core/sync-output.js';
-import { resolvePaths, type Env } from './core/paths.js';
-import { isHelpForm, recordedHelp } from './fast-help.js';
+import { checkEnv, TOKENS_DEBUG, TOKENS_NO_FAST_PATH } from './model/env.js';
+import { writeOut } from './model/sync-output.js';
+import { resolvePaths, type Env } from './model/paths.js';
+import { isHelpForm, recordedHelp } from './cli/fast-help.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { AnyCommandSpec } from './cli/spec.js';
@@ -29,7 +29,7 @@ export const NO_FAST_PATH_ENV = TOKENS_NO_FAST_PATH.name;
 
 export type FastPlan =
   | { command: 'version' }
-  /** A help form, answered from the build's recording (src/fast-help.ts). */
+  /** A help form, answered from the build's recording (src/cli/fast-help.ts). */
   | { command: 'help'; argv: readonly string[] }
   /** A command with a warm answer, and the options its run function would get from the full program. */
   | { command: 'warm'; spec: AnyCommandSpec; options: unknown };

@@ -3,12 +3,12 @@
 import { isatty } from 'node:tty';
 import { CommanderError } from 'commander';
 import { buildProgram, helpForms as programHelpForms, type ParsedCommand } from './cli/program.js';
-import { ExitCode, describeTokensError, isTokensError } from './core/errors.js';
-import { resolvePaths } from './core/paths.js';
-import { checkEnv, TOKENS_DEBUG } from './core/env.js';
-import { syncStderr } from './core/sync-output.js';
+import { ExitCode, describeTokensError, isTokensError } from './base/errors.js';
+import { resolvePaths } from './model/paths.js';
+import { checkEnv, TOKENS_DEBUG } from './model/env.js';
+import { syncStderr } from './model/sync-output.js';
 import { allVariables, childEnvironment, PROVIDERS } from './providers/registry.js';
-import type { Deps, IO } from './core/deps.js';
+import type { Deps, IO } from './broker/deps.js';
 import type { EarlyStore } from './store/early-start.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -73,8 +73,8 @@ export function realDeps(io: IO, env: Deps['env'], verbose: boolean, handover: H
     childEnv,
     paths,
     providers: PROVIDERS,
-    // node:http under the fetch interface: Node's own fetch costs ~0.3 s of CPU per process (src/core/node-fetch.ts).
-    fetch: async (...args) => (await import('./core/node-fetch.js')).nodeFetch(...args),
+    // node:http under the fetch interface: Node's own fetch costs ~0.3 s of CPU per process (src/http/node-fetch.ts).
+    fetch: async (...args) => (await import('./http/node-fetch.js')).nodeFetch(...args),
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
@@ -91,7 +91,7 @@ export function helpForms(): string[][] {
 }
 
 /**
- * `env` is a copy: the browser opener removes the withheld variables from process.env (core/browser.ts).
+ * `env` is a copy: the browser opener removes the withheld variables from process.env (http/browser.ts).
  * `handover`: what the fast path passes on when it does not answer the call itself.
  */
 export async function main(

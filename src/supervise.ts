@@ -6,8 +6,8 @@
 // what to mask, the companions), and it does what tokens would have done: start the command, relay
 // and mask, pass signals on, exit with the command's status. Small on purpose: no broker, store or
 // provider code.
-import { TOKENS_EXEC_PLAN } from './core/env.js';
-import { syncStderr } from './core/sync-output.js';
+import { TOKENS_EXEC_PLAN } from './model/env.js';
+import { syncStderr } from './model/sync-output.js';
 import { exitWhenIdle, runAsChild } from './commands/stay.js';
 import type { SupervisorPlan } from './commands/exec-child.js';
 

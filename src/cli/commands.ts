@@ -1,11 +1,11 @@
 // Every command of tokens, as data (spec.ts): the one place a command's arguments, options,
 // defaults, help and completion are declared. The program (program.ts) and the fast path
 // (scan.ts, src/fast.ts) are both built from this list; a run function loads only when it runs.
-import { DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
-import { UsageError } from '../core/errors.js';
-import { FORMATS, parseFormat } from '../core/format.js';
-import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../core/login-flags.js';
-import { HTTP_METHODS, parseField, parseFormPart, parseHeader } from '../core/request-fields.js';
+import { DEFAULT_MIN_TTL_SECONDS } from '../files/cache.js';
+import { UsageError } from '../base/errors.js';
+import { FORMATS, parseFormat } from '../model/format.js';
+import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../model/login-flags.js';
+import { HTTP_METHODS, parseField, parseFormPart, parseHeader } from '../http/request-fields.js';
 import { COMPLETE_COMMAND } from './help-words.js';
 import { parseProvider, parseSeconds, parseWholeNumber } from './parse.js';
 import { warmExec } from '../warm/exec.js';
@@ -27,7 +27,7 @@ import type { LogoutOptions } from '../commands/logout.js';
 import type { ServeOptions } from '../commands/serve.js';
 import type { StatusOptions } from '../commands/status-report.js';
 import type { CompleteOptions, CompletionOptions } from './completion.js';
-import type { LoginFlags, ProviderDescriptor } from '../core/model.js';
+import type { LoginFlags, ProviderDescriptor } from '../model/model.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
@@ -61,7 +61,7 @@ const minTtlOf = (parsed: Parsed) => ({
   given: parsed.given('minTtl'),
 });
 
-/** The login flags given on the command line, by the table in core/login-flags.ts. */
+/** The login flags given on the command line, by the table in model/login-flags.ts. */
 function loginFlags(parsed: Parsed): LoginFlags {
   const flags: Record<string, string | number | boolean> = {};
   for (const key of LOGIN_FLAG_KEYS) {

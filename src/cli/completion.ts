@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { PROFILE_PATTERN } from './parse.js';
-import type { Deps } from '../core/deps.js';
+import type { Deps } from '../broker/deps.js';
 
 export interface CompletionOptions {
   shell: 'bash' | 'zsh' | 'fish';

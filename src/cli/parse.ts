@@ -1,8 +1,8 @@
 // Flag values to typed options; every failure is a usage error (exit 2) raised before any I/O.
-import { MAX_TIMEOUT_SECONDS } from '../core/env.js';
-import { UsageError } from '../core/errors.js';
+import { MAX_TIMEOUT_SECONDS } from '../model/env.js';
+import { UsageError } from '../base/errors.js';
 import { PROVIDERS } from '../providers/registry.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 export function parseProvider(name: string, providers: readonly ProviderDescriptor[] = PROVIDERS): ProviderDescriptor {
   const provider = providers.find((p) => p.id === name);
@@ -11,7 +11,7 @@ export function parseProvider(name: string, providers: readonly ProviderDescript
   return provider;
 }
 
-export { PROFILE_PATTERN, parseProfile } from '../core/profile.js';
+export { PROFILE_PATTERN, parseProfile } from '../base/profile.js';
 
 export function parseWholeNumber(value: string, flag: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {

@@ -2,7 +2,7 @@
 // become its run function's options (spec.toOptions), handed with the run function to `onAction`;
 // running it is main's business. No I/O happens here.
 import { Argument, Command, Option } from 'commander';
-import { TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../core/env.js';
+import { TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../model/env.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { HELP_COMMAND, HELP_FLAGS } from './help-words.js';
 import { completes, onlyWith } from './completion-hints.js';
@@ -17,8 +17,8 @@ import {
   type OptionSpec,
   type Parsed,
 } from './spec.js';
-import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Deps } from '../broker/deps.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 export { COMPLETE_COMMAND, SHELLS } from './commands.js';
 
@@ -231,7 +231,7 @@ function addHiddenCommand(program: Command, spec: AnyCommandSpec, onAction: (par
 /**
  * Every argument list that prints help on stdout: `--help`, `-h` and `help` for the program, and
  * `CMD --help`, `CMD -h` and `help CMD` for each visible command. The build records the full
- * program's answer to each for the fast path (scripts/build.mjs, src/fast-help.ts). Not `help help`
+ * program's answer to each for the fast path (scripts/build.mjs, src/cli/fast-help.ts). Not `help help`
  * or `help --help`: Commander prints those as a usage error, on stderr.
  */
 export function helpForms(program: Command): string[][] {

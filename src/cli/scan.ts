@@ -15,8 +15,8 @@ import {
   type OptionSpec,
   type Parsed,
 } from './spec.js';
-import type { Env } from '../core/paths.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Env } from '../model/paths.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 interface Given {
   /** Option key → its values in order (a flag: true or false per time given). */

@@ -3,13 +3,13 @@
 // answer. Two drivers read the same specs: the Commander program (program.ts) and the fast path's
 // scanner (scan.ts), which never loads Commander. The global options are declared and resolved here,
 // once, for every command and both drivers.
-import { TOKENS_DEBUG, TOKENS_PROFILE } from '../core/env.js';
-import { parseProfile } from '../core/profile.js';
+import { TOKENS_DEBUG, TOKENS_PROFILE } from '../model/env.js';
+import { parseProfile } from '../base/profile.js';
 import type { Command } from 'commander';
 import type { CompletionHint } from './completion-hints.js';
-import type { Deps } from '../core/deps.js';
-import type { Env } from '../core/paths.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Deps } from '../broker/deps.js';
+import type { Env } from '../model/paths.js';
+import type { ProviderDescriptor } from '../model/model.js';
 import type { WarmAnswer, WarmContext } from '../warm/context.js';
 
 export interface OptionSpec {

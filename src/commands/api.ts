@@ -1,18 +1,18 @@
 // `tokens api PROVIDER PATH|URL`: one authenticated request (or one per page with --paginate) to the
 // provider's API, the body streamed to stdout byte for byte. The credential comes from the broker
 // (the cache and lock of `get`); a 401 gets one refresh, through the broker's replaceRefused, and
-// one repeat. Everything about the wire (timeouts, retries, 429, redirects) is src/core/http.ts's.
-import { loadHttp } from '../core/node-builtins.js';
+// one repeat. Everything about the wire (timeouts, retries, 429, redirects) is src/http/http.ts's.
+import { loadHttp } from '../model/node-builtins.js';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { apiBase, isUnderBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../core/api-url.js';
-import { TokenBroker } from '../core/broker.js';
-import { DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
-import { ApiStatusError, CredentialsRejectedError, UnavailableError, UsageError } from '../core/errors.js';
-import { credentialHeaders } from '../core/format.js';
-import { loginCommand } from '../core/hints.js';
-import { exchange, retryableRequest, type Answer } from '../core/http.js';
-import { fileBody, jsonBody, multipartBody, stdinBody, type RequestBody } from '../core/request-body.js';
+import { apiBase, isUnderBase, pathUnderBase, resolveNextPage, resolveTarget, type ApiBase } from '../api/api-url.js';
+import { TokenBroker } from '../broker/broker.js';
+import { DEFAULT_MIN_TTL_SECONDS } from '../files/cache.js';
+import { ApiStatusError, CredentialsRejectedError, UnavailableError, UsageError } from '../base/errors.js';
+import { credentialHeaders } from '../model/format.js';
+import { loginCommand } from '../model/hints.js';
+import { exchange, retryableRequest, type Answer } from '../http/http.js';
+import { fileBody, jsonBody, multipartBody, stdinBody, type RequestBody } from '../http/request-body.js';
 import {
   fieldSource,
   HTTP_METHODS,
@@ -21,10 +21,10 @@ import {
   type FieldSpec,
   type FieldValue,
   type FormPart,
-} from '../core/request-fields.js';
-import { redactSecrets } from '../core/untrusted-text.js';
-import type { Deps } from '../core/deps.js';
-import type { Pagination, ProviderDescriptor } from '../core/model.js';
+} from '../http/request-fields.js';
+import { redactSecrets } from '../base/untrusted-text.js';
+import type { Deps } from '../broker/deps.js';
+import type { Pagination, ProviderDescriptor } from '../model/model.js';
 
 export interface ApiOptions {
   provider: ProviderDescriptor;

@@ -1,12 +1,12 @@
 // The providers a command works on when none is named (`exec`, `serve`, `exec --serve`): every one
 // configured in the profile.
-import { NotConfiguredError } from '../core/errors.js';
-import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import { NotConfiguredError } from '../base/errors.js';
+import type { Deps } from '../broker/deps.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 /** Every provider configured in the profile: the store's shared settings (Redis), else config.json's. */
 export async function configuredProviders(deps: Deps, profile: string): Promise<ProviderDescriptor[]> {
-  const { findSettings } = await import('../core/context.js');
+  const { findSettings } = await import('../broker/context.js');
   const store = await deps.openStore();
   const found: ProviderDescriptor[] = [];
   for (const provider of deps.providers) {

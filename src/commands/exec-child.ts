@@ -12,8 +12,8 @@
 // (In dist/fast.cjs, node:child_process loads on the first spawn only: scripts/build.mjs.)
 import { accessSync, constants as fsConstants, existsSync, realpathSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { credentialEnv, credentialEnvNames } from '../core/format.js';
-import { readEnv, TOKENS_EXEC_PLAN, TOKENS_MASK } from '../core/env.js';
+import { credentialEnv, credentialEnvNames } from '../model/format.js';
+import { readEnv, TOKENS_EXEC_PLAN, TOKENS_MASK } from '../model/env.js';
 import { childEnvironment, withheldVariables } from '../providers/registry.js';
 import {
   canReplace,
@@ -23,10 +23,10 @@ import {
   withinExecLimits,
 } from './replace-process.js';
 import { notStarted, notStartedLine, runAsChild, statusOfStartError, type StayOptions } from './stay.js';
-import type { Credential } from '../core/model.js';
-import type { TextSink } from '../core/sync-output.js';
-import type { Env } from '../core/paths.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Credential } from '../model/model.js';
+import type { TextSink } from '../model/sync-output.js';
+import type { Env } from '../model/paths.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 export { exitWhenIdle } from './stay.js';
 

@@ -4,8 +4,8 @@
 import { commandEnv, masking, runCommand } from './exec-child.js';
 import { configuredProviders } from './configured.js';
 import { spawnServer } from '../serve/spawn.js';
-import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Deps } from '../broker/deps.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 /** The 429 wait of exec --serve's server: the default of `tokens serve --max-wait`. */
 const MAX_WAIT_SECONDS = 30;

@@ -1,13 +1,13 @@
 // `tokens exec`: run a command with fresh tokens in its environment, as aws-vault exec does.
 // The command's environment and the running of it live in exec-child.ts, shared with the fast path.
-import { TokenBroker } from '../core/broker.js';
-import { describeTokensError, isTokensError, type TokensError } from '../core/errors.js';
-import { resolveEndpoints } from '../core/endpoints.js';
-import { readEnv, TOKENS_EXEC_STAY } from '../core/env.js';
+import { TokenBroker } from '../broker/broker.js';
+import { describeTokensError, isTokensError, type TokensError } from '../base/errors.js';
+import { resolveEndpoints } from '../model/endpoints.js';
+import { readEnv, TOKENS_EXEC_STAY } from '../model/env.js';
 import { commandEnv, maskedSecrets, masking, runCommand } from './exec-child.js';
 import { configuredProviders } from './configured.js';
-import type { Deps } from '../core/deps.js';
-import type { Credential, ProviderDescriptor } from '../core/model.js';
+import type { Deps } from '../broker/deps.js';
+import type { Credential, ProviderDescriptor } from '../model/model.js';
 
 export interface ExecOptions {
   /** Empty: every provider configured in the profile. */

@@ -1,8 +1,8 @@
-import { TokenBroker } from '../core/broker.js';
-import { resolveEndpoints } from '../core/endpoints.js';
-import { formatCredential, type Format } from '../core/format.js';
-import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import { TokenBroker } from '../broker/broker.js';
+import { resolveEndpoints } from '../model/endpoints.js';
+import { formatCredential, type Format } from '../model/format.js';
+import type { Deps } from '../broker/deps.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 export interface GetOptions {
   provider: ProviderDescriptor;

@@ -1,18 +1,18 @@
 // `tokens login PROVIDER`: check the flags, check the store, read the secrets, let the provider
 // verify them (the browser step first, unlocked; then, under the lock, one mint or code exchange),
 // then persist: secrets first, then settings, then cache.
-import { secretKey } from '../core/broker.js';
-import { deleteCache, writeCache } from '../core/cache.js';
-import { loadConfig, settingsFor, updateSettings } from '../core/config.js';
-import { providerContext } from '../core/context.js';
-import { InputReader } from '../core/input.js';
-import { CredentialsRejectedError } from '../core/errors.js';
-import { givenFlags, loginCommand, profileNote } from '../core/hints.js';
-import { describeOAuthError } from '../core/oauth.js';
-import { noteStoredSecrets } from '../core/secret-note.js';
-import type { Deps } from '../core/deps.js';
+import { secretKey } from '../broker/broker.js';
+import { deleteCache, writeCache } from '../files/cache.js';
+import { loadConfig, settingsFor, updateSettings } from '../files/config.js';
+import { providerContext } from '../broker/context.js';
+import { InputReader } from '../files/input.js';
+import { CredentialsRejectedError } from '../base/errors.js';
+import { givenFlags, loginCommand, profileNote } from '../model/hints.js';
+import { describeOAuthError } from '../oauth/oauth.js';
+import { noteStoredSecrets } from '../files/secret-note.js';
+import type { Deps } from '../broker/deps.js';
 import { isNotFound, runLocked, type Store } from '../store/store.js';
-import { secretRequest, type LoginFlags, type ProviderDescriptor } from '../core/model.js';
+import { secretRequest, type LoginFlags, type ProviderDescriptor } from '../model/model.js';
 
 export interface LoginOptions {
   provider: ProviderDescriptor;

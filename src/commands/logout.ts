@@ -1,16 +1,16 @@
 // `tokens logout PROVIDER`: sign out at the provider where there is a session (SoundCloud user
 // logins), then remove the secrets, the cached token and the settings, whatever the sign-out said.
-import { secretKey, TokenBroker } from '../core/broker.js';
-import { deleteCache } from '../core/cache.js';
-import { resolveEndpoints } from '../core/endpoints.js';
-import { updateSettings } from '../core/config.js';
-import { findSettings, providerContext } from '../core/context.js';
-import { NotConfiguredError, isTokensError } from '../core/errors.js';
-import { profileNote } from '../core/hints.js';
-import { forgetStoredSecrets } from '../core/secret-note.js';
-import type { Deps } from '../core/deps.js';
+import { secretKey, TokenBroker } from '../broker/broker.js';
+import { deleteCache } from '../files/cache.js';
+import { resolveEndpoints } from '../model/endpoints.js';
+import { updateSettings } from '../files/config.js';
+import { findSettings, providerContext } from '../broker/context.js';
+import { NotConfiguredError, isTokensError } from '../base/errors.js';
+import { profileNote } from '../model/hints.js';
+import { forgetStoredSecrets } from '../files/secret-note.js';
+import type { Deps } from '../broker/deps.js';
 import { runLocked } from '../store/store.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 export interface LogoutOptions {
   provider: ProviderDescriptor;

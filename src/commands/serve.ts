@@ -6,14 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { TokenBroker } from '../core/broker.js';
-import { DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
-import { readEnv, TOKENS_SERVE_KEY } from '../core/env.js';
-import { UsageError } from '../core/errors.js';
-import { shellQuote } from '../core/format.js';
+import { TokenBroker } from '../broker/broker.js';
+import { DEFAULT_MIN_TTL_SECONDS } from '../files/cache.js';
+import { readEnv, TOKENS_SERVE_KEY } from '../model/env.js';
+import { UsageError } from '../base/errors.js';
+import { shellQuote } from '../model/format.js';
 import { startServer, type ServeConfig } from '../serve/server.js';
-import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Deps } from '../broker/deps.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 export interface ServeOptions {
   /** Empty: every provider configured in the profile. */
@@ -177,7 +177,7 @@ async function withHandedValues(deps: Deps): Promise<Deps> {
  * writable by no one else), and no live server at the path (a stale socket of ours is removed).
  */
 async function prepareSocket(path: string): Promise<void> {
-  const { ensurePrivateDir, errnoCode, UnsafePathError, unusableDir } = await import('../core/private-files.js');
+  const { ensurePrivateDir, errnoCode, UnsafePathError, unusableDir } = await import('../files/private-files.js');
   const dir = dirname(path);
   const info = await lstat(dir).catch((error: unknown) => {
     if (errnoCode(error) === 'ENOENT') return undefined;

@@ -1,11 +1,11 @@
 // What `tokens status` reports, computed from what has been read (config, cache, what is stored),
 // and how it is printed. Shared by the full program (status.ts) and the fast path (src/fast.ts),
 // so both print the same; no I/O here.
-import { isFresh } from '../core/cache.js';
-import { notConfigured } from '../core/hints.js';
+import { isFresh } from '../files/cache.js';
+import { notConfigured } from '../model/hints.js';
 import { renderStatusTable, type Painter, type StatusEntry } from './status-table.js';
-import type { Env } from '../core/paths.js';
-import type { AccessToken, ProviderDescriptor, ProviderSettings } from '../core/model.js';
+import type { Env } from '../model/paths.js';
+import type { AccessToken, ProviderDescriptor, ProviderSettings } from '../model/model.js';
 
 export interface StatusOptions {
   provider?: ProviderDescriptor;

@@ -1,18 +1,18 @@
 // `tokens status [PROVIDER] [--json]`: what is configured, where, in which mode, and when the
 // cached token expires. Never a secret. Whether a refresh token is stored comes from the note that
-// login and rotation leave (src/core/secret-note.ts); only without a usable note (and always for the
+// login and rotation leave (src/files/secret-note.ts); only without a usable note (and always for the
 // Redis store) is the store asked, and then only whether the refresh token exists. What is reported
 // and how it is printed is status-report.ts, shared with the fast path (src/fast.ts).
-import { needsLogin, secretKey } from '../core/broker.js';
-import { readCache } from '../core/cache.js';
-import { findSettings } from '../core/context.js';
-import { ExitCode, isTokensError } from '../core/errors.js';
-import { notedRefreshToken } from '../core/secret-note.js';
-import { storeKindFromEnv as storeKind } from '../store/locations.js';
+import { needsLogin, secretKey } from '../broker/broker.js';
+import { readCache } from '../files/cache.js';
+import { findSettings } from '../broker/context.js';
+import { ExitCode, isTokensError } from '../base/errors.js';
+import { notedRefreshToken } from '../files/secret-note.js';
+import { storeKindFromEnv as storeKind } from '../model/store-locations.js';
 import { statusEntry, statusOutput, statusTargets, wantsColour, type StatusOptions } from './status-report.js';
 import type { StatusEntry } from './status-table.js';
-import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor, ProviderSettings } from '../core/model.js';
+import type { Deps } from '../broker/deps.js';
+import type { ProviderDescriptor, ProviderSettings } from '../model/model.js';
 import type { SecretStore, Store } from '../store/store.js';
 
 export type { StatusOptions } from './status-report.js';

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { StreamMasker } from './mask-stream.js';
 import { readProcFile } from './replace-process.js';
 import type { Readable } from 'node:stream';
-import type { TextSink } from '../core/sync-output.js';
+import type { TextSink } from '../model/sync-output.js';
 
 /**
  * Passed on to a child. SIGUSR1 and SIGUSR2 too: the program keeps SIGUSR1 from opening Node's

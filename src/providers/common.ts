@@ -1,8 +1,8 @@
 // Small pieces the provider adapters share.
-import { isB64Token, MAX_LIFETIME_SECONDS, MAX_TOKEN_CHARS } from '../core/cache.js';
-import { UnavailableError, UsageError } from '../core/errors.js';
-import { LOGIN_FLAG_KEYS, loginFlagName } from '../core/login-flags.js';
-import type { AccessToken, LoginFlags, MintResult, Secrets } from '../core/model.js';
+import { isB64Token, MAX_LIFETIME_SECONDS, MAX_TOKEN_CHARS } from '../files/cache.js';
+import { UnavailableError, UsageError } from '../base/errors.js';
+import { LOGIN_FLAG_KEYS, loginFlagName } from '../model/login-flags.js';
+import type { AccessToken, LoginFlags, MintResult, Secrets } from '../model/model.js';
 
 /** A usage error for the first given flag that this provider (or mode) does not take. */
 export function refuseFlags(flags: LoginFlags, allowed: ReadonlyArray<keyof LoginFlags>, what: string): void {

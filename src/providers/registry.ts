@@ -2,13 +2,13 @@
 // derived from it here (names, the variables they read, the variables no child sees) or takes it
 // as an argument (the config schema, the completion words). Descriptors are plain data; their code
 // loads on demand.
-import { CORE_VARIABLES, withoutVariables, type EnvVar } from '../core/env.js';
-import { checkEndpointUrl } from '../core/endpoints.js';
+import { CORE_VARIABLES, withoutVariables, type EnvVar } from '../model/env.js';
+import { checkEndpointUrl } from '../model/endpoints.js';
 import { chartmetric } from './chartmetric/index.js';
 import { soundcharts } from './soundcharts/index.js';
 import { soundcloud } from './soundcloud/index.js';
-import type { Env } from '../core/paths.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Env } from '../model/paths.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 export const PROVIDERS = [soundcloud, chartmetric, soundcharts] as const satisfies readonly ProviderDescriptor[];
 

@@ -1,7 +1,7 @@
 // The pure rules of `tokens serve` (src/serve/server.ts): what a request may ask for and how its
 // answer is rewritten. No I/O, so each rule is unit-tested in a table (test/unit/serve-rules.test.ts).
 import { timingSafeEqual } from 'node:crypto';
-import { hidesDotSegment, isUnderBase, resolveNextPage, type ApiBase } from '../core/api-url.js';
+import { hidesDotSegment, isUnderBase, resolveNextPage, type ApiBase } from '../api/api-url.js';
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): each connection's own, never copied across the server. */
 const HOP_BY_HOP = [

@@ -1,20 +1,20 @@
 // The server of `tokens serve` and `tokens exec --serve`: a node:http server on loopback (or a unix
 // socket) through which a local program calls a provider's API without holding its token. Each
 // request is checked (Host, key, path: src/serve/rules.ts), sent on by the one HTTP policy of
-// tokens (src/core/http.ts: retries, 429 waits) with the credentials of the broker `get` uses
+// tokens (src/http/http.ts: retries, 429 waits) with the credentials of the broker `get` uses
 // (cache, locks, the Redis store's one refresh per lifetime), and answered byte for byte, streamed
 // both ways. A 401 replaces the token once, through the broker's replaceRefused, so N callers
 // refused with one token cause one refresh, and is repeated once when the body can be replayed.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { loadHttp } from '../core/node-builtins.js';
-import { apiBase, isUnderBase, type ApiBase } from '../core/api-url.js';
-import { TokenBroker } from '../core/broker.js';
-import type { Credential, ProviderDescriptor } from '../core/model.js';
-import { isFresh, readCache, DEFAULT_MIN_TTL_SECONDS } from '../core/cache.js';
-import { isTokensError, UsageError } from '../core/errors.js';
-import { credentialHeaders } from '../core/format.js';
-import { exchange, retryableRequest, type Answer } from '../core/http.js';
-import { sanitizeProviderText } from '../core/untrusted-text.js';
+import { loadHttp } from '../model/node-builtins.js';
+import { apiBase, isUnderBase, type ApiBase } from '../api/api-url.js';
+import { TokenBroker } from '../broker/broker.js';
+import type { Credential, ProviderDescriptor } from '../model/model.js';
+import { isFresh, readCache, DEFAULT_MIN_TTL_SECONDS } from '../files/cache.js';
+import { isTokensError, UsageError } from '../base/errors.js';
+import { credentialHeaders } from '../model/format.js';
+import { exchange, retryableRequest, type Answer } from '../http/http.js';
+import { sanitizeProviderText } from '../base/untrusted-text.js';
 import {
   answerHeaderKept,
   forwardedHeaders,
@@ -25,8 +25,8 @@ import {
   upstreamUrl,
   type Listening,
 } from './rules.js';
-import type { RequestBody } from '../core/request-body.js';
-import type { Deps } from '../core/deps.js';
+import type { RequestBody } from '../http/request-body.js';
+import type { Deps } from '../broker/deps.js';
 
 /** The most of a request body held so that it can be sent again after a 401 (or a 5xx). */
 export const REPLAY_LIMIT = 1024 * 1024;

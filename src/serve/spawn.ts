@@ -4,8 +4,8 @@
 // It answers with its ready lines on stdout; the last one is TOKENS_SERVE_URL.
 import { spawn } from 'node:child_process';
 import { withheldVariables } from '../providers/registry.js';
-import type { Deps } from '../core/deps.js';
-import type { ProviderDescriptor } from '../core/model.js';
+import type { Deps } from '../broker/deps.js';
+import type { ProviderDescriptor } from '../model/model.js';
 
 export type Spawned =
   | { pid: number; lines: string[]; vars: Record<string, string> }

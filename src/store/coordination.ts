@@ -4,9 +4,9 @@
 // is all there is, and the broker reads it anyway). A store shared among machines (Redis) adds its
 // own pieces, and its failure board replaces the file.
 import { rm } from 'node:fs/promises';
-import { lockPath, withLock } from '../core/lock.js';
-import { failurePath as failureFile } from '../core/lock-files.js';
-import { readPrivateFile, replaceFile } from '../core/private-files.js';
+import { lockPath, withLock } from '../files/lock.js';
+import { failurePath as failureFile } from '../files/lock-files.js';
+import { readPrivateFile, replaceFile } from '../files/private-files.js';
 import {
   asRecordedFailure,
   type Coordination,

@@ -16,12 +16,12 @@
 // unreadable, not ours, a link, or anything in doubt here simply means no early start.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { readOwnFileSync } from '../core/cache.js';
-import { readEnv, TOKENS_PASSPHRASE } from '../core/env.js';
-import type { Env, Paths } from '../core/paths.js';
+import { readOwnFileSync } from '../files/cache.js';
+import { readEnv, TOKENS_PASSPHRASE } from '../model/env.js';
+import type { Env, Paths } from '../model/paths.js';
 import { isRecord, KeyDeriver, parseKdfHeader } from './crypto.js';
 import { KeychainHelper } from './keychain-helper.js';
-import { MAX_SECRETS_FILE_BYTES, secretsFilePath, storeKindFromEnv } from './locations.js';
+import { MAX_SECRETS_FILE_BYTES, secretsFilePath, storeKindFromEnv } from '../model/store-locations.js';
 
 /** What was started early, for openStore (each store takes only its own). */
 export interface EarlyStore {

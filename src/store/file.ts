@@ -9,10 +9,10 @@
 import { chmod, mkdir, open, stat, statfs, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
-import { withLock, type LockDeps } from '../core/lock.js';
-import { describeErrno, ensurePrivateDir, readPrivateFile, replaceFile } from '../core/private-files.js';
-import { judgeEntry } from '../core/file-judge.js';
+import { StoreError, TokensError, UnavailableError } from '../base/errors.js';
+import { withLock, type LockDeps } from '../files/lock.js';
+import { describeErrno, ensurePrivateDir, readPrivateFile, replaceFile } from '../files/private-files.js';
+import { judgeEntry } from '../files/file-judge.js';
 import {
   ENVELOPE_VERSION,
   hasExactKeys,
@@ -27,7 +27,7 @@ import {
   type Box,
   type KdfParams,
 } from './crypto.js';
-import { MAX_SECRETS_FILE_BYTES } from './locations.js';
+import { MAX_SECRETS_FILE_BYTES } from '../model/store-locations.js';
 import { asPassphraseSource, type PassphraseOption, type PassphraseSource } from './passphrase.js';
 import { ChainMovedError, SecretNotFoundError, type PreparedWrite, type SecretStore } from './store.js';
 
@@ -48,7 +48,7 @@ export interface FileStoreOptions {
   lockDeps?: LockDeps;
   /**
    * tokens' own data directory, when the file lives in it (the default path): that directory is
-   * then made private like every directory of ours (src/core/private-files.ts). A file elsewhere
+   * then made private like every directory of ours (src/files/private-files.ts). A file elsewhere
    * (TOKENS_STORE_FILE) keeps the directory it was given, tightened only when ours and not shared.
    */
   privateRoot?: string;

@@ -5,8 +5,8 @@
 //
 // Secrets travel to and from the helper over its stdin/stdout pipes only, never argv or the environment.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { StoreError } from '../core/errors.js';
-import type { Env } from '../core/paths.js';
+import { StoreError } from '../base/errors.js';
+import type { Env } from '../model/paths.js';
 
 /** Appended to every message: the way out when there is no usable keychain. */
 export const FALLBACK =

@@ -14,8 +14,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StoreError } from '../core/errors.js';
-import type { Env } from '../core/paths.js';
+import { StoreError } from '../base/errors.js';
+import type { Env } from '../model/paths.js';
 import { FALLBACK, firstLine, KeychainHelper, type HelperReply, type KeytarOp } from './keychain-helper.js';
 import { plainPreparedWrite, SecretNotFoundError, type PreparedWrite, type SecretStore } from './store.js';
 

@@ -1,11 +1,11 @@
 // Opens the store named by TOKENS_STORE: its secrets, and their coordination (coordination.ts).
 // Only the chosen backend's module is loaded.
 
-import { readEnv, TOKENS_KEYCHAIN_TIMEOUT, TOKENS_LOCK_TIMEOUT } from '../core/env.js';
-import type { IO } from '../core/runtime.js';
-import type { Env, Paths } from '../core/paths.js';
+import { readEnv, TOKENS_KEYCHAIN_TIMEOUT, TOKENS_LOCK_TIMEOUT } from '../model/env.js';
+import type { IO } from '../model/runtime.js';
+import type { Env, Paths } from '../model/paths.js';
 import type { EarlyStore } from './early-start.js';
-import { secretsFilePath, storeKindFromEnv } from './locations.js';
+import { secretsFilePath, storeKindFromEnv } from '../model/store-locations.js';
 import { storeOf } from './coordination.js';
 import type { Store } from './store.js';
 

@@ -5,13 +5,13 @@
 // The passphrase itself is never written anywhere: not in a message, not in a warning.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { IO } from '../core/runtime.js';
-import { readEnv, TOKENS_PASSPHRASE, TOKENS_PASSPHRASE_FILE } from '../core/env.js';
-import { StoreError } from '../core/errors.js';
-import { InputReader } from '../core/input.js';
-import type { Env } from '../core/paths.js';
-import { describeErrno, errnoCode } from '../core/private-files.js';
-import { judgeEntry } from '../core/file-judge.js';
+import type { IO } from '../model/runtime.js';
+import { readEnv, TOKENS_PASSPHRASE, TOKENS_PASSPHRASE_FILE } from '../model/env.js';
+import { StoreError } from '../base/errors.js';
+import { InputReader } from '../files/input.js';
+import type { Env } from '../model/paths.js';
+import { describeErrno, errnoCode } from '../files/private-files.js';
+import { judgeEntry } from '../files/file-judge.js';
 
 /** Below this many characters a passphrase is accepted with a warning: it is easy to guess offline. */
 export const SHORT_PASSPHRASE_CHARS = 12;

@@ -1,8 +1,8 @@
-// The Redis store's settings from the environment (the variables are declared in src/core/env.ts):
+// The Redis store's settings from the environment (the variables are declared in src/model/env.ts):
 // TOKENS_REDIS_URL (a secret: never printed, only its HOST:PORT), TOKENS_REDIS_PREFIX, TOKENS_REDIS_TIMEOUT.
-import { StoreError, UsageError } from '../core/errors.js';
-import { readEnv, TOKENS_REDIS_PREFIX, TOKENS_REDIS_TIMEOUT, TOKENS_REDIS_URL } from '../core/env.js';
-import type { Env } from '../core/paths.js';
+import { StoreError, UsageError } from '../base/errors.js';
+import { readEnv, TOKENS_REDIS_PREFIX, TOKENS_REDIS_TIMEOUT, TOKENS_REDIS_URL } from '../model/env.js';
+import type { Env } from '../model/paths.js';
 
 export interface RedisSettings {
   /** The whole URL, password included: for the client only. */

@@ -24,8 +24,8 @@
 // Every call is bounded by TOKENS_REDIS_TIMEOUT; nothing is retried and the client never reconnects.
 import { randomBytes } from 'node:crypto';
 import type { Redis as RedisClass, Redis as RedisClient, RedisOptions } from 'ioredis';
-import { asAccessToken, LOGIN_GENERATION } from '../core/cache.js';
-import { StoreError, TokensError, UnavailableError } from '../core/errors.js';
+import { asAccessToken, LOGIN_GENERATION } from '../files/cache.js';
+import { StoreError, TokensError, UnavailableError } from '../base/errors.js';
 import {
   ENVELOPE_VERSION,
   hasExactKeys,
@@ -52,8 +52,8 @@ import {
 } from './store.js';
 import type { RedisSettings } from './redis-env.js';
 import { asPassphraseSource, type PassphraseOption, type PassphraseSource } from './passphrase.js';
-import { sanitizeProviderText } from '../core/untrusted-text.js';
-import type { ProviderSettings } from '../core/model.js';
+import { sanitizeProviderText } from '../base/untrusted-text.js';
+import type { ProviderSettings } from '../model/model.js';
 
 /** How long a lease lasts unless renewed; renewed every third of it while the holder works. */
 export const LEASE_MS = 10_000;
@@ -193,7 +193,7 @@ export class RedisStore implements SecretStore, SharedBackend {
         read: async () => {
           const text = await settings.read();
           if (text === undefined) return undefined;
-          const { parseSettings } = await import('../core/config-schema.js');
+          const { parseSettings } = await import('../files/config-schema.js');
           return parseSettings(parseJson(text));
         },
         write: (s: ProviderSettings) => settings.write(JSON.stringify(s)),

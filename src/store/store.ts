@@ -6,13 +6,13 @@
 // dir) are made in one place (coordination.ts); a store shared among machines (Redis) lends its own
 // (SharedBackend), and open.ts hands the broker both (Store).
 // Keys are opaque strings chosen by the broker (`<profile>/<provider>`); values are opaque strings.
-import type { Paths } from '../core/paths.js';
-import type { LockDeps } from '../core/lock.js';
-import type { AccessToken, ProviderSettings } from '../core/model.js';
+import type { Paths } from '../model/paths.js';
+import type { LockDeps } from '../files/lock.js';
+import type { AccessToken, ProviderSettings } from '../model/model.js';
 
-import type { UserStoreKind } from '../core/model.js';
+import type { UserStoreKind } from '../model/model.js';
 
-export type { UserStoreKind } from '../core/model.js';
+export type { UserStoreKind } from '../model/model.js';
 /** `memory` is for unit tests only. */
 export type StoreKind = UserStoreKind | 'memory';
 

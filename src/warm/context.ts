@@ -1,11 +1,11 @@
 // What a warm answer (a command's answer from files alone, before the full program loads) is given
 // and gives back. The fast path (src/fast.ts) is the driver that calls them.
-import type { Env, Paths } from '../core/paths.js';
-import type { RefreshClaim } from '../fast-refresh.js';
+import type { Env, Paths } from '../model/paths.js';
+import type { RefreshClaim } from '../files/refresh-claims.js';
 
 /** What a run hands to the full program when its warm answer declines. */
 export interface WarmLeftovers {
-  /** Refreshes this process claimed (src/fast-refresh.ts): released once the full program is done. */
+  /** Refreshes this process claimed (src/files/refresh-claims.ts): released once the full program is done. */
   claims: RefreshClaim[];
   /** When this process began waiting for another process's refresh, if it did. */
   askedAt?: number;

@@ -1,10 +1,10 @@
 // The token TokenBroker.get would return first, read from the cache alone: the cached one while it
 // has the asked validity left, else the one another process's refresh leaves there (waited for).
-import { isFresh, loginCheckedRecently, readCache, type CacheRead } from '../core/cache.js';
-import { awaitRefresh } from '../fast-refresh.js';
-import { storeKindFromEnv } from '../store/locations.js';
-import type { Env } from '../core/paths.js';
-import type { Credential, ProviderDescriptor } from '../core/model.js';
+import { isFresh, loginCheckedRecently, readCache, type CacheRead } from '../files/cache.js';
+import { awaitRefresh } from '../files/refresh-claims.js';
+import { storeKindFromEnv } from '../model/store-locations.js';
+import type { Env } from '../model/paths.js';
+import type { Credential, ProviderDescriptor } from '../model/model.js';
 import type { WarmContext } from './context.js';
 
 /**

@@ -1,12 +1,12 @@
 // `tokens exec` with every token from the cache: the command runs as runExec runs it (exec-child.ts).
-import { readConfigQuickly, settingsFor } from '../core/config-file.js';
-import { resolveEndpoints } from '../core/endpoints.js';
-import { readEnv, TOKENS_EXEC_STAY } from '../core/env.js';
+import { readConfigQuickly, settingsFor } from '../files/config-file.js';
+import { resolveEndpoints } from '../model/endpoints.js';
+import { readEnv, TOKENS_EXEC_STAY } from '../model/env.js';
 import { PROVIDERS } from '../providers/registry.js';
-import { storeKindFromEnv } from '../store/locations.js';
+import { storeKindFromEnv } from '../model/store-locations.js';
 import { cachedCredential } from './credential.js';
 import type { ExecOptions } from '../commands/exec.js';
-import type { Credential } from '../core/model.js';
+import type { Credential } from '../model/model.js';
 import type { WarmAnswer, WarmContext } from './context.js';
 
 export async function warmExec(options: ExecOptions, context: WarmContext): Promise<WarmAnswer | undefined> {

@@ -1,7 +1,7 @@
 // `tokens get` from the cache alone: the cached token (or the one another process's refresh leaves),
 // formatted as runGet formats it.
-import { resolveEndpoints } from '../core/endpoints.js';
-import { formatCredential } from '../core/format.js';
+import { resolveEndpoints } from '../model/endpoints.js';
+import { formatCredential } from '../model/format.js';
 import { cachedCredential } from './credential.js';
 import type { GetOptions } from '../commands/get.js';
 import type { WarmAnswer, WarmContext } from './context.js';

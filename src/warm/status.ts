@@ -3,11 +3,11 @@
 // entries and the output are status-report.ts's, as in runStatus.
 import { existsSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { readCache } from '../core/cache.js';
-import { readConfigQuickly, settingsFor } from '../core/config-file.js';
-import { describeTokensError, isTokensError } from '../core/errors.js';
-import { failurePath, lockPath } from '../core/lock-files.js';
-import { notedRefreshToken } from '../core/secret-note.js';
+import { readCache } from '../files/cache.js';
+import { readConfigQuickly, settingsFor } from '../files/config-file.js';
+import { describeTokensError, isTokensError } from '../base/errors.js';
+import { failurePath, lockPath } from '../files/lock-files.js';
+import { notedRefreshToken } from '../files/secret-note.js';
 import {
   statusEntry,
   statusOutput,
@@ -16,7 +16,7 @@ import {
   type StatusOptions,
 } from '../commands/status-report.js';
 import { PROVIDERS } from '../providers/registry.js';
-import { storeKindFromEnv } from '../store/locations.js';
+import { storeKindFromEnv } from '../model/store-locations.js';
 import type { WarmAnswer, WarmContext } from './context.js';
 
 export async function warmStatus(options: StatusOptions, context: WarmContext): Promise<WarmAnswer | undefined> {

@@ -15,7 +15,7 @@ import { writeEsmTracer } from '../support/esm-trace.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildProgram, helpForms, type ParsedCommand } from '../../src/cli/program.js';
 import { NO_FAST_PATH_ENV, planFastPath } from '../../src/fast.js';
-import { HELP_FILE } from '../../src/fast-help.js';
+import { HELP_FILE } from '../../src/cli/fast-help.js';
 import { repoTempDir } from '../support/bundle.js';
 import { BIN, DIST, ROOT, Sandbox, runNode, type CliResult } from '../support/cli.js';
 import { expireCache, useWorlds, type World } from '../support/worlds.js';

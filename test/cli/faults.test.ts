@@ -195,7 +195,7 @@ describe.each(['chartmetric', 'soundcharts', 'soundcloud-user'] as const)(
   },
 );
 
-/** Whether a process is in the fast path's wait (src/fast-refresh.ts): it watches the cache directory. */
+/** Whether a process is in the fast path's wait (src/files/refresh-claims.ts): it watches the cache directory. */
 async function watchesCache(pid: number): Promise<boolean> {
   const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
   const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));

@@ -23,10 +23,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeEsmTracer } from '../support/esm-trace.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, DIST, ROOT } from '../support/cli.js';
-import { LOGIN_CHECK_MS } from '../../src/core/cache.js';
-import { resolvePaths } from '../../src/core/paths.js';
-import { noteStoredSecrets } from '../../src/core/secret-note.js';
-import { HELP_FILE } from '../../src/fast-help.js';
+import { LOGIN_CHECK_MS } from '../../src/files/cache.js';
+import { resolvePaths } from '../../src/model/paths.js';
+import { noteStoredSecrets } from '../../src/files/secret-note.js';
+import { HELP_FILE } from '../../src/cli/fast-help.js';
 
 interface MetaImport {
   path: string;
@@ -56,10 +56,10 @@ const HEAVY_INPUTS: Array<[string, RegExp]> = [
     'the secret stores (src/store/* but locations.ts and open.ts)',
     /^src\/store\/(?!locations\.ts$|open\.ts$|early-start\.ts$|crypto\.ts$|keychain-helper\.ts$)/,
   ],
-  ['src/core/http.ts', /^src\/core\/http\.ts$/],
-  ['src/core/oauth.ts', /^src\/core\/oauth\.ts$/],
-  ['src/core/config.ts', /^src\/core\/config\.ts$/],
-  ['src/core/context.ts', /^src\/core\/context\.ts$/],
+  ['src/http/http.ts', /^src\/http\/http\.ts$/],
+  ['src/oauth/oauth.ts', /^src\/oauth\/oauth\.ts$/],
+  ['src/files/config.ts', /^src\/files\/config\.ts$/],
+  ['src/broker/context.ts', /^src\/broker\/context\.ts$/],
   ['provider adapters (src/providers/*/adapter.ts)', /^src\/providers\/[^/]+\/adapter\.ts$/],
   ['src/providers/soundcloud/listener.ts', /^src\/providers\/soundcloud\/listener\.ts$/],
 ];
@@ -70,9 +70,9 @@ const NOT_IN_FAST: Array<[string, RegExp]> = [
   ['any node_modules package', /(^|\/)node_modules\//],
   ['src/main.ts', /^src\/main\.ts$/],
   ['src/cli/program.ts', /^src\/cli\/program\.ts$/],
-  ['src/core/broker.ts', /^src\/core\/broker\.ts$/],
-  ['src/core/lock.ts', /^src\/core\/lock\.ts$/],
-  ['src/core/private-files.ts', /^src\/core\/private-files\.ts$/],
+  ['src/broker/broker.ts', /^src\/broker\/broker\.ts$/],
+  ['src/files/lock.ts', /^src\/files\/lock\.ts$/],
+  ['src/files/private-files.ts', /^src\/files\/private-files\.ts$/],
   // exec's command (exec-child.ts, replace-process.ts, stay.ts and the masker, mask-stream.ts) and
   // the status report and table (no store, no chalk: see status-table.ts) are shared.
   [
@@ -154,8 +154,8 @@ describe('the warm path, from the metafile', () => {
     const inputs = Object.keys(out.inputs);
     for (const expected of [
       'src/fast.ts',
-      'src/fast-refresh.ts',
-      'src/fast-help.ts',
+      'src/files/refresh-claims.ts',
+      'src/cli/fast-help.ts',
       'src/cli/help-words.ts',
       'src/cli/commands.ts',
       'src/cli/spec.ts',
@@ -163,11 +163,11 @@ describe('the warm path, from the metafile', () => {
       'src/warm/get.ts',
       'src/warm/exec.ts',
       'src/warm/status.ts',
-      'src/core/cache.ts',
-      'src/core/config-file.ts',
-      'src/core/secret-note.ts',
-      'src/core/format.ts',
-      'src/core/endpoints.ts',
+      'src/files/cache.ts',
+      'src/files/config-file.ts',
+      'src/files/secret-note.ts',
+      'src/model/format.ts',
+      'src/model/endpoints.ts',
       'src/cli/parse.ts',
       'src/providers/registry.ts',
       'src/commands/exec-child.ts',
@@ -220,7 +220,7 @@ describe('the warm path, from the metafile', () => {
     (_name, entry) => {
       const inputs = inputsOf(warmOutputs(entry));
       expect(inputs).toContain(entry);
-      expect(inputs).toContain('src/core/cache.ts');
+      expect(inputs).toContain('src/files/cache.ts');
       for (const [name, pattern] of HEAVY_INPUTS)
         expect(
           inputs.filter((p) => pattern.test(p)),
@@ -265,7 +265,7 @@ describe('the Redis client, from the metafile', () => {
       'src/store/file.ts',
       'src/store/keychain.ts',
       'src/store/open.ts',
-      'src/core/broker.ts',
+      'src/broker/broker.ts',
       'src/store/redis-env.ts',
     ]) {
       const closure = staticClosure(outputHolding(start));
@@ -658,7 +658,7 @@ describe('the warm path, at run time', () => {
       expect(existsSync(join(home, '.config'))).toBe(false);
 
       // With the Redis store, a warm get never contacts the server while the store confirmed the
-      // cached token's shared login within the minute (src/core/cache.ts, LOGIN_CHECK_MS).
+      // cached token's shared login within the minute (src/files/cache.ts, LOGIN_CHECK_MS).
       const redisEnv = warmEnv({
         TOKENS_STORE: 'redis',
         TOKENS_REDIS_URL: `redis://:pw@127.0.0.1:${port}`,

@@ -3,7 +3,7 @@
 // the key derived once, persistence warnings, and failures that name HOST:PORT and nothing else.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTokensError } from '../../src/core/errors.js';
+import { isTokensError } from '../../src/base/errors.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { redisSettings } from '../../src/store/redis-env.js';
 import { ChainMovedError, type CoordinationDeps } from '../../src/store/store.js';

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { storeOf } from '../../src/store/coordination.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { resolvePaths } from '../../src/core/paths.js';
+import { resolvePaths } from '../../src/model/paths.js';
 import { childEnvironment, PROVIDERS } from '../../src/providers/registry.js';
-import type { Deps } from '../../src/core/deps.js';
+import type { Deps } from '../../src/broker/deps.js';
 
 export interface TestDeps extends Deps {
   store: MemoryStore;
@@ -103,6 +103,6 @@ export const brokenOff = () => {
 export const fetchFailed = (code: string, syscall = 'connect') =>
   new TypeError('fetch failed', { cause: Object.assign(new Error(`${syscall} ${code}`), { code, syscall }) });
 
-/** A network error as node:http (src/core/node-fetch.ts) reports it: the system error itself. */
+/** A network error as node:http (src/http/node-fetch.ts) reports it: the system error itself. */
 export const socketError = (code: string, syscall = 'connect') =>
   Object.assign(new Error(`${syscall} ${code}`), { code, syscall });

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
-import { LOGIN_CHECK_MS } from '../../src/core/cache.js';
+import { LOGIN_CHECK_MS } from '../../src/files/cache.js';
 import { Sandbox, type CliResult, type RunOptions } from './cli.js';
 import { startProviderServer, type ProviderName, type ProviderServer, type RecordedRequest } from './servers.js';
 
@@ -184,7 +184,7 @@ export async function expireCache(w: World, { ifCached = false }: { ifCached?: b
 
 /**
  * As if the shared store had last confirmed the cached token's login more than LOGIN_CHECK_MS ago
- * (src/core/cache.ts): the next get asks the store whether that login still stands.
+ * (src/files/cache.ts): the next get asks the store whether that login still stands.
  */
 export async function ageLoginCheck(w: World): Promise<void> {
   const cached = JSON.parse(await readFile(cachePath(w), 'utf8')) as Record<string, unknown>;

@@ -6,10 +6,10 @@ import { validateHeaderValue } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { apiBase, isUnderBase, resolveNextPage, resolveTarget } from '../../src/core/api-url.js';
-import { TokenBroker, secretKey } from '../../src/core/broker.js';
-import { readCache, writeCache } from '../../src/core/cache.js';
-import { updateSettings } from '../../src/core/config.js';
+import { apiBase, isUnderBase, resolveNextPage, resolveTarget } from '../../src/api/api-url.js';
+import { TokenBroker, secretKey } from '../../src/broker/broker.js';
+import { readCache, writeCache } from '../../src/files/cache.js';
+import { updateSettings } from '../../src/files/config.js';
 import {
   exchange,
   findResetTime,
@@ -17,8 +17,8 @@ import {
   redactUrl,
   retryableRequest,
   type Exchange,
-} from '../../src/core/http.js';
-import { multipartBody } from '../../src/core/request-body.js';
+} from '../../src/http/http.js';
+import { multipartBody } from '../../src/http/request-body.js';
 import {
   NOT_IN_HEADER_VALUE,
   nestFields,
@@ -27,7 +27,7 @@ import {
   parseHeader,
   fieldSource,
   typedValue,
-} from '../../src/core/request-fields.js';
+} from '../../src/http/request-fields.js';
 import { planApiRequest, type ApiOptions } from '../../src/commands/api.js';
 import { chartmetric } from '../../src/providers/chartmetric/index.js';
 import { pagination as soundchartsPages } from '../../src/providers/soundcharts/pagination.js';

@@ -1,15 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TokenBroker, secretKey } from '../../src/core/broker.js';
-import { cacheFile, readCache, writeCache } from '../../src/core/cache.js';
-import { updateSettings } from '../../src/core/config.js';
+import { TokenBroker, secretKey } from '../../src/broker/broker.js';
+import { cacheFile, readCache, writeCache } from '../../src/files/cache.js';
+import { updateSettings } from '../../src/files/config.js';
 import { chartmetric } from '../../src/providers/chartmetric/index.js';
 import { soundcharts } from '../../src/providers/soundcharts/index.js';
 import { soundcloud } from '../../src/providers/soundcloud/index.js';
 import { storeOf } from '../../src/store/coordination.js';
 import { json, noAnswer, scriptedFetch, testDeps, type TestDeps } from '../support/deps.js';
-import type { AccessToken } from '../../src/core/model.js';
+import type { AccessToken } from '../../src/model/model.js';
 import type { Coordination } from '../../src/store/store.js';
 
 const get = { minTtlSeconds: 60, forceRefresh: false };

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childEnvironment } from '../../src/providers/registry.js';
-import { openInBrowser, splitShellWords } from '../../src/core/browser.js';
-import { UsageError } from '../../src/core/errors.js';
+import { openInBrowser, splitShellWords } from '../../src/http/browser.js';
+import { UsageError } from '../../src/base/errors.js';
 
 describe('splitShellWords', () => {
   it.each([

@@ -1,4 +1,4 @@
-// config.json's hand check (src/core/config-file.ts) stands in for the zod schema (src/core/config-
+// config.json's hand check (src/files/config-file.ts) stands in for the zod schema (src/core/config-
 // schema.ts) on the fast path and in loadConfig. It may be stricter than the schema (a config it is
 // unsure of goes to zod), never looser, and what it accepts it accepts unchanged: checked here on
 // the configs login writes, on hand-picked bad ones, and on eight thousand generated ones.
@@ -6,10 +6,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isCertainlyValidConfig, readConfigQuickly } from '../../src/core/config-file.js';
-import { configSchema } from '../../src/core/config-schema.js';
-import { loadConfig } from '../../src/core/config.js';
-import { resolvePaths, type Paths } from '../../src/core/paths.js';
+import { isCertainlyValidConfig, readConfigQuickly } from '../../src/files/config-file.js';
+import { configSchema } from '../../src/files/config-schema.js';
+import { loadConfig } from '../../src/files/config.js';
+import { resolvePaths, type Paths } from '../../src/model/paths.js';
 import { PROVIDERS } from '../../src/providers/registry.js';
 
 const ConfigFile = configSchema(PROVIDERS);

@@ -3,7 +3,7 @@
 // board in place of the file, and its warnings, under the same local lock.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { failurePath, lockPath } from '../../src/core/lock-files.js';
+import { failurePath, lockPath } from '../../src/files/lock-files.js';
 import { storeOf } from '../../src/store/coordination.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { RecordedFailure, SharedBackend, SharedCoordination } from '../../src/store/store.js';

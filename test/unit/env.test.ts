@@ -13,8 +13,8 @@ import {
   TOKENS_STORE,
   TOKENS_STORE_FILE,
   type EnvVar,
-} from '../../src/core/env.js';
-import { UsageError } from '../../src/core/errors.js';
+} from '../../src/model/env.js';
+import { UsageError } from '../../src/base/errors.js';
 import { allVariables } from '../../src/providers/registry.js';
 
 describe('readEnv', () => {

@@ -8,7 +8,7 @@ import {
   StoreError,
   UnavailableError,
   UsageError,
-} from '../../src/core/errors.js';
+} from '../../src/base/errors.js';
 
 describe('error → exit code, in one place', () => {
   it.each([

@@ -1,6 +1,6 @@
-// The one rule for files and directories of ours (src/core/file-judge.ts), as a table.
+// The one rule for files and directories of ours (src/files/file-judge.ts), as a table.
 import { describe, expect, it } from 'vitest';
-import { judgeEntry, type EntryFacts, type Judgement } from '../../src/core/file-judge.js';
+import { judgeEntry, type EntryFacts, type Judgement } from '../../src/files/file-judge.js';
 
 const US = 1000;
 

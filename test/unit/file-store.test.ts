@@ -3,11 +3,11 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StoreError, UsageError } from '../../src/core/errors.js';
-import { resolvePaths } from '../../src/core/paths.js';
+import { StoreError, UsageError } from '../../src/base/errors.js';
+import { resolvePaths } from '../../src/model/paths.js';
 import { KeyDeriver, parseKdfHeader } from '../../src/store/crypto.js';
 import { FileStore } from '../../src/store/file.js';
-import { storeKindFromEnv } from '../../src/store/locations.js';
+import { storeKindFromEnv } from '../../src/model/store-locations.js';
 import { openStore } from '../../src/store/open.js';
 import { SecretNotFoundError } from '../../src/store/store.js';
 import { bundleForChild, repoTempDir } from '../support/bundle.js';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { credentialEnv, formatCredential, parseFormat, shellQuote } from '../../src/core/format.js';
+import { credentialEnv, formatCredential, parseFormat, shellQuote } from '../../src/model/format.js';
 import { soundcloud } from '../../src/providers/soundcloud/index.js';
 import { chartmetric } from '../../src/providers/chartmetric/index.js';
 import { soundcharts } from '../../src/providers/soundcharts/index.js';
 import { soundchartsAdapter } from '../../src/providers/soundcharts/adapter.js';
-import type { Credential } from '../../src/core/model.js';
+import type { Credential } from '../../src/model/model.js';
 
 const token = (access_token: string): Credential => ({
   kind: 'token',

@@ -9,7 +9,7 @@ import {
   processRefreshTokenResponse,
   refreshTokenGrantRequest,
   type OAuthClient,
-} from '../../src/core/grants.js';
+} from '../../src/oauth/grants.js';
 import { json, scriptedFetch, testDeps } from '../support/deps.js';
 
 const endpoint = {

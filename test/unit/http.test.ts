@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, rateLimitWaitMs, sendTokenRequest } from '../../src/core/http.js';
-import { processTokenResponse } from '../../src/core/oauth.js';
-import type { TransportInit } from '../../src/core/transport.js';
+import { backoffMs, rateLimitWaitMs, sendTokenRequest } from '../../src/http/http.js';
+import { processTokenResponse } from '../../src/oauth/oauth.js';
+import type { TransportInit } from '../../src/model/transport.js';
 import { z } from 'zod';
 import { brokenOff, fetchFailed, json, noAnswer, scriptedFetch, socketError, testDeps } from '../support/deps.js';
 

@@ -18,7 +18,7 @@ describe('layers of src/', () => {
   it('type imports and import() are seen', () => {
     const graph = (importGraph as (src: string) => Graph)(join(import.meta.dirname, '..', '..', 'src'));
     // deps.ts imports Store as a type only; commands.ts loads each run function with import().
-    expect(graph.get('core/deps')).toContain('store/store');
+    expect(graph.get('broker/deps')).toContain('store/store');
     expect(graph.get('cli/commands')).toContain('commands/api');
   });
 
@@ -26,10 +26,10 @@ describe('layers of src/', () => {
     [
       'an import up a layer',
       new Map([
-        ['core/errors', ['core/broker']],
-        ['core/broker', []],
+        ['base/errors', ['broker/broker']],
+        ['broker/broker', []],
       ]),
-      /core\/errors .* imports core\/broker .* a layer above/,
+      /base\/errors .* imports broker\/broker .* a layer above/,
     ],
     [
       'a cycle in one layer',
@@ -46,12 +46,12 @@ describe('layers of src/', () => {
 
   it('orders the layers as the README draws them: model below files below http below the broker below the CLI', () => {
     const order = [
-      'core/model',
-      'core/cache',
-      'core/http',
-      'core/grants',
+      'model/model',
+      'files/cache',
+      'http/http',
+      'oauth/grants',
       'store/redis',
-      'core/broker',
+      'broker/broker',
       'commands/get',
       'cli/program',
       'main',

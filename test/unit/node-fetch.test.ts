@@ -1,9 +1,9 @@
-// The node:http transport (src/core/transport.ts), against a real loopback server.
+// The node:http transport (src/model/transport.ts), against a real loopback server.
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeFetch } from '../../src/core/node-fetch.js';
-import { PROXY_REFUSED, type TransportInit, type TransportResponse } from '../../src/core/transport.js';
+import { nodeFetch } from '../../src/http/node-fetch.js';
+import { PROXY_REFUSED, type TransportInit, type TransportResponse } from '../../src/model/transport.js';
 import {
   makeCertificates,
   REMOTE_HOST,

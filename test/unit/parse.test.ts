@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseProfile, parseProvider, parseSeconds, parseWholeNumber } from '../../src/cli/parse.js';
-import { MAX_TIMEOUT_SECONDS } from '../../src/core/env.js';
-import { checkEndpointUrl, isLoopbackHost } from '../../src/core/endpoints.js';
+import { MAX_TIMEOUT_SECONDS } from '../../src/model/env.js';
+import { checkEndpointUrl, isLoopbackHost } from '../../src/model/endpoints.js';
 
 describe('parseProvider', () => {
   it.each(['soundcloud', 'chartmetric', 'soundcharts'])('knows %s', (p) => expect(parseProvider(p).id).toBe(p));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildProgram, commanderErrorLine, type ParsedCommand } from '../../src/cli/program.js';
 import { main } from '../../src/main.js';
-import type { IO } from '../../src/core/deps.js';
+import type { IO } from '../../src/broker/deps.js';
 import { PassThrough } from 'node:stream';
 
 /** The profile the parsed command runs with, as its "not configured" error names it. (TOKENS_PROFILE is read by Commander from process.env: test/cli/fast-path.test.ts covers it through the CLI.) */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/core/errors.js';
+import { UsageError } from '../../src/base/errors.js';
 import { DEFAULT_REDIRECT_URI, parseRedirectUri } from '../../src/providers/soundcloud/redirect-uri.js';
 
 describe('parseRedirectUri', () => {

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
 import { completionScript } from '../../src/cli/completion-scripts.js';
-import { loadConfig } from '../../src/core/config.js';
-import { checkEnv } from '../../src/core/env.js';
-import { UsageError } from '../../src/core/errors.js';
-import { resolvePaths } from '../../src/core/paths.js';
+import { loadConfig } from '../../src/files/config.js';
+import { checkEnv } from '../../src/model/env.js';
+import { UsageError } from '../../src/base/errors.js';
+import { resolvePaths } from '../../src/model/paths.js';
 import { allVariables, childEnvironment, PROVIDERS, withheldVariables } from '../../src/providers/registry.js';
-import type { ProviderDescriptor } from '../../src/core/model.js';
+import type { ProviderDescriptor } from '../../src/model/model.js';
 
 const fourth: ProviderDescriptor = {
   id: 'songstats',

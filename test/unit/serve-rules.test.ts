@@ -1,6 +1,6 @@
 // The pure rules of `tokens serve` (src/serve/rules.ts), in tables.
 import { describe, expect, it } from 'vitest';
-import type { ApiBase } from '../../src/core/api-url.js';
+import type { ApiBase } from '../../src/api/api-url.js';
 import { parseListen } from '../../src/commands/serve.js';
 import {
   forwardedHeaders,

@@ -3,7 +3,7 @@ import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LoginError } from '../../src/core/errors.js';
+import { LoginError } from '../../src/base/errors.js';
 import {
   codeFromRedirectUrl,
   startCallbackListener,

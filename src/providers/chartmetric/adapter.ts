@@ -1,11 +1,11 @@
 // Chartmetric: a long-lived refresh token, exchanged at POST /api/token with a JSON
 // {"refreshtoken"} body. The answer may carry a new refresh token, which replaces the old one.
-import * as z from '../../core/zod.js';
-import { sendTokenRequest } from '../../core/http.js';
-import { ExpiresIn, processTokenResponse } from '../../core/oauth.js';
-import { loginHint } from '../../core/hints.js';
+import * as z from '../../base/zod.js';
+import { sendTokenRequest } from '../../http/http.js';
+import { ExpiresIn, processTokenResponse } from '../../oauth/oauth.js';
+import { loginHint } from '../../model/hints.js';
 import { mintResult, refuseFlags } from '../common.js';
-import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../../model/model.js';
 
 const TokenAnswer = z.object({
   token: z.string().check(z.minLength(1)),

@@ -1,9 +1,9 @@
 // Soundcharts: client credentials over HTTP Basic with an optional team_id in the form body;
 // or the deprecated x-app-id / x-api-key header pair, which has no access token at all.
-import { clientCredentialsGrantRequest, processClientCredentialsResponse } from '../../core/grants.js';
-import { loginCommand, loginHint } from '../../core/hints.js';
+import { clientCredentialsGrantRequest, processClientCredentialsResponse } from '../../oauth/grants.js';
+import { loginCommand, loginHint } from '../../model/hints.js';
 import { accessToken, refuseFlags, requireFlag } from '../common.js';
-import type { ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
+import type { ProviderAdapter, ProviderContext, Secrets } from '../../model/model.js';
 
 export const LEGACY_WARNING =
   'Soundcharts API keys (x-app-id / x-api-key) are deprecated; prefer `tokens login soundcharts --client-id ID` with API client credentials.';

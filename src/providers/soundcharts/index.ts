@@ -1,4 +1,4 @@
-import type { ProviderDescriptor } from '../../core/model.js';
+import type { ProviderDescriptor } from '../../model/model.js';
 
 export const soundcharts = {
   id: 'soundcharts',

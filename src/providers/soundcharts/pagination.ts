@@ -1,6 +1,6 @@
 // Soundcharts pages: `{ "items": [...], "page": { "offset", "total", "next", "previous" } }`, where
 // `page.next` is the link to the next page, null on the last one.
-import type { Pagination } from '../../core/model.js';
+import type { Pagination } from '../../model/model.js';
 
 export const pagination: Pagination = {
   firstPage: (url) => new URL(url),

@@ -1,10 +1,10 @@
 // SoundCloud (OAuth 2.1): Authorization Code + PKCE in the browser, finished by a loopback
 // listener, with single-use refresh tokens; or app-only client credentials, minted with HTTP Basic
 // only and renewed with the issued refresh token (an app may mint just 50 tokens per 12 h).
-import { openInBrowser } from '../../core/browser.js';
-import { CredentialsRejectedError, UnavailableError } from '../../core/errors.js';
-import { sendTokenRequest } from '../../core/http.js';
-import { describeOAuthError, oauthErrorDetails } from '../../core/oauth.js';
+import { openInBrowser } from '../../http/browser.js';
+import { CredentialsRejectedError, UnavailableError } from '../../base/errors.js';
+import { sendTokenRequest } from '../../http/http.js';
+import { describeOAuthError, oauthErrorDetails } from '../../oauth/oauth.js';
 import {
   authorizationCodeGrantRequest,
   clientCredentialsGrantRequest,
@@ -15,13 +15,13 @@ import {
   type ClientAuthentication,
   type OAuthClient,
   type TokenEndpoint,
-} from '../../core/grants.js';
-import { givenFlags, loginCommand, loginHint } from '../../core/hints.js';
+} from '../../oauth/grants.js';
+import { givenFlags, loginCommand, loginHint } from '../../model/hints.js';
 import { accessToken, mintResult, refuseFlags, requireFlag } from '../common.js';
 import { startCallbackListener } from './listener.js';
 import { createPkce, createState } from './pkce.js';
 import { DEFAULT_REDIRECT_URI, parseRedirectUri } from './redirect-uri.js';
-import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../../core/model.js';
+import type { AccessToken, LoginContext, ProviderAdapter, ProviderContext, Secrets } from '../../model/model.js';
 
 const TITLE = 'SoundCloud';
 const DEFAULT_TIMEOUT_SECONDS = 300;

@@ -4,10 +4,10 @@
 // The same checks apply to a redirected URL pasted on stdin (--no-browser).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { loadHttp } from '../../core/node-builtins.js';
+import { loadHttp } from '../../model/node-builtins.js';
 import type { Socket } from 'node:net';
-import { LoginError } from '../../core/errors.js';
-import { sanitizeProviderText } from '../../core/untrusted-text.js';
+import { LoginError } from '../../base/errors.js';
+import { sanitizeProviderText } from '../../base/untrusted-text.js';
 import { renderCallbackPage, type CallbackPageResult } from './callback-page.js';
 import { timingSafeEqualString } from './pkce.js';
 import { expectedHostHeaders, type ParsedRedirectUri } from './redirect-uri.js';

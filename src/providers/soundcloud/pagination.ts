@@ -1,7 +1,7 @@
 // SoundCloud's linked partitioning: with `linked_partitioning=true` a collection answers
 // `{ "collection": [...], "next_href": "https://api.soundcloud.com/...&cursor=..." }`, and the last
 // page has no `next_href` (or null).
-import type { Pagination } from '../../core/model.js';
+import type { Pagination } from '../../model/model.js';
 
 export const pagination: Pagination = {
   firstPage(url) {

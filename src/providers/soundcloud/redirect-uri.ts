@@ -1,7 +1,7 @@
 // The redirect URI of the SoundCloud login: a loopback address, an explicit port and a path, which
 // the callback listener binds exactly (RFC 8252 §7.3, loopback interface redirection).
 
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../base/errors.js';
 
 /**
  * A fixed port rather than an ephemeral one: SoundCloud compares the redirect_uri of the
