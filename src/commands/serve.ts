@@ -6,12 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { TokenBroker } from '../broker/broker.js';
-import { DEFAULT_MIN_TTL_SECONDS } from '../files/cache.js';
+import { DEFAULT_MIN_TTL_SECONDS, isFresh, loginCheckedRecently, readCache } from '../files/cache.js';
 import { readEnv, TOKENS_SERVE_KEY } from '../model/env.js';
 import { UsageError } from '../base/errors.js';
 import { shellQuote } from '../model/format.js';
-import { startServer, type ServeConfig } from '../serve/server.js';
+import { startServer } from '../serve/listener.js';
+import { storeKindFromEnv } from '../model/store-locations.js';
+import type { ServeConfig } from '../serve/server.js';
 import type { Deps } from '../broker/deps.js';
 import type { ProviderDescriptor } from '../model/model.js';
 
@@ -78,13 +79,7 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
     options.providers.length > 0
       ? options.providers
       : await (await import('./configured.js')).configuredProviders(deps, options.profile);
-  // Each provider's credential at hand before the ready line: one not logged in is exit 3 now, not a 502 later.
-  const broker = new TokenBroker(deps);
-  await Promise.all(
-    providers.map((p) =>
-      broker.get(p, options.profile, { minTtlSeconds: DEFAULT_MIN_TTL_SECONDS, forceRefresh: false }),
-    ),
-  );
+  await credentialsAtHand(deps, providers, options.profile);
   const socket = options.socket === undefined ? undefined : resolve(options.socket);
   if (socket) await prepareSocket(socket);
   const config: ServeConfig = {
@@ -94,9 +89,12 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
     key: socket ? undefined : (readEnv(deps.env, TOKENS_SERVE_KEY) ?? randomBytes(32).toString('base64url')),
     verbose: options.verbose,
   };
+  // What answers requests (the broker, the HTTP policy) is not needed for the ready line: it loads after it.
+  const answering: Answering = async (listening) =>
+    (await import('../serve/server.js')).serveHandler(deps, config, listening);
   const started = await (socket
-    ? listenOnSocket(deps, config, socket)
-    : startServer(deps, config, { host: where!.host, port: where!.port })
+    ? listenOnSocket(socket, answering)
+    : startServer({ host: where!.host, port: where!.port }, answering)
   ).catch((error: NodeJS.ErrnoException) => {
     const at = socket ?? `${where!.shown}:${where!.port}`;
     throw new UsageError(
@@ -130,12 +128,38 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
     }
   });
   await writeReady(deps, lines.join(''));
+  started.load();
   // A detached server's starter stops reading its stderr once it is ready: a later line must not end it.
   if (options.role === 'background') process.stderr.on('error', () => undefined);
   await stopped;
   await started.stop();
   if (socket) await unlink(socket).catch(() => undefined);
   return 0;
+}
+
+/**
+ * Each provider's credential at hand before the ready line: one not logged in is exit 3 now, not a
+ * 502 later. A token the cache holds fresh is what the broker would answer with (the same read and
+ * test as its own, src/broker/broker.ts), so the broker is loaded only for the others (a refresh, a
+ * login to confirm with the Redis store, legacy credentials, or an error to report).
+ */
+async function credentialsAtHand(deps: Deps, providers: readonly ProviderDescriptor[], profile: string) {
+  const shared = storeKindFromEnv(deps.env) === 'redis';
+  const others: ProviderDescriptor[] = [];
+  for (const provider of providers) {
+    const read = await readCache(deps.paths, profile, provider.id);
+    const now = deps.now();
+    const fresh =
+      read.kind === 'hit' &&
+      isFresh(read.token, now, DEFAULT_MIN_TTL_SECONDS) &&
+      (!shared || loginCheckedRecently(read, now));
+    if (!fresh) others.push(provider);
+  }
+  if (others.length === 0) return;
+  const broker = new (await import('../broker/broker.js')).TokenBroker(deps);
+  await Promise.all(
+    others.map((p) => broker.get(p, profile, { minTtlSeconds: DEFAULT_MIN_TTL_SECONDS, forceRefresh: false })),
+  );
 }
 
 function writeReady(deps: Deps, text: string): Promise<void> {
@@ -212,11 +236,13 @@ function answers(path: string): Promise<boolean> {
   );
 }
 
+type Answering = Parameters<typeof startServer>[1];
+
 /** Listens on the socket made under umask 077, then 0600 for certain: its mode is the only guard. */
-async function listenOnSocket(deps: Deps, config: ServeConfig, socket: string) {
+async function listenOnSocket(socket: string, answering: Answering) {
   const previous = process.umask(0o177);
   try {
-    const started = await startServer(deps, config, { socket });
+    const started = await startServer({ socket }, answering);
     await chmod(socket, 0o600);
     return started;
   } finally {

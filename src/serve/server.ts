@@ -1,12 +1,12 @@
-// The server of `tokens serve` and `tokens exec --serve`: a node:http server on loopback (or a unix
-// socket) through which a local program calls a provider's API without holding its token. Each
-// request is checked (Host, key, path: src/serve/rules.ts), sent on by the one HTTP policy of
-// tokens (src/http/http.ts: retries, 429 waits) with the credentials of the broker `get` uses
+// What answers the requests of `tokens serve` and `tokens exec --serve` (src/serve/listener.ts
+// listens, on loopback or a unix socket): a local program calls a provider's API through it
+// without holding its token. Loaded once the ready line is out. Each request is checked (Host,
+// key, path: src/serve/rules.ts), sent on by the one HTTP policy of tokens (src/http/http.ts:
+// retries, 429 waits) with the credentials of the broker `get` uses
 // (cache, locks, the Redis store's one refresh per lifetime), and answered byte for byte, streamed
 // both ways. A 401 replaces the token once, through the broker's replaceRefused, so N callers
 // refused with one token cause one refresh, and is repeated once when the body can be replayed.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { loadHttp } from '../model/node-builtins.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { apiBase, isUnderBase, type ApiBase } from '../api/api-url.js';
 import { TokenBroker } from '../broker/broker.js';
 import type { Credential, ProviderDescriptor } from '../model/model.js';
@@ -32,8 +32,6 @@ import type { Deps } from '../broker/deps.js';
 export const REPLAY_LIMIT = 1024 * 1024;
 /** The most of a JSON page read whole to rewrite its next-page link; a larger one streams untouched. */
 const PAGE_LIMIT = 16 * 1024 * 1024;
-/** How long requests in flight may finish after a stop was asked. */
-export const DRAIN_MS = 10_000;
 const NULL_BODY_STATUS = new Set([204, 304]);
 
 export interface ServeConfig {
@@ -43,56 +41,6 @@ export interface ServeConfig {
   /** The key every path starts with; undefined on a unix socket (its permissions are the guard). */
   key: string | undefined;
   verbose: boolean;
-}
-
-export interface StartedServer {
-  server: Server;
-  listening: Listening;
-  /** Stops accepting, lets requests in flight finish for up to DRAIN_MS, then cuts the rest. */
-  stop(): Promise<void>;
-}
-
-/** Listens on `where` (TCP on a loopback host, or a unix socket path) and serves. */
-export async function startServer(
-  deps: Deps,
-  config: ServeConfig,
-  where: { host: string; port: number } | { socket: string },
-): Promise<StartedServer> {
-  const state: { listening: Listening; stopping: boolean } = { listening: { kind: 'socket' }, stopping: false };
-  const handle = serveHandler(deps, config, () => state.listening);
-  const server = loadHttp().createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
-    // Once stopping, a connection is closed as soon as its request is answered, not kept alive.
-    res.on('finish', () => state.stopping && setImmediate(() => server.closeIdleConnections()));
-    if (state.stopping) res.setHeader('connection', 'close');
-    handle(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const done = () => {
-      server.off('error', reject);
-      resolve();
-    };
-    if ('socket' in where) server.listen(where.socket, done);
-    else server.listen(where.port, where.host, done);
-  });
-  const address = server.address();
-  if (address !== null && typeof address === 'object')
-    state.listening = { kind: 'tcp', host: address.address, port: address.port };
-  return {
-    server,
-    listening: state.listening,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        state.stopping = true;
-        const timer = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
-        timer.unref();
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
-  };
 }
 
 /** The credentials in use, per provider: kept while fresh (no file read per request), else asked of the broker. */
