@@ -6,7 +6,7 @@
 // Single flight inside the process; across processes the local lock, so that of the processes on one
 // machine only one goes on to the shared store (the others find its token in the local cache, with no
 // key derived and no call to the store); across machines the store's shared lock, when it has one.
-import { readCache, isFresh, lifetimeMs, loginCheckedRecently, writeCache, type CacheRead } from '../files/cache.js';
+import { readCache, isFresh, lifetimeMs, loginStandsLocally, writeCache, type CacheRead } from '../files/cache.js';
 import {
   CredentialsRejectedError,
   ExitCode,
@@ -334,8 +334,7 @@ export class TokenBroker {
     const read = await readCache(this.#deps.paths, profile, provider.id);
     this.#reportDamage(read, provider);
     if (read.kind !== 'hit') return read;
-    if (!coordination && (storeKindFromEnv(this.#deps.env) !== 'redis' || loginCheckedRecently(read, this.#deps.now())))
-      return read;
+    if (!coordination && loginStandsLocally(read, this.#deps.env, this.#deps.now())) return read;
     const generation = coordination ? coordination.login : await this.#sharedLogin(profile, provider);
     if (!generation) return read;
     let current: string | undefined;

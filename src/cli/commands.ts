@@ -2,6 +2,7 @@
 // defaults, help and completion are declared. The program (program.ts) and the fast path
 // (scan.ts, src/fast.ts) are both built from this list; a run function loads only when it runs.
 import { DEFAULT_MIN_TTL_SECONDS } from '../files/cache.js';
+import { DEFAULT_MAX_WAIT_SECONDS } from '../model/env.js';
 import { UsageError } from '../base/errors.js';
 import { FORMATS, parseFormat } from '../model/format.js';
 import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../model/login-flags.js';
@@ -61,6 +62,15 @@ const minTtlOf = (parsed: Parsed) => ({
   given: parsed.given('minTtl'),
 });
 
+/** --max-wait of `api` and `serve`: how long a rate limit is waited out. */
+const maxWaitOption = (help: string): OptionSpec => ({
+  flags: '--max-wait <seconds>',
+  help,
+  default: { value: String(DEFAULT_MAX_WAIT_SECONDS) },
+});
+
+const maxWaitOf = (parsed: Parsed) => parseSeconds(parsed.text('maxWait')!, '--max-wait');
+
 /** The login flags given on the command line, by the table in model/login-flags.ts. */
 function loginFlags(parsed: Parsed): LoginFlags {
   const flags: Record<string, string | number | boolean> = {};
@@ -87,6 +97,8 @@ interface Kit {
   provider: (parsed: Parsed, index?: number) => ProviderDescriptor;
   providerArgument: (name: string) => ArgumentSpec;
   providersOption: (help: string) => OptionSpec;
+  /** The providers named with providersOption's --provider, in order. */
+  providersGiven: (parsed: Parsed) => ProviderDescriptor[];
 }
 
 function kitFor(providers: readonly ProviderDescriptor[]): Kit {
@@ -107,6 +119,7 @@ function kitFor(providers: readonly ProviderDescriptor[]): Kit {
       default: { value: [], shown: 'all configured' },
       completes: { kind: 'values', values: providerIds },
     }),
+    providersGiven: (parsed) => parsed.list('provider').map((name) => parseProvider(name, providers)),
   };
 }
 
@@ -181,7 +194,7 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
       warm: warmGet,
       warmIsQuick: true,
     }),
-  exec: ({ providers, providersOption }) =>
+  exec: ({ providers, providersOption, providersGiven }) =>
     command<ExecOptions>({
       group: 'Tokens:',
       help: () => ({
@@ -235,7 +248,7 @@ that code).`,
       toOptions: (parsed) => {
         const mask = parsed.flag('mask');
         return {
-          providers: parsed.list('provider').map((name) => parseProvider(name, providers)),
+          providers: providersGiven(parsed),
           profile: parsed.profile,
           command: [...(parsed.args[0] as readonly string[])],
           minTtl: minTtlOf(parsed),
@@ -310,11 +323,7 @@ stderr, exit 8.`,
         },
         { flags: '-i, --include', help: 'print the status line and response headers before the body' },
         { flags: '--silent', help: 'do not print the response body' },
-        {
-          flags: '--max-wait <seconds>',
-          help: 'longest wait for a rate limit before giving up (exit 5)',
-          default: { value: '30' },
-        },
+        maxWaitOption('longest wait for a rate limit before giving up (exit 5)'),
       ],
       toOptions: (parsed) => {
         // -f and -F together, in the order given: it decides nesting and the order of array items.
@@ -336,12 +345,12 @@ stderr, exit 8.`,
           maxPages: parseWholeNumber(parsed.text('maxPages')!, '--max-pages', { min: 1 }),
           include: parsed.flag('include') ?? false,
           silent: parsed.flag('silent') ?? false,
-          maxWaitSeconds: parseSeconds(parsed.text('maxWait')!, '--max-wait'),
+          maxWaitSeconds: maxWaitOf(parsed),
         };
       },
       run: async (options, deps) => (await import('../commands/api.js')).runApi(options, deps),
     }),
-  serve: ({ providers, providersOption }) =>
+  serve: ({ providersOption, providersGiven }) =>
     command<ServeOptions>({
       group: 'Tokens:',
       help: () => ({
@@ -372,11 +381,7 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
         { flags: '--listen <host:port>', help: 'loopback address and port (default 127.0.0.1:0, a free port)' },
         { flags: '--socket <path>', help: 'a unix socket (mode 0600, in a directory of yours) instead of a port' },
         { flags: '--background', help: 'detach once ready; print TOKENS_SERVE_PID too' },
-        {
-          flags: '--max-wait <seconds>',
-          help: 'longest wait for a rate limit before passing the 429 back',
-          default: { value: '30' },
-        },
+        maxWaitOption('longest wait for a rate limit before passing the 429 back'),
         { flags: '--serve-role <role>', help: '', choices: ['exec', 'background'], hidden: true },
       ],
       toOptions: (parsed) => {
@@ -384,12 +389,12 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
         const socket = parsed.text('socket');
         const role = parsed.text('serveRole');
         return {
-          providers: parsed.list('provider').map((name) => parseProvider(name, providers)),
+          providers: providersGiven(parsed),
           profile: parsed.profile,
           ...(listen === undefined ? {} : { listen }),
           ...(socket === undefined ? {} : { socket }),
           background: parsed.flag('background') ?? false,
-          maxWaitSeconds: parseSeconds(parsed.text('maxWait')!, '--max-wait'),
+          maxWaitSeconds: maxWaitOf(parsed),
           verbose: parsed.verbose,
           ...(role === undefined ? {} : { role: role as 'exec' | 'background' }),
         };

@@ -4,19 +4,11 @@
 import { Argument, Command, Option } from 'commander';
 import { TOKENS_PASSPHRASE, TOKENS_PROFILE, TOKENS_REDIS_URL, TOKENS_STORE } from '../model/env.js';
 import { PROVIDERS } from '../providers/registry.js';
+import { DEFAULT_PROFILE } from '../base/profile.js';
 import { HELP_COMMAND, HELP_FLAGS } from './help-words.js';
 import { completes, onlyWith } from './completion-hints.js';
 import { commandSpecs, listInWords, SHELL_GROUP } from './commands.js';
-import {
-  GLOBAL_OPTIONS,
-  globalsOf,
-  optionKey,
-  takesValue,
-  type AnyCommandSpec,
-  type GlobalsGiven,
-  type OptionSpec,
-  type Parsed,
-} from './spec.js';
+import { GLOBAL_OPTIONS, globalsOf, optionKey, type AnyCommandSpec, type OptionSpec, type Parsed } from './spec.js';
 import type { Deps } from '../broker/deps.js';
 import type { ProviderDescriptor } from '../model/model.js';
 
@@ -80,12 +72,14 @@ function commanderOption(spec: OptionSpec, sequence: { key: string; value: strin
   return option;
 }
 
-/** How the global options were given on one command (or the program): from the command line only. */
-function globalsGivenOn(command: Command): GlobalsGiven['command'] {
-  const given = (key: string) => command.getOptionValueSource(key) === 'cli';
+/** What Commander parsed for one command (or the program), as the specs read it. */
+function viewOf(command: Command): Pick<Parsed, 'text' | 'list' | 'flag' | 'given'> {
+  const values = command.opts();
   return {
-    ...(given('profile') ? { profile: String(command.opts().profile) } : {}),
-    ...(given('verbose') ? { verbose: true } : {}),
+    text: (key) => (values[key] === undefined ? undefined : String(values[key])),
+    list: (key) => (values[key] as string[] | undefined) ?? [],
+    flag: (key) => values[key] as boolean | undefined,
+    given: (key) => command.getOptionValueSource(key) === 'cli',
   };
 }
 
@@ -160,15 +154,11 @@ Exit codes:
     if (spec.passThrough) command.passThroughOptions();
     if (help.examples) command.addHelpText('after', examples([...help.examples], help.notes));
     command.action((...received: unknown[]) => {
-      const cmd = received.at(-1) as Command;
-      const globals = globalsOf({ command: globalsGivenOn(cmd), program: globalsGivenOn(program) }, io.env);
-      const values = cmd.opts();
+      const own = viewOf(received.at(-1) as Command);
+      const globals = globalsOf(own, viewOf(program), io.env);
       const parsed: Parsed = {
         args: received.slice(0, spec.arguments.length) as Parsed['args'],
-        text: (key) => (values[key] === undefined ? undefined : String(values[key])),
-        list: (key) => (values[key] as string[] | undefined) ?? [],
-        flag: (key) => values[key] as boolean | undefined,
-        given: (key) => cmd.getOptionValueSource(key) === 'cli',
+        ...own,
         sequence: [...sequence],
         ...globals,
         providers,
@@ -213,7 +203,7 @@ function addHiddenCommand(program: Command, spec: AnyCommandSpec, onAction: (par
       flag: () => undefined,
       given: () => false,
       sequence: [],
-      profile: 'default',
+      profile: DEFAULT_PROFILE,
       verbose: false,
       providers: [],
     };

@@ -151,11 +151,6 @@ export function scanCommandLine(
   const args = argumentsFrom(spec, operands);
   if (!args) return undefined;
   const own = parsedFrom(options, given);
-  const program = parsedFrom(globalOptions, before);
-  const globalsGiven = (view: typeof own) => ({
-    ...(view.given('profile') ? { profile: view.text('profile')! } : {}),
-    ...(view.given('verbose') ? { verbose: true } : {}),
-  });
-  const globals = globalsOf({ command: globalsGiven(own), program: globalsGiven(program) }, env);
+  const globals = globalsOf(own, parsedFrom(globalOptions, before), env);
   return { spec, parsed: { args, ...own, ...globals, providers } };
 }

@@ -4,7 +4,7 @@
 // scanner (scan.ts), which never loads Commander. The global options are declared and resolved here,
 // once, for every command and both drivers.
 import { TOKENS_DEBUG, TOKENS_PROFILE } from '../model/env.js';
-import { parseProfile } from '../base/profile.js';
+import { DEFAULT_PROFILE, parseProfile } from '../base/profile.js';
 import type { Command } from 'commander';
 import type { CompletionHint } from './completion-hints.js';
 import type { Deps } from '../broker/deps.js';
@@ -108,26 +108,25 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     flags: '--profile <name>',
     help: 'profile to use (separate credentials per profile)',
     env: TOKENS_PROFILE.name,
-    default: { value: 'default' },
+    default: { value: DEFAULT_PROFILE },
     completes: { kind: 'profiles' },
   },
   { flags: '-v, --verbose', help: 'explain what happens on stderr (never secrets)' },
 ];
 
-/** How the global options were given: on the command (after its name), on the program (before it). */
-export interface GlobalsGiven {
-  readonly command: { readonly profile?: string; readonly verbose?: boolean };
-  readonly program: { readonly profile?: string; readonly verbose?: boolean };
-}
+/** What a driver read of the options on one side of the command's name. */
+export type OptionsView = Pick<Parsed, 'text' | 'given'>;
 
 /**
- * --profile after the command, else before it, else TOKENS_PROFILE (even empty), else `default`;
- * --verbose either side, or TOKENS_DEBUG set to something.
+ * --profile after the command (`command`), else before it (`program`), else TOKENS_PROFILE (even
+ * empty), else the default; --verbose either side, or TOKENS_DEBUG set to something. Only what was
+ * given on the command line counts from either side.
  */
-export function globalsOf(given: GlobalsGiven, env: Env): { profile: string; verbose: boolean } {
+export function globalsOf(command: OptionsView, program: OptionsView, env: Env): { profile: string; verbose: boolean } {
+  const profileOn = (side: OptionsView) => (side.given('profile') ? side.text('profile') : undefined);
   return {
-    profile: parseProfile(given.command.profile ?? given.program.profile ?? env[TOKENS_PROFILE.name] ?? 'default'),
-    verbose: Boolean(given.command.verbose || given.program.verbose || env[TOKENS_DEBUG.name]),
+    profile: parseProfile(profileOn(command) ?? profileOn(program) ?? env[TOKENS_PROFILE.name]),
+    verbose: command.given('verbose') || program.given('verbose') || Boolean(env[TOKENS_DEBUG.name]),
   };
 }
 

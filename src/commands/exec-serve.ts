@@ -1,14 +1,12 @@
 // `tokens exec --serve -- CMD`: the server (src/serve/server.ts) in a process of its own, started
 // with a clean environment (src/serve/spawn.ts), and CMD with P_API_URL and TOKENS_SERVE_URL in its
 // environment and no token at all. tokens stays CMD's parent and stops the server once CMD has ended.
+import { DEFAULT_MAX_WAIT_SECONDS } from '../model/env.js';
 import { commandEnv, masking, runCommand } from './exec-child.js';
 import { configuredProviders } from './configured.js';
 import { spawnServer } from '../serve/spawn.js';
 import type { Deps } from '../broker/deps.js';
 import type { ProviderDescriptor } from '../model/model.js';
-
-/** The 429 wait of exec --serve's server: the default of `tokens serve --max-wait`. */
-const MAX_WAIT_SECONDS = 30;
 
 /** What exec --serve takes of exec's options. */
 export interface ExecServeOptions {
@@ -32,7 +30,7 @@ export async function runExecServe(options: ExecServeOptions, deps: Deps): Promi
   const providers = options.providers.length > 0 ? options.providers : await configuredProviders(deps, options.profile);
   const started = await spawnServer(
     deps,
-    { providers, profile: options.profile, maxWaitSeconds: MAX_WAIT_SECONDS, verbose: false },
+    { providers, profile: options.profile, maxWaitSeconds: DEFAULT_MAX_WAIT_SECONDS, verbose: false },
     'exec',
   );
   if ('code' in started) return started.code;

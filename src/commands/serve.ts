@@ -6,12 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { DEFAULT_MIN_TTL_SECONDS, isFresh, loginCheckedRecently, readCache } from '../files/cache.js';
+import { DEFAULT_MIN_TTL_SECONDS, isFresh, loginStandsLocally, readCache } from '../files/cache.js';
 import { readEnv, TOKENS_SERVE_KEY } from '../model/env.js';
 import { UsageError } from '../base/errors.js';
 import { shellQuote } from '../model/format.js';
 import { startServer } from '../serve/listener.js';
-import { storeKindFromEnv } from '../model/store-locations.js';
 import type { ServeConfig } from '../serve/server.js';
 import type { Deps } from '../broker/deps.js';
 import type { ProviderDescriptor } from '../model/model.js';
@@ -144,7 +143,6 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
  * login to confirm with the Redis store, legacy credentials, or an error to report).
  */
 async function credentialsAtHand(deps: Deps, providers: readonly ProviderDescriptor[], profile: string) {
-  const shared = storeKindFromEnv(deps.env) === 'redis';
   const others: ProviderDescriptor[] = [];
   for (const provider of providers) {
     const read = await readCache(deps.paths, profile, provider.id);
@@ -152,7 +150,7 @@ async function credentialsAtHand(deps: Deps, providers: readonly ProviderDescrip
     const fresh =
       read.kind === 'hit' &&
       isFresh(read.token, now, DEFAULT_MIN_TTL_SECONDS) &&
-      (!shared || loginCheckedRecently(read, now));
+      loginStandsLocally(read, deps.env, now);
     if (!fresh) others.push(provider);
   }
   if (others.length === 0) return;

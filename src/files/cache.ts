@@ -7,7 +7,8 @@
 import { closeSync, constants, fchmodSync, fstatSync, openSync, readSync, rm } from 'node:fs';
 import { join } from 'node:path';
 import { judgeEntry } from './file-judge.js';
-import type { Paths } from '../model/paths.js';
+import { storeKindFromEnv } from '../model/store-locations.js';
+import type { Env, Paths } from '../model/paths.js';
 import type { AccessToken, ProviderName } from '../model/model.js';
 
 /** Opens for reading without following a symlink, and without blocking on a FIFO. */
@@ -79,6 +80,15 @@ export const LOGIN_CHECK_MS = 60_000;
 export function loginCheckedRecently(read: CacheRead, now: number): boolean {
   if (read.kind !== 'hit' || read.login === undefined || read.loginCheckedAt === undefined) return false;
   return now - read.loginCheckedAt < LOGIN_CHECK_MS && read.loginCheckedAt <= now + CLOCK_TOLERANCE_MS;
+}
+
+/**
+ * Whether a cached entry may answer without asking the store: always with a local store; with the
+ * Redis store only while it confirmed the entry's shared login within LOGIN_CHECK_MS (past that,
+ * the broker asks the store and records the answer in the entry).
+ */
+export function loginStandsLocally(read: CacheRead, env: Env, now: number): boolean {
+  return storeKindFromEnv(env) !== 'redis' || loginCheckedRecently(read, now);
 }
 
 /** RFC 6750 `b64token`: what may follow "Bearer " in a header, and nothing else (no CR, LF, escapes). */

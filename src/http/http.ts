@@ -13,7 +13,7 @@
 // as x-api-key across origins). It speaks a subset of the fetch interface (Runtime.fetch,
 // src/model/transport.ts), which the real program carries over node:http (src/http/node-fetch.ts)
 // and unit tests script.
-import { PROXY_VARIABLES, readEnv, TOKENS_HTTP_TIMEOUT } from '../model/env.js';
+import { DEFAULT_MAX_WAIT_SECONDS, PROXY_VARIABLES, readEnv, TOKENS_HTTP_TIMEOUT } from '../model/env.js';
 import { UnavailableError } from '../base/errors.js';
 import { sanitizeProviderText } from '../base/untrusted-text.js';
 import type { RequestBody } from './request-body.js';
@@ -22,7 +22,7 @@ import { PROXY_REFUSED, type TransportHeaders, type TransportResponse } from '..
 
 export const MAX_ATTEMPTS = 3;
 /** The longest 429 wait a token request sits out; beyond it the user is better served by exit 5. */
-export const MAX_RATE_LIMIT_WAIT_MS = 30_000;
+export const MAX_RATE_LIMIT_WAIT_MS = DEFAULT_MAX_WAIT_SECONDS * 1000;
 export const MAX_REDIRECTS = 5;
 /** The largest token-endpoint answer read (real ones are under 4 KB); beyond it: exit 5, read no further. */
 export const MAX_BODY_BYTES = 1024 * 1024;

@@ -23,6 +23,13 @@ export interface EnvVar<T> {
   readonly internal?: boolean;
 }
 
+/**
+ * The longest a request sits out a rate limit (429) by default: token requests always, and
+ * `tokens api` and `tokens serve` unless --max-wait says otherwise; beyond it, exit 5 (api) or the
+ * 429 passed back (serve).
+ */
+export const DEFAULT_MAX_WAIT_SECONDS = 30;
+
 /** The longest timeout any variable may set: timers overflow at 2^31 ms (24.8 days) and give up at once. */
 export const MAX_TIMEOUT_SECONDS = 3600;
 

@@ -1,9 +1,7 @@
 // The token TokenBroker.get would return first, read from the cache alone: the cached one while it
 // has the asked validity left, else the one another process's refresh leaves there (waited for).
-import { isFresh, loginCheckedRecently, readCache, type CacheRead } from '../files/cache.js';
+import { isFresh, loginStandsLocally, readCache } from '../files/cache.js';
 import { awaitRefresh } from '../files/refresh-claims.js';
-import { storeKindFromEnv } from '../model/store-locations.js';
-import type { Env } from '../model/paths.js';
 import type { Credential, ProviderDescriptor } from '../model/model.js';
 import type { WarmContext } from './context.js';
 
@@ -21,24 +19,15 @@ export async function cachedCredential(
   const { env, paths, leftovers } = context;
   const read = await readCache(paths, profile, provider.id);
   if (read.kind === 'hit' && isFresh(read.token, Date.now(), minTtl.seconds, minTtl.given))
-    return loginStillStands(env, read) ? { kind: 'token', token: read.token } : undefined;
+    return loginStandsLocally(read, env, Date.now()) ? { kind: 'token', token: read.token } : undefined;
   // A damaged cache is the full program's to report (with --verbose) and rebuild.
   if (read.kind === 'damaged') return undefined;
   // Waiting can take a while: from here on, as in every run but a warm get, no inspector on SIGUSR1.
   context.refuseInspector();
   const waited = await awaitRefresh(paths, env, profile, provider.id, minTtl, { mayClaim });
   if (waited.kind === 'token')
-    return loginStillStands(env, waited.read) ? { kind: 'token', token: waited.token } : undefined;
+    return loginStandsLocally(waited.read, env, Date.now()) ? { kind: 'token', token: waited.token } : undefined;
   if (waited.claim) leftovers.claims.push(waited.claim);
   if (waited.askedAt !== undefined) leftovers.askedAt = Math.min(leftovers.askedAt ?? Infinity, waited.askedAt);
   return undefined;
-}
-
-/**
- * Whether this cached entry may answer: with the Redis store, only while the store confirmed its
- * shared login within LOGIN_CHECK_MS (a warm get never contacts the server); past that the full
- * program asks the store (TokenBroker's #readLocal) and records the answer in the entry.
- */
-function loginStillStands(env: Env, read: CacheRead): boolean {
-  return storeKindFromEnv(env) !== 'redis' || loginCheckedRecently(read, Date.now());
 }
