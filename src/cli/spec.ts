@@ -48,7 +48,7 @@ export interface Parsed {
   flag(key: string): boolean | undefined;
   /** Whether the option was given on the command line (not its default). */
   given(key: string): boolean;
-  /** Every value option as given, in command-line order (-f and -F interleave: the order decides nesting). */
+  /** Every repeatable option's values as given, in command-line order (-f and -F interleave: the order decides nesting). */
   readonly sequence: readonly { readonly key: string; readonly value: string }[];
   readonly profile: string;
   readonly verbose: boolean;

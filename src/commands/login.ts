@@ -7,7 +7,7 @@ import { loadConfig, settingsFor, updateSettings } from '../files/config.js';
 import { providerContext } from '../broker/context.js';
 import { InputReader } from '../files/input.js';
 import { CredentialsRejectedError } from '../base/errors.js';
-import { givenFlags, loginCommand, profileNote } from '../model/hints.js';
+import { givenFlags, loginCommand, profileFlag, profileNote } from '../model/hints.js';
 import { describeOAuthError } from '../oauth/oauth.js';
 import { noteStoredSecrets } from '../files/secret-note.js';
 import type { Deps } from '../broker/deps.js';
@@ -93,7 +93,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): Promise<numbe
 
 /** What checks credentials stored without a token: a get, or for static legacy keys an API call. */
 function verifyCommand(provider: ProviderDescriptor, profile: string, mode: string): string {
-  const on = profile === 'default' ? '' : ` --profile ${profile}`;
+  const on = profileFlag(profile);
   return mode === 'legacy' ? `tokens api ${provider.id} PATH${on}` : `tokens get ${provider.id}${on}`;
 }
 

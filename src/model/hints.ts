@@ -1,10 +1,11 @@
 // The one way to tell a user which login command to run again, with --profile off the default.
 import { NotConfiguredError } from '../base/errors.js';
+import { DEFAULT_PROFILE } from '../base/profile.js';
 import { shellQuote } from './format.js';
 import type { LoginFlags } from './model.js';
 
 export function loginCommand(provider: string, profile: string, extra = ''): string {
-  return `tokens login ${provider}${extra}${profile === 'default' ? '' : ` --profile ${profile}`}`;
+  return `tokens login ${provider}${extra}${profileFlag(profile)}`;
 }
 
 export function loginHint(provider: string, profile: string, extra = ''): string {
@@ -20,7 +21,12 @@ export function notConfigured(provider: string, profile: string): NotConfiguredE
 
 /** " (profile NAME)" in messages to people, nothing for the default profile. */
 export function profileNote(profile: string): string {
-  return profile === 'default' ? '' : ` (profile ${profile})`;
+  return profile === DEFAULT_PROFILE ? '' : ` (profile ${profile})`;
+}
+
+/** " --profile NAME" for a command to run again, nothing for the default profile. */
+export function profileFlag(profile: string): string {
+  return profile === DEFAULT_PROFILE ? '' : ` --profile ${profile}`;
 }
 
 /** The flags a login was given, as they would be typed again (values quoted for a shell when needed). */
