@@ -1,9 +1,10 @@
 // Bundles src/ into dist/ with esbuild, in two builds:
 //  - dist/fast.cjs, from src/fast.ts: one small CommonJS file, the whole of a warm `get` or `exec`
 //    (bin/tokens.js requires it). It holds no commander, zod, chalk, store or HTTP code; anything it
-//    does not answer it hands to dist/main.js with import().
-//  - dist/main.js and dist/chunks/, from src/main.ts: the full program as ES modules. Code splitting
-//    keeps its start small too: zod, chalk, open, the HTTP client and the login listener live in
+//    does not answer it hands to dist/direct.js or dist/main.js with import().
+//  - dist/main.js, dist/direct.js and dist/chunks/, from src/main.ts (the full program, Commander
+//    and all) and src/direct.ts (a command run without Commander): ES modules. Code splitting
+//    keeps their start small too: zod, chalk, open, the HTTP client and the login listener live in
 //    chunks loaded on demand.
 // dist/help.json is the full program's answer to each help form, recorded from the build itself, for
 // the fast path (src/cli/fast-help.ts). dist/meta.json is the two metafiles merged
@@ -68,8 +69,17 @@ await rm(`${root}${outdir}`, { recursive: true, force: true });
 // import in the modules it shares with the full program (run functions, provider adapters,
 // private-files, …) belongs to the full program and must not be pulled into fast.cjs: it becomes a
 // stub that throws if the fast path ever calls it.
-const FAST_LAZY = new Set(['src/commands/exec-child.ts', 'src/store/early-start.ts']);
-const FAST_HANDOFF = './main.js';
+const FAST_LAZY = new Set([
+  'src/commands/exec-child.ts',
+  'src/store/early-start.ts',
+  // The warm answers are the fast path's own; in the full program and the direct run, which never
+  // call them, the import() keeps them (and the modules only they use) out of the start.
+  'src/warm/exec.ts',
+  'src/warm/get.ts',
+  'src/warm/status.ts',
+]);
+/** The entries fast.ts hands a call to: the direct run (src/direct.ts) and the full program. */
+const FAST_HANDOFFS = new Set(['./direct.js', './main.js']);
 /** The module a relative import names, as a path under the repository ('src/commands/get.ts'). */
 const importedModule = (importer, path) =>
   relative(root, resolve(dirname(importer), path))
@@ -85,7 +95,7 @@ const fastPathBoundary = {
       // not import(), which would start the ES module loader this bundle exists to avoid.
       if (args.path.startsWith('node:')) return { path: args.path, namespace: 'builtin-on-demand' };
       const fromFast = /[\\/]src[\\/]fast\.ts$/.test(args.importer);
-      if (fromFast && args.path === FAST_HANDOFF) return { path: FAST_HANDOFF, external: true };
+      if (fromFast && FAST_HANDOFFS.has(args.path)) return { path: args.path, external: true };
       if (args.path.startsWith('.') && FAST_LAZY.has(importedModule(args.importer, args.path))) return undefined;
       return { path: `${args.path} (from ${args.importer.slice(root.length)})`, namespace: 'not-on-the-fast-path' };
     });
@@ -173,7 +183,7 @@ await build({
 
 const full = await build({
   absWorkingDir: root,
-  entryPoints: { main: 'src/main.ts' },
+  entryPoints: { main: 'src/main.ts', direct: 'src/direct.ts' },
   outdir,
   bundle: true,
   splitting: true,

@@ -25,7 +25,7 @@ export const LAYERS = [
   ['commands: run functions', ['commands/']],
   ['warm answers: a command answered from files alone, for the fast path', ['warm/']],
   ["cli: the command specs, the program, the fast path's scanner, help, completion", ['cli/']],
-  ['entries', ['main', 'fast', 'supervise']],
+  ['entries', ['main', 'direct', 'fast', 'supervise']],
 ];
 
 /** The layer index of a module (path under src/ without .ts), or -1. */

@@ -132,16 +132,21 @@ function refuseInspectorSignal(): void {
 }
 
 /**
- * Whether the full program is likely to read the secret store for these arguments: a command whose
- * spec says so (get, exec), read as the fast path reads it (so not a help form). A guess that only
- * decides whether the store's slow part starts early (src/store/early-start.ts); a wrong one costs
- * that work, which nothing waits for.
+ * What the scanner tells of a call the fast path does not answer: whether the command may run
+ * without Commander (CommandSpec.direct: src/direct.ts, which reads the line again, from its own
+ * bundle's specs), and whether it is likely to read the secret store (CommandSpec.readsSecrets), a
+ * guess that only decides whether the store's slow part starts early (src/store/early-start.ts); a
+ * wrong one costs that work, which nothing waits for. Help forms and lines the scanner doubts are
+ * neither.
  */
-function mayReadSecrets(argv: readonly string[], env: Env): boolean {
+function handOffHints(argv: readonly string[], env: Env): { direct: boolean; readsSecrets: boolean } {
   try {
-    return scanCommandLine(argv, specFinder(), PROVIDERS, env)?.spec.readsSecrets === true;
+    const spec = scanCommandLine(argv, specFinder(), PROVIDERS, env)?.spec;
+    // TOKENS_NO_FAST_PATH: the tests' way to see what Commander's reading does.
+    const direct = spec?.direct === true && env[NO_FAST_PATH_ENV] === undefined;
+    return { direct, readsSecrets: spec?.readsSecrets === true };
   } catch {
-    return false;
+    return { direct: false, readsSecrets: false };
   }
 }
 
@@ -167,10 +172,11 @@ export async function run(argv: string[], packageRoot?: string): Promise<void> {
   if (quick) refuseInspectorSignal();
   let code: number;
   try {
+    const hints = handOffHints(argv, process.env);
     // What opening the store waits for (a key derivation, a helper process), begun before the
-    // full program loads, overlaps with the loading.
+    // program loads, overlaps with the loading.
     const early =
-      mayReadSecrets(argv, process.env) && packageRoot !== undefined
+      hints.readsSecrets && packageRoot !== undefined
         ? (await import('./store/early-start.js')).startStoreEarly(
             process.env,
             resolvePaths(process.env),
@@ -178,11 +184,14 @@ export async function run(argv: string[], packageRoot?: string): Promise<void> {
             packageRoot,
           )
         : undefined;
-    const { main } = await import('./main.js');
-    code = await main(argv, undefined, undefined, {
+    const handover = {
       ...(leftovers.askedAt === undefined ? {} : { askedAt: leftovers.askedAt }),
       ...(early ? { early } : {}),
-    });
+    };
+    const direct = hints.direct
+      ? await (await import('./direct.js')).runDirect(argv, undefined, undefined, handover)
+      : undefined;
+    code = direct ?? (await (await import('./main.js')).main(argv, undefined, undefined, handover));
   } finally {
     // The refresh this process claimed is done (its token cached, or its failure recorded).
     for (const claim of leftovers.claims) claim.release();

@@ -9,9 +9,6 @@ import { LOGIN_FLAG_KEYS, LOGIN_FLAGS, loginFlagName } from '../model/login-flag
 import { HTTP_METHODS, parseField, parseFormPart, parseHeader } from '../http/request-fields.js';
 import { COMPLETE_COMMAND } from './help-words.js';
 import { parseProvider, parseSeconds, parseWholeNumber } from './parse.js';
-import { warmExec } from '../warm/exec.js';
-import { warmGet } from '../warm/get.js';
-import { warmStatus } from '../warm/status.js';
 import {
   optionKey,
   type AnyCommandSpec,
@@ -191,7 +188,8 @@ else from a hidden prompt on a terminal, else from the first line of stdin.`,
         };
       },
       run: async (options, deps) => (await import('../commands/get.js')).runGet(options, deps),
-      warm: warmGet,
+      direct: true,
+      warm: async (options, context) => (await import('../warm/get.js')).warmGet(options, context),
       warmIsQuick: true,
     }),
   exec: ({ providers, providersOption, providersGiven }) =>
@@ -257,7 +255,8 @@ that code).`,
         };
       },
       run: async (options, deps) => (await import('../commands/exec.js')).runExec(options, deps),
-      warm: warmExec,
+      direct: true,
+      warm: async (options, context) => (await import('../warm/exec.js')).warmExec(options, context),
     }),
   api: ({ providers, provider, providerArgument }) =>
     command<ApiOptions>({
@@ -400,6 +399,7 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
         };
       },
       run: async (options, deps) => (await import('../commands/serve.js')).runServe(options, deps),
+      direct: true,
     }),
   status: ({ provider, providerArgument }) =>
     command<StatusOptions>({
@@ -424,7 +424,8 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
         ...(parsed.args[0] ? { provider: provider(parsed) } : {}),
       }),
       run: async (options, deps) => (await import('../commands/status.js')).runStatus(options, deps),
-      warm: warmStatus,
+      direct: true,
+      warm: async (options, context) => (await import('../warm/status.js')).warmStatus(options, context),
     }),
   logout: ({ provider, providerArgument }) =>
     command<LogoutOptions>({

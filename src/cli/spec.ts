@@ -83,6 +83,11 @@ export interface CommandSpec<Options> {
   readonly hidden?: true;
   /** The full program is likely to open the secret store: its slow part may start early. */
   readonly readsSecrets?: true;
+  /**
+   * A line of this command the fast path's scanner is sure of runs without Commander (src/direct.ts),
+   * for a quicker start: for commands whose lines test/cli/fast-path.test.ts reads both ways.
+   */
+  readonly direct?: true;
   /** The run function's options; throws a UsageError for a bad value, before any I/O. */
   readonly toOptions: (parsed: Parsed) => Options;
   readonly run: (options: Options, deps: Deps) => Promise<number>;

@@ -15,6 +15,7 @@ import { writeEsmTracer } from '../support/esm-trace.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildProgram, helpForms, type ParsedCommand } from '../../src/cli/program.js';
 import { NO_FAST_PATH_ENV, planFastPath } from '../../src/fast.js';
+import { directRun } from '../../src/direct.js';
 import { HELP_FILE } from '../../src/cli/fast-help.js';
 import { repoTempDir } from '../support/bundle.js';
 import { BIN, DIST, ROOT, Sandbox, runNode, type CliResult } from '../support/cli.js';
@@ -316,6 +317,64 @@ describe('planFastPath: what the fast path claims', () => {
   });
 });
 
+describe('directRun: the lines that run without Commander (src/direct.ts)', () => {
+  /** What Commander hands the run function for these arguments, and for which command. */
+  const commanderReading = async (argv: string[], env: Env) => {
+    let parsed: ParsedCommand | undefined;
+    const program = buildProgram(
+      { writeOut: () => undefined, writeErr: () => undefined, env },
+      (p) => (parsed = p),
+      '0',
+    );
+    await program.parseAsync(argv, { from: 'user' });
+    return parsed;
+  };
+
+  it.each<[string[], Env]>([
+    [['serve'], {}],
+    [['serve', '--provider', 'chartmetric'], {}],
+    [['serve', '--provider', 'chartmetric', '--provider', 'soundcloud', '--listen', '127.0.0.1:8787'], {}],
+    [['serve', '--socket', '/tmp/x/tokens.sock', '--background'], {}],
+    [['serve', '--max-wait', '5', '--provider=soundcharts'], {}],
+    [['serve', '--listen', 'localhost:0', '--serve-role', 'exec'], {}],
+    [['--profile', 'staging', 'serve', '-v'], {}],
+    [['serve', '--verbose'], { TOKENS_PROFILE: 'p2' }],
+    [['get', 'chartmetric', '--force-refresh'], {}],
+    [['get', 'soundcloud', '-v', '--format', 'json'], {}],
+    [['--verbose', 'status'], {}],
+    [['status', 'chartmetric', '--json'], { TOKENS_DEBUG: '1' }],
+    [['exec', '--serve', '--', 'true'], {}],
+    [['exec', '--provider', 'chartmetric', '--mask', '--min-ttl', '90', '--', 'sh', '-c', 'env'], {}],
+  ])('runs %j (env %j) with the options and command Commander gives', async (argv, env) => {
+    const run = directRun(argv, env);
+    expect(run, 'the scanner is sure of it').toBeDefined();
+    const parsed = await commanderReading(argv, env);
+    expect(run!.spec.name).toBe(parsed?.command);
+    expect(run!.options).toEqual(parsed?.options);
+    expect(run!.parsed.verbose).toBe(parsed?.verbose);
+  });
+
+  it.each<[string[], Env]>([
+    // Not a command that runs directly.
+    [['api', 'chartmetric', '/api/artist/1'], {}],
+    [['login', 'chartmetric'], {}],
+    [['logout', 'chartmetric'], {}],
+    [['completion', 'bash'], {}],
+    // What the scanner doubts or the full program rejects: Commander's errors and help.
+    [['serve', '--listen'], {}],
+    [['serve', '--serve-role', 'bogus'], {}],
+    [['serve', '--max-wait', 'soon'], {}],
+    [['serve', '--provider', 'nope'], {}],
+    [['serve', '--bogus'], {}],
+    [['serve', 'extra'], {}],
+    [['serve', '--help'], {}],
+    [['get'], {}],
+    [['serve'], { TOKENS_STORE: 'floppy' }],
+  ])('leaves %j (env %j) to the full program', (argv, env) => {
+    expect(directRun(argv, env)).toBeUndefined();
+  });
+});
+
 // ───────────────────────────── the built CLI, both ways ─────────────────────────────
 
 let work: string;
@@ -351,9 +410,13 @@ async function cache(provider: string, token: string, { profile = 'default', ttl
 }
 
 interface Traced extends CliResult {
-  /** Whether the full program (dist/main.js) was loaded. */
+  /** Whether the program beyond the fast path ran: dist/main.js (Commander) or dist/direct.js (without). */
   fullProgram: boolean;
 }
+
+/** Whether a run's loaded modules include an entry beyond the fast path (see Traced.fullProgram). */
+const ranBeyondFastPath = (loaded: readonly string[], dist: string) =>
+  loaded.some((u) => ['main.js', 'direct.js'].some((entry) => fileURLToPath(u) === join(dist, entry)));
 
 /** A built CLI: bin/tokens.js and the dist/ it requires. */
 interface App {
@@ -380,9 +443,8 @@ async function runTraced(
     full,
     input === undefined ? {} : { input },
   );
-  const mainJs = join(app.dist, 'main.js');
   const loaded = (await readFile(trace, 'utf8')).split('\n').filter((u) => u.startsWith('file:'));
-  return { ...result, fullProgram: loaded.some((u) => fileURLToPath(u) === mainJs) };
+  return { ...result, fullProgram: ranBeyondFastPath(loaded, app.dist) };
 }
 
 /** The call as users make it, and the same call forced to the full program. */
@@ -857,6 +919,6 @@ async function inTerminal(args: string[], env: Env): Promise<Traced> {
     ...result,
     // The terminal shows each \n as \r\n.
     stdout: result.stdout.replaceAll('\r\n', '\n'),
-    fullProgram: loaded.some((u) => fileURLToPath(u) === join(DIST, 'main.js')),
+    fullProgram: ranBeyondFastPath(loaded, DIST),
   };
 }

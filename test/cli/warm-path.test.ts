@@ -111,14 +111,18 @@ function staticClosure(start: string): Set<string> {
   return seen;
 }
 
-/** The outputs of a warm `tokens <command>`: main's static closure plus the command chunk's. */
-function warmOutputs(commandEntry: string): Set<string> {
-  const main = outputOf('src/main.ts');
+/**
+ * The outputs of a handed-off `tokens <command>`: the entry's static closure (the direct run's,
+ * src/direct.ts, or the full program's, src/main.ts) plus the command chunk's.
+ */
+function handOffOutputs(commandEntry: string, entry: string): Set<string> {
+  const start = outputOf(entry);
   const command = outputOf(commandEntry);
-  expect(meta.outputs[main]!.imports, `main reaches ${commandEntry} by a dynamic import`).toContainEqual(
+  const reaches = [...staticClosure(start)].flatMap((out) => meta.outputs[out]!.imports);
+  expect(reaches, `${entry} reaches ${commandEntry} by a dynamic import`).toContainEqual(
     expect.objectContaining({ path: command, kind: 'dynamic-import' }),
   );
-  return new Set([...staticClosure(main), ...staticClosure(command)]);
+  return new Set([...staticClosure(start), ...staticClosure(command)]);
 }
 
 function inputsOf(outputs: Set<string>): string[] {
@@ -191,9 +195,11 @@ describe('the warm path, from the metafile', () => {
       'lazy-builtin:node:tty',
       'package.json',
     ]);
-    // Outside itself it reaches Node built-ins, none heavy, and dist/main.js, by import() only.
+    // Outside itself it reaches Node built-ins, none heavy, and the two entries it hands calls to
+    // (dist/direct.js, dist/main.js), by import() only.
     const externals = out.imports.filter((edge) => edge.external);
     expect(externals.filter((edge) => !edge.path.startsWith('node:'))).toEqual([
+      { path: './direct.js', kind: 'dynamic-import', external: true },
       { path: './main.js', kind: 'dynamic-import', external: true },
     ]);
     // node:crypto only for the file store's early key derivation (src/store/early-start.ts), which
@@ -210,15 +216,18 @@ describe('the warm path, from the metafile', () => {
     expect([...text.matchAll(/require\("node:crypto"\)/g)]).toHaveLength(1);
     expect([...text.matchAll(/require\("node:net"\)/g)]).toHaveLength(1);
     expect(existsSync(join(DIST, 'main.js')), 'the hand-off target is next to it').toBe(true);
+    expect(existsSync(join(DIST, 'direct.js')), 'the direct run is next to it').toBe(true);
   });
 
   it.each([
-    ['get', 'src/commands/get.ts'],
-    ['exec', 'src/commands/exec.ts'],
+    ['get', 'src/commands/get.ts', 'src/direct.ts'],
+    ['exec', 'src/commands/exec.ts', 'src/direct.ts'],
+    ['get', 'src/commands/get.ts', 'src/main.ts'],
+    ['exec', 'src/commands/exec.ts', 'src/main.ts'],
   ])(
-    'the full program (hand-off) for tokens %s: main + the command chunk statically import none of the heavy modules',
-    (_name, entry) => {
-      const inputs = inputsOf(warmOutputs(entry));
+    'a hand-off of tokens %s (%s from %s): the entry + the command chunk statically import none of the heavy modules',
+    (_name, entry, from) => {
+      const inputs = inputsOf(handOffOutputs(entry, from));
       expect(inputs).toContain(entry);
       expect(inputs).toContain('src/files/cache.ts');
       for (const [name, pattern] of HEAVY_INPUTS)
@@ -226,7 +235,7 @@ describe('the warm path, from the metafile', () => {
           inputs.filter((p) => pattern.test(p)),
           name,
         ).toEqual([]);
-      const externals = externalsOf(warmOutputs(entry));
+      const externals = externalsOf(handOffOutputs(entry, from));
       expect(externals).not.toContain('keytar');
       const builtins = externals.filter((p) => HEAVY_BUILTINS.includes(builtinName(p)));
       expect(builtins).toEqual([]);
@@ -567,15 +576,28 @@ describe('the warm path, at run time', () => {
     expect(existsSync(claim)).toBe(true);
   });
 
-  it('the tracing is real: a call the fast path hands off loads dist/main.js as an ES module', async () => {
-    // --verbose is the full program's business; the cache is just as warm.
+  it('the tracing is real: a call the fast path hands off runs directly, from dist/direct.js as ES modules', async () => {
+    // --verbose is not the warm answer's business; the cache is just as warm. The scanner is sure
+    // of the line, so the command runs without Commander: dist/direct.js, not dist/main.js.
     const { run, cjs, esm } = await distModulesLoaded(['get', 'chartmetric', '--verbose']);
     expect(run).toMatchObject({ code: 0, stdout: `${FRESH_TOKEN}\n` });
     expect(cjs).toEqual(['fast.cjs']);
-    expect(esm).toContain('main.js');
-    // Only main and its static imports, plus the get chunk's: what the metafile predicts for the hand-off.
-    const predicted = [...warmOutputs('src/commands/get.ts')].map((out) => relative(DIST, join(ROOT, out)));
+    expect(esm).toContain('direct.js');
+    expect(esm).not.toContain('main.js');
+    // Only the entry and its static imports, plus the get chunk's: what the metafile predicts.
+    const predicted = [...handOffOutputs('src/commands/get.ts', 'src/direct.ts')].map((out) =>
+      relative(DIST, join(ROOT, out)),
+    );
     expect([...new Set(esm)].sort()).toEqual(predicted.sort());
+  });
+
+  it('the tracing is real: a line the scanner doubts goes to the full program, dist/main.js', async () => {
+    // An option the scanner does not know: Commander's to report (exit 2).
+    const { run, cjs, esm } = await distModulesLoaded(['get', 'chartmetric', '--no-such-option']);
+    expect(run.code).toBe(2);
+    expect(cjs).toEqual(['fast.cjs']);
+    expect(esm).toContain('main.js');
+    expect(esm).not.toContain('direct.js');
   });
 
   /** A run of the CLI (or `script`), and the built-in modules and bindings it loaded. */

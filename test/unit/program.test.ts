@@ -24,7 +24,7 @@ async function parsedProfile(argv: string[], env: Record<string, string> = {}): 
     stderrIsTTY: false,
     stdoutIsTTY: false,
   } as unknown as IO;
-  const { realDeps } = await import('../../src/main.js');
+  const { realDeps } = await import('../../src/cli/runner.js');
   await parsed!
     .invocation(realDeps(io, { HOME: home, XDG_CONFIG_HOME: `${home}/c` }, false))
     .catch((e: Error) => (text += e.message));
