@@ -5,8 +5,8 @@
 // median, min and max wall time, and the ratio of the medians. The rows:
 //   - warm `get`, `exec --provider`, `exec` (every configured provider), `status chartmetric`,
 //     `--version`, `get --help`                                    vs `node -e 0`
-//   - `exec --mask -- cat BIG` (256 MiB)                           vs `cat BIG | node -e` a plain relay
-//   - `exec --mask -- true`                                        vs `node -e 0`
+//   - `exec --mask -- cat BIG` (256 MiB), output on a pipe        vs `cat BIG | node -e` a plain relay
+//   - `exec --mask -- true`, output on /dev/null and on pipes      vs `node -e 0`
 //   - `exec` (every configured provider)                           vs `node` spawning `true` with
 //     node:child_process (what a Node program pays to run a command); reported, no target
 //   - cold `get chartmetric --force-refresh`, file store           vs `node` + one scrypt of the file
@@ -191,11 +191,13 @@ async function setExpiry(home, provider, expiresAt) {
  * Runs argv to its end with stdio going nowhere: { status, signal }. Asynchronously, never with
  * spawnSync: the fake provider server runs in this process and must go on answering meanwhile.
  */
-function spawnQuiet(argv, env) {
+/** One run with stdout and stderr on /dev/null, or (`pipes`) on pipes read to their end, as a CI runner reads them. */
+function spawnQuiet(argv, env, pipes = false) {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore' });
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: pipes ? ['ignore', 'pipe', 'pipe'] : 'ignore' });
     child.on('error', reject);
-    child.on('exit', (status, signal) => resolve({ status, signal }));
+    if (pipes) for (const stream of [child.stdout, child.stderr]) stream.resume();
+    child.on(pipes ? 'close' : 'exit', (status, signal) => resolve({ status, signal }));
   });
 }
 
@@ -216,7 +218,7 @@ async function fail(cmd, r) {
 /** One run, wall time in ms. stdout/stderr go nowhere; a failing run stops the bench. */
 async function wallRun(cmd) {
   const start = process.hrtime.bigint();
-  const r = await spawnQuiet(cmd.argv, cmd.env);
+  const r = await spawnQuiet(cmd.argv, cmd.env, cmd.pipes);
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) await fail(cmd, r);
   return ms;
@@ -474,14 +476,28 @@ async function maskRows() {
   };
   const node = nodeBaseline(env);
   const rowsToRun = [
+    // Read from a pipe by the bench, as a CI runner reads a job's output: /dev/null would be no
+    // stream to relay (tokens would become `cat`).
     {
-      name: 'exec --mask -- cat BIG (256 MiB) > /dev/null',
-      cmd: exec(env, 'cat', big),
-      base: relay,
+      name: 'exec --mask -- cat BIG (256 MiB), output on a pipe',
+      cmd: { ...exec(env, 'cat', big), pipes: true },
+      base: { ...relay, pipes: true },
       target: TARGETS.maskCopy,
     },
-    { name: 'exec --mask -- true', cmd: exec(env, 'true'), base: node, target: TARGETS.maskTrue },
-    { name: 'exec --mask -- true, TOKENS_PASSPHRASE set (supervised)', cmd: exec(fileEnv, 'true'), base: node },
+    // Output to /dev/null: nothing to relay, so tokens becomes the command (src/commands/exec-child.ts).
+    { name: 'exec --mask -- true (output to /dev/null)', cmd: exec(env, 'true'), base: node, target: TARGETS.maskTrue },
+    // Output on pipes, as in CI: tokens stays the parent and relays them through the masker.
+    {
+      name: 'exec --mask -- true (output on pipes, relayed)',
+      cmd: { ...exec(env, 'true'), pipes: true },
+      base: { ...node, pipes: true },
+      target: TARGETS.maskTrue,
+    },
+    {
+      name: 'exec --mask -- true, TOKENS_PASSPHRASE set (supervised, output on pipes)',
+      cmd: { ...exec(fileEnv, 'true'), pipes: true },
+      base: { ...node, pipes: true },
+    },
   ];
   for (const r of rowsToRun) {
     process.stderr.write(`measuring ${r.cmd.label} vs ${r.base.label} …\n`);

@@ -4,7 +4,8 @@
 //
 // Where it can (replace-process.ts), tokens becomes the command. Otherwise — no process.execve,
 // Windows, a command whose start only a child can report, or a mode that keeps tokens as the parent
-// (--mask, TOKENS_EXEC_STAY) — the command runs as a child (stay.ts), and tokens passes signals on.
+// (--mask with a stream to relay, --serve, TOKENS_EXEC_STAY) — the command runs as a child (stay.ts),
+// and tokens passes signals on.
 // A parent that stays must not hold the withheld secrets in its environment, which the command
 // could read (/proc/PID/environ shows a process's initial environment, whatever it deleted since):
 // when tokens' own holds one, tokens becomes a fresh Node with a clean environment, the supervisor
@@ -22,7 +23,7 @@ import {
   standardStreamsNonBlocking,
   withinExecLimits,
 } from './replace-process.js';
-import { notStarted, notStartedLine, runAsChild, statusOfStartError, type StayOptions } from './stay.js';
+import { anyRelayable, notStarted, notStartedLine, runAsChild, statusOfStartError, type StayOptions } from './stay.js';
 import type { Credential } from '../model/model.js';
 import type { TextSink } from '../model/sync-output.js';
 import type { Env } from '../model/paths.js';
@@ -75,7 +76,7 @@ export function maskedSecrets(providers: readonly ProviderDescriptor[], credenti
 }
 
 export interface RunCommandOptions extends StayOptions {
-  /** Start the command as a child even where tokens could become it (mask implies it). */
+  /** Start the command as a child even where tokens could become it (a mask with a stream to relay implies it). */
   stay: boolean;
   /**
    * tokens' own environment as it started: when it holds a withheld variable and tokens stays the
@@ -103,7 +104,10 @@ export async function runCommand(
   options: RunCommandOptions,
 ): Promise<number> {
   const [file = '', ...args] = command;
-  if (!options.stay && !options.mask && canReplace(command, env) && !standardStreamsNonBlocking()) {
+  // --mask with stdout and stderr both terminals or /dev/null: nothing to relay, so nothing keeps
+  // tokens as the parent (the contract's rule for becoming the command).
+  const mask = options.mask && anyRelayable() ? options.mask : undefined;
+  if (!options.stay && !mask && canReplace(command, env) && !standardStreamsNonBlocking()) {
     const found = resolveCommand(file, env.PATH);
     if (found.kind === 'fails') return notStarted(file, found.code, stderr);
     if (found.kind === 'replace') {
@@ -117,7 +121,7 @@ export async function runCommand(
     }
   }
   const stay: StayOptions = {
-    ...(options.mask ? { mask: options.mask } : {}),
+    ...(mask ? { mask } : {}),
     ...(options.companions ? { companions: options.companions } : {}),
   };
   if (options.ownEnv && holdsWithheld(options.ownEnv)) superviseFrom(command, env, stay);

@@ -3,7 +3,16 @@
 // tokens process) and the supervisor (src/supervise.ts, a fresh Node with a clean environment that
 // tokens becomes when its own environment holds a withheld secret): no broker, no store, no
 // providers here, so the supervisor stays small.
-import { closeSync, constants as fsConstants, fstatSync, mkdtempSync, openSync, rmSync, write } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  write,
+} from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
@@ -82,15 +91,23 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
   return signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 0);
 }
 
-/** Whether fd 1 or 2 is open and not a terminal: a stream --mask relays. */
+/**
+ * Whether fd 1 or 2 is a stream --mask relays: open, not a terminal (never touched), and not
+ * /dev/null (what goes there nobody reads: relaying it would only cost the command's start).
+ */
 function relayable(fd: 1 | 2): boolean {
   if (isatty(fd)) return false;
   try {
-    fstatSync(fd);
-    return true;
+    const stream = fstatSync(fd);
+    return !(stream.isCharacterDevice() && stream.rdev === statSync('/dev/null').rdev);
   } catch {
     return false;
   }
+}
+
+/** Whether --mask has a stream to relay; when not, nothing is left for tokens once the command starts. */
+export function anyRelayable(): boolean {
+  return relayable(1) || relayable(2);
 }
 
 /**

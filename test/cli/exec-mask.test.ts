@@ -182,6 +182,37 @@ describe('exec --mask', () => {
     });
   });
 
+  it('nothing to relay (stdout and stderr /dev/null): tokens becomes the command; one pipe: it stays the parent and masks it', async () => {
+    // The command writes its own PID (and its parent's) to a file; tokens' PID is the spawned one's.
+    const pidFile = join(sandbox.home, 'pids.txt');
+    const script = `echo "$$ $PPID" > "${pidFile}"; echo "err $CHARTMETRIC_ACCESS_TOKEN" >&2`;
+    const started = (stdio: Array<'ignore' | 'pipe'>) => {
+      const child = spawn(process.execPath, exec(['--mask', '--', 'sh', '-c', script]), {
+        env: sandbox.baseEnv(),
+        stdio: ['ignore', ...stdio],
+      });
+      const err: Buffer[] = [];
+      child.stderr?.on('data', (d: Buffer) => err.push(d));
+      return new Promise<{ pid: number; code: number | null; stderr: string; pids: number[] }>((resolve) =>
+        child.on('close', async (code) =>
+          resolve({
+            pid: child.pid!,
+            code,
+            stderr: Buffer.concat(err).toString(),
+            pids: (await readFile(pidFile, 'utf8')).trim().split(' ').map(Number),
+          }),
+        ),
+      );
+    };
+    const quiet = await started(['ignore', 'ignore']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.pids[0], 'the command is the process tokens was').toBe(quiet.pid);
+    const relayed = await started(['ignore', 'pipe']);
+    expect({ code: relayed.code, stderr: relayed.stderr }).toEqual({ code: 0, stderr: 'err ***\n' });
+    expect(relayed.pids[0], 'the command is a child').not.toBe(relayed.pid);
+    expect(relayed.pids[1], 'of tokens').toBe(relayed.pid);
+  });
+
   it('the relayed streams are pipes, made with no temporary file: /dev/stdout and /dev/stderr open (tee), masked', async () => {
     // A TMPDIR that does not exist: named pipes could not be made there, and a socket (Node's own
     // 'pipe') cannot be opened through /dev/stdout.
