@@ -348,6 +348,7 @@ stderr, exit 8.`,
         };
       },
       run: async (options, deps) => (await import('../commands/api.js')).runApi(options, deps),
+      direct: true,
     }),
   serve: ({ providersOption, providersGiven }) =>
     command<ServeOptions>({

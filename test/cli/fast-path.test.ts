@@ -345,6 +345,13 @@ describe('directRun: the lines that run without Commander (src/direct.ts)', () =
     [['status', 'chartmetric', '--json'], { TOKENS_DEBUG: '1' }],
     [['exec', '--serve', '--', 'true'], {}],
     [['exec', '--provider', 'chartmetric', '--mask', '--min-ttl', '90', '--', 'sh', '-c', 'env'], {}],
+    [['api', 'chartmetric', '/api/artist/206557'], {}],
+    [['api', 'soundcloud', '/me', '-X', 'POST', '-H', 'Accept: text/plain', '-f', 'a=b', '-F', 'n=1'], {}],
+    [['api', 'chartmetric', '/api/charts', '--paginate', '--max-pages', '3', '-i', '-H', 'X-A: 1', '-H', 'X-B: 2'], {}],
+    [['api', 'soundcharts', '/api/v2/x', '--input', 'body.json', '--silent', '--method=PUT'], {}],
+    // A method the run function refuses (exit 2), as it does under Commander.
+    [['api', 'chartmetric', '/x', '-X', 'BREW'], {}],
+    [['api', 'soundcloud', '/tracks', '--form', 'title=x', '-X', 'POST', '--profile', 'p'], {}],
   ])('runs %j (env %j) with the options and command Commander gives', async (argv, env) => {
     const run = directRun(argv, env);
     expect(run, 'the scanner is sure of it').toBeDefined();
@@ -356,7 +363,6 @@ describe('directRun: the lines that run without Commander (src/direct.ts)', () =
 
   it.each<[string[], Env]>([
     // Not a command that runs directly.
-    [['api', 'chartmetric', '/api/artist/1'], {}],
     [['login', 'chartmetric'], {}],
     [['logout', 'chartmetric'], {}],
     [['completion', 'bash'], {}],
@@ -370,6 +376,12 @@ describe('directRun: the lines that run without Commander (src/direct.ts)', () =
     [['serve', '--help'], {}],
     [['get'], {}],
     [['serve'], { TOKENS_STORE: 'floppy' }],
+    [['api', 'chartmetric'], {}],
+    [['api', 'chartmetric', '/x', '-XPOST'], {}],
+    [['api', 'chartmetric', '/x', '-f', 'no-equals-sign'], {}],
+    // A value that looks like an option (stdin's `-` included): the scanner does not guess.
+    [['api', 'soundcharts', '/x', '--input', '-'], {}],
+    [['api', 'chartmetric', '/x', '--max-pages', 'many'], {}],
   ])('leaves %j (env %j) to the full program', (argv, env) => {
     expect(directRun(argv, env)).toBeUndefined();
   });
