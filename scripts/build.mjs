@@ -77,6 +77,7 @@ const FAST_LAZY = new Set([
   'src/warm/exec.ts',
   'src/warm/get.ts',
   'src/warm/status.ts',
+  'src/warm/serve.ts',
 ]);
 /** The entries fast.ts hands a call to: the direct run (src/direct.ts) and the full program. */
 const FAST_HANDOFFS = new Set(['./direct.js', './main.js']);

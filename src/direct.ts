@@ -14,6 +14,9 @@ import { allVariables, PROVIDERS } from './providers/registry.js';
 import type { AnyCommandSpec, Parsed } from './cli/spec.js';
 import type { Deps, IO } from './broker/deps.js';
 import type { Env } from './model/paths.js';
+import type { Handler } from './serve/listener.js';
+import type { Listening } from './serve/rules.js';
+import type { ServedConfig } from './warm/context.js';
 
 /**
  * The command and its options when this line may run directly; undefined for the full program: a
@@ -50,4 +53,19 @@ export async function runDirect(
     io,
     () => verbose,
   );
+}
+
+/**
+ * What answers the requests of a server the fast path started (src/warm/serve.ts), built here with
+ * the real dependencies, as runServe builds it; the configuration's providers are this bundle's.
+ */
+export async function serveHandler(config: ServedConfig, listening: () => Listening): Promise<Handler> {
+  const { providerIds, ...rest } = config;
+  const providers = providerIds.map((id) => {
+    const provider = PROVIDERS.find((p) => p.id === id);
+    if (!provider) throw new Error(`internal error: no provider ${id}`);
+    return provider;
+  });
+  const deps = realDeps(processIO(), { ...process.env }, config.verbose);
+  return (await import('./serve/server.js')).serveHandler(deps, { ...rest, providers }, listening);
 }

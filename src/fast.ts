@@ -108,6 +108,7 @@ async function answer(
         stderr: output.stderr,
         leftovers,
         refuseInspector: refuseInspectorSignal,
+        answerRequests: async (config, listening) => (await import('./direct.js')).serveHandler(config, listening),
       });
   }
 }

@@ -401,6 +401,7 @@ says what is at hand. SIGINT or SIGTERM stops it (requests in flight get up to 1
       },
       run: async (options, deps) => (await import('../commands/serve.js')).runServe(options, deps),
       direct: true,
+      warm: async (options, context) => (await import('../warm/serve.js')).warmServe(options, context),
     }),
   status: ({ provider, providerArgument }) =>
     command<StatusOptions>({

@@ -15,6 +15,7 @@ import { startServer } from '../serve/listener.js';
 import type { ServeConfig } from '../serve/server.js';
 import type { Deps } from '../broker/deps.js';
 import type { ProviderDescriptor } from '../model/model.js';
+import type { Env, Paths } from '../model/paths.js';
 
 export interface ServeOptions {
   /** Empty: every provider configured in the profile. */
@@ -92,20 +93,42 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
   // What answers requests (the broker, the HTTP policy) is not needed for the ready line: it loads after it.
   const answering: Answering = async (listening) =>
     (await import('../serve/server.js')).serveHandler(deps, config, listening);
+  const at: ListenAt = socket ? { socket } : { tcp: where! };
+  return serveUntilStopped(deps.io.stdout, at, providers, config.key, options.role, answering);
+}
+
+/** Where the server listens: a loopback address (parseListen) or a socket path made ready (prepareSocket). */
+export type ListenAt = { tcp: ReturnType<typeof parseListen> } | { socket: string };
+
+/**
+ * From the listen on, for runServe and the fast path's warm serve (src/warm/serve.ts): listens
+ * (a failure is a UsageError, thrown before anything is printed), prints the ready lines, has
+ * `answering` make what answers requests, serves until SIGTERM or SIGINT (for exec --serve's server:
+ * until its parent is gone), then stops. `onReady`: told once the ready lines are out.
+ */
+export async function serveUntilStopped(
+  stdout: NodeJS.WritableStream,
+  at: ListenAt,
+  providers: readonly ProviderDescriptor[],
+  key: string | undefined,
+  role: ServeOptions['role'],
+  answering: Answering,
+  onReady: () => void = () => undefined,
+): Promise<number> {
+  const socket = 'socket' in at ? at.socket : undefined;
+  const tcp = 'tcp' in at ? at.tcp : undefined;
   const started = await (socket
     ? listenOnSocket(socket, answering)
-    : startServer({ host: where!.host, port: where!.port }, answering)
+    : startServer({ host: tcp!.host, port: tcp!.port }, answering)
   ).catch((error: NodeJS.ErrnoException) => {
-    const at = socket ?? `${where!.shown}:${where!.port}`;
+    const where = socket ?? `${tcp!.shown}:${tcp!.port}`;
     throw new UsageError(
-      `cannot listen on ${at}: ${LISTEN_ERRORS[error.code ?? ''] ?? 'failed'} (${error.code ?? 'error'})`,
+      `cannot listen on ${where}: ${LISTEN_ERRORS[error.code ?? ''] ?? 'failed'} (${error.code ?? 'error'})`,
     );
   });
 
   const root =
-    started.listening.kind === 'tcp'
-      ? `http://${where!.shown}:${started.listening.port}/${config.key}`
-      : 'http://localhost';
+    started.listening.kind === 'tcp' ? `http://${tcp!.shown}:${started.listening.port}/${key}` : 'http://localhost';
   const lines = [
     ...(socket ? [`export TOKENS_SERVE_SOCKET=${shellQuote(socket)}\n`] : []),
     ...providers.map((p) => `export ${p.envPrefix}_API_URL=${shellQuote(`${root}/${p.id}`)}\n`),
@@ -120,17 +143,18 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
     process.on('SIGTERM', stop);
     // exec --serve's server shares the command's process group: a Ctrl-C is the command's to act on
     // (Jupyter asks whether to shut down), and the server ends when the command has (SIGTERM from tokens).
-    if (options.role === 'exec') process.on('SIGINT', () => undefined);
+    if (role === 'exec') process.on('SIGINT', () => undefined);
     else process.on('SIGINT', stop);
-    if (options.role === 'exec') {
+    if (role === 'exec') {
       const parent = process.ppid;
       setInterval(() => process.ppid !== parent && stop(), PARENT_POLL_MS).unref();
     }
   });
-  await writeReady(deps, lines.join(''));
+  await writeReady(stdout, lines.join(''));
+  onReady();
   started.load();
   // A detached server's starter stops reading its stderr once it is ready: a later line must not end it.
-  if (options.role === 'background') process.stderr.on('error', () => undefined);
+  if (role === 'background') process.stderr.on('error', () => undefined);
   await stopped;
   await started.stop();
   if (socket) {
@@ -151,15 +175,8 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
  */
 async function credentialsAtHand(deps: Deps, providers: readonly ProviderDescriptor[], profile: string) {
   const others: ProviderDescriptor[] = [];
-  for (const provider of providers) {
-    const read = await readCache(deps.paths, profile, provider.id);
-    const now = deps.now();
-    const fresh =
-      read.kind === 'hit' &&
-      isFresh(read.token, now, DEFAULT_MIN_TTL_SECONDS) &&
-      loginStandsLocally(read, deps.env, now);
-    if (!fresh) others.push(provider);
-  }
+  for (const provider of providers)
+    if (!(await freshInCache(deps.paths, deps.env, profile, provider, deps.now()))) others.push(provider);
   if (others.length === 0) return;
   const broker = new (await import('../broker/broker.js')).TokenBroker(deps);
   await Promise.all(
@@ -173,7 +190,7 @@ async function credentialsAtHand(deps: Deps, providers: readonly ProviderDescrip
  * sets up OpenSSL's generator, about 9 ms of a start that is measured against a warm `get`;
  * node:crypto where that device cannot be read.
  */
-async function newKey(): Promise<string> {
+export async function newKey(): Promise<string> {
   const key = Buffer.alloc(32);
   let read = 0;
   try {
@@ -195,10 +212,26 @@ async function newKey(): Promise<string> {
   return (await import('node:crypto')).randomBytes(32).toString('base64url');
 }
 
-function writeReady(deps: Deps, text: string): Promise<void> {
+/**
+ * Whether the cache holds the provider's token fresh, as the broker would answer with it (the same
+ * read and test as its own, src/broker/broker.ts): for runServe's check before the ready line, and
+ * the fast path's warm serve, which answers only then.
+ */
+export async function freshInCache(
+  paths: Paths,
+  env: Env,
+  profile: string,
+  provider: ProviderDescriptor,
+  now: number,
+): Promise<boolean> {
+  const read = await readCache(paths, profile, provider.id);
+  return read.kind === 'hit' && isFresh(read.token, now, DEFAULT_MIN_TTL_SECONDS) && loginStandsLocally(read, env, now);
+}
+
+function writeReady(stdout: NodeJS.WritableStream, text: string): Promise<void> {
   return new Promise((resolveWrite) => {
-    if (deps.io.stdout.write(text)) resolveWrite();
-    else deps.io.stdout.once('drain', () => resolveWrite());
+    if (stdout.write(text)) resolveWrite();
+    else stdout.once('drain', () => resolveWrite());
   });
 }
 
@@ -277,7 +310,7 @@ function answers(path: string): Promise<boolean> {
   );
 }
 
-type Answering = Parameters<typeof startServer>[1];
+export type Answering = Parameters<typeof startServer>[1];
 
 /** Listens on the socket made under umask 077, then 0600 for certain: its mode is the only guard. */
 async function listenOnSocket(socket: string, answering: Answering) {

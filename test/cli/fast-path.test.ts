@@ -188,6 +188,24 @@ describe('planFastPath: what the fast path claims', () => {
       {},
       warm('exec', { ...exec(undefined, ['true']).options, mask: false }),
     ],
+    // serve's warm answer starts the server itself only with --provider and fresh tokens (src/warm/serve.ts).
+    [
+      ['serve', '--provider', 'chartmetric', '--listen', '127.0.0.1:0'],
+      {},
+      warm('serve', {
+        providers: [expect.objectContaining({ id: 'chartmetric' })],
+        profile: 'default',
+        listen: '127.0.0.1:0',
+        background: false,
+        maxWaitSeconds: 30,
+        verbose: false,
+      }),
+    ],
+    [
+      ['serve', '--background'],
+      { TOKENS_PROFILE: 'p' },
+      warm('serve', { providers: [], profile: 'p', background: true, maxWaitSeconds: 30, verbose: false }),
+    ],
   ])('claims %j (env %j), with the options the full program gives', async (argv, env, expected) => {
     const plan = planFastPath(argv, env);
     expect(plan).toEqual(expected);
@@ -216,7 +234,7 @@ describe('planFastPath: what the fast path claims', () => {
     [['GET', 'chartmetric'], {}],
     // Commands without a warm answer, and --verbose (the full program explains).
     [['api', 'chartmetric', '/x'], {}],
-    [['serve'], {}],
+    [['-v', 'serve'], {}],
     [['-v', 'status'], {}],
     [['--verbose', 'get', 'chartmetric'], {}],
     [['--profile', 'x'], {}],

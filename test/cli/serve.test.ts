@@ -4,10 +4,13 @@
 import { lstat, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeEsmTracer } from '../support/esm-trace.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeApis, type FakeApis } from '../support/servers.js';
 import { curl, PYTHON, run, serve, type Served } from '../support/serve.js';
+import { DIST, ROOT } from '../support/cli.js';
 import { cachePath, secretsSeen, tokenRequests, useWorlds, type Setup, type World } from '../support/worlds.js';
 
 const PASSPHRASE = 'serve test passphrase 91d3';
@@ -36,8 +39,13 @@ async function serveWorld(setup: Setup): Promise<ServeWorld> {
   return Object.assign(w, { apis });
 }
 
-async function started(w: World, args: string[] = [], env: Record<string, string> = {}): Promise<Served> {
-  const s = await serve(w, args, env);
+async function started(
+  w: World,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<Served> {
+  const s = await serve(w, args, env, nodeArgs);
   servers.push(s);
   return s;
 }
@@ -245,6 +253,39 @@ describe('tokens serve over TCP', () => {
     };
     expect(first.page.next.startsWith(`${base}/api/v2/artist/`)).toBe(true);
     expect((await fetch(first.page.next)).status).toBe(200);
+  });
+
+  it('with --provider and fresh tokens the fast path starts it (no runServe module loaded); what answers comes from dist/direct.js', async () => {
+    const w = await serveWorld('chartmetric');
+    const dir = await mkdtemp(join(tmpdir(), 'tokens-serve-trace-'));
+    const trace = join(dir, 'esm.txt');
+    await writeFile(trace, '');
+    const tracer = await writeEsmTracer(dir, 'SERVE_ESM_TRACE');
+    const s = await started(w, ['--provider', 'chartmetric'], { SERVE_ESM_TRACE: trace }, [
+      '--import',
+      pathToFileURL(tracer).href,
+    ]);
+    // The ES modules loaded, as paths under dist/ (what answers requests loads once the ready line is out).
+    const loaded = async () =>
+      (await readFile(trace, 'utf8'))
+        .split('\n')
+        .filter((url) => url.startsWith(pathToFileURL(DIST).href))
+        .map((url) => relative(ROOT, fileURLToPath(url)).split(sep).join('/'));
+    const answer = await curl(`${s.vars.CHARTMETRIC_API_URL}/api/artist/206557`);
+    expect(answer.status).toBe(200);
+    expect(w.apis.chartmetric.requests.at(-1)!.headers.authorization).toBe(`Bearer ${await cachedToken(w)}`);
+    // runServe's module (src/commands/serve.ts) never loaded as an ES module: the fast path's copy
+    // listened and printed the ready line; what answers came from dist/direct.js, not main.js.
+    const meta = JSON.parse(await readFile(join(DIST, 'meta.json'), 'utf8')) as {
+      outputs: Record<string, { inputs: Record<string, unknown> }>;
+    };
+    const holding = (input: string) => Object.keys(meta.outputs).filter((out) => input in meta.outputs[out]!.inputs);
+    const esm = await loaded();
+    expect(esm).toContain(relative(ROOT, join(DIST, 'direct.js')));
+    expect(esm).not.toContain(relative(ROOT, join(DIST, 'main.js')));
+    for (const out of holding('src/commands/serve.ts')) expect(esm).not.toContain(out);
+    expect(esm.some((out) => holding('src/serve/server.ts').includes(out))).toBe(true);
+    expect(await s.stop()).toBe(0);
   });
 
   it('hands out the token at /token with no-store and the asked min_ttl, and says what is at hand at /health', async () => {

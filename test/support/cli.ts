@@ -28,6 +28,8 @@ export interface RunOptions {
 export interface StartOptions extends RunOptions {
   /** Leave stdin open after writing `input`, for the caller to write more (child.stdin) and end. */
   keepStdinOpen?: boolean;
+  /** Node's own arguments, before bin/tokens.js (`--import` a tracer). */
+  nodeArgs?: string[];
 }
 
 /** A CLI run in progress (see Sandbox.start). */
@@ -82,7 +84,7 @@ export class Sandbox {
       else env[k] = v;
     }
     // Default stdio: three pipes.
-    const child = spawn(process.execPath, [BIN, ...args], { env });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], { env });
     let stdout = '';
     let stderr = '';
     let exited = false;

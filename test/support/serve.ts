@@ -24,8 +24,13 @@ export function readyVars(stdout: string): Record<string, string> {
 }
 
 /** `tokens serve ARGS` in the world, resolved once its TOKENS_SERVE_URL line is out. */
-export async function serve(w: World, args: string[] = [], env: Record<string, string> = {}): Promise<Served> {
-  const cli = w.sandbox.start(['serve', ...args], { env: { ...w.env, ...env }, timeoutMs: 300_000 });
+export async function serve(
+  w: World,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<Served> {
+  const cli = w.sandbox.start(['serve', ...args], { env: { ...w.env, ...env }, timeoutMs: 300_000, nodeArgs });
   await new Promise<void>((resolve, reject) => {
     const check = setInterval(() => {
       if (/^export TOKENS_SERVE_URL=/m.test(cli.stdout())) {
