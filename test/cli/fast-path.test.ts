@@ -28,6 +28,14 @@ const HELP_FORMS = helpForms(
   buildProgram({ writeOut: () => undefined, writeErr: () => undefined, env: {} }, () => undefined, '0'),
 );
 
+/** What Commander hands the run function for these arguments, and for which command. */
+async function commanderReading(argv: string[], env: Env): Promise<ParsedCommand | undefined> {
+  let parsed: ParsedCommand | undefined;
+  const program = buildProgram({ writeOut: () => undefined, writeErr: () => undefined, env }, (p) => (parsed = p), '0');
+  await program.parseAsync(argv, { from: 'user' });
+  return parsed;
+}
+
 describe('planFastPath: what the fast path claims', () => {
   /** A warm plan: the command's spec and the options its run function gets. */
   const warm = (name: string, options: Record<string, unknown>) => ({
@@ -211,13 +219,7 @@ describe('planFastPath: what the fast path claims', () => {
     expect(plan).toEqual(expected);
     if (plan?.command !== 'warm') return;
     // Both drivers read the same specs: the Commander program hands the run function the same options.
-    let parsed: ParsedCommand | undefined;
-    const program = buildProgram(
-      { writeOut: () => undefined, writeErr: () => undefined, env },
-      (p) => (parsed = p),
-      '0',
-    );
-    await program.parseAsync(argv, { from: 'user' });
+    const parsed = await commanderReading(argv, env);
     expect(parsed?.command).toBe(plan.spec.name);
     expect(parsed?.options).toEqual(plan.options);
   });
@@ -336,18 +338,6 @@ describe('planFastPath: what the fast path claims', () => {
 });
 
 describe('directRun: the lines that run without Commander (src/direct.ts)', () => {
-  /** What Commander hands the run function for these arguments, and for which command. */
-  const commanderReading = async (argv: string[], env: Env) => {
-    let parsed: ParsedCommand | undefined;
-    const program = buildProgram(
-      { writeOut: () => undefined, writeErr: () => undefined, env },
-      (p) => (parsed = p),
-      '0',
-    );
-    await program.parseAsync(argv, { from: 'user' });
-    return parsed;
-  };
-
   it.each<[string[], Env]>([
     [['serve'], {}],
     [['serve', '--provider', 'chartmetric'], {}],
