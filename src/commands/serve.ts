@@ -43,6 +43,9 @@ const LISTEN_ERRORS: Record<string, string> = {
   EINVAL: 'not a usable address (a socket path is at most about 100 bytes)',
 };
 
+/** Where the server listens without --listen or --socket: a free port on 127.0.0.1. */
+export const DEFAULT_LISTEN = '127.0.0.1:0';
+
 /** How often a server started by `exec --serve` looks whether its parent is still there. */
 const PARENT_POLL_MS = 1000;
 
@@ -65,7 +68,7 @@ export function parseListen(value: string): { host: string; shown: string; port:
 export async function runServe(options: ServeOptions, deps: Deps): Promise<number> {
   if (options.listen !== undefined && options.socket !== undefined)
     throw new UsageError('--listen and --socket both say where to listen; use one');
-  const where = options.socket !== undefined ? undefined : parseListen(options.listen ?? '127.0.0.1:0');
+  const where = options.socket !== undefined ? undefined : parseListen(options.listen ?? DEFAULT_LISTEN);
   if (options.background && options.role === undefined) {
     const { spawnServer } = await import('../serve/spawn.js');
     const started = await spawnServer(deps, options, 'background');

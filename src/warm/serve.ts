@@ -8,14 +8,21 @@
 import { ExitCode } from '../base/errors.js';
 import { resolveEndpoints } from '../model/endpoints.js';
 import { readEnv, TOKENS_SERVE_KEY } from '../model/env.js';
-import { freshInCache, newKey, parseListen, serveUntilStopped, type ServeOptions } from '../commands/serve.js';
+import {
+  DEFAULT_LISTEN,
+  freshInCache,
+  newKey,
+  parseListen,
+  serveUntilStopped,
+  type ServeOptions,
+} from '../commands/serve.js';
 import type { WarmAnswer, WarmContext } from './context.js';
 
 export async function warmServe(options: ServeOptions, context: WarmContext): Promise<WarmAnswer | undefined> {
   const { env, paths } = context;
   if (options.background || options.role !== undefined) return undefined;
   if (options.socket !== undefined || options.providers.length === 0) return undefined;
-  const tcp = parseListen(options.listen ?? '127.0.0.1:0');
+  const tcp = parseListen(options.listen ?? DEFAULT_LISTEN);
   for (const provider of options.providers) {
     resolveEndpoints(provider, env);
     if (!(await freshInCache(paths, env, options.profile, provider, Date.now()))) return undefined;
