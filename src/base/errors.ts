@@ -75,6 +75,17 @@ export function isTokensError(e: unknown): e is TokensError {
   return e instanceof TokensError;
 }
 
+/**
+ * The line on stderr for any error: a typed one's message and hint; anything else is a bug, told
+ * as an internal error (its stack only with --verbose).
+ */
+export function describeError(error: unknown, verbose: boolean): string {
+  if (isTokensError(error)) return describeTokensError(error);
+  const detail =
+    verbose && error instanceof Error ? `\n${error.stack ?? error.message}` : ' (run with --verbose for details)';
+  return `tokens: internal error${detail}\n`;
+}
+
 /** The one line on stderr for a typed error: its message, then its hint (src/main.ts; the fast path). */
 export function describeTokensError(error: TokensError): string {
   const message = error.message.replace(/[.\s]+$/, '');

@@ -3,7 +3,7 @@
 // reads it with the fast path's scanner): the real dependencies, the process's streams, and the one
 // place where an error becomes a line on stderr and the contract's exit code. No Commander here.
 import { isatty } from 'node:tty';
-import { ExitCode, describeTokensError, isTokensError } from '../base/errors.js';
+import { ExitCode, describeError, isTokensError } from '../base/errors.js';
 import { resolvePaths } from '../model/paths.js';
 import { syncStderr } from '../model/sync-output.js';
 import { childEnvironment, PROVIDERS } from '../providers/registry.js';
@@ -24,12 +24,7 @@ export function exitCodeFor(error: unknown): number {
   return ExitCode.internal;
 }
 
-export function describeError(error: unknown, verbose: boolean): string {
-  if (isTokensError(error)) return describeTokensError(error);
-  const detail =
-    verbose && error instanceof Error ? `\n${error.stack ?? error.message}` : ' (run with --verbose for details)';
-  return `tokens: internal error${detail}\n`;
-}
+export { describeError } from '../base/errors.js';
 
 /**
  * Runs a command; any error becomes its line on stderr and its exit code (Commander's own errors

@@ -5,7 +5,7 @@
 // under runServe. Anything more is runServe's: --background, a server another tokens started (its
 // withheld values come over fd 3), --socket (its directory's checks), every configured provider (the
 // store's settings), a token to refresh or a login to confirm, a listen that fails (runServe says why).
-import { ExitCode } from '../base/errors.js';
+import { ExitCode, describeError } from '../base/errors.js';
 import { resolveEndpoints } from '../model/endpoints.js';
 import { readEnv, TOKENS_SERVE_KEY } from '../model/env.js';
 import {
@@ -47,10 +47,10 @@ export async function warmServe(options: ServeOptions, context: WarmContext): Pr
       () => (ready = true),
     );
     return { code };
-  } catch {
+  } catch (error) {
     // Before the ready line nothing was done but a failed listen: runServe tries again and says why.
     // After it, the call is answered: a second server must not start.
     if (!ready) return undefined;
-    return { code: ExitCode.internal, stderr: 'tokens: internal error (run with --verbose for details)\n' };
+    return { code: ExitCode.internal, stderr: describeError(error, options.verbose) };
   }
 }
