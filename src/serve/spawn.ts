@@ -43,10 +43,7 @@ export function spawnServer(deps: Deps, options: ServerArguments, role: 'exec' |
     const value = deps.env[name];
     if (value !== undefined && value !== '') handed[name] = value;
   }
-  // A server runs for hours and each request leaves short-lived garbage: a small young generation
-  // (Node's --max-semi-space-size, in MiB) has V8 collect it often rather than grow the heap.
-  const node = [...process.execArgv, '--max-semi-space-size=1'];
-  const child = spawn(process.execPath, [...node, process.argv[1]!, ...args], {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
     env: deps.childEnv,
     // exec --serve: its log lines are the user's; a detached one's only until it is ready.
     stdio: ['ignore', 'pipe', role === 'exec' ? 'inherit' : 'pipe', 'pipe'],
