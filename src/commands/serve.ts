@@ -97,27 +97,44 @@ export async function runServe(options: ServeOptions, deps: Deps): Promise<numbe
   const answering: Answering = async (listening) =>
     (await import('../serve/server.js')).serveHandler(deps, config, listening);
   const at: ListenAt = socket ? { socket } : { tcp: where! };
-  return serveUntilStopped(deps.io.stdout, at, providers, config.key, options.role, answering);
+  return serveUntilStopped({ stdout: deps.io.stdout, at, providers, key: config.key, role: options.role, answering });
 }
 
 /** Where the server listens: a loopback address (parseListen) or a socket path made ready (prepareSocket). */
 export type ListenAt = { tcp: ReturnType<typeof parseListen> } | { socket: string };
 
+/** What serveUntilStopped is given. */
+export interface Serving {
+  /** Where the ready lines go. */
+  stdout: NodeJS.WritableStream;
+  at: ListenAt;
+  /** The providers the ready lines name, each with its URL. */
+  providers: readonly ProviderDescriptor[];
+  /** The key in the URLs' paths (none on a socket, whose permissions are the guard). */
+  key: string | undefined;
+  /** Started by another tokens: `exec` (exec --serve's) or `background`; undefined in the foreground. */
+  role?: ServeOptions['role'];
+  /** Makes what answers requests, once the ready lines are out. */
+  answering: Answering;
+  /** Told once the ready lines are out. */
+  onReady?: () => void;
+}
+
 /**
  * From the listen on, for runServe and the fast path's warm serve (src/warm/serve.ts): listens
  * (a failure is a UsageError, thrown before anything is printed), prints the ready lines, has
  * `answering` make what answers requests, serves until SIGTERM or SIGINT (for exec --serve's server:
- * until its parent is gone), then stops. `onReady`: told once the ready lines are out.
+ * until its parent is gone), then stops.
  */
-export async function serveUntilStopped(
-  stdout: NodeJS.WritableStream,
-  at: ListenAt,
-  providers: readonly ProviderDescriptor[],
-  key: string | undefined,
-  role: ServeOptions['role'],
-  answering: Answering,
-  onReady: () => void = () => undefined,
-): Promise<number> {
+export async function serveUntilStopped({
+  stdout,
+  at,
+  providers,
+  key,
+  role,
+  answering,
+  onReady = () => undefined,
+}: Serving): Promise<number> {
   const socket = 'socket' in at ? at.socket : undefined;
   const tcp = 'tcp' in at ? at.tcp : undefined;
   const started = await (socket

@@ -115,7 +115,7 @@ export function anyRelayable(): boolean {
  * passed on, once: a signal that reached our whole process group (a terminal's Ctrl-C, `kill -INT
  * -- -PGID`, a cgroup stopped process by process) has reached the child already, which is in that
  * group, and is not sent again (see GroupWitness); a signal to tokens alone is. `env` is the
- * command's environment, which the witness gets too.
+ * command's environment: only the command gets it (the witness and mkfifo need no token).
  */
 export async function runAsChild(
   file: string,
@@ -130,7 +130,7 @@ export async function runAsChild(
   const early: NodeJS.Signals[] = [];
   const masks = options.mask !== undefined;
   const relayed = ([1, 2] as const).filter((fd) => masks && relayable(fd));
-  const witness = GroupWitness.start(env, relayed.length);
+  const witness = GroupWitness.start(relayed.length);
   const forward = (signal: NodeJS.Signals) => {
     // Before the child exists, a group signal has not reached it: queue every one.
     if (!child) early.push(signal);
@@ -138,7 +138,7 @@ export async function runAsChild(
     else void witness.groupGot(signal).then((got) => got || child?.kill(signal));
   };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
-  const pipes = relayed.length > 0 ? await makePipes(relayed.length, witness, env) : [];
+  const pipes = relayed.length > 0 ? await makePipes(relayed.length, witness, env.PATH) : [];
   // node:net on demand: only a relay over made pipes needs it (a static import would load it for every exec).
   const { Socket } = pipes.length > 0 ? await import('node:net') : { Socket: undefined };
   return new Promise((resolve) => {
@@ -204,7 +204,7 @@ export async function runAsChild(
 async function makePipes(
   count: number,
   witness: GroupWitness | undefined,
-  env: Record<string, string>,
+  path: string | undefined,
 ): Promise<Array<{ read: number; write: number }>> {
   const fromWitness = await witness?.pipes(count);
   if (fromWitness) return fromWitness;
@@ -216,7 +216,7 @@ async function makePipes(
   }
   try {
     const paths = Array.from({ length: count }, (_, i) => join(dir, `out${i}`));
-    if (!(await mkfifo(paths, env))) return [];
+    if (!(await mkfifo(paths, path))) return [];
     return openEnds(paths);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -241,9 +241,13 @@ function openEnds(paths: readonly string[]): Array<{ read: number; write: number
   }
 }
 
-function mkfifo(paths: readonly string[], env: Record<string, string>): Promise<boolean> {
+/** `path`: the command's PATH, where mkfifo is looked up (its only variable). */
+function mkfifo(paths: readonly string[], path: string | undefined): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const made = spawn('mkfifo', ['-m', '600', '--', ...paths], { stdio: 'ignore', env });
+    const made = spawn('mkfifo', ['-m', '600', '--', ...paths], {
+      stdio: 'ignore',
+      env: path === undefined ? {} : { PATH: path },
+    });
     made.on('error', () => resolve(false));
     made.on('exit', (code) => resolve(code === 0));
   });
@@ -364,11 +368,10 @@ class GroupWitness {
   }
 
   /**
-   * `env`: the command's environment (no withheld variable in it). `pipes`: how many pipes its
-   * shell makes before it first stops, as empty here-documents (a here-document is a pipe in dash,
+   * `pipes`: how many pipes its shell makes before it first stops, as empty here-documents (a here-document is a pipe in dash,
    * busybox sh and bash 5.1+), on fds 3, 4, …, for us to open through /proc (see pipes()).
    */
-  static start(env: Record<string, string>, pipes = 0): GroupWitness | undefined {
+  static start(pipes = 0): GroupWitness | undefined {
     if (process.platform !== 'linux') return undefined;
     const traps = FORWARDED_SIGNALS.map((s) => s.slice(3)).join(' ');
     const fds = Array.from({ length: pipes }, (_, i) => i + 3);
@@ -382,10 +385,9 @@ class GroupWitness {
       const sh = spawn(
         '/bin/sh',
         ['-c', `trap : ${traps}; ${make}while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done`],
-        {
-          stdio: 'ignore',
-          env,
-        },
+        // No environment: /bin/sh by its path and its builtins need none, and the command's
+        // tokens are the command's alone.
+        { stdio: 'ignore', env: {} },
       );
       sh.on('error', () => undefined);
       sh.unref();

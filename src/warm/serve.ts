@@ -37,15 +37,14 @@ export async function warmServe(options: ServeOptions, context: WarmContext): Pr
   };
   let ready = false;
   try {
-    const code = await serveUntilStopped(
-      process.stdout,
-      { tcp },
-      options.providers,
+    const code = await serveUntilStopped({
+      stdout: process.stdout,
+      at: { tcp },
+      providers: options.providers,
       key,
-      undefined,
-      (listening) => context.answerRequests(config, listening),
-      () => (ready = true),
-    );
+      answering: (listening) => context.answerRequests(config, listening),
+      onReady: () => (ready = true),
+    });
     return { code };
   } catch (error) {
     // Before the ready line nothing was done but a failed listen: runServe tries again and says why.

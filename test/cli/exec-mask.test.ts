@@ -4,7 +4,7 @@
 // runs, its parent process holds no withheld secret in its environment or arguments.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, Sandbox } from '../support/cli.js';
@@ -227,6 +227,29 @@ describe('exec --mask', () => {
     );
     expect({ code, stderr: stderr.toString() }).toEqual({ code: 0, stderr: '***\n' });
     expect(stdout.toString()).toMatch(/^\*\*\*\npipe:\[\d+\]\npipe:\[\d+\]\n$/);
+  });
+
+  it("the group witness, tokens' other child while the command runs, holds none of the command's tokens", async () => {
+    // The command copies the environment and arguments of each other child of its parent (tokens).
+    const out = join(sandbox.home, 'sibling');
+    const script = `for s in /proc/[0-9]*/status; do
+      d=\${s%/status}; p=\${d#/proc/}
+      [ "$p" = "$$" ] && continue
+      [ "$(sed -n 's/^PPid:[[:space:]]*//p' "$s" 2>/dev/null)" = "$PPID" ] || continue
+      tr '\\0' ' ' < "$d/cmdline" > "${out}.$p.cmdline"; cat "$d/environ" > "${out}.$p.environ"
+    done; echo "$CHARTMETRIC_ACCESS_TOKEN"`;
+    const { code, stdout, stderr } = await run(['--mask', '--', 'sh', '-c', script]);
+    expect({ code, stdout: stdout.toString(), stderr: stderr.toString() }).toEqual({
+      code: 0,
+      stdout: '***\n',
+      stderr: '',
+    });
+    const siblings = (await readdir(sandbox.home)).filter((f) => f.startsWith('sibling.') && f.endsWith('.cmdline'));
+    expect(siblings).toHaveLength(1);
+    const pid = siblings[0]!.split('.')[1];
+    expect(await readFile(`${out}.${pid}.cmdline`, 'utf8')).toMatch(/^\/bin\/sh -c trap : INT /);
+    const environ = await readFile(`${out}.${pid}.environ`, 'latin1');
+    expectClean([environ], [TOKEN]);
   });
 
   it('--no-mask, TOKENS_MASK=0, CI=false: no masking (the token reaches the pipe); TOKENS_MASK=1 masks; a bad TOKENS_MASK is exit 2', async () => {

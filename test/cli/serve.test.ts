@@ -286,6 +286,11 @@ describe('tokens serve over TCP', () => {
     for (const out of holding('src/commands/serve.ts')) expect(esm).not.toContain(out);
     expect(esm.some((out) => holding('src/serve/server.ts').includes(out))).toBe(true);
     expect(await s.stop()).toBe(0);
+    // Started this way too, the key and every secret are in the ready lines (stdout) only.
+    expect(s.cli.stderr()).toBe('');
+    expect(await w.sandbox.findSecrets(secretsSeen(w), [s.cli.stdout()])).toEqual([]);
+    const outputs = [...w.sandbox.outputs, answer.body, await readFile(trace, 'utf8')];
+    for (const secret of [...tokensSeen(w), PASSPHRASE]) expect(outputs.filter((o) => o.includes(secret))).toEqual([]);
   });
 
   it('hands out the token at /token with no-store and the asked min_ttl, and says what is at hand at /health', async () => {
