@@ -7,6 +7,8 @@
 //     `--version`, `get --help`                                    vs `node -e 0`
 //   - `exec --mask -- cat BIG` (256 MiB), output on a pipe        vs `cat BIG | node -e` a plain relay
 //   - `exec --mask -- true`, output on /dev/null and on pipes      vs `node -e 0`
+//   - `exec --mask -- true`, output on pipes                       vs `node` doing what staying the
+//     parent takes, with no tokens code (MASK_FLOOR); reported, no target
 //   - `exec` (every configured provider)                           vs `node` spawning `true` with
 //     node:child_process (what a Node program pays to run a command); reported, no target
 //   - cold `get chartmetric --force-refresh`, file store           vs `node` + one scrypt of the file
@@ -453,6 +455,39 @@ async function startupRows() {
 }
 
 /**
+ * What `exec --mask` on pipes cannot do without, as a plain Node script: load node:child_process,
+ * start a stopped shell in the process group (the signal witness) that makes two pipes, open them
+ * through /proc once it has stopped, let it close its ends and stop again, run `true` on them and
+ * read them to their end. The contract's exactly-once signals and real pipes, and nothing else.
+ */
+const MASK_FLOOR = `
+const { spawn } = require('node:child_process');
+const { openSync, readFileSync, closeSync, constants } = require('node:fs');
+const { Socket } = require('node:net');
+const script = 'trap : INT QUIT TERM HUP USR1 USR2; exec 3<<E\\nE\\nexec 4<<E\\nE\\nkill -STOP $$; exec 3<&- 4<&-; ' +
+  'while kill -0 $PPID 2>/dev/null; do kill -STOP $$; done';
+const sh = spawn('/bin/sh', ['-c', script], { stdio: 'ignore', env: {} });
+const stopped = () => new Promise((resolve) => {
+  const poll = () => (/^State:\\s+T/m.test(readFileSync('/proc/' + sh.pid + '/status', 'utf8')) ? resolve() : setTimeout(poll, 1));
+  poll();
+});
+(async () => {
+  await stopped();
+  const ends = [3, 4].map((fd) => {
+    const path = '/proc/' + sh.pid + '/fd/' + fd;
+    return { read: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), write: openSync(path, constants.O_WRONLY) };
+  });
+  process.kill(sh.pid, 'SIGCONT');
+  await stopped();
+  spawn('true', [], { stdio: ['inherit', ends[0].write, ends[1].write] });
+  for (const end of ends) closeSync(end.write);
+  let open = ends.length;
+  for (const end of ends)
+    new Socket({ fd: end.read, readable: true, writable: false }).resume().on('end', () => --open === 0 && sh.kill('SIGKILL'));
+})();
+`;
+
+/**
  * exec --mask: relaying 256 MiB through the masker vs a plain Node relay of the same bytes, and the
  * start of a masking exec vs `node -e 0`. The warm cache is all exec needs, so these run without
  * TOKENS_PASSPHRASE, as with TOKENS_PASSPHRASE_FILE or the keychain: tokens relays in-process. With
@@ -492,6 +527,17 @@ async function maskRows() {
       cmd: { ...exec(env, 'true'), pipes: true },
       base: { ...node, pipes: true },
       target: TARGETS.maskTrue,
+    },
+    // The same against its floor: what staying the parent with a witness and real pipes costs Node alone.
+    {
+      name: 'exec --mask -- true (output on pipes, relayed) vs its floor',
+      cmd: { ...exec(env, 'true'), pipes: true },
+      base: {
+        label: 'node: the witness, its pipes and true (no tokens code)',
+        argv: [NODE, '-e', MASK_FLOOR],
+        env,
+        pipes: true,
+      },
     },
     {
       name: 'exec --mask -- true, TOKENS_PASSPHRASE set (supervised, output on pipes)',
