@@ -193,7 +193,7 @@ export async function serveUntilStopped({
  * its young generation under such a load until it is 64–128 MiB on Node 24 and 26 (Node's 64 KiB
  * read buffers), most of a server's memory. Not letting it grow (a growth factor of 1, read by V8
  * each time it would grow, so it takes effect at run time, unlike --max-semi-space-size) has V8
- * collect small and often instead: 100–110 MiB at the peak of `npm run bench`'s load, 170–180
+ * collect small and often instead: 92–129 MiB at the peak of `npm run bench`'s load, up to 180
  * without. Set after the ready line, so a start pays nothing; the serve tests hold stderr empty, so a
  * Node whose V8 no longer knows the flag (it says so on stderr) fails them.
  */

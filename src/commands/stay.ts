@@ -368,8 +368,9 @@ class GroupWitness {
   }
 
   /**
-   * `pipes`: how many pipes its shell makes before it first stops, as empty here-documents (a here-document is a pipe in dash,
-   * busybox sh and bash 5.1+), on fds 3, 4, …, for us to open through /proc (see pipes()).
+   * `pipes`: how many pipes its shell makes before it first stops, as empty here-documents (a
+   * here-document is a pipe in dash, busybox sh and bash 5.1+), on fds 3, 4, …, for us to open
+   * through /proc (see pipes()).
    */
   static start(pipes = 0): GroupWitness | undefined {
     if (process.platform !== 'linux') return undefined;
