@@ -9,8 +9,6 @@ import { processIO, realDeps, runReported, type Handover } from './cli/runner.js
 import type { Deps, IO } from './broker/deps.js';
 import pkg from '../package.json' with { type: 'json' };
 
-export { describeError, exitCodeFor } from './cli/runner.js';
-
 /** The argument lists that print help (cli/program.ts), for scripts/build.mjs to record for the fast path. */
 export function helpForms(): string[][] {
   const silent = () => undefined;

@@ -24,8 +24,6 @@ export function exitCodeFor(error: unknown): number {
   return ExitCode.internal;
 }
 
-export { describeError } from '../base/errors.js';
-
 /**
  * Runs a command; any error becomes its line on stderr and its exit code (Commander's own errors
  * it has printed itself). `verbose`: asked once the error is there (main learns it while parsing).

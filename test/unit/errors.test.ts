@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
-import { describeError, exitCodeFor } from '../../src/main.js';
+import { exitCodeFor } from '../../src/cli/runner.js';
 import {
   CredentialsRejectedError,
+  describeError,
   LoginError,
   NotConfiguredError,
   StoreError,
