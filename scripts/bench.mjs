@@ -992,8 +992,7 @@ async function serveRows() {
         'serve: peak RSS, 200 concurrent clients, then 1 GiB down and 1 GiB up',
         await scale(http, served, path),
       );
-      // The server tokens starts itself (--background, as exec --serve's): Node's young generation
-      // kept small (src/serve/spawn.ts), which a foreground server gets from NODE_OPTIONS.
+      // The server tokens starts itself (--background, as exec --serve's), under the same load.
       const background = await startBackgroundServe(env, ['--provider', 'chartmetric']);
       try {
         scaleRow(
